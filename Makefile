@@ -1,0 +1,51 @@
+# digitalstate: the two commands are `make demo` and `make test`; everything else is a step.
+# Needs only Python 3.11+, git, make and Node.js/npm on the machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ASSETS := src/digitalstate/web/static/govuk/VERSION
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup assets lint typecheck lock bench clean
+
+demo: setup ## Set everything up and run the demo federation
+	$(BIN)/digitalstate demo
+
+test: setup ## Set everything up and run every check and the whole test suite
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) $(ASSETS)
+
+$(STAMP): pyproject.toml requirements/dev.lock
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "digitalstate needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(ASSETS): package.json package-lock.json scripts/build_assets.py src/digitalstate/web/sass/govuk-frontend.scss
+	npm ci --no-audit --no-fund --loglevel=error
+	$(BIN)/python scripts/build_assets.py
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: setup
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+lock: ## Re-resolve the Python lock file from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements/dev.lock --python-version 3.11
+
+bench: setup ## Run every benchmark and compare with the targets in bench/targets.toml
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules src/digitalstate/web/static/govuk var

@@ -1,0 +1,5 @@
+"""`python -m digitalstate` runs the command line."""
+
+from digitalstate.cli.main import main
+
+main()

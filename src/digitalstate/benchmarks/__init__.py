@@ -1,0 +1,1 @@
+"""Benchmarks that run real node processes on loopback (digitalstate bench ...)."""

@@ -1,0 +1,1 @@
+"""The digitalstate command line: one module per command group."""

@@ -1,0 +1,63 @@
+"""What every command shares: one-line errors and exit codes, the console, time."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from digitalstate.federation.catalogue import CatalogueError
+from digitalstate.federation.service import FederationChangeError
+from digitalstate.keys import KeyFileError
+from digitalstate.settings import SettingsError
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CliError(Exception):
+    """A failure to report in one line, exiting non-zero."""
+
+
+USER_ERRORS = (CliError, SettingsError, KeyFileError, CatalogueError, FederationChangeError)
+
+
+def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the expected failures of a command into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            print(f"digitalstate: error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def now() -> datetime:
+    """The current time in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def ensure_port_free(host: str, port: int, where: str) -> None:
+    """Raise CliError naming the port when something already listens on it."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(
+                f"port {port} on {host} is already in use ({exc.strerror}); "
+                f"stop what uses it or choose another port in {where}"
+            ) from exc

@@ -1,0 +1,117 @@
+"""`digitalstate demo`: the whole demo federation on this machine, one process per node."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from digitalstate.cli.common import CliError, console, ensure_port_free, now, one_line_errors
+from digitalstate.node.demo import DEMO_NODES, HOST, DemoLayout, prepare
+from digitalstate.node.supervisor import (
+    Child,
+    StartError,
+    python_command,
+    stop_all,
+    wait_until,
+)
+
+START_TIMEOUT_S = 60.0
+
+
+def _children(layout: DemoLayout) -> tuple[Child, list[Child]]:
+    logs = layout.data_dir / "logs"
+    anchor = Child(
+        "trust-anchor",
+        python_command("federation", "serve", "--config", str(layout.anchor_config)),
+        layout.anchor_url,
+        logs / "trust-anchor.log",
+    )
+    nodes = [
+        Child(
+            node.id,
+            python_command("node", "serve", "--config", str(layout.node_config(node))),
+            layout.url(node),
+            logs / f"{node.id}.log",
+        )
+        for node in DEMO_NODES
+    ]
+    return anchor, nodes
+
+
+def _print_table(layout: DemoLayout) -> None:
+    table = Table("node", "roles", "URL", title="digitalstate demo federation")
+    table.add_row("trust-anchor", "trust anchor", layout.anchor_url)
+    for node in DEMO_NODES:
+        table.add_row(node.id, ", ".join(node.roles), layout.url(node))
+    console.print(table)
+    console.print(f"Data and logs in {layout.data_dir}. Press Ctrl-C to stop every node.")
+
+
+def _as_json(layout: DemoLayout) -> str:
+    nodes = [{"id": "trust-anchor", "roles": ["trust-anchor"], "base_url": layout.anchor_url}]
+    nodes += [{"id": n.id, "roles": list(n.roles), "base_url": layout.url(n)} for n in DEMO_NODES]
+    return json.dumps({"federation": layout.anchor_url, "nodes": nodes})
+
+
+@one_line_errors
+def demo_command(
+    data_dir: Annotated[Path, typer.Option(help="Where keys, databases and logs live.")] = Path(
+        "var/demo"
+    ),
+    base_port: Annotated[
+        int, typer.Option(help="The trust anchor's port; nodes take the next ten.")
+    ] = 8100,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON document of the nodes once all are ready."),
+    ] = False,
+) -> None:
+    """Run the trust anchor and the ten demo nodes, each its own process, until Ctrl-C."""
+    layout = DemoLayout(data_dir.resolve(), base_port)
+    for port in layout.ports():
+        ensure_port_free(HOST, port, "--base-port")
+    prepare(layout, now())
+    anchor, nodes = _children(layout)
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    everyone = [anchor, *nodes]
+    try:
+        started = time.monotonic()
+        anchor.start()
+        wait_until([anchor], "/healthz", time.monotonic() + START_TIMEOUT_S)
+        for child in nodes:
+            child.start()
+        wait_until(nodes, "/readyz", time.monotonic() + START_TIMEOUT_S)
+        if as_json:
+            print(_as_json(layout), flush=True)
+        else:
+            _print_table(layout)
+            console.print(
+                f"All {len(everyone)} processes ready in {time.monotonic() - started:.1f} s"
+            )
+        while not stopping.wait(0.5):
+            dead = [c.name for c in everyone if not c.alive()]
+            if dead:
+                raise CliError(
+                    f"{', '.join(dead)} stopped unexpectedly; see {layout.data_dir}/logs"
+                )
+    except StartError as exc:
+        raise CliError(f"the demo did not start: {exc}") from exc
+    finally:
+        stop_all(everyone)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not as_json:
+        console.print("Stopped every node.")

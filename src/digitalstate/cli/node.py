@@ -1,0 +1,96 @@
+"""`digitalstate node`: make a node's key and settings, and run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digitalstate.cli.common import CliError, console, ensure_port_free, one_line_errors
+from digitalstate.federation.domain import ROLES
+from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.node.setup import NODE_CONFIG, init_node
+from digitalstate.settings import load_node_settings
+
+app = typer.Typer(help="Make a node's key and settings, and run it.", no_args_is_help=True)
+
+
+@app.command("init")
+@one_line_errors
+def init_command(
+    member_id: Annotated[str, typer.Option("--id", help="Member id, e.g. swansea-motoring.")],
+    roles: Annotated[str, typer.Option(help="Comma list of charter,register,service,opendata.")],
+    anchor_key: Annotated[str, typer.Option(help="The trust anchor's public key, base64.")],
+    name: Annotated[str | None, typer.Option(help="Institution name (default: the id).")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Directory (default ./ID).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8101,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public base URL (default http://HOST:PORT).")
+    ] = None,
+    anchor_url: Annotated[
+        str, typer.Option(help="The trust anchor's base URL.")
+    ] = "http://127.0.0.1:8100",
+    database_url: Annotated[
+        str, typer.Option(help="SQLAlchemy URL (default SQLite in --dir).")
+    ] = "",
+) -> None:
+    """Make a node's Ed25519 key pair (mode 0600) and its node.toml."""
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    bad = [r for r in role_list if r not in ROLES]
+    if bad or not role_list:
+        raise CliError(
+            f"--roles: {', '.join(bad) or 'none given'}: use a comma list of {', '.join(ROLES)}"
+        )
+    try:
+        PublicKey.from_b64(anchor_key)
+    except ValueError as exc:
+        raise CliError(f"--anchor-key: {exc}") from exc
+    target = directory or Path(member_id)
+    settings = init_node(
+        target,
+        member_id=member_id,
+        name=name or member_id,
+        roles=role_list,
+        host=host,
+        port=port,
+        base_url=base_url or f"http://{host}:{port}",
+        anchor_url=anchor_url.rstrip("/"),
+        anchor_public_key=anchor_key,
+        database_url=database_url,
+    )
+    public = KeyPair.load(settings.key_path).public.b64
+    console.print(f"Created node {member_id} in {target}")
+    console.print(
+        f"Public key (give it to the trust anchor with federation add-member): {public}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("serve")
+@one_line_errors
+def serve_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The node's node.toml.")] = Path(
+        NODE_CONFIG
+    ),
+) -> None:
+    """Run the node: its exchange API, health endpoints and pages."""
+    import uvicorn
+
+    from digitalstate.web.app import create_node_app
+
+    settings = load_node_settings(config)
+    ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
+    uvicorn.run(
+        create_node_app(settings),
+        host=settings.node.host,
+        port=settings.node.port,
+        log_level=settings.server.log_level,
+        access_log=settings.server.access_log,
+        loop="uvloop",
+        http="httptools",
+    )

@@ -1,0 +1,1 @@
+"""Signed node-to-node exchange: HTTP Message Signatures, digests, replay cache, problems."""

@@ -1,0 +1,47 @@
+"""Exchange routes every node offers: what this node offers (like X-Road's listMethods)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from digitalstate.exchange.ground import PURPOSE_HEADER
+
+router = APIRouter(prefix="/exchange/v1", tags=["exchange"])
+
+
+def describe_services(app: FastAPI) -> list[dict[str, Any]]:
+    """The exchange routes of app: method, path, summary and whether they touch personal data.
+
+    Read from the app's OpenAPI document: a route touches personal data when it declares the
+    purpose header, which only the `personal_data` dependency does.
+    """
+    out: list[dict[str, Any]] = []
+    for path, operations in app.openapi().get("paths", {}).items():
+        if not path.startswith("/exchange/"):
+            continue
+        for method, operation in operations.items():
+            params = operation.get("parameters", [])
+            personal = any(
+                p.get("in") == "header" and p.get("name") == PURPOSE_HEADER for p in params
+            )
+            summary = (operation.get("description") or operation.get("summary") or "").strip()
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": summary.splitlines()[0] if summary else "",
+                    "personal_data": personal,
+                }
+            )
+    return sorted(out, key=lambda s: (s["path"], s["method"]))
+
+
+@router.get("/services")
+async def list_services(request: Request) -> Response:
+    """List what this node offers over the exchange, and which calls touch personal data."""
+    # Rendered once at start-up: the route table does not change while the node runs.
+    body: bytes = request.app.state.services_body
+    return Response(body, media_type="application/json")

@@ -1,0 +1,41 @@
+"""RFC 9530 Content-Digest with sha-256: make one, check one."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from digitalstate.exchange.problems import Problem
+from digitalstate.exchange.structured import Item, parse_dictionary
+
+
+def content_digest(body: bytes) -> str:
+    """The Content-Digest header value for body."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+
+
+def check_content_digest(header: str | None, body: bytes) -> str:
+    """Check that header carries the sha-256 digest of body; return the header as received.
+
+    Other algorithms in the dictionary are ignored (RFC 9530 §3 lets a receiver pick the ones
+    it supports), but a sha-256 member must be present. The header is read as the RFC 8941
+    dictionary it is, strictly: when a key repeats, the last one counts, as every other
+    parser of the field will read it.
+    """
+    if not header:
+        raise Problem("digest-missing", "the call has no Content-Digest header")
+    try:
+        members = parse_dictionary(header)
+    except ValueError as exc:
+        raise Problem(
+            "digest-mismatch", f"the Content-Digest header cannot be read: {exc}"
+        ) from exc
+    member = members.get("sha-256")
+    if member is None:
+        raise Problem("digest-missing", "the Content-Digest header has no sha-256 member")
+    if not isinstance(member, Item) or not isinstance(member.value, bytes):
+        raise Problem("digest-mismatch", "the sha-256 Content-Digest is not a byte sequence")
+    if not hmac.compare_digest(member.value, hashlib.sha256(body).digest()):
+        raise Problem("digest-mismatch", "the body does not match its sha-256 Content-Digest")
+    return header

@@ -1,0 +1,102 @@
+"""RFC 9457 problem details: one stable type for each way a call can fail.
+
+The catalogue below is the single list of problem types; docs/errors.md is checked against it
+by a test, so a new type cannot ship undocumented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBLEM_BASE = "urn:digitalstate:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """A kind of failure: its stable slug, HTTP status and human title."""
+
+    slug: str
+    status: int
+    title: str
+
+    @property
+    def uri(self) -> str:
+        """The stable `type` member of the problem document."""
+        return PROBLEM_BASE + self.slug
+
+
+def _catalogue(*types: ProblemType) -> dict[str, ProblemType]:
+    return {t.slug: t for t in types}
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
+    ProblemType("malformed-request", 400, "The request is malformed"),
+    ProblemType("malformed-json", 400, "The body is not valid JSON"),
+    ProblemType("validation-failed", 422, "The request body does not match the expected schema"),
+    ProblemType("body-too-large", 413, "The body is larger than this node accepts"),
+    ProblemType("not-found", 404, "Nothing is found at this address"),
+    ProblemType("method-not-allowed", 405, "This address does not accept that method"),
+    ProblemType("signature-missing", 401, "The call is not signed"),
+    ProblemType("signature-malformed", 401, "The signature headers cannot be read"),
+    ProblemType("signature-invalid", 401, "The signature does not verify"),
+    ProblemType("digest-missing", 401, "The call carries no Content-Digest"),
+    ProblemType("digest-mismatch", 401, "The body does not match its Content-Digest"),
+    ProblemType("key-unknown", 401, "The signing key is not in the federation document"),
+    ProblemType("key-revoked", 401, "The signing key is revoked or outside its validity period"),
+    ProblemType(
+        "clock-skew", 401, "The signature's creation time is too far from this node's clock"
+    ),
+    ProblemType("replayed-nonce", 401, "The signature's nonce was seen before"),
+    ProblemType("purpose-missing", 403, "A call for personal data must name a purpose"),
+    ProblemType("purpose-unknown", 403, "The purpose is not in the federation's catalogue"),
+    ProblemType(
+        "legal-ground-missing",
+        403,
+        "A call for personal data must name a consent or a statutory basis",
+    ),
+    ProblemType("federation-unavailable", 503, "This node holds no valid federation document"),
+    ProblemType("federation-expired", 503, "This node's federation document has expired"),
+    ProblemType("federation-document-invalid", 400, "The federation document is not acceptable"),
+    ProblemType("internal-error", 500, "Something went wrong inside this node"),
+)
+
+
+@dataclass
+class Problem(Exception):  # noqa: N818 - a problem document, not an error in this node
+    """An RFC 9457 problem, raised anywhere and rendered once at the edge."""
+
+    slug: str
+    detail: str
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.slug not in PROBLEM_TYPES:
+            raise KeyError(f"unknown problem type {self.slug!r}")
+        super().__init__(self.detail)
+
+    @property
+    def type(self) -> ProblemType:
+        """The catalogued type of this problem."""
+        return PROBLEM_TYPES[self.slug]
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this problem is answered with."""
+        return PROBLEM_TYPES[self.slug].status
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem document as a JSON-ready dict."""
+        kind = self.type
+        body: dict[str, Any] = {
+            "type": kind.uri,
+            "title": kind.title,
+            "status": kind.status,
+            "detail": self.detail,
+        }
+        if instance is not None:
+            body["instance"] = instance
+        # Extensions add members; they never replace the standard ones (RFC 9457 §3.2).
+        body.update((k, v) for k, v in self.extensions.items() if k not in body)
+        return body

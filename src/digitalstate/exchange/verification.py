@@ -1,0 +1,137 @@
+"""The federation's acceptance rules for a signed request or response.
+
+A receiver accepts a request only when it carries a signature that covers the required
+components, was created within the allowed clock skew, carries a fresh nonce, and verifies
+with a key the current federation document lists for the signer at that time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digitalstate.exchange.digest import check_content_digest
+from digitalstate.exchange.problems import Problem
+from digitalstate.exchange.replay import NonceCache
+from digitalstate.exchange.signatures import (
+    GROUND_HEADERS,
+    REQUEST_COMPONENTS,
+    RESPONSE_COMPONENTS,
+    HttpMessage,
+    KeyLookup,
+    Signature,
+    parse_signatures,
+    verify_signature,
+)
+
+MAX_NONCE_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRequest:
+    """A request that passed every check: who sent it and which signature proves it."""
+
+    member_id: str
+    signature: Signature
+
+
+def _pick(signatures: list[Signature]) -> Signature:
+    # Only one signature per message is part of this profile; more is ambiguous.
+    if len(signatures) != 1:
+        raise Problem("signature-malformed", "exactly one signature is expected")
+    return signatures[0]
+
+
+def _check_time(sig: Signature, now: float, skew: float) -> int:
+    created = sig.created
+    if created is None:
+        raise Problem("signature-malformed", "the signature has no integer 'created' parameter")
+    if abs(now - created) > skew:
+        raise Problem(
+            "clock-skew",
+            f"signature created at {created}, this node's clock reads {int(now)}; "
+            f"at most {int(skew)} s apart is accepted",
+        )
+    expires = sig.param("expires")
+    if expires is not None:
+        if not isinstance(expires, int) or isinstance(expires, bool):
+            raise Problem("signature-malformed", "the 'expires' parameter must be an integer")
+        if expires < now:
+            raise Problem("clock-skew", f"the signature expired at {expires}")
+    return created
+
+
+def verify_request(
+    message: HttpMessage,
+    body: bytes,
+    *,
+    keys: KeyLookup,
+    nonces: NonceCache,
+    now: float,
+    skew: float,
+) -> VerifiedRequest:
+    """Apply every acceptance rule to a request; return its verified signer.
+
+    nonces must remember a nonce for at least twice the skew: a signature created skew
+    seconds ahead of this clock stays acceptable for 2 * skew seconds after it first arrives.
+    """
+    if nonces.ttl < 2 * skew:
+        raise ValueError(
+            f"the nonce cache forgets after {nonces.ttl} s; at least {2 * skew} needed"
+        )
+    sig = _pick(
+        parse_signatures(message.headers.get("signature-input"), message.headers.get("signature"))
+    )
+    for name in REQUEST_COMPONENTS + tuple(h for h in GROUND_HEADERS if h in message.headers):
+        if not sig.covers(name):
+            raise Problem("signature-malformed", f"the signature must cover {name!r}")
+    keyid = sig.keyid
+    if not keyid:
+        raise Problem("signature-malformed", "the signature has no 'keyid' parameter")
+    nonce = sig.nonce
+    if not nonce or len(nonce) > MAX_NONCE_LENGTH:
+        raise Problem("signature-malformed", "the signature needs a 'nonce' of 1 to 128 characters")
+    created = _check_time(sig, now, skew)
+    check_content_digest(message.headers.get("content-digest"), body)
+    public_key = keys(keyid, created)
+    verify_signature(sig, message, public_key)
+    # Remember the nonce only once the signature verifies, so forged calls cannot fill the cache.
+    if not nonces.check_and_remember(keyid, nonce, now):
+        raise Problem(
+            "replayed-nonce",
+            f"nonce {nonce!r} from {keyid} was already used (or the replay cache is full)",
+        )
+    return VerifiedRequest(keyid, sig)
+
+
+def verify_response(
+    message: HttpMessage,
+    body: bytes,
+    request: HttpMessage,
+    request_label: str,
+    *,
+    expected_signer: str,
+    keys: KeyLookup,
+    now: float,
+    skew: float,
+) -> Signature:
+    """Check that a response is signed by expected_signer and bound to request."""
+    sig = _pick(
+        parse_signatures(message.headers.get("signature-input"), message.headers.get("signature"))
+    )
+    for name in RESPONSE_COMPONENTS:
+        if not sig.covers(name):
+            raise Problem("signature-malformed", f"the response signature must cover {name!r}")
+    bound = any(
+        c.name == "signature" and c.param("req") is True and c.param("key") == request_label
+        for c in sig.components
+    )
+    if not bound:
+        raise Problem("signature-malformed", "the response signature is not bound to the request")
+    if sig.keyid != expected_signer:
+        raise Problem(
+            "signature-invalid", f"the response is signed by {sig.keyid}, not {expected_signer}"
+        )
+    created = _check_time(sig, now, skew)
+    check_content_digest(message.headers.get("content-digest"), body)
+    verify_signature(sig, message, keys(expected_signer, created), request)
+    return sig

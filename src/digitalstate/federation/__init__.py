@@ -1,0 +1,1 @@
+"""The trust anchor and the federation document it signs."""

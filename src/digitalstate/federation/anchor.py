@@ -1,0 +1,91 @@
+"""The running trust anchor: its key, its database and the document it publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.federation.domain import FederationDocument
+from digitalstate.federation.service import latest_envelope, reissue_if_due
+from digitalstate.keys import KeyPair
+from digitalstate.settings import AnchorSettings
+from digitalstate.storage.engine import make_engine, make_sessions
+from digitalstate.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnchorRuntime:
+    """The trust anchor's parts, wired once by the app factory."""
+
+    settings: AnchorSettings
+    key: KeyPair
+    engine: Engine
+    sessions: sessionmaker[Session]
+    document: FederationDocument | None = None
+    envelope_body: bytes | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: AnchorSettings) -> AnchorRuntime:
+        """Load the anchor's key and open its database."""
+        key = KeyPair.load(settings.key_path)
+        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        return cls(settings=settings, key=key, engine=engine, sessions=make_sessions(engine))
+
+    @property
+    def validity(self) -> timedelta:
+        """How long each issued version is valid."""
+        return timedelta(hours=self.settings.anchor.validity_hours)
+
+    def reload(self) -> None:
+        """Re-sign the document if due, then publish the newest version."""
+        with self.sessions.begin() as session:
+            issued = reissue_if_due(
+                session,
+                self.key,
+                now=datetime.now(UTC),
+                validity=self.validity,
+                reissue_fraction=self.settings.anchor.reissue_fraction,
+            )
+            if issued is not None:
+                log.info("re-signed the federation document as version %s", issued.version)
+            envelope = latest_envelope(session)
+        if envelope is None:
+            self.document, self.envelope_body = None, None
+            return
+        self.document = FederationDocument.model_validate(envelope["document"])
+        self.envelope_body = json.dumps(envelope, sort_keys=True).encode()
+
+    async def _keep_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.anchor.reload_seconds)
+            try:
+                await asyncio.to_thread(self.reload)
+            except Exception:  # keep serving the last version; say why in the log
+                log.exception("could not reload or re-sign the federation document")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Publish the document and keep it re-signed while the app runs."""
+        if self.settings.database.upgrade_on_start:
+            await asyncio.to_thread(upgrade, self.engine)
+        await asyncio.to_thread(self.reload)
+        self._tasks.append(asyncio.create_task(self._keep_fresh()))
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.engine.dispose()

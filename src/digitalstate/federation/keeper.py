@@ -1,0 +1,153 @@
+"""A node's copy of the federation document: fetched, verified, kept on disk, refreshed.
+
+A node trusts only documents signed by the pinned trust-anchor key. It keeps the last good
+copy on disk, so that it can start while the anchor is down; it refuses a document with a bad
+signature or an older version (keeping what it had); and it refuses to exchange once its copy
+has expired, because it can no longer know who is still a member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from digitalstate.exchange.problems import Problem
+from digitalstate.federation.domain import DocumentRefusedError, FederationDocument, verify_document
+from digitalstate.keys import PublicKey
+
+log = logging.getLogger(__name__)
+
+FEDERATION_PATH = "/.well-known/digitalstate/federation"
+
+Fetch = Callable[[], Awaitable[Any]]
+"""Fetch the anchor's signed envelope as parsed JSON (raises OSError-like errors when down)."""
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What one refresh did: accepted a new version, kept the same, or refused and why."""
+
+    accepted: bool
+    version: int | None
+    reason: str = ""
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class FederationKeeper:
+    """Holds the verified federation document a node currently trusts."""
+
+    def __init__(
+        self,
+        anchor_key: PublicKey,
+        cache_path: Path,
+        fetch: Fetch,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.anchor_key = anchor_key
+        self.cache_path = cache_path
+        self.fetch = fetch
+        self.clock = clock
+        self.document: FederationDocument | None = None
+        self.envelope: dict[str, Any] | None = None
+        self.last_error: str = ""
+
+    def load_cache(self) -> bool:
+        """Load the last good copy from disk, if there is one that verifies."""
+        try:
+            envelope = json.loads(self.cache_path.read_bytes())
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError) as exc:
+            self.last_error = f"{self.cache_path}: unreadable cached document ({exc})"
+            log.error("%s", self.last_error)
+            return False
+        try:
+            document = verify_document(
+                envelope, self.anchor_key, now=self.clock(), allow_expired=True
+            )
+        except DocumentRefusedError as exc:
+            self.last_error = f"{self.cache_path}: cached document refused ({exc.detail})"
+            log.error("%s", self.last_error)
+            return False
+        self.document, self.envelope = document, envelope
+        return True
+
+    def accept(self, envelope: Any) -> RefreshOutcome:
+        """Verify an envelope and adopt it if it is at least as new as the one held."""
+        last = self.document.version if self.document else None
+        try:
+            document = verify_document(
+                envelope, self.anchor_key, now=self.clock(), last_version=last
+            )
+        except DocumentRefusedError as exc:
+            self.last_error = f"federation document refused ({exc.reason}): {exc.detail}"
+            log.warning("%s", self.last_error)
+            return RefreshOutcome(False, last, exc.reason)
+        if self.document is not None and document == self.document:
+            self.last_error = ""
+            return RefreshOutcome(True, document.version, "unchanged")
+        _write_atomically(self.cache_path, json.dumps(envelope, sort_keys=True).encode())
+        self.document, self.envelope = document, envelope
+        self.last_error = ""
+        log.info("federation document version %s accepted", document.version)
+        return RefreshOutcome(True, document.version)
+
+    async def refresh(self) -> RefreshOutcome:
+        """Fetch the document from the trust anchor and accept it if it verifies."""
+        try:
+            envelope = await self.fetch()
+        except (TimeoutError, OSError, ValueError) as exc:
+            self.last_error = f"trust anchor unreachable: {exc or type(exc).__name__}"
+            log.warning("%s", self.last_error)
+            return RefreshOutcome(
+                False, self.document.version if self.document else None, "unreachable"
+            )
+        return self.accept(envelope)
+
+    def current(self) -> FederationDocument:
+        """The document to exchange under; raises a Problem when none is valid now."""
+        document = self.document
+        if document is None:
+            raise Problem(
+                "federation-unavailable",
+                "this node has not yet obtained a federation document from the trust anchor",
+            )
+        if document.is_expired(self.clock()):
+            raise Problem(
+                "federation-expired",
+                f"this node's federation document (version {document.version}) expired at "
+                f"{document.expires_at.isoformat()} and the trust anchor has not given a newer one",
+            )
+        return document
+
+    def is_fresh(self) -> bool:
+        """True when a current, unexpired document is held."""
+        return self.document is not None and not self.document.is_expired(self.clock())
+
+    async def run(self, interval: float) -> None:
+        """Refresh every interval seconds, forever (every 2 s while no valid copy is held)."""
+        while True:
+            await asyncio.sleep(interval if self.is_fresh() else min(interval, 2.0))
+            await self.refresh()

@@ -1,0 +1,21 @@
+"""Tables of the trust anchor: every signed version of the federation document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from digitalstate.storage.base import Base
+
+
+class FederationDocumentRow(Base):
+    """One signed version of the federation document, never changed once written."""
+
+    __tablename__ = "federation_documents"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    envelope: Mapped[str] = mapped_column(Text)

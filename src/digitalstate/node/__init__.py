@@ -1,0 +1,1 @@
+"""A running node: its runtime parts and how they are started."""

@@ -1,0 +1,122 @@
+"""Everything a running node holds: settings, key, database, federation copy, exchange parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.exchange.client import ExchangeClient
+from digitalstate.exchange.replay import NonceCache
+from digitalstate.federation.keeper import FEDERATION_PATH, FederationKeeper
+from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.settings import NodeSettings, SettingsError
+from digitalstate.storage.engine import make_engine, make_sessions
+from digitalstate.storage.migrate import upgrade
+
+INITIAL_FETCH_TIMEOUT_S = 5.0
+
+
+def is_loopback(host: str) -> bool:
+    """True when host is a loopback name or address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class NodeRuntime:
+    """The parts of one node, wired once by the app factory."""
+
+    settings: NodeSettings
+    key: KeyPair
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keeper: FederationKeeper
+    nonces: NonceCache
+    client: ExchangeClient
+    _http: aiohttp.ClientSession | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: NodeSettings) -> NodeRuntime:
+        """Load the key, open the database and prepare the federation copy."""
+        if settings.exchange.bench_unsigned_mirror and not is_loopback(settings.node.host):
+            raise SettingsError(
+                f"{settings.config_path}: [exchange] bench_unsigned_mirror: only allowed when "
+                f"[node] host is a loopback address, not {settings.node.host!r}; fix: turn it off"
+            )
+        key = KeyPair.load(settings.key_path)
+        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        anchor_key = PublicKey.from_b64(settings.federation.anchor_public_key)
+        holder: dict[str, NodeRuntime] = {}
+
+        async def fetch() -> Any:
+            return await holder["runtime"].fetch_federation()
+
+        keeper = FederationKeeper(anchor_key, settings.federation_cache_path, fetch)
+        skew = settings.exchange.clock_skew_seconds
+        runtime = cls(
+            settings=settings,
+            key=key,
+            engine=engine,
+            sessions=make_sessions(engine),
+            keeper=keeper,
+            nonces=NonceCache(2 * skew, settings.exchange.nonce_cache_size),
+            client=ExchangeClient(
+                settings.node.id,
+                key,
+                keeper.current,
+                connections=settings.exchange.client_connections,
+                timeout=settings.exchange.client_timeout_seconds,
+                skew=skew,
+            ),
+        )
+        holder["runtime"] = runtime
+        return runtime
+
+    async def fetch_federation(self) -> Any:
+        """GET the signed federation document from the trust anchor."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        url = self.settings.federation.anchor_url + FEDERATION_PATH
+        async with self._http.get(url) as response:
+            if response.status != 200:
+                raise OSError(f"{url} answered {response.status}")
+            return json.loads(await response.read())
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Start the node's background work for the life of the app."""
+        if self.settings.database.upgrade_on_start:
+            await asyncio.to_thread(upgrade, self.engine)
+        self.keeper.load_cache()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.keeper.refresh(), INITIAL_FETCH_TIMEOUT_S)
+        self._tasks.append(
+            asyncio.create_task(self.keeper.run(self.settings.federation.refresh_seconds))
+        )
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            await self.client.close()
+            if self._http is not None:
+                await self._http.close()
+            self.engine.dispose()

@@ -1,0 +1,133 @@
+"""Run several node processes, wait until they answer, and stop them all cleanly.
+
+Each child is its own OS process. On Linux each child also asks the kernel to send it
+SIGTERM if the supervisor dies (PR_SET_PDEATHSIG), so even a supervisor killed with SIGKILL
+leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One supervised process and where it answers."""
+
+    name: str
+    args: list[str]
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        """Start the process, its output going to its log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of the child's log, to explain a failure."""
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+    def close_log(self) -> None:
+        """Close the log file handle."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class StartError(RuntimeError):
+    """A child did not start or did not answer in time."""
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """True when GET url answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_until(children: Sequence[Child], path: str, deadline: float) -> None:
+    """Wait until every child answers 200 at path, or raise StartError."""
+    pending = list(children)
+    while pending:
+        for child in list(pending):
+            if not child.alive():
+                raise StartError(f"{child.name} exited while starting: {child.log_tail()}")
+            if answers(child.url + path):
+                pending.remove(child)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(c.name for c in pending)
+            raise StartError(f"not answering {path} in time: {names}")
+        if pending:
+            time.sleep(0.1)
+
+
+def stop_all(children: Sequence[Child], grace: float = 10.0) -> None:
+    """SIGTERM every child, wait up to grace seconds, then SIGKILL what is left."""
+    for child in children:
+        if child.alive() and child.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.kill()
+            child.process.wait()
+        child.close_log()
+
+
+def python_command(*args: str) -> list[str]:
+    """The command line that runs `digitalstate ARGS` with this interpreter."""
+    return [sys.executable, "-m", "digitalstate", *args]
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """This process's environment with overrides."""
+    env = dict(os.environ)
+    env.update(overrides)
+    return env

@@ -1,0 +1,264 @@
+"""Node and trust-anchor settings: one TOML file each, every key overridable by environment.
+
+Environment variables are named DIGITALSTATE_<SECTION>__<KEY> (for example
+DIGITALSTATE_NODE__PORT=8101) and win over the file. A file that cannot be used is reported
+in one line naming the file, the key, what is wrong and how to fix it (SettingsError).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from digitalstate.federation.domain import MEMBER_ID_PATTERN, Role
+
+
+class SettingsError(ValueError):
+    """A settings file or variable that cannot be used; str() is the one-line message."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NodeSection(_Section):
+    """[node]: who this node is and where it listens."""
+
+    id: str = Field(pattern=MEMBER_ID_PATTERN, description="member id, e.g. swansea-motoring")
+    name: str = Field(min_length=1, description="the institution's name as people see it")
+    roles: list[Role] = Field(min_length=1, description="charter, register, service, opendata")
+    base_url: str = Field(pattern=r"^https?://[^/\s]+$", description="public base URL, no path")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8100, ge=1, le=65535, description="TCP port to listen on")
+    data_dir: Path = Field(Path("."), description="directory for the key, database and caches")
+    key_file: Path = Field(Path("node.key"), description="Ed25519 private key, mode 0600")
+
+
+class DatabaseSection(_Section):
+    """[database]: where the node keeps its data."""
+
+    url: str = Field("", description="SQLAlchemy URL; empty means SQLite at data_dir/node.db")
+    echo: bool = Field(False, description="log every SQL statement")
+    upgrade_on_start: bool = Field(
+        True, description="apply pending migrations when the node starts (off: run 'db upgrade')"
+    )
+
+
+class FederationSection(_Section):
+    """[federation]: where the federation document comes from and the key that signs it."""
+
+    anchor_url: str = Field(pattern=r"^https?://[^/\s]+$", description="trust anchor base URL")
+    anchor_public_key: str = Field(description="pinned Ed25519 key of the trust anchor, base64")
+    refresh_seconds: float = Field(300, gt=0, description="how often to fetch the document")
+    cache_file: Path = Field(Path("federation.json"), description="last good document on disk")
+
+    @field_validator("anchor_public_key")
+    @classmethod
+    def _is_key(cls, value: str) -> str:
+        from digitalstate.keys import PublicKey
+
+        PublicKey.from_b64(value)
+        return value
+
+
+class ExchangeSection(_Section):
+    """[exchange]: limits of the signed exchange."""
+
+    clock_skew_seconds: float = Field(60, gt=0, le=600, description="accepted clock difference")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest body accepted (413 past it)"
+    )
+    nonce_cache_size: int = Field(1_000_000, ge=1000, description="nonces remembered at most")
+    client_connections: int = Field(64, ge=1, description="connections per peer for outgoing calls")
+    client_timeout_seconds: float = Field(10, gt=0, description="timeout of an outgoing call")
+    bench_unsigned_mirror: bool = Field(
+        False,
+        description="serve /bench/unsigned/services without signatures (benchmarks, loopback only)",
+    )
+
+
+class ServerSection(_Section):
+    """[server]: the HTTP server."""
+
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = Field(False, description="log every request")
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.data
+
+
+class _FileSettings(BaseSettings):
+    """Settings read from a TOML file with environment overrides."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIGITALSTATE_", env_nested_delimiter="__", extra="forbid"
+    )
+    _toml_data: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls, cls._toml_data))
+
+
+class NodeSettings(_FileSettings):
+    """Everything one node needs to run."""
+
+    node: NodeSection
+    database: DatabaseSection = DatabaseSection()
+    federation: FederationSection
+    exchange: ExchangeSection = ExchangeSection()
+    server: ServerSection = ServerSection()
+    config_path: Path | None = Field(None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, relative paths taken from the config file's folder."""
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return (base / self.node.data_dir).resolve()
+
+    @property
+    def key_path(self) -> Path:
+        """The private key file."""
+        return self.data_dir / self.node.key_file
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the data directory."""
+        return self.database.url or f"sqlite:///{self.data_dir / 'node.db'}"
+
+    @property
+    def federation_cache_path(self) -> Path:
+        """Where the last good federation document is kept."""
+        return self.data_dir / self.federation.cache_file
+
+
+class AnchorSection(_Section):
+    """[anchor]: the trust anchor's identity, listener and document policy."""
+
+    federation: str = Field(min_length=1, description="the federation's name")
+    base_url: str = Field(pattern=r"^https?://[^/\s]+$", description="public base URL")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8100, ge=1, le=65535, description="TCP port to listen on")
+    data_dir: Path = Field(Path("."), description="directory for the key and database")
+    key_file: Path = Field(Path("anchor.key"), description="Ed25519 private key, mode 0600")
+    validity_hours: float = Field(24, gt=0, description="how long each document version is valid")
+    reissue_fraction: float = Field(
+        0.5, gt=0, lt=1, description="re-sign once this fraction of the validity has passed"
+    )
+    reload_seconds: float = Field(
+        5, gt=0, description="how often to pick up changes made with the federation commands"
+    )
+
+
+class AnchorSettings(_FileSettings):
+    """Everything the trust anchor needs to run."""
+
+    anchor: AnchorSection
+    database: DatabaseSection = DatabaseSection()
+    server: ServerSection = ServerSection()
+    config_path: Path | None = Field(None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, relative paths taken from the config file's folder."""
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return (base / self.anchor.data_dir).resolve()
+
+    @property
+    def key_path(self) -> Path:
+        """The anchor's private key file."""
+        return self.data_dir / self.anchor.key_file
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the data directory."""
+        return self.database.url or f"sqlite:///{self.data_dir / 'anchor.db'}"
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+    "string_pattern_mismatch": "use the documented form",
+}
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    if len(loc) >= 2:
+        where = f"[{loc[0]}] {'.'.join(loc[1:])}"
+    else:
+        where = loc[0] if loc else "(file)"
+    message = error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        message = f"{error['input']!r} does not have the expected form"
+    fix = _FIXES.get(error["type"], "correct the value")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    env = "DIGITALSTATE_" + "__".join(p.upper() for p in loc)
+    return f"{path}: {where}: {message}; fix: {fix} in the file or set {env}{more}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(
+            f"{path}: no such settings file; make one with 'digitalstate node init'"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the file ({exc.strerror})") from exc
+
+
+_S = TypeVar("_S", bound=_FileSettings)
+
+
+def _load(cls: type[_S], path: Path) -> _S:
+    return settings_from_data(cls, path, _read_toml(path))
+
+
+def settings_from_data(cls: type[_S], path: Path, data: dict[str, Any]) -> _S:
+    """Validate data as if it were the contents of the settings file at path."""
+    # A subclass bound to this file's contents: pydantic-settings asks sources by class.
+    bound = type(cls.__name__, (cls,), {"_toml_data": data})
+    try:
+        settings: _S = bound(config_path=path)
+    except ValidationError as exc:
+        raise SettingsError(_describe(path, exc)) from exc
+    return settings
+
+
+def load_node_settings(path: Path) -> NodeSettings:
+    """Read a node's TOML file with environment overrides; raise SettingsError if unusable."""
+    return _load(NodeSettings, path)
+
+
+def load_anchor_settings(path: Path) -> AnchorSettings:
+    """Read the trust anchor's TOML file with environment overrides."""
+    return _load(AnchorSettings, path)

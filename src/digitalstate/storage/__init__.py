@@ -1,0 +1,1 @@
+"""Database engines, the declarative base and migrations, for SQLite and PostgreSQL alike."""

@@ -1,0 +1,26 @@
+"""The declarative base every feature's models.py builds on."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints, so that migrations can drop and alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base class of all tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def load_models() -> None:
+    """Import every feature's models so that Base.metadata is complete."""
+    import digitalstate.federation.models  # noqa: F401

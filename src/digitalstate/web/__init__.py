@@ -1,0 +1,1 @@
+"""The web layer: app factories, problem responses, templates and static assets."""

@@ -1,0 +1,162 @@
+"""App factories: one ASGI app for a node, one for the trust anchor. All wiring is here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
+
+from digitalstate import __version__
+from digitalstate.exchange.api import describe_services, list_services
+from digitalstate.exchange.api import router as exchange_router
+from digitalstate.exchange.problems import Problem
+from digitalstate.exchange.server import SignedExchangeMiddleware
+from digitalstate.exchange.signatures import KeyLookup
+from digitalstate.federation.anchor import AnchorRuntime
+from digitalstate.federation.keeper import FEDERATION_PATH
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.settings import AnchorSettings, NodeSettings
+from digitalstate.web.health import database_check, health_router
+from digitalstate.web.problems import install_problem_handlers
+from digitalstate.web.templating import make_templates, mount_static
+
+
+def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) -> FastAPI:
+    """The ASGI app of one node, with its exchange, health, federation and home routes."""
+    node = runtime or NodeRuntime.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = describe_services(app)
+        app.state.services_body = json.dumps(
+            {"member": settings.node.id, "services": app.state.services}
+        ).encode()
+        async with node.running():
+            yield
+
+    app = FastAPI(
+        title=f"digitalstate node {settings.node.id}",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+    mount_static(app)
+    templates = make_templates()
+
+    def checks() -> dict[str, dict[str, Any]]:
+        fresh = node.keeper.is_fresh()
+        doc = node.keeper.document
+        detail = (
+            f"version {doc.version}, expires {doc.expires_at.isoformat()}"
+            if doc
+            else node.keeper.last_error or "no document yet"
+        )
+        if doc and not fresh:
+            detail = f"version {doc.version} expired at {doc.expires_at.isoformat()}"
+        return {
+            "database": database_check(node.engine),
+            "federation": {"ok": fresh, "detail": detail},
+        }
+
+    app.include_router(health_router(checks))
+    app.include_router(exchange_router)
+
+    @app.get(FEDERATION_PATH, tags=["federation"])
+    async def federation_copy() -> Response:
+        """The signed federation document this node currently holds."""
+        if node.keeper.envelope is None:
+            raise Problem("federation-unavailable", "this node holds no federation document yet")
+        return JSONResponse(node.keeper.envelope)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> Response:
+        """Say what this node is, which federation it belongs to and what it offers."""
+        return templates.TemplateResponse(
+            request,
+            "node_home.html",
+            {
+                "node": settings.node,
+                "services": app.state.services,
+                "federation": node.keeper.document if node.keeper.is_fresh() else None,
+                "health": checks(),
+            },
+        )
+
+    if settings.exchange.bench_unsigned_mirror:
+        app.add_api_route(
+            "/bench/unsigned/services", list_services, methods=["GET"], include_in_schema=False
+        )
+
+    def keys() -> KeyLookup:
+        return node.keeper.current().keys_for
+
+    app.add_middleware(
+        SignedExchangeMiddleware,
+        member_id=settings.node.id,
+        key=node.key,
+        base_url=settings.node.base_url,
+        keys=keys,
+        nonces=node.nonces,
+        skew=settings.exchange.clock_skew_seconds,
+        max_body_bytes=settings.exchange.max_body_bytes,
+    )
+    return app
+
+
+def create_anchor_app(settings: AnchorSettings) -> FastAPI:
+    """The trust anchor's ASGI app: publishes the signed federation document."""
+    anchor = AnchorRuntime.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with anchor.running():
+            yield
+
+    app = FastAPI(
+        title="digitalstate trust anchor",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.anchor = anchor
+    install_problem_handlers(app)
+    mount_static(app)
+    templates = make_templates()
+
+    def checks() -> dict[str, dict[str, Any]]:
+        doc = anchor.document
+        ok = doc is not None and not doc.is_expired(datetime.now(UTC))
+        detail = f"version {doc.version}" if doc else "no federation document"
+        return {
+            "database": database_check(anchor.engine),
+            "federation": {"ok": ok, "detail": detail},
+        }
+
+    app.include_router(health_router(checks))
+
+    @app.get(FEDERATION_PATH, tags=["federation"])
+    async def federation_document() -> Response:
+        """The current signed federation document."""
+        body = anchor.envelope_body
+        if body is None:
+            raise Problem("federation-unavailable", "the trust anchor has not issued a document")
+        return Response(body, media_type="application/json", headers={"cache-control": "no-cache"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> Response:
+        """Say which federation this trust anchor publishes and who its members are."""
+        return templates.TemplateResponse(
+            request, "anchor_home.html", {"settings": settings.anchor, "document": anchor.document}
+        )
+
+    return app

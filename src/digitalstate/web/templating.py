@@ -1,0 +1,67 @@
+"""Shared HTML templates and static assets: the GOV.UK Design System without GOV.UK's brand.
+
+Templates come from web/templates/ (and any feature directories passed in), then from
+govuk-frontend-jinja under the prefix "govuk_frontend_jinja/". The CSS and JavaScript under
+static/govuk/ are built by scripts/build_assets.py; until then pages render unstyled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+STATIC_PATH = "/static"
+
+
+def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
+    """A Jinja environment with autoescape, our templates and the govuk-frontend macros."""
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader([TEMPLATES_DIR, *template_dirs]),
+            jinja2.PrefixLoader(
+                {"govuk_frontend_jinja": jinja2.PackageLoader("govuk_frontend_jinja")}
+            ),
+        ]
+    )
+    env = jinja2.Environment(loader=loader, autoescape=True)
+    env.globals["static_path"] = STATIC_PATH
+    env.filters["format_datetime"] = format_datetime
+    env.filters["iso_datetime"] = iso_datetime
+    return env
+
+
+def make_templates(template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
+    """Starlette's template renderer over make_environment()."""
+    return Jinja2Templates(env=make_environment(template_dirs))
+
+
+def mount_static(app: Starlette) -> None:
+    """Serve web/static at /static; the app starts even when the assets are not built."""
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+
+def format_datetime(value: datetime) -> str:
+    """A moment for people to read, in UTC: '26 November 2025 at 09:05 UTC'."""
+    moment = _as_utc(value)
+    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
+
+
+def iso_datetime(value: datetime) -> str:
+    """A moment for machines (the datetime attribute of <time>), in UTC."""
+    return _as_utc(value).isoformat()
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The project stores aware UTC datetimes; a naive one is taken to be UTC already.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
