@@ -8,6 +8,11 @@ This is the profile the federation uses (docs/exchange.md):
 * responses cover ``@status``, ``content-digest`` and the request's own signature
   (``"signature";req;key="<label>"``, RFC 9421 §2.4), which binds an answer to its question.
 
+The signature base also supports the other request-derived components of RFC 9421 §2.2
+(``@authority``, ``@scheme``, ``@path``, ``@query``, ``@request-target``, read from the target
+URI) so that signatures from other implementations can be checked; of the component
+parameters only ``req`` and ``key`` are supported, and any other is refused.
+
 Everything here is plain computation over strings and bytes: no web framework, no I/O.
 """
 
