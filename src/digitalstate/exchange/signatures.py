@@ -18,6 +18,8 @@ Everything here is plain computation over strings and bytes: no web framework, n
 
 from __future__ import annotations
 
+import base64
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +57,7 @@ class Component:
 
     def serialize(self) -> str:
         """The identifier as it appears in Signature-Input and the signature base."""
-        return serialize_bare_item(self.name) + serialize_params(self.params)
+        return _serialize_component(self.name, self.params)
 
     def param(self, key: str) -> object:
         """The value of one parameter, or None."""
@@ -63,6 +65,11 @@ class Component:
             if k == key:
                 return v
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _serialize_component(name: str, params: Params) -> str:
+    return serialize_bare_item(name) + serialize_params(params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,9 @@ class Signature:
     components: tuple[Component, ...]
     params: Params
     value: bytes
+    # The exact `@signature-params` value when the header was already in canonical form, so the
+    # signature base need not be serialised again (a hot path: every call, both directions).
+    serialized_params: str | None = None
 
     def param(self, key: str) -> object:
         """The value of one signature parameter, or None."""
@@ -206,6 +216,11 @@ def _field(component: Component, source: HttpMessage) -> str:
     key = component.param("key")
     if key is None:
         return value
+    single = _FAST_SIGNATURE.fullmatch(value)
+    if single is not None:  # a one-member Signature header, as every node sends
+        if single.group(1) != key:
+            raise _malformed(f"{name} has no member {key!r}")
+        return f":{single.group(2)}:"
     try:
         members = parse_dictionary(value)
     except ValueError as exc:
@@ -247,14 +262,9 @@ def _value(component: Component, message: HttpMessage, request: HttpMessage | No
     return value
 
 
-def signature_base(
-    components: Sequence[Component],
-    params: Params,
-    message: HttpMessage,
-    request: HttpMessage | None = None,
-) -> bytes:
-    """The RFC 9421 §2.5 signature base for message, as bytes to sign or verify."""
-    lines: list[str] = []
+@functools.lru_cache(maxsize=256)
+def _identifiers(components: tuple[Component, ...]) -> tuple[str, ...]:
+    """The serialised identifiers of components, refusing one that is covered twice."""
     seen: set[tuple[str, frozenset[tuple[str, BareItem]]]] = set()
     for c in components:
         # §2.5 step 2.1: a component identifier (with its parameters) appears only once.
@@ -262,12 +272,43 @@ def signature_base(
         if identity in seen:
             raise _malformed(f"the component {c.serialize()} is covered twice")
         seen.add(identity)
-        lines.append(f"{c.serialize()}: {_value(c, message, request)}")
-    signature_params = serialize_inner_list(
-        InnerList(tuple(Item(c.name, c.params) for c in components), params)
-    )
-    lines.append(f'"@signature-params": {signature_params}')
+    return tuple(c.serialize() for c in components)
+
+
+def signature_base(
+    components: Sequence[Component],
+    params: Params,
+    message: HttpMessage,
+    request: HttpMessage | None = None,
+    serialized_params: str | None = None,
+) -> bytes:
+    """The RFC 9421 §2.5 signature base for message, as bytes to sign or verify.
+
+    serialized_params, when given, must be the canonical serialisation of the components and
+    params as an inner list (what parse_signatures records for a canonical header).
+    """
+    ids = _identifiers(tuple(components))
+    lines = [f"{i}: {_value(c, message, request)}" for i, c in zip(ids, components, strict=True)]
+    if serialized_params is None:
+        serialized_params = "(" + " ".join(ids) + ")" + serialize_params(params)
+    lines.append(f'"@signature-params": {serialized_params}')
     return "\n".join(lines).encode("ascii")
+
+
+_PLAIN_STRING = re.compile(r"[ !#-\[\]-~]*")
+
+
+def _signing_params(params: Params) -> str:
+    """serialize_params for the params sign_message makes, without re-checking known parts."""
+    parts: list[str] = []
+    for name, value in params:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**15:
+            parts.append(f";{name}={value}")
+        elif isinstance(value, str) and _PLAIN_STRING.fullmatch(value):
+            parts.append(f';{name}="{value}"')
+        else:
+            parts.append(serialize_params(((name, value),)))  # escapes or refuses the value
+    return "".join(parts)
 
 
 def sign_message(
@@ -286,12 +327,57 @@ def sign_message(
     if nonce is not None:
         params.append(("nonce", nonce))
     typed: Params = tuple(params)  # type: ignore[arg-type]
-    base = signature_base(components, typed, message, request)
+    serialized = "(" + " ".join(_identifiers(tuple(components))) + ")" + _signing_params(typed)
+    base = signature_base(components, typed, message, request, serialized)
     value = key.sign(base)
-    covered = "(" + " ".join(c.serialize() for c in components) + ")"
-    return (
-        f"{label}={covered}{serialize_params(typed)}",
-        f"{label}=:{b64encode(value)}:",
+    return f"{label}={serialized}", f"{label}=:{b64encode(value)}:"
+
+
+_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_FAST_INPUT = re.compile(
+    rf'({_KEY})=(\([^()]*\))((?:;{_KEY}=(?:"[ !#-\[\]-~]*"|0|-?[1-9][0-9]{{0,14}}))*)'
+)
+_FAST_PARAM = re.compile(rf';({_KEY})=(?:"([ !#-\[\]-~]*)"|(0|-?[1-9][0-9]{{0,14}}))')
+_FAST_SIGNATURE = re.compile(rf"({_KEY})=:([A-Za-z0-9+/]{{86}}==):")
+
+
+@functools.lru_cache(maxsize=256)
+def _covered(inner: str) -> tuple[tuple[Component, ...], bool]:
+    """The components of a covered-components list, and whether it was in canonical form."""
+    try:
+        parsed = parse_dictionary("x=" + inner)["x"]
+    except ValueError as exc:
+        raise Problem("signature-malformed", str(exc)) from exc
+    if not isinstance(parsed, InnerList):
+        raise Problem("signature-malformed", "the covered components are not a list")
+    components: list[Component] = []
+    for item in parsed.items:
+        if not isinstance(item.value, str):
+            raise Problem("signature-malformed", "a covered component must be a string")
+        components.append(Component(item.value, item.params))
+    return tuple(components), serialize_inner_list(parsed) == inner
+
+
+def _parse_fast(signature_input: str, signature: str) -> Signature | None:
+    """One signature in canonical form, parsed with three regular expressions; else None."""
+    given = _FAST_INPUT.fullmatch(signature_input)
+    value = _FAST_SIGNATURE.fullmatch(signature)
+    if given is None or value is None or given.group(1) != value.group(1):
+        return None
+    components, canonical = _covered(given.group(2))
+    params: dict[str, BareItem] = {}
+    found = 0
+    for match in _FAST_PARAM.finditer(given.group(3)):
+        found += 1
+        text, number = match.group(2), match.group(3)
+        params[match.group(1)] = text if text is not None else int(number)
+    raw = given.group(2) + given.group(3) if canonical and found == len(params) else None
+    return Signature(
+        given.group(1),
+        components,
+        tuple(params.items()),
+        base64.b64decode(value.group(2)),
+        raw,
     )
 
 
@@ -299,6 +385,9 @@ def parse_signatures(signature_input: str | None, signature: str | None) -> list
     """Parse the Signature-Input and Signature headers into their signatures."""
     if not signature_input or not signature:
         raise Problem("signature-missing", "the Signature-Input and Signature headers are required")
+    fast = _parse_fast(signature_input, signature)
+    if fast is not None:
+        return [fast]
     try:
         inputs = parse_dictionary(signature_input)
         values = parse_dictionary(signature)
@@ -332,7 +421,7 @@ def verify_signature(
     alg = sig.param("alg")
     if alg is not None and alg != ALGORITHM:
         raise Problem("signature-invalid", f"algorithm {alg!r} is not accepted; use ed25519")
-    base = signature_base(sig.components, sig.params, message, request)
+    base = signature_base(sig.components, sig.params, message, request, sig.serialized_params)
     if len(sig.value) == 64 and any(k.verify(base, sig.value) for k in public_keys):
         return
     raise Problem(
