@@ -1,0 +1,56 @@
+"""Run every benchmark in bench/targets.toml and compare its figures with their targets.
+
+Usage: python bench/run.py [NAME ...]   (default: all). Prints one table per benchmark and the
+raw JSON, so the figures can be copied into docs/benchmarks.md. Exits 1 if a benchmark fails
+to run; a missed target is reported, not an error, because the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def check(figures: dict[str, Any], targets: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per target: the figure, the target and whether it is met."""
+    lines = []
+    for name, target in targets.items():
+        value = figures.get(name)
+        if "min" in target:
+            met = value is not None and value >= target["min"]
+            wanted = f">= {target['min']}"
+        else:
+            met = value is not None and value <= target["max"]
+            wanted = f"<= {target['max']}"
+        verdict = "met" if met else "MISSED"
+        why = target["why"]
+        lines.append(f"  {name:<24} {value!s:>12}  target {wanted:<10} {verdict}  ({why})")
+    return lines
+
+
+def main(names: list[str]) -> int:
+    """Run the named benchmarks (all when none are named)."""
+    config = tomllib.loads((HERE / "targets.toml").read_text())
+    for name, spec in config.items():
+        if names and name not in names:
+            continue
+        command = [sys.executable, "-m", "digitalstate", *spec["command"]]
+        print(f"$ digitalstate {' '.join(spec['command'])}", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr.strip(), file=sys.stderr)
+            return 1
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps(figures))
+        print("\n".join(check(figures, spec["targets"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
