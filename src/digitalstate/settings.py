@@ -7,9 +7,11 @@ in one line naming the file, the key, what is wrong and how to fix it (SettingsE
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -17,6 +19,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as EnvironmentParseError
 
 from digitalstate.federation.domain import MEMBER_ID_PATTERN, Role
 
@@ -206,8 +209,31 @@ _FIXES = {
 }
 
 
+ENV_PREFIX = "DIGITALSTATE_"
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    # A list is set from the environment as one JSON value, so the name stops at the field.
+    names = [str(part).upper() for part in loc if not isinstance(part, int)]
+    return ENV_PREFIX + "__".join(names)
+
+
+def _env_source(loc: tuple[int | str, ...]) -> str | None:
+    """The set environment variable that supplied the value at loc (it wins over the file)."""
+    present = {name.upper() for name in os.environ}  # matched case-insensitively
+    names = [str(part).upper() for part in loc if not isinstance(part, int)]
+    for end in range(len(names), 0, -1):
+        name = ENV_PREFIX + "__".join(names[:end])
+        if name in present:
+            return name
+    return None
+
+
 def _describe(path: Path, exc: ValidationError) -> str:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key is most often a misspelt one that is then also reported missing: the
+    # unknown key is the one to name.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(part) for part in error["loc"]]
     if len(loc) >= 2:
         where = f"[{loc[0]}] {'.'.join(loc[1:])}"
@@ -216,20 +242,52 @@ def _describe(path: Path, exc: ValidationError) -> str:
     message = error["msg"]
     if error["type"] == "string_pattern_mismatch":
         message = f"{error['input']!r} does not have the expected form"
-    fix = _FIXES.get(error["type"], "correct the value")
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    env = "DIGITALSTATE_" + "__".join(p.upper() for p in loc)
-    return f"{path}: {where}: {message}; fix: {fix} in the file or set {env}{more}"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    source = None if error["type"] == "missing" else _env_source(error["loc"])
+    if source is not None:
+        return (
+            f"{path}: {where}: {message} (from the environment variable {source}, which "
+            f"overrides the file); fix: correct or unset {source}{more}"
+        )
+    fix = _FIXES.get(error["type"], "correct the value") + " in the file"
+    if error["type"] != "extra_forbidden":  # no variable can make an unknown key known
+        fix += f" or set {_env_name(error['loc'])}"
+    return f"{path}: {where}: {message}; fix: {fix}{more}"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _is_complex(model: type[BaseModel], names: list[str]) -> bool:
+    """True when the setting at names is a list or table (read from the environment as JSON)."""
+    field = model.model_fields.get(names[0])
+    if field is None:
+        return False
+    kind = get_origin(field.annotation) or field.annotation
+    is_model = isinstance(kind, type) and issubclass(kind, BaseModel)
+    if len(names) > 1:
+        return is_model and _is_complex(kind, names[1:])  # type: ignore[arg-type]
+    return is_model or kind in (list, tuple, dict, set)
+
+
+def _unparsable_env(cls: type[BaseModel]) -> str | None:
+    """The DIGITALSTATE_ variable holding a list or table that is not valid JSON, if any."""
+    for name in sorted(os.environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        names = name[len(ENV_PREFIX) :].lower().split("__")
+        if not _is_complex(cls, names):
+            continue
+        try:
+            json.loads(os.environ[name])
+        except ValueError:
+            return name.upper()
+    return None
+
+
+def _read_toml(path: Path, make_with: str) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError as exc:
-        raise SettingsError(
-            f"{path}: no such settings file; make one with 'digitalstate node init'"
-        ) from exc
+        raise SettingsError(f"{path}: no such settings file; make one with '{make_with}'") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
     except OSError as exc:
@@ -240,7 +298,12 @@ _S = TypeVar("_S", bound=_FileSettings)
 
 
 def _load(cls: type[_S], path: Path) -> _S:
-    return settings_from_data(cls, path, _read_toml(path))
+    make_with = (
+        "digitalstate federation init"
+        if issubclass(cls, AnchorSettings)
+        else "digitalstate node init"
+    )
+    return settings_from_data(cls, path, _read_toml(path, make_with))
 
 
 def settings_from_data(cls: type[_S], path: Path, data: dict[str, Any]) -> _S:
@@ -251,6 +314,13 @@ def settings_from_data(cls: type[_S], path: Path, data: dict[str, Any]) -> _S:
         settings: _S = bound(config_path=path)
     except ValidationError as exc:
         raise SettingsError(_describe(path, exc)) from exc
+    except EnvironmentParseError as exc:
+        # pydantic-settings reads lists and tables from the environment as JSON.
+        name = _unparsable_env(cls) or f"a {ENV_PREFIX} environment variable"
+        raise SettingsError(
+            f"{path}: {name}: a list or table set from the environment must be JSON; "
+            f'fix: write it as JSON (a list as \'["a", "b"]\') or unset it'
+        ) from exc
     return settings
 
 

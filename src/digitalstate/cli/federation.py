@@ -173,7 +173,11 @@ def _print_document(document: FederationDocument) -> None:
         f"[bold]{document.federation}[/] version {document.version}, "
         f"issued {document.issued_at}, expires {document.expires_at}"
     )
-    table = Table("member", "name", "roles", "base URL", "status")
+    # Ids and URLs are copied from here into commands: fold them, never cut them short.
+    table = Table()
+    table.add_column("member", no_wrap=True)
+    for header in ("name", "roles", "base URL", "status"):
+        table.add_column(header, overflow="fold")
     for member in document.members:
         status = f"revoked {member.revoked_at}" if member.revoked_at else "active"
         table.add_row(member.id, member.name, ",".join(member.roles), member.base_url, status)

@@ -108,9 +108,14 @@ class FederationKeeper:
         if self.document is not None and document == self.document:
             self.last_error = ""
             return RefreshOutcome(True, document.version, "unchanged")
-        _write_atomically(self.cache_path, json.dumps(envelope, sort_keys=True).encode())
         self.document, self.envelope = document, envelope
         self.last_error = ""
+        try:
+            _write_atomically(self.cache_path, json.dumps(envelope, sort_keys=True).encode())
+        except OSError as exc:
+            # The document verified, so exchange under it; only the copy for restarts is stale.
+            self.last_error = f"{self.cache_path}: cannot keep the document on disk ({exc})"
+            log.error("%s", self.last_error)
         log.info("federation document version %s accepted", document.version)
         return RefreshOutcome(True, document.version)
 
@@ -119,7 +124,7 @@ class FederationKeeper:
         try:
             envelope = await self.fetch()
         except (TimeoutError, OSError, ValueError) as exc:
-            self.last_error = f"trust anchor unreachable: {exc or type(exc).__name__}"
+            self.last_error = f"trust anchor unreachable: {str(exc) or type(exc).__name__}"
             log.warning("%s", self.last_error)
             return RefreshOutcome(
                 False, self.document.version if self.document else None, "unreachable"
@@ -150,4 +155,8 @@ class FederationKeeper:
         """Refresh every interval seconds, forever (every 2 s while no valid copy is held)."""
         while True:
             await asyncio.sleep(interval if self.is_fresh() else min(interval, 2.0))
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as exc:  # one bad refresh must not end refreshing for good
+                self.last_error = f"federation refresh failed: {type(exc).__name__}: {exc}"
+                log.exception("federation refresh failed")

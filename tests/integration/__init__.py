@@ -1,0 +1,1 @@
+"""Integration tests: real databases, the real app and CLI, in this process."""
