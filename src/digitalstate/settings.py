@@ -40,7 +40,7 @@ class NodeSection(_Section):
     roles: list[Role] = Field(min_length=1, description="charter, register, service, opendata")
     base_url: str = Field(pattern=r"^https?://[^/\s]+$", description="public base URL, no path")
     host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8100, ge=1, le=65535, description="TCP port to listen on")
+    port: int = Field(8101, ge=1, le=65535, description="TCP port to listen on")
     data_dir: Path = Field(Path("."), description="directory for the key, database and caches")
     key_file: Path = Field(Path("node.key"), description="Ed25519 private key, mode 0600")
 
@@ -48,7 +48,7 @@ class NodeSection(_Section):
 class DatabaseSection(_Section):
     """[database]: where the node keeps its data."""
 
-    url: str = Field("", description="SQLAlchemy URL; empty means SQLite at data_dir/node.db")
+    url: str = Field("", description="SQLAlchemy URL; empty means SQLite in the data directory")
     echo: bool = Field(False, description="log every SQL statement")
     upgrade_on_start: bool = Field(
         True, description="apply pending migrations when the node starts (off: run 'db upgrade')"

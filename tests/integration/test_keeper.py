@@ -380,3 +380,15 @@ def test_the_refresh_loop_keeps_going_after_an_unexpected_failure(
 
     assert keeper.current().version == 1
     assert "a bug in the transport" in caplog.text
+
+
+def test_a_different_document_under_the_same_version_is_refused_and_the_held_one_kept(
+    keeper: FederationKeeper, anchor: FakeAnchor, cache: Path
+) -> None:
+    before = accept_version_one(keeper, anchor, cache)
+    anchor.answer = envelope(1, federation="a forked history")
+    outcome = refresh(keeper)
+    assert (outcome.accepted, outcome.reason) == (False, "conflicting-version")
+    assert keeper.document is not None and keeper.document.federation == "test federation"
+    assert cache.read_bytes() == before
+    assert "conflicting-version" in keeper.last_error

@@ -31,7 +31,10 @@ def _engine(config: Path) -> Engine:
 
 @app.command("upgrade")
 @one_line_errors
-def upgrade_command(config: ConfigArg, revision: str = "head") -> None:
+def upgrade_command(
+    config: ConfigArg,
+    revision: Annotated[str, typer.Option(help="Revision to upgrade to.")] = "head",
+) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     engine = _engine(config)
     try:

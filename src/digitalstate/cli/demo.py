@@ -17,6 +17,7 @@ from digitalstate.cli.common import CliError, console, ensure_port_free, now, on
 from digitalstate.node.demo import DEMO_NODES, HOST, DemoLayout, prepare
 from digitalstate.node.supervisor import (
     Child,
+    StartCancelled,
     StartError,
     python_command,
     stop_all,
@@ -61,6 +62,40 @@ def _as_json(layout: DemoLayout) -> str:
     return json.dumps({"federation": layout.anchor_url, "nodes": nodes})
 
 
+def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
+    """Start the anchor, then the nodes; run until stopping is set; stop every child."""
+    anchor, nodes = _children(layout)
+    everyone = [anchor, *nodes]
+    try:
+        started = time.monotonic()
+        if stopping.is_set():
+            return
+        anchor.start()
+        wait_until([anchor], "/healthz", time.monotonic() + START_TIMEOUT_S, stop=stopping)
+        for child in nodes:
+            child.start()
+        wait_until(nodes, "/readyz", time.monotonic() + START_TIMEOUT_S, stop=stopping)
+        if as_json:
+            print(_as_json(layout), flush=True)
+        else:
+            _print_table(layout)
+            console.print(
+                f"All {len(everyone)} processes ready in {time.monotonic() - started:.1f} s"
+            )
+        while not stopping.wait(0.5):
+            dead = [c.name for c in everyone if not c.alive()]
+            if dead:
+                raise CliError(
+                    f"{', '.join(dead)} stopped unexpectedly; see {layout.data_dir}/logs"
+                )
+    except StartCancelled:
+        pass
+    except StartError as exc:
+        raise CliError(f"the demo did not start: {exc}") from exc
+    finally:
+        stop_all(everyone)
+
+
 @one_line_errors
 def demo_command(
     data_dir: Annotated[Path, typer.Option(help="Where keys, databases and logs live.")] = Path(
@@ -78,39 +113,18 @@ def demo_command(
     layout = DemoLayout(data_dir.resolve(), base_port)
     for port in layout.ports():
         ensure_port_free(HOST, port, "--base-port")
-    prepare(layout, now())
-    anchor, nodes = _children(layout)
+    # Ctrl-C and SIGTERM only ask to stop, from here on: setting up finishes (so nothing is
+    # left half-written), starting is cut short, and every child started is stopped.
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    everyone = [anchor, *nodes]
     try:
-        started = time.monotonic()
-        anchor.start()
-        wait_until([anchor], "/healthz", time.monotonic() + START_TIMEOUT_S)
-        for child in nodes:
-            child.start()
-        wait_until(nodes, "/readyz", time.monotonic() + START_TIMEOUT_S)
-        if as_json:
-            print(_as_json(layout), flush=True)
-        else:
-            _print_table(layout)
-            console.print(
-                f"All {len(everyone)} processes ready in {time.monotonic() - started:.1f} s"
-            )
-        while not stopping.wait(0.5):
-            dead = [c.name for c in everyone if not c.alive()]
-            if dead:
-                raise CliError(
-                    f"{', '.join(dead)} stopped unexpectedly; see {layout.data_dir}/logs"
-                )
-    except StartError as exc:
-        raise CliError(f"the demo did not start: {exc}") from exc
+        prepare(layout, now())
+        _run(layout, stopping, as_json)
     finally:
-        stop_all(everyone)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if not as_json:

@@ -177,6 +177,14 @@ class ExchangeClient:
             )
         except Problem as exc:
             problem = _maybe_problem(received, payload)
+            if problem is not None:
+                # A node refuses an unverifiable call without signing the refusal; say what
+                # it claims went wrong, and that the claim itself is unproven.
+                raise ExchangeError(
+                    f"{peer} answered {status} {problem.get('type')}: {problem.get('detail')} "
+                    f"(an answer that cannot be trusted: {exc.detail})",
+                    problem,
+                ) from exc
             raise ExchangeError(
                 f"the answer from {peer} cannot be trusted: {exc.detail}", problem
             ) from exc

@@ -58,7 +58,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ),
     ProblemType("federation-unavailable", 503, "This node holds no valid federation document"),
     ProblemType("federation-expired", 503, "This node's federation document has expired"),
-    ProblemType("federation-document-invalid", 400, "The federation document is not acceptable"),
     ProblemType("internal-error", 500, "Something went wrong inside this node"),
 )
 

@@ -23,6 +23,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import (
@@ -48,10 +49,11 @@ GROUND_HEADERS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
+class Component(NamedTuple):
     """A covered component identifier: a name with optional parameters (req, key, ...)."""
 
+    # A named tuple, not a dataclass: components are hashed as cache keys on every call,
+    # and a tuple's hash and equality run in C.
     name: str
     params: Params = ()
 
@@ -121,7 +123,7 @@ class Signature:
 
     def covers(self, name: str) -> bool:
         """True when the signature covers the named component without parameters."""
-        return any(c.name == name and not c.params for c in self.components)
+        return (name, ()) in self.components
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -431,10 +433,15 @@ def verify_signature(
 
 def request_components(headers: Mapping[str, str]) -> tuple[Component, ...]:
     """The components a request of this federation covers, given its headers."""
-    names = REQUEST_COMPONENTS + tuple(h for h in GROUND_HEADERS if h in headers)
-    return tuple(Component(n) for n in names)
+    return _request_components(tuple(h for h in GROUND_HEADERS if h in headers))
 
 
+@functools.lru_cache(maxsize=16)
+def _request_components(grounds: tuple[str, ...]) -> tuple[Component, ...]:
+    return tuple(Component(n) for n in REQUEST_COMPONENTS + grounds)
+
+
+@functools.lru_cache(maxsize=64)
 def response_components(request_label: str) -> tuple[Component, ...]:
     """The components a response covers, bound to the request's signature by label."""
     bound = Component("signature", (("req", True), ("key", request_label)))

@@ -12,7 +12,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from digitalstate.exchange.problems import Problem
 from digitalstate.keys import KeyPair, PublicKey, b64decode, b64encode
@@ -111,6 +118,31 @@ class FederationDocument(_Model):
     purposes: tuple[Purpose, ...] = ()
     statutory_bases: tuple[StatutoryBasis, ...] = ()
     fields: tuple[FieldDefinition, ...] = ()
+
+    @model_validator(mode="after")
+    def _entries_agree(self) -> FederationDocument:
+        # Members and registers join over time, so a basis or field may name one that is not
+        # a member yet; but ids must be unique, and a basis must name catalogued entries.
+        for what, ids in (
+            ("member id", [m.id for m in self.members]),
+            ("purpose code", [p.code for p in self.purposes]),
+            ("statutory basis id", [b.id for b in self.statutory_bases]),
+            ("field name", [f.name for f in self.fields]),
+        ):
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                raise ValueError(f"{what} {', '.join(repeated)} appears more than once")
+        purposes = {p.code for p in self.purposes}
+        fields = {f.name for f in self.fields}
+        for basis in self.statutory_bases:
+            if basis.purpose not in purposes:
+                raise ValueError(
+                    f"basis {basis.id} names purpose {basis.purpose!r}, not catalogued"
+                )
+            unknown = [f for f in basis.fields if f not in fields]
+            if unknown:
+                raise ValueError(f"basis {basis.id} names fields not catalogued: {unknown}")
+        return self
 
     def member(self, member_id: str) -> Member | None:
         """The member with this id, or None."""

@@ -105,9 +105,18 @@ class FederationKeeper:
             self.last_error = f"federation document refused ({exc.reason}): {exc.detail}"
             log.warning("%s", self.last_error)
             return RefreshOutcome(False, last, exc.reason)
-        if self.document is not None and document == self.document:
-            self.last_error = ""
-            return RefreshOutcome(True, document.version, "unchanged")
+        if self.document is not None and document.version == self.document.version:
+            if document == self.document:
+                self.last_error = ""
+                return RefreshOutcome(True, document.version, "unchanged")
+            # The anchor re-signs a change as a new version; two contents under one version
+            # means the anchor's history was reset or forked. Keep what we hold and say so.
+            self.last_error = (
+                f"federation document refused (conflicting-version): version "
+                f"{document.version} differs from the copy already held under that version"
+            )
+            log.error("%s", self.last_error)
+            return RefreshOutcome(False, document.version, "conflicting-version")
         self.document, self.envelope = document, envelope
         self.last_error = ""
         try:

@@ -91,10 +91,14 @@ class NodeRuntime:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         url = self.settings.federation.anchor_url + FEDERATION_PATH
-        async with self._http.get(url) as response:
-            if response.status != 200:
-                raise OSError(f"{url} answered {response.status}")
-            return json.loads(await response.read())
+        try:
+            async with self._http.get(url) as response:
+                if response.status != 200:
+                    raise OSError(f"{url} answered {response.status}")
+                return json.loads(await response.read())
+        except aiohttp.ClientError as exc:
+            # The keeper knows transport failures as OSError; aiohttp's are not all OSErrors.
+            raise OSError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -86,12 +87,30 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_until(children: Sequence[Child], path: str, deadline: float) -> None:
-    """Wait until every child answers 200 at path, or raise StartError."""
+class StartCancelled(StartError):  # noqa: N818 - a request to stop, not a failure
+    """Told to stop (Ctrl-C, SIGTERM) while waiting for children to start."""
+
+
+def wait_until(
+    children: Sequence[Child],
+    path: str,
+    deadline: float,
+    *,
+    stop: threading.Event | None = None,
+) -> None:
+    """Wait until every child answers 200 at path, or raise StartError.
+
+    Raises StartCancelled as soon as stop is set, so a supervisor told to stop while its
+    children start does not first wait for all of them.
+    """
     pending = list(children)
     while pending:
         for child in list(pending):
-            if not child.alive():
+            # Liveness first: a child that Ctrl-C stopped too is no failure once stop is set.
+            alive = child.alive()
+            if stop is not None and stop.is_set():
+                raise StartCancelled(f"stopped while waiting for {child.name}")
+            if not alive:
                 raise StartError(f"{child.name} exited while starting: {child.log_tail()}")
             if answers(child.url + path):
                 pending.remove(child)
@@ -99,7 +118,10 @@ def wait_until(children: Sequence[Child], path: str, deadline: float) -> None:
             names = ", ".join(c.name for c in pending)
             raise StartError(f"not answering {path} in time: {names}")
         if pending:
-            time.sleep(0.1)
+            if stop is not None:
+                stop.wait(0.1)
+            else:
+                time.sleep(0.1)
 
 
 def stop_all(children: Sequence[Child], grace: float = 10.0) -> None:

@@ -1,0 +1,303 @@
+"""Helpers for end-to-end tests: real processes on loopback, polled rather than slept on."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from digitalstate.node.supervisor import Child, stop_all, wait_until
+
+HOST = "127.0.0.1"
+CLI = [sys.executable, "-m", "digitalstate"]
+START_TIMEOUT_S = 30.0
+PR_SET_PDEATHSIG = 1
+
+T = TypeVar("T")
+
+# Ports handed out in this test run, so that two fixtures never get the same one.
+_handed_out: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on port and it can be bound again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((HOST, port)) == 0:
+            return False
+    return _bindable(port)
+
+
+def _unused_by_the_kernel() -> tuple[int, int]:
+    """A range of ports below the kernel's ephemeral range (20000-32000 if it is unknown)."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 20_000, 32_000
+    if ephemeral_low < 12_000:
+        return 20_000, 32_000
+    return max(10_000, ephemeral_low - 12_000), ephemeral_low
+
+
+def free_port_block(count: int) -> int:
+    """The first of count consecutive free loopback ports, below the ephemeral range.
+
+    Below the kernel's ephemeral range, so that the port-0 sockets other tests open meanwhile
+    cannot take one of them between this check and the process that binds them.
+    """
+    low, high = _unused_by_the_kernel()
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(low, high - count)
+        block = range(base, base + count)
+        if any(p in _handed_out for p in block):
+            continue
+        if all(_bindable(p) for p in block):
+            _handed_out.update(block)
+            return base
+    raise RuntimeError(f"no block of {count} free ports found")
+
+
+def free_port() -> int:
+    """One free loopback port."""
+    return free_port_block(1)
+
+
+def hermetic_env(**overrides: str) -> dict[str, str]:
+    """This environment without any DIGITALSTATE_ setting, plus overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGITALSTATE_")}
+    env.update(overrides)
+    return env
+
+
+def flags(**options: object) -> list[str]:
+    """Command-line options from keywords: flags(anchor_url=U) is ["--anchor-url", U]."""
+    out: list[str] = []
+    for name, value in options.items():
+        out += ["--" + name.replace("_", "-"), str(value)]
+    return out
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 30.0, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run `digitalstate ARGS`, failing the test with its output if it fails and check is set."""
+    result = subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env) if env is not None else hermetic_env(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"digitalstate {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def run_cli_together(commands: Iterable[list[str]], timeout: float = 30.0) -> None:
+    """Run several `digitalstate` commands at once; fail if any fails."""
+    running = [
+        (
+            args,
+            subprocess.Popen(
+                [*CLI, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=hermetic_env(),
+            ),
+        )
+        for args in commands
+    ]
+    failures = []
+    for args, process in running:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        if process.returncode != 0:
+            failures.append(
+                f"digitalstate {' '.join(args)} exited {process.returncode}: {output!r}"
+            )
+    assert not failures, "\n".join(failures)
+
+
+def die_with_parent() -> None:  # runs in the child between fork and exec
+    """Ask the kernel to SIGTERM this process when the test process dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll probe until it returns something truthy; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A plain HTTP answer."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        return json.loads(self.body)
+
+
+def http_get(url: str, timeout: float = 5.0) -> HttpAnswer:
+    """GET url, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return HttpAnswer(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
+    except urllib.error.HTTPError as error:
+        with error:
+            return HttpAnswer(
+                error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+            )
+
+
+def answers_ok(url: str) -> bool:
+    """True when GET url answers 200."""
+    try:
+        return http_get(url, timeout=1.0).status == 200
+    except OSError:
+        return False
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and parent pid, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1])
+
+
+def pid_running(pid: int) -> bool:
+    """True while pid exists and is not a zombie."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def children_of(pid: int) -> list[int]:
+    """The running (non-zombie) processes whose parent is pid."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _stat(int(entry.name))
+        if stat is not None and stat[1] == pid and stat[0] != "Z":
+            out.append(int(entry.name))
+    return sorted(out)
+
+
+def cmdline(pid: int) -> list[str]:
+    """A process's command line."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+class Processes:
+    """Node processes started by a test, every one stopped when the test ends."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.children: list[Child] = []
+
+    def start(
+        self, name: str, args: list[str], url: str, env: Mapping[str, str] | None = None
+    ) -> Child:
+        """Start `digitalstate ARGS` as a process answering at url."""
+        child = Child(name, [*CLI, *args], url, self.logs / f"{name}-{len(self.children)}.log")
+        child.start(dict(env) if env is not None else hermetic_env())
+        self.children.append(child)
+        return child
+
+    def serve_anchor(self, config: Path, url: str, **env: str) -> Child:
+        """Run a trust anchor and wait until it answers /readyz."""
+        child = self.start(
+            "anchor", ["federation", "serve", "--config", str(config)], url, hermetic_env(**env)
+        )
+        self.wait_ready(child)
+        return child
+
+    def serve_node(
+        self, name: str, config: Path, url: str, *, ready: bool = True, **env: str
+    ) -> Child:
+        """Run a node; wait until it answers /readyz (or only /healthz when not ready)."""
+        child = self.start(
+            name, ["node", "serve", "--config", str(config)], url, hermetic_env(**env)
+        )
+        self.wait_ready(child, "/readyz" if ready else "/healthz")
+        return child
+
+    def wait_ready(self, child: Child, path: str = "/readyz") -> None:
+        """Wait until child answers 200 at path."""
+        wait_until([child], path, time.monotonic() + START_TIMEOUT_S)
+
+    def stop(self, child: Child) -> None:
+        """Stop one child now."""
+        stop_all([child], grace=10.0)
+
+    def close(self) -> None:
+        """Stop every child."""
+        stop_all(self.children, grace=10.0)
+
+
+@contextlib.contextmanager
+def processes(logs: Path) -> Iterator[Processes]:
+    """Processes stopped on the way out, whatever happens."""
+    group = Processes(logs)
+    try:
+        yield group
+    finally:
+        group.close()

@@ -1,0 +1,300 @@
+"""`digitalstate demo`: the trust anchor and ten nodes, each its own process, start and stop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import (
+    CLI,
+    HOST,
+    answers_ok,
+    children_of,
+    cmdline,
+    die_with_parent,
+    flags,
+    free_port_block,
+    hermetic_env,
+    http_get,
+    pid_running,
+    port_is_free,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+DEMO_IDS = [
+    "charter",
+    "people-register",
+    "swansea-motoring",
+    "newcastle-tax",
+    "liverpool-pensions",
+    "birmingham-social-care",
+    "manchester-planning",
+    "electoral-registration",
+    "prisons",
+    "opendata",
+]
+PORT_COUNT = 1 + len(DEMO_IDS)
+READY_WITHIN_S = 30.0
+STOPPED_WITHIN_S = 15.0
+
+
+@dataclass
+class Demo:
+    """A running `digitalstate demo --json` process."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    base_port: int
+    stdout: Path
+    stderr: Path
+    listing: dict[str, Any]
+
+    @property
+    def ports(self) -> list[int]:
+        return list(range(self.base_port, self.base_port + PORT_COUNT))
+
+    def urls(self) -> dict[str, str]:
+        return {n["id"]: n["base_url"] for n in self.listing["nodes"]}
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=STOPPED_WITHIN_S + 5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_demo(data_dir: Path, base_port: int, outputs: Path) -> Demo:
+    """Start the demo and wait for its one JSON line; stop it if it does not come in time."""
+    outputs.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = outputs / "demo.out", outputs / "demo.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [*CLI, "demo", *flags(data_dir=data_dir, base_port=base_port), "--json"],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=hermetic_env(),
+            preexec_fn=die_with_parent,
+        )
+
+    def printed() -> str | None:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the demo exited {process.returncode}: {stderr.read_text(errors='replace')}"
+            )
+        text = stdout.read_text()
+        return text if text.endswith("\n") else None
+
+    try:
+        text = wait_for(printed, READY_WITHIN_S, "the demo's JSON listing")
+    except BaseException:
+        _stop(process)
+        raise
+    lines = text.splitlines()
+    assert len(lines) == 1, f"expected one JSON line, got {text!r}"
+    return Demo(process, data_dir, base_port, stdout, stderr, json.loads(lines[0]))
+
+
+@contextlib.contextmanager
+def running_demo(data_dir: Path, base_port: int, outputs: Path) -> Iterator[Demo]:
+    demo = start_demo(data_dir, base_port, outputs)
+    try:
+        yield demo
+    finally:
+        _stop(demo.process)
+
+
+def _node_children(demo: Demo) -> dict[str, int]:
+    """The demo's child processes, by the node each one serves (read from its command line)."""
+    out: dict[str, int] = {}
+    for pid in children_of(demo.process.pid):
+        args = cmdline(pid)
+        config = Path(args[args.index("--config") + 1])
+        out[config.parent.name] = pid
+    return out
+
+
+def _key_files(data_dir: Path) -> dict[str, bytes]:
+    keys = {node: (data_dir / node / "node.key").read_bytes() for node in DEMO_IDS}
+    keys["trust-anchor"] = (data_dir / "trust-anchor" / "anchor.key").read_bytes()
+    return keys
+
+
+def _all_gone(pids: list[int], ports: list[int]) -> bool:
+    return not any(pid_running(p) for p in pids) and all(port_is_free(p) for p in ports)
+
+
+def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    base_port = free_port_block(PORT_COUNT)
+    ports = list(range(base_port, base_port + PORT_COUNT))
+
+    # First run, stopped with SIGTERM: every child goes, every port is freed, exit code 0.
+    first = start_demo(data_dir, base_port, tmp_path / "first")
+    try:
+        children = list(_node_children(first).values())
+        assert len(children) == PORT_COUNT
+        keys = _key_files(data_dir)
+        first.process.send_signal(signal.SIGTERM)
+        first.process.wait(timeout=STOPPED_WITHIN_S)
+    finally:
+        _stop(first.process)
+    assert first.process.returncode == 0, first.stderr.read_text()
+    # The demo waits for its children before it exits: nothing is left the moment it is gone.
+    assert _all_gone(children, ports)
+
+    # Second run on the same data directory: the same keys, ready again.
+    second = start_demo(data_dir, base_port, tmp_path / "second")
+    try:
+        assert _key_files(data_dir) == keys
+        for url in second.urls().values():
+            assert http_get(url + "/readyz").status == 200, url
+        children = list(_node_children(second).values())
+        assert len(children) == PORT_COUNT
+        # SIGKILL cannot be caught: the children go because the kernel tells them to
+        # (PR_SET_PDEATHSIG).
+        second.process.send_signal(signal.SIGKILL)
+        second.process.wait(timeout=5)
+    finally:
+        _stop(second.process)
+    wait_for(lambda: _all_gone(children, ports), 10, "the children of a SIGKILLed demo to go")
+
+
+def test_sigterm_while_starting_stops_at_once_without_claiming_to_be_ready(
+    tmp_path: Path,
+) -> None:
+    base_port = free_port_block(PORT_COUNT)
+    ports = list(range(base_port, base_port + PORT_COUNT))
+    stdout = tmp_path / "demo.out"
+    with stdout.open("wb") as out:
+        process = subprocess.Popen(
+            [*CLI, "demo", *flags(data_dir=tmp_path / "data", base_port=base_port), "--json"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=hermetic_env(),
+            preexec_fn=die_with_parent,
+        )
+    try:
+        # The trust anchor starts first; the ten nodes take seconds more to be ready.
+        def started_one() -> list[int]:
+            assert process.poll() is None, "the demo exited before starting any process"
+            return children_of(process.pid)
+
+        first = wait_for(started_one, READY_WITHIN_S, "the demo's first child process")
+        process.send_signal(signal.SIGTERM)
+        told = time.monotonic()
+        _, errors = process.communicate(timeout=STOPPED_WITHIN_S)
+        took = time.monotonic() - told
+    finally:
+        _stop(process)
+    assert process.returncode == 0, errors
+    assert stdout.read_text() == "", "a demo told to stop must not say it is ready"
+    assert took < 5, f"took {took:.1f} s to stop"
+    assert _all_gone(first, ports)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One demo federation shared by the read-only tests of this module."""
+    base = tmp_path_factory.mktemp("demo")
+    with running_demo(base / "data", free_port_block(PORT_COUNT), base) as running:
+        yield running
+
+
+def test_demo_prints_one_json_listing_of_the_anchor_and_ten_nodes(demo: Demo) -> None:
+    nodes = demo.listing["nodes"]
+    assert [n["id"] for n in nodes] == ["trust-anchor", *DEMO_IDS]
+    assert demo.listing["federation"] == f"http://{HOST}:{demo.base_port}"
+    assert nodes[0]["roles"] == ["trust-anchor"]
+    roles = {n["id"]: n["roles"] for n in nodes}
+    assert roles["charter"] == ["charter"]
+    assert roles["people-register"] == ["register"]
+    assert roles["swansea-motoring"] == ["register", "service"]
+    assert roles["prisons"] == ["service"]
+    assert roles["opendata"] == ["opendata"]
+    urls = [n["base_url"] for n in nodes]
+    assert urls == [f"http://{HOST}:{port}" for port in demo.ports]
+
+
+def test_every_listed_node_is_alive_and_ready(demo: Demo) -> None:
+    for member, url in demo.urls().items():
+        assert http_get(url + "/healthz").status == 200, member
+        ready = http_get(url + "/readyz")
+        assert ready.status == 200, (member, ready.body)
+        assert ready.json()["status"] == "ready"
+
+
+def test_every_node_is_its_own_process_with_its_own_database(demo: Demo) -> None:
+    children = _node_children(demo)
+    assert sorted(children) == sorted(["trust-anchor", *DEMO_IDS])
+    assert len(set(children.values())) == PORT_COUNT
+    assert demo.process.pid not in children.values()
+    for member in DEMO_IDS:
+        database = demo.data_dir / member / "node.db"
+        assert database.is_file(), database
+        assert database.stat().st_size > 0
+    assert (demo.data_dir / "trust-anchor" / "anchor.db").is_file()
+    # Each node holds the federation document it fetched, listing all ten members.
+    copy = http_get(demo.urls()["prisons"] + "/.well-known/digitalstate/federation").json()
+    assert sorted(m["id"] for m in copy["document"]["members"]) == sorted(DEMO_IDS)
+
+
+def test_a_second_demo_on_a_busy_port_fails_at_once_naming_the_port(
+    demo: Demo, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    started = time.monotonic()
+    result = subprocess.run(
+        [*CLI, "demo", *flags(data_dir=other, base_port=demo.base_port), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=hermetic_env(),
+        check=False,
+    )
+    assert time.monotonic() - started < 10
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {demo.base_port}" in lines[0]
+    assert "already in use" in lines[0]
+    assert not other.exists(), "nothing is written when the demo cannot start"
+    assert answers_ok(demo.listing["federation"] + "/healthz"), "the running demo is untouched"
+
+
+def test_the_same_data_dir_with_another_base_port_fails_in_one_line(
+    demo: Demo, tmp_path: Path
+) -> None:
+    other_port = free_port_block(PORT_COUNT)
+    result = subprocess.run(
+        [*CLI, "demo", *flags(data_dir=demo.data_dir, base_port=other_port)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=hermetic_env(),
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"--base-port {demo.base_port}" in lines[0]
+    assert str(other_port) in lines[0]
+    assert all(port_is_free(p) for p in range(other_port, other_port + PORT_COUNT))
