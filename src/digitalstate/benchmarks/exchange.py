@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,42 @@ def _setup(root: Path) -> tuple[Path, Path, Path]:
     return root / "anchor" / "anchor.toml", configs[0], configs[1]
 
 
-def run_exchange_bench(seconds: float, connections: int, rounds: int = 2) -> dict[str, Any]:
+def _drive(
+    client_config: Path,
+    seconds: float,
+    connections: int,
+    rounds: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    """Run the calling node's load process, relaying its progress; return its figures."""
+    command = [
+        sys.executable, "-m", "digitalstate.benchmarks.load", str(client_config),
+        "bench-server", str(seconds), str(connections), str(rounds),
+    ]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as load:
+        assert load.stderr is not None and load.stdout is not None
+        errors: list[str] = []
+        for line in load.stderr:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "progress" and on_progress is not None:
+                on_progress(int(parts[1]), int(parts[2]))
+            elif parts and parts[0] != "progress":
+                errors.append(line)
+        output = load.stdout.read()
+        if load.wait(timeout=seconds * 3 + 60) != 0:
+            raise RuntimeError(f"the calling node failed: {''.join(errors).strip()[-500:]}")
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return figures
+
+
+def run_exchange_bench(
+    seconds: float,
+    connections: int,
+    rounds: int = 2,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Start an anchor and a serving node, drive them from the calling node's process."""
     with tempfile.TemporaryDirectory(prefix="digitalstate-bench-") as tmp:
         root = Path(tmp)
@@ -107,25 +143,7 @@ def run_exchange_bench(seconds: float, connections: int, rounds: int = 2) -> dic
             wait_until([anchor], "/healthz", time.monotonic() + 30)
             node.start()
             wait_until([node], "/readyz", time.monotonic() + 30)
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "digitalstate.benchmarks.load",
-                    str(client_config),
-                    "bench-server",
-                    str(seconds),
-                    str(connections),
-                    str(rounds),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=seconds * 3 + 60,
-                check=False,
-            )
-            if completed.returncode != 0:
-                raise RuntimeError(f"the calling node failed: {completed.stderr.strip()[-500:]}")
-            result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+            result = _drive(client_config, seconds, connections, rounds, on_progress)
         finally:
             stop_all(children)
     return result

@@ -22,6 +22,11 @@ from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.settings import load_node_settings
 
 
+def _report(done: int, total: int) -> None:
+    """Tell the parent how far the run is (a line on standard error)."""
+    print(f"progress {done} {total}", file=sys.stderr, flush=True)
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     """The value at fraction (0..1) of a sorted list, nearest rank."""
     if not sorted_values:
@@ -88,6 +93,9 @@ async def run(
     # Warm both pools so that connection set-up is not measured.
     await _phase(signed_call, 0.3, connections)
     await _phase(bare_call, 0.3, connections)
+    phases = 2 * rounds
+    done = 0
+    _report(done, phases)
     signed: list[float] = []
     bare: list[float] = []
     counts: dict[str, float] = {"signed": 0, "bare": 0, "signed_errors": 0, "bare_errors": 0}
@@ -100,6 +108,8 @@ async def run(
             counts[f"{name}_errors"] += errors
             counts[f"{name}_time"] = counts.get(f"{name}_time", 0) + (time.perf_counter() - began)
             sink.extend(latencies)
+            done += 1
+            _report(done, phases)
     await bare_http.close()
     await client.close()
     signed.sort()

@@ -6,9 +6,10 @@ import json
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from digitalstate.cli.common import CliError, console, one_line_errors
+from digitalstate.cli.common import CliError, console, err_console, one_line_errors
 
 app = typer.Typer(help="Benchmarks across real node processes on loopback.", no_args_is_help=True)
 
@@ -25,10 +26,24 @@ def exchange_command(
     """Signed request/response round trips per second against the same endpoint unsigned."""
     from digitalstate.benchmarks.exchange import run_exchange_bench
 
-    try:
-        result = run_exchange_bench(seconds, connections)
-    except RuntimeError as exc:
-        raise CliError(str(exc)) from exc
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Measuring bare and signed phases", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_exchange_bench(seconds, connections, on_progress=advance)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
     if as_json:
         print(json.dumps(result))
         return

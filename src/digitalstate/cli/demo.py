@@ -11,9 +11,23 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from digitalstate.cli.common import CliError, console, ensure_port_free, now, one_line_errors
+from digitalstate.cli.common import (
+    CliError,
+    console,
+    ensure_port_free,
+    err_console,
+    now,
+    one_line_errors,
+)
 from digitalstate.node.demo import DEMO_NODES, HOST, DemoLayout, prepare
 from digitalstate.node.supervisor import (
     Child,
@@ -70,11 +84,38 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
         started = time.monotonic()
         if stopping.is_set():
             return
-        anchor.start()
-        wait_until([anchor], "/healthz", time.monotonic() + START_TIMEOUT_S, stop=stopping)
-        for child in nodes:
-            child.start()
-        wait_until(nodes, "/readyz", time.monotonic() + START_TIMEOUT_S, stop=stopping)
+        # A progress bar for people; --json keeps standard output to the one JSON document.
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=as_json,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("Starting the federation", total=len(everyone))
+
+            def ready(child: Child) -> None:
+                progress.update(task, advance=1, description=f"{child.name} is ready")
+
+            anchor.start()
+            wait_until(
+                [anchor],
+                "/healthz",
+                time.monotonic() + START_TIMEOUT_S,
+                stop=stopping,
+                on_ready=ready,
+            )
+            for child in nodes:
+                child.start()
+            wait_until(
+                nodes,
+                "/readyz",
+                time.monotonic() + START_TIMEOUT_S,
+                stop=stopping,
+                on_ready=ready,
+            )
         if as_json:
             print(_as_json(layout), flush=True)
         else:

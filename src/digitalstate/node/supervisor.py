@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -97,6 +97,7 @@ def wait_until(
     deadline: float,
     *,
     stop: threading.Event | None = None,
+    on_ready: Callable[[Child], None] | None = None,
 ) -> None:
     """Wait until every child answers 200 at path, or raise StartError.
 
@@ -114,6 +115,8 @@ def wait_until(
                 raise StartError(f"{child.name} exited while starting: {child.log_tail()}")
             if answers(child.url + path):
                 pending.remove(child)
+                if on_ready is not None:
+                    on_ready(child)
         if pending and time.monotonic() > deadline:
             names = ", ".join(c.name for c in pending)
             raise StartError(f"not answering {path} in time: {names}")
