@@ -22,7 +22,7 @@ import base64
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from digitalstate.exchange.problems import Problem
@@ -95,13 +95,15 @@ class Signature:
     # The exact `@signature-params` value when the header was already in canonical form, so the
     # signature base need not be serialised again (a hot path: every call, both directions).
     serialized_params: str | None = None
+    _named: dict[str, BareItem] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Read four times per check (keyid, created, nonce, alg): a dict, built once.
+        object.__setattr__(self, "_named", dict(self.params))
 
     def param(self, key: str) -> object:
         """The value of one signature parameter, or None."""
-        for k, v in self.params:
-            if k == key:
-                return v
-        return None
+        return self._named.get(key)
 
     @property
     def keyid(self) -> str | None:
@@ -208,16 +210,17 @@ def _derived(name: str, source: HttpMessage) -> str:
     return _uri_component(name, source.target_uri)
 
 
-def _field(component: Component, source: HttpMessage) -> str:
-    name = component.name
+def _header(name: str, source: HttpMessage) -> str:
     raw = source.headers.get(name)
     if raw is None:
         raise _malformed(f"the covered header {name!r} is absent")
     # RFC 9421 §2.1: trim leading and trailing OWS (space and tab), nothing else.
-    value = raw.strip(" \t")
-    key = component.param("key")
-    if key is None:
-        return value
+    return raw.strip(" \t")
+
+
+def _member(name: str, key: str, source: HttpMessage) -> str:
+    """The serialised value of one member of a dictionary header (the key parameter)."""
+    value = _header(name, source)
     single = _FAST_SIGNATURE.fullmatch(value)
     if single is not None:  # a one-member Signature header, as every node sends
         if single.group(1) != key:
@@ -235,8 +238,13 @@ def _field(component: Component, source: HttpMessage) -> str:
     return serialize_bare_item(member.value) + serialize_params(member.params)
 
 
-def _source(component: Component, message: HttpMessage, request: HttpMessage | None) -> HttpMessage:
-    """The message a component is read from, after checking its parameters."""
+_DERIVED, _HEADER, _MEMBER = 0, 1, 2
+Step = tuple[str, int, str, bool, str]
+"""How to read one component: identifier, kind, name, from the request?, dictionary key."""
+
+
+def _step(component: Component) -> Step:
+    """Check a component's parameters once and say how to read its value."""
     for key, value in component.params:
         # Only req and key are supported; an unknown parameter would change the value's
         # meaning (sf, bs, tr, name), so it is refused rather than ignored.
@@ -246,27 +254,15 @@ def _source(component: Component, message: HttpMessage, request: HttpMessage | N
             raise _malformed("the key parameter must be a string on a header field")
         if key not in ("req", "key"):
             raise _malformed(f"component parameter {key!r} is not supported")
-    if component.param("req") is True:
-        if request is None:
-            raise _malformed("a ;req component needs the request")
-        return request
-    return message
-
-
-def _value(component: Component, message: HttpMessage, request: HttpMessage | None) -> str:
-    source = _source(component, message, request)
-    if component.name.startswith("@"):
-        value = _derived(component.name, source)
-    else:
-        value = _field(component, source)
-    if not _BASE_VALUE.fullmatch(value):
-        raise _malformed(f"{component.name} holds a line break, control or non-ASCII character")
-    return value
+    member = component.param("key")
+    kind = _DERIVED if component.name.startswith("@") else _MEMBER if member else _HEADER
+    from_request = component.param("req") is True
+    return component.serialize(), kind, component.name, from_request, str(member or "")
 
 
 @functools.lru_cache(maxsize=256)
-def _identifiers(components: tuple[Component, ...]) -> tuple[str, ...]:
-    """The serialised identifiers of components, refusing one that is covered twice."""
+def _plan(components: tuple[Component, ...]) -> tuple[Step, ...]:
+    """How to read each component, checked once per distinct list (cached: lists repeat)."""
     seen: set[tuple[str, frozenset[tuple[str, BareItem]]]] = set()
     for c in components:
         # §2.5 step 2.1: a component identifier (with its parameters) appears only once.
@@ -274,7 +270,12 @@ def _identifiers(components: tuple[Component, ...]) -> tuple[str, ...]:
         if identity in seen:
             raise _malformed(f"the component {c.serialize()} is covered twice")
         seen.add(identity)
-    return tuple(c.serialize() for c in components)
+    return tuple(_step(c) for c in components)
+
+
+def _identifiers(components: tuple[Component, ...]) -> tuple[str, ...]:
+    """The serialised identifiers of components, refusing one that is covered twice."""
+    return tuple(step[0] for step in _plan(components))
 
 
 def signature_base(
@@ -289,10 +290,25 @@ def signature_base(
     serialized_params, when given, must be the canonical serialisation of the components and
     params as an inner list (what parse_signatures records for a canonical header).
     """
-    ids = _identifiers(tuple(components))
-    lines = [f"{i}: {_value(c, message, request)}" for i, c in zip(ids, components, strict=True)]
+    plan = _plan(tuple(components))
+    lines: list[str] = []
+    for identifier, kind, name, from_request, key in plan:
+        source = message
+        if from_request:
+            if request is None:
+                raise _malformed("a ;req component needs the request")
+            source = request
+        if kind == _HEADER:
+            value = _header(name, source)
+        elif kind == _MEMBER:
+            value = _member(name, key, source)
+        else:
+            value = _derived(name, source)
+        if not _BASE_VALUE.fullmatch(value):
+            raise _malformed(f"{name} holds a line break, control or non-ASCII character")
+        lines.append(f"{identifier}: {value}")
     if serialized_params is None:
-        serialized_params = "(" + " ".join(ids) + ")" + serialize_params(params)
+        serialized_params = "(" + " ".join(s[0] for s in plan) + ")" + serialize_params(params)
     lines.append(f'"@signature-params": {serialized_params}')
     return "\n".join(lines).encode("ascii")
 

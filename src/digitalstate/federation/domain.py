@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import (
@@ -144,12 +145,14 @@ class FederationDocument(_Model):
                 raise ValueError(f"basis {basis.id} names fields not catalogued: {unknown}")
         return self
 
+    @cached_property
+    def _members_by_id(self) -> dict[str, Member]:
+        # Looked up on every exchange call; the document never changes once made.
+        return {m.id: m for m in self.members}
+
     def member(self, member_id: str) -> Member | None:
         """The member with this id, or None."""
-        for member in self.members:
-            if member.id == member_id:
-                return member
-        return None
+        return self._members_by_id.get(member_id)
 
     def purpose(self, code: str) -> Purpose | None:
         """The purpose with this code, or None."""
