@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,8 @@ class NodeRuntime:
     keeper: FederationKeeper
     nonces: NonceCache
     client: ExchangeClient
+    # Long-running work the features add (delivery workers, ...), started with the node.
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -111,6 +113,7 @@ class NodeRuntime:
         self._tasks.append(
             asyncio.create_task(self.keeper.run(self.settings.federation.refresh_seconds))
         )
+        self._tasks.extend(asyncio.create_task(work()) for work in self.background)
         try:
             yield
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,6 +23,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+MODEL_MODULES: tuple[str, ...] = ("digitalstate.federation.models",)
+"""Every module that defines tables; a feature adds its models.py here."""
+
+
 def load_models() -> None:
     """Import every feature's models so that Base.metadata is complete."""
-    import digitalstate.federation.models  # noqa: F401
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -20,6 +20,7 @@ from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime
 from digitalstate.federation.keeper import FEDERATION_PATH
+from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.web.health import database_check, health_router
@@ -69,6 +70,8 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
 
     app.include_router(health_router(checks))
     app.include_router(exchange_router)
+    for feature in features_for(settings.node.roles):
+        feature.install(app, node)
 
     @app.get(FEDERATION_PATH, tags=["federation"])
     async def federation_copy() -> Response:

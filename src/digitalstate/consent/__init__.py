@@ -1,0 +1,1 @@
+"""Consent records: the screen, receipts, the person's pages, the holder's copy, enforcement."""

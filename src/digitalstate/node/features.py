@@ -1,0 +1,48 @@
+"""What a node runs besides the shared machinery: a feature per concern, installed by role.
+
+Each feature package exports FEATURE from its feature.py. The app factory installs every
+feature that serves one of the node's roles (docs/adr/0008).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from digitalstate.node.runtime import NodeRuntime
+
+FEATURE_MODULES: tuple[str, ...] = (
+    "digitalstate.identity.feature",
+    "digitalstate.registers.feature",
+    "digitalstate.consent.feature",
+    "digitalstate.tellusonce.feature",
+    "digitalstate.services.feature",
+)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature: its name, the roles it serves ("*" for every node) and how to install it."""
+
+    name: str
+    roles: frozenset[str]
+    install: Callable[[FastAPI, NodeRuntime], None]
+
+    def serves(self, roles: Sequence[str]) -> bool:
+        """True when a node with these roles runs this feature."""
+        return "*" in self.roles or bool(self.roles.intersection(roles))
+
+
+def all_features() -> list[Feature]:
+    """Every feature, in installation order."""
+    return [importlib.import_module(name).FEATURE for name in FEATURE_MODULES]
+
+
+def features_for(roles: Sequence[str]) -> list[Feature]:
+    """The features a node with these roles runs."""
+    return [f for f in all_features() if f.serves(roles)]

@@ -1,0 +1,1 @@
+"""Tell us once: the outbox, delivery of change notices and their receipt."""
