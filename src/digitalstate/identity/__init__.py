@@ -1,1 +1,1 @@
-"""People, sign-in, pseudonyms, the OpenID Connect provider and relying party, delegations, sessions."""
+"""People, sign-in, pseudonyms, OpenID Connect (provider and relying party), delegations."""

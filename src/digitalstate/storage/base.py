@@ -23,7 +23,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-MODEL_MODULES: tuple[str, ...] = ("digitalstate.federation.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "digitalstate.federation.models",
+    "digitalstate.identity.models",
+    "digitalstate.registers.models",
+    "digitalstate.access.models",
+    "digitalstate.consent.models",
+    "digitalstate.tellusonce.models",
+    "digitalstate.services.models",
+)
 """Every module that defines tables; a feature adds its models.py here."""
 
 
