@@ -56,3 +56,14 @@ class AuthorizationCode(Base):
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_oidc_codes_expires_at", "expires_at"),)
+
+
+class IssuedPseudonym(Base):
+    """A pseudonym the charter has given a node for a person (to map it back, on a basis read)."""
+
+    __tablename__ = "issued_pseudonyms"
+
+    member_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -48,6 +48,9 @@ class NodeRuntime:
     client: ExchangeClient
     # Long-running work the features add (delivery workers, ...), started with the node.
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Named events a feature waits on and another sets (for example "outbox": a change was
+    # committed, deliver now rather than at the next poll).
+    events: dict[str, asyncio.Event] = field(default_factory=dict)
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -87,6 +90,14 @@ class NodeRuntime:
         )
         holder["runtime"] = runtime
         return runtime
+
+    def event(self, name: str) -> asyncio.Event:
+        """The named event, made on first use."""
+        return self.events.setdefault(name, asyncio.Event())
+
+    def wake(self, name: str) -> None:
+        """Set the named event, waking whatever waits on it."""
+        self.event(name).set()
 
     async def fetch_federation(self) -> Any:
         """GET the signed federation document from the trust anchor."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 09:48:56.990927
+Create Date: 2026-11-26 09:50:15.825907
 """
 
 from __future__ import annotations
@@ -198,6 +198,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_delegations_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "issued_pseudonyms",
+        sa.Column("member_id", sa.String(length=63), nullable=False),
+        sa.Column("pseudonym", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.String(length=36), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name=op.f("fk_issued_pseudonyms_person_id_people")
+        ),
+        sa.PrimaryKeyConstraint("member_id", "pseudonym", name=op.f("pk_issued_pseudonyms")),
+    )
+    with op.batch_alter_table("issued_pseudonyms", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_issued_pseudonyms_person_id"), ["person_id"], unique=False
+        )
+
+    op.create_table(
         "oidc_codes",
         sa.Column("code", sa.String(length=128), nullable=False),
         sa.Column("client_id", sa.String(length=63), nullable=False),
@@ -253,6 +269,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_oidc_codes_expires_at")
 
     op.drop_table("oidc_codes")
+    with op.batch_alter_table("issued_pseudonyms", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_issued_pseudonyms_person_id"))
+
+    op.drop_table("issued_pseudonyms")
     with op.batch_alter_table("delegations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_delegations_person_id"))
         batch_op.drop_index(batch_op.f("ix_delegations_helper_id"))
