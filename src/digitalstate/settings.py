@@ -88,6 +88,35 @@ class ExchangeSection(_Section):
     )
 
 
+class TellUsOnceSection(_Section):
+    """[tellusonce]: delivery of change notices from this node's outbox (register nodes)."""
+
+    retry_base_seconds: float = Field(
+        1, gt=0, description="wait before the first retry; it doubles with each failure"
+    )
+    retry_max_seconds: float = Field(
+        300, gt=0, description="longest wait between retries, before jitter (x0.5 to x1.5)"
+    )
+    dead_after_hours: float = Field(
+        48, gt=0, description="a notice still failing this long after it was made is dead-lettered"
+    )
+    batch_size: int = Field(100, ge=1, le=10_000, description="notices taken per pass")
+    poll_seconds: float = Field(
+        1.0, gt=0, description="how often the worker looks for due notices when not woken"
+    )
+
+
+class WebSection(_Section):
+    """[web]: people's pages: sign-in sessions."""
+
+    session_hours: float = Field(
+        8, gt=0, le=24 * 30, description="how long a sign-in lasts (and the most a session idles)"
+    )
+    operator_remote: bool = Field(
+        False, description="answer /operator/ pages from any address, not only loopback"
+    )
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -135,6 +164,8 @@ class NodeSettings(_FileSettings):
     federation: FederationSection
     exchange: ExchangeSection = ExchangeSection()
     server: ServerSection = ServerSection()
+    web: WebSection = WebSection()
+    tellusonce: TellUsOnceSection = TellUsOnceSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

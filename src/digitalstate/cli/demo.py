@@ -28,7 +28,16 @@ from digitalstate.cli.common import (
     now,
     one_line_errors,
 )
-from digitalstate.node.demo import DEMO_NODES, HOST, DemoLayout, prepare
+from digitalstate.node.demo import (
+    DEFAULT_PEOPLE,
+    DEFAULT_SEED,
+    DEMO_NODES,
+    HOST,
+    MAX_PEOPLE,
+    DemoLayout,
+    prepare,
+    seeded_people,
+)
 from digitalstate.node.supervisor import (
     Child,
     StartCancelled,
@@ -37,6 +46,8 @@ from digitalstate.node.supervisor import (
     stop_all,
     wait_until,
 )
+from digitalstate.registers.seed import DEMO_PASSWORD
+from digitalstate.registers.synthetic import sample_email
 
 START_TIMEOUT_S = 60.0
 
@@ -61,19 +72,57 @@ def _children(layout: DemoLayout) -> tuple[Child, list[Child]]:
     return anchor, nodes
 
 
+def _sign_in(layout: DemoLayout) -> dict[str, str] | None:
+    """How to sign in as the first sample person, once people are seeded."""
+    if not seeded_people(layout):
+        return None
+    charter = next(n for n in DEMO_NODES if "charter" in n.roles)
+    return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
+
+
 def _print_table(layout: DemoLayout) -> None:
     table = Table("node", "roles", "URL", title="digitalstate demo federation")
     table.add_row("trust-anchor", "trust anchor", layout.anchor_url)
     for node in DEMO_NODES:
         table.add_row(node.id, ", ".join(node.roles), layout.url(node))
     console.print(table)
+    sign_in = _sign_in(layout)
+    if sign_in is not None:
+        console.print(
+            f"{seeded_people(layout):,} synthetic people. Sign in at {sign_in['url']} as "
+            f"{sign_in['email']} with the password {sign_in['password']}"
+        )
     console.print(f"Data and logs in {layout.data_dir}. Press Ctrl-C to stop every node.")
 
 
 def _as_json(layout: DemoLayout) -> str:
     nodes = [{"id": "trust-anchor", "roles": ["trust-anchor"], "base_url": layout.anchor_url}]
     nodes += [{"id": n.id, "roles": list(n.roles), "base_url": layout.url(n)} for n in DEMO_NODES]
-    return json.dumps({"federation": layout.anchor_url, "nodes": nodes})
+    document: dict[str, object] = {"federation": layout.anchor_url, "nodes": nodes}
+    sign_in = _sign_in(layout)
+    if sign_in is not None:
+        document["people"] = seeded_people(layout)
+        document["sign_in"] = sign_in
+    return json.dumps(document)
+
+
+def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> None:
+    """Set up the data directory, with a progress bar while people are seeded."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Seeding synthetic people", total=people, visible=False)
+
+        def seeded(done: int, wanted: int) -> None:
+            progress.update(task, completed=done, total=wanted, visible=True)
+
+        prepare(layout, now(), people=people, seed=seed, progress=seeded)
 
 
 def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
@@ -149,6 +198,15 @@ def demo_command(
         bool,
         typer.Option("--json", help="Print one JSON document of the nodes once all are ready."),
     ] = False,
+    people: Annotated[
+        int,
+        typer.Option(
+            min=0, max=MAX_PEOPLE, help="How many synthetic people to seed (at most 1,000,000)."
+        ),
+    ] = DEFAULT_PEOPLE,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the synthetic people: the same seed, the same people.")
+    ] = DEFAULT_SEED,
 ) -> None:
     """Run the trust anchor and the ten demo nodes, each its own process, until Ctrl-C."""
     layout = DemoLayout(data_dir.resolve(), base_port)
@@ -163,7 +221,7 @@ def demo_command(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        prepare(layout, now())
+        _prepare(layout, people=people, seed=seed, as_json=as_json)
         _run(layout, stopping, as_json)
     finally:
         for signum, handler in previous.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from digitalstate import __version__
-from digitalstate.cli import bench, db, demo, federation, node
+from digitalstate.cli import bench, db, demo, federation, node, outbox
 
 app = typer.Typer(
     help="digitalstate: government as a federation of nodes that keep people's trust.",
@@ -16,6 +16,7 @@ app.add_typer(federation.app, name="federation")
 app.add_typer(node.app, name="node")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
+app.add_typer(outbox.app, name="outbox")
 app.command("demo")(demo.demo_command)
 
 

@@ -1,17 +1,29 @@
-"""How the consent feature is installed on a node (docs/adr/0008)."""
+"""How the consent feature is installed on a node (docs/adr/0008).
+
+On a charter: consent requests and basis reads on the exchange, the consent screen and the
+person's pages, and two background tasks (telling holders of withdrawals they have not
+confirmed; marking consents expired). On a register: the holder's copy of consents.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from digitalstate.consent import api, flows, pages
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 
 
 def install(app: FastAPI, node: NodeRuntime) -> None:
     """Add this feature's routes and background work to a node."""
-    # Scaffolding while issue 3 is built: the feature's own routes are added here.
-    del app, node
+    roles = set(node.settings.node.roles)
+    if "charter" in roles:
+        app.include_router(api.charter_router())
+        app.include_router(pages.make_pages_router(node))
+        node.background.append(lambda: flows.run_withdrawal_retries(node))
+        node.background.append(lambda: flows.run_expiry(node))
+    if "register" in roles:
+        app.include_router(api.holder_router())
 
 
 FEATURE = Feature(name="consent", roles=frozenset({"charter", "register"}), install=install)

@@ -49,6 +49,11 @@ class Consent(Base):
     status: Mapped[str] = mapped_column(String(16))  # active, withdrawn, expired
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     record: Mapped[str] = mapped_column(Text)  # the signed envelope, JSON
+    # When the holder last confirmed the current status; None while a withdrawal still has to
+    # reach it (the charter retries until it does).
+    holder_synced_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class ConsentEvent(Base):

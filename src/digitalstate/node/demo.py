@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import Role
 from digitalstate.federation.service import add_member, latest_document
 from digitalstate.federation.setup import ANCHOR_CONFIG, init_anchor
+from digitalstate.identity.pseudonyms import load_or_create_secret
+from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
+from digitalstate.registers.seed import (
+    DEMO_PASSWORD,
+    SeedTargets,
+    seed_people,
+    tune_for_bulk_load,
+)
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
+from digitalstate.storage.migrate import upgrade
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,12 @@ DEMO_NODES: tuple[DemoNode, ...] = (
 DEMO_FEDERATION = "digitalstate demo federation"
 LAYOUT_FILE = "demo.json"
 HOST = "127.0.0.1"
+DEFAULT_PEOPLE = 300
+DEFAULT_SEED = 1
+MAX_PEOPLE = 1_000_000
+
+SeedProgress = Callable[[int, int], None]
+"""Told (people seeded so far, people wanted) as seeding goes."""
 
 
 @dataclass(frozen=True)
@@ -86,20 +105,20 @@ class DemoLayout:
         return [self.base_port] + [self.port(n) for n in DEMO_NODES]
 
 
-def prepare(layout: DemoLayout, now: datetime) -> None:
-    """Create whatever the demo's data directory lacks: anchor, node keys, memberships.
+def prepare(
+    layout: DemoLayout,
+    now: datetime,
+    *,
+    people: int = DEFAULT_PEOPLE,
+    seed: int = DEFAULT_SEED,
+    progress: SeedProgress | None = None,
+) -> None:
+    """Create whatever the demo's data directory lacks: anchor, nodes, memberships, people.
 
-    Idempotent: a second run reuses every key, database and membership already made.
+    Idempotent: a second run reuses every key, database and membership already made, and
+    seeds only the people not seeded yet (see seed_demo_people).
     """
-    marker = layout.data_dir / LAYOUT_FILE
-    if marker.exists():
-        recorded = json.loads(marker.read_text())
-        if recorded.get("base_port") != layout.base_port:
-            raise SettingsError(
-                f"{marker}: this data directory was set up with --base-port "
-                f"{recorded.get('base_port')}; use that, or another --data-dir for port "
-                f"{layout.base_port}"
-            )
+    recorded = _read_marker(layout, seed)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     if not layout.anchor_config.exists():
         init_anchor(
@@ -149,4 +168,110 @@ def prepare(layout: DemoLayout, now: datetime) -> None:
                 )
     finally:
         engine.dispose()
-    marker.write_text(json.dumps({"base_port": layout.base_port}) + "\n")
+    recorded["base_port"] = layout.base_port
+    _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
+    seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
+
+
+def seeded_people(layout: DemoLayout) -> int:
+    """How many synthetic people the demo's data directory holds (from demo.json)."""
+    marker = layout.data_dir / LAYOUT_FILE
+    if not marker.exists():
+        return 0
+    return int(json.loads(marker.read_text()).get("people", 0))
+
+
+def _read_marker(layout: DemoLayout, seed: int) -> dict[str, Any]:
+    """What demo.json records; refuse another base port, or another seed over seeded people."""
+    marker = layout.data_dir / LAYOUT_FILE
+    if not marker.exists():
+        return {}
+    recorded: dict[str, Any] = json.loads(marker.read_text())
+    if recorded.get("base_port") != layout.base_port:
+        raise SettingsError(
+            f"{marker}: this data directory was set up with --base-port "
+            f"{recorded.get('base_port')}; use that, or another --data-dir for port "
+            f"{layout.base_port}"
+        )
+    if recorded.get("people", 0) and recorded.get("seed") != seed:
+        raise SettingsError(
+            f"{marker}: this data directory holds people made with --seed "
+            f"{recorded.get('seed')}; use that, or another --data-dir for --seed {seed}"
+        )
+    return recorded
+
+
+def _write_marker(marker: Path, recorded: dict[str, Any]) -> None:
+    # Written aside and renamed: an interrupted seeding never leaves a half-written file.
+    partial = marker.with_suffix(".json.partial")
+    partial.write_text(json.dumps(recorded, sort_keys=True) + "\n")
+    partial.replace(marker)
+
+
+def seed_demo_people(
+    layout: DemoLayout,
+    recorded: dict[str, Any],
+    *,
+    people: int,
+    seed: int,
+    progress: SeedProgress | None = None,
+) -> None:
+    """Seed people up to number people into the charter and every register, once.
+
+    demo.json keeps the seed and how many people are seeded, chunk by chunk: a rerun with as
+    many people does nothing; a larger number adds the people missing; an interrupted run
+    carries on where it stopped.
+    """
+    have = int(recorded.get("people", 0))
+    if people <= have:
+        return
+    marker = layout.data_dir / LAYOUT_FILE
+    catalogue = load_catalogue(None)
+    charter = next(n for n in DEMO_NODES if "charter" in n.roles)
+    engines = _seeding_engines(layout, {f.holder for f in catalogue.fields} | {charter.id})
+    try:
+        recorded["seed"] = seed
+        _write_marker(marker, recorded)
+
+        def on_chunk(done: int) -> None:
+            recorded["people"] = done
+            _write_marker(marker, recorded)
+            if progress is not None:
+                progress(done, people)
+
+        if progress is not None:
+            progress(have, people)
+        seed_people(
+            SeedTargets(
+                charter=engines[charter.id],
+                registers={k: e for k, e in engines.items() if k != charter.id},
+            ),
+            fields=catalogue.fields,
+            secret=load_or_create_secret(load_node_settings(layout.node_config(charter)).data_dir),
+            seed=seed,
+            start=have,
+            stop=people,
+            password_hash=hash_password(DEMO_PASSWORD),
+            on_chunk=on_chunk,
+        )
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+
+
+def _seeding_engines(layout: DemoLayout, member_ids: set[str]) -> dict[str, Engine]:
+    """An engine on each of these demo nodes' databases, migrated and tuned for bulk writes."""
+    engines: dict[str, Engine] = {}
+    try:
+        for node in DEMO_NODES:
+            if node.id not in member_ids:
+                continue
+            engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+            engines[node.id] = engine
+            tune_for_bulk_load(engine)
+            upgrade(engine)
+    except BaseException:
+        for engine in engines.values():
+            engine.dispose()
+        raise
+    return engines

@@ -51,6 +51,7 @@ class NodeRuntime:
     # Named events a feature waits on and another sets (for example "outbox": a change was
     # committed, deliver now rather than at the next poll).
     events: dict[str, asyncio.Event] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -96,8 +97,17 @@ class NodeRuntime:
         return self.events.setdefault(name, asyncio.Event())
 
     def wake(self, name: str) -> None:
-        """Set the named event, waking whatever waits on it."""
-        self.event(name).set()
+        """Set the named event, waking whatever waits on it; safe from any thread."""
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is not loop:
+            # Called from a threadpool route: asyncio events belong to the loop's thread.
+            loop.call_soon_threadsafe(self.event(name).set)
+        else:
+            self.event(name).set()
 
     async def fetch_federation(self) -> Any:
         """GET the signed federation document from the trust anchor."""
@@ -116,6 +126,7 @@ class NodeRuntime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start the node's background work for the life of the app."""
+        self._loop = asyncio.get_running_loop()
         if self.settings.database.upgrade_on_start:
             await asyncio.to_thread(upgrade, self.engine)
         self.keeper.load_cache()

@@ -6,12 +6,16 @@ from fastapi import FastAPI
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.registers.api import make_api_router
+from digitalstate.registers.pages import make_pages_router
 
 
 def install(app: FastAPI, node: NodeRuntime) -> None:
-    """Add this feature's routes and background work to a node."""
-    # Scaffolding while issue 3 is built: the feature's own routes are added here.
-    del app, node
+    """Add the register's exchange routes and the person's pages to a node."""
+    app.include_router(make_api_router(node))
+    # Every register shows a signed-in person what it holds about them (/my/details), even
+    # when none of its fields can be changed there.
+    app.include_router(make_pages_router(node))
 
 
 FEATURE = Feature(name="registers", roles=frozenset({"register"}), install=install)

@@ -6,12 +6,17 @@ from fastapi import FastAPI
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.services.catalogue import service_for
+from digitalstate.services.pages import make_service_router
+from digitalstate.web.templating import make_templates
 
 
 def install(app: FastAPI, node: NodeRuntime) -> None:
-    """Add this feature's routes and background work to a node."""
-    # Scaffolding while issue 3 is built: the feature's own routes are added here.
-    del app, node
+    """Add the service's pages, when the demo catalogue has a service for this node."""
+    entry = service_for(node.settings.node.id)
+    if entry is None:
+        return  # a node with no entry shows no service pages
+    app.include_router(make_service_router(node, entry, make_templates()))
 
 
 FEATURE = Feature(name="services", roles=frozenset({"service"}), install=install)

@@ -1,4 +1,8 @@
-"""How the tellusonce feature is installed on a node (docs/adr/0008)."""
+"""How the tellusonce feature is installed on a node (docs/adr/0008).
+
+On a register node: the outbox's delivery worker and the operator's outbox page. On a service
+node: the route that takes change notices and the worker that re-reads after them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,24 @@ from fastapi import FastAPI
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.tellusonce.api import make_notices_router
+from digitalstate.tellusonce.pages import install_operator_refusal, make_outbox_router
+from digitalstate.tellusonce.rereads import RereadWorker
+from digitalstate.tellusonce.worker import DeliveryWorker
+from digitalstate.web.templating import make_templates
 
 
 def install(app: FastAPI, node: NodeRuntime) -> None:
     """Add this feature's routes and background work to a node."""
-    # Scaffolding while issue 3 is built: the feature's own routes are added here.
-    del app, node
+    roles = node.settings.node.roles
+    if "register" in roles:
+        templates = make_templates()
+        app.include_router(make_outbox_router(node, templates))
+        install_operator_refusal(app, templates)
+        node.background.append(DeliveryWorker(node).run)
+    if "service" in roles:
+        app.include_router(make_notices_router(node))
+        node.background.append(RereadWorker(node).run)
 
 
 FEATURE = Feature(name="tellusonce", roles=frozenset({"register", "service"}), install=install)

@@ -16,6 +16,8 @@ from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from digitalstate.web.session import csrf_token
+
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
@@ -34,6 +36,8 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     )
     env = jinja2.Environment(loader=loader, autoescape=True)
     env.globals["static_path"] = STATIC_PATH
+    # Every POST form: <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
+    env.globals["csrf_token"] = csrf_token
     env.filters["format_datetime"] = format_datetime
     env.filters["iso_datetime"] = iso_datetime
     return env

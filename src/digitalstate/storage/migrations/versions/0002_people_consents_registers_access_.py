@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 09:50:15.825907
+Create Date: 2026-11-26 09:55:38.600957
 """
 
 from __future__ import annotations
@@ -165,6 +165,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("holder_synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["given_by"], ["people.id"], name=op.f("fk_consents_given_by_people")
         ),

@@ -1,0 +1,273 @@
+"""Consent routes on the exchange: requests and basis reads (charter), copies (register)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
+
+from digitalstate.access.service import record_access
+from digitalstate.consent import holder as holding
+from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
+from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
+from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
+from digitalstate.exchange.client import ExchangeError
+from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.problems import Problem
+from digitalstate.federation.domain import FederationDocument, StatutoryBasis
+from digitalstate.node.runtime import NodeRuntime
+
+READ_PATH = "/exchange/v1/records/read"
+
+
+class ConsentRequestBody(BaseModel):
+    """A service's request to ask a person for consent (docs/adr/0008)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="the caller's pseudonym for the person")
+    holder: str = Field(description="the register that holds the fields")
+    fields: list[str] = Field(description="field names from the field catalogue")
+    purpose: str = Field(description="a purpose code from the purpose catalogue")
+    duration_days: int = Field(description="how long the consent lasts, 1 to 3650 days")
+    notify: bool = Field(False, description="tell the caller when the fields change")
+    return_url: str = Field(description="where the person goes back to; under the caller's URL")
+
+
+class BasisReadBody(BaseModel):
+    """A read under a statutory basis, relayed by the charter (docs/adr/0008)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="the caller's pseudonym for the person")
+    holder: str = Field(description="the register to read from")
+    fields: list[str] = Field(min_length=1, description="field names the basis lists")
+
+
+def caller_of(request: Request) -> str:
+    """The verified member id that signed the call."""
+    caller = request.scope.get("state", {}).get("exchange_member")
+    if caller is None:
+        raise Problem("signature-missing", "this call must be signed")
+    return str(caller)
+
+
+def require_role(federation: FederationDocument, caller: str, roles: set[str]) -> None:
+    """Refuse a caller that has none of roles in the federation document."""
+    member = federation.member(caller)
+    if member is None or not roles.intersection(member.roles):
+        wanted = " or ".join(sorted(roles))
+        raise Problem("caller-not-allowed", f"only a member with the {wanted} role may call this")
+
+
+def node_of(request: Request) -> NodeRuntime:
+    """The running node behind a request."""
+    node: NodeRuntime = request.app.state.node
+    return node
+
+
+def charter_router() -> APIRouter:
+    """The charter's consent routes on the exchange."""
+    router = APIRouter(prefix="/exchange/v1", tags=["consent"])
+    router.add_api_route("/consent-requests", ask_for_consent, methods=["POST"], status_code=201)
+    router.add_api_route("/basis-reads", read_under_basis, methods=["POST"])
+    return router
+
+
+def holder_router() -> APIRouter:
+    """A register's consent routes on the exchange: the holder's copy."""
+    router = APIRouter(prefix="/exchange/v1", tags=["consent"])
+    router.add_api_route("/consents", take_consent, methods=["POST"])
+    router.add_api_route("/consents/{consent_id}/withdrawal", take_withdrawal, methods=["POST"])
+    return router
+
+
+# --- charter -------------------------------------------------------------------------------
+
+
+def ask_for_consent(request: Request, body: ConsentRequestBody) -> dict[str, Any]:
+    """Ask a person for consent: answers the consent screen's address to send them to."""
+    node = node_of(request)
+    caller = caller_of(request)
+    federation = node.keeper.current()
+    require_role(federation, caller, {"service", "register"})
+    now = datetime.now(UTC)
+    try:
+        with node.sessions.begin() as session:
+            asked = create_request(
+                session,
+                requester=caller,
+                subject=body.subject,
+                holder=body.holder,
+                fields=body.fields,
+                purpose=body.purpose,
+                duration_days=body.duration_days,
+                notify=body.notify,
+                return_url=body.return_url,
+                federation=federation,
+                now=now,
+            )
+    except RequestInvalidError as exc:
+        raise Problem("consent-request-invalid", str(exc)) from exc
+    return {
+        "request_id": asked.id,
+        "url": f"{node.settings.node.base_url}/consent/{asked.id}",
+        "expires_at": asked.expires_at.isoformat(),
+    }
+
+
+async def read_under_basis(
+    request: Request, body: BasisReadBody, ground: Ground = personal_data
+) -> Response:
+    """Read a person's fields under a statutory basis, relayed by the charter and recorded."""
+    node = node_of(request)
+    federation = node.keeper.current()
+    basis = check_basis(federation, ground, body)
+    holder_pseudonym = await asyncio.to_thread(_holder_pseudonym, node, ground, body)
+    try:
+        answer = await node.client.call(
+            body.holder,
+            "POST",
+            READ_PATH,
+            json_body={
+                "fields": body.fields,
+                "subject": holder_pseudonym,
+                "on_behalf_of": ground.requester,
+            },
+            purpose=ground.purpose,
+            basis=basis.id,
+        )
+    except ExchangeError as exc:
+        await asyncio.to_thread(
+            _record_relay, node, ground, body, holder_pseudonym, "failed", str(exc)
+        )
+        raise Problem("holder-unreachable", f"{body.holder} could not be read: {exc}") from exc
+    outcome = "allowed" if answer.ok else "refused"
+    reason = "" if answer.ok else _problem_detail(answer.body)
+    await asyncio.to_thread(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
+    media = answer.headers.get("content-type", "application/json")
+    return Response(answer.body, status_code=answer.status, media_type=media)
+
+
+def check_basis(
+    federation: FederationDocument, ground: Ground, body: BasisReadBody
+) -> StatutoryBasis:
+    """The basis named by the call, when it lets this caller read these fields for this purpose."""
+    if ground.basis_id is None:
+        raise Problem("basis-refused", "name the statutory basis in the digitalstate-basis header")
+    basis = next((b for b in federation.statutory_bases if b.id == ground.basis_id), None)
+    if basis is None:
+        raise Problem("basis-refused", f"{ground.basis_id!r} is not a published statutory basis")
+    if basis.requester != ground.requester:
+        raise Problem("basis-refused", f"basis {basis.id} is for {basis.requester} only")
+    if basis.purpose != ground.purpose:
+        raise Problem("basis-refused", f"basis {basis.id} is for the purpose {basis.purpose}")
+    beyond = sorted(set(body.fields) - set(basis.fields))
+    if beyond:
+        raise Problem("basis-refused", f"basis {basis.id} does not cover {', '.join(beyond)}")
+    holders = {f.name: f.holder for f in federation.fields}
+    elsewhere = sorted(f for f in body.fields if holders.get(f) != body.holder)
+    if elsewhere:
+        raise Problem("basis-refused", f"{body.holder} is not the register of {elsewhere}")
+    return basis
+
+
+def _holder_pseudonym(node: NodeRuntime, ground: Ground, body: BasisReadBody) -> str:
+    with node.sessions.begin() as session:
+        person = person_for_pseudonym(session, ground.requester, body.subject)
+    if person is None:
+        raise Problem(
+            "subject-unknown",
+            f"the charter issued no pseudonym {body.subject!r} to {ground.requester}",
+        )
+    return pseudonym_of(node, body.holder, person)
+
+
+def _record_relay(
+    node: NodeRuntime,
+    ground: Ground,
+    body: BasisReadBody,
+    holder_pseudonym: str,
+    outcome: str,
+    reason: str,
+) -> None:
+    with node.sessions.begin() as session:
+        record_access(
+            session,
+            pseudonym=holder_pseudonym,
+            requester=ground.requester,
+            action="basis-read",
+            outcome=outcome,
+            now=datetime.now(UTC),
+            purpose=ground.purpose,
+            basis_id=ground.basis_id,
+            fields=body.fields,
+            reason=reason or f"relayed to {body.holder}",
+        )
+
+
+def _problem_detail(body: bytes) -> str:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return "the register refused the read"
+    detail = value.get("detail") if isinstance(value, dict) else None
+    return str(detail) if detail else "the register refused the read"
+
+
+# --- register (holder) ---------------------------------------------------------------------
+
+
+Envelope = Annotated[dict[str, Any], Body(description="the charter's signed consent record")]
+
+
+def _verified(request: Request, envelope: dict[str, Any]) -> tuple[NodeRuntime, Any, datetime]:
+    node = node_of(request)
+    caller = caller_of(request)
+    federation = node.keeper.current()
+    require_role(federation, caller, {"charter"})
+    now = datetime.now(UTC)
+    try:
+        record = verify_record(envelope, signer_keys(federation, caller, now), signer=caller)
+    except RecordRefusedError as exc:
+        raise Problem("consent-record-invalid", exc.detail, {"reason": exc.reason}) from exc
+    return node, record, now
+
+
+def take_consent(request: Request, envelope: Envelope) -> JSONResponse:
+    """Keep this register's copy of a consent the charter recorded (charter only)."""
+    node, record, now = _verified(request, envelope)
+    try:
+        holding.check_copy(record, holder=node.settings.node.id, now=now)
+        with node.sessions.begin() as session:
+            created = holding.hold_consent(session, record, envelope, now=now)
+    except RecordRefusedError as exc:
+        raise Problem("consent-record-invalid", exc.detail, {"reason": exc.reason}) from exc
+    body = {"consent_id": record.consent_id, "status": "held" if created else "already-held"}
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+def take_withdrawal(request: Request, consent_id: str, envelope: Envelope) -> dict[str, Any]:
+    """Withdraw this register's copy of a consent, from the charter's signed record."""
+    node, record, now = _verified(request, envelope)
+    if record.consent_id != consent_id or record.status != "withdrawn":
+        raise Problem(
+            "consent-record-invalid",
+            f"expected the withdrawn record of consent {consent_id}",
+            {"reason": "mismatch"},
+        )
+    try:
+        with node.sessions.begin() as session:
+            held = holding.withdraw_held(session, record, envelope, now=now)
+            if held is None:
+                raise Problem("not-found", f"this register holds no consent {consent_id}")
+            withdrawn_at = held.withdrawn_at
+    except RecordRefusedError as exc:
+        raise Problem("consent-record-invalid", exc.detail, {"reason": exc.reason}) from exc
+    when = as_utc(withdrawn_at).isoformat() if withdrawn_at else None
+    return {"consent_id": consent_id, "status": "withdrawn", "withdrawn_at": when}

@@ -1,0 +1,267 @@
+"""The charter's consent pages: the consent screen, your consents, who has seen your data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+
+from digitalstate.consent import service
+from digitalstate.consent.flows import (
+    HolderUnreachableError,
+    NotYoursError,
+    Screen,
+    answer_request,
+    load_screen,
+    utcnow,
+    visible_consent,
+    withdraw_consent,
+)
+from digitalstate.consent.people import display_name, people_helped
+from digitalstate.consent.service import RequestUnavailableError
+from digitalstate.consent.views import (
+    ConsentView,
+    consent_view,
+    event_view,
+    gather_activity,
+)
+from digitalstate.identity.charter_session import require_person
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.session import csrf_token, require_csrf
+from digitalstate.web.templating import make_templates
+
+PersonDep = Annotated[str, Depends(require_person)]
+ANSWERS = {"yes": True, "no": False}
+UNAVAILABLE = {
+    "unknown": (404, "This request is not recognised", "Go back to the service and start again."),
+    "expired": (
+        410,
+        "This request has expired",
+        "A request to share your details lasts 30 minutes. Go back to the service and start again.",
+    ),
+    "decided": (
+        409,
+        "You have already answered this request",
+        "You can see and withdraw the consents you have given.",
+    ),
+}
+
+
+def format_date(value: datetime) -> str:
+    """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
+    moment = service.as_utc(value)
+    return f"{moment.day} {moment:%B %Y}"
+
+
+class ConsentPages:
+    """The charter's consent pages; each method is a route."""
+
+    def __init__(self, node: NodeRuntime) -> None:
+        self.node = node
+        self.templates = make_templates()
+        self.templates.env.globals.setdefault("csrf_token", csrf_token)
+        self.templates.env.filters["format_date"] = format_date
+
+    def render(
+        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        """A page of this feature, with the charter's name for the navigation."""
+        context = {"charter_name": self.node.settings.node.name, **context}
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    def unavailable(self, request: Request, exc: RequestUnavailableError) -> Response:
+        """The page for a request that cannot be answered."""
+        status, title, detail = UNAVAILABLE[exc.kind]
+        context = {"title": title, "detail": detail, "kind": exc.kind}
+        return self.render(request, "consent/unavailable.html", context, status)
+
+    def not_found(self, request: Request) -> Response:
+        """The page for a consent that is not there, or not the person's to see."""
+        context = {"title": "Page not found", "detail": "There is no consent of yours here."}
+        return self.render(request, "consent/unavailable.html", {**context, "kind": "unknown"}, 404)
+
+    def not_yours(self, request: Request) -> Response:
+        """The page for a request about someone the signed-in person may not act for."""
+        context = {
+            "title": "This request is for someone else",
+            "detail": "Sign in as the person the service asked about, or as their helper.",
+            "kind": "not-yours",
+        }
+        return self.render(request, "consent/unavailable.html", context, 403)
+
+    def screen_page(self, request: Request, screen: Screen, error: bool = False) -> Response:
+        """The consent screen, with the error summary when no answer was chosen."""
+        context = {"screen": screen, "terms": screen.terms, "actor": screen.actor, "error": error}
+        return self.render(request, "consent/screen.html", context, 400 if error else 200)
+
+    def consent_screen(self, request: Request, request_id: str, person: PersonDep) -> Response:
+        """The consent screen: who asks for which details from whom, why and for how long."""
+        try:
+            with self.node.sessions.begin() as session:
+                screen = load_screen(
+                    session, self.node, request_id=request_id, signed_in=person, now=utcnow()
+                )
+        except RequestUnavailableError as exc:
+            return self.unavailable(request, exc)
+        except NotYoursError:
+            return self.not_yours(request)
+        return self.screen_page(request, screen)
+
+    async def answer_consent(
+        self,
+        request: Request,
+        request_id: str,
+        person: PersonDep,
+        answer: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        """Agree or refuse; agreeing first gives the register its copy of the consent."""
+        try:
+            if answer not in ANSWERS:
+                screen = await _screen(self.node, request_id, person)
+                return self.screen_page(request, screen, error=True)
+            url = await answer_request(
+                self.node,
+                request_id=request_id,
+                signed_in=person,
+                agree=ANSWERS[answer],
+                now=utcnow(),
+            )
+        except RequestUnavailableError as exc:
+            return self.unavailable(request, exc)
+        except NotYoursError:
+            return self.not_yours(request)
+        except HolderUnreachableError as exc:
+            context = {"holder": exc.holder.name, "request_id": request_id}
+            return self.render(request, "consent/holder_unreachable.html", context, 503)
+        return RedirectResponse(url, status_code=303)
+
+    def my_consents(self, request: Request, person: PersonDep) -> Response:
+        """Your consents, and those of the people you help: active, withdrawn and expired."""
+        views = _consent_views(self.node, person)
+        groups = {
+            s: [v for v in views if v.status == s] for s in ("active", "withdrawn", "expired")
+        }
+        return self.render(request, "consent/list.html", {"groups": groups})
+
+    def consent_details(self, request: Request, consent_id: str, person: PersonDep) -> Response:
+        """One consent: what it allows, its history and its receipt."""
+        found = _one_consent(self.node, consent_id, person)
+        if found is None:
+            return self.not_found(request)
+        view, events, envelope = found
+        context = {"consent": view, "events": events, "envelope": envelope}
+        return self.render(request, "consent/details.html", context)
+
+    def consent_receipt(self, request: Request, consent_id: str, person: PersonDep) -> Response:
+        """Download the consent's receipt: the record the charter signed."""
+        found = _one_consent(self.node, consent_id, person)
+        if found is None:
+            return self.not_found(request)
+        body = json.dumps(found[2], indent=2, ensure_ascii=False)
+        disposition = f'attachment; filename="consent-{consent_id}.json"'
+        return Response(
+            body, media_type="application/json", headers={"content-disposition": disposition}
+        )
+
+    def confirm_withdrawal(self, request: Request, consent_id: str, person: PersonDep) -> Response:
+        """Ask the person to confirm they want to withdraw a consent."""
+        found = _one_consent(self.node, consent_id, person)
+        if found is None:
+            return self.not_found(request)
+        if found[0].status != "active":
+            return RedirectResponse(f"/my/consents/{consent_id}", status_code=303)
+        return self.render(request, "consent/withdraw.html", {"consent": found[0]})
+
+    async def withdraw(self, request: Request, consent_id: str, person: PersonDep) -> Response:
+        """Withdraw a consent; it takes effect at once, and the register is told."""
+        try:
+            done = await withdraw_consent(
+                self.node, consent_id=consent_id, signed_in=person, now=utcnow()
+            )
+        except NotYoursError:
+            return self.not_found(request)
+        if done.consent.withdrawn_at is None:
+            return RedirectResponse(f"/my/consents/{consent_id}", status_code=303)
+        view = await asyncio.to_thread(_view_of, self.node, done.consent, person)
+        return self.render(request, "consent/withdrawn.html", {"consent": view})
+
+    async def my_activity(self, request: Request, person: PersonDep) -> Response:
+        """Who has seen your data: every read, refusal and notice, newest first."""
+        activity = await gather_activity(self.node, person)
+        views = await asyncio.to_thread(_consent_views, self.node, person)
+        context = {"activity": activity, "consents": {v.id for v in views}}
+        return self.render(request, "consent/activity.html", context)
+
+
+def make_pages_router(node: NodeRuntime) -> APIRouter:
+    """The charter's consent pages, bound to node."""
+    pages = ConsentPages(node)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    csrf = [Depends(require_csrf)]
+    router.add_api_route("/consent/{request_id}", pages.consent_screen, methods=["GET"])
+    router.add_api_route(
+        "/consent/{request_id}", pages.answer_consent, methods=["POST"], dependencies=csrf
+    )
+    router.add_api_route("/my/consents", pages.my_consents, methods=["GET"])
+    router.add_api_route("/my/consents/{consent_id}", pages.consent_details, methods=["GET"])
+    router.add_api_route(
+        "/my/consents/{consent_id}/receipt.json", pages.consent_receipt, methods=["GET"]
+    )
+    router.add_api_route(
+        "/my/consents/{consent_id}/withdraw", pages.confirm_withdrawal, methods=["GET"]
+    )
+    router.add_api_route(
+        "/my/consents/{consent_id}/withdraw", pages.withdraw, methods=["POST"], dependencies=csrf
+    )
+    router.add_api_route("/my/activity", pages.my_activity, methods=["GET"])
+    return router
+
+
+async def _screen(node: NodeRuntime, request_id: str, person: str) -> Screen:
+    def read() -> Screen:
+        with node.sessions.begin() as session:
+            return load_screen(session, node, request_id=request_id, signed_in=person, now=utcnow())
+
+    return await asyncio.to_thread(read)
+
+
+def _consent_views(node: NodeRuntime, person: str) -> list[ConsentView]:
+    now = utcnow()
+    federation = node.keeper.current()
+    with node.sessions.begin() as session:
+        helped = people_helped(session, helper_id=person, now=now)
+        consents = service.consents_of(session, [person, *helped])
+        ids = {person, *helped, *(c.given_by for c in consents if c.given_by)}
+        names = {i: display_name(session, i) for i in ids}
+    return [consent_view(c, federation, now=now, viewer=person, names=names) for c in consents]
+
+
+def _one_consent(
+    node: NodeRuntime, consent_id: str, person: str
+) -> tuple[ConsentView, list[Any], dict[str, Any]] | None:
+    now = utcnow()
+    federation = node.keeper.current()
+    with node.sessions.begin() as session:
+        try:
+            consent, _actor = visible_consent(
+                session, consent_id=consent_id, signed_in=person, now=now
+            )
+        except NotYoursError:
+            return None
+        ids = {person, consent.person_id, *([consent.given_by] if consent.given_by else [])}
+        names = {i: display_name(session, i) for i in ids}
+        events = [event_view(e) for e in service.events_of(session, consent.id)]
+    view = consent_view(consent, federation, now=now, viewer=person, names=names)
+    return view, events, json.loads(consent.record)
+
+
+def _view_of(node: NodeRuntime, consent: Any, person: str) -> ConsentView:
+    with node.sessions.begin() as session:
+        ids = {person, consent.person_id, *([consent.given_by] if consent.given_by else [])}
+        names = {i: display_name(session, i) for i in ids}
+    return consent_view(consent, node.keeper.current(), now=utcnow(), viewer=person, names=names)

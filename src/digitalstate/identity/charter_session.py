@@ -1,0 +1,158 @@
+"""Sign-in to the charter's own pages: email and password, kept in the charter's session.
+
+The charter needs no OpenID Connect to know who uses its own pages (the person's pages, the
+consent screen, the provider's authorization step): they sign in here. Other nodes learn who
+someone is only through the provider, as a pseudonym.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from digitalstate.identity.service import authenticate
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.session import (
+    RedirectTo,
+    current_path,
+    local_path,
+    require_csrf,
+    rotate_session,
+    session_seconds,
+)
+
+SIGN_IN_PATH = "/sign-in"
+ACCOUNT_PATH = "/my"
+PERSON_KEY = "person_id"
+AUTH_TIME_KEY = "auth_time"
+BAD_COMBINATION = "Enter a correct email address and password"
+
+
+def current_person_id(request: Request) -> str | None:
+    """The id of the person signed in to the charter's pages, or None."""
+    session = request.session
+    person = session.get(PERSON_KEY)
+    signed_in_at = session.get(AUTH_TIME_KEY)
+    if not isinstance(person, str) or not isinstance(signed_in_at, int | float):
+        return None
+    if time.time() - signed_in_at > session_seconds(request):
+        return None
+    return person
+
+
+def current_auth_time(request: Request) -> datetime | None:
+    """When the signed-in person signed in, or None."""
+    if current_person_id(request) is None:
+        return None
+    return datetime.fromtimestamp(request.session[AUTH_TIME_KEY], UTC)
+
+
+def sign_in_url(next_path: str) -> str:
+    """The sign-in page, coming back to next_path afterwards."""
+    return f"{SIGN_IN_PATH}?next={quote(next_path, safe='')}"
+
+
+def require_person(request: Request) -> str:
+    """FastAPI dependency: the signed-in person's id; others go to /sign-in?next=<here>."""
+    person = current_person_id(request)
+    if person is None:
+        # After signing in the browser comes back with a GET: a form's address would not do.
+        here = current_path(request) if request.method in ("GET", "HEAD") else ACCOUNT_PATH
+        raise RedirectTo(sign_in_url(here))
+    return person
+
+
+def sign_in(request: Request, person_id: str) -> None:
+    """Start a fresh session for person_id (a new CSRF token; nothing kept from before)."""
+    rotate_session(request)
+    request.session[PERSON_KEY] = person_id
+    request.session[AUTH_TIME_KEY] = int(time.time())
+
+
+def sign_out(request: Request) -> None:
+    """End the session."""
+    rotate_session(request)
+
+
+class _SignInPages:
+    """The route functions of /sign-in and /sign-out over one node and its templates."""
+
+    def __init__(self, node: NodeRuntime, templates: Jinja2Templates) -> None:
+        self.node = node
+        self.templates = templates
+        self.service = node.settings.node
+
+    async def sign_in_page(self, request: Request, next: str = "") -> Response:
+        """Ask for an email address and password."""
+        return self.page(request, next_path=local_path(next, ACCOUNT_PATH))
+
+    async def sign_in_submit(
+        self,
+        request: Request,
+        email: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Check the email address and password; sign in and go on, or say what is wrong."""
+        next_path = local_path(next, ACCOUNT_PATH)
+        errors: dict[str, str] = {}
+        if not email.strip():
+            errors["email"] = "Enter your email address"
+        if not password:
+            errors["password"] = "Enter your password"  # noqa: S105 - a message
+        if not errors:
+            person_id = await run_in_threadpool(self.check, email, password)
+            if person_id is not None:
+                sign_in(request, person_id)
+                return RedirectResponse(next_path, status_code=303)
+            errors = {"email": BAD_COMBINATION, "password": BAD_COMBINATION}
+        return self.page(request, next_path=next_path, email=email, errors=errors, status=400)
+
+    async def sign_out_submit(self, request: Request) -> Response:
+        """Sign out of the charter's pages."""
+        sign_out(request)
+        return self.templates.TemplateResponse(
+            request, "identity/signed_out.html", {"node": self.service, "again": SIGN_IN_PATH}
+        )
+
+    def check(self, email: str, password: str) -> str | None:
+        """The id of the person with this email and password, or None."""
+        with self.node.sessions.begin() as session:
+            person = authenticate(session, email, password)
+            return person.id if person else None
+
+    def page(
+        self,
+        request: Request,
+        *,
+        next_path: str,
+        email: str = "",
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """The sign-in page, with what was typed and what is wrong when shown again."""
+        return self.templates.TemplateResponse(
+            request,
+            "identity/sign_in.html",
+            {"node": self.service, "next": next_path, "email": email, "errors": errors or {}},
+            status_code=status,
+        )
+
+
+def charter_session_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+    """The charter's /sign-in and /sign-out pages."""
+    pages = _SignInPages(node, templates)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    csrf = [Depends(require_csrf)]
+    router.add_api_route(SIGN_IN_PATH, pages.sign_in_page, methods=["GET"])
+    router.add_api_route(SIGN_IN_PATH, pages.sign_in_submit, methods=["POST"], dependencies=csrf)
+    router.add_api_route("/sign-out", pages.sign_out_submit, methods=["POST"], dependencies=csrf)
+    return router

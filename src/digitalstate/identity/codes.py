@@ -1,0 +1,98 @@
+"""What the charter keeps of a sign-in on its way: authorization codes, and ID token claims.
+
+The caller owns the transaction. Codes live CODE_SECONDS and are spent on first use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from digitalstate.identity.models import AuthorizationCode, Person
+from digitalstate.identity.service import as_utc, pseudonym_for
+from digitalstate.node.runtime import NodeRuntime
+
+CODE_SECONDS = 60
+ID_TOKEN_SECONDS = 300
+ACR_PREFIX = "urn:digitalstate:loa:"
+LEVELS_OF_ASSURANCE = ("low", "medium", "high")
+ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "act")
+
+
+def store_code(session: Session, row: AuthorizationCode, now: datetime) -> None:
+    """Keep a new code until CODE_SECONDS from now; drop codes that expired long ago."""
+    row.expires_at = now + timedelta(seconds=CODE_SECONDS)
+    row.used = False
+    session.execute(
+        delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(hours=1))
+    )
+    session.add(row)
+
+
+def spend_code(
+    session: Session, code: str, client_id: str, now: datetime
+) -> AuthorizationCode | None:
+    """Mark code used; the code when it was unused, unexpired and client_id's, else None."""
+    # An UPDATE only an unused code matches: of two requests racing with one code, one wins.
+    spent = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code == code, AuthorizationCode.used.is_(False))
+        .values(used=True)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    row = session.get(AuthorizationCode, code)
+    if row is None or row.client_id != client_id or as_utc(row.expires_at) <= now:
+        return None
+    return row
+
+
+def forget_code(session: Session, code: str) -> None:
+    """Delete a spent code."""
+    session.execute(delete(AuthorizationCode).where(AuthorizationCode.code == code))
+
+
+def nonce_in_use(session: Session, client_id: str, nonce: str) -> bool:
+    """True when a code of client_id still carries nonce (a replayed request)."""
+    found = session.scalar(
+        select(AuthorizationCode.code).where(
+            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
+        )
+    )
+    return found is not None
+
+
+def id_token_claims(
+    session: Session,
+    node: NodeRuntime,
+    *,
+    client_id: str,
+    person_id: str,
+    helper_id: str | None,
+    nonce: str,
+    auth_time: datetime,
+    now: int,
+) -> dict[str, Any]:
+    """The claims of an ID token for client_id: pairwise sub, acr and, for a helper, act.
+
+    The pseudonyms given are recorded, so that the charter can map them back.
+    """
+    signer = session.get(Person, helper_id or person_id)
+    claims: dict[str, Any] = {
+        "iss": node.settings.node.base_url,
+        "aud": client_id,
+        "sub": pseudonym_for(node, client_id, person_id, session=session, record=True),
+        "nonce": nonce,
+        "iat": now,
+        "exp": now + ID_TOKEN_SECONDS,
+        "auth_time": int(auth_time.timestamp()),
+        # The assurance of whoever proved who they are: the helper, when one signs in.
+        "acr": ACR_PREFIX + (signer.level_of_assurance if signer else "low"),
+    }
+    if helper_id is not None:
+        helper = pseudonym_for(node, client_id, helper_id, session=session, record=True)
+        claims["act"] = {"sub": helper}
+    return claims

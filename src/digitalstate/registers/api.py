@@ -1,0 +1,136 @@
+"""A register's exchange routes: consented and basis reads, and the access records of a person."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from digitalstate.access.service import AccessEntry, access_records_for
+from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.problems import Problem
+from digitalstate.federation.domain import FederationDocument
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.registers.reads import (
+    ReadAnswer,
+    ReadOutcome,
+    read_under_basis,
+    read_under_consent,
+)
+from digitalstate.registers.schemas import AccessRecordsBody, ReadBody
+
+
+class HeldFieldNames:
+    """The names of the fields this register holds, worked out once per federation document."""
+
+    def __init__(self, member_id: str) -> None:
+        self.member_id = member_id
+        self._document: FederationDocument | None = None
+        self._names: frozenset[str] = frozenset()
+
+    def __call__(self, federation: FederationDocument) -> frozenset[str]:
+        """The held field names under federation."""
+        if federation is not self._document:
+            self._names = frozenset(f.name for f in federation.fields if f.holder == self.member_id)
+            self._document = federation
+        return self._names
+
+
+def require_role(federation: FederationDocument, member_id: str, role: str) -> None:
+    """Refuse the call (403 caller-not-allowed) unless member_id has role in the federation."""
+    member = federation.member(member_id)
+    if member is None or role not in member.roles:
+        raise Problem(
+            "caller-not-allowed", f"only a member with the role {role} may make this call"
+        )
+
+
+def make_api_router(node: NodeRuntime) -> APIRouter:
+    """The register's exchange routes, bound to node."""
+    router = APIRouter(prefix="/exchange/v1", tags=["registers"])
+    held = HeldFieldNames(node.settings.node.id)
+
+    # Plain (not async) routes: FastAPI runs them in its thread pool, so the database calls do
+    # not hold up the event loop.
+    @router.post("/records/read")
+    def read_record(body: ReadBody, ground: Ground = personal_data) -> Response:
+        """Read fields of a person's record under a consent or a statutory basis."""
+        federation = node.keeper.current()
+        outcome = _read(node, federation, held(federation), body, ground)
+        if not isinstance(outcome, ReadAnswer):
+            raise Problem(outcome.slug, outcome.reason)
+        payload = {"fields": outcome.fields, "version": outcome.version}
+        return Response(json.dumps(payload), media_type="application/json")
+
+    @router.post("/access-records")
+    def list_access_records(body: AccessRecordsBody, request: Request) -> dict[str, Any]:
+        """The access records about a person (the charter asks, to show the person)."""
+        federation = node.keeper.current()
+        require_role(federation, request.scope["state"]["exchange_member"], "charter")
+        with node.sessions.begin() as session:
+            entries = access_records_for(session, body.subject)
+        return {"records": [_entry_json(federation, entry) for entry in entries]}
+
+    return router
+
+
+def _read(
+    node: NodeRuntime,
+    federation: FederationDocument,
+    held: frozenset[str],
+    body: ReadBody,
+    ground: Ground,
+) -> ReadOutcome:
+    now = datetime.now(UTC)
+    fields = tuple(body.fields)
+    if ground.consent_id is not None and ground.basis_id is not None:
+        raise Problem("malformed-request", "name a consent or a statutory basis, not both")
+    if ground.consent_id is not None:
+        if body.subject is not None or body.on_behalf_of is not None:
+            raise Problem(
+                "malformed-request",
+                "a read under a consent names no subject or on_behalf_of: the consent does",
+            )
+        with node.sessions.begin() as session:
+            return read_under_consent(
+                session,
+                consent_id=ground.consent_id,
+                requester=ground.requester,
+                purpose=ground.purpose,
+                fields=fields,
+                held=held,
+                now=now,
+            )
+    assert ground.basis_id is not None  # personal_data guarantees one of the two
+    with node.sessions.begin() as session:
+        return read_under_basis(
+            session,
+            federation=federation,
+            caller=ground.requester,
+            basis_id=ground.basis_id,
+            purpose=ground.purpose,
+            subject=body.subject,
+            on_behalf_of=body.on_behalf_of,
+            fields=fields,
+            held=held,
+            now=now,
+        )
+
+
+def _entry_json(federation: FederationDocument, entry: AccessEntry) -> dict[str, Any]:
+    member = federation.member(entry.requester)
+    return {
+        "at": entry.at.isoformat(),
+        "requester": entry.requester,
+        "requester_name": member.name if member else entry.requester,
+        "action": entry.action,
+        "purpose": entry.purpose,
+        "consent_id": entry.consent_id,
+        "basis_id": entry.basis_id,
+        "fields": list(entry.fields),
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+    }

@@ -1,0 +1,58 @@
+"""How a register's values read on a page: each value as lines of plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from digitalstate.registers.domain import format_nino
+
+NOT_HELD = "Not held"
+
+
+def display_date(value: date) -> str:
+    """A date as GOV.UK writes it: '27 March 1980'."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def display_phone(value: str) -> str:
+    """+447700900123 as people dial it in the UK: '07700 900123'."""
+    if not value.startswith("+44"):
+        return value
+    national = "0" + value[3:]
+    return f"{national[:5]} {national[5:]}"
+
+
+def display_lines(field_type: str, value: Any) -> list[str]:
+    """The value of a field of field_type as lines of text for a summary list."""
+    if value is None or value == [] or value == "":
+        return [NOT_HELD]
+    if field_type == "uk-address" and isinstance(value, Mapping):
+        return [*value.get("lines", []), value.get("town", ""), value.get("postcode", "")]
+    if field_type == "date" and isinstance(value, str):
+        try:
+            return [display_date(date.fromisoformat(value))]
+        except ValueError:
+            return [value]
+    if field_type == "phone" and isinstance(value, str):
+        return [display_phone(value)]
+    if field_type == "nino" and isinstance(value, str) and len(value) == 9:
+        return [format_nino(value)]
+    if field_type == "bank-account" and isinstance(value, Mapping):
+        account = str(value.get("account_number", ""))
+        return [f"Sort code {value.get('sort_code', '')}", f"Account number ending {account[-4:]}"]
+    if isinstance(value, list):
+        return [_item_text(item) for item in value]
+    return [str(value)]
+
+
+def _item_text(item: Any) -> str:
+    if isinstance(item, Mapping):
+        if "registration" in item:
+            described = " ".join(str(item[k]) for k in ("colour", "make", "model") if item.get(k))
+            return (
+                f"{item['registration']}: {described}" if described else str(item["registration"])
+            )
+        return ", ".join(str(v) for v in item.values())
+    return str(item)

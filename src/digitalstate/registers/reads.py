@@ -1,0 +1,271 @@
+"""Reads at a register, enforced on every call: under a consent, or under a statutory basis.
+
+Each function decides, reads and records the access (or the refusal) in the caller's
+transaction, and returns either the answer or the refusal with its problem type and reason.
+The read path runs a handful of statements by primary key: it is the hot path of the
+federation (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from time import perf_counter
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session
+
+from digitalstate.access.service import record_access
+from digitalstate.consent.domain import Allowed, ConsentTerms, check_read
+from digitalstate.consent.models import HeldConsent
+from digitalstate.federation.domain import FederationDocument, StatutoryBasis
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.registers.service import utc
+
+_CONSENTS = HeldConsent.__table__
+_RECORDS = RegisterRecord.__table__
+# Built once, with bound parameters: SQLAlchemy then finds the compiled form in its cache
+# without rebuilding the statement on every read.
+_CONSENT_QUERY = select(
+    _CONSENTS.c.requester,
+    _CONSENTS.c.holder_pseudonym,
+    _CONSENTS.c.fields,
+    _CONSENTS.c.purpose,
+    _CONSENTS.c.granted_at,
+    _CONSENTS.c.expires_at,
+    _CONSENTS.c.notify,
+    _CONSENTS.c.status,
+    _CONSENTS.c.withdrawn_at,
+).where(_CONSENTS.c.id == bindparam("consent_id"))
+_RECORD_QUERY = select(_RECORDS.c.data, _RECORDS.c.version).where(
+    _RECORDS.c.pseudonym == bindparam("pseudonym")
+)
+# Set only by the consent benchmark's mirror (benchmarks/mirror.py, loopback nodes): the
+# duration in seconds of each consent check (load the held consent, check_read).
+check_durations: deque[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAnswer:
+    """The fields read and the record's version."""
+
+    fields: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRefusal:
+    """A refused read: the problem type to answer with and the reason (also recorded)."""
+
+    slug: str
+    reason: str
+
+
+ReadOutcome = ReadAnswer | ReadRefusal
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """Who asked for what about whom, as it is recorded."""
+
+    pseudonym: str | None
+    requester: str
+    purpose: str
+    fields: tuple[str, ...]
+    consent_id: str | None = None
+    basis_id: str | None = None
+
+
+def held_consent_terms(session: Session | Connection, consent_id: str) -> ConsentTerms | None:
+    """The holder's copy of a consent as terms to check, or None when it is not known here."""
+    row = session.execute(_CONSENT_QUERY, {"consent_id": consent_id}).first()
+    if row is None:
+        return None
+    return ConsentTerms(
+        consent_id=consent_id,
+        requester=row.requester,
+        holder_pseudonym=row.holder_pseudonym,
+        fields=frozenset(json.loads(row.fields)),
+        purpose=row.purpose,
+        granted_at=utc(row.granted_at),
+        expires_at=utc(row.expires_at),
+        notify=row.notify,
+        status=row.status,
+        withdrawn_at=utc(row.withdrawn_at) if row.withdrawn_at else None,
+    )
+
+
+def read_under_consent(
+    session: Session,
+    *,
+    consent_id: str,
+    requester: str,
+    purpose: str,
+    fields: tuple[str, ...],
+    held: Collection[str],
+    now: datetime,
+) -> ReadOutcome:
+    """Check the consent, read exactly the consented fields asked for, record either way."""
+    # The session's connection, used directly: the ORM has nothing to add on this hot path.
+    db = session.connection()
+    began = perf_counter()
+    terms = held_consent_terms(db, consent_id)
+    decision = check_read(
+        terms,
+        consent_id=consent_id,
+        requester=requester,
+        purpose=purpose,
+        fields=fields,
+        now=now,
+    )
+    if check_durations is not None:
+        check_durations.append(perf_counter() - began)
+    attempt = _Attempt(
+        pseudonym=terms.holder_pseudonym if terms else None,
+        requester=requester,
+        purpose=purpose,
+        fields=tuple(dict.fromkeys(fields)),
+        consent_id=consent_id,
+    )
+    if not isinstance(decision, Allowed):
+        return _refuse(db, attempt, "consent-refused", decision.reason, now)
+    return _read(db, attempt, held, now, action="read", reason=decision.reason)
+
+
+def read_under_basis(
+    session: Session,
+    *,
+    federation: FederationDocument,
+    caller: str,
+    basis_id: str,
+    purpose: str,
+    subject: str | None,
+    on_behalf_of: str | None,
+    fields: tuple[str, ...],
+    held: Collection[str],
+    now: datetime,
+) -> ReadOutcome:
+    """Check a basis read relayed by the charter, read the fields asked, record either way."""
+    basis = next((b for b in federation.statutory_bases if b.id == basis_id), None)
+    member = federation.member(caller)
+    relayed = member is not None and "charter" in member.roles
+    attempt = _Attempt(
+        pseudonym=subject,
+        # The requester the person should see: the one the basis serves, once the charter
+        # relays it; otherwise whoever tried.
+        requester=(basis.requester if basis else on_behalf_of or caller) if relayed else caller,
+        purpose=purpose,
+        fields=tuple(dict.fromkeys(fields)),
+        basis_id=basis_id,
+    )
+    reason = _basis_refusal(
+        basis, basis_id, caller, relayed, subject, on_behalf_of, purpose, fields
+    )
+    if reason is not None or basis is None:
+        return _refuse(session.connection(), attempt, "basis-refused", reason or "", now)
+    return _read(
+        session.connection(),
+        attempt,
+        held,
+        now,
+        action="basis-read",
+        reason=f"basis {basis.id}: {basis.legislation}",
+    )
+
+
+def _basis_refusal(
+    basis: StatutoryBasis | None,
+    basis_id: str,
+    caller: str,
+    relayed: bool,
+    subject: str | None,
+    on_behalf_of: str | None,
+    purpose: str,
+    fields: tuple[str, ...],
+) -> str | None:
+    if not relayed:
+        return f"a read under a statutory basis is relayed by the charter, not made by {caller}"
+    if basis is None:
+        return f"statutory basis {basis_id} is not published in the federation document"
+    if subject is None:
+        return f"a read under statutory basis {basis_id} must name its subject"
+    if on_behalf_of != basis.requester:
+        return (
+            f"statutory basis {basis_id} is for {basis.requester}, not {on_behalf_of or 'nobody'}"
+        )
+    if purpose != basis.purpose:
+        return f"statutory basis {basis_id} is for the purpose {basis.purpose}, not {purpose}"
+    beyond = sorted(set(fields) - set(basis.fields))
+    if beyond:
+        return f"statutory basis {basis_id} does not cover {', '.join(beyond)}"
+    return None
+
+
+def _read(
+    db: Connection,
+    attempt: _Attempt,
+    held: Collection[str],
+    now: datetime,
+    *,
+    action: str,
+    reason: str,
+) -> ReadOutcome:
+    not_held = [f for f in attempt.fields if f not in held]
+    if not_held:
+        return _refuse(
+            db,
+            attempt,
+            "field-not-held",
+            f"this register does not hold {', '.join(not_held)}",
+            now,
+        )
+    assert attempt.pseudonym is not None  # a consent names its person; a basis read checked it
+    answer = record_fields(db, attempt.pseudonym, attempt.fields)
+    if answer is None:
+        return _refuse(
+            db, attempt, "record-not-found", "this register holds no record of the person", now
+        )
+    _record(db, attempt, now, action=action, outcome="allowed", reason=reason)
+    return answer
+
+
+def record_fields(db: Connection, pseudonym: str, fields: Collection[str]) -> ReadAnswer | None:
+    """The named fields of the record under pseudonym (None where unset), or None: no checks."""
+    row = db.execute(_RECORD_QUERY, {"pseudonym": pseudonym}).first()
+    if row is None:
+        return None
+    data = json.loads(row.data)
+    return ReadAnswer({name: data.get(name) for name in fields}, row.version)
+
+
+def _refuse(
+    db: Connection, attempt: _Attempt, slug: str, reason: str, now: datetime
+) -> ReadRefusal:
+    # A refusal is recorded whenever the person it concerns is known: from the consent, or
+    # from the subject of a basis read. An unknown consent names nobody to record it for.
+    if attempt.pseudonym is not None:
+        _record(db, attempt, now, action="refused", outcome="refused", reason=reason)
+    return ReadRefusal(slug, reason)
+
+
+def _record(
+    db: Connection, attempt: _Attempt, now: datetime, *, action: str, outcome: str, reason: str
+) -> None:
+    assert attempt.pseudonym is not None
+    record_access(
+        db,
+        pseudonym=attempt.pseudonym,
+        requester=attempt.requester,
+        action=action,
+        outcome=outcome,
+        now=now,
+        purpose=attempt.purpose,
+        consent_id=attempt.consent_id,
+        basis_id=attempt.basis_id,
+        fields=attempt.fields,
+        reason=reason,
+    )

@@ -1,0 +1,209 @@
+"""Use cases of a register: which fields it holds, read a record, change it and tell who asked.
+
+The caller owns the transaction. A change writes the record and its outbox rows together, so a
+committed change is always announced and an announced change was always committed (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy.orm import Session
+
+from digitalstate.consent.models import HeldConsent
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import FederationDocument, FieldDefinition
+from digitalstate.registers.domain import FieldError, validate_value
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.tellusonce.models import OutboxMessage
+
+_RECORDS = RegisterRecord.__table__
+_OUTBOX_INSERT = insert(OutboxMessage)
+
+
+class RecordNotFoundError(LookupError):
+    """This register holds no record under the pseudonym."""
+
+
+class ChangeConflictError(RuntimeError):
+    """The record changed between reading and writing it; try the change again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """A service told (or still to be told) of a change, for the person's confirmation page."""
+
+    consent_id: str
+    requester: str
+    fields: tuple[str, ...]
+    delivered_at: datetime | None
+    dead: bool
+
+
+def utc(value: datetime) -> datetime:
+    """An aware UTC datetime (SQLite hands back naive ones for aware columns)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def held_fields(federation: FederationDocument, member_id: str) -> tuple[FieldDefinition, ...]:
+    """The catalogue's fields whose one authoritative holder is member_id, in catalogue order."""
+    return tuple(f for f in federation.fields if f.holder == member_id)
+
+
+@functools.cache
+def _shipped_fields() -> dict[str, FieldDefinition]:
+    return {f.name: f for f in load_catalogue(None).fields}
+
+
+def read_fields(
+    session: Session, pseudonym: str, fields: Iterable[str]
+) -> tuple[dict[str, Any], int]:
+    """The asked fields of the record under pseudonym (None where unset) and its version."""
+    row = session.execute(
+        select(_RECORDS.c.data, _RECORDS.c.version).where(_RECORDS.c.pseudonym == pseudonym)
+    ).first()
+    if row is None:
+        raise RecordNotFoundError(pseudonym)
+    data = json.loads(row.data)
+    return {name: data.get(name) for name in fields}, row.version
+
+
+def read_record(session: Session, pseudonym: str) -> tuple[dict[str, Any], int] | None:
+    """Every field of the record under pseudonym and its version, or None."""
+    row = session.execute(
+        select(_RECORDS.c.data, _RECORDS.c.version).where(_RECORDS.c.pseudonym == pseudonym)
+    ).first()
+    return None if row is None else (json.loads(row.data), row.version)
+
+
+def normalise_changes(
+    changes: Mapping[str, Any],
+    definitions: Mapping[str, FieldDefinition],
+    *,
+    today: date,
+) -> dict[str, Any]:
+    """Each changed value in normal form; FieldError for the first one that is not valid."""
+    normal: dict[str, Any] = {}
+    for name, value in changes.items():
+        definition = definitions.get(name)
+        if definition is None:
+            raise FieldError(name, f"{name} is not a field of the federation's catalogue")
+        normal[name] = validate_value(definition.type, name, value, today=today)
+    return normal
+
+
+def change_fields(
+    session: Session,
+    *,
+    pseudonym: str,
+    changes: Mapping[str, Any],
+    now: datetime,
+    catalogue: Sequence[FieldDefinition] | None = None,
+) -> int:
+    """Validate and write changes to a record, queue its change notices; return the version.
+
+    Fields are checked against catalogue (by default the field catalogue shipped with the
+    package). A value equal to the one held is no change: when nothing changes, nothing is
+    written and the current version is returned. Raises FieldError, RecordNotFoundError or
+    ChangeConflictError; the caller's transaction then rolls back whole.
+    """
+    definitions = {f.name: f for f in catalogue} if catalogue is not None else _shipped_fields()
+    normal = normalise_changes(changes, definitions, today=utc(now).date())
+    row = session.execute(
+        select(_RECORDS.c.data, _RECORDS.c.version)
+        .where(_RECORDS.c.pseudonym == pseudonym)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise RecordNotFoundError(pseudonym)
+    data = json.loads(row.data)
+    changed = sorted(name for name, value in normal.items() if data.get(name) != value)
+    if not changed:
+        return int(row.version)
+    data.update({name: normal[name] for name in changed})
+    version = int(row.version) + 1
+    result = session.execute(
+        update(RegisterRecord)
+        .where(RegisterRecord.pseudonym == pseudonym, RegisterRecord.version == row.version)
+        .values(data=json.dumps(data, sort_keys=True), version=version, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast("CursorResult[Any]", result).rowcount != 1:
+        raise ChangeConflictError(f"the record {pseudonym} changed meanwhile")
+    queue_notices(session, pseudonym=pseudonym, fields=changed, version=version, now=now)
+    return version
+
+
+def queue_notices(
+    session: Session, *, pseudonym: str, fields: Sequence[str], version: int, now: datetime
+) -> int:
+    """One outbox row per consent to tell of a change of fields; the number of rows."""
+    rows = [
+        {
+            "idempotency_key": uuid.uuid4().hex,
+            "consent_id": consent.id,
+            "requester": consent.requester,
+            "pseudonym": pseudonym,
+            "fields": json.dumps(sorted(set(fields) & set(json.loads(consent.fields)))),
+            "version": version,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "delivered_at": None,
+            "dead_at": None,
+        }
+        for consent in services_to_tell(session, pseudonym, fields, now)
+    ]
+    if rows:
+        session.execute(_OUTBOX_INSERT, rows)
+    return len(rows)
+
+
+def services_to_tell(
+    session: Session, pseudonym: str, fields: Iterable[str], now: datetime
+) -> list[HeldConsent]:
+    """The consents that a change of fields would be announced to: active, unexpired, notify."""
+    wanted = set(fields)
+    candidates = session.scalars(
+        select(HeldConsent)
+        .where(
+            HeldConsent.holder_pseudonym == pseudonym,
+            HeldConsent.status == "active",
+            HeldConsent.notify.is_(True),
+        )
+        .order_by(HeldConsent.granted_at, HeldConsent.id)
+    )
+    moment = utc(now)
+    return [
+        consent
+        for consent in candidates
+        if utc(consent.granted_at) <= moment < utc(consent.expires_at)
+        and wanted & set(json.loads(consent.fields))
+    ]
+
+
+def told_about(session: Session, pseudonym: str, version: int) -> list[Told]:
+    """The services a change to version was announced to, and whether each has been told."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.pseudonym == pseudonym, OutboxMessage.version == version)
+        .order_by(OutboxMessage.id)
+    )
+    return [
+        Told(
+            consent_id=row.consent_id,
+            requester=row.requester,
+            fields=tuple(json.loads(row.fields)),
+            delivered_at=utc(row.delivered_at) if row.delivered_at else None,
+            dead=row.dead_at is not None,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,75 @@
+"""Database steps for background work: one short transaction each, retried while busy.
+
+A worker must not lose what was committed nor stop on a transient lock: SQLite answers
+"database is locked" when another process holds the write lock past busy_timeout, and
+PostgreSQL can abort a transaction on a deadlock or a serialization failure. Such a step is
+rolled back whole and run again after a short, growing sleep; anything else is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("digitalstate.tellusonce")
+
+T = TypeVar("T")
+
+BUSY_MARKERS = (
+    "database is locked",
+    "database is busy",
+    "database table is locked",
+    "deadlock detected",
+    "could not serialize access",
+)
+STEP_ATTEMPTS = 8
+FIRST_SLEEP_SECONDS = 0.05
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """True when the error means "try again in a moment", not "this step is wrong"."""
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in text for marker in BUSY_MARKERS)
+
+
+def _in_transaction(sessions: sessionmaker[Session], step: Callable[[Session], T]) -> T:
+    with sessions.begin() as session:
+        return step(session)
+
+
+async def run_step(
+    sessions: sessionmaker[Session],
+    step: Callable[[Session], T],
+    *,
+    attempts: int = STEP_ATTEMPTS,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> T:
+    """Run step(session) in its own transaction in a thread; retry it while the database is busy."""
+    for attempt in range(attempts):
+        try:
+            return await _finish_even_if_cancelled(
+                asyncio.ensure_future(asyncio.to_thread(_in_transaction, sessions, step))
+            )
+        except OperationalError as exc:
+            if not is_busy(exc) or attempt == attempts - 1:
+                raise
+            delay = FIRST_SLEEP_SECONDS * 2**attempt
+            log.info("database busy (%s); trying the step again in %.2f s", exc.orig, delay)
+            await sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def _finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
+    # A thread cannot be stopped: when the worker is cancelled (the node stops), wait for the
+    # step's short transaction to commit or roll back before going, so that the node does not
+    # close its database under a step that still holds a connection.
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise

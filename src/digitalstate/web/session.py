@@ -1,0 +1,181 @@
+"""Sessions and CSRF protection for people's pages, on every node (docs/adr/0008).
+
+A session is Starlette's signed cookie (itsdangerous), named ``ds-<member id>`` so that nodes
+on one host, which share cookies across ports, keep apart. Every POST form carries a
+synchroniser token kept in the session (``csrf_token(request)``, also a Jinja global) and is
+refused with a 403 page unless the token matches (``require_csrf``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.templating import Jinja2Templates
+
+    from digitalstate.node.runtime import NodeRuntime
+
+SESSION_KEY_FILE = "session.key"
+CSRF_FIELD = "csrf_token"
+CSRF_SESSION_KEY = "csrf"
+CSRF_FAILED_MESSAGE = "This form has expired. Go back, refresh the page and try again."
+# Machine paths never read a session: skipping them keeps the exchange's hot path as it was.
+SESSIONLESS_PREFIXES = ("/exchange/", "/static/", "/healthz", "/readyz", "/.well-known/")
+
+
+class SessionKeyError(ValueError):
+    """The session key file is unreadable, too open or malformed."""
+
+
+def session_cookie_name(member_id: str) -> str:
+    """The cookie a node's sessions live in."""
+    return f"ds-{member_id}"
+
+
+def load_or_create_session_key(directory: Path) -> bytes:
+    """The node's 32-byte session signing key from directory, made (mode 0600) on first use."""
+    path = directory / SESSION_KEY_FILE
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    try:
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode & 0o777
+            data = handle.read()
+    except OSError as exc:
+        raise SessionKeyError(f"{path}: cannot read the session key ({exc})") from exc
+    if mode & 0o077:
+        raise SessionKeyError(
+            f"{path}: the session key is open to others (mode {mode:o}); "
+            f"fix with 'chmod 600 {path}'"
+        )
+    if len(data) != 32:
+        raise SessionKeyError(f"{path}: a session key is 32 bytes, found {len(data)}")
+    return data
+
+
+class NodeSessionMiddleware(SessionMiddleware):
+    """Starlette's signed-cookie sessions, left out of machine paths (exchange, health, static)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app with scope["session"], except on paths no person uses."""
+        if scope["type"] == "http" and scope["path"].startswith(SESSIONLESS_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+class CsrfRejectedError(Exception):
+    """A form arrived without the session's CSRF token; it must not be processed."""
+
+
+class RedirectTo(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by a dependency to send the browser elsewhere with 303 See Other."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
+    """Add signed-cookie sessions, the CSRF refusal page and dependency redirects to app."""
+    settings = node.settings
+    lifetime = settings.web.session_hours * 3600
+    app.state.session_seconds = lifetime
+    app.add_middleware(
+        NodeSessionMiddleware,
+        # Starlette signs with itsdangerous, which takes the key as text.
+        secret_key=load_or_create_session_key(settings.data_dir).hex(),
+        session_cookie=session_cookie_name(settings.node.id),
+        max_age=max(1, int(lifetime)),
+        same_site="lax",
+        https_only=settings.node.base_url.startswith("https://"),
+    )
+
+    async def on_csrf_rejected(request: Request, exc: Exception) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "identity/csrf_failed.html",
+            {"message": CSRF_FAILED_MESSAGE, "node": settings.node},
+            status_code=403,
+        )
+
+    async def on_redirect(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RedirectTo)
+        return RedirectResponse(exc.location, status_code=303)
+
+    app.add_exception_handler(CsrfRejectedError, on_csrf_rejected)
+    app.add_exception_handler(RedirectTo, on_redirect)
+
+
+def session_seconds(request: Request) -> float:
+    """How long a sign-in on this node lasts, in seconds ([web] session_hours)."""
+    value: Any = getattr(request.app.state, "session_seconds", 8 * 3600)
+    return float(value)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use; put it in every POST form."""
+    token = request.session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def csrf_matches(expected: object, sent: object) -> bool:
+    """True when the token sent with a form is the session's token (in constant time)."""
+    if not isinstance(expected, str) or not isinstance(sent, str) or not expected or not sent:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode())
+
+
+async def require_csrf(request: Request) -> None:
+    """FastAPI dependency for POST forms: refuse (403 page) unless csrf_token matches."""
+    form = await request.form()
+    if not csrf_matches(request.session.get(CSRF_SESSION_KEY), form.get(CSRF_FIELD)):
+        raise CsrfRejectedError
+
+
+def rotate_session(request: Request, *, keep: Collection[str] = ()) -> None:
+    """Start a fresh session at a sign-in: drop all but keep, and issue a new CSRF token."""
+    session = request.session
+    kept = {name: session[name] for name in keep if name in session}
+    session.clear()
+    session.update(kept)
+    session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """value when it is a path on this node (to return to after sign-in), else default."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if any(ord(c) < 0x20 or c == "\\" for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def current_path(request: Request) -> str:
+    """The path and query of request, to come back to after a sign-in."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")

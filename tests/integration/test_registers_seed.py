@@ -1,0 +1,225 @@
+"""Seeding synthetic people into real databases, and the demo's `--people`/`--seed` set-up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.identity.models import IssuedPseudonym, Person
+from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
+from digitalstate.identity.service import verify_password
+from digitalstate.node.demo import DEMO_NODES, LAYOUT_FILE, DemoLayout, prepare
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.registers.seed import DEMO_PASSWORD, SeedTargets, seed_people
+from digitalstate.registers.synthetic import make_person
+from digitalstate.settings import SettingsError, load_node_settings
+from digitalstate.storage import migrate
+from digitalstate.storage.engine import make_engine
+
+SECRET = bytes(range(32))
+FIELDS = load_catalogue(None).fields
+
+
+@pytest.fixture
+def second_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A second, SQLite database, to compare a second seeding with."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'second.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def seed(engine: Engine, start: int, stop: int, **kwargs: Any) -> None:
+    seed_people(
+        SeedTargets(charter=engine, registers={"people-register": engine}),
+        fields=FIELDS,
+        secret=SECRET,
+        seed=kwargs.pop("seed", 1),
+        start=start,
+        stop=stop,
+        password_hash="the-hash",
+        **kwargs,
+    )
+
+
+def rows(engine: Engine, table: Any, order: Any) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        result = connection.execute(select(table).order_by(order)).mappings()
+        return [
+            {k: v for k, v in row.items() if k not in {"created_at", "updated_at", "issued_at"}}
+            for row in result
+        ]
+
+
+def count(engine: Engine, table: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_seeding_writes_accounts_records_and_issued_pseudonyms_in_chunks(engine: Engine) -> None:
+    done: list[int] = []
+
+    seed(engine, 0, 25, chunk=10, on_chunk=done.append)
+
+    assert done == [10, 20, 25]
+    assert count(engine, Person) == 25
+    assert count(engine, RegisterRecord) == 25
+    assert count(engine, IssuedPseudonym) == 25
+    alice = make_person(1, 0)
+    with engine.connect() as connection:
+        data = connection.scalar(
+            select(RegisterRecord.data).where(
+                RegisterRecord.pseudonym == pseudonym(SECRET, "people-register", alice.person_id)
+            )
+        )
+        mapped = connection.scalar(
+            select(IssuedPseudonym.person_id)
+            .where(IssuedPseudonym.member_id == "people-register")
+            .where(
+                IssuedPseudonym.pseudonym == pseudonym(SECRET, "people-register", alice.person_id)
+            )
+        )
+    assert json.loads(data)["people.email"] == "alice.sample@example.org"
+    assert mapped == alice.person_id
+
+
+def test_seeding_again_adds_nothing_and_changes_nothing(engine: Engine) -> None:
+    seed(engine, 0, 12, chunk=5)
+    before = rows(engine, RegisterRecord, RegisterRecord.pseudonym)
+
+    seed(engine, 0, 12, chunk=5)  # an interrupted run, carried on from an earlier chunk
+
+    assert count(engine, Person) == 12
+    assert rows(engine, RegisterRecord, RegisterRecord.pseudonym) == before
+
+
+def test_the_same_seed_gives_identical_rows_in_another_database(
+    engine: Engine, second_engine: Engine
+) -> None:
+    seed(engine, 0, 30, chunk=7)
+    seed(second_engine, 0, 30, chunk=30)
+
+    for table, order in (
+        (Person, Person.id),
+        (RegisterRecord, RegisterRecord.pseudonym),
+        (IssuedPseudonym, IssuedPseudonym.pseudonym),
+    ):
+        assert rows(engine, table, order) == rows(second_engine, table, order)
+
+
+def test_more_people_later_are_the_same_first_people_plus_new_ones(
+    engine: Engine, second_engine: Engine
+) -> None:
+    seed(engine, 0, 10)
+    seed(engine, 10, 20)
+    seed(second_engine, 0, 20)
+    assert rows(engine, Person, Person.id) == rows(second_engine, Person, Person.id)
+
+
+def test_no_register_row_contains_an_internal_person_id(engine: Engine) -> None:
+    seed(engine, 0, 20)
+    with engine.connect() as connection:
+        dumped = json.dumps(
+            [list(r) for r in connection.execute(select(RegisterRecord.__table__))], default=str
+        )
+        ids = list(connection.scalars(select(Person.id)))
+    assert len(ids) == 20
+    assert not any(person_id in dumped for person_id in ids)
+
+
+# the demo's data directory --------------------------------------------------------------
+
+
+def demo_counts(layout: DemoLayout) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for node in DEMO_NODES:
+        settings = load_node_settings(layout.node_config(node))
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.connect() as connection:
+                table = "people" if node.id == "charter" else "register_records"
+                if migrate.current_revision(engine) is None:
+                    out[node.id] = 0
+                    continue
+                out[node.id] = int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+        finally:
+            engine.dispose()
+    return out
+
+
+def test_the_demo_seeds_every_register_consistently_once(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    now = datetime.now(UTC)
+    seen: list[tuple[int, int]] = []
+
+    prepare(layout, now, people=12, seed=3, progress=lambda done, want: seen.append((done, want)))
+
+    marker = json.loads((layout.data_dir / LAYOUT_FILE).read_text())
+    assert marker == {"base_port": 18100, "people": 12, "seed": 3}
+    assert seen[-1] == (12, 12)
+    counts = demo_counts(layout)
+    assert counts == {
+        "charter": 12,
+        "people-register": 12,
+        "swansea-motoring": 12,
+        "newcastle-tax": 12,
+        "liverpool-pensions": 12,
+        "birmingham-social-care": 0,
+        "manchester-planning": 0,
+        "electoral-registration": 12,
+        "prisons": 0,
+        "opendata": 0,
+    }
+    # The register knows Alice under the pseudonym sign-in will give it.
+    charter = load_node_settings(layout.node_config(DEMO_NODES[0]))
+    secret = load_or_create_secret(charter.data_dir)
+    alice = make_person(3, 0)
+    tax = load_node_settings(layout.node_config(DEMO_NODES[3]))
+    engine = make_engine(tax.database_url)
+    try:
+        with engine.connect() as connection:
+            data = connection.scalar(
+                select(RegisterRecord.data).where(
+                    RegisterRecord.pseudonym == pseudonym(secret, "newcastle-tax", alice.person_id)
+                )
+            )
+    finally:
+        engine.dispose()
+    assert json.loads(data)["tax.national_insurance_number"] == alice.nino
+    engine = make_engine(charter.database_url)
+    try:
+        with engine.connect() as connection:
+            hashed = connection.scalar(
+                select(Person.password_hash).where(Person.email == "alice.sample@example.org")
+            )
+    finally:
+        engine.dispose()
+    assert verify_password(hashed, DEMO_PASSWORD)
+
+    # The same again does nothing; more people adds the missing ones.
+    seen.clear()
+    prepare(layout, now, people=12, seed=3, progress=lambda done, want: seen.append((done, want)))
+    assert seen == []
+    prepare(layout, now, people=15, seed=3)
+    assert demo_counts(layout)["liverpool-pensions"] == 15
+    assert json.loads((layout.data_dir / LAYOUT_FILE).read_text())["people"] == 15
+
+
+def test_the_demo_refuses_another_seed_over_existing_people(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    prepare(layout, datetime.now(UTC), people=3, seed=1)
+
+    with pytest.raises(SettingsError) as refused:
+        prepare(layout, datetime.now(UTC), people=3, seed=2)
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "--seed 1" in message
+    assert "--data-dir" in message

@@ -1,0 +1,261 @@
+"""The operator's outbox page on a register node: what waits, what fails, what is dead; retries.
+
+The register node's real app runs in-process. Its delivery worker is not started, so the
+outbox rows stay exactly as each test writes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.keys import KeyPair
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.node.setup import init_node
+from digitalstate.tellusonce.domain import as_utc
+from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.web.app import create_node_app
+
+ANCHOR = KeyPair.from_seed(bytes(range(20, 52)))
+PENSIONS = KeyPair.from_seed(bytes(range(52, 84)))
+BASE_URL = "http://register.test"
+MADE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=50)
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def anchor_is_down() -> object:
+    raise OSError("Connection refused")
+
+
+@dataclass
+class Register:
+    """A register node's app, running in-process, and its database."""
+
+    runtime: NodeRuntime
+    loop: asyncio.Runner
+    app: object
+
+    def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(host, 50000))  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+
+    def get(self, http: httpx.AsyncClient, path: str) -> httpx.Response:
+        return self.loop.run(http.get(path))
+
+    def post(self, http: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
+        return self.loop.run(http.post(path, data=data))
+
+    def add(self, *, attempts: int = 0, dead: bool = False, error: str = "") -> int:
+        with self.runtime.sessions.begin() as session:
+            row = OutboxMessage(
+                idempotency_key=uuid.uuid4().hex,
+                consent_id=str(uuid.uuid4()),
+                requester="liverpool-pensions",
+                pseudonym="p" * 32,
+                fields=json.dumps(["people.address"]),
+                version=2,
+                created_at=MADE,
+                attempts=attempts,
+                next_attempt_at=MADE + timedelta(days=30),
+                last_error=error,
+                dead_at=MADE + timedelta(hours=48) if dead else None,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def row(self, message_id: int) -> OutboxMessage:
+        with self.runtime.sessions.begin() as session:
+            found = session.get(OutboxMessage, message_id)
+            assert found is not None
+            return found
+
+
+def start_register(tmp_path: Path, database_url: str, *, remote: bool) -> Iterator[Register]:
+    settings = init_node(
+        tmp_path / "register",
+        member_id="people-register",
+        name="People register",
+        roles=["register"],
+        host="127.0.0.1",
+        port=8102,
+        base_url=BASE_URL,
+        anchor_url="http://127.0.0.1:9",
+        anchor_public_key=ANCHOR.public.b64,
+        database_url=database_url,
+        extra={"web": {"operator_remote": remote}},
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    since = now - timedelta(days=1)
+    catalogue = load_catalogue()
+    document = FederationDocument(
+        federation="operator test federation",
+        version=1,
+        issued_at=now - timedelta(minutes=1),
+        expires_at=now + timedelta(hours=1),
+        members=(
+            Member(
+                id="people-register",
+                name="People register",
+                roles=("register",),
+                base_url=BASE_URL,
+                keys=(
+                    MemberKey(
+                        public_key=KeyPair.load(settings.key_path).public.b64, not_before=since
+                    ),
+                ),
+            ),
+            Member(
+                id="liverpool-pensions",
+                name="Liverpool: pensions",
+                roles=("register", "service"),
+                base_url="http://127.0.0.1:9",
+                keys=(MemberKey(public_key=PENSIONS.public.b64, not_before=since),),
+            ),
+        ),
+        purposes=catalogue.purposes,
+        statutory_bases=catalogue.statutory_bases,
+        fields=catalogue.fields,
+    )
+    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
+    runtime = NodeRuntime.build(settings)
+    runtime.keeper.fetch = anchor_is_down
+    app = create_node_app(settings, runtime)
+    runtime.background.clear()  # no delivery worker: the rows stay as the tests write them
+    loop = asyncio.Runner()
+    lifespan = app.router.lifespan_context(app)
+    loop.run(lifespan.__aenter__())
+    try:
+        yield Register(runtime, loop, app)
+    finally:
+        try:
+            loop.run(lifespan.__aexit__(None, None, None))
+        finally:
+            loop.close()
+
+
+@pytest.fixture
+def register(tmp_path: Path, database_url: str, engine: object) -> Iterator[Register]:
+    yield from start_register(tmp_path, database_url, remote=False)
+
+
+@pytest.fixture
+def open_register(tmp_path: Path, database_url: str, engine: object) -> Iterator[Register]:
+    yield from start_register(tmp_path, database_url, remote=True)
+
+
+def token(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def section(html: str, heading_id: str) -> str:
+    """The part of the page from the heading with heading_id to the next h2."""
+    start = html.index(f'id="{heading_id}"')
+    end = html.find("<h2", start)
+    return html[start : end if end != -1 else len(html)]
+
+
+def test_the_page_lists_dead_failing_and_waiting_notices_with_their_details(
+    register: Register,
+) -> None:
+    dead = register.add(attempts=31, dead=True, error="liverpool-pensions did not answer")
+    failing = register.add(attempts=3, error="answered 503 <federation-expired>")
+    waiting = register.add()
+
+    http = register.client()
+    page = register.get(http, "/operator/outbox")
+    register.loop.run(http.aclose())
+
+    assert page.status_code == 200
+    html = page.text
+    assert "Outbox: change notices not yet delivered" in html
+    assert "answers only requests from this machine" in html
+    assert f'action="/operator/outbox/{dead}/retry"' in section(html, "dead")
+    assert "liverpool-pensions did not answer" in section(html, "dead")
+    assert "Not until retried" in section(html, "dead")
+    assert f'action="/operator/outbox/{failing}/retry"' in section(html, "failing")
+    assert "answered 503 &lt;federation-expired&gt;" in section(html, "failing")
+    assert f'action="/operator/outbox/{waiting}/retry"' in section(html, "pending")
+    assert "Liverpool: pensions" in html and "people.address" in html
+    assert "Retry every dead-lettered notice" in html
+
+
+def test_the_page_refuses_a_request_from_another_machine(register: Register) -> None:
+    register.add(dead=True)
+    http = register.client(host="203.0.113.9")
+
+    page = register.get(http, "/operator/outbox")
+    retry = register.post(http, "/operator/outbox/retry-dead", {"csrf_token": "x"})
+
+    assert page.status_code == retry.status_code == 403
+    assert "only available on the node&#39;s own machine" in page.text
+    assert "operator_remote" in page.text
+    register.loop.run(http.aclose())
+
+
+def test_operator_remote_lets_another_machine_use_the_page(open_register: Register) -> None:
+    http = open_register.client(host="203.0.113.9")
+    page = open_register.get(http, "/operator/outbox")
+    assert page.status_code == 200
+    assert "answers requests from any address" in page.text
+    open_register.loop.run(http.aclose())
+
+
+def test_retrying_a_notice_makes_it_due_now_with_a_fresh_count(register: Register) -> None:
+    dead = register.add(attempts=31, dead=True)
+    http = register.client()
+    page = register.get(http, "/operator/outbox")
+    before = datetime.now(UTC)
+
+    answer = register.post(http, f"/operator/outbox/{dead}/retry", {"csrf_token": token(page)})
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/operator/outbox?retried=1"
+    row = register.row(dead)
+    assert row.dead_at is None and row.attempts == 0
+    assert before - timedelta(seconds=1) <= as_utc(row.next_attempt_at) <= datetime.now(UTC)
+    shown = register.get(http, answer.headers["location"])
+    assert "1 notice will be sent again now." in shown.text
+    register.loop.run(http.aclose())
+
+
+def test_retry_every_dead_letter_leaves_the_failing_ones_alone(register: Register) -> None:
+    dead = [register.add(dead=True) for _ in range(2)]
+    failing = register.add(attempts=4)
+    http = register.client()
+    page = register.get(http, "/operator/outbox")
+
+    answer = register.post(http, "/operator/outbox/retry-dead", {"csrf_token": token(page)})
+
+    assert answer.headers["location"] == "/operator/outbox?retried=2"
+    assert all(register.row(d).dead_at is None for d in dead)
+    assert register.row(failing).attempts == 4
+    register.loop.run(http.aclose())
+
+
+def test_a_retry_without_the_csrf_token_is_refused_and_changes_nothing(
+    register: Register,
+) -> None:
+    dead = register.add(dead=True)
+    http = register.client()
+    register.get(http, "/operator/outbox")
+
+    missing = register.post(http, f"/operator/outbox/{dead}/retry", {})
+    forged = register.post(http, "/operator/outbox/retry-dead", {"csrf_token": "forged"})
+
+    assert missing.status_code == forged.status_code == 403
+    assert register.row(dead).dead_at is not None
+    register.loop.run(http.aclose())

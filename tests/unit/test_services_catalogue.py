@@ -1,0 +1,55 @@
+"""The demo's services ask for what their purpose wording names, from the register that holds it."""
+
+from __future__ import annotations
+
+import pytest
+
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.node.demo import DEMO_NODES
+from digitalstate.services.catalogue import SERVICES, ServiceEntry, service_for
+
+CATALOGUE = load_catalogue()
+PURPOSES = {p.code: p for p in CATALOGUE.purposes}
+HOLDERS = {f.name: f.holder for f in CATALOGUE.fields}
+ENTRIES = [pytest.param(entry, id=entry.member) for entry in SERVICES.values()]
+WORDS = {
+    "people.given_names": "name",
+    "people.family_name": "name",
+    "people.date_of_birth": "date of birth",
+    "people.address": "address",
+}
+
+
+def test_every_demo_service_node_runs_a_service() -> None:
+    service_nodes = {n.id for n in DEMO_NODES if "service" in n.roles}
+    assert set(SERVICES) == service_nodes
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_each_service_names_a_purpose_of_the_catalogue(entry: ServiceEntry) -> None:
+    assert entry.purpose in PURPOSES
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_each_service_asks_only_for_what_its_purpose_wording_names(entry: ServiceEntry) -> None:
+    wording = PURPOSES[entry.purpose].wording
+    named = {field for field, word in WORDS.items() if word in wording}
+    assert set(entry.fields) == named, wording
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_each_service_asks_the_register_that_holds_its_fields(entry: ServiceEntry) -> None:
+    assert {HOLDERS[f] for f in entry.fields} == {entry.holder} == {"people-register"}
+    assert entry.notify and entry.duration_days == 365
+
+
+def test_pensions_checks_your_state_pension_details_from_address_and_date_of_birth() -> None:
+    entry = service_for("liverpool-pensions")
+    assert entry is not None
+    assert entry.title == "Check your State Pension details"
+    assert entry.fields == ("people.address", "people.date_of_birth")
+
+
+def test_a_node_with_no_entry_runs_no_service() -> None:
+    assert service_for("people-register") is None
+    assert service_for("charter") is None
