@@ -84,7 +84,7 @@ class ExchangeSection(_Section):
     client_timeout_seconds: float = Field(10, gt=0, description="timeout of an outgoing call")
     bench_unsigned_mirror: bool = Field(
         False,
-        description="serve /bench/unsigned/services without signatures (benchmarks, loopback only)",
+        description="serve /bench/unsigned/* without signatures (benchmarks, loopback only)",
     )
 
 

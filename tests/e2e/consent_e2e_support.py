@@ -1,4 +1,4 @@
-"""A consent federation of real processes, and a person's browser, for the issue 3 e2e tests.
+"""A consent federation of real processes, and a person's journey through it, for issue 3.
 
 The federation is set up through the CLI like tests/e2e/test_exchange_e2e.py: a trust anchor,
 the charter, the People register and liverpool-pensions, each its own process and database
@@ -6,35 +6,40 @@ the charter, the People register and liverpool-pensions, each its own process an
 its key signs calls from "another requester". Synthetic people are seeded into the charter
 and the registers before the nodes start, exactly as `digitalstate demo` seeds them.
 
-The Browser acts as a person's browser would: one cookie jar for every node (cookies on
-127.0.0.1 are shared across ports, which is why each node names its own), real redirects,
-and forms posted with the hidden fields the page gave (the CSRF token among them). It keeps
-every response it saw, for the test that no node but the charter ever shows the internal id.
+The journey's steps drive browser_support.Browser as a person would: through the real
+redirects, forms and CSRF tokens of the pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
 import psycopg
 import pytest
-from e2e_support import HOST, Processes, flags, free_port, http_get, run_cli, run_cli_together
-from sqlalchemy import Engine, select
+from browser_support import Browser, Page
+from e2e_support import (
+    HOST,
+    Processes,
+    flags,
+    free_port,
+    hermetic_env,
+    http_get,
+    run_cli,
+    run_cli_together,
+    wait_for,
+)
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,19 +49,24 @@ from digitalstate.federation.domain import FederationDocument, verify_document
 from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
+from digitalstate.node.supervisor import Child
 from digitalstate.registers.seed import DEMO_PASSWORD, SeedTargets, seed_people
 from digitalstate.registers.synthetic import SyntheticPerson, make_person
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
-from digitalstate.tellusonce.models import OutboxMessage
 
 FEDERATION_PATH = "/.well-known/digitalstate/federation"
 READ_PATH = "/exchange/v1/records/read"
 NOTICES_PATH = "/exchange/v1/notices"
 PROBLEM = "urn:digitalstate:problem:"
-CHARTER, REGISTER, PENSIONS, OTHER = "charter", "people-register", "liverpool-pensions", "newcastle-tax"
+CHARTER, REGISTER, PENSIONS, OTHER = (
+    "charter",
+    "people-register",
+    "liverpool-pensions",
+    "newcastle-tax",
+)
 # Member id -> (name, roles, runs as a process).
 MEMBERS: dict[str, tuple[str, str, bool]] = {
     CHARTER: ("Charter: your account and your consents", "charter", True),
@@ -90,7 +100,8 @@ def require_postgres() -> str:
             connection.execute("SELECT 1")
     except psycopg.Error as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        reason = f"PostgreSQL at {url} is unreachable ({first}); set {POSTGRES_ENV}"
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = f"PostgreSQL at {shown} is unreachable ({first}); set {POSTGRES_ENV}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI must run the PostgreSQL tests", pytrace=False)
         pytest.skip(reason)
@@ -173,11 +184,20 @@ class ConsentFederation:
 
         return asyncio.run(run())
 
+    def start(self, member: str) -> Child:
+        """Start one member's process (again), with its own environment."""
+        return self.procs.start(
+            member,
+            ["node", "serve", "--config", str(self.config(member))],
+            self.urls[member],
+            hermetic_env(**self.env.get(member, {})),
+        )
+
     def serve(self, member: str) -> None:
         """Start one member's process (again) and wait until it is ready."""
-        self.procs.serve_node(member, self.config(member), self.urls[member], **self.env.get(member, {}))
+        self.procs.wait_ready(self.start(member))
 
-    def child(self, member: str) -> Any:
+    def child(self, member: str) -> Child:
         """The newest running process of a member."""
         return next(c for c in reversed(self.procs.children) if c.name == member)
 
@@ -205,25 +225,8 @@ def set_up_federation(
     anchor_url = f"http://{HOST}:{anchor_port}"
     anchor_dir = root / "anchor"
     run_cli("federation", "init", *flags(dir=anchor_dir, port=anchor_port))
-    anchor_key = KeyPair.load(anchor_dir / "anchor.key").public.b64
     ports = {member: free_port() for member in MEMBERS}
-    run_cli_together(
-        [
-            "node",
-            "init",
-            *flags(
-                id=member,
-                name=name,
-                roles=roles,
-                anchor_key=anchor_key,
-                anchor_url=anchor_url,
-                dir=root / member,
-                port=ports[member],
-            ),
-            *(["--database-url", database_urls[member]] if database_urls else []),
-        ]
-        for member, (name, roles, _) in MEMBERS.items()
-    )
+    init_members(root, anchor_url, ports, database_urls or {})
     for member in MEMBERS:
         run_cli(
             "federation",
@@ -240,22 +243,34 @@ def set_up_federation(
     )
     seed(federation)
     procs.serve_anchor(anchor_dir / "anchor.toml", anchor_url)
-    for member in RUN:
-        procs.start(
-            member,
-            ["node", "serve", "--config", str(federation.config(member))],
-            federation.urls[member],
-            _node_env(federation.env.get(member, {})),
-        )
-    for member in RUN:
-        procs.wait_ready(federation.child(member))
+    started = [federation.start(member) for member in RUN]  # together: they start in parallel
+    for child in started:
+        procs.wait_ready(child)
     return federation
 
 
-def _node_env(extra: Mapping[str, str]) -> dict[str, str]:
-    from e2e_support import hermetic_env
-
-    return hermetic_env(**extra)
+def init_members(
+    root: Path, anchor_url: str, ports: Mapping[str, int], database_urls: Mapping[str, str]
+) -> None:
+    """`digitalstate node init` for every member at once, with its database when one is given."""
+    anchor_key = KeyPair.load(root / "anchor" / "anchor.key").public.b64
+    run_cli_together(
+        [
+            "node",
+            "init",
+            *flags(
+                id=member,
+                name=name,
+                roles=roles,
+                anchor_key=anchor_key,
+                anchor_url=anchor_url,
+                dir=root / member,
+                port=ports[member],
+            ),
+            *(["--database-url", database_urls[member]] if member in database_urls else []),
+        ]
+        for member, (name, roles, _) in MEMBERS.items()
+    )
 
 
 def seed(federation: ConsentFederation) -> None:
@@ -278,129 +293,12 @@ def seed(federation: ConsentFederation) -> None:
     federation.close()  # the nodes migrate and own their databases from here on
 
 
-# --- a person's browser -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A response the browser received: where from, its status, headers and body."""
-
-    url: str
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Form:
-    """A form on a page: where it posts and the values it would send as it stands."""
-
-    action: str
-    fields: dict[str, str]
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-        self._open: Form | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {name: value or "" for name, value in attrs}
-        if tag == "form":
-            self._open = Form(found.get("action", ""), {})
-            self.forms.append(self._open)
-        elif tag == "input" and self._open is not None and found.get("name"):
-            kind = found.get("type", "text").lower()
-            if kind in ("radio", "checkbox") and "checked" not in found:
-                return
-            self._open.fields[found["name"]] = found.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._open = None
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page the browser ended on, after following every redirect."""
-
-    url: str
-    status: int
-    html: str
-    history: list[str]
-
-    @property
-    def text(self) -> str:
-        """The visible text of the page's main part, tags removed, spaces collapsed."""
-        found = re.search(r"<main.*?</main>", self.html, re.S)
-        inner = re.sub(r"<[^>]+>", " ", found.group(0) if found else self.html)
-        return re.sub(r"\s+", " ", html.unescape(inner)).strip()
-
-    def form(self, action_part: str = "") -> Form:
-        """The first form whose action contains action_part."""
-        parser = _FormParser()
-        parser.feed(self.html)
-        for form in parser.forms:
-            if action_part in form.action:
-                return form
-        raise AssertionError(f"no form posting to *{action_part}* on {self.url}: {self.text}")
-
-    def went_through(self, url_part: str) -> bool:
-        """True when a redirect on the way here went through url_part."""
-        return any(url_part in url for url in self.history)
-
-
-class Browser:
-    """A person's browser: one cookie jar, real redirects, forms with their hidden fields."""
-
-    def __init__(self) -> None:
-        self.seen: list[Seen] = []
-        self.http = httpx.Client(
-            follow_redirects=True, timeout=20.0, event_hooks={"response": [self._keep]}
-        )
-
-    def _keep(self, response: httpx.Response) -> None:
-        response.read()
-        self.seen.append(
-            Seen(
-                str(response.request.url),
-                response.status_code,
-                response.headers.multi_items(),
-                response.content,
-            )
-        )
-
-    def _page(self, response: httpx.Response) -> Page:
-        return Page(
-            str(response.url),
-            response.status_code,
-            response.text,
-            [str(r.url) for r in response.history],
-        )
-
-    def get(self, url: str) -> Page:
-        """Open url."""
-        return self._page(self.http.get(url))
-
-    def post(self, url: str, data: Mapping[str, str]) -> Page:
-        """Post a form's values to url."""
-        return self._page(self.http.post(url, data=dict(data)))
-
-    def submit(self, page: Page, action_part: str = "", **values: str) -> Page:
-        """Fill in and send a form of page, as a person pressing its button."""
-        form = page.form(action_part)
-        return self.post(urljoin(page.url, form.action), {**form.fields, **values})
-
-    def close(self) -> None:
-        """Close the connections."""
-        self.http.close()
-
-
 # --- the person's journey -------------------------------------------------------------------
 
 
-def sign_in_at_pensions(browser: Browser, federation: ConsentFederation, who: SyntheticPerson) -> Page:
+def sign_in_at_pensions(
+    browser: Browser, federation: ConsentFederation, who: SyntheticPerson
+) -> Page:
     """Open the pensions details page, sign in at the charter, and come back to it."""
     charter = federation.urls[CHARTER]
     page = browser.get(federation.urls[PENSIONS] + "/service/details")
@@ -425,12 +323,15 @@ def give_consent(browser: Browser, federation: ConsentFederation, ask: Page) -> 
     return consent_id, details
 
 
-def change_address(
-    browser: Browser, federation: ConsentFederation, line_1: str, postcode: str = "LS1 4AP"
-) -> tuple[Page, Page]:
-    """At the People register, change the address: the question page, and the page after."""
+def address_question(browser: Browser, federation: ConsentFederation) -> Page:
+    """At the People register (signed in through the charter): the address question page."""
     question = browser.get(federation.urls[REGISTER] + "/my/details/address")
     assert question.status == 200 and "What is your address?" in question.text, question.text
+    return question
+
+
+def submit_address(browser: Browser, question: Page, line_1: str, postcode: str) -> Page:
+    """Answer the address question; the page saying the address changed and who was told."""
     changed = browser.submit(
         question,
         "/my/details/address",
@@ -442,7 +343,14 @@ def change_address(
         },
     )
     assert changed.status == 200 and "/my/details/changes/" in changed.url, changed.text
-    return question, changed
+    return changed
+
+
+def change_address(
+    browser: Browser, federation: ConsentFederation, line_1: str, postcode: str = "LS1 4AP"
+) -> Page:
+    """Change the address at the People register; the page after."""
+    return submit_address(browser, address_question(browser, federation), line_1, postcode)
 
 
 def withdraw(browser: Browser, federation: ConsentFederation, consent_id: str) -> Page:
@@ -488,18 +396,6 @@ def postcode_held(federation: ConsentFederation, consent_id: str) -> str | None:
     return str((copy.data.get("people.address") or {}).get("postcode"))
 
 
-def undelivered(federation: ConsentFederation) -> list[OutboxMessage]:
-    """The register's outbox rows not yet delivered."""
-    with federation.sessions(REGISTER).begin() as session:
-        return list(
-            session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.delivered_at.is_(None))
-                .order_by(OutboxMessage.id)
-            )
-        )
-
-
 def problem_of(response: ExchangeResponse, status: int, slug: str) -> dict[str, Any]:
     """The RFC 9457 problem of a verified answer, checked to be of this status and type."""
     assert response.status == status, response.body
@@ -509,13 +405,31 @@ def problem_of(response: ExchangeResponse, status: int, slug: str) -> dict[str, 
     return problem
 
 
-def wait_until(probe: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll probe until it returns something truthy; fail naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+def read_as_pensions(federation: ConsentFederation, consent_id: str) -> ExchangeResponse:
+    """Pensions reads its consented fields from the register, with its own key."""
+    return federation.call(
+        PENSIONS,
+        REGISTER,
+        READ_PATH,
+        {"fields": PENSIONS_FIELDS},
+        purpose=PENSIONS_PURPOSE,
+        consent=consent_id,
+    )
+
+
+def whole_journey(
+    browser: Browser, federation: ConsentFederation, who: SyntheticPerson, postcode: str
+) -> tuple[str, ExchangeResponse]:
+    """Sign in, consent, change the address, withdraw: the consent id and the refused read."""
+    consent_id, _ = give_consent(browser, federation, sign_in_at_pensions(browser, federation, who))
+    change_address(browser, federation, "2 Journey Road", postcode)
+    wait_for(
+        lambda: postcode_held(federation, consent_id) == postcode,
+        10,
+        "pensions to read the new address",
+        interval=0.02,
+    )
+    withdraw(browser, federation, consent_id)
+    refused = read_as_pensions(federation, consent_id)
+    problem_of(refused, 403, "consent-refused")
+    return consent_id, refused

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent.models import HeldConsent
@@ -29,7 +28,11 @@ from digitalstate.node.setup import init_node
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
 from digitalstate.web.app import create_node_app
-from digitalstate.web.session import load_or_create_session_key, session_cookie_name
+from digitalstate.web.session import (
+    SealedCookie,
+    load_or_create_session_key,
+    session_cookie_name,
+)
 
 NOW = datetime(2026, 3, 1, 10, 42, tzinfo=UTC)
 PERSON = "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2c"
@@ -208,8 +211,8 @@ class RegisterNode:
             "subject": {"sub": pseudonym, "acr": "low", "act": None, "at": int(time.time())},
             "csrf": token,
         }
-        secret = load_or_create_session_key(self.settings.data_dir).hex()
-        cookie = TimestampSigner(secret).sign(base64.b64encode(json.dumps(session).encode()))
+        key = load_or_create_session_key(self.settings.data_dir)
+        cookie = SealedCookie(key).sign(base64.b64encode(json.dumps(session).encode()))
         self.http.client.cookies.set(session_cookie_name(NODE_ID), cookie.decode())
         return token
 

@@ -17,7 +17,7 @@ import pytest
 from authlib.oidc.discovery import OpenIDProviderMetadata  # type: ignore[import-untyped]
 from sqlalchemy import select, update
 
-from digitalstate.identity.models import AuthorizationCode, IssuedPseudonym
+from digitalstate.identity.models import AuthorizationCode, Delegation, IssuedPseudonym
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import grant_delegation
 from digitalstate.identity.tokens import client_assertion, public_jwk, verify_token
@@ -473,7 +473,7 @@ def test_a_helper_signing_in_for_a_person_gives_the_person_sub_and_the_helper_ac
     fed: Federation, alice: str, helper: str
 ) -> None:
     fed.sign_in_at_charter(HELPER)
-    answer = choose(fed, alice)
+    answer = choose(fed, delegation_id(fed, alice))
 
     assert answer.status_code == 302, answer.text
     code = query_of(answer.headers["location"])["code"]
@@ -526,7 +526,7 @@ def test_the_choice_of_whom_to_sign_in_as_needs_the_csrf_token(
     fed: Federation, alice: str, helper: str
 ) -> None:
     fed.sign_in_at_charter(HELPER)
-    form = {**authorize_params(), "act_as": alice}
+    form = {**authorize_params(), "act_as": delegation_id(fed, alice)}
 
     answer = fed.charter.post("/oidc/authorize", data=form)
 
@@ -544,7 +544,7 @@ def test_the_choice_is_checked_again_when_it_is_posted(
     forged = {
         **authorize_params(redirect_uri="https://evil.example/cb"),
         "csrf_token": csrf_of(page),
-        "act_as": alice,
+        "act_as": delegation_id(fed, alice),
     }
     assert_error_page(fed.charter.post("/oidc/authorize", data=forged), "not its own")
 
@@ -555,3 +555,11 @@ def test_signing_in_starts_at_the_charter_sign_in_page_and_comes_back(
     params = authorize_params()
     first = fed.charter.get(authorize_path(params))
     assert first.headers["location"] == "/sign-in?next=" + quote(authorize_path(params), safe="")
+
+
+def delegation_id(fed: Federation, person_id: str) -> str:
+    """The id of the delegation a person gave: what the choose-who form names."""
+    with fed.charter.runtime.sessions.begin() as session:
+        found = session.scalar(select(Delegation.id).where(Delegation.person_id == person_id))
+    assert found is not None
+    return found

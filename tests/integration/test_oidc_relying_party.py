@@ -18,7 +18,9 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import httpx
 import pytest
+from sqlalchemy import select
 
+from digitalstate.identity.models import Delegation
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.relying_party import SignInFailedError, post_token_request
 from digitalstate.identity.service import grant_delegation
@@ -143,7 +145,11 @@ def test_a_helper_signing_in_for_someone_is_shown_as_acting_for_them(
     fed.sign_in_at_charter(HELPER)
     authorize_url = start(fed)
     page = fed.charter.get(authorize_url)
-    form = {**query_of(authorize_url), "csrf_token": csrf_of(page), "act_as": alice}
+    form = {
+        **query_of(authorize_url),
+        "csrf_token": csrf_of(page),
+        "act_as": delegation_id(fed, alice),
+    }
     chosen = fed.charter.post("/oidc/authorize", data=form)
 
     fed.rp.get(chosen.headers["location"])
@@ -282,3 +288,11 @@ def test_the_relying_party_session_cookie_is_its_own(fed: Federation, alice: str
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"ds-{RP_ID}=")
     assert "secure" in cookie.lower()
+
+
+def delegation_id(fed: Federation, person_id: str) -> str:
+    """The id of the delegation a person gave: what the choose-who form names."""
+    with fed.charter.runtime.sessions.begin() as session:
+        found = session.scalar(select(Delegation.id).where(Delegation.person_id == person_id))
+    assert found is not None
+    return found

@@ -297,12 +297,6 @@ def test_a_basis_read_relayed_by_the_charter_is_answered_and_recorded(node: Regi
     ("call", "reason", "requester"),
     [
         pytest.param(
-            {"caller": "electoral-registration"},
-            "relayed by the charter, not made by electoral-registration",
-            "electoral-registration",
-            id="not-the-charter",
-        ),
-        pytest.param(
             {"basis": "no-such-basis"},
             "no-such-basis is not published in the federation document",
             "electoral-registration",
@@ -337,6 +331,16 @@ def test_a_basis_read_that_breaks_a_rule_is_refused_with_its_reason_and_recorded
     [entry] = records(node)
     assert (entry.action, entry.outcome, entry.requester) == ("refused", "refused", requester)
     assert entry.reason == detail
+
+
+def test_a_basis_read_not_relayed_by_the_charter_writes_nothing_into_the_persons_record(
+    node: RegisterNode,
+) -> None:
+    given(node)
+    records_before = len(records(node))
+    detail = problem(basis_read(node, caller="electoral-registration"), 403, "basis-refused")
+    assert "relayed by the charter" in detail
+    assert len(records(node)) == records_before
 
 
 def test_a_basis_read_without_a_subject_is_refused(node: RegisterNode) -> None:

@@ -82,3 +82,20 @@ def test_a_session_key_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
     (tmp_path / "session.key").chmod(0o600)
     with pytest.raises(SessionKeyError, match="32 bytes"):
         load_or_create_session_key(tmp_path)
+
+
+def test_a_session_cookie_is_sealed_so_no_other_node_can_read_it(tmp_path: Path) -> None:
+    from base64 import urlsafe_b64decode
+
+    from itsdangerous.exc import BadSignature
+
+    from digitalstate.web.session import SealedCookie
+
+    secret = b'{"person_id": "0b6f3c1e-5a8e-4a51-9f6e-3c2d1a0b9e77"}'
+    sealed = SealedCookie(load_or_create_session_key(tmp_path / "a")).sign(secret)
+    assert b"person_id" not in urlsafe_b64decode(sealed)
+    assert SealedCookie(load_or_create_session_key(tmp_path / "a")).unsign(sealed) == secret
+    with pytest.raises(BadSignature):
+        SealedCookie(load_or_create_session_key(tmp_path / "b")).unsign(sealed)
+    with pytest.raises(BadSignature):
+        SealedCookie(load_or_create_session_key(tmp_path / "a")).unsign(sealed, max_age=-1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -48,6 +48,64 @@ def exchange_command(
         print(json.dumps(result))
         return
     table = Table("figure", "value", title="Signed exchange, two node processes on loopback")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command("consent")
+@one_line_errors
+def consent_command(
+    people: Annotated[
+        int, typer.Option(min=1, help="People at the register, each with a consent.")
+    ] = 1_000_000,
+    seconds: Annotated[
+        float, typer.Option(min=1, help="Seconds of reads for each of consented and bare.")
+    ] = 10,
+    connections: Annotated[int, typer.Option(min=1, max=512, help="Concurrent connections.")] = 32,
+    changes: Annotated[
+        int, typer.Option(min=1, help="Address changes told to the 10 subscribers.")
+    ] = 30,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL for the register (a fresh schema); default SQLite."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Consented reads at a register of N people against bare reads, and change fan-out."""
+    from digitalstate.benchmarks.consent import Options, run_consent_bench
+
+    options = Options(people, seconds, connections, changes=changes, database_url=database_url)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        stages = {
+            "fill": progress.add_task("Filling the register", total=people),
+            "reads": progress.add_task("Measuring bare and consented reads", total=None),
+            "fan-out": progress.add_task("Telling 10 subscribers of changes", total=changes),
+        }
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(stages[stage], completed=done, total=total)
+
+        try:
+            result = run_consent_bench(options, on_progress=advance)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+    _print(result, as_json, f"Consented reads, {people:,} people")
+
+
+def _print(result: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("figure", "value", title=title)
     for key, value in result.items():
         table.add_row(key, str(value))
     console.print(table)

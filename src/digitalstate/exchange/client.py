@@ -28,6 +28,7 @@ from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 
 LABEL = "sig1"
+KEEPALIVE_SECONDS = 3.0
 
 
 class ExchangeError(Exception):
@@ -89,7 +90,11 @@ class ExchangeClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._connections, limit_per_host=self._connections
+                    limit=self._connections,
+                    limit_per_host=self._connections,
+                    # Close idle connections before the peer does (uvicorn: after 5 s), so a
+                    # call after a quiet spell never goes out on a socket already closed.
+                    keepalive_timeout=KEEPALIVE_SECONDS,
                 ),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 skip_auto_headers=("User-Agent",),

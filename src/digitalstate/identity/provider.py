@@ -101,8 +101,9 @@ class _Flow:
             act_as = "self"
         if act_as == "self":
             user = SignedInUser(self.person_id, None, self.auth_time)
-        elif any(entry.other.id == act_as for entry in choices) and act_as is not None:
-            user = SignedInUser(act_as, self.person_id, self.auth_time)
+        elif (chosen := next((e for e in choices if e.delegation.id == act_as), None)) is not None:
+            # The form names the delegation, never the person's internal id (DESIGN §3).
+            user = SignedInUser(chosen.other.id, self.person_id, self.auth_time)
         else:
             problem = CHOOSE_WHO_ERROR if act_as is not None else None
             return self.choose(grant.client, choices, problem)

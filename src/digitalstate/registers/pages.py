@@ -21,6 +21,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.display import display_date, display_lines
 from digitalstate.registers.domain import AddressParts, FieldError, address_errors, field_label
 from digitalstate.registers.service import (
+    ChangeConflictError,
     RecordNotFoundError,
     change_fields,
     held_fields,
@@ -124,6 +125,15 @@ class RegisterPages:
                 return self.not_found(request, f"{self.name} holds no details about you.")
             except FieldError as exc:
                 errors = [exc]
+            except ChangeConflictError:
+                # Two changes at once: nothing of this one was written; ask to try again.
+                errors = [
+                    FieldError(
+                        ADDRESS,
+                        "Your details changed while you were typing. Check them and try again",
+                        "line_1",
+                    )
+                ]
             else:
                 if version == before:
                     return RedirectResponse("/my/details", status_code=303)  # the same again

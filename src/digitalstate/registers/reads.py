@@ -100,7 +100,7 @@ def held_consent_terms(session: Session | Connection, consent_id: str) -> Consen
 
 
 def read_under_consent(
-    session: Session,
+    session: Session | Connection,
     *,
     consent_id: str,
     requester: str,
@@ -110,8 +110,8 @@ def read_under_consent(
     now: datetime,
 ) -> ReadOutcome:
     """Check the consent, read exactly the consented fields asked for, record either way."""
-    # The session's connection, used directly: the ORM has nothing to add on this hot path.
-    db = session.connection()
+    # The connection, used directly: the ORM has nothing to add on this hot path.
+    db = session.connection() if isinstance(session, Session) else session
     began = perf_counter()
     terms = held_consent_terms(db, consent_id)
     decision = check_read(
@@ -154,7 +154,10 @@ def read_under_basis(
     member = federation.member(caller)
     relayed = member is not None and "charter" in member.roles
     attempt = _Attempt(
-        pseudonym=subject,
+        # Only the charter can vouch for whom a basis read concerns: a subject named by anyone
+        # else is not recorded against that person, or any member could write refusals into
+        # a stranger's record of who has seen their data.
+        pseudonym=subject if relayed else None,
         # The requester the person should see: the one the basis serves, once the charter
         # relays it; otherwise whoever tried.
         requester=(basis.requester if basis else on_behalf_of or caller) if relayed else caller,

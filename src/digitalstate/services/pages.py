@@ -88,8 +88,11 @@ class ServicePages:
         """Your details as we hold them, or the question whether we may get them."""
         node = self.node
         held = await run_step(node.sessions, lambda s: latest_copy(s, subject.sub))
-        if held is not None and held.status == "active" and held.data is None:
-            # Consent given but not yet read (the register was down): try once more now.
+        if held is not None and held.status == "active":
+            # Read again on every visit under an active consent: a read is how this service
+            # learns that the person withdrew it (the holder refuses the very next read), and
+            # it fills a copy the register could not give when the consent was new. A read
+            # that fails keeps the last copy.
             await refresh_copy(node, held.consent_id)
             held = await run_step(node.sessions, lambda s: latest_copy(s, subject.sub))
         if held is None:

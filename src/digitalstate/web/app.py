@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from digitalstate import __version__
-from digitalstate.exchange.api import describe_services, list_services
+from digitalstate.exchange.api import describe_services
 from digitalstate.exchange.api import router as exchange_router
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.server import SignedExchangeMiddleware
@@ -95,11 +95,9 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         )
 
     if settings.exchange.bench_unsigned_mirror:
-        # The same handler behind a router included like the exchange's, so that routing costs
-        # the same and the benchmark compares signing alone.
-        mirror = APIRouter(prefix="/bench/unsigned", include_in_schema=False)
-        mirror.add_api_route("/services", list_services, methods=["GET"])
-        app.include_router(mirror)
+        from digitalstate.benchmarks.mirror import install_bench_mirror
+
+        install_bench_mirror(app, node)
 
     def keys() -> KeyLookup:
         return node.keeper.current().keys_for

@@ -1,6 +1,7 @@
 """Sessions and CSRF protection for people's pages, on every node (docs/adr/0008).
 
-A session is Starlette's signed cookie (itsdangerous), named ``ds-<member id>`` so that nodes
+A session is Starlette's cookie, sealed (encrypted and authenticated) under the node's
+session key so that no other node can read it, named ``ds-<member id>`` so that nodes
 on one host, which share cookies across ports, keep apart. Every POST form carries a
 synchroniser token kept in the session (``csrf_token(request)``, also a Jinja global) and is
 refused with a 403 page unless the token matches (``require_csrf``).
@@ -8,18 +9,23 @@ refused with a 403 page unless the token matches (``require_csrf``).
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from itsdangerous.exc import BadSignature
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -71,8 +77,42 @@ def load_or_create_session_key(directory: Path) -> bytes:
     return data
 
 
+class SealedCookie:
+    """Encrypts and authenticates the session cookie (XSalsa20-Poly1305), with its age.
+
+    Starlette only signs its cookie, so its content is readable base64. Nodes on one host
+    share cookies across ports: a signed cookie would show the charter's internal person id,
+    and one node's pseudonym for a person, to every other node there (DESIGN §3). Sealed, a
+    cookie means nothing to any node but the one that made it. It stands in for Starlette's
+    itsdangerous signer: sign() seals, unsign() opens and checks the age.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._box = SecretBox(key)
+
+    def sign(self, value: bytes) -> bytes:
+        """Seal value with the time it was sealed."""
+        stamped = int(time.time()).to_bytes(8, "big") + value
+        return base64.urlsafe_b64encode(bytes(self._box.encrypt(stamped)))
+
+    def unsign(self, value: bytes, max_age: int | None = None) -> bytes:
+        """Open a sealed value no older than max_age; BadSignature otherwise."""
+        try:
+            stamped = self._box.decrypt(base64.urlsafe_b64decode(value))
+        except (CryptoError, ValueError, TypeError) as exc:
+            raise BadSignature("the session cookie cannot be opened") from exc
+        sealed_at = int.from_bytes(stamped[:8], "big")
+        if max_age is not None and time.time() - sealed_at > max_age:
+            raise BadSignature("the session cookie has expired")
+        return stamped[8:]
+
+
 class NodeSessionMiddleware(SessionMiddleware):
-    """Starlette's signed-cookie sessions, left out of machine paths (exchange, health, static)."""
+    """Starlette's cookie sessions, sealed, left out of machine paths (exchange, health, static)."""
+
+    def __init__(self, app: ASGIApp, *, sealing_key: bytes, **options: Any) -> None:
+        super().__init__(app, secret_key=sealing_key.hex(), **options)
+        self.signer = SealedCookie(sealing_key)  # type: ignore[assignment]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app with scope["session"], except on paths no person uses."""
@@ -100,9 +140,8 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
     lifetime = settings.web.session_hours * 3600
     app.state.session_seconds = lifetime
     app.add_middleware(
-        NodeSessionMiddleware,
-        # Starlette signs with itsdangerous, which takes the key as text.
-        secret_key=load_or_create_session_key(settings.data_dir).hex(),
+        NodeSessionMiddleware,  # type: ignore[arg-type]
+        sealing_key=load_or_create_session_key(settings.data_dir),
         session_cookie=session_cookie_name(settings.node.id),
         max_age=max(1, int(lifetime)),
         same_site="lax",

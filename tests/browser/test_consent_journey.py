@@ -1,0 +1,182 @@
+"""The consent journey in real Chromium through `digitalstate demo`, with and without JavaScript.
+
+A seeded person starts the pensions service, signs in at the charter (after a failed empty
+try), agrees at the consent screen, sees the details pensions read, finds the consent and its
+receipt in their own pages at the charter, withdraws it, and pensions then says it can no
+longer get the details. Every page on the way is checked for the basics of accessibility and
+for the absence of GOV.UK's brand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
+from playwright.sync_api import Page, expect
+
+from digitalstate.node.demo import DEFAULT_SEED, DEMO_NODES
+from digitalstate.registers.seed import DEMO_PASSWORD
+from digitalstate.registers.synthetic import make_person
+
+pytestmark = pytest.mark.browser
+
+PEOPLE = 20
+SCREENS = Path("/tmp/screens")
+READY_WITHIN_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
+    base = tmp_path_factory.mktemp("browser-demo")
+    port = free_port_block(1 + len(DEMO_NODES))
+    stdout, stderr = base / "demo.out", base / "demo.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [*CLI, "demo", *flags(data_dir=base / "data", base_port=port, people=PEOPLE), "--json"],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=hermetic_env(),
+            preexec_fn=die_with_parent,
+        )
+
+    def listing() -> str | None:
+        assert process.poll() is None, f"the demo exited: {stderr.read_text(errors='replace')}"
+        text = stdout.read_text()
+        return text if text.endswith("\n") else None
+
+    try:
+        nodes = json.loads(wait_for(listing, READY_WITHIN_S, "the demo's JSON listing"))["nodes"]
+        yield {node["id"]: node["base_url"] for node in nodes}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def check_page(page: Page) -> None:
+    """The basics on every page: language, one h1, labelled inputs, none of GOV.UK's brand."""
+    where = page.url
+    assert page.get_attribute("html", "lang") == "en-GB", where
+    assert page.locator("h1").count() == 1, f"{where}: {page.locator('h1').all_inner_texts()}"
+    fields = page.locator(
+        "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea"
+    )
+    for index in range(fields.count()):
+        field = fields.nth(index)
+        field_id = field.get_attribute("id")
+        assert field_id, f"{where}: an input without an id cannot have a label"
+        assert page.locator(f'label[for="{field_id}"]').count() == 1, f"{where}: #{field_id}"
+    text = page.locator("body").inner_text()
+    assert "GOV.UK" not in text and "GOV.UK" not in page.title(), where
+    assert "Crown copyright" not in text, where
+    assert page.locator("[class*=crown], [class*=logotype]").count() == 0, where
+
+
+def check_error_summary(page: Page, field_id: str, javascript: bool) -> None:
+    """The error summary is there, at the top, and its link takes the person to the field."""
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("There is a problem")
+    link = summary.locator(f'a[href="#{field_id}"]')
+    expect(link).to_have_count(1)
+    expect(page.locator(f"#{field_id}-error")).to_be_visible()  # the inline message
+    link.click()
+    if javascript:  # govuk-frontend moves the focus to the field
+        expect(page.locator(f"#{field_id}")).to_be_focused()
+    else:  # a plain link to the field
+        assert page.url.endswith(f"#{field_id}"), page.url
+
+
+def sign_in(page: Page, demo: dict[str, str], email: str, javascript: bool) -> None:
+    """Start the pensions service and sign in at the charter, after an empty first try."""
+    page.goto(demo["liverpool-pensions"] + "/service")
+    check_page(page)
+    page.get_by_role("button", name="Start now").click()
+    page.wait_for_url(demo["charter"] + "/sign-in?*")
+    check_page(page)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    check_page(page)
+    check_error_summary(page, "email", javascript)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(demo["liverpool-pensions"] + "/service/details")
+    check_page(page)
+
+
+def consent(page: Page, demo: dict[str, str], screenshot: Path | None) -> None:
+    """Continue to the charter's consent screen and agree."""
+    expect(page.locator("h1")).to_have_text("We need your details from the People register")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(demo["charter"] + "/consent/*")
+    check_page(page)
+    expect(page.locator("h1")).to_contain_text("Liverpool: pensions is asking to see your details")
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
+    page.get_by_label("Yes, share these details").check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(demo["liverpool-pensions"] + "/service/details")
+    check_page(page)
+
+
+def see_and_withdraw(page: Page, demo: dict[str, str]) -> None:
+    """Find the consent at the charter, check its receipt, and withdraw it."""
+    charter = demo["charter"]
+    page.goto(charter + "/my/consents")
+    check_page(page)
+    active = page.locator("#active + table")
+    expect(active).to_contain_text("Liverpool: pensions")
+    active.get_by_role("link", name=re.compile("Liverpool: pensions")).click()
+    check_page(page)
+    receipt_link = page.get_by_role("link", name="Download your receipt (JSON)")
+    href = receipt_link.get_attribute("href") or ""
+    assert href.endswith("/receipt.json"), href
+    receipt = page.request.get(charter + href)  # with the browser's cookies
+    assert receipt.ok
+    assert set(receipt.json()) == {"record", "signature"}
+    page.get_by_role("button", name="Withdraw consent").click()  # a link styled as a button
+    check_page(page)
+    expect(page.locator("h1")).to_have_text("Are you sure you want to withdraw this consent?")
+    page.get_by_role("button", name="Withdraw consent").click()
+    check_page(page)
+    expect(page.locator("h1")).to_have_text("Consent withdrawn")
+
+
+def journey(
+    page: Page, demo: dict[str, str], number: int, *, javascript: bool, screenshot: Path | None
+) -> None:
+    """The whole journey of seeded person number."""
+    who = make_person(DEFAULT_SEED, number)
+    sign_in(page, demo, who.email, javascript)
+    consent(page, demo, screenshot)
+    main = page.locator("main")
+    expect(main).to_contain_text("These are the details we got from the People register")
+    expect(main).to_contain_text(who.address["postcode"])
+    see_and_withdraw(page, demo)
+    page.goto(demo["liverpool-pensions"] + "/service/details")
+    check_page(page)
+    expect(page.locator("h1")).to_have_text("We can no longer get your details")
+    expect(main).to_contain_text("We no longer keep them up to date")
+
+
+def test_the_consent_journey_with_javascript(page: Page, demo: dict[str, str]) -> None:
+    journey(page, demo, 0, javascript=True, screenshot=SCREENS / "consent.png")
+
+
+def test_the_consent_journey_without_javascript(
+    page_without_javascript: Page, demo: dict[str, str]
+) -> None:
+    journey(page_without_javascript, demo, 1, javascript=False, screenshot=None)
