@@ -27,7 +27,7 @@ from typing import Any
 from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_holder
 from digitalstate.benchmarks.load import percentile
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.service import add_member
+from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
@@ -121,17 +121,7 @@ def _add_members(
     engine = make_engine(anchor_database)
     with make_sessions(engine).begin() as session:
         for node in nodes:
-            add_member(
-                session,
-                anchor_key,
-                member_id=node.node.id,
-                name=node.node.name,
-                roles=list(node.node.roles),
-                base_url=node.node.base_url,
-                public_key=KeyPair.load(node.key_path).public,
-                now=now,
-                validity=timedelta(hours=2),
-            )
+            add_node_member(session, anchor_key, node, now=now, validity=timedelta(hours=2))
     engine.dispose()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.service import add_member
+from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
@@ -68,15 +68,10 @@ def _setup(root: Path) -> tuple[Path, Path, Path]:
     engine = make_engine(anchor_settings.database_url)
     with make_sessions(engine).begin() as session:
         for config in configs:
-            node = load_node_settings(config)
-            add_member(
+            add_node_member(
                 session,
                 anchor_key,
-                member_id=node.node.id,
-                name=node.node.name,
-                roles=list(node.node.roles),
-                base_url=node.node.base_url,
-                public_key=KeyPair.load(node.key_path).public,
+                load_node_settings(config),
                 now=now,
                 validity=timedelta(hours=1),
             )

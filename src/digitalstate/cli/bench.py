@@ -6,10 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from digitalstate.cli.common import CliError, console, err_console, one_line_errors
+from digitalstate.cli.common import CliError, console, one_line_errors, progress_bar
 
 app = typer.Typer(help="Benchmarks across real node processes on loopback.", no_args_is_help=True)
 
@@ -26,15 +25,7 @@ def exchange_command(
     """Signed request/response round trips per second against the same endpoint unsigned."""
     from digitalstate.benchmarks.exchange import run_exchange_bench
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
+    with progress_bar(hidden=as_json) as progress:
         task = progress.add_task("Measuring bare and signed phases", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -76,15 +67,7 @@ def consent_command(
     from digitalstate.benchmarks.consent import Options, run_consent_bench
 
     options = Options(people, seconds, connections, changes=changes, database_url=database_url)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
+    with progress_bar(hidden=as_json) as progress:
         stages = {
             "fill": progress.add_task("Filling the register", total=people),
             "reads": progress.add_task("Measuring bare and consented reads", total=None),

@@ -11,6 +11,13 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from digitalstate.federation.catalogue import CatalogueError
 from digitalstate.federation.service import FederationChangeError
@@ -43,6 +50,19 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def progress_bar(*, hidden: bool) -> Progress:
+    """The progress bar of long work, on standard error; hidden keeps stderr quiet (--json)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=hidden,
+        transient=True,
+    )
 
 
 def now() -> datetime:

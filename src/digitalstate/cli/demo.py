@@ -11,22 +11,15 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from digitalstate.cli.common import (
     CliError,
     console,
     ensure_port_free,
-    err_console,
     now,
     one_line_errors,
+    progress_bar,
 )
 from digitalstate.node.demo import (
     DEFAULT_PEOPLE,
@@ -108,15 +101,7 @@ def _as_json(layout: DemoLayout) -> str:
 
 def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> None:
     """Set up the data directory, with a progress bar while people are seeded."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
+    with progress_bar(hidden=as_json) as progress:
         task = progress.add_task("Seeding synthetic people", total=people, visible=False)
 
         def seeded(done: int, wanted: int) -> None:
@@ -134,15 +119,7 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
         if stopping.is_set():
             return
         # A progress bar for people; --json keeps standard output to the one JSON document.
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json,
-            transient=True,
-        ) as progress:
+        with progress_bar(hidden=as_json) as progress:
             task = progress.add_task("Starting the federation", total=len(everyone))
 
             def ready(child: Child) -> None:

@@ -24,6 +24,7 @@ from digitalstate.federation.domain import (
 )
 from digitalstate.federation.models import FederationDocumentRow
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.settings import NodeSettings
 
 
 class FederationChangeError(ValueError):
@@ -168,3 +169,25 @@ def reissue_if_due(
     if now < current.issued_at + lifetime * reissue_fraction:
         return None
     return amend(session, anchor, lambda _doc: {}, now=now, validity=validity)
+
+
+def add_node_member(
+    session: Session,
+    anchor: KeyPair,
+    node: NodeSettings,
+    *,
+    now: datetime,
+    validity: timedelta,
+) -> FederationDocument:
+    """Add the node that node's settings describe, with the public half of its key file."""
+    return add_member(
+        session,
+        anchor,
+        member_id=node.node.id,
+        name=node.node.name,
+        roles=list(node.node.roles),
+        base_url=node.node.base_url,
+        public_key=KeyPair.load(node.key_path).public,
+        now=now,
+        validity=validity,
+    )
