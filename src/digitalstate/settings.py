@@ -106,6 +106,29 @@ class TellUsOnceSection(_Section):
     )
 
 
+class LogSection(_Section):
+    """[log]: this node's transparency log and its witnessing of the other nodes' logs."""
+
+    batch_size: int = Field(
+        1000, ge=1, le=100_000, description="entries integrated into the tree per transaction"
+    )
+    max_wait_seconds: float = Field(
+        0.25, gt=0, le=60, description="longest an appended entry waits to be integrated"
+    )
+    checkpoints_kept: int = Field(
+        10_000, ge=10, description="uncosigned checkpoints kept besides the newest (older go)"
+    )
+    witness_interval_seconds: float = Field(
+        10, gt=0, description="how often this node fetches, checks and cosigns the others' logs"
+    )
+    witness_alarm_after_seconds: float = Field(
+        300, gt=0, description="raise an alarm when a log stays unreachable this long"
+    )
+    witness_audit_leaves: int = Field(
+        65_536, ge=0, description="leaf hashes re-read per round to re-audit each log whole"
+    )
+
+
 class WebSection(_Section):
     """[web]: people's pages: sign-in sessions."""
 
@@ -166,6 +189,7 @@ class NodeSettings(_FileSettings):
     server: ServerSection = ServerSection()
     web: WebSection = WebSection()
     tellusonce: TellUsOnceSection = TellUsOnceSection()
+    log: LogSection = LogSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

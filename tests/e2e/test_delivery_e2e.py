@@ -43,9 +43,9 @@ from consent_e2e_support import (
     submit_address,
 )
 from e2e_support import processes, run_cli, wait_for
-from sqlalchemy import func, select
+from log_support import logged_entries
+from sqlalchemy import select
 
-from digitalstate.access.models import AccessRecord
 from digitalstate.settings import load_node_settings
 from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
 
@@ -84,14 +84,8 @@ def consented(federation: ConsentFederation, number: int) -> tuple[Browser, str]
 def reads_under(federation: ConsentFederation, consent_id: str) -> int:
     """How many reads under the consent the register recorded."""
     with federation.sessions(REGISTER).begin() as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(AccessRecord)
-                .where(AccessRecord.consent_id == consent_id, AccessRecord.action == "read")
-            )
-            or 0
-        )
+        entries = logged_entries(session)
+    return sum(1 for e in entries if e.consent_id == consent_id and e.action == "read")
 
 
 def outbox_of(federation: ConsentFederation, consent_id: str) -> list[OutboxMessage]:

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from log_support import logged_entries
 from sqlalchemy import select
 
-from digitalstate.access.models import AccessRecord
 from digitalstate.consent import flows
 from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.consent.records import sign_record, signer_keys, verify_record
@@ -546,7 +546,7 @@ def test_a_basis_read_is_relayed_to_the_register_recorded_and_shown(
     assert response.json()["fields"] == {"people.address": ADDRESS}
     holder_pseudonym = pseudonym_for(fed.charter, "people-register", ada)
     with fed.charter.sessions.begin() as session:
-        relay = session.scalars(select(AccessRecord)).one()
+        [relay] = logged_entries(session)
     assert (relay.action, relay.pseudonym, relay.requester, relay.basis_id, relay.outcome) == (
         "basis-read",
         holder_pseudonym,
@@ -580,7 +580,7 @@ def test_a_basis_read_the_basis_does_not_allow_is_refused(
     assert response.status_code == status, response.text
     assert problem_type(response) == slug
     with fed.charter.sessions.begin() as session:
-        assert session.scalars(select(AccessRecord)).all() == []
+        assert logged_entries(session) == []
 
 
 # --- the register's side -------------------------------------------------------------------

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from log_support import logged_entries
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.access.models import AccessRecord
 from digitalstate.consent import holder as holding
 from digitalstate.consent import service
 from digitalstate.consent.models import Consent, ConsentEvent, ConsentRequest, HeldConsent
@@ -272,7 +272,7 @@ def test_the_holder_keeps_one_copy_and_records_that_it_was_given(
             "p-hold",
             "active",
         )
-        actions = session.scalars(select(AccessRecord.action)).all()
+        actions = [e.action for e in logged_entries(session)]
     assert actions == ["consent-given"]
 
 
@@ -312,7 +312,7 @@ def test_the_holder_withdraws_its_copy_once_and_records_it(
         assert again is held
 
     with sessions.begin() as session:
-        actions = session.scalars(select(AccessRecord.action).order_by(AccessRecord.id)).all()
+        actions = [e.action for e in logged_entries(session)]
         held = session.get(HeldConsent, record.consent_id)
         assert held is not None
         assert json.loads(held.record) == withdrawal

@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from log_support import logged_entries
 
-from digitalstate.access.models import AccessRecord
-from digitalstate.access.service import access_records_for
 from digitalstate.consent.models import HeldConsent
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from digitalstate.transparency.entries import LogEntry
 from integration.registers_support import (
     ADDRESS,
     BASE_URL,
@@ -52,15 +51,9 @@ def problem(response: httpx.Response, status: int, slug: str) -> str:
     return detail
 
 
-def records(node: RegisterNode, pseudonym: str = PERSON) -> list[AccessRecord]:
+def records(node: RegisterNode, pseudonym: str = PERSON) -> list[LogEntry]:
     with node.sessions.begin() as session:
-        return list(
-            session.scalars(
-                select(AccessRecord)
-                .where(AccessRecord.pseudonym == pseudonym)
-                .order_by(AccessRecord.id)
-            )
-        )
+        return logged_entries(session, pseudonym)
 
 
 def given(node: RegisterNode, **consent: Any) -> str:
@@ -94,7 +87,7 @@ def test_a_consented_read_returns_exactly_the_fields_asked_and_is_recorded(
     )
     assert entry.consent_id == consent
     assert entry.purpose == "pension-administration"
-    assert entry.fields == '["people.address"]'
+    assert entry.fields == ("people.address",)
 
 
 def test_a_field_asked_twice_is_answered_once(node: RegisterNode) -> None:
@@ -112,7 +105,7 @@ def test_an_unknown_consent_is_refused_and_nobody_is_recorded(node: RegisterNode
     response = node.call(READ, {"fields": ["people.address"]}, consent="no-such-consent")
     assert problem(response, 403, "consent-refused") == "consent no-such-consent is not known here"
     with node.sessions.begin() as session:
-        assert session.scalars(select(AccessRecord)).all() == []
+        assert logged_entries(session) == []
 
 
 @pytest.mark.parametrize(
@@ -360,7 +353,7 @@ def test_a_basis_read_of_a_person_without_a_record_is_not_found_and_recorded(
 # access records -------------------------------------------------------------------------
 
 
-def test_the_charter_lists_the_access_records_of_a_person_newest_first(node: RegisterNode) -> None:
+def test_the_charter_lists_the_log_entries_of_a_person_newest_first(node: RegisterNode) -> None:
     consent = given(node, fields=("people.address",))
     node.call(READ, {"fields": ["people.address"]}, consent=consent)
     node.call(READ, {"fields": ["people.date_of_birth"]}, consent=consent)
@@ -368,23 +361,29 @@ def test_the_charter_lists_the_access_records_of_a_person_newest_first(node: Reg
     response = node.call(ACCESS, {"subject": PERSON}, caller="charter", purpose=None)
 
     assert response.status_code == 200, response.text
-    listed = response.json()["records"]
-    assert [r["action"] for r in listed] == ["refused", "read"]
-    assert listed[1] == {
-        "at": listed[1]["at"],
-        "requester": "liverpool-pensions",
-        "requester_name": "Liverpool: pensions",
-        "action": "read",
-        "purpose": "pension-administration",
-        "consent_id": consent,
-        "basis_id": None,
-        "fields": ["people.address"],
-        "outcome": "allowed",
-        "reason": "consent active and covers the fields",
-    }
-    assert datetime.fromisoformat(listed[1]["at"]).tzinfo is not None
+    listed = response.json()["entries"]
+    entries = [LogEntry.decode(item["entry"].encode()) for item in listed]
+    assert [e.action for e in entries] == ["refused", "read"]
+    read = entries[1]
+    assert (read.holder, read.requester, read.purpose, read.consent_id, read.basis_id) == (
+        "people-register",
+        "liverpool-pensions",
+        "pension-administration",
+        consent,
+        None,
+    )
+    assert (read.fields, read.outcome, read.reason) == (
+        ("people.address",),
+        "allowed",
+        "consent active and covers the fields",
+    )
+    assert read.pseudonym == PERSON
+    assert read.at.tzinfo is not None
+    # Each entry is what was logged, byte for byte: its leaf hash is what the tree holds.
     with node.sessions.begin() as session:
-        assert len(access_records_for(session, PERSON)) == 2
+        assert [e.encode() for e in logged_entries(session, PERSON)] == [
+            item["entry"].encode() for item in reversed(listed)
+        ]
 
 
 def test_only_the_charter_may_list_access_records(node: RegisterNode) -> None:

@@ -7,12 +7,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.access.models import AccessRecord
-from digitalstate.access.service import access_records_for, record_access
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.registers import service
 from digitalstate.registers.domain import FieldError
@@ -26,6 +24,8 @@ from digitalstate.registers.service import (
     told_about,
 )
 from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.transparency.entries import LogEntry
+from digitalstate.transparency.store import entries_for, record_access
 from integration.registers_support import (
     ADDRESS,
     NEW_ADDRESS,
@@ -268,14 +268,15 @@ def test_change_fields_checks_against_the_catalogue_given(sessions: Sessions) ->
         )
 
 
-# access records ----------------------------------------------------------------------------
+# log entries -------------------------------------------------------------------------------
 
 
-def test_access_records_are_listed_newest_first(sessions: Sessions) -> None:
+def test_log_entries_about_a_person_are_listed_newest_first(sessions: Sessions) -> None:
     with sessions.begin() as session:
         for minutes, action in ((0, "read"), (2, "refused"), (1, "basis-read")):
             record_access(
                 session,
+                holder="people-register",
                 pseudonym=PERSON,
                 requester="liverpool-pensions",
                 action=action,
@@ -287,6 +288,7 @@ def test_access_records_are_listed_newest_first(sessions: Sessions) -> None:
             )
         record_access(
             session,
+            holder="people-register",
             pseudonym=OTHER_PERSON,
             requester="prisons",
             action="read",
@@ -294,18 +296,29 @@ def test_access_records_are_listed_newest_first(sessions: Sessions) -> None:
             now=NOW,
         )
     with sessions.begin() as session:
-        entries = access_records_for(session, PERSON)
-    assert [e.action for e in entries] == ["refused", "basis-read", "read"]
-    assert entries[0].at == NOW + timedelta(minutes=2)
-    assert entries[0].fields == ("people.address",)
-    assert entries[0].reason == "because refused"
-    assert entries[0].purpose == "pension-administration"
+        stored = entries_for(session, PERSON)
+    entries = [LogEntry.decode(s.body) for s in stored]
+    # Newest first is the order they were logged in, whatever time each one states.
+    assert [e.action for e in entries] == ["basis-read", "refused", "read"]
+    assert all(s.leaf_index is None for s in stored)  # pending until the sequencer runs
+    refused = entries[1]
+    assert refused.at == NOW + timedelta(minutes=2)
+    assert refused.fields == ("people.address",)
+    assert refused.reason == "because refused"
+    assert refused.purpose == "pension-administration"
+    assert len({e.salt for e in entries}) == 3  # each entry salted afresh
 
 
 def test_an_unknown_access_action_is_a_programming_error(sessions: Sessions) -> None:
     with pytest.raises(ValueError, match="unknown access action"), sessions.begin() as session:
         record_access(
-            session, pseudonym=PERSON, requester="x", action="peeked", outcome="allowed", now=NOW
+            session,
+            holder="people-register",
+            pseudonym=PERSON,
+            requester="x",
+            action="peeked",
+            outcome="allowed",
+            now=NOW,
         )
     with sessions.begin() as session:
-        assert session.scalar(select(func.count()).select_from(AccessRecord)) == 0
+        assert entries_for(session, PERSON) == []

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from digitalstate.access.service import record_access
 from digitalstate.consent import holder as holding
 from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
@@ -21,6 +20,7 @@ from digitalstate.exchange.ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
 
@@ -199,6 +199,7 @@ def _record_relay(
     with node.sessions.begin() as session:
         record_access(
             session,
+            holder=node.settings.node.id,
             pseudonym=holder_pseudonym,
             requester=ground.requester,
             action="basis-read",

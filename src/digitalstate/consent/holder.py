@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from digitalstate.access.service import record_access
 from digitalstate.consent.models import HeldConsent
 from digitalstate.consent.records import ConsentRecord, RecordRefusedError
+from digitalstate.transparency.store import record_access
 
 
 def check_copy(record: ConsentRecord, *, holder: str, now: datetime) -> None:
@@ -74,6 +74,7 @@ def withdraw_held(
 def _record(session: Session, record: ConsentRecord, action: str, now: datetime) -> None:
     record_access(
         session,
+        holder=record.holder,
         pseudonym=record.pii_principal.holder_pseudonym,
         requester=record.requester,
         action=action,

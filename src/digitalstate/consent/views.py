@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from digitalstate.access.service import AccessEntry, access_records_for
 from digitalstate.consent.models import Consent, ConsentEvent
 from digitalstate.consent.people import pseudonym_of
 from digitalstate.consent.service import as_utc, effective_status
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.transparency.entries import LogEntry
+from digitalstate.transparency.store import entries_for
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def describe_action(action: str, outcome: str, where: str, *, relayed: bool = Fa
 
 
 def activity_view(
-    federation: FederationDocument, entry: AccessEntry, where: str, *, relayed: bool = False
+    federation: FederationDocument, entry: LogEntry, where: str, *, relayed: bool = False
 ) -> ActivityView:
     """An access record in words."""
     basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
@@ -197,19 +198,9 @@ def activity_view(
     )
 
 
-def entry_from_json(value: dict[str, Any]) -> AccessEntry:
-    """An access record as a register sends it."""
-    return AccessEntry(
-        at=datetime.fromisoformat(str(value["at"])),
-        requester=str(value["requester"]),
-        action=str(value["action"]),
-        purpose=value.get("purpose"),
-        consent_id=value.get("consent_id"),
-        basis_id=value.get("basis_id"),
-        fields=tuple(str(f) for f in value.get("fields", [])),
-        outcome=str(value.get("outcome", "")),
-        reason=str(value.get("reason", "")),
-    )
+def entry_from_json(value: dict[str, Any]) -> LogEntry:
+    """A log entry as a node sends it: its exact bytes as text."""
+    return LogEntry.decode(str(value["entry"]).encode())
 
 
 async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
@@ -235,22 +226,20 @@ async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
     return activity
 
 
-async def _records_at(node: NodeRuntime, member_id: str, pseudonym: str) -> list[AccessEntry]:
+async def _records_at(node: NodeRuntime, member_id: str, pseudonym: str) -> list[LogEntry]:
     response = await node.client.call(
         member_id, "POST", ACCESS_RECORDS_PATH, json_body={"subject": pseudonym}
     )
     if not response.ok:
         raise ExchangeError(f"{member_id} answered {response.status}")
-    return [entry_from_json(value) for value in response.json()["records"]]
+    return [entry_from_json(value) for value in response.json()["entries"]]
 
 
-def _relays(
-    node: NodeRuntime, pseudonyms: Sequence[tuple[str, str]]
-) -> list[tuple[str, AccessEntry]]:
+def _relays(node: NodeRuntime, pseudonyms: Sequence[tuple[str, str]]) -> list[tuple[str, LogEntry]]:
     with node.sessions.begin() as session:
         return [
             (holder, entry)
             for holder, pseudonym in pseudonyms
-            for entry in access_records_for(session, pseudonym)
+            for entry in (LogEntry.decode(s.body) for s in entries_for(session, pseudonym))
             if entry.action == "basis-read"
         ]

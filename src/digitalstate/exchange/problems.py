@@ -72,6 +72,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("holder-unreachable", 502, "The register that holds the data could not be reached"),
     ProblemType("federation-unavailable", 503, "This node holds no valid federation document"),
     ProblemType("federation-expired", 503, "This node's federation document has expired"),
+    ProblemType("proof-out-of-range", 400, "The tree has no such leaf or size"),
+    ProblemType("checkpoint-unavailable", 503, "This node has not yet signed a checkpoint"),
+    ProblemType("cosignature-invalid", 422, "The cosignature does not verify for this checkpoint"),
+    ProblemType("log-damaged", 500, "The stored log lacks what its signed tree holds"),
     ProblemType("internal-error", 500, "Something went wrong inside this node"),
 )
 

@@ -22,6 +22,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.consent.feature",
     "digitalstate.tellusonce.feature",
     "digitalstate.services.feature",
+    "digitalstate.transparency.feature",
 )
 
 

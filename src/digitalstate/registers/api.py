@@ -9,12 +9,11 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 
-from digitalstate.access.service import AccessEntry, access_records_for
 from digitalstate.exchange.ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument
@@ -25,7 +24,7 @@ from digitalstate.registers.reads import (
     read_under_basis,
     read_under_consent,
 )
-from digitalstate.registers.schemas import AccessRecordsBody, ReadBody
+from digitalstate.registers.schemas import ReadBody
 
 T = TypeVar("T")
 DEFAULT_THREADS = 10
@@ -96,15 +95,6 @@ def make_api_router(node: NodeRuntime) -> APIRouter:
         payload = {"fields": outcome.fields, "version": outcome.version}
         return Response(json.dumps(payload), media_type="application/json")
 
-    @router.post("/access-records")
-    def list_access_records(body: AccessRecordsBody, request: Request) -> dict[str, Any]:
-        """The access records about a person (the charter asks, to show the person)."""
-        federation = node.keeper.current()
-        require_role(federation, request.scope["state"]["exchange_member"], "charter")
-        with node.sessions.begin() as session:
-            entries = access_records_for(session, body.subject)
-        return {"records": [_entry_json(federation, entry) for entry in entries]}
-
     return router
 
 
@@ -134,6 +124,7 @@ def _read(
                 fields=fields,
                 held=held,
                 now=now,
+                holder=node.settings.node.id,
             )
     assert ground.basis_id is not None  # personal_data guarantees one of the two
     with node.sessions.begin() as session:
@@ -148,20 +139,5 @@ def _read(
             fields=fields,
             held=held,
             now=now,
+            holder=node.settings.node.id,
         )
-
-
-def _entry_json(federation: FederationDocument, entry: AccessEntry) -> dict[str, Any]:
-    member = federation.member(entry.requester)
-    return {
-        "at": entry.at.isoformat(),
-        "requester": entry.requester,
-        "requester_name": member.name if member else entry.requester,
-        "action": entry.action,
-        "purpose": entry.purpose,
-        "consent_id": entry.consent_id,
-        "basis_id": entry.basis_id,
-        "fields": list(entry.fields),
-        "outcome": entry.outcome,
-        "reason": entry.reason,
-    }

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from digitalstate.access.service import record_access
 from digitalstate.consent.domain import Allowed, ConsentTerms, check_read
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.registers.service import utc
+from digitalstate.transparency.store import record_access
 
 _CONSENTS = HeldConsent.__table__
 _RECORDS = RegisterRecord.__table__
@@ -72,6 +72,7 @@ ReadOutcome = ReadAnswer | ReadRefusal
 class _Attempt:
     """Who asked for what about whom, as it is recorded."""
 
+    holder: str
     pseudonym: str | None
     requester: str
     purpose: str
@@ -108,6 +109,7 @@ def read_under_consent(
     fields: tuple[str, ...],
     held: Collection[str],
     now: datetime,
+    holder: str,
 ) -> ReadOutcome:
     """Check the consent, read exactly the consented fields asked for, record either way."""
     # The connection, used directly: the ORM has nothing to add on this hot path.
@@ -125,6 +127,7 @@ def read_under_consent(
     if check_durations is not None:
         check_durations.append(perf_counter() - began)
     attempt = _Attempt(
+        holder=holder,
         pseudonym=terms.holder_pseudonym if terms else None,
         requester=requester,
         purpose=purpose,
@@ -148,12 +151,14 @@ def read_under_basis(
     fields: tuple[str, ...],
     held: Collection[str],
     now: datetime,
+    holder: str,
 ) -> ReadOutcome:
     """Check a basis read relayed by the charter, read the fields asked, record either way."""
     basis = next((b for b in federation.statutory_bases if b.id == basis_id), None)
     member = federation.member(caller)
     relayed = member is not None and "charter" in member.roles
     attempt = _Attempt(
+        holder=holder,
         # Only the charter can vouch for whom a basis read concerns: a subject named by anyone
         # else is not recorded against that person, or any member could write refusals into
         # a stranger's record of who has seen their data.
@@ -261,6 +266,7 @@ def _record(
     assert attempt.pseudonym is not None
     record_access(
         db,
+        holder=attempt.holder,
         pseudonym=attempt.pseudonym,
         requester=attempt.requester,
         action=action,

@@ -21,11 +21,3 @@ class ReadBody(BaseModel):
     fields: list[FieldName] = Field(min_length=1, max_length=50)
     subject: Pseudonym | None = None
     on_behalf_of: MemberId | None = None
-
-
-class AccessRecordsBody(BaseModel):
-    """POST /exchange/v1/access-records: whose records (this register's pseudonym)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subject: Pseudonym

@@ -27,7 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.federation.models",
     "digitalstate.identity.models",
     "digitalstate.registers.models",
-    "digitalstate.access.models",
+    "digitalstate.transparency.models",
     "digitalstate.consent.models",
     "digitalstate.tellusonce.models",
     "digitalstate.services.models",

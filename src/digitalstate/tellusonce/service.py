@@ -17,12 +17,12 @@ from typing import Literal, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from digitalstate.access.service import record_access
 from digitalstate.consent.models import HeldConsent
 from digitalstate.exchange.problems import Problem
 from digitalstate.services.models import ServiceConsent
 from digitalstate.tellusonce.domain import Backoff, is_dead, next_attempt
 from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
+from digitalstate.transparency.store import record_access
 
 OutboxState = Literal["pending", "failing", "dead"]
 
@@ -88,7 +88,7 @@ def due_notices(session: Session, now: datetime, limit: int) -> list[PendingNoti
     return [_pending(row) for row in rows]
 
 
-def mark_delivered(session: Session, notice: PendingNotice, now: datetime) -> bool:
+def mark_delivered(session: Session, notice: PendingNotice, now: datetime, holder: str) -> bool:
     """Mark a notice delivered and record it where the person sees it; False if it already was."""
     # Only the first to mark it records the access: with several workers over one database a
     # notice can be sent twice (the receiver dedupes), but it is shown to the person once.
@@ -104,6 +104,7 @@ def mark_delivered(session: Session, notice: PendingNotice, now: datetime) -> bo
     held = session.get(HeldConsent, notice.consent_id)
     record_access(
         session,
+        holder=holder,
         pseudonym=row.pseudonym,
         requester=row.requester,
         action="notified",

@@ -124,7 +124,10 @@ class DeliveryWorker:
             outcome = exc
         if isinstance(outcome, ExchangeResponse) and outcome.ok:
             delivered_at = self.clock()
-            await run_step(self.node.sessions, lambda s: mark_delivered(s, notice, delivered_at))
+            await run_step(
+                self.node.sessions,
+                lambda s: mark_delivered(s, notice, delivered_at, self.node.settings.node.id),
+            )
             log.debug("notice %d delivered to %s", notice.id, notice.requester)
             return True
         await self.fail(notice, describe_failure(outcome))

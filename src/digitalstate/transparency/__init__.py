@@ -1,0 +1,1 @@
+"""The transparency log: every access to a person's data, in a verifiable Merkle log (DESIGN §7)."""

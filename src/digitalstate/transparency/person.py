@@ -1,0 +1,247 @@
+"""Checking the entries a node sends the charter about one person. Pure: the charter fetches
+(or reads its own log), this decides, entry by entry, what the person may trust.
+
+A node answers the charter's POST /exchange/v1/access-records with its newest cosigned
+checkpoint (else its newest) and every entry about the pseudonym asked, each with its leaf index
+and an inclusion proof against that checkpoint once it is in it. An entry is:
+
+- VERIFIED when the checkpoint is that node's (its origin, signed with a key the federation
+  lists for it), at least one other member's witness cosignature of it verifies, and the
+  entry's exact bytes are in the tree the checkpoint states (RFC 9162 inclusion proof);
+- PENDING ("not yet verified") when it is not in a checkpoint yet, or its checkpoint is not yet
+  cosigned: the normal state for the few seconds after an access;
+- FAILED when a signature or proof that is there does not check: the log, or the answer, was
+  changed after the fact.
+
+An entry about another pseudonym than the one asked is not the person's to see: it is dropped
+and counted as a problem of that node's answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from digitalstate.federation.domain import FederationDocument
+from digitalstate.transparency.entries import EntryError, LogEntry
+from digitalstate.transparency.merkle import ProofError
+from digitalstate.transparency.note import Checkpoint, SignedNote
+from digitalstate.transparency.verify import (
+    VerifyError,
+    check_checkpoint,
+    cosigners,
+    log_identity,
+    verify_entry,
+    witness_keys,
+)
+
+VERIFIED = "verified"
+PENDING = "not yet verified"
+FAILED = "failed verification"
+STATUSES = (VERIFIED, PENDING, FAILED)
+"""An entry's verification status, as the page and the downloads name it."""
+_RANK = {VERIFIED: 0, PENDING: 1, FAILED: 2}
+
+
+def worst(statuses: Sequence[str]) -> str:
+    """The least trustworthy of several statuses (VERIFIED for none)."""
+    return max(statuses, key=_RANK.__getitem__, default=VERIFIED)
+
+
+@dataclass(frozen=True)
+class CheckedEntry:
+    """One entry as a node sent it, and what checking it found."""
+
+    log: str
+    """The member whose log holds the entry."""
+    text: str
+    """The entry's exact canonical JSON, as hashed into the log."""
+    entry: LogEntry
+    leaf_index: int | None
+    proof: tuple[str, ...] | None
+    """The inclusion proof (base64 hashes) against checkpoint, when the node gave one."""
+    status: str
+    detail: str
+    """Why the entry has its status, in people's words."""
+    checkpoint: str | None
+    """The signed note (with cosignatures) the proof is against."""
+    checkpoint_size: int | None
+    witnesses: tuple[str, ...] = ()
+    """The members whose cosignature of the checkpoint verifies."""
+
+
+@dataclass
+class LogCheck:
+    """What one node's answer held: its entries, checked, and what was wrong with the answer."""
+
+    member: str
+    entries: list[CheckedEntry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _name(federation: FederationDocument, member_id: str) -> str:
+    member = federation.member(member_id)
+    return member.name if member is not None else member_id
+
+
+def _names(federation: FederationDocument, members: Sequence[str]) -> str:
+    names = [_name(federation, m) for m in members]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the checkpoint of an answer allows entries to become."""
+
+    note: SignedNote | None
+    checkpoint: Checkpoint | None
+    witnesses: tuple[str, ...]
+    failure: str | None  # the checkpoint itself failed: every entry fails with this
+
+
+def _verdict(federation: FederationDocument, member: str, note_text: str | None) -> _Verdict:
+    if note_text is None:
+        return _Verdict(None, None, (), None)
+    name = _name(federation, member)
+    try:
+        note, checkpoint = check_checkpoint(note_text, log_identity(federation, member))
+    except VerifyError as exc:
+        return _Verdict(
+            None,
+            None,
+            (),
+            f"{name}'s signed checkpoint does not check ({exc}): the log may have been "
+            "tampered with.",
+        )
+    found = cosigners(note, witness_keys(federation, besides=member))
+    return _Verdict(note, checkpoint, tuple(found), None)
+
+
+def _entry_status(
+    federation: FederationDocument,
+    member: str,
+    verdict: _Verdict,
+    entry: LogEntry,
+    data: bytes,
+    index: int | None,
+    proof: list[bytes] | None,
+) -> tuple[str, str]:
+    name = _name(federation, member)
+    if verdict.failure is not None:
+        return FAILED, verdict.failure
+    if entry.holder != member:
+        return FAILED, (
+            f"The entry says {_name(federation, entry.holder)} recorded it, but it came from "
+            f"{name}'s log."
+        )
+    checkpoint = verdict.checkpoint
+    if checkpoint is None:
+        if proof is not None:
+            return FAILED, f"{name} sent a proof for this entry without a checkpoint to check."
+        return PENDING, (
+            f"Recorded moments ago: {name}'s log has no signed checkpoint yet. Look again in a "
+            "few seconds."
+        )
+    if index is None or index >= checkpoint.size:
+        if proof is not None:
+            return FAILED, f"{name} sent a proof for an entry that is not in its checkpoint."
+        return PENDING, (
+            f"Recorded moments ago and not yet in {name}'s signed checkpoint. Look again in a "
+            "few seconds."
+        )
+    if proof is None:
+        return FAILED, (
+            f"{name} gave no proof that this entry is in its signed checkpoint of "
+            f"{checkpoint.size} entries."
+        )
+    try:
+        verify_entry(data, index, proof, checkpoint)
+    except ProofError:
+        return FAILED, (
+            f"The proof that this entry is in {name}'s log does not check against the log's "
+            "signed checkpoint: the entry or the log was changed after it was recorded."
+        )
+    if not verdict.witnesses:
+        return PENDING, (
+            f"In {name}'s signed checkpoint, which no other node has confirmed yet. Look again "
+            "in a few seconds."
+        )
+    return VERIFIED, (
+        f"Checked against {name}'s signed checkpoint of {checkpoint.size} entries, confirmed by "
+        f"{_names(federation, verdict.witnesses)}."
+    )
+
+
+def _proof(value: Any) -> list[bytes] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("the proof is not a list")
+    try:
+        return [base64.b64decode(str(h), validate=True) for h in value]
+    except binascii.Error as exc:
+        raise ValueError("a proof hash is not base64") from exc
+
+
+def check_answer(
+    federation: FederationDocument, member: str, answer: Any, pseudonym: str
+) -> LogCheck:
+    """Check member's answer to the question "what do you hold about pseudonym?"."""
+    checked = LogCheck(member)
+    name = _name(federation, member)
+    if (
+        not isinstance(answer, Mapping)
+        or not isinstance(answer.get("entries"), list)
+        or not isinstance(answer.get("checkpoint"), str | None)
+    ):
+        checked.problems.append(f"{name}'s answer could not be read: it is not a log answer.")
+        return checked
+    note_text = answer["checkpoint"]
+    verdict = _verdict(federation, member, note_text)
+    unreadable = strangers = 0
+    for item in answer["entries"]:
+        try:
+            text = str(item["entry"])
+            data = text.encode()
+            entry = LogEntry.decode(data)
+            raw_index = item.get("leaf_index")
+            index = None if raw_index is None else int(raw_index)
+            proof = _proof(item.get("proof"))
+        except (EntryError, KeyError, TypeError, ValueError, AttributeError):
+            unreadable += 1
+            continue
+        if entry.pseudonym != pseudonym:
+            strangers += 1
+            continue
+        status, detail = _entry_status(federation, member, verdict, entry, data, index, proof)
+        checkpoint = verdict.checkpoint
+        checked.entries.append(
+            CheckedEntry(
+                log=member,
+                text=text,
+                entry=entry,
+                leaf_index=index,
+                proof=None if proof is None else tuple(str(h) for h in item["proof"]),
+                status=status,
+                detail=detail,
+                checkpoint=note_text,
+                checkpoint_size=checkpoint.size if checkpoint is not None else None,
+                witnesses=verdict.witnesses,
+            )
+        )
+    if unreadable:
+        checked.problems.append(
+            f"{name} sent {_count(unreadable)} that could not be read as log entries."
+        )
+    if strangers:
+        checked.problems.append(
+            f"{name} sent {_count(strangers)} about someone else; they are not shown."
+        )
+    return checked
+
+
+def _count(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"

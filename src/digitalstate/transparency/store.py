@@ -1,0 +1,433 @@
+"""The log in the node's database: appending entries, integrating them, proofs, checkpoints.
+
+Appending is one INSERT in the caller's transaction, so an entry is durable exactly when the
+action it records is (SQLite runs with synchronous=FULL): nothing is acknowledged that the log
+could lose. The sequencer (sequencer.py, one per node) then integrates pending entries in
+batches: it gives them leaf indexes, stores the interior nodes they complete, and signs a
+checkpoint, all in one transaction, so a crash leaves either the batch whole or untouched.
+
+Leaf hashes are never stored: they are computed from the stored entry bytes whenever they are
+served, so an entry changed, deleted or moved in the database no longer matches the signed
+tree, and an auditor re-computing the root from the leaf hashes sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from digitalstate.keys import KeyPair
+from digitalstate.transparency.entries import LogEntry, make_entry
+from digitalstate.transparency.merkle import (
+    CompactRange,
+    Coord,
+    ProofError,
+    consistency_plan,
+    inclusion_plan,
+    leaf_hash,
+    root_from,
+    root_plan,
+)
+from digitalstate.transparency.models import (
+    LEVEL_SHIFT,
+    LogCheckpoint,
+    LogCosignature,
+    LogEntryRow,
+    LogHead,
+    LogNode,
+)
+from digitalstate.transparency.note import Checkpoint, NoteSignature, SignedNote, sign_checkpoint
+
+Db = Session | Connection
+
+_ENTRIES = cast("Table", LogEntryRow.__table__)
+_NODES = cast("Table", LogNode.__table__)
+_HEAD = cast("Table", LogHead.__table__)
+_CHECKPOINTS = cast("Table", LogCheckpoint.__table__)
+_COSIGNATURES = cast("Table", LogCosignature.__table__)
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_NODE = insert(_NODES)
+_SET_INDEX = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == bindparam("entry_id"))
+    .values(leaf_index=bindparam("leaf"))
+)
+HEAD_ID = 1
+MAX_LEAVES_PER_PAGE = 65_536
+
+
+class LogDamagedError(RuntimeError):
+    """The stored log is missing something the signed tree says it holds."""
+
+
+def node_key(level: int, index: int) -> int:
+    """The primary key of a tree node."""
+    return (level << LEVEL_SHIFT) | index
+
+
+def record_access(
+    db: Db,
+    *,
+    holder: str,
+    pseudonym: str,
+    requester: str,
+    action: str,
+    outcome: str,
+    now: datetime,
+    purpose: str | None = None,
+    consent_id: str | None = None,
+    basis_id: str | None = None,
+    fields: Iterable[str] = (),
+    reason: str = "",
+) -> LogEntry:
+    """Append an entry about pseudonym to this node's log, in the caller's transaction."""
+    entry = make_entry(
+        holder=holder,
+        pseudonym=pseudonym,
+        requester=requester,
+        action=action,
+        outcome=outcome,
+        now=now,
+        purpose=purpose,
+        consent_id=consent_id,
+        basis_id=basis_id,
+        fields=fields,
+        reason=reason,
+    )
+    db.execute(_INSERT_ENTRY, {"pseudonym": pseudonym, "body": entry.encode()})
+    return entry
+
+
+def append_entries(db: Db, entries: Sequence[LogEntry]) -> None:
+    """Append several entries in the caller's transaction (one statement)."""
+    if entries:
+        db.execute(_INSERT_ENTRY, [{"pseudonym": e.pseudonym, "body": e.encode()} for e in entries])
+
+
+@dataclass(frozen=True)
+class Head:
+    """The integrated size and root hash."""
+
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class Integrated:
+    """What one integration did."""
+
+    count: int
+    head: Head
+    note: SignedNote
+
+
+def read_head(db: Db, *, lock: bool = False) -> Head | None:
+    """The head row (locked for the rest of the transaction when lock)."""
+    query = select(_HEAD.c.size, _HEAD.c.root).where(_HEAD.c.id == HEAD_ID)
+    if lock:
+        query = query.with_for_update()
+    row = db.execute(query).first()
+    return None if row is None else Head(int(row.size), bytes(row.root))
+
+
+def load_border(db: Db, size: int) -> CompactRange:
+    """The compact range of the tree at size, from the stored nodes and entries."""
+    coords = CompactRange.border(size)
+    hashes = subtree_hashes(db, set(coords))
+    return CompactRange(size, [hashes[c] for c in coords])
+
+
+class Integrator:
+    """Integrates pending entries, keeping the tree's border in memory between batches."""
+
+    def __init__(self, origin: str, key: KeyPair) -> None:
+        self.origin = origin
+        self.key = key
+        self._border: CompactRange | None = None
+
+    def integrate(self, db: Db, batch_size: int, now: datetime) -> Integrated | None:
+        """Integrate up to batch_size pending entries and sign a checkpoint, in db's transaction.
+
+        Returns None when nothing was pending and a checkpoint of the current size exists.
+        The caller commits; on any failure it rolls back and the border is reloaded next time.
+        """
+        head = read_head(db, lock=True)
+        if head is None:
+            head = Head(0, CompactRange().root())
+            db.execute(
+                insert(_HEAD), {"id": HEAD_ID, "size": 0, "root": head.root, "updated_at": now}
+            )
+            head = read_head(db, lock=True) or head
+        border = self._border
+        self._border = None  # restored only once this transaction has done its work
+        if border is None or border.size != head.size:
+            border = load_border(db, head.size)
+        rows = db.execute(
+            select(_ENTRIES.c.id, _ENTRIES.c.body)
+            .where(_ENTRIES.c.leaf_index.is_(None))
+            .order_by(_ENTRIES.c.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            if self._has_checkpoint(db, head.size):
+                self._border = border
+                return None
+            note = self._sign(db, head, now)
+            self._border = border
+            return Integrated(0, head, note)
+        first = head.size
+        made = border.extend(leaf_hash(bytes(row.body)) for row in rows)
+        db.execute(
+            _SET_INDEX, [{"entry_id": row.id, "leaf": first + i} for i, row in enumerate(rows)]
+        )
+        if made:
+            db.execute(
+                _INSERT_NODE, [{"id": node_key(lvl, idx), "hash": h} for lvl, idx, h in made]
+            )
+        new = Head(border.size, border.root())
+        db.execute(
+            update(_HEAD)
+            .where(_HEAD.c.id == HEAD_ID)
+            .values(size=new.size, root=new.root, updated_at=now)
+        )
+        note = self._sign(db, new, now)
+        self._border = border
+        return Integrated(len(rows), new, note)
+
+    def forget(self) -> None:
+        """Drop the cached border (after a rollback)."""
+        self._border = None
+
+    def _has_checkpoint(self, db: Db, size: int) -> bool:
+        found = db.execute(select(_CHECKPOINTS.c.size).where(_CHECKPOINTS.c.size == size)).first()
+        return found is not None
+
+    def _sign(self, db: Db, head: Head, now: datetime) -> SignedNote:
+        note = sign_checkpoint(Checkpoint(self.origin, head.size, head.root), self.origin, self.key)
+        db.execute(
+            insert(_CHECKPOINTS),
+            {"size": head.size, "root": head.root, "note": note.render(), "signed_at": now},
+        )
+        return note
+
+
+def subtree_hashes(db: Db, coords: Collection[Coord]) -> dict[Coord, bytes]:
+    """The hashes of complete subtrees: leaves hashed from their entries, the rest stored."""
+    found: dict[Coord, bytes] = {}
+    leaves = sorted(index for level, index in coords if level == 0)
+    interior = sorted(node_key(level, index) for level, index in coords if level > 0)
+    if leaves:
+        rows = db.execute(
+            select(_ENTRIES.c.leaf_index, _ENTRIES.c.body).where(_ENTRIES.c.leaf_index.in_(leaves))
+        )
+        for index, body in rows:
+            found[(0, int(index))] = leaf_hash(bytes(body))
+    if interior:
+        mask = (1 << LEVEL_SHIFT) - 1
+        rows = db.execute(select(_NODES.c.id, _NODES.c.hash).where(_NODES.c.id.in_(interior)))
+        for key, digest in rows:
+            found[(int(key) >> LEVEL_SHIFT, int(key) & mask)] = bytes(digest)
+    missing = [c for c in coords if c not in found]
+    if missing:
+        raise LogDamagedError(f"the stored log lacks tree nodes {sorted(missing)[:5]}")
+    return found
+
+
+def _check_size(db: Db, size: int) -> Head:
+    head = read_head(db)
+    integrated = head.size if head else 0
+    if size > integrated:
+        raise ProofError(f"the tree has {integrated} leaves, not {size}")
+    return head or Head(0, CompactRange().root())
+
+
+def inclusion_proof(db: Db, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[0:size]): ProofError when index or size are out of range."""
+    plan = inclusion_plan(index, size)
+    _check_size(db, size)
+    return plan.assemble(subtree_hashes(db, plan.coords()))
+
+
+def consistency_proof(db: Db, old: int, new: int) -> list[bytes]:
+    """PROOF(old, D[0:new]): ProofError when the sizes are out of range."""
+    plan = consistency_plan(old, new)
+    _check_size(db, new)
+    return plan.assemble(subtree_hashes(db, plan.coords()))
+
+
+def root_at(db: Db, size: int) -> bytes:
+    """MTH(D[0:size]) from the stored tree."""
+    plan = root_plan(size)
+    _check_size(db, size)
+    return root_from(plan, subtree_hashes(db, plan.coords()))
+
+
+def leaf_hashes(db: Db, start: int, end: int) -> list[bytes]:
+    """The leaf hashes of [start, end), computed from the stored entries."""
+    head = _check_size(db, end)
+    if not 0 <= start <= end or end - start > MAX_LEAVES_PER_PAGE:
+        raise ProofError(
+            f"ask for 0 to {MAX_LEAVES_PER_PAGE} leaves within [0, {head.size}), "
+            f"not [{start}, {end})"
+        )
+    rows = db.execute(
+        select(_ENTRIES.c.leaf_index, _ENTRIES.c.body)
+        .where(_ENTRIES.c.leaf_index >= start, _ENTRIES.c.leaf_index < end)
+        .order_by(_ENTRIES.c.leaf_index)
+    ).all()
+    hashes = []
+    for expected, row in enumerate(rows, start):
+        if int(row.leaf_index) != expected:
+            raise LogDamagedError(f"the stored log lacks leaf {expected}")
+        hashes.append(leaf_hash(bytes(row.body)))
+    if len(hashes) != end - start:
+        raise LogDamagedError(f"the stored log lacks leaf {start + len(hashes)}")
+    return hashes
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as the node holds it: its bytes and, once integrated, its leaf index."""
+
+    body: bytes
+    leaf_index: int | None
+
+
+def entries_for(db: Db, pseudonym: str) -> list[StoredEntry]:
+    """Every entry about pseudonym, newest first."""
+    rows = db.execute(
+        select(_ENTRIES.c.body, _ENTRIES.c.leaf_index)
+        .where(_ENTRIES.c.pseudonym == pseudonym)
+        .order_by(_ENTRIES.c.id.desc())
+    )
+    return [StoredEntry(bytes(body), None if index is None else int(index)) for body, index in rows]
+
+
+def pending_count(db: Db) -> int:
+    """Entries appended and not yet integrated."""
+    count = db.execute(
+        select(func.count()).select_from(_ENTRIES).where(_ENTRIES.c.leaf_index.is_(None))
+    ).scalar_one()
+    return int(count)
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """A signed checkpoint with the cosignatures collected for it."""
+
+    size: int
+    root: bytes
+    note: SignedNote
+    signed_at: datetime
+
+    def render(self) -> str:
+        """The note with every signature line."""
+        return self.note.render()
+
+
+def _published(db: Db, row: RowMapping) -> PublishedCheckpoint:
+    size = int(cast("int", row["size"]))
+    note = SignedNote.parse(str(row["note"]))
+    lines = db.execute(
+        select(_COSIGNATURES.c.line)
+        .where(_COSIGNATURES.c.size == size)
+        .order_by(_COSIGNATURES.c.witness)
+    ).scalars()
+    cosignatures = [
+        SignedNote.parse(note.text + "\n" + line + "\n").signatures[0] for line in lines
+    ]
+    return PublishedCheckpoint(
+        size,
+        bytes(cast("bytes", row["root"])),
+        note.with_signatures(cosignatures),
+        _utc(cast("datetime", row["signed_at"])),
+    )
+
+
+def latest_checkpoint(db: Db, *, cosigned: bool = False) -> PublishedCheckpoint | None:
+    """The newest checkpoint (the newest with at least one cosignature, when cosigned)."""
+    query = select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.size.desc()).limit(1)
+    if cosigned:
+        query = query.where(
+            _CHECKPOINTS.c.size.in_(select(_COSIGNATURES.c.size).distinct().scalar_subquery())
+        )
+    row = db.execute(query).mappings().first()
+    return None if row is None else _published(db, row)
+
+
+def checkpoint_at(db: Db, size: int) -> PublishedCheckpoint | None:
+    """The checkpoint this node signed at size, if it signed one."""
+    row = db.execute(select(_CHECKPOINTS).where(_CHECKPOINTS.c.size == size)).mappings().first()
+    return None if row is None else _published(db, row)
+
+
+def add_cosignature(
+    db: Db,
+    *,
+    size: int,
+    witness: str,
+    signature: NoteSignature,
+    cosigned_at: datetime,
+    now: datetime,
+) -> bool:
+    """Keep a witness's (already verified) cosignature; False when it had one for size."""
+    exists = db.execute(
+        select(_COSIGNATURES.c.size).where(
+            _COSIGNATURES.c.size == size, _COSIGNATURES.c.witness == witness
+        )
+    ).first()
+    if exists is not None:
+        return False
+    db.execute(
+        insert(_COSIGNATURES),
+        {
+            "size": size,
+            "witness": witness,
+            "line": signature.line(),
+            "cosigned_at": cosigned_at,
+            "received_at": now,
+        },
+    )
+    return True
+
+
+def prune_checkpoints(db: Db, keep: int) -> int:
+    """Delete uncosigned checkpoints older than the newest keep ones; return how many went."""
+    newest = select(_CHECKPOINTS.c.size).order_by(_CHECKPOINTS.c.size.desc()).limit(keep).subquery()
+    result = db.execute(
+        delete(_CHECKPOINTS).where(
+            _CHECKPOINTS.c.size.not_in(select(newest.c.size)),
+            _CHECKPOINTS.c.size.not_in(select(_COSIGNATURES.c.size)),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def entry_json(stored: StoredEntry) -> dict[str, object]:
+    """An entry as it travels to the charter: the exact bytes (as text) and its index."""
+    return {"entry": stored.body.decode(), "leaf_index": stored.leaf_index}
+
+
+def decode_entry(text: str) -> tuple[bytes, LogEntry]:
+    """The bytes and the entry of an entry as it travelled."""
+    data = text.encode()
+    return data, LogEntry.decode(data)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
