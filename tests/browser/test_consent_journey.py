@@ -3,12 +3,16 @@
 A seeded person starts the pensions service, signs in at the charter (after a failed empty
 try), agrees at the consent screen, sees the details pensions read, finds the consent and its
 receipt in their own pages at the charter, withdraws it, and pensions then says it can no
-longer get the details. Every page on the way is checked for the basics of accessibility and
-for the absence of GOV.UK's brand.
+longer get the details. Last, "Who has seen your data" at the charter lists each of these
+accesses, verified once the nodes' witnesses have cosigned (every second here), narrows to one
+with the filters, and downloads it as JSON and CSV. Every page on the way is checked for the
+basics of accessibility and for the absence of GOV.UK's brand.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import signal
@@ -29,6 +33,8 @@ pytestmark = pytest.mark.browser
 PEOPLE = 20
 SCREENS = Path("/tmp/screens")
 READY_WITHIN_S = 60.0
+VERIFIED_WITHIN_S = 60.0
+WITNESS_INTERVAL_S = "1"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env=hermetic_env(),
+            env=hermetic_env(DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S),
             preexec_fn=die_with_parent,
         )
 
@@ -155,6 +161,57 @@ def see_and_withdraw(page: Page, demo: dict[str, str]) -> None:
     expect(page.locator("h1")).to_have_text("Consent withdrawn")
 
 
+def who_has_seen(page: Page, demo: dict[str, str], screenshot: Path | None) -> None:
+    """At the charter: every access verified, one kept by the filters, and the downloads."""
+    page.goto(demo["charter"] + "/my")
+    page.get_by_role("link", name="Who has seen your data").click()
+    check_page(page)
+    expect(page.locator("h1")).to_have_text("Who has seen your data")
+    cards = page.locator(".govuk-summary-card")
+    tags = cards.locator(".govuk-tag")
+
+    def all_verified() -> bool | None:
+        # The consent, the reads, the withdrawal and the refused read: each verified once a
+        # witness has cosigned the People register's checkpoint; until then, look again.
+        count = cards.count()
+        if count >= 4 and tags.count() == count and tags.all_inner_texts() == ["Verified"] * count:
+            return True
+        page.reload()
+        return None
+
+    wait_for(all_verified, VERIFIED_WITHIN_S, "every access on the page to be verified", 1.0)
+    check_page(page)
+    expect(cards.first).to_contain_text("Was refused by People register")
+    expect(page.locator("main")).to_contain_text("confirmed by")
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
+
+    page.get_by_label("What happened").select_option(label="Withdrawal recorded")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/my/activity?*action=consent-withdrawn*")
+    check_page(page)
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Your withdrawal was recorded at People register")
+    expect(page.get_by_label("What happened")).to_have_value("consent-withdrawn")
+
+    with page.expect_download() as json_download:
+        page.get_by_role("link", name="Download as JSON").click()
+    assert json_download.value.suggested_filename == "who-has-seen-my-data.json"
+    listing = json.loads(Path(json_download.value.path()).read_text())
+    assert listing["filters"]["action"] == "consent-withdrawn"
+    (entry,) = listing["entries"]
+    assert (entry["action"], entry["status"]) == ("consent-withdrawn", "verified")
+    assert entry["entry"] and entry["proof"] and entry["checkpoint"]
+
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name=re.compile("Download as CSV")).click()
+    assert csv_download.value.suggested_filename == "who-has-seen-my-data.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text())))
+    assert [(r["action"], r["status"], r["node"]) for r in rows] == [
+        ("consent-withdrawn", "verified", "people-register")
+    ]
+
+
 def journey(
     page: Page, demo: dict[str, str], number: int, *, javascript: bool, screenshot: Path | None
 ) -> None:
@@ -170,6 +227,7 @@ def journey(
     check_page(page)
     expect(page.locator("h1")).to_have_text("We can no longer get your details")
     expect(main).to_contain_text("We no longer keep them up to date")
+    who_has_seen(page, demo, SCREENS / "activity.png" if screenshot is not None else None)
 
 
 def test_the_consent_journey_with_javascript(page: Page, demo: dict[str, str]) -> None:

@@ -10,9 +10,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from browser_support import Browser
+from consent_e2e_support import give_consent, sign_in_at_pensions
 from e2e_support import (
     CLI,
     HOST,
@@ -26,8 +29,12 @@ from e2e_support import (
     http_get,
     pid_running,
     port_is_free,
+    run_cli,
     wait_for,
 )
+
+from digitalstate.keys import KeyPair
+from digitalstate.transparency.note import SignedNote
 
 pytestmark = pytest.mark.e2e
 
@@ -298,3 +305,33 @@ def test_the_same_data_dir_with_another_base_port_fails_in_one_line(
     assert f"--base-port {demo.base_port}" in lines[0]
     assert str(other_port) in lines[0]
     assert all(port_is_free(p) for p in range(other_port, other_port + PORT_COUNT))
+
+
+def test_log_verify_passes_on_every_node_after_some_activity(demo: Demo, tmp_path: Path) -> None:
+    urls = demo.urls()
+    browser = Browser()
+    try:  # alice consents at the charter; pensions reads from the People register
+        shown = SimpleNamespace(urls=urls)
+        ask = sign_in_at_pensions(
+            browser, shown, SimpleNamespace(email=demo.listing["sign_in"]["email"])
+        )
+        give_consent(browser, shown, ask)
+    finally:
+        browser.close()
+    checkpoint = urls["people-register"] + "/.well-known/digitalstate/checkpoint"
+    wait_for(
+        lambda: SignedNote.parse(http_get(checkpoint).body.decode()).checkpoint.size > 0,
+        20,
+        "the People register's log to hold the read",
+    )
+    anchor_key = KeyPair.load(demo.data_dir / "trust-anchor" / "anchor.key").public.b64
+    pinned = ["--anchor", demo.listing["federation"], "--anchor-key", anchor_key]
+    for member in DEMO_IDS:
+        state = str(tmp_path / f"{member}.json")
+        result = run_cli(
+            "log", "verify", "--node", urls[member], *pinned, "--state", state, "--json"
+        )
+        outcome = json.loads(result.stdout)
+        assert outcome["ok"] and outcome["member"] == member, outcome
+        assert outcome["audited"]["leaves"] == outcome["size"]
+    assert json.loads(Path(tmp_path / "people-register.json").read_text())["size"] > 0

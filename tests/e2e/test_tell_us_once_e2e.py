@@ -1,22 +1,30 @@
-"""Issue 3 end to end, across real node processes, on SQLite and on PostgreSQL.
+"""Issues 3 and 4 end to end, across real node processes, on SQLite and on PostgreSQL.
 
 A person signs in at liverpool-pensions, consents to their address and date of birth from the
 People register with change notices; pensions reads them; the person changes their address at
 the People register; pensions is told within 2 s and reads the new address; the person
-withdraws the consent; the next read is refused with 403.
+withdraws the consent; the next read is refused with 403. Then every access of the journey is
+on the person's "Who has seen your data" page at the charter, verified: its entry is in the
+People register's log, under a checkpoint the other nodes' witnesses cosigned (every 0.5 s
+here).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import time
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from browser_support import Browser
 from consent_e2e_support import (
     CHARTER,
     PENSIONS,
+    REGISTER,
     RUN,
     ConsentFederation,
     address_question,
@@ -32,12 +40,25 @@ from consent_e2e_support import (
     withdraw,
 )
 from e2e_support import processes, wait_for
+from log_support import logged_entries
 
+from digitalstate.identity.pseudonyms import SECRET_FILE, load_secret, pseudonym
 from digitalstate.registers.display import display_date
+from digitalstate.registers.synthetic import SyntheticPerson
+from digitalstate.settings import load_node_settings
+from digitalstate.transparency.verify import (
+    check_checkpoint,
+    cosigners,
+    log_identity,
+    verify_entry,
+    witness_keys,
+)
 
 pytestmark = pytest.mark.e2e
 
 TOLD_WITHIN_S = 2.0
+WITNESS_INTERVAL_S = "0.5"
+VERIFIED_WITHIN_S = 30.0
 NEW_LINE, NEW_POSTCODE = "1 Tell Us Once Street", "LS1 4AP"
 
 
@@ -56,7 +77,10 @@ def federation(
     with contextlib.ExitStack() as stack:
         urls = stack.enter_context(postgres_schemas(RUN)) if request.param == "postgres" else None
         procs = stack.enter_context(processes(root / "logs"))
-        running = set_up_federation(root, procs, database_urls=urls)
+        witnessing = {
+            m: {"DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS": WITNESS_INTERVAL_S} for m in RUN
+        }
+        running = set_up_federation(root, procs, database_urls=urls, env=witnessing)
         stack.callback(running.close)
         yield running
 
@@ -89,6 +113,7 @@ def test_pensions_reads_with_consent_is_told_of_a_change_and_is_refused_after_wi
         assert "We can no longer get your details" in after.text, after.text
         assert NEW_LINE in after.text  # the last copy, marked as no longer kept up to date
         _the_person_sees_the_reads_the_notice_and_the_refusal(browser, federation)
+        _every_access_is_on_the_page_verified(browser, federation, alice)
     finally:
         browser.close()
 
@@ -138,3 +163,44 @@ def _the_person_sees_the_reads_the_notice_and_the_refusal(
     assert "Was refused by People register" in text
     assert "was withdrawn at" in text
     assert "Liverpool: pensions" in text
+
+
+def _every_access_is_on_the_page_verified(
+    browser: Browser, federation: ConsentFederation, who: SyntheticPerson
+) -> None:
+    """Each entry the People register logged about the person is on their page, verified."""
+    charter_dir = load_node_settings(federation.config(CHARTER)).data_dir
+    at_register = pseudonym(load_secret(charter_dir / SECRET_FILE), REGISTER, who.person_id)
+    with federation.engine(REGISTER).connect() as db:
+        logged = logged_entries(db, at_register)
+    # Every access of the journey, as the register logged it.
+    actions = Counter(entry.action for entry in logged)
+    assert actions["consent-given"] == 1 and actions["consent-withdrawn"] == 1, actions
+    assert actions["read"] >= 2 and actions["notified"] == 1 and actions["refused"] >= 1, actions
+    assert set(actions) == {"consent-given", "read", "notified", "consent-withdrawn", "refused"}
+    expected = {entry.encode().decode() for entry in logged}
+    charter = federation.urls[CHARTER]
+
+    def all_verified() -> dict[str, Any] | None:
+        listing: dict[str, Any] = json.loads(browser.get(charter + "/my/activity.json").html)
+        shown = {e["entry"] for e in listing["entries"]}
+        done = all(e["status"] == "verified" for e in listing["entries"])
+        return listing if shown == expected and done else None
+
+    listing = wait_for(all_verified, VERIFIED_WITHIN_S, "every access verified on the page", 0.5)
+    # What the page says, the person can check with the download and the federation's keys.
+    document = federation.document()
+    witnesses = witness_keys(document, besides=REGISTER)
+    for item in listing["entries"]:
+        assert item["node"] == REGISTER
+        note, checkpoint = check_checkpoint(item["checkpoint"], log_identity(document, REGISTER))
+        assert set(cosigners(note, witnesses)) & {CHARTER, PENSIONS}
+        proof = [base64.b64decode(h) for h in item["proof"]]
+        verify_entry(item["entry"].encode(), item["leaf_index"], proof, checkpoint)
+    page = browser.get(charter + "/my/activity")
+    assert page.status == 200, page.text
+    assert page.text.count("Verified") == len(expected), page.text
+    assert "Not yet verified" not in page.text and "Failed verification" not in page.text
+    assert "Your consent was recorded at People register" in page.text
+    assert "Your withdrawal was recorded at People register" in page.text
+    assert "confirmed by" in page.text

@@ -514,6 +514,9 @@ def test_who_has_seen_your_data_shows_each_read_and_names_registers_not_reached(
     assert "Paying your State Pension" in text
     assert f'href="/my/consents/{consent_id}"' in text
     assert "We could not reach Liverpool: pensions, Electoral registration office" in text
+    # Each access is a log entry, checked (tests/integration/test_activity.py: how far).
+    assert text.count('class="govuk-summary-card ') == 2
+    assert "Not yet verified" in text or "Verified" in text
 
 
 # --- reads under a statutory basis ---------------------------------------------------------
@@ -558,6 +561,10 @@ def test_a_basis_read_is_relayed_to_the_register_recorded_and_shown(
     assert "Read from People register under a statutory basis, through the charter" in text
     assert "Representation of the People Act 1983, s. 9A" in text
     assert "Electoral registration office" in text
+    # One access, though two logs recorded it: the charter's relay and the register's read.
+    assert text.count('class="govuk-summary-card ') == 1
+    recorded = text.split("Recorded in")[1].split("Checked")[0]
+    assert "People register" in recorded and "Charter: your account" in recorded
 
 
 @pytest.mark.parametrize(

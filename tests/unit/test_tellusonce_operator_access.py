@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from digitalstate.tellusonce.pages import from_loopback, operator_allowed
+from digitalstate.web.operator import from_loopback, operator_allowed
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from digitalstate.consent.service import RequestTerms, RequestUnavailableError, 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import Member
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.node.threads import finish_in_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -283,21 +283,6 @@ def _unconfirmed(node: NodeRuntime) -> list[tuple[str, str, dict[str, Any]]]:
         return [
             (c.id, c.holder, json.loads(c.record)) for c in service.unconfirmed_withdrawals(session)
         ]
-
-
-async def finish_in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run function in a thread; when cancelled, wait for it to finish before giving up.
-
-    A background task is cancelled when the node stops, just before the engine is disposed:
-    a thread still inside a transaction would otherwise keep a connection the engine no
-    longer knows, and leak it.
-    """
-    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        await work
-        raise
 
 
 def expire_consents(node: NodeRuntime, now: datetime) -> int:

@@ -12,6 +12,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from digitalstate.consent import service
+from digitalstate.consent.activity import (
+    Activity,
+    Filters,
+    activity_rows,
+    counts,
+    export_csv,
+    export_json,
+    filter_options,
+    gather_activity,
+)
 from digitalstate.consent.flows import (
     HolderUnreachableError,
     NotYoursError,
@@ -24,12 +34,7 @@ from digitalstate.consent.flows import (
 )
 from digitalstate.consent.people import display_name, people_helped
 from digitalstate.consent.service import RequestUnavailableError
-from digitalstate.consent.views import (
-    ConsentView,
-    consent_view,
-    event_view,
-    gather_activity,
-)
+from digitalstate.consent.views import ConsentView, consent_view, event_view, member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import csrf_token, require_csrf
@@ -191,11 +196,38 @@ class ConsentPages:
         return self.render(request, "consent/withdrawn.html", {"consent": view})
 
     async def my_activity(self, request: Request, person: PersonDep) -> Response:
-        """Who has seen your data: every read, refusal and notice, newest first."""
+        """Who has seen your data: every entry about you in every log, checked, newest first."""
+        chosen = Filters.of(request.query_params)
         activity = await gather_activity(self.node, person)
         views = await asyncio.to_thread(_consent_views, self.node, person)
-        context = {"activity": activity, "consents": {v.id for v in views}}
+        federation = self.node.keeper.current()
+        everything = activity_rows(federation, activity, Filters())
+        rows = activity_rows(federation, activity, chosen) if chosen.active else everything
+        context = {
+            "activity": activity,
+            "rows": rows,
+            "counts": counts(everything),
+            "filters": chosen,
+            "options": filter_options(federation, activity, chosen),
+            "unreachable": [member_name(federation, m) for m in activity.unreachable],
+            "consents": {v.id for v in views},
+        }
         return self.render(request, "consent/activity.html", context)
+
+    async def my_activity_json(self, request: Request, person: PersonDep) -> Response:
+        """Download who has seen your data as JSON, with what it takes to check each entry."""
+        chosen, activity = await self._activity(request, person)
+        body = export_json(self.node.keeper.current(), activity, chosen, utcnow())
+        return _attachment(body, "application/json", "who-has-seen-my-data.json")
+
+    async def my_activity_csv(self, request: Request, person: PersonDep) -> Response:
+        """Download who has seen your data as CSV, one entry a row."""
+        chosen, activity = await self._activity(request, person)
+        body = export_csv(self.node.keeper.current(), activity, chosen)
+        return _attachment(body, "text/csv; charset=utf-8", "who-has-seen-my-data.csv")
+
+    async def _activity(self, request: Request, person: str) -> tuple[Filters, Activity]:
+        return Filters.of(request.query_params), await gather_activity(self.node, person)
 
 
 def make_pages_router(node: NodeRuntime) -> APIRouter:
@@ -219,7 +251,17 @@ def make_pages_router(node: NodeRuntime) -> APIRouter:
         "/my/consents/{consent_id}/withdraw", pages.withdraw, methods=["POST"], dependencies=csrf
     )
     router.add_api_route("/my/activity", pages.my_activity, methods=["GET"])
+    router.add_api_route("/my/activity.json", pages.my_activity_json, methods=["GET"])
+    router.add_api_route("/my/activity.csv", pages.my_activity_csv, methods=["GET"])
     return router
+
+
+def _attachment(body: str, media_type: str, filename: str) -> Response:
+    headers = {
+        "content-disposition": f'attachment; filename="{filename}"',
+        "cache-control": "no-store",  # a person's own data: no shared cache keeps it
+    }
+    return Response(body, media_type=media_type, headers=headers)
 
 
 async def _screen(node: NodeRuntime, request_id: str, person: str) -> Screen:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +52,9 @@ class NodeRuntime:
     # Named events a feature waits on and another sets (for example "outbox": a change was
     # committed, deliver now rather than at the next poll).
     events: dict[str, asyncio.Event] = field(default_factory=dict)
+    # This node's Prometheus metrics (GET /metrics). Its own registry, never the global one:
+    # several nodes may run in one process (tests).
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.tellusonce.api import make_notices_router
-from digitalstate.tellusonce.pages import install_operator_refusal, make_outbox_router
+from digitalstate.tellusonce.pages import make_outbox_router
 from digitalstate.tellusonce.rereads import RereadWorker
 from digitalstate.tellusonce.worker import DeliveryWorker
 from digitalstate.web.templating import make_templates
@@ -21,9 +21,7 @@ def install(app: FastAPI, node: NodeRuntime) -> None:
     """Add this feature's routes and background work to a node."""
     roles = node.settings.node.roles
     if "register" in roles:
-        templates = make_templates()
-        app.include_router(make_outbox_router(node, templates))
-        install_operator_refusal(app, templates)
+        app.include_router(make_outbox_router(node, make_templates()))
         node.background.append(DeliveryWorker(node).run)
     if "service" in roles:
         app.include_router(make_notices_router(node))

@@ -1,22 +1,21 @@
 """The operator's outbox page on a register node: notices waiting, failing and dead-lettered.
 
 Operator pages have no sign-in of their own: they answer only requests from a loopback
-address unless [web] operator_remote is on (docs/configuration.md).
+address unless [web] operator_remote is on (web/operator.py, docs/configuration.md).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.node.runtime import NodeRuntime, is_loopback
+from digitalstate.node.runtime import NodeRuntime
 from digitalstate.tellusonce.retrying import run_step
 from digitalstate.tellusonce.service import (
     OutboxEntry,
@@ -27,41 +26,17 @@ from digitalstate.tellusonce.service import (
     retry_notices,
 )
 from digitalstate.tellusonce.worker import OUTBOX_EVENT
+from digitalstate.web.operator import operator_only
 from digitalstate.web.session import require_csrf
 
 OUTBOX_PAGE = "/operator/outbox"
 SHOWN_PER_STATE = 200
 
 
-class OperatorOnlyError(Exception):
-    """An operator page asked for from an address that may not use it."""
-
-
-def operator_allowed(request: Request, remote: bool) -> bool:
-    """True when the request may use operator pages: from loopback, or remote is allowed."""
-    host = request.client.host if request.client is not None else ""
-    return remote or from_loopback(host)
-
-
-def from_loopback(host: str) -> bool:
-    """True for a loopback address, also in IPv4-mapped IPv6 form (a dual-stack listener)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return is_loopback(host)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
 def make_outbox_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The operator's outbox page and its retry buttons."""
 
-    def require_operator(request: Request) -> None:
-        """Refuse the request unless it may use operator pages."""
-        if not operator_allowed(request, node.settings.web.operator_remote):
-            raise OperatorOnlyError
-
+    require_operator = operator_only(node.settings.web.operator_remote)
     router = APIRouter(include_in_schema=False, dependencies=[Depends(require_operator)])
 
     @router.get(OUTBOX_PAGE, response_class=HTMLResponse)
@@ -99,28 +74,6 @@ def make_outbox_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRout
         return RedirectResponse(f"{OUTBOX_PAGE}?retried={len(ids)}", status_code=303)
 
     return router
-
-
-def install_operator_refusal(app: FastAPI, templates: Jinja2Templates) -> None:
-    """Answer an operator page asked for from elsewhere with a 403 page saying why."""
-
-    async def refuse(request: Request, _exc: Exception) -> Response:
-        """A 403 page saying where the operator pages can be used."""
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {
-                "status": 403,
-                "title": "Operator pages are only available on the node's own machine",
-                "detail": "Open this page in a browser on the machine the node runs on "
-                "(for example through an SSH tunnel). An operator can also set "
-                "[web] operator_remote = true, but only behind a VPN or a proxy with its own "
-                "sign-in.",
-            },
-            status_code=403,
-        )
-
-    app.add_exception_handler(OperatorOnlyError, refuse)
 
 
 STATES: tuple[tuple[OutboxState, str], ...] = (

@@ -16,6 +16,8 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.node.threads import finish_in_thread
+
 log = logging.getLogger("digitalstate.tellusonce")
 
 T = TypeVar("T")
@@ -52,9 +54,7 @@ async def run_step(
     """Run step(session) in its own transaction in a thread; retry it while the database is busy."""
     for attempt in range(attempts):
         try:
-            return await _finish_even_if_cancelled(
-                asyncio.ensure_future(asyncio.to_thread(_in_transaction, sessions, step))
-            )
+            return await finish_in_thread(_in_transaction, sessions, step)
         except OperationalError as exc:
             if not is_busy(exc) or attempt == attempts - 1:
                 raise
@@ -62,14 +62,3 @@ async def run_step(
             log.info("database busy (%s); trying the step again in %.2f s", exc.orig, delay)
             await sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-
-async def _finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
-    # A thread cannot be stopped: when the worker is cancelled (the node stops), wait for the
-    # step's short transaction to commit or roll back before going, so that the node does not
-    # close its database under a step that still holds a connection.
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await asyncio.wait([future])
-        raise

@@ -2,7 +2,9 @@
 
 The sequencer integrates this node's entries and signs checkpoints; the public routes serve
 checkpoints and proofs; the exchange routes take witnesses' cosignatures and give the charter a
-person's entries with proofs.
+person's entries with proofs. The witness checks, audits and cosigns the other members' logs;
+the operator's log page (/operator/log) shows this node's log, the logs it witnesses and their
+alarms.
 """
 
 from __future__ import annotations
@@ -12,18 +14,29 @@ from fastapi import FastAPI
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.api import make_exchange_router, make_public_router
+from digitalstate.transparency.metrics import LogStateCollector, log_metrics
+from digitalstate.transparency.pages import make_log_pages_router
 from digitalstate.transparency.sequencer import run_sequencer
+from digitalstate.transparency.witness import run_witness
+from digitalstate.web.templating import make_templates
 
 
 def install(app: FastAPI, node: NodeRuntime) -> None:
-    """Add the log's routes and its sequencer to a node."""
+    """Add the log's routes, its sequencer, the witness and the operator's page to a node."""
     app.include_router(make_public_router(node))
     app.include_router(make_exchange_router(node))
+    app.include_router(make_log_pages_router(node, make_templates()))
+    log_metrics(node.metrics)
+    node.metrics.register(LogStateCollector(node.engine))
 
     async def sequencer() -> None:
         await run_sequencer(node)
 
+    async def witness() -> None:
+        await run_witness(node)
+
     node.background.append(sequencer)
+    node.background.append(witness)
 
 
 FEATURE = Feature(name="transparency", roles=frozenset({"*"}), install=install)

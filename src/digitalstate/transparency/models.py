@@ -90,13 +90,18 @@ class WitnessedLog(Base):
     origin: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[bytes] = mapped_column(LargeBinary)
-    note: Mapped[str] = mapped_column(Text)  # the last checkpoint verified, as signed
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The last checkpoint verified, as it was served; empty until one was.
+    note: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0)  # newest size cosigned
     # The rolling audit: leaf hashes re-read from audit_position on, folded into audit_border,
-    # to be compared with the root of audit_size when the pass reaches it.
+    # to be compared with audit_root (of the checkpoint of audit_size this witness verified)
+    # when the pass reaches audit_size. audited_size/audited_at: the last pass that matched.
     audit_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    audit_root: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     audit_position: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_border: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    audited_size: Mapped[int] = mapped_column(BigInteger, default=0)
     audited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Reachability: since when the member's log could not be fetched, and why.
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -115,5 +120,7 @@ class LogAlarm(Base):
     detail: Mapped[str] = mapped_column(Text)
     evidence: Mapped[str] = mapped_column(Text, default="")  # the checkpoints that conflict
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Who cleared it: "operator" (the operator page), or "witness" (an outage that ended).
+    cleared_by: Mapped[str] = mapped_column(String(16), default="")
 
     __table_args__ = (Index("ix_log_alarms_member_at", "member", "at"),)

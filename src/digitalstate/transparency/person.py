@@ -155,7 +155,7 @@ def _entry_status(
     if proof is None:
         return FAILED, (
             f"{name} gave no proof that this entry is in its signed checkpoint of "
-            f"{checkpoint.size} entries."
+            f"{_count(checkpoint.size)}."
         )
     try:
         verify_entry(data, index, proof, checkpoint)
@@ -170,7 +170,7 @@ def _entry_status(
             "in a few seconds."
         )
     return VERIFIED, (
-        f"Checked against {name}'s signed checkpoint of {checkpoint.size} entries, confirmed by "
+        f"Checked against {name}'s signed checkpoint of {_count(checkpoint.size)}, confirmed by "
         f"{_names(federation, verdict.witnesses)}."
     )
 

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from digitalstate.keys import KeyPair
+from digitalstate.node.threads import finish_in_thread
 from digitalstate.transparency.entries import log_origin
-from digitalstate.transparency.store import Integrated, Integrator, prune_checkpoints
+from digitalstate.transparency.metrics import log_metrics
+from digitalstate.transparency.store import Integrated, Integrator, prune_checkpoints, read_head
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime
@@ -76,11 +78,19 @@ class Sequencer:
         return total
 
 
+def integrated_size(engine: Engine) -> int:
+    """The size of the tree as integrated so far."""
+    with engine.connect() as db:
+        head = read_head(db)
+    return 0 if head is None else head.size
+
+
 async def run_sequencer(node: NodeRuntime) -> None:
     """The node's sequencer loop: integrate, then wait for a wake-up or the longest wait."""
     settings = node.settings.log
     sequencer: Sequencer | None = None
     wake = node.event(EVENT)
+    size_metric = log_metrics(node.metrics).size
     while True:
         federation = node.keeper.document  # only its name is needed: an old copy will do
         if federation is None:
@@ -94,11 +104,15 @@ async def run_sequencer(node: NodeRuntime) -> None:
                 batch_size=settings.batch_size,
                 checkpoints_kept=settings.checkpoints_kept,
             )
+            with contextlib.suppress(Exception):  # only a metric: the first batch sets it too
+                size_metric.set(await finish_in_thread(integrated_size, node.engine))
         try:
-            done = await asyncio.to_thread(sequencer.step)
+            done = await finish_in_thread(sequencer.step)
         except Exception:
             log.exception("the log sequencer failed a batch; it is retried")
             done = None
+        if done is not None:
+            size_metric.set(done.head.size)
         if done is not None and done.count >= settings.batch_size:
             continue  # more may be waiting: no pause between full batches
         wake.clear()

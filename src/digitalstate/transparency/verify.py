@@ -181,6 +181,8 @@ def decode_border(data: bytes) -> CompactRange:
     """The compact range encode_border wrote; an empty value is the empty tree."""
     if not data:
         return CompactRange()
+    if len(data) < 8 or (len(data) - 8) % 32:
+        raise ValueError("the stored audit state is damaged")
     (size,) = struct.unpack(">Q", data[:8])
     hashes = [data[i : i + 32] for i in range(8, len(data), 32)]
     if len(hashes) != bin(size).count("1") or any(len(h) != 32 for h in hashes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from digitalstate import __version__
@@ -24,8 +26,11 @@ from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.web.health import database_check, health_router
+from digitalstate.web.operator import OperatorOnlyError, install_operator_refusal, operator_allowed
 from digitalstate.web.problems import install_problem_handlers
 from digitalstate.web.templating import make_templates, mount_static
+
+METRICS_PATH = "/metrics"
 
 
 def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) -> FastAPI:
@@ -52,6 +57,7 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
     install_problem_handlers(app)
     mount_static(app)
     templates = make_templates()
+    install_operator_refusal(app, templates)
 
     def checks() -> dict[str, dict[str, Any]]:
         fresh = node.keeper.is_fresh()
@@ -79,6 +85,14 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         if node.keeper.envelope is None:
             raise Problem("federation-unavailable", "this node holds no federation document yet")
         return JSONResponse(node.keeper.envelope)
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """This node's Prometheus metrics (for operators: loopback only, as /operator/ pages)."""
+        if not operator_allowed(request, settings.web.operator_remote):
+            raise OperatorOnlyError
+        body = await asyncio.to_thread(generate_latest, node.metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:

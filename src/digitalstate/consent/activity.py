@@ -1,0 +1,542 @@
+"""Who has seen your data: every log entry about the person across the federation, checked.
+
+The charter asks every register for the entries of its log about the person (under that
+register's pseudonym for them: POST /exchange/v1/access-records) and reads its own log's
+entries (its relays of reads under a statutory basis) from its own database. Each answer is
+checked by digitalstate.transparency.person: the checkpoint is the node's, a witness cosigned
+it, each entry's bytes are in the tree. This module turns the checked entries into what the
+page, the filters and the downloads show, in people's words.
+
+A read under a statutory basis leaves two entries: the charter's (it relayed the read) and the
+register's (it answered it). The page shows the pair as one access with both records and both
+verification results; the downloads keep every entry on its own, as each log holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from digitalstate.consent.people import pseudonym_of
+from digitalstate.consent.service import as_utc
+from digitalstate.consent.views import field_label, member_name, purpose_title
+from digitalstate.exchange.client import ExchangeError
+from digitalstate.federation.domain import FederationDocument
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.transparency.api import ACCESS_RECORDS_PATH, person_entries
+from digitalstate.transparency.merkle import ProofError
+from digitalstate.transparency.person import (
+    FAILED,
+    PENDING,
+    VERIFIED,
+    CheckedEntry,
+    LogCheck,
+    check_answer,
+    worst,
+)
+from digitalstate.transparency.store import LogDamagedError
+
+log = logging.getLogger(__name__)
+
+ACTION_LABELS = {
+    "read": "Read with your consent",
+    "basis-read": "Read under a statutory basis",
+    "refused": "Refused",
+    "notified": "Told your details changed",
+    "consent-given": "Consent recorded",
+    "consent-withdrawn": "Withdrawal recorded",
+}
+"""The actions a person can filter by, in their words, in the order the filter lists them."""
+STATUS_LABELS = {VERIFIED: "Verified", PENDING: "Not yet verified", FAILED: "Failed verification"}
+STATUS_TAGS = {VERIFIED: "govuk-tag--green", PENDING: "govuk-tag--yellow", FAILED: "govuk-tag--red"}
+OUTCOME_LABELS = {
+    "allowed": "Allowed",
+    "refused": "Refused",
+    "failed": "Failed",
+    "recorded": "Recorded",
+    "delivered": "Delivered",
+}
+PAIR_WINDOW = timedelta(minutes=2)
+"""How far apart the charter's relay and the register's record of one basis read may be."""
+HOW_TO_VERIFY = (
+    "Each entry is the exact text its node hashed into its log. Its leaf hash is "
+    "SHA-256(0x00 || the entry's UTF-8 bytes); with the inclusion proof (RFC 9162) it gives the "
+    "root hash of the checkpoint, a C2SP signed note signed by the node's key and cosigned by "
+    "other nodes as witnesses. The keys are in the federation document at "
+    "/.well-known/digitalstate/federation."
+)
+CSV_COLUMNS = (
+    "at",
+    "node",
+    "node_name",
+    "requester",
+    "requester_name",
+    "action",
+    "what",
+    "fields",
+    "purpose",
+    "purpose_title",
+    "consent_id",
+    "basis_id",
+    "legislation",
+    "outcome",
+    "reason",
+    "status",
+    "status_detail",
+    "leaf_index",
+    "checkpoint_size",
+    "witnesses",
+)
+
+
+# --- gathering -------------------------------------------------------------------------------
+
+
+@dataclass
+class Activity:
+    """Every checked entry about the person (newest first) and what could not be had."""
+
+    charter: str
+    """The charter's member id: its log holds the relays of basis reads."""
+    asked: list[str] = field(default_factory=list)
+    """The members whose logs were asked (or read), in federation order."""
+    targets: dict[str, str] = field(default_factory=dict)
+    """Pseudonym -> the register it is the person's pseudonym at."""
+    entries: list[CheckedEntry] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    """The members that could not be asked."""
+    problems: list[str] = field(default_factory=list)
+    """What was wrong with the answers, in people's words (shown as failures)."""
+
+    def add(self, check: LogCheck) -> None:
+        """Take in one answer's checked entries and problems."""
+        self.entries.extend(check.entries)
+        self.problems.extend(check.problems)
+
+
+async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
+    """Ask every register for its entries about the person, read the charter's, check all."""
+    federation = node.keeper.current()
+    own = node.settings.node.id
+    registers = [m for m in federation.members if "register" in m.roles and m.revoked_at is None]
+    pseudonyms = {m.id: pseudonym_of(node, m.id, person_id) for m in registers}
+    activity = Activity(
+        charter=own,
+        asked=[m.id for m in federation.members if m.id == own or m.id in pseudonyms],
+        targets={p: m for m, p in pseudonyms.items()},
+    )
+    remote = [m for m in registers if m.id != own]
+    answers = await asyncio.gather(
+        *(_ask(node, m.id, pseudonyms[m.id]) for m in remote), return_exceptions=True
+    )
+    for member, answer in zip(remote, answers, strict=True):
+        if isinstance(answer, _DamagedError):
+            activity.problems.append(f"{member.name} says its log is damaged: {answer}")
+        elif isinstance(answer, BaseException):
+            log.warning("the log entries of %s are not available: %s", member.id, answer)
+            activity.unreachable.append(member.id)
+        else:
+            activity.add(check_answer(federation, member.id, answer, pseudonyms[member.id]))
+    try:
+        ours = await asyncio.to_thread(_own_answers, node, list(pseudonyms.values()))
+    except (LogDamagedError, ProofError) as exc:
+        log.error("this node's own log cannot give its proofs: %s", exc)
+        activity.problems.append(f"{member_name(federation, own)}'s own log is damaged: {exc}")
+    else:
+        for pseudonym, answer in ours:
+            activity.add(check_answer(federation, own, answer, pseudonym))
+    activity.entries.sort(key=lambda c: (c.entry.at, c.log, c.leaf_index or 0), reverse=True)
+    return activity
+
+
+class _DamagedError(Exception):
+    """A node answered that its own log is damaged."""
+
+
+async def _ask(node: NodeRuntime, member_id: str, pseudonym: str) -> Any:
+    response = await node.client.call(
+        member_id, "POST", ACCESS_RECORDS_PATH, json_body={"subject": pseudonym}
+    )
+    if not response.ok:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if isinstance(problem, dict) and str(problem.get("type", "")).endswith(":log-damaged"):
+            raise _DamagedError(str(problem.get("detail", "")))
+        raise ExchangeError(f"{member_id} answered {response.status}")
+    return response.json()
+
+
+def _own_answers(node: NodeRuntime, pseudonyms: Sequence[str]) -> list[tuple[str, Any]]:
+    with node.engine.connect() as db:
+        return [(p, person_entries(db, p)) for p in pseudonyms]
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the person chose to see: one node, purpose and action each, or all."""
+
+    node: str | None = None
+    purpose: str | None = None
+    action: str | None = None
+
+    @classmethod
+    def of(cls, query: Mapping[str, str]) -> Filters:
+        """The filters in a page's query string (empty values mean all)."""
+        return cls(
+            node=query.get("node") or None,
+            purpose=query.get("purpose") or None,
+            action=query.get("action") or None,
+        )
+
+    @property
+    def active(self) -> bool:
+        """True when anything is filtered out."""
+        return any((self.node, self.purpose, self.action))
+
+    def matches(self, checked: CheckedEntry) -> bool:
+        """True when the entry passes every filter."""
+        return (
+            (self.node is None or checked.log == self.node)
+            and (self.purpose is None or checked.entry.purpose == self.purpose)
+            and (self.action is None or checked.entry.action == self.action)
+        )
+
+    def query(self) -> str:
+        """The filters as a query string ('' when none), for the download links."""
+        values = {"node": self.node, "purpose": self.purpose, "action": self.action}
+        chosen = {k: v for k, v in values.items() if v}
+        return "?" + urlencode(chosen) if chosen else ""
+
+    def as_json(self) -> dict[str, str | None]:
+        """The filters, for the JSON download."""
+        return {"node": self.node, "purpose": self.purpose, "action": self.action}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice of a filter."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The choices of each filter."""
+
+    nodes: list[Option]
+    purposes: list[Option]
+    actions: list[Option]
+
+    def selects(self, chosen: Filters) -> list[dict[str, Any]]:
+        """The three filters as govukSelect parameters, each with its label and "all" choice."""
+        return [
+            _select("node", "Recorded by", "All nodes", self.nodes, chosen.node),
+            _select("purpose", "Why", "All reasons", self.purposes, chosen.purpose),
+            _select("action", "What happened", "Everything", self.actions, chosen.action),
+        ]
+
+
+def _select(
+    name: str, label: str, everything: str, options: Sequence[Option], chosen: str | None
+) -> dict[str, Any]:
+    items = [{"value": "", "text": everything, "selected": chosen is None}]
+    items += [{"value": o.value, "text": o.label, "selected": o.value == chosen} for o in options]
+    return {"id": name, "name": name, "label": {"text": label}, "items": items}
+
+
+def filter_options(
+    federation: FederationDocument, activity: Activity, chosen: Filters
+) -> FilterOptions:
+    """The nodes asked, the purposes of the person's entries, and every action, in words."""
+    nodes = [Option(m, member_name(federation, m)) for m in activity.asked]
+    codes = {c.entry.purpose for c in activity.entries if c.entry.purpose} | (
+        {chosen.purpose} if chosen.purpose else set()
+    )
+    purposes = sorted(
+        (Option(code, purpose_title(federation, code)) for code in codes),
+        key=lambda o: o.label,
+    )
+    actions = [Option(code, label) for code, label in ACTION_LABELS.items()]
+    return FilterOptions(nodes, purposes, actions)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """Where one access was recorded, and whether that record checked."""
+
+    node: str
+    node_name: str
+    leaf_index: int | None
+    status: str
+    detail: str
+
+    @property
+    def status_label(self) -> str:
+        """The status in words, for its tag."""
+        return STATUS_LABELS[self.status]
+
+    @property
+    def status_tag(self) -> str:
+        """The tag class (the words say it too: the colour is not the only sign)."""
+        return STATUS_TAGS[self.status]
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    """One access to the person's data, as the page shows it: one or two log records."""
+
+    at: datetime
+    who: str
+    what: str
+    fields: list[str]
+    why: str
+    consent_id: str | None
+    basis_id: str | None
+    legislation: str | None
+    outcome: str
+    reason: str
+    refused: bool
+    records: tuple[RecordView, ...]
+    entries: tuple[CheckedEntry, ...]
+
+    @property
+    def status(self) -> str:
+        """The least trustworthy status of its records."""
+        return worst([r.status for r in self.records])
+
+    @property
+    def status_label(self) -> str:
+        """The row's status in words."""
+        return STATUS_LABELS[self.status]
+
+
+def describe_action(action: str, outcome: str, where: str, *, relayed: bool = False) -> str:
+    """What happened, in words, at the register called where."""
+    if relayed:
+        done = "Read" if outcome == "allowed" else "Tried to read"
+        return f"{done} from {where} under a statutory basis, through the charter"
+    return {
+        "read": f"Read from {where}",
+        "basis-read": f"Read from {where} under a statutory basis",
+        "refused": f"Was refused by {where}",
+        "notified": f"Was told by {where} that your details changed",
+        "consent-given": f"Your consent was recorded at {where}",
+        "consent-withdrawn": f"Your withdrawal was recorded at {where}",
+    }.get(action, f"{action} at {where}")
+
+
+def _record(federation: FederationDocument, checked: CheckedEntry) -> RecordView:
+    return RecordView(
+        checked.log,
+        member_name(federation, checked.log),
+        checked.leaf_index,
+        checked.status,
+        checked.detail,
+    )
+
+
+def _is_relay(activity: Activity, checked: CheckedEntry) -> bool:
+    return checked.log == activity.charter and checked.entry.action == "basis-read"
+
+
+def _target(activity: Activity, checked: CheckedEntry) -> str:
+    """The register a relay went to: the one whose pseudonym it was asked under."""
+    return activity.targets.get(checked.entry.pseudonym, checked.entry.holder)
+
+
+def pair_relays(
+    activity: Activity, entries: Sequence[CheckedEntry]
+) -> list[tuple[CheckedEntry, CheckedEntry | None]]:
+    """Each entry with the charter's relay of the same basis read, when there is one.
+
+    A register's record of a basis read (read or refused) and the charter's relay of it agree
+    on the pseudonym, requester, purpose, basis and fields, and lie within PAIR_WINDOW; the
+    nearest in time pairs. Whatever does not pair stands alone: nothing is hidden.
+    """
+    relays = [c for c in entries if _is_relay(activity, c) and c.entry.outcome != "failed"]
+    taken: set[int] = set()
+    partner: dict[int, CheckedEntry] = {}
+    for relay in relays:
+        best: tuple[timedelta, int] | None = None
+        for i, held in enumerate(entries):
+            if i in taken or not _answers(activity, relay, held):
+                continue
+            gap = abs(held.entry.at - relay.entry.at)
+            if gap <= PAIR_WINDOW and (best is None or gap < best[0]):
+                best = (gap, i)
+        if best is not None:
+            taken.add(best[1])
+            partner[best[1]] = relay
+    paired = {id(r) for r in partner.values()}
+    return [(c, partner.get(i)) for i, c in enumerate(entries) if id(c) not in paired]
+
+
+def _answers(activity: Activity, relay: CheckedEntry, held: CheckedEntry) -> bool:
+    a, b = relay.entry, held.entry
+    return (
+        held.log != activity.charter
+        and held.log == _target(activity, relay)
+        and b.action in ("basis-read", "refused")
+        and b.basis_id is not None
+        and (a.pseudonym, a.requester, a.purpose, a.basis_id)
+        == (b.pseudonym, b.requester, b.purpose, b.basis_id)
+        and set(a.fields) == set(b.fields)
+    )
+
+
+def activity_view(
+    federation: FederationDocument,
+    activity: Activity,
+    checked: CheckedEntry,
+    relay: CheckedEntry | None = None,
+) -> ActivityView:
+    """One access in words: an entry, with the charter's relay of it when there is one."""
+    entry = checked.entry
+    relayed = relay is not None or _is_relay(activity, checked)
+    where = member_name(federation, _target(activity, checked) if relayed else checked.log)
+    basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
+    records = (checked, relay) if relay is not None else (checked,)
+    return ActivityView(
+        at=as_utc(entry.at),
+        who=member_name(federation, entry.requester),
+        what=describe_action(entry.action, entry.outcome, where, relayed=relayed),
+        fields=[field_label(federation, f) for f in entry.fields],
+        why=purpose_title(federation, entry.purpose),
+        consent_id=entry.consent_id,
+        basis_id=entry.basis_id,
+        legislation=basis.legislation if basis is not None else None,
+        outcome=OUTCOME_LABELS.get(entry.outcome, entry.outcome),
+        reason=entry.reason,
+        refused=entry.outcome not in ("allowed", "recorded", "delivered"),
+        records=tuple(_record(federation, c) for c in records),
+        entries=records,
+    )
+
+
+def activity_rows(
+    federation: FederationDocument, activity: Activity, chosen: Filters
+) -> list[ActivityView]:
+    """The accesses the page lists, newest first: pairs joined, filters applied."""
+    rows = [
+        activity_view(federation, activity, checked, relay)
+        for checked, relay in pair_relays(activity, activity.entries)
+    ]
+    return [r for r in rows if any(chosen.matches(c) for c in r.entries)]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many of the listed accesses have each status."""
+
+    verified: int
+    pending: int
+    failed: int
+
+
+def counts(rows: Iterable[ActivityView]) -> Counts:
+    """The statuses of rows, counted."""
+    statuses = [r.status for r in rows]
+    return Counts(statuses.count(VERIFIED), statuses.count(PENDING), statuses.count(FAILED))
+
+
+# --- the downloads ---------------------------------------------------------------------------
+
+
+def _plain(
+    federation: FederationDocument, activity: Activity, checked: CheckedEntry
+) -> dict[str, Any]:
+    entry = checked.entry
+    basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
+    relayed = _is_relay(activity, checked)
+    where = member_name(federation, _target(activity, checked) if relayed else checked.log)
+    return {
+        "at": as_utc(entry.at).isoformat(),
+        "node": checked.log,
+        "node_name": member_name(federation, checked.log),
+        "requester": entry.requester,
+        "requester_name": member_name(federation, entry.requester),
+        "action": entry.action,
+        "what": describe_action(entry.action, entry.outcome, where, relayed=relayed),
+        "fields": list(entry.fields),
+        "purpose": entry.purpose,
+        "purpose_title": purpose_title(federation, entry.purpose) or None,
+        "consent_id": entry.consent_id,
+        "basis_id": entry.basis_id,
+        "legislation": basis.legislation if basis is not None else None,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "status": checked.status,
+        "status_detail": checked.detail,
+        "leaf_index": checked.leaf_index,
+        "checkpoint_size": checked.checkpoint_size,
+        "witnesses": list(checked.witnesses),
+    }
+
+
+def downloads(activity: Activity, chosen: Filters) -> list[CheckedEntry]:
+    """The entries a download holds: every entry on its own, filters applied, newest first."""
+    return [c for c in activity.entries if chosen.matches(c)]
+
+
+def export_json(
+    federation: FederationDocument, activity: Activity, chosen: Filters, now: datetime
+) -> str:
+    """The JSON download: each entry in words, with its exact text, proof and checkpoint."""
+    entries = [
+        {
+            **_plain(federation, activity, c),
+            "entry": c.text,
+            "proof": list(c.proof) if c.proof is not None else None,
+            "checkpoint": c.checkpoint,
+        }
+        for c in downloads(activity, chosen)
+    ]
+    document = {
+        "generated_at": as_utc(now).isoformat(),
+        "filters": chosen.as_json(),
+        "how_to_verify": HOW_TO_VERIFY,
+        "entries": entries,
+        "unreachable": [
+            {"node": m, "node_name": member_name(federation, m)} for m in activity.unreachable
+        ],
+        "problems": list(activity.problems),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    text = str(value)
+    # A spreadsheet runs a cell that starts like a formula: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(federation: FederationDocument, activity: Activity, chosen: Filters) -> str:
+    """The CSV download: one row per entry, in words, with its verification status."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for checked in downloads(activity, chosen):
+        plain = _plain(federation, activity, checked)
+        writer.writerow([_cell(plain[column]) for column in CSV_COLUMNS])
+    return out.getvalue()

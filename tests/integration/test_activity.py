@@ -1,0 +1,464 @@
+"""Who has seen your data, on the log: verified, not yet verified and failed entries, the
+filters and the downloads, across a real charter and People register (SQLite and PostgreSQL).
+
+The witnesses are played by the test: it cosigns a node's newest checkpoint with the pensions
+service's key, as `liverpool-pensions` would, and gives the node the cosignature through the
+signed exchange route POST /exchange/v1/log/cosignatures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import html
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from log_tamper import change_entry  # tests/e2e: how an insider rewrites a stored entry
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.identity.service import pseudonym_for
+from digitalstate.keys import KeyPair
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.transparency.entries import LogEntry, witness_name
+from digitalstate.transparency.models import LogCheckpoint
+from digitalstate.transparency.note import Checkpoint, SignedNote, cosign, sign_checkpoint
+from digitalstate.transparency.store import (
+    PublishedCheckpoint,
+    latest_checkpoint,
+    pending_count,
+    read_head,
+)
+from digitalstate.transparency.verify import check_checkpoint, log_identity, verify_entry
+from integration.consent_support import (
+    ELECTORAL,
+    PENSIONS,
+    Federation,
+    another_database,
+    start_federation,
+)
+
+PURPOSE = "pension-administration"
+ADDRESS = {"lines": ["1 Dock Road"], "town": "Liverpool", "postcode": "L1 1AA"}
+COSIGNATURES = "/exchange/v1/log/cosignatures"
+SETTLE_WITHIN_S = 20.0
+WITNESS_INTERVAL_ENV = "DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS"
+TAG = re.compile(r'class="govuk-tag govuk-tag--(\w+)">\s*([^<]+?)\s*</strong>')
+
+
+@pytest.fixture
+def fed(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Federation]:
+    # The nodes' own witnesses stay quiet: the test decides when a checkpoint is cosigned.
+    monkeypatch.setenv(WITNESS_INTERVAL_ENV, "3600")
+    holder_db = another_database(database_url, tmp_path)
+    try:
+        yield from start_federation(tmp_path, database_url, next(holder_db))
+    finally:
+        holder_db.close()
+
+
+@pytest.fixture
+def ada(fed: Federation) -> str:
+    """Ada, signed in, with a record at the People register."""
+    person = fed.add_person("ada@example.org", "Ada Lovelace")
+    with fed.holder_sessions.begin() as session:
+        session.add(
+            RegisterRecord(
+                pseudonym=pseudonym_for(fed.charter, "people-register", person),
+                data=json.dumps({"people.address": ADDRESS, "people.date_of_birth": "1950-12-10"}),
+                version=1,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    fed.sign_in("ada@example.org")
+    return person
+
+
+def agree(fed: Federation, person: str) -> str:
+    """Pensions asks for Ada's address and date of birth, and she agrees: the consent id."""
+    body = {
+        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person, record=True),
+        "holder": "people-register",
+        "fields": ["people.address", "people.date_of_birth"],
+        "purpose": PURPOSE,
+        "duration_days": 365,
+        "notify": True,
+        "return_url": "http://127.0.0.1:9/service/consent-return",
+    }
+    asked = fed.signed(
+        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
+    )
+    assert asked.status_code == 201, asked.text
+    request_id = asked.json()["request_id"]
+    token = fed.browser.csrf(f"/consent/{request_id}")
+    answer = fed.browser.post(f"/consent/{request_id}", data={"csrf_token": token, "answer": "yes"})
+    assert answer.status_code == 303, answer.text
+    return parse_qs(urlsplit(answer.headers["location"]).query)["consent_id"][0]
+
+
+def read(fed: Federation, consent_id: str) -> None:
+    answer = fed.call_holder(
+        "liverpool-pensions",
+        PENSIONS,
+        "POST",
+        "/exchange/v1/records/read",
+        {"fields": ["people.address"]},
+        purpose=PURPOSE,
+        consent=consent_id,
+    )
+    assert answer.status == 200, answer.body
+
+
+def basis_read(fed: Federation, person: str) -> None:
+    body = {
+        "subject": pseudonym_for(fed.charter, "electoral-registration", person, record=True),
+        "holder": "people-register",
+        "fields": ["people.address"],
+    }
+    response = fed.signed(
+        "electoral-registration",
+        ELECTORAL,
+        "POST",
+        "/exchange/v1/basis-reads",
+        body,
+        purpose="electoral-registration",
+        basis="electoral-canvass",
+    )
+    assert response.status_code == 200, response.text
+
+
+# --- the logs, settled and witnessed ---------------------------------------------------------
+
+
+def holder_engine(fed: Federation) -> Engine:
+    maker: sessionmaker[Session] = fed.holder_sessions
+    engine = maker.kw["bind"]
+    assert isinstance(engine, Engine)
+    return engine
+
+
+def _settled(engine: Engine) -> PublishedCheckpoint | None:
+    """The newest checkpoint once every entry is integrated and signed for, else None."""
+    with engine.connect() as db:
+        head = read_head(db)
+        newest = latest_checkpoint(db)
+        if pending_count(db) or head is None or newest is None or newest.size != head.size:
+            return None
+        return newest
+
+
+def settle_holder(fed: Federation) -> PublishedCheckpoint:
+    """Wait until the People register (serving in its thread) has signed for every entry."""
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    while (found := _settled(holder_engine(fed))) is None:
+        assert time.monotonic() < deadline, "the People register's log did not settle"
+        time.sleep(0.05)
+    return found
+
+
+def settle_charter(fed: Federation) -> PublishedCheckpoint:
+    """Run the charter's loop (its sequencer runs only then) until it signed for every entry."""
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    while (found := _settled(fed.charter.engine)) is None:
+        assert time.monotonic() < deadline, "the charter's log did not settle"
+        fed.browser.run(asyncio.sleep(0.05))
+    return found
+
+
+def witness_note(fed: Federation, note: SignedNote) -> dict[str, str]:
+    """The note cosigned by liverpool-pensions as a witness: the cosignatures route's body."""
+    name = witness_name(fed.document.federation, "liverpool-pensions")
+    line = cosign(note, name, PENSIONS, int(time.time()))
+    return {"checkpoint": note.with_signatures([line]).render()}
+
+
+def witness_holder(fed: Federation) -> int:
+    """Settle the People register's log and cosign its newest checkpoint; its size."""
+    found = settle_holder(fed)
+    answer = fed.call_holder(
+        "liverpool-pensions", PENSIONS, "POST", COSIGNATURES, witness_note(fed, found.note)
+    )
+    assert answer.status == 201, answer.body
+    return found.size
+
+
+def witness_charter(fed: Federation) -> int:
+    """Settle the charter's own log and cosign its newest checkpoint; its size."""
+    found = settle_charter(fed)
+    answer = fed.signed(
+        "liverpool-pensions", PENSIONS, "POST", COSIGNATURES, witness_note(fed, found.note)
+    )
+    assert answer.status_code == 201, answer.text
+    return found.size
+
+
+def activity(fed: Federation, query: str = "") -> str:
+    """The activity page's HTML, entities decoded."""
+    response = fed.browser.get("/my/activity" + query)
+    assert response.status_code == 200, response.text
+    return html.unescape(response.text)
+
+
+def cards(page: str) -> list[str]:
+    """The summary cards of the activity page, one per access, newest first."""
+    return page.split('class="govuk-summary-card ')[1:]
+
+
+def tags(part: str) -> list[tuple[str, str]]:
+    """The tags in part of a page: (colour, words)."""
+    return TAG.findall(part)
+
+
+VERIFIED = ("green", "Verified")
+PENDING = ("yellow", "Not yet verified")
+FAILED = ("red", "Failed verification")
+
+
+def download(fed: Federation, path: str) -> Any:
+    response = fed.browser.get(path)
+    assert response.status_code == 200, response.text
+    return response
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+def test_each_entry_is_verified_once_a_witness_cosigned_its_checkpoint(
+    fed: Federation, ada: str
+) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    size = witness_holder(fed)
+
+    page = activity(fed)
+
+    found = cards(page)
+    assert len(found) == 2
+    assert "Read from People register" in found[0]
+    assert "Your consent was recorded at People register" in found[1]
+    assert [tags(card) for card in found] == [[VERIFIED], [VERIFIED]]
+    assert f"Checked against People register's signed checkpoint of {size} entries" in page
+    assert "confirmed by Liverpool: pensions" in page
+    assert "Not yet verified" not in page and "Failed verification" not in page
+    assert "We could not reach Liverpool: pensions, Electoral registration office" in page
+
+
+def test_before_a_witness_cosigns_entries_are_not_yet_verified(fed: Federation, ada: str) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    settle_holder(fed)
+
+    page = activity(fed)
+
+    assert tags(page) == [PENDING, PENDING]
+    assert "2 accesses are not yet verified" in page
+    assert "which no other node has confirmed yet" in page
+
+
+def test_a_changed_entry_fails_verification_and_is_shown_first_thing(
+    fed: Federation, ada: str
+) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    read(fed, consent_id)
+    witness_holder(fed)
+    # Leaves 0 (the consent) and 1 (the first read) are siblings: changing leaf 0 breaks the
+    # proofs of both; leaf 2's proof is the stored hash of the two, so it still checks.
+    change_entry(holder_engine(fed), 0, reason="nobody read anything")
+
+    page = activity(fed)
+
+    assert "2 accesses failed verification." in page.split('id="accesses"')[0]
+    newest, first_read, changed = cards(page)
+    assert "nobody read anything" in changed
+    assert tags(changed) == tags(first_read) == [FAILED]
+    assert "the entry or the log was changed after it was recorded" in changed
+    assert tags(newest) == [VERIFIED]
+    listed = download(fed, "/my/activity.json").json()
+    assert [e["status"] for e in listed["entries"]] == [
+        "verified",
+        "failed verification",
+        "failed verification",
+    ]
+
+
+def test_a_checkpoint_the_node_did_not_sign_fails_every_entry(fed: Federation, ada: str) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    found = settle_holder(fed)
+    forger = KeyPair.from_seed(bytes(range(200, 232)))
+    origin = found.note.checkpoint.origin
+    forged = sign_checkpoint(Checkpoint(origin, found.size, found.root), origin, forger)
+    with holder_engine(fed).begin() as db:
+        db.execute(
+            update(LogCheckpoint)
+            .where(LogCheckpoint.size == found.size)
+            .values(note=forged.render())
+        )
+
+    page = activity(fed)
+
+    assert tags(page) == [FAILED, FAILED]
+    assert "signed checkpoint does not check" in page
+    assert "2 accesses failed verification." in page
+
+
+# --- reads under a statutory basis: one access, two records ----------------------------------
+
+
+def test_a_basis_read_is_one_access_recorded_by_the_charter_and_the_register(
+    fed: Federation, ada: str
+) -> None:
+    basis_read(fed, ada)
+    witness_holder(fed)
+    charter_size = witness_charter(fed)
+
+    page = activity(fed)
+
+    (card,) = cards(page)
+    assert "Read from People register under a statutory basis, through the charter" in card
+    assert "Representation of the People Act 1983, s. 9A" in card
+    assert "Electoral registration office" in card
+    assert tags(card) == [VERIFIED, VERIFIED]
+    assert "Charter: your account: " in card and "People register: " in card
+    assert f"Charter: your account's signed checkpoint of {charter_size} entr" in card
+    listed = download(fed, "/my/activity.json").json()["entries"]
+    assert [e["node"] for e in listed] == ["charter", "people-register"]  # relayed after
+    assert [e["what"] for e in listed] == [
+        "Read from People register under a statutory basis, through the charter",
+        "Read from People register under a statutory basis",
+    ]
+    assert all(e["status"] == "verified" for e in listed)
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def test_the_filters_narrow_the_page_and_offer_choices_in_words(fed: Federation, ada: str) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    basis_read(fed, ada)
+
+    everything = activity(fed)
+    assert len(cards(everything)) == 3
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', everything)
+    assert ("people-register", "People register") in options
+    assert ("charter", "Charter: your account") in options
+    assert ("pension-administration", "Paying your State Pension") in options
+    assert ("consent-given", "Consent recorded") in options
+    for name in ("node", "purpose", "action"):
+        assert f'<label class="govuk-label" for="{name}">' in everything
+
+    by_purpose = activity(fed, "?purpose=electoral-registration")
+    (relayed,) = cards(by_purpose)
+    assert "through the charter" in relayed
+    assert "1 access match your filters" in by_purpose
+    assert re.search(r'<option value="electoral-registration"\s+selected>', by_purpose)
+
+    by_action = activity(fed, "?action=consent-given")
+    (only,) = cards(by_action)
+    assert "Your consent was recorded at People register" in only
+
+    by_node = activity(fed, "?node=charter&purpose=&action=")
+    (relayed,) = cards(by_node)
+    assert "through the charter" in relayed
+    assert 'href="/my/activity.json?node=charter"' in by_node
+    assert 'href="/my/activity">Clear filters' in by_node
+
+    nothing = activity(fed, "?node=charter&action=consent-given")
+    assert cards(nothing) == []
+    assert "No accesses match these filters." in nothing
+
+
+# --- downloads -----------------------------------------------------------------------------
+
+
+def test_the_json_download_holds_what_it_takes_to_verify_each_entry(
+    fed: Federation, ada: str
+) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    witness_holder(fed)
+
+    response = download(fed, "/my/activity.json")
+
+    assert response.headers["content-type"].startswith("application/json")
+    disposition = response.headers["content-disposition"]
+    assert disposition == 'attachment; filename="who-has-seen-my-data.json"'
+    listed = response.json()
+    assert listed["filters"] == {"node": None, "purpose": None, "action": None}
+    assert "SHA-256(0x00" in listed["how_to_verify"]
+    assert [e["action"] for e in listed["entries"]] == ["read", "consent-given"]
+    assert listed["unreachable"] == [
+        {"node": "liverpool-pensions", "node_name": "Liverpool: pensions"},
+        {"node": "electoral-registration", "node_name": "Electoral registration office"},
+    ]
+    for item in listed["entries"]:
+        # Anyone can check an entry with the download and the federation's keys alone.
+        _, checkpoint = check_checkpoint(
+            item["checkpoint"], log_identity(fed.document, item["node"])
+        )
+        assert item["checkpoint_size"] == checkpoint.size
+        proof = [base64.b64decode(h) for h in item["proof"]]
+        verify_entry(item["entry"].encode(), item["leaf_index"], proof, checkpoint)
+        entry = LogEntry.decode(item["entry"].encode())
+        assert (item["requester"], item["action"], item["purpose"]) == (
+            entry.requester,
+            entry.action,
+            entry.purpose,
+        )
+        assert item["status"] == "verified"
+        assert item["witnesses"] == ["liverpool-pensions"]
+        assert item["node_name"] == "People register"
+        assert item["requester_name"] == "Liverpool: pensions"
+        assert item["purpose_title"] == "Paying your State Pension"
+        assert item["consent_id"] == consent_id
+
+    filtered = download(fed, "/my/activity.json?action=read").json()
+    assert filtered["filters"]["action"] == "read"
+    assert [e["action"] for e in filtered["entries"]] == ["read"]
+
+
+def test_the_csv_download_has_a_row_per_entry_with_its_status(fed: Federation, ada: str) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    basis_read(fed, ada)
+    settle_holder(fed)  # not witnessed: not yet verified
+
+    response = download(fed, "/my/activity.csv")
+
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="who-has-seen-my-data.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["action"] for r in rows] == ["basis-read", "basis-read", "read", "consent-given"]
+    assert [r["node"] for r in rows] == ["charter", *["people-register"] * 3]
+    assert {r["status"] for r in rows} == {"not yet verified"}
+    read_row = rows[2]
+    assert read_row["what"] == "Read from People register"
+    assert read_row["fields"] == "people.address"
+    assert read_row["purpose_title"] == "Paying your State Pension"
+    assert read_row["leaf_index"] == "1"
+    assert read_row["checkpoint_size"] == "3"
+    basis_rows = download(fed, "/my/activity.csv?node=people-register&action=basis-read").text
+    (only,) = list(csv.DictReader(io.StringIO(basis_rows)))
+    assert only["legislation"].startswith("Representation of the People Act 1983, s. 9A")
+    assert only["what"] == "Read from People register under a statutory basis"
+
+
+def test_the_page_and_downloads_need_a_sign_in(fed: Federation) -> None:
+    for path in ("/my/activity", "/my/activity.json", "/my/activity.csv"):
+        response = fed.browser.get(path)
+        assert response.status_code in (302, 303), path
+        assert response.headers["location"].startswith("/sign-in"), path

@@ -1,0 +1,351 @@
+"""A node's witness over real HTTP: it checks, cosigns and alarms; its page and /metrics.
+
+The witnessed node (people-register) is the real node app served by uvicorn in a thread on
+127.0.0.1; its sequencer integrates what the test appends. The witness (witness-node) is a
+NodeRuntime in the test's event loop with its real aiohttp session and ExchangeClient; its
+app runs in-process for the operator page and /metrics. Both nodes use the test's one
+database (SQLite or PostgreSQL): their log tables do not overlap, since a node never witnesses
+itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import log_tamper
+import pytest
+import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
+
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.keys import KeyPair
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.node.setup import init_node
+from digitalstate.settings import NodeSettings
+from digitalstate.transparency.entries import log_origin
+from digitalstate.transparency.models import WitnessedLog
+from digitalstate.transparency.note import SignedNote
+from digitalstate.transparency.store import read_head, record_access
+from digitalstate.transparency.verify import cosigners, witness_keys
+from digitalstate.transparency.witness import Witness
+from digitalstate.web.app import create_node_app
+
+ANCHOR = KeyPair.from_seed(bytes(range(140, 172)))
+FEDERATION = "witness test federation"
+LOGGER, WITNESS = "people-register", "witness-node"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def anchor_is_down() -> object:
+    raise OSError("Connection refused")
+
+
+def make_settings(
+    directory: Path, member_id: str, port: int, database_url: str, **log: float
+) -> NodeSettings:
+    return init_node(
+        directory,
+        member_id=member_id,
+        name=member_id.replace("-", " ").capitalize(),
+        roles=["register"],
+        host="127.0.0.1",
+        port=port,
+        base_url=f"http://127.0.0.1:{port}",
+        anchor_url="http://127.0.0.1:9",
+        anchor_public_key=ANCHOR.public.b64,
+        database_url=database_url,
+        extra={"log": dict(log)},
+    )
+
+
+def federation(*nodes: NodeSettings) -> FederationDocument:
+    now = datetime.now(UTC).replace(microsecond=0)
+    catalogue = load_catalogue()
+    return FederationDocument(
+        federation=FEDERATION,
+        version=1,
+        issued_at=now - timedelta(minutes=1),
+        expires_at=now + timedelta(hours=1),
+        members=tuple(
+            Member(
+                id=s.node.id,
+                name=s.node.name,
+                roles=tuple(s.node.roles),
+                base_url=s.node.base_url,
+                keys=(
+                    MemberKey(
+                        public_key=KeyPair.load(s.key_path).public.b64,
+                        not_before=now - timedelta(days=1),
+                    ),
+                ),
+            )
+            for s in nodes
+        ),
+        purposes=catalogue.purposes,
+        statutory_bases=catalogue.statutory_bases,
+        fields=catalogue.fields,
+    )
+
+
+class ServedApp:
+    """The witnessed node's app served by uvicorn in a thread, on a socket bound before."""
+
+    def __init__(self, settings: NodeSettings, sock: socket.socket) -> None:
+        runtime = NodeRuntime.build(settings)
+        runtime.keeper.fetch = anchor_is_down
+        self.runtime = runtime
+        self.app = create_node_app(settings, runtime)
+        self.sock = sock
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert self.thread.is_alive(), "the node app did not start"
+            assert time.monotonic() < deadline, "the node app took too long to start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.server.should_exit = True
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@dataclass
+class Pair:
+    """The served log node and the witness's runtime and in-process app."""
+
+    logger: ServedApp
+    witness: NodeRuntime
+    app: Any
+    loop: asyncio.Runner
+    base_url: str
+
+    def append(self, count: int) -> None:
+        with self.logger.runtime.engine.begin() as db:
+            for _ in range(count):
+                record_access(
+                    db,
+                    holder=LOGGER,
+                    pseudonym="p" * 32,
+                    requester=WITNESS,
+                    action="read",
+                    outcome="allowed",
+                    now=datetime.now(UTC),
+                    purpose="pension-administration",
+                    fields=["people.address"],
+                )
+
+    def integrated(self, size: int) -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            with self.logger.runtime.engine.connect() as db:
+                head = read_head(db)
+            if head is not None and head.size >= size:
+                return
+            assert time.monotonic() < deadline, f"the log did not reach {size} entries"
+            time.sleep(0.05)
+
+    def round(self) -> None:
+        async def once() -> None:
+            try:
+                async with Witness(self.witness) as witness:
+                    await witness.round()
+            finally:
+                await self.witness.client.close()
+
+        self.loop.run(once())
+
+    def state(self) -> WitnessedLog:
+        with self.witness.sessions.begin() as session:
+            row = session.get(WitnessedLog, LOGGER)
+            assert row is not None
+            return row
+
+    def served_checkpoint(self) -> SignedNote:
+        answer = httpx.get(self.base_url + "/.well-known/digitalstate/checkpoint", timeout=5)
+        assert answer.status_code == 200, answer.text
+        return SignedNote.parse(answer.text)
+
+    def get(self, path: str, host: str = "127.0.0.1") -> httpx.Response:
+        return self.loop.run(self._client(host).get(path))
+
+    def post(self, path: str, data: dict[str, str]) -> httpx.Response:
+        return self.loop.run(self._client("127.0.0.1").post(path, data=data))
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        key = f"http-{host}"
+        if key not in self.__dict__:
+            transport = httpx.ASGITransport(app=self.app, client=(host, 50000))
+            self.__dict__[key] = httpx.AsyncClient(transport=transport, base_url="http://w.test")
+        client: httpx.AsyncClient = self.__dict__[key]
+        return client
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        answer = self.get("/metrics")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/plain")
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples
+        }
+
+    def close(self) -> None:
+        for key in [k for k in self.__dict__ if k.startswith("http-")]:
+            self.loop.run(self.__dict__[key].aclose())
+
+
+@pytest.fixture
+def pair(tmp_path: Path, database_url: str, engine: object) -> Iterator[Pair]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # The witnessed node's own witness waits an hour: only the witness-node witnesses here.
+    logger_settings = make_settings(
+        tmp_path / "logger", LOGGER, port, database_url, witness_interval_seconds=3600
+    )
+    witness_settings = make_settings(
+        tmp_path / "witness",
+        WITNESS,
+        1,
+        database_url,
+        witness_alarm_after_seconds=0.01,
+        witness_audit_leaves=4,
+    )
+    envelope = json.dumps(sign_document(federation(logger_settings, witness_settings), ANCHOR))
+    for settings in (logger_settings, witness_settings):
+        settings.federation_cache_path.write_text(envelope)
+    logger = ServedApp(logger_settings, sock)
+    witness = NodeRuntime.build(witness_settings)
+    witness.keeper.fetch = anchor_is_down
+    assert witness.keeper.load_cache()
+    app = create_node_app(witness_settings, witness)
+    witness.background.clear()  # the test runs the witness's rounds itself
+    loop = asyncio.Runner()
+    pair = Pair(logger, witness, app, loop, f"http://127.0.0.1:{port}")
+    try:
+        logger.start()
+        yield pair
+    finally:
+        pair.close()
+        loop.close()
+        logger.stop()
+        witness.engine.dispose()
+
+
+def cosigned_by(pair: Pair, note: SignedNote) -> list[str]:
+    document = pair.witness.keeper.current()
+    return cosigners(note, witness_keys(document, besides=LOGGER))
+
+
+def test_the_witness_verifies_cosigns_and_audits_a_healthy_log(pair: Pair) -> None:
+    pair.append(6)
+    pair.integrated(6)
+    pair.round()
+    assert cosigned_by(pair, pair.served_checkpoint()) == [WITNESS]
+    state = pair.state()
+    assert (state.size, state.cosigned_size, state.audit_position) == (6, 6, 4)
+
+    pair.append(3)
+    pair.integrated(9)
+    pair.round()  # grows to 9 by a consistency proof; the audit of 6 ends
+    state = pair.state()
+    assert (state.size, state.cosigned_size, state.audited_size) == (9, 9, 6)
+    served = pair.served_checkpoint()
+    assert served.checkpoint.size == 9 and cosigned_by(pair, served) == [WITNESS]
+
+    metrics = pair.metrics()
+    assert metrics[("digitalstate_log_witnessed_size", (("member", LOGGER),))] == 9
+    assert metrics[("digitalstate_log_witness_failing", (("member", LOGGER),))] == 0
+    assert metrics[("digitalstate_log_pending", ())] == 0
+    assert not any(name.startswith("digitalstate_log_alarms") for name, _ in metrics)
+
+    page = pair.get("/operator/log")
+    assert page.status_code == 200
+    assert "No alarms: every log this node witnesses has passed every check." in page.text
+    assert LOGGER in page.text and "Answering" in page.text
+
+
+def test_a_fork_is_an_alarm_with_a_log_line_a_metric_and_an_entry_on_the_page(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    pair.append(5)
+    pair.integrated(5)
+    pair.round()
+    good = pair.state()
+    key = KeyPair.load(pair.logger.runtime.settings.key_path)
+    log_tamper.fork(pair.logger.runtime.engine, key, log_origin(FEDERATION, LOGGER))
+
+    with caplog.at_level(logging.ERROR, logger="digitalstate.transparency.witness"):
+        pair.round()
+        pair.round()  # found again: still one alarm
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"log alarm: member={LOGGER} kind=fork: ")
+    assert bytes(pair.state().root) == bytes(good.root)
+    assert cosigned_by(pair, pair.served_checkpoint()) == []  # the forged one is not cosigned
+
+    metrics = pair.metrics()
+    labels = (("kind", "fork"), ("member", LOGGER))
+    assert metrics[("digitalstate_log_alarms_total", labels)] == 1
+    assert metrics[("digitalstate_log_alarms_open", labels)] == 1
+
+    page = pair.get("/operator/log")
+    assert '<span class="govuk-!-font-weight-bold alarm-kind">fork</span>' in page.text
+    assert "does not extend" in page.text or "different root" in page.text
+    alarm_id = re.search(r'action="/operator/log/alarms/(\d+)/clear"', page.text)
+    token = CSRF.search(page.text)
+    assert alarm_id and token
+    refused = pair.post(f"/operator/log/alarms/{alarm_id.group(1)}/clear", {"csrf_token": "x"})
+    assert refused.status_code == 403
+    cleared = pair.post(
+        f"/operator/log/alarms/{alarm_id.group(1)}/clear", {"csrf_token": token.group(1)}
+    )
+    assert cleared.status_code == 303
+    assert cleared.headers["location"] == f"/operator/log?cleared={alarm_id.group(1)}"
+    shown = pair.get(cleared.headers["location"])
+    assert f"Alarm {alarm_id.group(1)} is cleared." in shown.text
+    assert "by an operator" in shown.text
+    assert ("digitalstate_log_alarms_open", labels) not in pair.metrics()
+
+
+def test_an_unreachable_node_alarms_and_its_state_is_kept(pair: Pair) -> None:
+    pair.append(4)
+    pair.integrated(4)
+    pair.round()
+    pair.logger.stop()
+    pair.round()
+    time.sleep(0.05)  # past [log] witness_alarm_after_seconds (0.01 s here)
+    pair.round()
+    state = pair.state()
+    assert state.failing_since is not None and "did not answer" in state.last_error
+    assert (state.size, state.cosigned_size) == (4, 4)
+    metrics = pair.metrics()
+    assert metrics[("digitalstate_log_witness_failing", (("member", LOGGER),))] == 1
+    labels = (("kind", "unreachable"), ("member", LOGGER))
+    assert metrics[("digitalstate_log_alarms_total", labels)] == 1
+    page = pair.get("/operator/log")
+    assert "Failing" in page.text and "did not answer" in page.text
+
+
+def test_the_page_and_metrics_refuse_another_machine(pair: Pair) -> None:
+    page = pair.get("/operator/log", host="203.0.113.9")
+    metrics = pair.get("/metrics", host="203.0.113.9")
+    assert page.status_code == metrics.status_code == 403
+    assert "only available on the node&#39;s own machine" in page.text
