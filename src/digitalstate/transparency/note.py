@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
 MAX_NOTE_BYTES = 64 * 1024
+# A tree size: ASCII decimal, no leading zero, below 2**63 (19 digits at most, checked after).
+_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
+# A key name (signed-note): printable ASCII or other non-space Unicode, no "+", no whitespace.
+_KEY_NAME = re.compile(r"[^\s+\x00-\x1f\x7f]+")
 
 
 class NoteError(ValueError):
@@ -68,10 +73,12 @@ class Checkpoint:
         if len(lines) < 3:
             raise NoteError("a checkpoint has an origin, a size and a root hash line")
         origin, size, root, *extensions = lines
-        if not origin or origin != origin.strip():
-            raise NoteError("the checkpoint's origin line is empty or padded")
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
-            raise NoteError(f"the checkpoint size {size!r} is not a decimal number")
+        if not origin or origin != origin.strip() or _has_control(text):
+            raise NoteError("the checkpoint's origin line is empty or padded, or it has controls")
+        if not _SIZE.fullmatch(size) or int(size) >= 2**63:
+            raise NoteError(
+                f"the checkpoint size {size[:24]!r} is not a decimal number below 2**63"
+            )
         try:
             digest = base64.b64decode(root, validate=True)
         except binascii.Error as exc:
@@ -137,7 +144,7 @@ class SignedNote:
             if not line.startswith(SIGNATURE_PREFIX):
                 raise NoteError(f"not a signature line: {line[:80]!r}")
             name, _, payload = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
-            if not name or " " in name:
+            if not _KEY_NAME.fullmatch(name):
                 raise NoteError(f"a signature line has a bad key name: {line[:80]!r}")
             try:
                 raw = base64.b64decode(payload, validate=True)
@@ -149,6 +156,11 @@ class SignedNote:
         if not signatures:
             raise NoteError("the note has no signatures")
         return cls(text, tuple(signatures))
+
+
+def _has_control(text: str) -> bool:
+    """True when text has a control character other than the newlines that end lines."""
+    return any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in text)
 
 
 def sign_checkpoint(checkpoint: Checkpoint, name: str, key: KeyPair) -> SignedNote:

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EVENT = "log"
-"""The runtime event that wakes the sequencer before its longest wait is up."""
+"""A runtime event that wakes the sequencer before its longest wait is up. Nothing on the
+request path sets it: a wake-up per entry would integrate batches of one, each with its own
+signed checkpoint and commit; entries wait at most [log] max_wait_seconds instead."""
 PRUNE_EVERY = 1000
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import PublicKey
@@ -64,28 +65,41 @@ class WitnessKey:
     keys: tuple[PublicKey, ...]
 
 
-def _usable_keys(federation: FederationDocument, member_id: str) -> tuple[PublicKey, ...]:
+def _usable_keys(
+    federation: FederationDocument, member_id: str, at: datetime | None
+) -> tuple[PublicKey, ...]:
+    """The member's keys: none once it is revoked; those not revoked, valid at `at` if given."""
     member = federation.member(member_id)
     if member is None or member.revoked_at is not None:
         return ()
-    return tuple(PublicKey.from_b64(k.public_key) for k in member.keys if k.revoked_at is None)
-
-
-def log_identity(federation: FederationDocument, member_id: str) -> LogIdentity:
-    """The identity of member_id's log under the federation document."""
-    return LogIdentity(
-        member_id, log_origin(federation.federation, member_id), _usable_keys(federation, member_id)
+    return tuple(
+        PublicKey.from_b64(k.public_key)
+        for k in member.keys
+        if k.revoked_at is None and (at is None or k.valid_at(at))
     )
 
 
-def witness_keys(federation: FederationDocument, *, besides: str) -> dict[str, WitnessKey]:
+def log_identity(
+    federation: FederationDocument, member_id: str, at: datetime | None = None
+) -> LogIdentity:
+    """The identity of member_id's log; with at, only the keys valid at that time sign."""
+    return LogIdentity(
+        member_id,
+        log_origin(federation.federation, member_id),
+        _usable_keys(federation, member_id, at),
+    )
+
+
+def witness_keys(
+    federation: FederationDocument, *, besides: str, at: datetime | None = None
+) -> dict[str, WitnessKey]:
     """Every other unrevoked member as a witness, by the name it cosigns under."""
     out: dict[str, WitnessKey] = {}
     for member in federation.members:
         if member.id == besides or member.revoked_at is not None:
             continue
         name = witness_name(federation.federation, member.id)
-        out[name] = WitnessKey(member.id, name, _usable_keys(federation, member.id))
+        out[name] = WitnessKey(member.id, name, _usable_keys(federation, member.id, at))
     return out
 
 

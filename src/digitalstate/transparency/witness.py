@@ -347,7 +347,7 @@ class Witness:
         """One round for one member: check, audit, keep, alarm, cosign."""
         assert self._http is not None, "the witness is not running"
         now = datetime.now(UTC)
-        identity = log_identity(federation, member.id)
+        identity = log_identity(federation, member.id, now)
         before = await finish_in_thread(self._in_session, load_state, member.id, identity.origin)
         result = await witness_round(
             before,
