@@ -166,10 +166,13 @@ def test_a_healthy_log_verifies_and_the_second_run_audits_only_what_is_new(
         "to": grown,
         "leaves": grown - first["size"],
     }
+    # The old leaves are re-read too: a log this small, whole at every run.
+    assert second["reaudit"]["read"] == [{"from": 0, "to": grown, "of": grown, "complete": True}]
     # The human summary of the same.
     result = audited.verify("healthy")
     assert result.returncode == 0, result.stderr
     assert f"Verified the log of {REGISTER} at {audited.federation.urls[REGISTER]}" in result.stdout
+    assert "  re-audit  leaves 0 to " in result.stdout and "pass complete" in result.stdout
     # The other nodes' logs verify too: the charter's holds the consent, pensions' its reads.
     for member in (CHARTER, PENSIONS):
         assert audited.passes(f"healthy-{member}", member=member)["size"] >= 0
@@ -194,18 +197,22 @@ def test_the_incremental_run_catches_a_change_to_an_entry_added_since(audited: A
         pytest.param(lambda engine: log_tamper.swap_entries(engine, 0, 3), (0, 3), id="swap"),
     ],
 )
-def test_a_full_audit_catches_an_old_entry_changed_deleted_or_moved(
+def test_the_next_default_run_catches_an_old_entry_changed_deleted_or_moved(
     audited: Audited, tamper: Callable[[Engine], None], leaves: tuple[int, ...]
 ) -> None:
-    state = f"full-{len(leaves)}-{leaves[0]}"
+    state = f"old-{len(leaves)}-{leaves[0]}"
     audited.integrated()
     audited.passes(state)
+    saved = (audited.states / f"{state}.json").read_text()
     with put_back(audited.register, *leaves):
         tamper(audited.register)
-        audited.passes(state)  # nothing new: the incremental run has nothing to audit
-        line = audited.fails(state, "audit", "--full")
+        # Nothing new to audit: the default run's re-audit of the old leaves finds it.
+        line = audited.fails(state, "audit")
         assert REGISTER in line
-    assert audited.passes(state, "--full")["audited"]["from"] == 0
+        assert (audited.states / f"{state}.json").read_text() == saved, "nothing saved"
+        audited.fails(state, "audit", "--full")
+    after = audited.passes(state)
+    assert after["reaudit"]["read"][0]["from"] == 0 and after["reaudit"]["pass"]["complete"]
 
 
 def test_a_truncated_log_is_caught_as_shrunk(audited: Audited) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from digitalstate import files as files_module
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation import keeper as keeper_module
 from digitalstate.federation.domain import FederationDocument, sign_document
@@ -123,7 +124,7 @@ def test_the_cache_file_is_replaced_atomically_or_not_at_all(
 ) -> None:
     before = accept_version_one(keeper, anchor, cache)
 
-    monkeypatch.setattr(keeper_module.os, "replace", disk_full)
+    monkeypatch.setattr(files_module.os, "replace", disk_full)
     anchor.answer = envelope(2)
     refresh(keeper)
 
@@ -135,7 +136,7 @@ def test_a_document_that_cannot_be_kept_on_disk_is_still_used_and_the_failure_re
     keeper: FederationKeeper, anchor: FakeAnchor, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     accept_version_one(keeper, anchor, cache)
-    monkeypatch.setattr(keeper_module.os, "replace", disk_full)
+    monkeypatch.setattr(files_module.os, "replace", disk_full)
     anchor.answer = envelope(2)
 
     outcome = refresh(keeper)

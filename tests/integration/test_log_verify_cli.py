@@ -242,7 +242,7 @@ def serve_node(tmp_path: Path, database_url: str, listener: socket.socket) -> It
             gc.collect()
 
 
-def test_a_healthy_log_verifies_and_the_next_run_audits_only_the_new_leaves(
+def test_a_healthy_log_verifies_and_the_next_run_audits_the_new_leaves_and_re_audits_the_old(
     live: LiveNode,
 ) -> None:
     live.add(5)
@@ -251,19 +251,48 @@ def test_a_healthy_log_verifies_and_the_next_run_audits_only_the_new_leaves(
     assert first["audited"] == {"from": 0, "to": 5, "leaves": 5}
     assert first["member"] == NODE_ID and first["origin"] == ORIGIN
     assert first["cosigners"] == [] and first["witnesses"] == 1
+    assert first["reaudit"]["read"] == [] and first["reaudit"]["pass"]["complete"] is True
+    assert first["reaudit"]["covered"]["size"] == 5
     saved = json.loads(live.state.read_text())
     assert (saved["size"], saved["root"], saved["origin"]) == (5, first["root"], ORIGIN)
+    assert saved["reaudit"]["position"] == saved["reaudit"]["size"] == 5
 
     live.add(3)
     second = live.passes()
     assert second["previous"]["size"] == 5 and second["previous"]["root"] == first["root"]
     assert second["audited"] == {"from": 5, "to": 8, "leaves": 3}
     assert second["full"] is False
-    # Nothing new: nothing to audit, and the same root is accepted.
+    # A log smaller than --reaudit-leaves is re-read whole at every run.
+    assert second["reaudit"]["read"] == [{"from": 0, "to": 8, "of": 8, "complete": True}]
+    assert second["reaudit"]["limit"] == 65_536 and second["reaudit"]["pending"] is None
+    # Nothing new: nothing to audit, the same root is accepted, the old leaves re-read again.
     third = live.passes()
     assert third["audited"]["leaves"] == 0 and third["root"] == second["root"]
+    assert third["reaudit"]["leaves"] == 8
     # --full audits every leaf again.
-    assert live.passes("--full")["audited"] == {"from": 0, "to": 8, "leaves": 8}
+    full = live.passes("--full")
+    assert full["audited"] == {"from": 0, "to": 8, "leaves": 8} and full["reaudit"]["leaves"] == 0
+
+
+def test_a_larger_log_is_re_audited_over_several_runs(live: LiveNode) -> None:
+    live.add(5)
+    live.passes()
+    runs = [live.passes("--reaudit-leaves", "2")["reaudit"] for _ in range(3)]
+    assert [r["read"] for r in runs] == [
+        [{"from": 0, "to": 2, "of": 5, "complete": False}],
+        [{"from": 2, "to": 4, "of": 5, "complete": False}],
+        [
+            {"from": 4, "to": 5, "of": 5, "complete": True},
+            {"from": 0, "to": 1, "of": 5, "complete": False},
+        ],
+    ]
+    assert runs[0]["pending"] == {"from": 2, "to": 5} and runs[0]["runs_left"] == 2
+    result = live.verify("--reaudit-leaves", "2")
+    assert result.exit_code == 0, result.output
+    assert "  re-audit  leaves 1 to 2 of 5, pass 60% through" in result.stdout
+    assert "  not yet   leaves 3 to 4, verified in earlier runs, were not re-read" in result.stdout
+    saved = json.loads(live.state.read_text())["reaudit"]
+    assert (saved["size"], saved["position"]) == (5, 3)
 
 
 def test_the_human_summary_names_the_log_its_size_cosigners_and_leaves(live: LiveNode) -> None:
@@ -276,6 +305,14 @@ def test_the_human_summary_names_the_log_its_size_cosigners_and_leaves(live: Liv
     assert "size      4 (first verification)" in result.stdout
     assert "by charter (1 of 1 witnesses)" in result.stdout
     assert "audited   4 leaves (leaves 0 to 3)" in result.stdout
+    assert "re-audit  none needed: every leaf was audited from 0 in this run" in result.stdout
+    result = live.verify()
+    assert result.exit_code == 0, result.output
+    assert "audited   0 leaves (none new)" in result.stdout
+    assert (
+        "re-audit  leaves 0 to 3 of 4, pass complete: they hash to the verified root"
+    ) in result.stdout
+    assert "not yet" not in result.stdout
 
 
 def test_cosignatures_are_reported_and_can_be_required(live: LiveNode) -> None:
@@ -287,16 +324,36 @@ def test_cosignatures_are_reported_and_can_be_required(live: LiveNode) -> None:
     assert live.passes("--min-cosignatures", "1")["cosigners"] == [WITNESS_ID]
 
 
-def test_a_changed_old_entry_is_caught_by_a_full_audit(live: LiveNode) -> None:
+def test_a_changed_old_entry_is_caught_by_the_next_default_run(live: LiveNode) -> None:
     live.add(6)
-    before = live.passes()
+    live.passes()
     saved = live.state.read_text()
     log_tamper.change_entry(live.engine, 2)
-    # The incremental run audits only new leaves: nothing new, the signed root is unchanged.
-    assert live.passes()["root"] == before["root"]
-    line = live.fails("audit", "--full")
+    # Nothing new, the signed root unchanged: the re-audit of the old leaves finds it.
+    line = live.fails("audit")
     assert "do not hash to the signed root" in line
-    assert json.loads(live.state.read_text())["size"] == json.loads(saved)["size"]
+    assert "re-audit of leaves 0 to 5, against the verified root of size 6" in line
+    assert live.state.read_text() == saved, "the state is kept only when every check passed"
+    live.fails("audit")  # and again: nothing was saved from the failed run
+    live.fails("audit", "--full")
+
+
+def test_a_changed_old_entry_is_caught_when_the_log_grew_since(live: LiveNode) -> None:
+    live.add(6)
+    live.passes()
+    log_tamper.change_entry(live.engine, 1)
+    live.add(3)  # the new leaves fold onto the border kept: only the re-audit sees leaf 1
+    line = live.fails("audit")
+    assert "re-audit of leaves 0 to 8, against the verified root of size 9" in line
+
+
+def test_with_the_re_audit_off_only_full_catches_a_changed_old_entry(live: LiveNode) -> None:
+    live.add(6)
+    live.passes()
+    log_tamper.change_entry(live.engine, 2)
+    off = live.passes("--reaudit-leaves", "0")
+    assert off["reaudit"]["read"] == [] and off["reaudit"]["limit"] == 0
+    live.fails("audit", "--full", "--reaudit-leaves", "0")
 
 
 def test_a_changed_new_entry_is_caught_by_the_incremental_run(live: LiveNode) -> None:
@@ -309,19 +366,20 @@ def test_a_changed_new_entry_is_caught_by_the_incremental_run(live: LiveNode) ->
     assert live.state.read_text() == saved, "the state is kept only when every check passed"
 
 
-def test_a_deleted_entry_fails_the_audit(live: LiveNode) -> None:
+def test_a_deleted_old_entry_fails_the_next_default_run(live: LiveNode) -> None:
     live.add(4)
     live.passes()
     log_tamper.delete_entry(live.engine, 1)
-    line = live.fails("audit", "--full")
+    line = live.fails("audit")
     assert "cannot give leaves 0 to 3" in line
 
 
-def test_swapped_entries_fail_the_audit(live: LiveNode) -> None:
+def test_swapped_old_entries_fail_the_next_default_run(live: LiveNode) -> None:
     live.add(4)
     live.passes()
     log_tamper.swap_entries(live.engine, 0, 3)
-    live.fails("audit", "--full")
+    line = live.fails("audit")
+    assert "against the verified root of size 4" in line
 
 
 def test_a_truncated_log_is_shrunk(live: LiveNode) -> None:

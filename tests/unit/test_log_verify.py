@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +15,15 @@ from typer.testing import CliRunner
 
 from digitalstate.cli import log as log_cli
 from digitalstate.cli.log import (
+    Reaudit,
     UsageError,
     Verified,
     base_url,
     default_state_path,
     find_member,
     load_state,
+    reaudit_json,
+    reaudit_lines,
     save_state,
     verify_log,
 )
@@ -105,7 +109,12 @@ class MemoryLog:
 
 
 def run(
-    log: MemoryLog, previous: Verified | None = None, *, full: bool = False, minimum: int = 0
+    log: MemoryLog,
+    previous: Verified | None = None,
+    *,
+    full: bool = False,
+    minimum: int = 0,
+    reaudit: int = log_cli.DEFAULT_REAUDIT_LEAVES,
 ) -> log_cli.Outcome:
     document = federation()
     return verify_log(
@@ -115,6 +124,8 @@ def run(
         previous,
         full=full,
         min_cosignatures=minimum,
+        reaudit_leaves=reaudit,
+        at=SINCE,
     )
 
 
@@ -128,7 +139,14 @@ def verified(outcome: log_cli.Outcome) -> Verified:
         border=outcome.border,
         verified_at=SINCE,
         checkpoint=outcome.note,
+        reaudit=outcome.reaudit,
     )
+
+
+def frozen(log: MemoryLog) -> None:
+    """Serve the checkpoint signed now from here on, whatever happens to the stored leaves."""
+    signed = log.checkpoint()
+    log.checkpoint = lambda: signed  # type: ignore[method-assign]
 
 
 # --- the checks -----------------------------------------------------------------------------
@@ -143,13 +161,19 @@ def test_the_first_run_audits_every_leaf_in_pages(monkeypatch: pytest.MonkeyPatc
     assert outcome.border.root() == outcome.checkpoint.root
 
 
-def test_the_next_run_audits_only_the_new_leaves_and_checks_consistency() -> None:
+def test_the_next_run_audits_the_new_leaves_then_re_audits_the_old_ones() -> None:
     log = MemoryLog(7)
     first = verified(run(log))
     log.grow(6)
     log.asked.clear()
     outcome = run(log, first)
-    assert log.asked == [(7, 13)] and outcome.audited_from == 7
+    # The new leaves on the kept border, then (a log smaller than the limit) every leaf again.
+    assert log.asked == [(7, 13), (0, 13)] and outcome.audited_from == 7
+    assert [s.to_json() for s in outcome.reaudited] == [
+        {"from": 0, "to": 13, "of": 13, "complete": True}
+    ]
+    log.asked.clear()
+    assert run(log, first, reaudit=0).audited_from == 7 and log.asked == [(7, 13)]
     log.asked.clear()
     assert run(log, first, full=True).audited_from == 0 and log.asked == [(0, 13)]
 
@@ -246,6 +270,154 @@ def test_a_changed_new_leaf_fails_the_audit() -> None:
     assert caught.value.kind == "audit"
 
 
+# --- the rolling re-audit of old leaves ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tamper", "why"),
+    [
+        pytest.param(
+            lambda leaves: leaves.__setitem__(2, leaf_hash(b"changed")), "do not hash", id="change"
+        ),
+        pytest.param(lambda leaves: leaves.pop(1), "5 leaves audited", id="delete"),
+        pytest.param(
+            lambda leaves: leaves.__setitem__(slice(0, 4), [leaves[3], *leaves[1:3], leaves[0]]),
+            "do not hash",
+            id="swap",
+        ),
+    ],
+)
+def test_an_old_leaf_changed_deleted_or_moved_fails_the_next_default_run(
+    tamper: object, why: str
+) -> None:
+    log = MemoryLog(6)
+    frozen(log)
+    first = verified(run(log))
+    tamper(log.leaves_held)  # type: ignore[operator]
+    log.asked.clear()
+    with pytest.raises(VerifyError) as caught:
+        run(log, first)
+    assert caught.value.kind == "audit"
+    assert log.asked == [(0, 6)], "nothing new: only the re-audit read leaves"
+    assert why in str(caught.value)
+    assert "re-audit of leaves 0 to 5, against the verified root of size 6" in str(caught.value)
+
+
+def test_a_re_audit_failure_is_named_audit_before_the_grown_log_s_proof() -> None:
+    log = MemoryLog(6)
+    first = verified(run(log))
+    log.grow(3)
+    frozen(log)  # signed over the leaves as they were; the node's stored nodes are unchanged
+    log.leaves_held[2] = leaf_hash(b"changed after it was verified")
+    with pytest.raises(VerifyError, match="against the verified root") as caught:
+        run(log, first)
+    assert caught.value.kind == "audit"
+
+
+def passes(log: MemoryLog, runs: int, previous: Verified, limit: int) -> list[Verified]:
+    states = []
+    for _ in range(runs):
+        previous = verified(run(log, previous, reaudit=limit))
+        states.append(previous)
+    return states
+
+
+def test_a_large_log_is_re_audited_in_a_rolling_pass_of_limit_leaves_a_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log_cli, "PAGE", 4)
+    log = MemoryLog(10)
+    first = verified(run(log))
+    assert first.reaudit == Reaudit(10, first.root, 10, first.border, 10, SINCE)
+    log.asked.clear()
+    states = passes(log, 3, first, limit=4)
+    # ceil(10 / 4) = 3 runs re-read every leaf; the third starts the next pass with what is left.
+    assert log.asked == [(0, 4), (4, 8), (8, 10), (0, 2)]
+    positions = [(s.reaudit.size, s.reaudit.position) for s in states if s.reaudit]
+    assert positions == [(10, 4), (10, 8), (10, 2)]
+    # A pass keeps its target while the log grows; the next one is over the newest size.
+    log.grow(5)
+    log.asked.clear()
+    grown = passes(log, 4, states[-1], limit=4)
+    assert log.asked == [(10, 14), (14, 15), (2, 6), (6, 10), (0, 4), (4, 8)]
+    assert [(s.reaudit.size, s.reaudit.position) for s in grown if s.reaudit] == [
+        (10, 6),
+        (10, 10),
+        (15, 4),
+        (15, 8),
+    ]
+    assert grown[1].reaudit and grown[1].reaudit.covered_size == 10
+
+
+def test_a_change_is_caught_within_ceil_size_over_limit_runs_after_a_pass_passed_it() -> None:
+    log = MemoryLog(10)
+    frozen(log)
+    state = verified(run(log))
+    state = passes(log, 1, state, limit=4)[0]  # the pass has re-read leaves 0 to 3
+    log.leaves_held[1] = leaf_hash(b"changed behind the pass")
+    state = passes(log, 1, state, limit=4)[0]  # 4 to 7: nothing wrong there
+    with pytest.raises(VerifyError, match="against the verified root") as caught:
+        passes(log, 3, state, limit=4)  # the pass ends, the next one gets to leaf 1
+    assert caught.value.kind == "audit"
+
+
+def test_an_old_state_without_a_re_audit_starts_a_pass_from_leaf_0() -> None:
+    log = MemoryLog(9)
+    old = replace(verified(run(log)), reaudit=None)
+    log.grow(2)
+    log.asked.clear()
+    outcome = run(log, old, reaudit=5)
+    assert log.asked == [(9, 11), (0, 5)]
+    assert (outcome.reaudit.size, outcome.reaudit.position) == (9, 5)
+    assert outcome.reaudit.covered_at is None
+
+
+def test_the_re_audit_can_be_turned_off_and_full_covers_everything_at_once() -> None:
+    log = MemoryLog(9)
+    first = verified(run(log))
+    ongoing = verified(run(log, first, reaudit=4))
+    log.asked.clear()
+    off = run(log, ongoing, reaudit=0)
+    assert log.asked == [] and off.reaudit == ongoing.reaudit and off.reaudited == ()
+    log.grow(3)
+    full = run(log, ongoing, full=True)
+    assert full.reaudit == Reaudit.covering(full.border, SINCE) and full.reaudit.complete
+
+
+def test_the_report_says_how_far_the_pass_is_and_what_it_has_not_covered_yet() -> None:
+    log = MemoryLog(10)
+    first = verified(run(log))
+    assert reaudit_lines(run(log)) == [
+        "  re-audit  none needed: every leaf was audited from 0 in this run"
+    ]
+    small = run(log, first)
+    assert reaudit_lines(small) == [
+        "  re-audit  leaves 0 to 9 of 10, pass complete: they hash to the verified root"
+    ]
+    assert reaudit_json(small)["pending"] is None and reaudit_json(small)["runs_left"] == 0
+    partial = run(log, first, reaudit=3)
+    assert reaudit_lines(partial) == [
+        "  re-audit  leaves 0 to 2 of 10, pass 30% through",
+        "  not yet   leaves 3 to 9, verified in earlier runs, were not re-read in this pass: "
+        "3 more runs re-read them, or --full now",
+        f"            (every leaf was last re-read at size 10, {SINCE.isoformat()})",
+    ]
+    value = reaudit_json(partial)
+    assert value["read"] == [{"from": 0, "to": 3, "of": 10, "complete": False}]
+    assert value["pending"] == {"from": 3, "to": 10} and value["runs_left"] == 3
+    assert value["pass"]["position"] == 3 and value["leaves"] == 3 and value["limit"] == 3
+    assert value["covered"] == {"size": 10, "at": SINCE.isoformat()}
+    off = run(log, verified(partial), reaudit=0)
+    assert reaudit_lines(off)[0] == "  re-audit  none: off (--reaudit-leaves 0)"
+    assert "turn the re-audit on, or use --full" in reaudit_lines(off)[1]
+    assert reaudit_json(off)["runs_left"] is None
+    two = run(log, verified(run(log, verified(partial), reaudit=5)), reaudit=6)
+    assert reaudit_lines(two)[:2] == [
+        "  re-audit  leaves 8 to 9 of 10, pass complete: they hash to the verified root",
+        "            then leaves 0 to 3 of 10, pass 40% through",
+    ]
+
+
 # --- the state file -------------------------------------------------------------------------
 
 
@@ -262,6 +434,27 @@ def test_the_state_is_saved_and_read_back(state: tuple[Path, Verified]) -> None:
     assert load_state(path, ORIGIN) == saved
     assert load_state(path.with_name("none.json"), ORIGIN) is None
     assert json.loads(path.read_text())["size"] == 11
+    ongoing = verified(run(MemoryLog(11), saved, reaudit=5))
+    assert ongoing.reaudit and (ongoing.reaudit.position, ongoing.reaudit.size) == (5, 11)
+    save_state(path, ongoing)
+    assert load_state(path, ORIGIN) == ongoing
+
+
+def test_a_state_saved_before_the_re_audit_is_read_with_none(
+    state: tuple[Path, Verified],
+) -> None:
+    path, saved = state
+    value = json.loads(path.read_text())
+    del value["reaudit"]
+    path.write_text(json.dumps(value))
+    assert load_state(path, ORIGIN) == replace(saved, reaudit=None)
+    assert replace(saved, reaudit=None).cursor() == Reaudit(11, saved.root)
+
+
+def _reaudit(change: dict[str, object]) -> object:
+    return lambda s: json.dumps(
+        {**json.loads(s), "reaudit": {**json.loads(s)["reaudit"], **change}}
+    )
 
 
 @pytest.mark.parametrize(
@@ -273,6 +466,13 @@ def test_the_state_is_saved_and_read_back(state: tuple[Path, Verified]) -> None:
         (lambda s: json.dumps({**json.loads(s), "root": "AAAA"}), "its border does not give"),
         (lambda s: json.dumps({**json.loads(s), "border": "!!"}), "damaged"),
         (lambda s: json.dumps({k: v for k, v in json.loads(s).items() if k != "root"}), "damaged"),
+        (lambda s: json.dumps({**json.loads(s), "reaudit": 7}), "not an object"),
+        (_reaudit({"position": 12}), "does not add up"),
+        (_reaudit({"position": 3}), "does not add up"),
+        (_reaudit({"root": "AAAA"}), "does not add up"),
+        (_reaudit({"size": 12, "position": 0, "border": ""}), "larger than the one verified"),
+        (_reaudit({"covered_size": 12}), "larger than the one verified"),
+        (_reaudit({"covered_at": "yesterday"}), "damaged"),
     ],
 )
 def test_a_damaged_state_is_refused_saying_how_to_go_on(

@@ -5,7 +5,12 @@ names the node's log keys and the witnesses' keys) must verify under a trust-anc
 on the command line or in a node.toml; the checkpoint must be signed by the node's key; and the
 auditor re-computes the signed root from the leaf hashes itself. What it verified last time (per
 log: size, root, the compact-range border of the tree, when) is kept in a small JSON state
-file, so the next run checks that the log only grew since, and audits only the new leaves.
+file, so the next run checks that the log only grew since, and audits the new leaves from that
+border. Old leaves are re-read too, as the witnesses do: a rolling re-audit (its cursor kept in
+the same file) re-reads up to --reaudit-leaves of them each run and, when a pass has re-read
+every leaf of a tree verified before, compares the root with that tree's, so an entry changed,
+deleted or moved after it was verified is caught within ceil(size / N) runs, and at every run
+on a log of at most N leaves.
 
 The checks are the pure functions of digitalstate.transparency.verify that the witnesses use.
 Exit codes: 0 verified, 1 a check failed, 2 a usage or trust-root problem, 3 unreachable.
@@ -20,9 +25,8 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
@@ -37,6 +41,7 @@ from digitalstate.federation.domain import (
     verify_document,
 )
 from digitalstate.federation.keeper import FEDERATION_PATH
+from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.transparency.merkle import CompactRange
@@ -65,6 +70,8 @@ CHECKPOINT_PATH = "/.well-known/digitalstate/checkpoint"
 LOG_PATH = "/.well-known/digitalstate/log"
 PAGE = 65_536
 """Leaf hashes asked for per request: the most a node serves at once."""
+DEFAULT_REAUDIT_LEAVES = 65_536
+"""Old leaves re-read per run by default: one request, 2 MiB of leaf hashes."""
 STATE_VERSION = 1
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+/?$")
 _PROBLEM = "urn:digitalstate:problem:"
@@ -82,8 +89,80 @@ def _unreachable(message: str) -> VerifyError:
 
 
 @dataclass(frozen=True)
+class Reaudit:
+    """The rolling re-audit of leaves verified before: one pass, and the last one completed.
+
+    A pass re-reads the leaves [0, size) of a tree verified before (size, root), some each run
+    from position on, folded into border (the tree of the leaves [0, position)); when position
+    reaches size, the border's root must be root. covered_size and covered_at: the newest tree
+    whose every leaf was read again (by a pass, --full or the first verification) and found to
+    hash to its root, and when; 0 and None until one was.
+    """
+
+    size: int
+    root: bytes
+    position: int = 0
+    border: CompactRange = field(default_factory=CompactRange)
+    covered_size: int = 0
+    covered_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when the pass has re-read every leaf of its tree (none is under way)."""
+        return self.position >= self.size
+
+    def restart(self, size: int, root: bytes) -> Reaudit:
+        """A new pass from leaf 0 over the tree (size, root), keeping what was covered."""
+        return replace(self, size=size, root=root, position=0, border=CompactRange())
+
+    @classmethod
+    def covering(cls, border: CompactRange, at: datetime) -> Reaudit:
+        """No pass under way: every leaf of the tree border holds was audited at `at`."""
+        return cls(border.size, border.root(), border.size, border.copy(), border.size, at)
+
+    def to_json(self) -> dict[str, Any]:
+        """The cursor as a JSON object (part of the state)."""
+        return {
+            "size": self.size,
+            "root": base64.b64encode(self.root).decode(),
+            "position": self.position,
+            "border": base64.b64encode(encode_border(self.border)).decode(),
+            "covered_size": self.covered_size,
+            "covered_at": None if self.covered_at is None else self.covered_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Reaudit:
+        """The cursor to_json wrote; ValueError, KeyError or TypeError when it is damaged."""
+        if not isinstance(value, dict):
+            raise ValueError("its re-audit is not an object")
+        covered_at = value["covered_at"]
+        cursor = cls(
+            size=int(value["size"]),
+            root=base64.b64decode(str(value["root"]), validate=True),
+            position=int(value["position"]),
+            border=decode_border(base64.b64decode(str(value["border"]), validate=True)),
+            covered_size=int(value["covered_size"]),
+            covered_at=None if covered_at is None else datetime.fromisoformat(str(covered_at)),
+        )
+        if (
+            len(cursor.root) != 32
+            or not 0 <= cursor.position <= cursor.size
+            or cursor.border.size != cursor.position
+            or (cursor.complete and cursor.border.root() != cursor.root)
+            or cursor.covered_size < 0
+        ):
+            raise ValueError("its re-audit cursor does not add up")
+        return cursor
+
+
+@dataclass(frozen=True)
 class Verified:
-    """What was verified of one log: its size and root, the border of that tree, and when."""
+    """What was verified of one log: its size and root, the border of that tree, and when.
+
+    reaudit is the rolling re-audit's cursor; None (a state saved before there was one) starts
+    a pass from leaf 0 over the tree verified.
+    """
 
     origin: str
     node: str
@@ -93,10 +172,15 @@ class Verified:
     border: CompactRange
     verified_at: datetime
     checkpoint: str
+    reaudit: Reaudit | None = None
+
+    def cursor(self) -> Reaudit:
+        """The re-audit pass to go on with."""
+        return self.reaudit or Reaudit(self.size, self.root)
 
     def to_json(self) -> dict[str, Any]:
         """The state as a JSON object."""
-        return {
+        value: dict[str, Any] = {
             "version": STATE_VERSION,
             "origin": self.origin,
             "node": self.node,
@@ -107,6 +191,9 @@ class Verified:
             "verified_at": self.verified_at.isoformat(),
             "checkpoint": self.checkpoint,
         }
+        if self.reaudit is not None:
+            value["reaudit"] = self.reaudit.to_json()
+        return value
 
 
 def state_home() -> Path:
@@ -150,11 +237,15 @@ def load_state(path: Path, origin: str) -> Verified | None:
             border=border,
             verified_at=verified_at,
             checkpoint=str(value.get("checkpoint", "")),
+            reaudit=None if value.get("reaudit") is None else Reaudit.from_json(value["reaudit"]),
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise UsageError(damaged.format(f" ({exc})")) from exc
     if state.border.size != state.size or len(root) != 32 or state.border.root() != root:
         raise UsageError(damaged.format(": its border does not give its root"))
+    cursor = state.reaudit
+    if cursor is not None and (cursor.size > size or cursor.covered_size > size):
+        raise UsageError(damaged.format(": its re-audit is of a tree larger than the one verified"))
     if state.origin != origin:
         raise UsageError(
             f"{path} holds what was verified of the log {state.origin!r}, not {origin!r}; "
@@ -166,18 +257,7 @@ def load_state(path: Path, origin: str) -> Verified | None:
 def save_state(path: Path, state: Verified) -> None:
     """Write the state atomically (a crash leaves the old state or the new one)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(state.to_json(), handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, (json.dumps(state.to_json(), indent=2) + "\n").encode())
     except OSError as exc:
         raise UsageError(f"{path}: the log state cannot be saved ({exc})") from exc
 
@@ -344,6 +424,20 @@ def find_member(federation: FederationDocument, node: str, member: str | None) -
 
 
 @dataclass(frozen=True)
+class Span:
+    """Leaves [start, end) re-read by the rolling re-audit, of its pass over a tree of size of."""
+
+    start: int
+    end: int
+    of: int
+    complete: bool  # the pass ended here: every leaf of that tree hashes to its root
+
+    def to_json(self) -> dict[str, Any]:
+        """The span as a JSON object."""
+        return {"from": self.start, "to": self.end, "of": self.of, "complete": self.complete}
+
+
+@dataclass(frozen=True)
 class Outcome:
     """A log that passed every check."""
 
@@ -354,10 +448,18 @@ class Outcome:
     previous: Verified | None
     audited_from: int
     border: CompactRange
+    reaudit: Reaudit
+    reaudited: tuple[Span, ...] = ()
+    reaudit_leaves: int = DEFAULT_REAUDIT_LEAVES
+
+    @property
+    def audited_all(self) -> bool:
+        """True when every leaf was audited from 0 in this run (so none was re-audited)."""
+        return self.audited_from == 0
 
 
 Progress = Callable[[int, int], None]
-"""Told (leaves audited, leaves to audit) as the leaf audit goes."""
+"""Told (leaves read, leaves to read) as the leaf audit and the re-audit go."""
 
 
 def verify_log(
@@ -368,17 +470,21 @@ def verify_log(
     *,
     full: bool,
     min_cosignatures: int,
+    reaudit_leaves: int = DEFAULT_REAUDIT_LEAVES,
     progress: Progress = lambda done, total: None,
+    at: datetime | None = None,
 ) -> Outcome:
     """Run every check on the node's log; VerifyError names the first that fails.
 
     Order: the checkpoint's signature and cosignatures; against the last verification, no
     shrinking and no other root at the same size; the leaf audit (from the saved border, or
-    from leaf 0 when full or first); then the node's consistency proof from the last size. The
-    audit comes before the proof because an entry changed after it was logged spoils the proofs
-    the node computes from it too: the audit names that cause, the proof could only say the
-    histories differ.
+    from leaf 0 when full or first); the rolling re-audit of up to reaudit_leaves old leaves
+    (reaudit_some; not when every leaf was just audited); then the node's consistency proof
+    from the last size. The audits come before the proof because an entry changed after it was
+    logged spoils the proofs the node computes from it too: the audit names that cause, the
+    proof could only say the histories differ.
     """
+    when = at or now()
     note_text = node.checkpoint()
     note, checkpoint = check_checkpoint(note_text, log)
     signed_by = cosigners(note, witnesses)
@@ -393,18 +499,103 @@ def verify_log(
         # Shrunk, or another root at the size seen: no proof can help, none is asked for.
         check_extends(log.member, previous.size, previous.root, checkpoint, [])
     start = CompactRange() if full or previous is None else previous.border
+    cursor = previous.cursor() if previous is not None else None
+    budget = 0 if cursor is None or start.size == 0 else reaudit_leaves
+    total = checkpoint.size - start.size + reaudit_planned(cursor, checkpoint, budget)
     border = start
-    total = checkpoint.size - start.size
     progress(0, total)
     for first in range(start.size, checkpoint.size, PAGE):
         last = min(first + PAGE, checkpoint.size)
         border = audit(border, node.leaves(first, last))
         progress(border.size - start.size, total)
     check_audited_root(log.member, border, checkpoint)
+    spans: tuple[Span, ...] = ()
+    if cursor is None or start.size == 0:
+        cursor = Reaudit.covering(border, when)  # every leaf was audited just now
+    else:
+        done = checkpoint.size - start.size
+        cursor, spans = reaudit_some(
+            node,
+            log,
+            cursor,
+            checkpoint,
+            budget,
+            when,
+            lambda read: progress(done + read, total),
+        )
     if previous is not None and checkpoint.size > previous.size:
         proof = node.consistency(previous.size, checkpoint.size)
         check_extends(log.member, previous.size, previous.root, checkpoint, proof)
-    return Outcome(checkpoint, note_text, signed_by, len(witnesses), previous, start.size, border)
+    return Outcome(
+        checkpoint,
+        note_text,
+        signed_by,
+        len(witnesses),
+        previous,
+        start.size,
+        border,
+        cursor,
+        spans,
+        reaudit_leaves,
+    )
+
+
+def reaudit_planned(cursor: Reaudit | None, checkpoint: Checkpoint, budget: int) -> int:
+    """How many leaves reaudit_some will read: the rest of the pass, then one over the newest."""
+    if cursor is None or budget <= 0:
+        return 0
+    rest = 0 if cursor.complete else cursor.size - cursor.position
+    return min(budget, rest + checkpoint.size)
+
+
+def reaudit_some(
+    node: LogSource,
+    log: LogIdentity,
+    cursor: Reaudit,
+    checkpoint: Checkpoint,
+    budget: int,
+    at: datetime,
+    progress: Callable[[int], None] = lambda read: None,
+) -> tuple[Reaudit, tuple[Span, ...]]:
+    """Re-read up to budget old leaf hashes of the rolling pass; the cursor after, what was read.
+
+    Goes on with the pass under way; when it reaches its tree's size, the leaves must hash to
+    the root verified for that size (VerifyError "audit" otherwise), and a new pass starts over
+    checkpoint (the newest tree, verified in this run) with the budget left. At most one pass
+    starts per run, so a log of at most budget leaves is re-read whole every run, and each leaf
+    of a larger one is re-read within ceil(size / budget) runs.
+    """
+    spans: list[Span] = []
+    started = False
+    read = 0
+    while budget > 0:
+        if cursor.complete:
+            if started or checkpoint.size == 0:
+                break
+            cursor, started = cursor.restart(checkpoint.size, checkpoint.root), True
+        begin, position, border = cursor.position, cursor.position, cursor.border
+        while budget > 0 and position < cursor.size:
+            end = min(cursor.size, position + min(budget, PAGE))
+            border = audit(border, node.leaves(position, end))
+            budget -= end - position
+            read += end - position
+            position = end
+            progress(read)
+        cursor = replace(cursor, position=position, border=border)
+        if cursor.complete:
+            try:
+                check_audited_root(
+                    log.member, border, Checkpoint(log.origin, cursor.size, cursor.root)
+                )
+            except VerifyError as exc:
+                raise VerifyError(
+                    exc.kind,
+                    f"{exc} (found by the re-audit of leaves 0 to {cursor.size - 1}, against "
+                    f"the verified root of size {cursor.size})",
+                ) from exc
+            cursor = replace(cursor, covered_size=cursor.size, covered_at=at)
+        spans.append(Span(begin, position, cursor.size, cursor.complete))
+    return cursor, tuple(spans)
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -501,6 +692,7 @@ class Report:
                             "leaves": audited,
                         },
                         "full": full or previous is None,
+                        "reaudit": reaudit_json(outcome),
                         "state": str(state),
                     }
                 )
@@ -525,9 +717,80 @@ class Report:
             f"  cosigned  by {cosigned} ({len(outcome.cosigners)} of {outcome.witnesses} "
             "witnesses)",
             f"  audited   {audited} leaves ({span}): they hash to the signed root",
+            *reaudit_lines(outcome),
             f"  state     {state}",
             sep="\n",
         )
+
+
+def _runs_left(outcome: Outcome) -> int | None:
+    """Runs until the pass under way has re-read every leaf (None when the re-audit is off)."""
+    cursor = outcome.reaudit
+    if cursor.complete:
+        return 0
+    if outcome.reaudit_leaves <= 0:
+        return None
+    return -(-(cursor.size - cursor.position) // outcome.reaudit_leaves)
+
+
+def reaudit_json(outcome: Outcome) -> dict[str, Any]:
+    """The rolling re-audit as --json reports it."""
+    cursor = outcome.reaudit
+    return {
+        "limit": outcome.reaudit_leaves,
+        "leaves": sum(span.end - span.start for span in outcome.reaudited),
+        "read": [span.to_json() for span in outcome.reaudited],
+        "pass": {
+            "size": cursor.size,
+            "root": base64.b64encode(cursor.root).decode(),
+            "position": cursor.position,
+            "complete": cursor.complete,
+        },
+        "pending": None if cursor.complete else {"from": cursor.position, "to": cursor.size},
+        "runs_left": _runs_left(outcome),
+        "covered": None
+        if cursor.covered_at is None
+        else {"size": cursor.covered_size, "at": cursor.covered_at.isoformat()},
+    }
+
+
+def reaudit_lines(outcome: Outcome) -> list[str]:
+    """The rolling re-audit in the human summary: what was re-read, and what was not yet."""
+    cursor = outcome.reaudit
+    if outcome.audited_all:
+        return ["  re-audit  none needed: every leaf was audited from 0 in this run"]
+    lines: list[str] = []
+    for n, span in enumerate(outcome.reaudited):
+        where = (
+            "pass complete: they hash to the verified root"
+            if span.complete
+            else f"pass {span.end * 100 // span.of}% through"
+        )
+        label = "  re-audit  " if n == 0 else "            then "
+        lines.append(f"{label}leaves {span.start} to {span.end - 1} of {span.of}, {where}")
+    if not lines:
+        why = "off (--reaudit-leaves 0)" if outcome.reaudit_leaves <= 0 else "the log is empty"
+        lines.append(f"  re-audit  none: {why}")
+    if cursor.complete:
+        return lines
+    runs = _runs_left(outcome)
+    when = (
+        "turn the re-audit on, or use --full"
+        if runs is None
+        else f"{runs} more run{'s' if runs != 1 else ''} re-read them, or --full now"
+    )
+    lines.append(
+        f"  not yet   leaves {cursor.position} to {cursor.size - 1}, verified in earlier runs, "
+        f"were not re-read in this pass: {when}"
+    )
+    if cursor.covered_at is None:
+        lines.append("            (no pass has re-read every leaf yet)")
+    else:
+        lines.append(
+            f"            (every leaf was last re-read at size {cursor.covered_size}, "
+            f"{cursor.covered_at.isoformat()})"
+        )
+    return lines
 
 
 @app.command("verify")
@@ -567,6 +830,14 @@ def verify_command(
     full: Annotated[
         bool, typer.Option("--full", help="Re-audit every leaf from 0, not only the new ones.")
     ] = False,
+    reaudit_leaves: Annotated[
+        int,
+        typer.Option(
+            "--reaudit-leaves",
+            min=0,
+            help="Old leaves to re-read per run in the rolling re-audit (0: off).",
+        ),
+    ] = DEFAULT_REAUDIT_LEAVES,
     min_cosignatures: Annotated[
         int,
         typer.Option("--min-cosignatures", min=0, help="Fail unless this many witnesses cosigned."),
@@ -585,7 +856,8 @@ def verify_command(
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             federation = fetch_federation(client, root.source, root.key)
             member_id = find_member(federation, url, member)
-            log = log_identity(federation, member_id)
+            checked_at = now()
+            log = log_identity(federation, member_id, checked_at)
             path = state or default_state_path(log.origin)
             previous = load_state(path, log.origin)
             with progress_bar(hidden=as_json) as bar:
@@ -597,10 +869,11 @@ def verify_command(
                 outcome = verify_log(
                     NodeLog(client, url, member_id),
                     log,
-                    witness_keys(federation, besides=member_id),
+                    witness_keys(federation, besides=member_id, at=checked_at),
                     previous,
                     full=full,
                     min_cosignatures=min_cosignatures,
+                    reaudit_leaves=reaudit_leaves,
                     progress=advance,
                 )
         checkpoint = outcome.checkpoint
@@ -615,6 +888,7 @@ def verify_command(
                 border=outcome.border,
                 verified_at=now(),
                 checkpoint=outcome.note,
+                reaudit=outcome.reaudit,
             ),
         )
     except UsageError as exc:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from typing import Any
 
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import DocumentRefusedError, FederationDocument, verify_document
+from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
 
 log = logging.getLogger(__name__)
@@ -38,20 +37,6 @@ class RefreshOutcome:
     accepted: bool
     version: int | None
     reason: str = ""
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FederationKeeper:
@@ -120,7 +105,7 @@ class FederationKeeper:
         self.document, self.envelope = document, envelope
         self.last_error = ""
         try:
-            _write_atomically(self.cache_path, json.dumps(envelope, sort_keys=True).encode())
+            write_atomically(self.cache_path, json.dumps(envelope, sort_keys=True).encode())
         except OSError as exc:
             # The document verified, so exchange under it; only the copy for restarts is stale.
             self.last_error = f"{self.cache_path}: cannot keep the document on disk ({exc})"
