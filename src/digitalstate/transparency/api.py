@@ -1,30 +1,42 @@
-"""The log's routes: public checkpoints, proofs and leaf hashes; cosignatures and a person's
-entries over the signed exchange.
+"""The log's routes: public checkpoints, proofs and leaf hashes; cosignatures, a person's
+entries and an auditor's reads over the signed exchange.
 
 Public (no signature, anyone may audit): the newest checkpoint with its cosignatures, a
 checkpoint of a given size, inclusion and consistency proofs, leaf hashes. Entry content never
-goes out here: only to the charter, for the person it is about (POST /exchange/v1/access-records).
+goes out here: only to the charter, for the person it is about (POST /exchange/v1/access-records),
+and to an auditor with a statutory basis for auditing the log (POST /exchange/v1/log/entries).
+
+One entry whose proof the store cannot give (a deleted entry or tree node) does not cost the
+others theirs: it goes out with "proof": null and an "error" saying why.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from starlette.responses import Response
 
+from digitalstate.exchange.ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
+from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.transparency.entries import witness_name
-from digitalstate.transparency.merkle import ProofError
+from digitalstate.transparency.entries import EntryError, LogEntry, witness_name
+from digitalstate.transparency.merkle import ProofError, ProofPlan, inclusion_plan
+from digitalstate.transparency.metrics import log_metrics
+from digitalstate.transparency.models import LogEntryRow
 from digitalstate.transparency.note import NoteError, SignedNote, verify_cosignature
 from digitalstate.transparency.store import (
+    Db,
     LogDamagedError,
     PublishedCheckpoint,
+    StoredEntry,
     add_cosignature,
     checkpoint_at,
     consistency_proof,
@@ -33,14 +45,26 @@ from digitalstate.transparency.store import (
     inclusion_proof,
     latest_checkpoint,
     leaf_hashes,
+    read_head,
+    subtree_hashes,
 )
 
 CHECKPOINT_PATH = "/.well-known/digitalstate/checkpoint"
 LOG_PATH = "/.well-known/digitalstate/log"
 COSIGNATURES_PATH = "/exchange/v1/log/cosignatures"
 ACCESS_RECORDS_PATH = "/exchange/v1/access-records"
+LOG_ENTRIES_PATH = "/exchange/v1/log/entries"
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
+LOG_AUDIT_PURPOSE = "log-audit"
+"""The catalogue purpose a statutory basis must serve to let its requester read log entries."""
+MAX_AUDIT_ENTRIES = 1_000
+"""The most entries one POST /exchange/v1/log/entries answers."""
+MAX_NUMBER = 2**63 - 1
+"""The largest tree size or leaf index the log can hold (the columns are 64-bit signed)."""
+PROOFS_PER_QUERY = 200
+"""Inclusion proofs whose tree nodes are read in one query (a few thousand parameters)."""
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class CosignatureBody(BaseModel):
@@ -57,6 +81,14 @@ class AccessRecordsBody(BaseModel):
     subject: str = Field(min_length=1, max_length=64)
 
 
+class LogEntriesBody(BaseModel):
+    """Which entries an auditor asks for: the leaf indexes [start, end)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: int
+    end: int
+
+
 def b64(data: bytes) -> str:
     """Standard base64, as checkpoints write hashes."""
     return base64.b64encode(data).decode()
@@ -69,6 +101,18 @@ def _guarded(work: Callable[[], T]) -> T:
         raise Problem("proof-out-of-range", str(exc)) from exc
     except LogDamagedError as exc:
         raise Problem("log-damaged", str(exc)) from exc
+
+
+def _bounded(**numbers: int) -> None:
+    """ProofError (400 proof-out-of-range) for a size or index no 64-bit column can hold.
+
+    The proof functions refuse negative numbers and sizes beyond the tree themselves; this
+    keeps numbers of 2**63 and more away from the database, where PostgreSQL's BIGINT would
+    fail on them.
+    """
+    for name, value in numbers.items():
+        if value > MAX_NUMBER:
+            raise ProofError(f"{name} {value} is beyond any tree this log can hold")
 
 
 def make_public_router(node: NodeRuntime) -> APIRouter:
@@ -90,8 +134,10 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
     @router.get(LOG_PATH + "/checkpoint/{size}")
     def checkpoint_of_size(size: int) -> Response:
         """The checkpoint signed at this size, with its cosignatures, if it is still kept."""
-        with node.engine.connect() as db:
-            found = checkpoint_at(db, size)
+        found = None
+        if 0 <= size <= MAX_NUMBER:
+            with node.engine.connect() as db:
+                found = checkpoint_at(db, size)
         if found is None:
             raise Problem("not-found", f"this node keeps no checkpoint of size {size}")
         return note_response(found, "")
@@ -99,6 +145,7 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
     @router.get(LOG_PATH + "/inclusion")
     def inclusion(index: int = Query(), size: int = Query()) -> dict[str, Any]:
         """The inclusion proof of leaf index in the tree of size (RFC 9162 §2.1.3)."""
+        _guarded(lambda: _bounded(index=index, size=size))
         with node.engine.connect() as db:
             proof = _guarded(lambda: inclusion_proof(db, index, size))
         return {"index": index, "size": size, "proof": [b64(h) for h in proof]}
@@ -106,6 +153,7 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
     @router.get(LOG_PATH + "/consistency")
     def consistency(old: int = Query(), new: int = Query()) -> dict[str, Any]:
         """The consistency proof from the tree of size old to the tree of size new."""
+        _guarded(lambda: _bounded(old=old, new=new))
         with node.engine.connect() as db:
             proof = _guarded(lambda: consistency_proof(db, old, new))
         return {"old": old, "new": new, "proof": [b64(h) for h in proof]}
@@ -113,6 +161,7 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
     @router.get(LOG_PATH + "/leaves")
     def leaves(start: int = Query(), end: int = Query()) -> Response:
         """The leaf hashes of [start, end), 32 bytes each, concatenated (at most 65,536)."""
+        _guarded(lambda: _bounded(start=start, end=end))
         with node.engine.connect() as db:
             hashes = _guarded(lambda: leaf_hashes(db, start, end))
         return Response(b"".join(hashes), media_type="application/octet-stream")
@@ -121,7 +170,7 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
 
 
 def make_exchange_router(node: NodeRuntime) -> APIRouter:
-    """Cosignatures from witnesses, and a person's entries for the charter."""
+    """Cosignatures from witnesses, a person's entries for the charter, entries for auditors."""
     router = APIRouter(prefix="/exchange/v1", tags=["log"])
 
     @router.post("/log/cosignatures", status_code=201)
@@ -174,21 +223,189 @@ def make_exchange_router(node: NodeRuntime) -> APIRouter:
         if member is None or "charter" not in member.roles:
             raise Problem("caller-not-allowed", "only a member with the charter role may ask")
         with node.engine.connect() as db:
-            return _guarded(lambda: person_entries(db, body.subject))
+            return person_entries(db, body.subject)
+
+    disclosed = log_metrics(node.metrics).audit_entries
+
+    @router.post(LOG_ENTRIES_PATH.removeprefix("/exchange/v1"))
+    def log_entries(body: LogEntriesBody, ground: Ground = personal_data) -> dict[str, Any]:
+        """Entries of this node's log, with proofs, for an auditor with a statutory basis."""
+        federation = node.keeper.current()
+        try:
+            basis = audit_basis(federation, ground)
+        except Problem as refused:
+            log.warning(
+                "log audit refused: caller=%s basis=%s purpose=%s: %s",
+                ground.requester,
+                ground.basis_id,
+                ground.purpose,
+                refused.detail,
+            )
+            raise
+        with node.engine.connect() as db:
+            answer = _guarded(lambda: audit_entries(db, body.start, body.end))
+        count = len(answer["entries"])
+        disclosed.labels(requester=ground.requester, basis=basis.id).inc(count)
+        log.info(
+            "log audit: %d entries [%d, %d) disclosed to %s under basis %s (%s)",
+            count,
+            body.start,
+            body.end,
+            ground.requester,
+            basis.id,
+            basis.legislation,
+        )
+        return answer
 
     return router
 
 
-def person_entries(db: Any, pseudonym: str) -> dict[str, Any]:
-    """A person's entries with proofs against the newest cosigned checkpoint (or the newest)."""
+def audit_basis(federation: FederationDocument, ground: Ground) -> StatutoryBasis:
+    """The statutory basis that lets the caller audit the log; 403 basis-refused otherwise.
+
+    The basis must be published in the federation document, name the caller as its requester
+    and serve the catalogue purpose log-audit, which the call must name too. A consent is no
+    ground for reading other people's entries.
+    """
+    if ground.consent_id is not None or ground.basis_id is None:
+        raise Problem(
+            "basis-refused",
+            "the log's entries are read under a statutory basis for auditing it, named in the "
+            "digitalstate-basis header, and under no consent",
+        )
+    basis = next((b for b in federation.statutory_bases if b.id == ground.basis_id), None)
+    if basis is None:
+        raise Problem("basis-refused", f"{ground.basis_id!r} is not a published statutory basis")
+    if basis.requester != ground.requester:
+        raise Problem("basis-refused", f"basis {basis.id} is for {basis.requester} only")
+    if basis.purpose != LOG_AUDIT_PURPOSE:
+        raise Problem(
+            "basis-refused",
+            f"basis {basis.id} is for the purpose {basis.purpose}, not for auditing the log "
+            f"({LOG_AUDIT_PURPOSE})",
+        )
+    if ground.purpose != basis.purpose:
+        raise Problem("basis-refused", f"basis {basis.id} is for the purpose {basis.purpose}")
+    return basis
+
+
+def person_entries(db: Db, pseudonym: str) -> dict[str, Any]:
+    """A person's entries with proofs against the newest cosigned checkpoint (or the newest).
+
+    An entry whose proof cannot be made goes out with "proof": null and "error": why. A row
+    whose entry is about someone else than its pseudonym column says (the column is not
+    hashed into the log; an insider could relabel a row), or that cannot be read as an entry,
+    is left out and logged: the charter must never get an entry about someone else.
+    """
     found = latest_checkpoint(db, cosigned=True) or latest_checkpoint(db)
-    entries = []
+    kept: list[StoredEntry] = []
     for stored in entries_for(db, pseudonym):
-        item = entry_json(stored)
-        index = stored.leaf_index
-        if found is not None and index is not None and index < found.size:
-            item["proof"] = [b64(h) for h in inclusion_proof(db, index, found.size)]
-        else:
-            item["proof"] = None
-        entries.append(item)
+        try:
+            about = LogEntry.decode(stored.body).pseudonym
+        except EntryError as exc:
+            log.warning(
+                "log entry at leaf %s under pseudonym %s cannot be read, so is not served: %s",
+                stored.leaf_index,
+                pseudonym,
+                exc,
+            )
+            continue
+        if about != pseudonym:
+            log.warning(
+                "log entry at leaf %s is stored under pseudonym %s but is about another; "
+                "the row was relabelled, so it is not served",
+                stored.leaf_index,
+                pseudonym,
+            )
+            continue
+        kept.append(stored)
+    size = found.size if found is not None else 0
+    proofs = _proofs(
+        db, [s.leaf_index for s in kept if s.leaf_index is not None and s.leaf_index < size], size
+    )
+    entries = [_with_proof(entry_json(s), s.leaf_index, proofs) for s in kept]
     return {"checkpoint": found.render() if found else None, "entries": entries}
+
+
+def audit_entries(db: Db, start: int, end: int) -> dict[str, Any]:
+    """The entries [start, end) with proofs against the newest checkpoint, for an auditor.
+
+    ProofError unless 0 <= start <= end <= the checkpoint's size and end - start is at most
+    MAX_AUDIT_ENTRIES. A leaf the store has lost goes out with "entry": null and an "error".
+    """
+    found = latest_checkpoint(db)
+    if found is None:
+        raise Problem("checkpoint-unavailable", "this node's log has no checkpoint yet")
+    if not 0 <= start <= end <= found.size or end - start > MAX_AUDIT_ENTRIES:
+        raise ProofError(
+            f"ask for 0 to {MAX_AUDIT_ENTRIES:,} entries within [0, {found.size}) of the "
+            f"newest checkpoint, not [{start}, {end})"
+        )
+    rows = db.execute(
+        select(LogEntryRow.leaf_index, LogEntryRow.body)
+        .where(LogEntryRow.leaf_index >= start, LogEntryRow.leaf_index < end)
+        .order_by(LogEntryRow.leaf_index)
+    ).all()
+    bodies = {int(index): bytes(body) for index, body in rows if index is not None}
+    proofs = _proofs(db, list(range(start, end)), found.size)
+    entries = []
+    for index in range(start, end):
+        body = bodies.get(index)
+        if body is None:
+            entries.append(
+                {
+                    "entry": None,
+                    "leaf_index": index,
+                    "proof": None,
+                    "error": f"the stored log lacks the entry at leaf {index}",
+                }
+            )
+            continue
+        entries.append(_with_proof(entry_json(StoredEntry(body, index)), index, proofs))
+    return {"checkpoint": found.render(), "entries": entries}
+
+
+def _with_proof(
+    item: dict[str, Any], index: int | None, proofs: dict[int, list[bytes] | str]
+) -> dict[str, Any]:
+    """item with its "proof" (null when the entry is not in the checkpoint) and any "error"."""
+    proof = proofs.get(index) if index is not None else None
+    if isinstance(proof, str):
+        item["proof"] = None
+        item["error"] = proof
+    else:
+        item["proof"] = None if proof is None else [b64(h) for h in proof]
+    return item
+
+
+def _proofs(db: Db, indexes: Sequence[int], size: int) -> dict[int, list[bytes] | str]:
+    """The inclusion proof of each leaf index (all < size) in the tree of size, or why not.
+
+    The tree nodes of up to PROOFS_PER_QUERY proofs are read in one query; only when the store
+    lacks one of them is each of those proofs made on its own, so that a damaged part of the
+    log fails the entries that need it and no others.
+    """
+    if not indexes:
+        return {}
+    head = read_head(db)
+    held = head.size if head is not None else 0
+    if held < size:
+        why = f"the stored tree has {held} leaves, fewer than its checkpoint of {size}"
+        return dict.fromkeys(indexes, why)
+    proofs: dict[int, list[bytes] | str] = {}
+    for first in range(0, len(indexes), PROOFS_PER_QUERY):
+        plans = {i: inclusion_plan(i, size) for i in indexes[first : first + PROOFS_PER_QUERY]}
+        try:
+            hashes = subtree_hashes(db, set().union(*(p.coords() for p in plans.values())))
+        except LogDamagedError:
+            proofs.update((i, _one_proof(db, plan)) for i, plan in plans.items())
+        else:
+            proofs.update((i, plan.assemble(hashes)) for i, plan in plans.items())
+    return proofs
+
+
+def _one_proof(db: Db, plan: ProofPlan) -> list[bytes] | str:
+    try:
+        return plan.assemble(subtree_hashes(db, plan.coords()))
+    except LogDamagedError as exc:
+        return str(exc)

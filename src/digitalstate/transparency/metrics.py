@@ -9,6 +9,7 @@ registry: each node's metrics are made once on its own registry and served at GE
 - digitalstate_log_alarms_open{member,kind}: alarms not yet cleared (read when scraped).
 - digitalstate_log_witness_failing{member}: 1 while a witnessed log cannot be fetched.
 - digitalstate_log_witnessed_size{member}: the newest size verified of a witnessed log.
+- digitalstate_log_audit_entries_total{requester,basis}: entries disclosed to auditors.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class LogMetrics:
     alarms: Counter
     failing: Gauge
     witnessed_size: Gauge
+    audit_entries: Counter
 
 
 _made: weakref.WeakKeyDictionary[CollectorRegistry, LogMetrics] = weakref.WeakKeyDictionary()
@@ -68,6 +70,12 @@ def log_metrics(registry: CollectorRegistry) -> LogMetrics:
                     "digitalstate_log_witnessed_size",
                     "The newest tree size this node's witness verified of a member's log",
                     ["member"],
+                    registry=registry,
+                ),
+                audit_entries=Counter(
+                    "digitalstate_log_audit_entries",
+                    "Log entries this node disclosed to auditors under a statutory basis",
+                    ["requester", "basis"],
                     registry=registry,
                 ),
             )

@@ -11,7 +11,8 @@ and an inclusion proof against that checkpoint once it is in it. An entry is:
 - PENDING ("not yet verified") when it is not in a checkpoint yet, or its checkpoint is not yet
   cosigned: the normal state for the few seconds after an access;
 - FAILED when a signature or proof that is there does not check: the log, or the answer, was
-  changed after the fact.
+  changed after the fact; or when an entry the checkpoint covers comes without its proof,
+  with or without the node's "error" saying why (its stored log is damaged).
 
 An entry about another pseudonym than the one asked is not the person's to see: it is dropped
 and counted as a problem of that node's answer.
@@ -23,6 +24,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from digitalstate.federation.domain import FederationDocument
@@ -44,6 +46,8 @@ FAILED = "failed verification"
 STATUSES = (VERIFIED, PENDING, FAILED)
 """An entry's verification status, as the page and the downloads name it."""
 _RANK = {VERIFIED: 0, PENDING: 1, FAILED: 2}
+MAX_ERROR_CHARS = 300
+"""The most of a node's "error" for an entry that the person is shown."""
 
 
 def worst(statuses: Sequence[str]) -> str:
@@ -102,12 +106,14 @@ class _Verdict:
     failure: str | None  # the checkpoint itself failed: every entry fails with this
 
 
-def _verdict(federation: FederationDocument, member: str, note_text: str | None) -> _Verdict:
+def _verdict(
+    federation: FederationDocument, member: str, note_text: str | None, at: datetime | None
+) -> _Verdict:
     if note_text is None:
         return _Verdict(None, None, (), None)
     name = _name(federation, member)
     try:
-        note, checkpoint = check_checkpoint(note_text, log_identity(federation, member))
+        note, checkpoint = check_checkpoint(note_text, log_identity(federation, member, at))
     except VerifyError as exc:
         return _Verdict(
             None,
@@ -116,7 +122,7 @@ def _verdict(federation: FederationDocument, member: str, note_text: str | None)
             f"{name}'s signed checkpoint does not check ({exc}): the log may have been "
             "tampered with.",
         )
-    found = cosigners(note, witness_keys(federation, besides=member))
+    found = cosigners(note, witness_keys(federation, besides=member, at=at))
     return _Verdict(note, checkpoint, tuple(found), None)
 
 
@@ -128,6 +134,7 @@ def _entry_status(
     data: bytes,
     index: int | None,
     proof: list[bytes] | None,
+    error: str | None = None,
 ) -> tuple[str, str]:
     name = _name(federation, member)
     if verdict.failure is not None:
@@ -153,6 +160,11 @@ def _entry_status(
             "few seconds."
         )
     if proof is None:
+        if error is not None:
+            return FAILED, (
+                f"{name} could not prove that this entry is in its signed checkpoint of "
+                f"{_count(checkpoint.size)}. It says: {error}"
+            )
         return FAILED, (
             f"{name} gave no proof that this entry is in its signed checkpoint of "
             f"{_count(checkpoint.size)}."
@@ -186,10 +198,25 @@ def _proof(value: Any) -> list[bytes] | None:
         raise ValueError("a proof hash is not base64") from exc
 
 
+def _error(value: Any) -> str | None:
+    """A node's reason for sending no proof, as the person may read it (cut short)."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
 def check_answer(
-    federation: FederationDocument, member: str, answer: Any, pseudonym: str
+    federation: FederationDocument,
+    member: str,
+    answer: Any,
+    pseudonym: str,
+    at: datetime | None = None,
 ) -> LogCheck:
-    """Check member's answer to the question "what do you hold about pseudonym?"."""
+    """Check member's answer to the question "what do you hold about pseudonym?".
+
+    With at, only keys valid at that time (now, for a page being shown) sign and cosign.
+    """
     checked = LogCheck(member)
     name = _name(federation, member)
     if (
@@ -200,7 +227,7 @@ def check_answer(
         checked.problems.append(f"{name}'s answer could not be read: it is not a log answer.")
         return checked
     note_text = answer["checkpoint"]
-    verdict = _verdict(federation, member, note_text)
+    verdict = _verdict(federation, member, note_text, at)
     unreadable = strangers = 0
     for item in answer["entries"]:
         try:
@@ -210,13 +237,16 @@ def check_answer(
             raw_index = item.get("leaf_index")
             index = None if raw_index is None else int(raw_index)
             proof = _proof(item.get("proof"))
+            error = _error(item.get("error"))
         except (EntryError, KeyError, TypeError, ValueError, AttributeError):
             unreadable += 1
             continue
         if entry.pseudonym != pseudonym:
             strangers += 1
             continue
-        status, detail = _entry_status(federation, member, verdict, entry, data, index, proof)
+        status, detail = _entry_status(
+            federation, member, verdict, entry, data, index, proof, error
+        )
         checkpoint = verdict.checkpoint
         checked.entries.append(
             CheckedEntry(
