@@ -23,10 +23,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from log_tamper import change_entry  # tests/e2e: how an insider rewrites a stored entry
+from log_tamper import change_entry, delete_entry  # tests/e2e: how an insider tampers
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.federation.domain import FederationDocument, sign_document
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.keys import KeyPair
 from digitalstate.registers.models import RegisterRecord
@@ -41,6 +42,7 @@ from digitalstate.transparency.store import (
 )
 from digitalstate.transparency.verify import check_checkpoint, log_identity, verify_entry
 from integration.consent_support import (
+    ANCHOR,
     ELECTORAL,
     PENSIONS,
     Federation,
@@ -119,7 +121,11 @@ def read(fed: Federation, consent_id: str) -> None:
     assert answer.status == 200, answer.body
 
 
-def basis_read(fed: Federation, person: str) -> None:
+def basis_read(fed: Federation, person: str, basis: str = "electoral-canvass") -> None:
+    """The electoral registration office reads Ada's address under a statutory basis.
+
+    Under any other basis than electoral-canvass the charter refuses it (403), itself.
+    """
     body = {
         "subject": pseudonym_for(fed.charter, "electoral-registration", person, record=True),
         "holder": "people-register",
@@ -132,9 +138,10 @@ def basis_read(fed: Federation, person: str) -> None:
         "/exchange/v1/basis-reads",
         body,
         purpose="electoral-registration",
-        basis="electoral-canvass",
+        basis=basis,
     )
-    assert response.status_code == 200, response.text
+    expected = 200 if basis == "electoral-canvass" else 403
+    assert response.status_code == expected, response.text
 
 
 # --- the logs, settled and witnessed ---------------------------------------------------------
@@ -292,6 +299,32 @@ def test_a_changed_entry_fails_verification_and_is_shown_first_thing(
     ]
 
 
+def test_an_entry_its_node_cannot_prove_fails_with_the_nodes_reason_and_no_other(
+    fed: Federation, ada: str
+) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    read(fed, consent_id)
+    witness_holder(fed)
+    # Deleting the first read (leaf 1) takes the leaf hash the consent's proof (leaf 0) needs;
+    # the newest read's proof is the stored hash of leaves 0 and 1, so it can still be made.
+    delete_entry(holder_engine(fed), 1)
+
+    page = activity(fed)
+
+    newest, consent = cards(page)
+    assert tags(newest) == [VERIFIED] and tags(consent) == [FAILED]
+    assert "Your consent was recorded at People register" in consent
+    # The register's own reason, as it sent it: the store lacks what the proof needs.
+    assert "People register could not prove that this entry is in its signed checkpoint" in consent
+    assert "the stored log lacks" in consent
+    assert "1 access failed verification." in page.split('id="accesses"')[0]
+    assert "could not be checked" not in page  # the answer came; one entry in it failed
+    listed = download(fed, "/my/activity.json").json()["entries"]
+    assert [e["status"] for e in listed] == ["verified", "failed verification"]
+    assert "the stored log lacks" in listed[1]["status_detail"]
+
+
 def test_a_checkpoint_the_node_did_not_sign_fails_every_entry(fed: Federation, ada: str) -> None:
     consent_id = agree(fed, ada)
     read(fed, consent_id)
@@ -339,6 +372,124 @@ def test_a_basis_read_is_one_access_recorded_by_the_charter_and_the_register(
         "Read from People register under a statutory basis",
     ]
     assert all(e["status"] == "verified" for e in listed)
+
+
+def test_a_refusal_by_the_charter_is_its_own_access_verified_in_the_charters_log(
+    fed: Federation, ada: str
+) -> None:
+    basis_read(fed, ada)
+    basis_read(fed, ada, basis="tax-address-update")
+    witness_holder(fed)
+    witness_charter(fed)
+
+    page = activity(fed)
+
+    refused, relayed = cards(page)
+    assert (
+        "Tried to read from People register under a statutory basis, and was refused by the "
+        "charter" in refused
+    )
+    assert "basis tax-address-update is for newcastle-tax only" in refused
+    assert "Electoral registration office" in refused
+    assert tags(refused) == [VERIFIED]
+    assert "Charter: your account's signed checkpoint of 2 entries" in refused
+    # The read the basis allowed still pairs: one access, two records.
+    assert "Read from People register under a statutory basis, through the charter" in relayed
+    assert tags(relayed) == [VERIFIED, VERIFIED]
+    (only,) = cards(activity(fed, "?action=refused"))
+    assert "refused by the charter" in only
+    listed = download(fed, "/my/activity.json").json()["entries"]
+    assert [(e["node"], e["action"], e["outcome"]) for e in listed] == [
+        ("charter", "refused", "refused"),
+        ("charter", "basis-read", "allowed"),
+        ("people-register", "basis-read", "allowed"),
+    ]
+
+
+# --- what could not be checked ---------------------------------------------------------------
+
+
+def revised(document: FederationDocument, member_id: str, **update: Any) -> FederationDocument:
+    """The next version of document, with member_id changed."""
+    members = tuple(
+        m.model_copy(update=update) if m.id == member_id else m for m in document.members
+    )
+    return document.model_copy(update={"version": document.version + 1, "members": members})
+
+
+def serve_holder_under(fed: Federation, document: FederationDocument) -> None:
+    """Restart the People register under another federation document than the charter's."""
+    fed.stop_holder()
+    envelope = sign_document(document, ANCHOR)
+    fed.holder_settings.federation_cache_path.write_text(json.dumps(envelope))
+    fed.start_holder()
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        # The register no longer takes the charter for one: a signed 403.
+        (
+            {"roles": ("service",)},
+            "it answered with an error (403 caller-not-allowed: only a member with the charter "
+            "role may ask)",
+        ),
+        # The register no longer trusts the charter's key: it cannot sign its refusal.
+        ({"revoked_at": datetime(2020, 1, 1, tzinfo=UTC)}, "it answered with an error it did"),
+    ],
+    ids=["signed-problem", "unsigned-problem"],
+)
+def test_a_register_that_answers_with_a_problem_is_named_as_unchecked_not_unreachable(
+    fed: Federation, ada: str, change: dict[str, Any], words: str
+) -> None:
+    consent_id = agree(fed, ada)
+    read(fed, consent_id)
+    serve_holder_under(fed, revised(fed.document, "charter", **change))
+
+    page = activity(fed)
+
+    warning = page.split('id="accesses"')[0]
+    assert f"People register's log could not be checked: {words}" in warning
+    assert "We could not reach Liverpool: pensions, Electoral registration office," in warning
+    assert "We could not reach People register" not in page
+    assert cards(page) == []
+    listed = download(fed, "/my/activity.json").json()
+    assert [u["node"] for u in listed["unchecked"]] == ["people-register"]
+    assert listed["unchecked"][0]["reason"].startswith(words)
+    assert "people-register" not in [u["node"] for u in listed["unreachable"]]
+
+
+def test_a_register_that_left_the_federation_is_named_and_the_charters_relays_to_it_stay(
+    fed: Federation, ada: str
+) -> None:
+    basis_read(fed, ada)
+    basis_read(fed, ada, basis="tax-address-update")
+    witness_charter(fed)
+    # The People register leaves: its keys are no longer trusted, so nothing it holds can be
+    # verified, and it is not asked. The charter's own entries about reads from it remain.
+    left = revised(fed.document, "people-register", revoked_at=datetime.now(UTC))
+    assert fed.charter.keeper.accept(sign_document(left, ANCHOR)).accepted
+
+    page = activity(fed)
+
+    warning = page.split('id="accesses"')[0]
+    assert (
+        "People register has left the federation: its entries about you cannot be checked, so "
+        "they are not shown." in warning
+    )
+    assert "We could not reach Liverpool: pensions, Electoral registration office," in warning
+    refused, relayed = cards(page)
+    assert "and was refused by the charter" in refused
+    assert "Read from People register under a statutory basis, through the charter" in relayed
+    assert tags(refused) == tags(relayed) == [VERIFIED]  # the charter's log, still trusted
+    options = re.findall(r'<option value="([^"]*)"', page)
+    assert "people-register" not in options
+    listed = download(fed, "/my/activity.json").json()
+    assert listed["left_federation"] == [
+        {"node": "people-register", "node_name": "People register"}
+    ]
+    assert listed["unchecked"] == []
+    assert {e["node"] for e in listed["entries"]} == {"charter"}
 
 
 # --- filters -------------------------------------------------------------------------------

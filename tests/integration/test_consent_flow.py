@@ -568,26 +568,76 @@ def test_a_basis_read_is_relayed_to_the_register_recorded_and_shown(
 
 
 @pytest.mark.parametrize(
-    ("changes", "status", "slug"),
+    ("changes", "status", "slug", "recorded_at"),
     [
-        ({"fields": ["people.date_of_birth", "people.email"]}, 403, "basis-refused"),
-        ({"headers": {"basis": "tax-address-update"}}, 403, "basis-refused"),
-        ({"headers": {"purpose": "driver-licensing"}}, 403, "basis-refused"),
-        ({"headers": {"basis": "no-such-basis"}}, 403, "basis-refused"),
-        ({"subject": "neverissued"}, 404, "subject-unknown"),
-        ({"headers": {"basis": ""}}, 403, "legal-ground-missing"),
-        ({"headers": {"basis": "", "consent": "a-consent"}}, 403, "basis-refused"),
+        ({"fields": ["people.date_of_birth", "people.email"]}, 403, "basis-refused", "people"),
+        ({"headers": {"basis": "tax-address-update"}}, 403, "basis-refused", "people"),
+        ({"headers": {"purpose": "driver-licensing"}}, 403, "basis-refused", "people"),
+        ({"headers": {"basis": "no-such-basis"}}, 403, "basis-refused", "people"),
+        ({"headers": {"basis": "", "consent": "a-consent"}}, 403, "basis-refused", "people"),
+        # Another register, not the fields' own: under its pseudonym, as a relay would be.
+        ({"holder": "liverpool-pensions"}, 403, "basis-refused", "liverpool-pensions"),
+        # No register at all: under the charter's own pseudonym, which the person's page reads.
+        ({"holder": "no-such-register"}, 403, "basis-refused", "charter"),
+        # Nobody to record it for: a pseudonym the charter never issued, or no ground at all.
+        ({"subject": "neverissued"}, 404, "subject-unknown", None),
+        ({"headers": {"basis": ""}}, 403, "legal-ground-missing", None),
     ],
 )
 def test_a_basis_read_the_basis_does_not_allow_is_refused(
-    fed: Federation, ada: str, changes: dict[str, Any], status: int, slug: str
+    fed: Federation,
+    ada: str,
+    changes: dict[str, Any],
+    status: int,
+    slug: str,
+    recorded_at: str | None,
 ) -> None:
     response = basis_read(fed, ada, **changes)
 
     assert response.status_code == status, response.text
     assert problem_type(response) == slug
     with fed.charter.sessions.begin() as session:
-        assert logged_entries(session) == []
+        logged = logged_entries(session)
+    with fed.holder_sessions.begin() as session:
+        assert logged_entries(session) == []  # it never reached the register
+    if recorded_at is None:
+        assert logged == []
+        return
+    # Once, in the charter's own log, before the caller heard of it.
+    [refusal] = logged
+    member = "people-register" if recorded_at == "people" else recorded_at
+    headers = {"purpose": "electoral-registration", "basis": "electoral-canvass"}
+    headers.update(changes.get("headers", {}))
+    assert (refusal.holder, refusal.action, refusal.outcome) == ("charter", "refused", "refused")
+    assert refusal.pseudonym == pseudonym_for(fed.charter, member, ada)
+    assert refusal.requester == "electoral-registration"
+    assert refusal.purpose == headers["purpose"]
+    assert refusal.basis_id == (headers["basis"] or None)
+    assert refusal.consent_id is None
+    assert refusal.fields == tuple(changes.get("fields", ["people.address"]))
+    assert refusal.reason == response.json()["detail"]
+
+
+def test_a_refusal_by_the_charter_is_shown_to_the_person_in_words(
+    fed: Federation, ada: str
+) -> None:
+    assert basis_read(fed, ada, headers={"basis": "tax-address-update"}).status_code == 403
+    assert basis_read(fed, ada, holder="no-such-register").status_code == 403
+
+    text = fed.browser.get("/my/activity").text
+
+    # Two accesses, each on its own: a refusal by the charter pairs with nothing.
+    assert text.count('class="govuk-summary-card ') == 2
+    assert (
+        "Tried to read from People register under a statutory basis, and was refused by the "
+        "charter" in text
+    )
+    assert "Tried to read your details under a statutory basis, and was refused by the charter" in (
+        text
+    )
+    assert "basis tax-address-update is for newcastle-tax only" in text
+    assert "no-such-register is not the register of" in text
+    assert "Electoral registration office" in text
 
 
 # --- the register's side -------------------------------------------------------------------

@@ -1,11 +1,17 @@
 """Who has seen your data: every log entry about the person across the federation, checked.
 
-The charter asks every register for the entries of its log about the person (under that
-register's pseudonym for them: POST /exchange/v1/access-records) and reads its own log's
-entries (its relays of reads under a statutory basis) from its own database. Each answer is
-checked by digitalstate.transparency.person: the checkpoint is the node's, a witness cosigned
-it, each entry's bytes are in the tree. This module turns the checked entries into what the
-page, the filters and the downloads show, in people's words.
+The charter asks every current register for the entries of its log about the person (under
+that register's pseudonym for them: POST /exchange/v1/access-records) and reads its own log's
+entries (its relays of reads under a statutory basis, and its refusals of them) from its own
+database. Each answer is checked by digitalstate.transparency.person: the checkpoint is the
+node's, a witness cosigned it, each entry's bytes are in the tree. This module turns the
+checked entries into what the page, the filters and the downloads show, in people's words.
+
+What could not be had is said, never silently dropped: a register that cannot be reached is
+"unreachable"; one that answers with a problem (its log is damaged, a proof is out of range,
+an answer it did not sign) is a problem with that node's log, which could not be checked; a
+register that has left the federation (revoked) is not asked, since its keys are no longer
+trusted and nothing it sent could be verified, and is listed as having left.
 
 A read under a statutory basis leaves two entries: the charter's (it relayed the read) and the
 register's (it answered it). The page shows the pair as one access with both records and both
@@ -21,7 +27,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +35,7 @@ from digitalstate.consent.people import pseudonym_of
 from digitalstate.consent.service import as_utc
 from digitalstate.consent.views import field_label, member_name, purpose_title
 from digitalstate.exchange.client import ExchangeError
+from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.api import ACCESS_RECORDS_PATH, person_entries
@@ -109,12 +116,23 @@ class Activity:
     asked: list[str] = field(default_factory=list)
     """The members whose logs were asked (or read), in federation order."""
     targets: dict[str, str] = field(default_factory=dict)
-    """Pseudonym -> the register it is the person's pseudonym at."""
+    """Pseudonym -> the register it is the person's pseudonym at (or the charter, for its own)."""
     entries: list[CheckedEntry] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
-    """The members that could not be asked."""
+    """The members that could not be asked: no answer came."""
+    unchecked: dict[str, str] = field(default_factory=dict)
+    """Member -> why its log could not be checked: it answered, but with a problem."""
+    left: list[str] = field(default_factory=list)
+    """The registers that have left the federation (revoked): not asked, nothing verifiable."""
     problems: list[str] = field(default_factory=list)
     """What was wrong with the answers, in people's words (shown as failures)."""
+
+    def cannot_check(self, federation: FederationDocument, member: str, why: str) -> None:
+        """Note that member's log could not be checked, and say so on the page."""
+        self.unchecked[member] = why
+        self.problems.append(
+            f"{member_name(federation, member)}'s log could not be checked: {why}."
+        )
 
     def add(self, check: LogCheck) -> None:
         """Take in one answer's checked entries and problems."""
@@ -126,54 +144,100 @@ async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
     """Ask every register for its entries about the person, read the charter's, check all."""
     federation = node.keeper.current()
     own = node.settings.node.id
-    registers = [m for m in federation.members if "register" in m.roles and m.revoked_at is None]
+    registers = [m for m in federation.members if "register" in m.roles]
+    current = {m.id for m in registers if m.revoked_at is None}
+    # Every register's pseudonym, a departed one's too: the charter's own log keeps its relays
+    # to it (and refusals of reads from it), and those the charter can still prove.
     pseudonyms = {m.id: pseudonym_of(node, m.id, person_id) for m in registers}
+    # The charter's own pseudonym for the person: its refusal of a basis read that named no
+    # register is recorded under it (consent/api.py refusal_pseudonym).
+    pseudonyms.setdefault(own, pseudonym_of(node, own, person_id))
     activity = Activity(
         charter=own,
-        asked=[m.id for m in federation.members if m.id == own or m.id in pseudonyms],
+        asked=[m.id for m in federation.members if m.id == own or m.id in current],
         targets={p: m for m, p in pseudonyms.items()},
+        left=[m.id for m in registers if m.id not in current and m.id != own],
     )
-    remote = [m for m in registers if m.id != own]
+    for gone in activity.left:
+        activity.problems.append(
+            f"{member_name(federation, gone)} has left the federation: its entries about you "
+            "cannot be checked, so they are not shown."
+        )
+    remote = [m for m in registers if m.id != own and m.id in current]
+    now = datetime.now(UTC)  # only keys valid now sign and cosign what the page calls verified
     answers = await asyncio.gather(
-        *(_ask(node, m.id, pseudonyms[m.id]) for m in remote), return_exceptions=True
+        *(ask_for_entries(node, m.id, pseudonyms[m.id]) for m in remote), return_exceptions=True
     )
     for member, answer in zip(remote, answers, strict=True):
-        if isinstance(answer, _DamagedError):
-            activity.problems.append(f"{member.name} says its log is damaged: {answer}")
+        if isinstance(answer, UncheckedError):
+            log.warning("the log of %s could not be checked: %s", member.id, answer)
+            activity.cannot_check(federation, member.id, str(answer))
         elif isinstance(answer, BaseException):
             log.warning("the log entries of %s are not available: %s", member.id, answer)
             activity.unreachable.append(member.id)
         else:
-            activity.add(check_answer(federation, member.id, answer, pseudonyms[member.id]))
+            activity.add(check_answer(federation, member.id, answer, pseudonyms[member.id], now))
     try:
         ours = await asyncio.to_thread(_own_answers, node, list(pseudonyms.values()))
     except (LogDamagedError, ProofError) as exc:
         log.error("this node's own log cannot give its proofs: %s", exc)
-        activity.problems.append(f"{member_name(federation, own)}'s own log is damaged: {exc}")
+        activity.cannot_check(federation, own, f"it is damaged ({exc})")
     else:
         for pseudonym, answer in ours:
-            activity.add(check_answer(federation, own, answer, pseudonym))
+            activity.add(check_answer(federation, own, answer, pseudonym, now))
     activity.entries.sort(key=lambda c: (c.entry.at, c.log, c.leaf_index or 0), reverse=True)
     return activity
 
 
-class _DamagedError(Exception):
-    """A node answered that its own log is damaged."""
+class UncheckedError(Exception):
+    """A node answered the charter, but not with its entries: its log could not be checked.
+
+    Distinct from a node that could not be reached (ExchangeError): the message says why, in
+    people's words ("it says its log is damaged (...)").
+    """
 
 
-async def _ask(node: NodeRuntime, member_id: str, pseudonym: str) -> Any:
-    response = await node.client.call(
-        member_id, "POST", ACCESS_RECORDS_PATH, json_body={"subject": pseudonym}
-    )
+def unchecked_reason(status: int | None, problem: Any, *, signed: bool = True) -> str:
+    """Why a node's answer with a problem leaves its log unchecked, in people's words."""
+    slug = detail = ""
+    if isinstance(problem, Mapping):
+        slug = str(problem.get("type", "")).removeprefix(PROBLEM_BASE)
+        detail = str(problem.get("detail") or problem.get("title") or "")
+    if slug == "log-damaged" and signed:
+        return f"it says its log is damaged ({detail})" if detail else "it says its log is damaged"
+    said = " ".join(str(part) for part in (status, slug) if part)
+    if detail:
+        said = f"{said}: {detail}" if said else detail
+    what = "an error" if signed else "an error it did not sign"
+    return f"it answered with {what} ({said})" if said else f"it answered with {what}"
+
+
+async def ask_for_entries(node: NodeRuntime, member_id: str, pseudonym: str) -> Any:
+    """Ask member_id for its entries about pseudonym: its answer, parsed.
+
+    Raises ExchangeError when no answer came (unreachable), UncheckedError when it answered
+    with anything but its entries (a problem, an answer it did not sign, not JSON).
+    """
+    try:
+        response = await node.client.call(
+            member_id, "POST", ACCESS_RECORDS_PATH, json_body={"subject": pseudonym}
+        )
+    except ExchangeError as exc:
+        if exc.problem is not None:  # it answered, with a problem it did not sign
+            raise UncheckedError(unchecked_reason(None, exc.problem, signed=False)) from exc
+        if isinstance(exc.__cause__, Problem):  # it answered, with a signature that fails
+            raise UncheckedError(f"its answer cannot be trusted ({exc.__cause__.detail})") from exc
+        raise  # no answer came: unreachable
     if not response.ok:
         try:
             problem = response.json()
         except ValueError:
             problem = None
-        if isinstance(problem, dict) and str(problem.get("type", "")).endswith(":log-damaged"):
-            raise _DamagedError(str(problem.get("detail", "")))
-        raise ExchangeError(f"{member_id} answered {response.status}")
-    return response.json()
+        raise UncheckedError(unchecked_reason(response.status, problem))
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise UncheckedError("its answer is not JSON") from exc
 
 
 def _own_answers(node: NodeRuntime, pseudonyms: Sequence[str]) -> list[tuple[str, Any]]:
@@ -327,8 +391,17 @@ class ActivityView:
         return STATUS_LABELS[self.status]
 
 
-def describe_action(action: str, outcome: str, where: str, *, relayed: bool = False) -> str:
-    """What happened, in words, at the register called where."""
+def describe_action(
+    action: str, outcome: str, where: str, *, relayed: bool = False, by_charter: bool = False
+) -> str:
+    """What happened, in words, at the register called where.
+
+    relayed: the charter relayed a read under a statutory basis to where; by_charter: the
+    charter refused such a read before it reached where ('' when no register was named).
+    """
+    if by_charter:
+        tried = f"Tried to read from {where}" if where else "Tried to read your details"
+        return f"{tried} under a statutory basis, and was refused by the charter"
     if relayed:
         done = "Read" if outcome == "allowed" else "Tried to read"
         return f"{done} from {where} under a statutory basis, through the charter"
@@ -354,6 +427,25 @@ def _record(federation: FederationDocument, checked: CheckedEntry) -> RecordView
 
 def _is_relay(activity: Activity, checked: CheckedEntry) -> bool:
     return checked.log == activity.charter and checked.entry.action == "basis-read"
+
+
+def _is_charter_refusal(activity: Activity, checked: CheckedEntry) -> bool:
+    """The charter refused a read under a statutory basis itself: it never reached a register."""
+    entry = checked.entry
+    return checked.log == activity.charter and entry.action == "refused" and not entry.consent_id
+
+
+def _what(
+    federation: FederationDocument, activity: Activity, checked: CheckedEntry, *, relayed: bool
+) -> str:
+    """What happened, in words: at the register the entry concerns, or that recorded it."""
+    entry = checked.entry
+    if _is_charter_refusal(activity, checked):
+        target = _target(activity, checked)
+        where = "" if target == activity.charter else member_name(federation, target)
+        return describe_action(entry.action, entry.outcome, where, by_charter=True)
+    where = member_name(federation, _target(activity, checked) if relayed else checked.log)
+    return describe_action(entry.action, entry.outcome, where, relayed=relayed)
 
 
 def _target(activity: Activity, checked: CheckedEntry) -> str:
@@ -410,13 +502,12 @@ def activity_view(
     """One access in words: an entry, with the charter's relay of it when there is one."""
     entry = checked.entry
     relayed = relay is not None or _is_relay(activity, checked)
-    where = member_name(federation, _target(activity, checked) if relayed else checked.log)
     basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
     records = (checked, relay) if relay is not None else (checked,)
     return ActivityView(
         at=as_utc(entry.at),
         who=member_name(federation, entry.requester),
-        what=describe_action(entry.action, entry.outcome, where, relayed=relayed),
+        what=_what(federation, activity, checked, relayed=relayed),
         fields=[field_label(federation, f) for f in entry.fields],
         why=purpose_title(federation, entry.purpose),
         consent_id=entry.consent_id,
@@ -464,8 +555,6 @@ def _plain(
 ) -> dict[str, Any]:
     entry = checked.entry
     basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
-    relayed = _is_relay(activity, checked)
-    where = member_name(federation, _target(activity, checked) if relayed else checked.log)
     return {
         "at": as_utc(entry.at).isoformat(),
         "node": checked.log,
@@ -473,7 +562,7 @@ def _plain(
         "requester": entry.requester,
         "requester_name": member_name(federation, entry.requester),
         "action": entry.action,
-        "what": describe_action(entry.action, entry.outcome, where, relayed=relayed),
+        "what": _what(federation, activity, checked, relayed=_is_relay(activity, checked)),
         "fields": list(entry.fields),
         "purpose": entry.purpose,
         "purpose_title": purpose_title(federation, entry.purpose) or None,
@@ -515,6 +604,13 @@ def export_json(
         "entries": entries,
         "unreachable": [
             {"node": m, "node_name": member_name(federation, m)} for m in activity.unreachable
+        ],
+        "unchecked": [
+            {"node": m, "node_name": member_name(federation, m), "reason": why}
+            for m, why in activity.unchecked.items()
+        ],
+        "left_federation": [
+            {"node": m, "node_name": member_name(federation, m)} for m in activity.left
         ],
         "problems": list(activity.problems),
     }

@@ -124,11 +124,21 @@ def ask_for_consent(request: Request, body: ConsentRequestBody) -> dict[str, Any
 async def read_under_basis(
     request: Request, body: BasisReadBody, ground: Ground = personal_data
 ) -> Response:
-    """Read a person's fields under a statutory basis, relayed by the charter and recorded."""
+    """Read a person's fields under a statutory basis, relayed by the charter and recorded.
+
+    The subject is resolved first: a pseudonym the charter never issued to the caller names
+    nobody, so it is refused (404) with nothing recorded. For a known subject, a read the
+    basis does not allow is refused here, recorded once in the charter's own log, and never
+    reaches the register; an allowed one is relayed and recorded as the relay.
+    """
     node = node_of(request)
     federation = node.keeper.current()
-    basis = check_basis(federation, ground, body)
-    holder_pseudonym = await asyncio.to_thread(_holder_pseudonym, node, ground, body)
+    person, holder_pseudonym = await asyncio.to_thread(_subject, node, ground, body)
+    try:
+        basis = check_basis(federation, ground, body)
+    except Problem as refused:
+        await asyncio.to_thread(_record_refusal, node, federation, ground, body, person, refused)
+        raise
     try:
         answer = await node.client.call(
             body.holder,
@@ -177,7 +187,11 @@ def check_basis(
     return basis
 
 
-def _holder_pseudonym(node: NodeRuntime, ground: Ground, body: BasisReadBody) -> str:
+def _subject(node: NodeRuntime, ground: Ground, body: BasisReadBody) -> tuple[str, str]:
+    """The person the caller's pseudonym names, and the holder's pseudonym for them.
+
+    404 subject-unknown, with nothing recorded, when the charter issued no such pseudonym.
+    """
     with node.sessions.begin() as session:
         person = person_for_pseudonym(session, ground.requester, body.subject)
     if person is None:
@@ -185,7 +199,46 @@ def _holder_pseudonym(node: NodeRuntime, ground: Ground, body: BasisReadBody) ->
             "subject-unknown",
             f"the charter issued no pseudonym {body.subject!r} to {ground.requester}",
         )
-    return pseudonym_of(node, body.holder, person)
+    return person, pseudonym_of(node, body.holder, person)
+
+
+def refusal_pseudonym(
+    node: NodeRuntime, federation: FederationDocument, holder: str, person: str
+) -> str:
+    """The pseudonym a refused basis read is recorded under in the charter's log.
+
+    The register's pseudonym for the person, as the relays use, when the caller named a
+    register; otherwise (a holder that is no register) the charter's own pseudonym for them,
+    which the person's page also reads, so the refusal is never recorded out of their sight.
+    """
+    member = federation.member(holder)
+    register = member is not None and "register" in member.roles
+    return pseudonym_of(node, holder if register else node.settings.node.id, person)
+
+
+def _record_refusal(
+    node: NodeRuntime,
+    federation: FederationDocument,
+    ground: Ground,
+    body: BasisReadBody,
+    person: str,
+    refused: Problem,
+) -> None:
+    """Record the charter's refusal of a basis read, on its own, before it is answered."""
+    with node.sessions.begin() as session:
+        record_access(
+            session,
+            holder=node.settings.node.id,
+            pseudonym=refusal_pseudonym(node, federation, body.holder, person),
+            requester=ground.requester,
+            action="refused",
+            outcome="refused",
+            now=datetime.now(UTC),
+            purpose=ground.purpose,
+            basis_id=ground.basis_id,
+            fields=body.fields,
+            reason=refused.detail,
+        )
 
 
 def _record_relay(
