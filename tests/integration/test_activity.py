@@ -157,9 +157,13 @@ def holder_engine(fed: Federation) -> Engine:
 def _settled(engine: Engine) -> PublishedCheckpoint | None:
     """The newest checkpoint once every entry is integrated and signed for, else None."""
     with engine.connect() as db:
+        # Pending first: on PostgreSQL each statement sees what was committed when it began,
+        # so head and checkpoint read after "nothing pending" include the last batch.
+        if pending_count(db):
+            return None
         head = read_head(db)
         newest = latest_checkpoint(db)
-        if pending_count(db) or head is None or newest is None or newest.size != head.size:
+        if head is None or newest is None or newest.size != head.size:
             return None
         return newest
 
