@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated, Any
 
@@ -82,6 +83,51 @@ def consent_command(
         except RuntimeError as exc:
             raise CliError(str(exc)) from exc
     _print(result, as_json, f"Consented reads, {people:,} people")
+
+
+@app.command("log")
+@one_line_errors
+def log_command(
+    entries: Annotated[
+        int, typer.Option(min=1, help="Entries appended and integrated into the log.")
+    ] = 10_000_000,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=100_000, help="Entries per integration ([log] batch_size)."),
+    ] = None,
+    append_batch: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Entries per append transaction.")
+    ] = 1000,
+    people: Annotated[
+        int, typer.Option(min=1, help="People the entries are about, drawn at random.")
+    ] = 1_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL for the log (a fresh schema); default SQLite."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Appends durably integrated per second, inclusion proofs and checkpoint delay."""
+    from digitalstate.benchmarks.log import Options, run_log_bench
+
+    options = Options(entries, append_batch=append_batch, people=people, database_url=database_url)
+    if batch_size is not None:
+        options = dataclasses.replace(options, batch_size=batch_size)
+    with progress_bar(hidden=as_json) as progress:
+        stages = {
+            "append": progress.add_task("Appending entries", total=entries),
+            "integrate": progress.add_task("Integrating them into the tree", total=entries),
+            "proofs": progress.add_task("Timing inclusion proofs", total=options.proofs),
+        }
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(stages[stage], completed=done, total=total)
+
+        try:
+            result = run_log_bench(options, on_progress=advance)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+    _print(result, as_json, f"Transparency log, {entries:,} entries")
 
 
 def _print(result: dict[str, Any], as_json: bool, title: str) -> None:

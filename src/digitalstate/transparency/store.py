@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
+    Integer,
     RowMapping,
     Table,
     bindparam,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -61,18 +64,50 @@ _HEAD = cast("Table", LogHead.__table__)
 _CHECKPOINTS = cast("Table", LogCheckpoint.__table__)
 _COSIGNATURES = cast("Table", LogCosignature.__table__)
 _INSERT_ENTRY = insert(_ENTRIES)
-_INSERT_NODE = insert(_NODES)
-_SET_INDEX = (
-    update(_ENTRIES)
-    .where(_ENTRIES.c.id == bindparam("entry_id"))
-    .values(leaf_index=bindparam("leaf"))
-)
 HEAD_ID = 1
+# The oldest pending entries, and one statement per run of consecutive ids that gives them
+# their leaf indexes (ids have no gaps on SQLite; on PostgreSQL a rolled-back append leaves one).
+_PENDING = (
+    select(_ENTRIES.c.id, _ENTRIES.c.body)
+    .where(_ENTRIES.c.leaf_index.is_(None))
+    .order_by(_ENTRIES.c.id)
+    .limit(bindparam("count", type_=Integer))
+)
+_NUMBER_RUN = (
+    update(_ENTRIES)
+    .where(
+        _ENTRIES.c.id >= bindparam("low", type_=BigInteger),
+        _ENTRIES.c.id <= bindparam("high", type_=BigInteger),
+        _ENTRIES.c.leaf_index.is_(None),
+    )
+    .values(leaf_index=_ENTRIES.c.id + bindparam("shift", type_=BigInteger))
+)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID, _HEAD.c.size == bindparam("old", type_=BigInteger))
+    .values(size=bindparam("size"), root=bindparam("root"), updated_at=bindparam("at"))
+)
+_READ_HEAD = select(_HEAD.c.size, _HEAD.c.root).where(_HEAD.c.id == HEAD_ID)
+_HEAD_FOR_UPDATE = _READ_HEAD.with_for_update()
+_SUBTREES = union_all(
+    select((-1 - _ENTRIES.c.leaf_index).label("key"), _ENTRIES.c.body.label("data")).where(
+        _ENTRIES.c.leaf_index.in_(bindparam("leaves", expanding=True))
+    ),
+    select(_NODES.c.id, _NODES.c.hash).where(_NODES.c.id.in_(bindparam("keys", expanding=True))),
+)
+_NODE_COLUMNS = "INSERT INTO log_nodes (id, hash) VALUES "  # the table of LogNode
+_NODES_FROM_ARRAYS = (
+    "INSERT INTO log_nodes (id, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+)
 MAX_LEAVES_PER_PAGE = 65_536
 
 
 class LogDamagedError(RuntimeError):
     """The stored log is missing something the signed tree says it holds."""
+
+
+class IntegrationConflictError(RuntimeError):
+    """Another sequencer integrated the same entries first; this batch is rolled back."""
 
 
 def node_key(level: int, index: int) -> int:
@@ -138,10 +173,7 @@ class Integrated:
 
 def read_head(db: Db, *, lock: bool = False) -> Head | None:
     """The head row (locked for the rest of the transaction when lock)."""
-    query = select(_HEAD.c.size, _HEAD.c.root).where(_HEAD.c.id == HEAD_ID)
-    if lock:
-        query = query.with_for_update()
-    row = db.execute(query).first()
+    row = db.execute(_HEAD_FOR_UPDATE if lock else _READ_HEAD).first()
     return None if row is None else Head(int(row.size), bytes(row.root))
 
 
@@ -177,35 +209,29 @@ class Integrator:
         self._border = None  # restored only once this transaction has done its work
         if border is None or border.size != head.size:
             border = load_border(db, head.size)
-        rows = db.execute(
-            select(_ENTRIES.c.id, _ENTRIES.c.body)
-            .where(_ENTRIES.c.leaf_index.is_(None))
-            .order_by(_ENTRIES.c.id)
-            .limit(batch_size)
-        ).all()
+        rows = db.execute(_PENDING, {"count": batch_size}).all()
         if not rows:
             if self._has_checkpoint(db, head.size):
                 self._border = border
                 return None
-            note = self._sign(db, head, now)
+            note = self._note(head)
+            self._publish(db, head, note, now)
             self._border = border
             return Integrated(0, head, note)
-        first = head.size
-        made = border.extend(leaf_hash(bytes(row.body)) for row in rows)
-        db.execute(
-            _SET_INDEX, [{"entry_id": row.id, "leaf": first + i} for i, row in enumerate(rows)]
-        )
-        if made:
-            db.execute(
-                _INSERT_NODE, [{"id": node_key(lvl, idx), "hash": h} for lvl, idx, h in made]
-            )
+        # Everything that needs no write comes first: on SQLite the write lock, which the
+        # appending transactions wait for, is taken by the first UPDATE and held to the commit.
+        made = border.extend([leaf_hash(bytes(body)) for _, body in rows])
         new = Head(border.size, border.root())
-        db.execute(
-            update(_HEAD)
-            .where(_HEAD.c.id == HEAD_ID)
-            .values(size=new.size, root=new.root, updated_at=now)
+        note = self._note(new)
+        _number(db, [int(entry_id) for entry_id, _ in rows], head.size)
+        if made:
+            _insert_nodes(db, made)
+        moved = db.execute(
+            _MOVE_HEAD, {"old": head.size, "size": new.size, "root": new.root, "at": now}
         )
-        note = self._sign(db, new, now)
+        if _rowcount(moved) != 1:
+            raise IntegrationConflictError(f"the log's head moved from size {head.size} meanwhile")
+        self._publish(db, new, note, now)
         self._border = border
         return Integrated(len(rows), new, note)
 
@@ -217,32 +243,69 @@ class Integrator:
         found = db.execute(select(_CHECKPOINTS.c.size).where(_CHECKPOINTS.c.size == size)).first()
         return found is not None
 
-    def _sign(self, db: Db, head: Head, now: datetime) -> SignedNote:
-        note = sign_checkpoint(Checkpoint(self.origin, head.size, head.root), self.origin, self.key)
+    def _note(self, head: Head) -> SignedNote:
+        return sign_checkpoint(Checkpoint(self.origin, head.size, head.root), self.origin, self.key)
+
+    def _publish(self, db: Db, head: Head, note: SignedNote, now: datetime) -> None:
         db.execute(
             insert(_CHECKPOINTS),
             {"size": head.size, "root": head.root, "note": note.render(), "signed_at": now},
         )
-        return note
+
+
+def _number(db: Db, ids: Sequence[int], first: int) -> None:
+    """Give the entries ids (ascending) leaf indexes first, first + 1, ...: one UPDATE per run
+    of consecutive ids; IntegrationConflictError when any of them was no longer pending."""
+    start = 0
+    for end in range(1, len(ids) + 1):
+        if end < len(ids) and ids[end] == ids[end - 1] + 1:
+            continue
+        low, high = ids[start], ids[end - 1]
+        done = db.execute(_NUMBER_RUN, {"low": low, "high": high, "shift": first + start - low})
+        if _rowcount(done) != end - start:
+            raise IntegrationConflictError(f"entries {low} to {high} were integrated meanwhile")
+        start = end
+
+
+def _rowcount(result: object) -> int:
+    """The rows an UPDATE changed (a CursorResult's rowcount, which Result does not declare)."""
+    return int(getattr(result, "rowcount", -1))
+
+
+def _insert_nodes(db: Db, made: Sequence[tuple[int, int, bytes]]) -> None:
+    """Store completed interior nodes in one statement's worth of work.
+
+    SQLite runs in-process, so one DBAPI executemany is cheapest; a PostgreSQL server pays for
+    every statement it executes, so there the rows go in as two arrays, unnested.
+    """
+    connection = db.connection() if isinstance(db, Session) else db
+    keys = [(level << LEVEL_SHIFT) | index for level, index, _ in made]
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_NODES_FROM_ARRAYS, ([*keys], [h for _, _, h in made]))
+        return
+    marks = "(?, ?)" if connection.dialect.paramstyle == "qmark" else "(%s, %s)"
+    connection.exec_driver_sql(
+        _NODE_COLUMNS + marks, [(key, h) for key, (_, _, h) in zip(keys, made, strict=True)]
+    )
 
 
 def subtree_hashes(db: Db, coords: Collection[Coord]) -> dict[Coord, bytes]:
-    """The hashes of complete subtrees: leaves hashed from their entries, the rest stored."""
+    """The hashes of complete subtrees: leaves hashed from their entries, the rest stored.
+
+    One statement reads both: entry bodies keyed by -1 - leaf index, node hashes by their key.
+    """
     found: dict[Coord, bytes] = {}
-    leaves = sorted(index for level, index in coords if level == 0)
-    interior = sorted(node_key(level, index) for level, index in coords if level > 0)
-    if leaves:
-        rows = db.execute(
-            select(_ENTRIES.c.leaf_index, _ENTRIES.c.body).where(_ENTRIES.c.leaf_index.in_(leaves))
-        )
-        for index, body in rows:
-            found[(0, int(index))] = leaf_hash(bytes(body))
-    if interior:
-        mask = (1 << LEVEL_SHIFT) - 1
-        rows = db.execute(select(_NODES.c.id, _NODES.c.hash).where(_NODES.c.id.in_(interior)))
-        for key, digest in rows:
-            found[(int(key) >> LEVEL_SHIFT, int(key) & mask)] = bytes(digest)
-    missing = [c for c in coords if c not in found]
+    if not coords:
+        return found
+    leaves = [index for level, index in coords if level == 0]
+    interior = [(level << LEVEL_SHIFT) | index for level, index in coords if level > 0]
+    mask = (1 << LEVEL_SHIFT) - 1
+    for key, data in db.execute(_SUBTREES, {"leaves": leaves, "keys": interior}):
+        if key < 0:
+            found[(0, -1 - int(key))] = leaf_hash(bytes(data))
+        else:
+            found[(int(key) >> LEVEL_SHIFT, int(key) & mask)] = bytes(data)
+    missing = [c for c in coords if c not in found] if len(found) < len(coords) else []
     if missing:
         raise LogDamagedError(f"the stored log lacks tree nodes {sorted(missing)[:5]}")
     return found
