@@ -26,6 +26,7 @@ from typing import Any
 
 from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_holder
 from digitalstate.benchmarks.load import percentile
+from digitalstate.benchmarks.schemas import fresh_postgres_schema
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
@@ -131,23 +132,8 @@ def _fresh_schema(url: str | None) -> Iterator[str]:
     if url is None:
         yield ""
         return
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_{secrets.token_hex(6)}"
-    admin = make_engine(url)
-    if admin.dialect.name != "postgresql":
-        admin.dispose()
-        raise RuntimeError("--database-url must name a PostgreSQL database")
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_postgres_schema(url, "bench") as scoped:
+        yield scoped
 
 
 def run_consent_bench(options: Options, on_progress: Progress | None = None) -> dict[str, Any]:

@@ -44,9 +44,9 @@ from sqlalchemy import Engine, event, select, text
 
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.log_worker import bench_engine, written_bytes
+from digitalstate.benchmarks.schemas import fresh_postgres_schema
 from digitalstate.keys import KeyPair
 from digitalstate.settings import LogSection
-from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import upgrade
 from digitalstate.transparency.entries import log_origin
 from digitalstate.transparency.merkle import verify_inclusion
@@ -87,22 +87,8 @@ def _database(url: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="digitalstate-bench-log-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'log.db'}"
         return
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_log_{secrets.token_hex(6)}"
-    admin = make_engine(url)
-    if admin.dialect.name != "postgresql":
-        admin.dispose()
-        raise RuntimeError("--database-url must name a PostgreSQL database")
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_postgres_schema(url, "bench_log") as scoped:
+        yield scoped
 
 
 class _Worker:
