@@ -72,9 +72,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 def check_page(page: Page) -> None:
     """The basics on every page: language, one h1, labelled inputs, none of GOV.UK's brand."""
+    # A click that navigates returns once the new page is on its way, not when it is there.
+    page.wait_for_load_state()
     where = page.url
     assert page.get_attribute("html", "lang") == "en-GB", where
-    assert page.locator("h1").count() == 1, f"{where}: {page.locator('h1').all_inner_texts()}"
+    expect(page.locator("h1"), where).to_have_count(1)
     fields = page.locator(
         "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea"
     )
@@ -146,6 +148,7 @@ def see_and_withdraw(page: Page, demo: dict[str, str]) -> None:
     active = page.locator("#active + table")
     expect(active).to_contain_text("Liverpool: pensions")
     active.get_by_role("link", name=re.compile("Liverpool: pensions")).click()
+    page.wait_for_url(charter + "/my/consents/*")
     check_page(page)
     receipt_link = page.get_by_role("link", name="Download your receipt (JSON)")
     href = receipt_link.get_attribute("href") or ""
