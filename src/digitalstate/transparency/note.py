@@ -98,6 +98,22 @@ class NoteSignature:
     key_id: bytes
     signature: bytes
 
+    @classmethod
+    def parse_line(cls, line: str) -> NoteSignature:
+        """Read one signature line (without its newline)."""
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise NoteError(f"not a signature line: {line[:80]!r}")
+        name, _, payload = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
+        if not _KEY_NAME.fullmatch(name):
+            raise NoteError(f"a signature line has a bad key name: {line[:80]!r}")
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except binascii.Error as exc:
+            raise NoteError(f"a signature of {name} is not base64") from exc
+        if len(raw) < 5:
+            raise NoteError(f"a signature of {name} is too short")
+        return cls(name, raw[:4], raw[4:])
+
     def line(self) -> str:
         """The signature line, without its newline."""
         payload = base64.b64encode(self.key_id + self.signature).decode()
@@ -139,20 +155,7 @@ class SignedNote:
         if split < 0:
             raise NoteError("the note has no blank line before its signatures")
         text, block = note[: split + 1], note[split + 2 :]
-        signatures = []
-        for line in block[:-1].split("\n"):
-            if not line.startswith(SIGNATURE_PREFIX):
-                raise NoteError(f"not a signature line: {line[:80]!r}")
-            name, _, payload = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
-            if not _KEY_NAME.fullmatch(name):
-                raise NoteError(f"a signature line has a bad key name: {line[:80]!r}")
-            try:
-                raw = base64.b64decode(payload, validate=True)
-            except binascii.Error as exc:
-                raise NoteError(f"a signature of {name} is not base64") from exc
-            if len(raw) < 5:
-                raise NoteError(f"a signature of {name} is too short")
-            signatures.append(NoteSignature(name, raw[:4], raw[4:]))
+        signatures = [NoteSignature.parse_line(line) for line in block[:-1].split("\n")]
         if not signatures:
             raise NoteError("the note has no signatures")
         return cls(text, tuple(signatures))

@@ -411,9 +411,7 @@ def _published(db: Db, row: RowMapping) -> PublishedCheckpoint:
         .where(_COSIGNATURES.c.size == size)
         .order_by(_COSIGNATURES.c.witness)
     ).scalars()
-    cosignatures = [
-        SignedNote.parse(note.text + "\n" + line + "\n").signatures[0] for line in lines
-    ]
+    cosignatures = [NoteSignature.parse_line(line) for line in lines]
     return PublishedCheckpoint(
         size,
         bytes(cast("bytes", row["root"])),
