@@ -25,9 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from digitalstate.exchange.fields import parse_field
+from digitalstate.exchange.fields import parse_field, too_large
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import (
+    DEFAULT_BOUNDS,
     BareItem,
     InnerList,
     Item,
@@ -385,6 +386,8 @@ def _parse_fast(signature_input: str, signature: str) -> Signature | None:
         found += 1
         text, number = match.group(2), match.group(3)
         params[match.group(1)] = text if text is not None else int(number)
+    if found > DEFAULT_BOUNDS.max_params:  # the same bound as the general parser's
+        raise too_large("Signature-Input", f"more than {DEFAULT_BOUNDS.max_params} parameters")
     raw = given.group(2) + given.group(3) if canonical and found == len(params) else None
     return Signature(
         given.group(1),
