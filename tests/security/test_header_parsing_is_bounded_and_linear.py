@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
+import http_sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +24,11 @@ from digitalstate.exchange.structured import (
     FieldError,
     FieldTooLargeError,
     InnerList,
+    Item,
+    Params,
+    Token,
     parse_dictionary,
+    serialize_dictionary,
 )
 
 UNBOUNDED = Bounds(max_length=10**9, max_members=10**9, max_params=10**9, max_inner_list=10**9)
@@ -137,3 +143,57 @@ def test_parsing_work_grows_linearly_with_the_number_of_parameters() -> None:
 def test_a_repeated_parameter_overrides_the_earlier_one_in_place() -> None:
     parsed = parse_dictionary('sig1=("@method");a=1;b=2;a=3')
     assert parsed["sig1"].params == (("a", 3), ("b", 2))
+
+
+def _as_http_sf(member: Item | InnerList) -> object:
+    """One of our parsed members in http-sf's shape: (value, params) or ([items], params)."""
+
+    def bare(value: object) -> object:
+        return ("token", value.value) if isinstance(value, Token) else (type(value), value)
+
+    def params(pairs: Params) -> dict[str, object]:
+        return {k: bare(v) for k, v in pairs}
+
+    if isinstance(member, InnerList):
+        return ([(bare(i.value), params(i.params)) for i in member.items], params(member.params))
+    return (bare(member.value), params(member.params))
+
+
+def _from_http_sf(member: Any) -> object:
+    def bare(value: object) -> object:
+        return ("token", str(value)) if isinstance(value, http_sf.Token) else (type(value), value)
+
+    value, pairs = member
+    converted = {k: bare(v) for k, v in pairs.items()}
+    if isinstance(value, list):
+        return ([(bare(v), {k: bare(p) for k, p in ps.items()}) for v, ps in value], converted)
+    return (bare(value), converted)
+
+
+_KEYS = st.from_regex(r"[a-z*][a-z0-9_\-.*]{0,6}", fullmatch=True)
+_BARE = st.one_of(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12),
+    st.from_regex(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]{0,8}", fullmatch=True).map(Token),
+    st.integers(-(10**15) + 1, 10**15 - 1),
+    st.binary(max_size=12),
+    st.booleans(),
+)
+_PARAMS = st.lists(st.tuples(_KEYS, _BARE), max_size=4).map(tuple)
+_ITEMS = st.builds(Item, _BARE, _PARAMS)
+_MEMBERS = st.one_of(_ITEMS, st.builds(InnerList, st.lists(_ITEMS, max_size=5).map(tuple), _PARAMS))
+VALID = st.dictionaries(_KEYS, _MEMBERS, max_size=6).map(serialize_dictionary)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(VALID, HOSTILE))
+def test_what_we_accept_the_reference_parser_reads_the_same(text: str) -> None:
+    # http-sf (RFC 8941's editor's parser) is the oracle: anything we accept, it must read to
+    # the same values. We accept less (no decimals, dates or display strings; bounds).
+    try:
+        ours = parse_dictionary(text)
+    except FieldError:
+        return
+    theirs = http_sf.parse(text.encode("latin-1"), tltype="dictionary")
+    assert {k: _as_http_sf(v) for k, v in ours.items()} == {
+        k: _from_http_sf(v) for k, v in theirs.items()
+    }
