@@ -8,7 +8,6 @@ controls how the bytes arrive.
 from __future__ import annotations
 
 import json
-import select
 import socket
 import threading
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from raw_http_support import exchange, status_and_body
 from starlette.types import Receive, Scope, Send
 
 from digitalstate.exchange.problems import PROBLEM_BASE
@@ -60,50 +60,12 @@ def server() -> Iterator[tuple[str, int]]:
         sock.close()
 
 
-def _exchange(address: tuple[str, int], *parts: bytes) -> bytes:
-    """Send parts one write each, stopping once the server answers; return the answer.
-
-    The answer is read as soon as it is there: a server that closes with request bytes still
-    unread resets the connection, and a reset can discard an answer not yet read.
-    """
-    chunks: list[bytes] = []
-    with socket.create_connection(address, timeout=10) as conn:
-        for part in parts:
-            if select.select([conn], [], [], 0.01)[0]:
-                break  # an answer (or a close) came before the rest was sent
-            try:
-                conn.sendall(part)
-            except OSError:
-                break
-        try:
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-                if _complete(b"".join(chunks)):
-                    break
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
-
-
-def _complete(answer: bytes) -> bool:
-    head, sep, body = answer.partition(b"\r\n\r\n")
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return bool(sep) and len(body) >= int(line.split(b":")[1])
-    return False
-
-
-def _status_and_body(answer: bytes) -> tuple[int, bytes]:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 def test_a_head_of_many_headers_in_one_write_gets_431_problem_json(
     server: tuple[str, int],
 ) -> None:
     headers = b"".join(b"x-filler-%d: %s\r\n" % (i, b"a" * 1000) for i in range(40))
-    answer = _exchange(server, b"GET / HTTP/1.1\r\nhost: x\r\n" + headers + b"\r\n")
-    status, body = _status_and_body(answer)
+    answer = exchange(server, b"GET / HTTP/1.1\r\nhost: x\r\n" + headers + b"\r\n")
+    status, body = status_and_body(answer)
     assert status == 431
     problem = json.loads(body)
     assert problem["type"] == PROBLEM_BASE + "header-too-large"
@@ -114,8 +76,8 @@ def test_one_header_that_never_ends_is_refused_within_a_read_of_the_bound(
     server: tuple[str, int],
 ) -> None:
     start = b"GET / HTTP/1.1\r\nhost: x\r\nx-endless: "
-    answer = _exchange(server, start, *([b"a" * 4096] * 64))  # 256 KiB, never a line end
-    status, _ = _status_and_body(answer)
+    answer = exchange(server, start, *([b"a" * 4096] * 64))  # 256 KiB, never a line end
+    status, _ = status_and_body(answer)
     assert status == 431
 
 
@@ -124,11 +86,11 @@ def test_a_large_body_after_a_small_head_is_not_counted_as_head(
 ) -> None:
     body = b"b" * (4 * MAX_HEAD_BYTES)
     request = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
-    answer = _exchange(server, request + body[:1000], body[1000:])
-    assert _status_and_body(answer) == (200, str(len(body)).encode())
+    answer = exchange(server, request + body[:1000], body[1000:])
+    assert status_and_body(answer) == (200, str(len(body)).encode())
 
 
 def test_a_head_just_under_the_bound_is_served(server: tuple[str, int]) -> None:
     filler = b"x-filler: " + b"a" * (MAX_HEAD_BYTES - 200) + b"\r\n"
-    answer = _exchange(server, b"GET / HTTP/1.1\r\nhost: x\r\n" + filler + b"\r\n")
-    assert _status_and_body(answer) == (200, b"0")
+    answer = exchange(server, b"GET / HTTP/1.1\r\nhost: x\r\n" + filler + b"\r\n")
+    assert status_and_body(answer) == (200, b"0")
