@@ -72,7 +72,11 @@ def request_outcome(
         # Another member's request is "unknown" too: a service learns nothing of others.
         raise ReturnRefusedError("unknown", f"{requester} made no consent request {request_id}")
     if request.decided_at is None:
-        raise ReturnRefusedError("open", f"consent request {request_id} is not answered yet")
+        raise ReturnRefusedError(
+            "open",
+            f"consent request {request_id} is not answered yet",
+            session.get(Consent, consent_id),
+        )
     consent = session.get(Consent, request.consent_id) if request.consent_id else None
     if consent is None or consent.id != consent_id:
         raise ReturnRefusedError(
