@@ -70,6 +70,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("record-not-found", 404, "This register holds no record of the person"),
     ProblemType("consent-request-invalid", 422, "The consent request cannot be made"),
     ProblemType("consent-record-invalid", 422, "The consent record is not acceptable"),
+    ProblemType("consent-return-refused", 403, "This consent did not answer this request"),
     ProblemType("subject-unknown", 404, "The charter knows no person by this pseudonym"),
     ProblemType("holder-unreachable", 502, "The register that holds the data could not be reached"),
     ProblemType("federation-unavailable", 503, "This node holds no valid federation document"),
