@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 from e2e_support import HOST, answers_ok, flags, free_port, processes, run_cli
-from raw_http_support import exchange, status_and_body
 
 from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.keys import KeyPair
+from security.raw_http_support import exchange, status_and_body
 
 pytestmark = pytest.mark.e2e
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from raw_http_support import exchange, status_and_body
 from starlette.types import Receive, Scope, Send
 
 from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.web.serving import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
+from security.raw_http_support import exchange, status_and_body
 
 
 async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
