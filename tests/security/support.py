@@ -15,6 +15,7 @@ test: a new route forces a decision about who may call it.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,12 +29,21 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import sign_document
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
 from digitalstate.web.app import create_anchor_app, create_node_app
+from integration.consent_support import (
+    ANCHOR,
+    InProcessClient,
+    anchor_is_down,
+    federation_document,
+    member,
+    member_of,
+)
 
 PUBLIC = "public"
 PERSON = "person"
@@ -135,7 +145,8 @@ ROLE_NODES: dict[str, list[str]] = {
     "open-data": ["opendata"],
 }
 ANCHOR_APP = "trust-anchor"
-SOME_ANCHOR = KeyPair.from_seed(bytes(range(150, 182)))
+FUZZER_ID = "fuzz-member"
+FUZZER = KeyPair.from_seed(bytes(range(150, 182)))
 PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
@@ -179,19 +190,30 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         port=8101,
         base_url=f"http://{member_id}.test",
         anchor_url="http://127.0.0.1:9",
-        anchor_public_key=SOME_ANCHOR.public.b64,
+        anchor_public_key=ANCHOR.public.b64,
         database_url=f"sqlite:///{directory / member_id}.db",
     )
 
 
 def build_role_apps(directory: Path) -> dict[str, FastAPI]:
-    """One app per node role in ROLE_NODES, and the trust anchor's, not started."""
-    apps = {
-        member_id: create_node_app(
-            settings := role_settings(directory, member_id, roles), NodeRuntime.build(settings)
-        )
-        for member_id, roles in ROLE_NODES.items()
-    }
+    """One app per node role in ROLE_NODES, and the trust anchor's, not started.
+
+    The nodes hold one federation document naming them all and FUZZER_ID (every role), whose
+    key the tests hold; no node reaches a trust anchor or runs background work.
+    """
+    every = {m: role_settings(directory, m, roles) for m, roles in ROLE_NODES.items()}
+    fuzzer = member(
+        FUZZER_ID, "A member the tests play", ("charter", "register", "service"), FUZZER
+    )
+    document = federation_document((*(member_of(s) for s in every.values()), fuzzer))
+    envelope = json.dumps(sign_document(document, ANCHOR))
+    apps: dict[str, FastAPI] = {}
+    for member_id, settings in every.items():
+        settings.federation_cache_path.write_text(envelope)
+        runtime = NodeRuntime.build(settings)
+        runtime.keeper.fetch = anchor_is_down
+        apps[member_id] = create_node_app(settings, runtime)
+        runtime.background.clear()  # requests only: no sequencer, witness or delivery
     anchor_settings, _ = init_anchor(
         directory / ANCHOR_APP,
         federation="security test federation",
@@ -226,3 +248,13 @@ def call_unstarted(app: FastAPI, method: str, path: str, **kwargs: Any) -> Answe
             return Answer(response.status_code, response.headers, response.text)
 
     return asyncio.run(send())
+
+
+def base_url_of(app: FastAPI, name: str) -> str:
+    """The base URL the node named name signs and verifies requests for."""
+    return "http://anchor.test" if name == ANCHOR_APP else f"http://{name}.test"
+
+
+def started(app: FastAPI, name: str) -> InProcessClient:
+    """A client of app that runs its lifespan (enter it with `with`)."""
+    return InProcessClient(app, base_url_of(app, name))

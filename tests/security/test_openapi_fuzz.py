@@ -1,0 +1,158 @@
+"""Every operation in every node role's OpenAPI document (and the anchor's), fuzzed in-process.
+
+schemathesis generates requests from each app's own /openapi.json; requests to exchange paths
+are signed as a member the tests play (FUZZER_ID, every role), so that their bodies reach the
+routes behind the signature. Every answer must be below 500, and every error must be
+application/problem+json, except where a protocol fixes another form (EXEMPT). Few examples,
+derandomized, no deadline and no shrinking: the whole file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from digitalstate.exchange.client import ExchangeClient
+from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from digitalstate.exchange.server import EXCHANGE_PREFIX
+from integration.consent_support import InProcessClient
+from security.support import (
+    ANCHOR_APP,
+    FUZZER,
+    FUZZER_ID,
+    ROLE_NODES,
+    base_url_of,
+    build_role_apps,
+    started,
+)
+
+EXAMPLES = 15
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+# Errors whose form a protocol fixes: OAuth 2.0 token errors are JSON {"error": ...} (RFC 6749
+# section 5.2); the authorization endpoint shows a person an HTML page or redirects to the client.
+EXEMPT = {
+    ("POST", "/oidc/token"): "RFC 6749 5.2 error response",
+    ("GET", "/oidc/authorize"): "HTML page for the person",
+    ("POST", "/oidc/authorize"): "HTML page for the person",
+}
+
+# A 503 the node means: a state it says it is in (no checkpoint signed yet: these nodes run no
+# sequencer), not a crash. Any other 5xx is a failure.
+UNAVAILABLE = {PROBLEM_BASE + "checkpoint-unavailable", PROBLEM_BASE + "federation-unavailable"}
+
+
+@schemathesis.check
+def no_server_error(ctx: Any, response: schemathesis.Response, case: Any) -> bool:
+    """No 5xx, except a 503 problem naming a state the node documents (UNAVAILABLE)."""
+    if response.status_code < 500:
+        return True
+    said = response.json() if response.status_code == 503 else {}
+    assert isinstance(said, dict) and said.get("type") in UNAVAILABLE, (
+        f"server error {response.status_code}: {response.text[:300]}"
+    )
+    return True
+
+
+@schemathesis.check
+def errors_are_problem_details(ctx: Any, response: schemathesis.Response, case: Any) -> bool:
+    """Every 4xx and 5xx answer is application/problem+json."""
+    if response.status_code < 400 or (case.method.upper(), case.path) in EXEMPT:
+        return True
+    media = response.headers.get("content-type", [""])[0]
+    assert media.startswith(PROBLEM_MEDIA_TYPE), (
+        f"{response.status_code} answered as {media!r}, not problem+json"
+    )
+    return True
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, InProcessClient]]:
+    """Every role's app and the anchor's, started, for the module."""
+    apps = build_role_apps(tmp_path_factory.mktemp("fuzz"))
+    clients = {name: started(app, name) for name, app in apps.items()}
+    entered: list[InProcessClient] = []
+    try:
+        for client in clients.values():
+            entered.append(client.__enter__())
+        yield clients
+    finally:
+        for client in reversed(entered):
+            client.__exit__(None, None, None)
+
+
+def send(node: InProcessClient, name: str, case: Any) -> httpx.Response:
+    """Send case to the node, signed as FUZZER_ID when it goes to an exchange path."""
+    kwargs = case.as_transport_kwargs(base_url=base_url_of(node.app, name))
+    kwargs.pop("cookies", None)
+    headers = {k.lower(): str(v) for k, v in kwargs.pop("headers", {}).items()}
+    if isinstance(kwargs.get("data"), bytes | str):  # a broken body: raw, not a form
+        kwargs["content"] = kwargs.pop("data")
+    request = httpx.Request(headers=headers, **kwargs)
+    raw = request.read()
+    sent = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+    if request.url.path.startswith(EXCHANGE_PREFIX):
+        signer = ExchangeClient(FUZZER_ID, FUZZER, lambda: None)  # type: ignore[arg-type,return-value]
+        sent = signer.sign_request(request.method, str(request.url), raw, sent)
+    target = request.url.raw_path.decode("ascii")
+    return node.request(request.method, target, content=raw, headers=sent)
+
+
+def either_mode(operation: Any) -> st.SearchStrategy[Any]:
+    """Cases that fit the operation's schema, and cases that break it."""
+    return operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
+        GenerationMode.NEGATIVE
+    )
+
+
+def fuzz_operation(node: InProcessClient, name: str, operation: Any) -> str | None:
+    """Fuzz one operation; what failed, in one line, or None."""
+    statuses: list[int] = []
+
+    @FUZZ
+    @given(case=either_mode(operation))
+    def fuzz(case: Any) -> None:
+        response = send(node, name, case)
+        statuses.append(response.status_code)
+        case.validate_response(response, checks=[no_server_error, errors_are_problem_details])
+
+    label = f"{operation.method.upper()} {operation.path}"
+    try:
+        fuzz()
+    except (Exception, BaseExceptionGroup) as exc:  # one line per failing operation
+        return f"{label}: " + " | ".join(str(exc).strip().splitlines()[:12])
+    if operation.path.startswith(EXCHANGE_PREFIX) and set(statuses) == {401}:
+        return f"{label}: every signed request was refused; the fuzzer's signature is wrong"
+    return None
+
+
+def fuzz_operations(node: InProcessClient, name: str) -> list[str]:
+    """Fuzz every operation of the node's OpenAPI document; what failed, one line each."""
+    app: FastAPI = node.app
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations, f"{name} has no operations in its OpenAPI document"
+    return [f for f in (fuzz_operation(node, name, op) for op in operations) if f is not None]
+
+
+@pytest.mark.parametrize("name", [*ROLE_NODES, ANCHOR_APP])
+def test_every_operation_of_a_nodes_openapi_answers_without_a_server_error_and_with_problems(
+    nodes: dict[str, InProcessClient], name: str
+) -> None:
+    failures = fuzz_operations(nodes[name], name)
+
+    assert not failures, "\n".join(failures)
