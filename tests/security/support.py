@@ -238,13 +238,19 @@ class Answer:
     text: str
 
 
-def call_unstarted(app: FastAPI, method: str, path: str, **kwargs: Any) -> Answer:
+LOOPBACK = ("127.0.0.1", 50000)
+REMOTE = ("203.0.113.9", 50000)  # TEST-NET-3: an address from outside
+
+
+def call_unstarted(
+    app: FastAPI, method: str, path: str, *, client: tuple[str, int] = LOOPBACK, **kwargs: Any
+) -> Answer:
     """One request to app without starting it (no lifespan): for answers given before any work."""
 
     async def send() -> Answer:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as client:
-            response = await client.request(method, path, **kwargs)
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as http:
+            response = await http.request(method, path, **kwargs)
             return Answer(response.status_code, response.headers, response.text)
 
     return asyncio.run(send())

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE
+from digitalstate.exchange.server import EXCHANGE_PREFIX
 from digitalstate.identity.models import Delegation
 from digitalstate.identity.service import grant_delegation, pseudonym_for
 from digitalstate.registers.models import RegisterRecord
@@ -35,15 +36,19 @@ from integration.registers_support import (
     start_register,
 )
 from security.support import (
-    PERSON as PERSON_ROUTE,
-)
-from security.support import (
+    EXCHANGE,
+    OPERATOR,
+    REMOTE,
     ROUTES,
     build_role_apps,
     call_unstarted,
     fill,
     route_table,
     routes_of_kind,
+    started,
+)
+from security.support import (
+    PERSON as PERSON_ROUTE,
 )
 
 PURPOSE = "pension-administration"
@@ -171,6 +176,39 @@ def test_every_route_of_every_node_role_and_the_anchor_is_classified(
     assert not unclassified, "classify these routes in tests/security/support.py"
     stale = sorted(f"{m} {p}" for m, p in set(ROUTES) - served)
     assert not stale, f"these classified routes no longer exist: {stale}"
+
+
+def test_exactly_the_routes_under_the_exchange_prefix_are_classified_as_signed_exchange() -> None:
+    # The signature is checked by middleware for every path under the prefix, and only there.
+    for (method, path), kind in ROUTES.items():
+        assert (kind == EXCHANGE) == path.startswith(EXCHANGE_PREFIX), f"{method} {path}: {kind}"
+
+
+def test_every_exchange_route_of_every_app_refuses_an_unsigned_call_with_a_problem(
+    role_apps: dict[str, FastAPI],
+) -> None:
+    ids = {"consent_id": "c"}
+    for name, app in role_apps.items():
+        with started(app, name) as node:  # the node must hold its federation document
+            for method, path in routes_of_kind(app, EXCHANGE):
+                answer = node.request(method, fill(path, ids), json={})
+
+                assert answer.status_code == 401, f"{name}: {method} {path}: {answer.status_code}"
+                assert answer.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE), path
+
+
+def test_every_operator_route_of_every_app_refuses_a_caller_from_outside(
+    role_apps: dict[str, FastAPI],
+) -> None:
+    ids = {"alarm_id": "1", "message_id": "1"}
+    tried = 0
+    for name, app in role_apps.items():
+        for method, path in routes_of_kind(app, OPERATOR):
+            answer = call_unstarted(app, method, fill(path, ids), client=REMOTE)
+            tried += 1
+
+            assert answer.status in (401, 403, 404), f"{name}: {method} {path}: {answer.status}"
+    assert tried >= 10
 
 
 # --- a person on another person's things -----------------------------------------------------
