@@ -10,6 +10,7 @@ derandomized, no deadline and no shrinking: the whole file runs in well under a 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,9 +22,12 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from digitalstate.exchange.client import ExchangeClient
+from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.exchange.server import EXCHANGE_PREFIX
+from digitalstate.federation.catalogue import load_catalogue
 from integration.consent_support import InProcessClient
+from integration.registers_support import PERSON, add_consent, add_record
 from security.support import (
     ANCHOR_APP,
     FUZZER,
@@ -35,6 +39,10 @@ from security.support import (
 )
 
 EXAMPLES = 15
+PURPOSE = "pension-administration"
+CONSENT = "0b6f0c1e-5d4c-4f0e-9a53-fuzz00000001"
+FIELD_NAMES = [f.name for f in load_catalogue().fields]
+CONSENTED = ["people.address", "people.date_of_birth"]  # what add_consent gives by default
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -89,10 +97,28 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, InProc
     try:
         for client in clients.values():
             entered.append(client.__enter__())
+        for name, roles in ROLE_NODES.items():
+            if "register" in roles:
+                seed_consented_record(clients[name].app)
         yield clients
     finally:
         for client in reversed(entered):
             client.__exit__(None, None, None)
+
+
+def seed_consented_record(app: FastAPI) -> None:
+    """A record at a register and a consent the fuzzing member holds to read it."""
+    now = datetime.now(UTC)
+    with app.state.node.sessions.begin() as session:
+        add_record(session, PERSON)
+        add_consent(
+            session,
+            requester=FUZZER_ID,
+            consent_id=CONSENT,
+            purpose=PURPOSE,
+            granted_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=1),
+        )
 
 
 def send(node: InProcessClient, name: str, case: Any) -> httpx.Response:
@@ -113,10 +139,29 @@ def send(node: InProcessClient, name: str, case: Any) -> httpx.Response:
 
 
 def either_mode(operation: Any) -> st.SearchStrategy[Any]:
-    """Cases that fit the operation's schema, and cases that break it."""
-    return operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
+    """Cases that fit the operation's schema, cases that break it, and cases on real grounds.
+
+    An operation that reads personal data also gets cases naming the fuzzing member's real
+    purpose and consent (and, for a read, real field names among junk), so that its body is
+    fuzzed past the check of the grounds.
+    """
+    cases = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
         GenerationMode.NEGATIVE
     )
+    names = {p.name for p in operation.iter_parameters()}
+    if PURPOSE_HEADER not in names:
+        return cases
+    grounds = {PURPOSE_HEADER: PURPOSE, CONSENT_HEADER: CONSENT}
+    names = st.sampled_from(CONSENTED) | st.sampled_from(FIELD_NAMES)
+    fields = st.lists(names, min_size=1, max_size=4)
+    read = fields.flatmap(lambda f: operation.as_strategy(headers=grounds, body={"fields": f}))
+    return cases | (operation.as_strategy(headers=grounds) | read).map(on_consent_only)
+
+
+def on_consent_only(case: Any) -> Any:
+    """case without a statutory basis header (a call names a consent or a basis, not both)."""
+    case.headers.pop(BASIS_HEADER, None)
+    return case
 
 
 def fuzz_operation(node: InProcessClient, name: str, operation: Any) -> str | None:
