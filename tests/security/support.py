@@ -188,7 +188,7 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         roles=roles,
         host="127.0.0.1",
         port=8101,
-        base_url=f"http://{member_id}.test",
+        base_url=f"https://{member_id}.test",
         anchor_url="http://127.0.0.1:9",
         anchor_public_key=ANCHOR.public.b64,
         database_url=f"sqlite:///{directory / member_id}.db",
@@ -217,7 +217,7 @@ def build_role_apps(directory: Path) -> dict[str, FastAPI]:
     anchor_settings, _ = init_anchor(
         directory / ANCHOR_APP,
         federation="security test federation",
-        base_url="http://anchor.test",
+        base_url="https://anchor.test",
         host="127.0.0.1",
         port=8100,
         catalogue=load_catalogue(),
@@ -258,7 +258,7 @@ def call_unstarted(
 
 def base_url_of(app: FastAPI, name: str) -> str:
     """The base URL the node named name signs and verifies requests for."""
-    return "http://anchor.test" if name == ANCHOR_APP else f"http://{name}.test"
+    return "https://anchor.test" if name == ANCHOR_APP else f"https://{name}.test"
 
 
 def started(app: FastAPI, name: str) -> InProcessClient:
