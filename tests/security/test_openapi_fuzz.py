@@ -277,21 +277,33 @@ def test_the_authorization_endpoint_answers_any_query_without_a_server_error(
     fuzz()
 
 
-def test_an_authorization_request_with_a_non_ascii_redirect_uri_is_refused_not_a_crash(
-    nodes: dict[str, InProcessClient],
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"client_id": FUZZER_ID, "response_type": "code", "redirect_uri": "https://x/\U000dc25a"},
+        {"client_id": FUZZER_ID, "response_type": "c\u00f6de", "redirect_uri": CALLBACK},
+        {"client_id": FUZZER_ID, "response_type": 'co"de', "redirect_uri": CALLBACK},
+    ],
+    ids=["non-ascii redirect", "non-ascii response type", "quoted response type"],
+)
+def test_an_authorization_request_authlib_would_echo_is_refused_not_a_crash(
+    nodes: dict[str, InProcessClient], query: dict[str, str]
 ) -> None:
-    # Found by the fuzzing above: the refusal echoed the URI, and Authlib raised on the
-    # character an OAuth error description may not hold (a 500).
-    query = {
-        "client_id": FUZZER_ID,
-        "response_type": "code",
-        "redirect_uri": "https://x/\U000dc25a",
-    }
-
+    # Found by the fuzzing above: a refusal echoing the caller's value made Authlib raise on
+    # a character an OAuth error description may not hold (a 500).
     response = nodes["charter"].request("GET", AUTHORIZE_PATH, params=query)
 
     assert response.status_code == 400
-    assert "\U000dc25a" not in response.text
+    assert "invalid_request" in response.text
+
+
+def test_a_token_request_with_a_non_ascii_grant_type_is_an_oauth_error(
+    nodes: dict[str, InProcessClient],
+) -> None:
+    response = nodes["charter"].request("POST", TOKEN_PATH, data={"grant_type": "\u00e9"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
 
 
 def test_an_oauth_error_description_keeps_only_what_rfc_6749_allows() -> None:

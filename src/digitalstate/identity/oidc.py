@@ -75,6 +75,24 @@ def oauth_description(text: str) -> str:
     return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
+# The parameters Authlib puts into error descriptions (which may not hold a quote or backslash).
+ECHOED_PARAMETERS = frozenset({"response_type", "redirect_uri", "grant_type"})
+
+
+def unfit_parameter(items: Iterable[tuple[str, str]]) -> bool:
+    """True when a parameter holds what OAuth's syntax does not (RFC 6749 appendix A).
+
+    Checked before Authlib reads a request: it puts some values (response_type, redirect_uri)
+    into its error descriptions, and raises on characters a description may not hold.
+    """
+    for name, value in items:
+        if not all(" " <= c <= "~" for c in value):
+            return True
+        if name in ECHOED_PARAMETERS and oauth_description(value) != value:
+            return True
+    return False
+
+
 class RedirectUriRefusedError(InvalidRequestError):  # type: ignore[misc]
     """The redirect URI is missing or not the client's: answered with a page, never followed."""
 
