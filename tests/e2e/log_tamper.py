@@ -12,10 +12,11 @@ from sqlalchemy import Engine, delete, select, update
 
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.entries import LogEntry
+from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import CompactRange, leaf_hash
 from digitalstate.transparency.models import LogCheckpoint, LogEntryRow, LogHead, LogNode
 from digitalstate.transparency.note import Checkpoint, sign_checkpoint
-from digitalstate.transparency.store import leaf_hashes, read_head
+from digitalstate.transparency.store import read_head
 
 
 def _row(engine: Engine, leaf_index: int) -> LogEntryRow:
@@ -34,6 +35,18 @@ def change_entry(engine: Engine, leaf_index: int, reason: str = "nothing happene
         db.execute(
             update(LogEntryRow).where(LogEntryRow.id == row.id).values(body=changed.encode())
         )
+
+
+def relabel_entry(engine: Engine, leaf_index: int, pseudonym: str = "someone-else") -> str:
+    """File an integrated entry under another pseudonym (its index column); the old one.
+
+    The entry's bytes are left as they are: the person it is about no longer finds it, and the
+    person named by pseudonym is shown it, unless the node checks the column against the entry.
+    """
+    row = _row(engine, leaf_index)
+    with engine.begin() as db:
+        db.execute(update(LogEntryRow).where(LogEntryRow.id == row.id).values(pseudonym=pseudonym))
+    return row.pseudonym
 
 
 def delete_entry(engine: Engine, leaf_index: int) -> None:

@@ -8,9 +8,9 @@ register's log. The test waits until the register's sequencer has integrated eve
 entry, then runs the real command in its own process, pinning the trust anchor's key. The
 tampering (log_tamper.py) changes the register's database file while the register runs.
 
-The tests share one federation, in order: the change, delete and swap tampers are put back
-after each check, so the next test finds a healthy log; truncation and the fork cannot be put
-back, and come last.
+The tests share one federation, in order: the change, delete, swap and relabel tampers are put
+back after each check, so the next test finds a healthy log; truncation and the fork cannot be
+put back, and come last.
 """
 
 from __future__ import annotations
@@ -190,15 +190,21 @@ def test_the_incremental_run_catches_a_change_to_an_entry_added_since(audited: A
 
 
 @pytest.mark.parametrize(
-    ("tamper", "leaves"),
+    ("tamper", "leaves", "said"),
     [
-        pytest.param(lambda engine: log_tamper.change_entry(engine, 2), (2,), id="change"),
-        pytest.param(lambda engine: log_tamper.delete_entry(engine, 1), (1,), id="delete"),
-        pytest.param(lambda engine: log_tamper.swap_entries(engine, 0, 3), (0, 3), id="swap"),
+        pytest.param(lambda e: log_tamper.change_entry(e, 2), (2,), "signed root", id="change"),
+        pytest.param(lambda e: log_tamper.delete_entry(e, 1), (1,), "lacks leaf 1", id="delete"),
+        pytest.param(lambda e: log_tamper.swap_entries(e, 0, 3), (0, 3), "signed root", id="swap"),
+        pytest.param(
+            lambda e: log_tamper.relabel_entry(e, 4),
+            (4,),
+            "leaf 4 is filed under another pseudonym",
+            id="relabel",
+        ),
     ],
 )
-def test_the_next_default_run_catches_an_old_entry_changed_deleted_or_moved(
-    audited: Audited, tamper: Callable[[Engine], None], leaves: tuple[int, ...]
+def test_the_next_default_run_catches_an_old_entry_changed_deleted_moved_or_relabelled(
+    audited: Audited, tamper: Callable[[Engine], None], leaves: tuple[int, ...], said: str
 ) -> None:
     state = f"old-{len(leaves)}-{leaves[0]}"
     audited.integrated()
@@ -208,7 +214,7 @@ def test_the_next_default_run_catches_an_old_entry_changed_deleted_or_moved(
         tamper(audited.register)
         # Nothing new to audit: the default run's re-audit of the old leaves finds it.
         line = audited.fails(state, "audit")
-        assert REGISTER in line
+        assert REGISTER in line and said in line
         assert (audited.states / f"{state}.json").read_text() == saved, "nothing saved"
         audited.fails(state, "audit", "--full")
     after = audited.passes(state)

@@ -1,9 +1,9 @@
 """Witnesses across real node processes, on SQLite and on PostgreSQL (issue 4).
 
-A federation set up through the CLI: a trust anchor and seven members, each its own process
+A federation set up through the CLI: a trust anchor and eight members, each its own process
 and database. alpha witnesses the others every 0.5 s ([log] witness_interval_seconds through
 its environment); the others witness only once an hour, so what is checked here is alpha's
-work. Each of bravo and the five tamper targets logs 20 entries (appended with the node's own
+work. Each of bravo and the six tamper targets logs 20 entries (appended with the node's own
 record_access, as its features do), and alpha verifies, audits and cosigns them all.
 
 Then each target is tampered with in its own way (tests/e2e/log_tamper.py), all at once, and
@@ -38,7 +38,7 @@ from e2e_support import (
     wait_for,
 )
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from digitalstate.federation.domain import FederationDocument, verify_document
@@ -47,7 +47,7 @@ from digitalstate.node.supervisor import Child
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine
 from digitalstate.transparency.entries import log_origin
-from digitalstate.transparency.models import WitnessedLog
+from digitalstate.transparency.models import LogAlarm, WitnessedLog
 from digitalstate.transparency.note import SignedNote
 from digitalstate.transparency.store import record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
@@ -62,6 +62,7 @@ TAMPERED = {
     "tamper-change": "audit",
     "tamper-delete": "audit",
     "tamper-swap": "audit",
+    "tamper-relabel": "audit",  # the index column, not the entry: the same alarm
     "tamper-truncate": "shrunk",
     "tamper-fork": "fork",
 }
@@ -171,21 +172,25 @@ def set_up(root: Path, procs: Processes, database_urls: Mapping[str, str] | None
     run_cli("federation", "init", *flags(dir=anchor_dir, port=anchor_port))
     anchor_key = KeyPair.load(anchor_dir / "anchor.key").public
     ports = {member: free_port() for member in MEMBERS}
+    # Every member sets its database up at once: on a busy machine that takes a while.
     run_cli_together(
-        [
-            "node",
-            "init",
-            *flags(
-                id=member,
-                roles="register",
-                anchor_key=anchor_key.b64,
-                anchor_url=anchor_url,
-                dir=root / member,
-                port=ports[member],
-            ),
-            *(["--database-url", database_urls[member]] if database_urls else []),
-        ]
-        for member in MEMBERS
+        (
+            [
+                "node",
+                "init",
+                *flags(
+                    id=member,
+                    roles="register",
+                    anchor_key=anchor_key.b64,
+                    anchor_url=anchor_url,
+                    dir=root / member,
+                    port=ports[member],
+                ),
+                *(["--database-url", database_urls[member]] if database_urls else []),
+            ]
+            for member in MEMBERS
+        ),
+        timeout=90.0,
     )
     for member in MEMBERS:
         run_cli(
@@ -269,6 +274,7 @@ def _each_tamper_raises_its_alarm(federation: Federation) -> None:
     log_tamper.change_entry(federation.engine("tamper-change"), 4)
     log_tamper.delete_entry(federation.engine("tamper-delete"), 9)
     log_tamper.swap_entries(federation.engine("tamper-swap"), 2, 15)
+    log_tamper.relabel_entry(federation.engine("tamper-relabel"), 6, "person-0")
     log_tamper.truncate(
         federation.engine("tamper-truncate"),
         12,
@@ -286,6 +292,11 @@ def _each_tamper_raises_its_alarm(federation: Federation) -> None:
             WAIT_S,
             f"alpha to raise a {kind} alarm about {member}",
         )
+    with Session(federation.engine(WATCHER)) as session:
+        relabelled = session.scalars(
+            select(LogAlarm.detail).where(LogAlarm.member == "tamper-relabel")
+        ).one()
+    assert "leaf 6 is filed under another pseudonym" in relabelled
     metrics = federation.metrics()
     for member, kind in TAMPERED.items():
         labels = (("kind", kind), ("member", member))

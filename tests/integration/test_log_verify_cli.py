@@ -382,6 +382,31 @@ def test_swapped_old_entries_fail_the_next_default_run(live: LiveNode) -> None:
     assert "against the verified root of size 4" in line
 
 
+def test_an_old_entry_relabelled_with_another_pseudonym_fails_the_next_default_run(
+    live: LiveNode,
+) -> None:
+    live.add(4)
+    live.passes()
+    saved = live.state.read_text()
+    log_tamper.relabel_entry(live.engine, 2)  # the entry unchanged: only its index column
+    line = live.fails("audit")
+    assert "cannot give leaves 0 to 3" in line
+    assert "leaf 2 is filed under another pseudonym" in line
+    assert live.state.read_text() == saved, "the state is kept only when every check passed"
+    live.fails("audit", "--full")
+
+
+def test_a_new_entry_relabelled_with_another_pseudonym_fails_the_incremental_run(
+    live: LiveNode,
+) -> None:
+    live.add(5)
+    live.passes()
+    live.add(4)
+    log_tamper.relabel_entry(live.engine, 7)
+    line = live.fails("audit", "--reaudit-leaves", "0")  # the new leaves alone
+    assert "leaf 7 is filed under another pseudonym" in line
+
+
 def test_a_truncated_log_is_shrunk(live: LiveNode) -> None:
     live.add(6)
     live.passes()

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
+from digitalstate.transparency.leaves import MAX_LEAVES_PER_PAGE
 from digitalstate.transparency.merkle import (
     leaf_hash,
     tree_root,
@@ -37,7 +38,7 @@ from digitalstate.transparency.note import (
     verify_log_signature,
 )
 from digitalstate.transparency.sequencer import Sequencer
-from digitalstate.transparency.store import MAX_LEAVES_PER_PAGE, record_access
+from digitalstate.transparency.store import record_access
 from integration.registers_support import (
     CHARTER,
     NODE_ID,

@@ -29,6 +29,7 @@ from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import upgrade
 from digitalstate.transparency import store
 from digitalstate.transparency.entries import LogEntry, log_origin, make_entry
+from digitalstate.transparency.leaves import MAX_LEAVES_PER_PAGE, leaf_hashes
 from digitalstate.transparency.merkle import (
     ProofError,
     leaf_hash,
@@ -40,7 +41,6 @@ from digitalstate.transparency.models import LogCheckpoint, LogEntryRow, LogNode
 from digitalstate.transparency.note import verify_log_signature
 from digitalstate.transparency.sequencer import Sequencer
 from digitalstate.transparency.store import (
-    MAX_LEAVES_PER_PAGE,
     LogDamagedError,
     append_entries,
     checkpoint_at,
@@ -48,7 +48,6 @@ from digitalstate.transparency.store import (
     entries_for,
     inclusion_proof,
     latest_checkpoint,
-    leaf_hashes,
     pending_count,
     read_head,
     record_access,

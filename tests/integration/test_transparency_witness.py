@@ -8,129 +8,40 @@ tampering is tests/e2e/log_tamper.py's, as an insider would do it.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import log_tamper
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.keys import KeyPair
-from digitalstate.transparency.entries import log_origin
-from digitalstate.transparency.merkle import ProofError
-from digitalstate.transparency.models import LogAlarm, WitnessedLog
-from digitalstate.transparency.sequencer import Sequencer
-from digitalstate.transparency.store import (
-    LogDamagedError,
-    consistency_proof,
-    latest_checkpoint,
-    leaf_hashes,
-    record_access,
-)
-from digitalstate.transparency.verify import LogIdentity
+from digitalstate.transparency.models import WitnessedLog
 from digitalstate.transparency.witness import (
     clear_alarm,
     list_alarms,
     load_state,
-    save_round,
     set_cosigned,
     witnessed_logs,
 )
-from digitalstate.transparency.witnessing import (
-    Round,
-    SourceDamagedError,
-    SourceUnavailableError,
-    witness_round,
+from integration.witness_support import (
+    ALARM_AFTER,
+    KEY,
+    MEMBER,
+    ORIGIN,
+    T0,
+    StoreSource,
+    alarm_count,
+    append,
+    open_alarms,
+    witness,
+    witnessed_log,
 )
-
-MEMBER = "people-register"
-ORIGIN = log_origin("integration federation", MEMBER)
-KEY = KeyPair.from_seed(bytes(range(7, 39)))
-IDENTITY = LogIdentity(MEMBER, ORIGIN, (KEY.public,))
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-ALARM_AFTER = 30.0
-
-
-class StoreSource:
-    """A member's log read straight from its store, failing as its public routes fail."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.down = False
-
-    async def checkpoint(self) -> str:
-        if self.down:
-            raise SourceUnavailableError("connection refused")
-        with self.engine.connect() as db:
-            found = latest_checkpoint(db)
-        assert found is not None
-        return found.render()
-
-    async def consistency(self, old: int, new: int) -> list[bytes]:
-        with self.engine.connect() as db:
-            try:
-                return consistency_proof(db, old, new)
-            except (ProofError, LogDamagedError) as exc:
-                raise SourceDamagedError(str(exc)) from exc
-
-    async def leaves(self, start: int, end: int) -> list[bytes]:
-        with self.engine.connect() as db:
-            try:
-                return leaf_hashes(db, start, end)
-            except (ProofError, LogDamagedError) as exc:
-                raise SourceDamagedError(str(exc)) from exc
-
-
-def append(engine: Engine, count: int) -> None:
-    with engine.begin() as db:
-        for i in range(count):
-            record_access(
-                db,
-                holder=MEMBER,
-                pseudonym=f"p{i % 3}",
-                requester="liverpool-pensions",
-                action="read",
-                outcome="allowed",
-                now=T0,
-                purpose="pension-administration",
-                fields=["people.address"],
-            )
-    Sequencer(engine, ORIGIN, KEY, batch_size=7).drain()
-
-
-def witness(
-    engine: Engine, sessions: sessionmaker[Session], source: StoreSource, now: datetime
-) -> Round:
-    """One round: load the state, run it, keep it and its alarms."""
-    with sessions.begin() as session:
-        state = load_state(session, MEMBER, ORIGIN)
-    result = asyncio.run(
-        witness_round(state, IDENTITY, source, now, audit_leaves=1000, alarm_after=ALARM_AFTER)
-    )
-    with sessions.begin() as session:
-        save_round(session, result, now)
-    return result
-
-
-def open_alarms(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
-    with sessions.begin() as session:
-        return [(a.member, a.kind) for a in list_alarms(session) if a.cleared_at is None]
-
-
-def alarm_count(sessions: sessionmaker[Session]) -> int:
-    with sessions.begin() as session:
-        return int(session.scalar(select(func.count()).select_from(LogAlarm)) or 0)
 
 
 @pytest.fixture
 def healthy(engine: Engine, sessions: sessionmaker[Session]) -> StoreSource:
     """A log of 20 entries, witnessed once: verified and audited whole."""
-    append(engine, 20)
-    source = StoreSource(engine)
-    first = witness(engine, sessions, source, T0)
-    assert first.findings == () and first.state.audited_size == 20
-    return source
+    return witnessed_log(engine, sessions)
 
 
 def test_the_state_is_kept_between_rounds_and_grows_with_the_log(
@@ -156,10 +67,11 @@ def test_the_state_is_kept_between_rounds_and_grows_with_the_log(
         (lambda engine: log_tamper.change_entry(engine, 4), "audit"),
         (lambda engine: log_tamper.delete_entry(engine, 4), "audit"),
         (lambda engine: log_tamper.swap_entries(engine, 3, 11), "audit"),
+        (lambda engine: log_tamper.relabel_entry(engine, 7), "audit"),
         (lambda engine: log_tamper.truncate(engine, 12, KEY, ORIGIN), "shrunk"),
         (lambda engine: log_tamper.fork(engine, KEY, ORIGIN), "fork"),
     ],
-    ids=["change_entry", "delete_entry", "swap_entries", "truncate", "fork"],
+    ids=["change_entry", "delete_entry", "swap_entries", "relabel_entry", "truncate", "fork"],
 )
 def test_each_tamper_raises_one_alarm_of_its_kind_and_keeps_the_good_state(
     engine: Engine,

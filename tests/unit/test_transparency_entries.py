@@ -16,6 +16,7 @@ from digitalstate.transparency.entries import (
     EntryError,
     LogEntry,
     canonical,
+    is_about,
     log_origin,
     make_entry,
     witness_name,
@@ -182,3 +183,32 @@ def test_origins_and_witness_names_are_schema_less_names_without_spaces() -> Non
     assert log_origin("!!!", "m") == "digitalstate/federation/m/log"
     for name in (log_origin("A  b\tc", "x"), witness_name("Ünïcode fed", "y")):
         assert " " not in name and "+" not in name
+
+
+def test_an_entry_is_about_its_own_pseudonym_and_no_other() -> None:
+    made = entry().encode()
+    assert is_about(made, "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2c")
+    assert not is_about(made, "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2")  # a prefix
+    assert not is_about(made, "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2cc")
+    assert not is_about(made, "")
+
+
+def test_a_pseudonym_written_into_another_field_is_not_what_the_entry_is_about() -> None:
+    other = "someone-else"
+    for text in (other, f'"pseudonym":"{other}"', f'","pseudonym":"{other}","x":"'):
+        for name in ("reason", "requester", "purpose", "consent_id"):
+            assert not is_about(entry(**{name: text}).encode(), other), (name, text)
+    assert not is_about(entry(fields=(f'"pseudonym":"{other}"',)).encode(), other)
+
+
+@given(
+    mine=st.text(max_size=64),
+    other=st.text(max_size=64),
+    reason=st.text(max_size=100),
+)
+def test_the_substring_test_agrees_with_decoding_the_entry(
+    mine: str, other: str, reason: str
+) -> None:
+    made = entry(pseudonym=mine, reason=reason + f'"pseudonym":"{other}"' + other).encode()
+    assert is_about(made, mine)
+    assert is_about(made, other) == (LogEntry.decode(made).pseudonym == other)

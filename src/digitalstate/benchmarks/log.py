@@ -49,6 +49,7 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import LogSection
 from digitalstate.storage.migrate import upgrade
 from digitalstate.transparency.entries import log_origin
+from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import verify_inclusion
 from digitalstate.transparency.models import LogEntryRow
 from digitalstate.transparency.note import verify_log_signature
@@ -56,7 +57,6 @@ from digitalstate.transparency.sequencer import Sequencer
 from digitalstate.transparency.store import (
     inclusion_proof,
     latest_checkpoint,
-    leaf_hashes,
     pending_count,
 )
 

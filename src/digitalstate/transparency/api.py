@@ -28,6 +28,7 @@ from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.entries import EntryError, LogEntry, witness_name
+from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import ProofError, ProofPlan, inclusion_plan
 from digitalstate.transparency.metrics import log_metrics
 from digitalstate.transparency.models import LogEntryRow
@@ -44,7 +45,6 @@ from digitalstate.transparency.store import (
     entry_json,
     inclusion_proof,
     latest_checkpoint,
-    leaf_hashes,
     read_head,
     subtree_hashes,
 )

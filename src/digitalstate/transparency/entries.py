@@ -132,6 +132,19 @@ def make_entry(
     )
 
 
+def is_about(body: bytes, pseudonym: str) -> bool:
+    """True when the canonical entry bytes body name pseudonym as the person they are about.
+
+    A substring test, without parsing (the log's public routes check every leaf they serve):
+    in canonical JSON a quote inside a string is escaped, so the text '"pseudonym":' with the
+    value's own canonical form after it can only be the entry's "pseudonym" key and its whole
+    value. Bytes that are not an entry never match the leaf hash the log signed anyway.
+    """
+    if pseudonym.isascii() and pseudonym.isalnum():  # every pseudonym the charter derives
+        return b'"pseudonym":"' + pseudonym.encode() + b'"' in body
+    return b'"pseudonym":' + canonical(pseudonym) in body
+
+
 def canonical(value: Any) -> bytes:
     """Sorted keys, no insignificant whitespace, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

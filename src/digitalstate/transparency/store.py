@@ -8,7 +8,7 @@ checkpoint, all in one transaction, so a crash leaves either the batch whole or 
 
 Leaf hashes are never stored: they are computed from the stored entry bytes whenever they are
 served, so an entry changed, deleted or moved in the database no longer matches the signed
-tree, and an auditor re-computing the root from the leaf hashes sees it.
+tree, and an auditor re-computing the root from the leaf hashes sees it (leaves.py serves them).
 """
 
 from __future__ import annotations
@@ -99,7 +99,6 @@ _NODE_COLUMNS = "INSERT INTO log_nodes (id, hash) VALUES "  # the table of LogNo
 _NODES_FROM_ARRAYS = (
     "INSERT INTO log_nodes (id, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
 )
-MAX_LEAVES_PER_PAGE = 65_536
 
 
 class LogDamagedError(RuntimeError):
@@ -311,7 +310,8 @@ def subtree_hashes(db: Db, coords: Collection[Coord]) -> dict[Coord, bytes]:
     return found
 
 
-def _check_size(db: Db, size: int) -> Head:
+def check_size(db: Db, size: int) -> Head:
+    """The head, when the integrated tree holds size leaves; ProofError otherwise."""
     head = read_head(db)
     integrated = head.size if head else 0
     if size > integrated:
@@ -322,45 +322,22 @@ def _check_size(db: Db, size: int) -> Head:
 def inclusion_proof(db: Db, index: int, size: int) -> list[bytes]:
     """PATH(index, D[0:size]): ProofError when index or size are out of range."""
     plan = inclusion_plan(index, size)
-    _check_size(db, size)
+    check_size(db, size)
     return plan.assemble(subtree_hashes(db, plan.coords()))
 
 
 def consistency_proof(db: Db, old: int, new: int) -> list[bytes]:
     """PROOF(old, D[0:new]): ProofError when the sizes are out of range."""
     plan = consistency_plan(old, new)
-    _check_size(db, new)
+    check_size(db, new)
     return plan.assemble(subtree_hashes(db, plan.coords()))
 
 
 def root_at(db: Db, size: int) -> bytes:
     """MTH(D[0:size]) from the stored tree."""
     plan = root_plan(size)
-    _check_size(db, size)
+    check_size(db, size)
     return root_from(plan, subtree_hashes(db, plan.coords()))
-
-
-def leaf_hashes(db: Db, start: int, end: int) -> list[bytes]:
-    """The leaf hashes of [start, end), computed from the stored entries."""
-    head = _check_size(db, end)
-    if not 0 <= start <= end or end - start > MAX_LEAVES_PER_PAGE:
-        raise ProofError(
-            f"ask for 0 to {MAX_LEAVES_PER_PAGE} leaves within [0, {head.size}), "
-            f"not [{start}, {end})"
-        )
-    rows = db.execute(
-        select(_ENTRIES.c.leaf_index, _ENTRIES.c.body)
-        .where(_ENTRIES.c.leaf_index >= start, _ENTRIES.c.leaf_index < end)
-        .order_by(_ENTRIES.c.leaf_index)
-    ).all()
-    hashes = []
-    for expected, row in enumerate(rows, start):
-        if int(row.leaf_index) != expected:
-            raise LogDamagedError(f"the stored log lacks leaf {expected}")
-        hashes.append(leaf_hash(bytes(row.body)))
-    if len(hashes) != end - start:
-        raise LogDamagedError(f"the stored log lacks leaf {start + len(hashes)}")
-    return hashes
 
 
 @dataclass(frozen=True)
