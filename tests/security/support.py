@@ -111,6 +111,7 @@ _OPERATOR = (
 _EXCHANGE = (
     "GET /exchange/v1/services",
     "POST /exchange/v1/consent-requests",
+    "POST /exchange/v1/consent-requests/{request_id}/outcome",
     "POST /exchange/v1/basis-reads",
     "POST /exchange/v1/records/read",
     "POST /exchange/v1/consents",
