@@ -15,7 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, Executable, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digitalstate.exchange.models import ExchangeNonceRow
@@ -42,6 +42,16 @@ class SqlNonceStore:
     engine: Engine
     _queue: list[_Waiting] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
+    _insert: Executable = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One statement, compiled once; many rows go through SQLAlchemy's "insertmanyvalues"
+        # (a multi-row INSERT ... RETURNING on both SQLite and PostgreSQL).
+        table = ExchangeNonceRow.__table__
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        self._insert = (
+            dialect.insert(table).on_conflict_do_nothing().returning(table.c.keyid, table.c.nonce)
+        )
 
     async def remember(self, keyid: str, nonce: str, expires_at: int) -> bool:
         """True when (keyid, nonce) was not seen before and is now stored; False on a replay."""
@@ -79,16 +89,8 @@ class SqlNonceStore:
         for keyid, nonce, expires_at in items:
             rows.setdefault((keyid, nonce), expires_at)  # a repeat within the batch is a replay
         values = [{"keyid": k, "nonce": n, "expires_at": e} for (k, n), e in rows.items()]
-        table = ExchangeNonceRow.__table__
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(table.c.keyid, table.c.nonce)
-        )
         with self.engine.begin() as connection:
-            return {(row.keyid, row.nonce) for row in connection.execute(statement)}
+            return {(row.keyid, row.nonce) for row in connection.execute(self._insert, values)}
 
     def purge(self, before: int) -> int:
         """Delete the rows that expired before the given Unix time; return how many."""
