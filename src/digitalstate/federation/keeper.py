@@ -157,7 +157,10 @@ class FederationKeeper:
         return self._counted(outcome)
 
     def _counted(self, outcome: RefreshOutcome) -> RefreshOutcome:
-        self.failures = 0 if outcome.accepted else self.failures + 1
+        # Back off only while the anchor does not answer: that is when asking again adds load
+        # to something already struggling. A refused document is an answer; it is asked for
+        # again at the usual interval, so that a corrected one is taken up as soon as any.
+        self.failures = self.failures + 1 if outcome.reason == "unreachable" else 0
         return outcome
 
     def next_wait(self, interval: float) -> float:
@@ -190,7 +193,7 @@ class FederationKeeper:
         return self.document is not None and not self.document.is_expired(self.clock())
 
     async def run(self, interval: float) -> None:
-        """Refresh every interval seconds, forever, backing off while the anchor fails.
+        """Refresh every interval seconds, forever, backing off while the anchor is unreachable.
 
         The last good document stays in use through failures, until it expires; while no
         valid copy is held, it tries every 2 s.
