@@ -17,14 +17,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, Executable, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from digitalstate.exchange.models import ExchangeNonceRow
 from digitalstate.node.threads import finish_in_thread
+from digitalstate.storage.engine import is_busy
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 """Rows per INSERT: three bound values each, well under SQLite's limit of 32,766."""
+
+BUSY_ATTEMPTS = 2
+"""Tries of one batch while the database is busy: a second wait of busy_timeout, no more,
+since a caller times out after 10 s."""
 
 Item = tuple[str, str, int]
 
@@ -66,7 +72,7 @@ class SqlNonceStore:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
-                    stored = await finish_in_thread(self.insert_new, [w.item for w in batch])
+                    stored = await self._insert_retrying([w.item for w in batch])
                 except Exception as exc:  # every waiting request fails; none is let through
                     log.exception("could not store %d nonces", len(batch))
                     for waiting in batch:
@@ -82,6 +88,18 @@ class SqlNonceStore:
                         waiting.answer.set_result(new)
         finally:
             self._writer = None
+
+    async def _insert_retrying(self, items: list[Item]) -> set[tuple[str, str]]:
+        # Another writer may hold SQLite's lock past busy_timeout (5 s); try once more before
+        # failing the waiting requests, as the node's other writes do (tellusonce/retrying.py).
+        for attempt in range(BUSY_ATTEMPTS):
+            try:
+                return await finish_in_thread(self.insert_new, items)
+            except OperationalError as exc:
+                if not is_busy(exc) or attempt == BUSY_ATTEMPTS - 1:
+                    raise
+                log.warning("database busy storing %d nonces; trying again", len(items))
+        raise AssertionError("unreachable")
 
     def insert_new(self, items: list[Item]) -> set[tuple[str, str]]:
         """Insert the rows not already present in one transaction; return the pairs inserted."""
