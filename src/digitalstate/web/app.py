@@ -131,6 +131,18 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
     return app
 
 
+def _published(anchor: AnchorRuntime, if_none_match: str | None) -> Response:
+    """The anchor's signed envelope with its strong ETag, or 304 when if_none_match names it."""
+    published = anchor.published
+    if published is None:
+        raise Problem("federation-unavailable", "the trust anchor has not issued a document")
+    body, etag = published
+    headers = {"cache-control": "no-cache", "etag": etag}
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
 def create_anchor_app(settings: AnchorSettings) -> FastAPI:
     """The trust anchor's ASGI app: publishes the signed federation document."""
     anchor = AnchorRuntime.build(settings)
@@ -166,14 +178,7 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
     @app.get(FEDERATION_PATH, tags=["federation"])
     async def federation_document(request: Request) -> Response:
         """The current signed federation document (304 when If-None-Match names it)."""
-        published = anchor.published
-        if published is None:
-            raise Problem("federation-unavailable", "the trust anchor has not issued a document")
-        body, etag = published
-        headers = {"cache-control": "no-cache", "etag": etag}
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        return _published(anchor, request.headers.get("if-none-match"))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
