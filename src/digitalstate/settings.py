@@ -60,7 +60,9 @@ class FederationSection(_Section):
 
     anchor_url: str = Field(pattern=r"^https?://[^/\s]+$", description="trust anchor base URL")
     anchor_public_key: str = Field(description="pinned Ed25519 key of the trust anchor, base64")
-    refresh_seconds: float = Field(300, gt=0, description="how often to fetch the document")
+    refresh_seconds: float = Field(
+        10, gt=0, description="how often to ask the anchor for a newer document (304 if none)"
+    )
     cache_file: Path = Field(Path("federation.json"), description="last good document on disk")
 
     @field_validator("anchor_public_key")
@@ -79,7 +81,6 @@ class ExchangeSection(_Section):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="largest body accepted (413 past it)"
     )
-    nonce_cache_size: int = Field(1_000_000, ge=1000, description="nonces remembered at most")
     client_connections: int = Field(64, ge=1, description="connections per peer for outgoing calls")
     client_timeout_seconds: float = Field(10, gt=0, description="timeout of an outgoing call")
     bench_unsigned_mirror: bool = Field(

@@ -17,21 +17,25 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
-from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
     HttpMessage,
     KeyLookup,
     response_components,
     sign_message,
 )
-from digitalstate.exchange.verification import check_signed_fields, verify_request
+from digitalstate.exchange.verification import (
+    check_signed_fields,
+    nonce_expiry,
+    replayed_nonce,
+    verify_request,
+)
 from digitalstate.keys import KeyPair
 
 EXCHANGE_PREFIX = "/exchange/"
@@ -63,6 +67,14 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+class NonceStore(Protocol):
+    """Where accepted nonces are kept (the node's database: SqlNonceStore)."""
+
+    async def remember(self, keyid: str, nonce: str, expires_at: int) -> bool:
+        """True when (keyid, nonce) is new and now kept until expires_at; False on a replay."""
+        ...
+
+
 class SignedExchangeMiddleware:
     """Verify signed requests and sign responses on every exchange path."""
 
@@ -74,7 +86,7 @@ class SignedExchangeMiddleware:
         key: KeyPair,
         base_url: str,
         keys: Callable[[], KeyLookup],
-        nonces: NonceCache,
+        nonces: NonceStore,
         skew: float,
         max_body_bytes: int,
         clock: Callable[[], float] = time.time,
@@ -111,11 +123,15 @@ class SignedExchangeMiddleware:
                 request,
                 body,
                 keys=self.keys(),
-                nonces=self.nonces,
+                nonces=None,
                 now=self.clock(),
                 skew=self.skew,
             )
             label = verified.signature.label
+            # Only once the signature verifies, so forged calls cannot fill the store.
+            expires_at = nonce_expiry(verified.created, self.skew)
+            if not await self.nonces.remember(verified.member_id, verified.nonce, expires_at):
+                raise replayed_nonce(verified.member_id, verified.nonce)
         except _BodyTooLargeError:
             problem = Problem(
                 "body-too-large",

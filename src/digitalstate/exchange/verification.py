@@ -7,6 +7,7 @@ with a key the current federation document lists for the signer at that time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from digitalstate.exchange.digest import check_content_digest
@@ -35,6 +36,8 @@ class VerifiedRequest:
 
     member_id: str
     signature: Signature
+    nonce: str
+    created: int
 
 
 def _repeated(name: str) -> Problem:
@@ -99,7 +102,7 @@ def verify_request(
     body: bytes,
     *,
     keys: KeyLookup,
-    nonces: NonceCache,
+    nonces: NonceCache | None,
     now: float,
     skew: float,
 ) -> VerifiedRequest:
@@ -107,8 +110,9 @@ def verify_request(
 
     nonces must remember a nonce for at least twice the skew: a signature created skew
     seconds ahead of this clock stays acceptable for 2 * skew seconds after it first arrives.
+    With nonces None the caller checks the nonce itself (the node does, in its database).
     """
-    if nonces.ttl < 2 * skew:
+    if nonces is not None and nonces.ttl < 2 * skew:
         raise ValueError(
             f"the nonce cache forgets after {nonces.ttl} s; at least {2 * skew} needed"
         )
@@ -131,12 +135,22 @@ def verify_request(
     public_key = keys(keyid, created)
     verify_signature(sig, message, public_key)
     # Remember the nonce only once the signature verifies, so forged calls cannot fill the cache.
-    if not nonces.check_and_remember(keyid, nonce, now):
-        raise Problem(
-            "replayed-nonce",
-            f"nonce {nonce!r} from {keyid} was already used (or the replay cache is full)",
-        )
-    return VerifiedRequest(keyid, sig)
+    if nonces is not None and not nonces.check_and_remember(keyid, nonce, now):
+        raise replayed_nonce(keyid, nonce)
+    return VerifiedRequest(keyid, sig, nonce, created)
+
+
+def replayed_nonce(keyid: str, nonce: str) -> Problem:
+    """The problem for a nonce this node has already accepted from keyid."""
+    return Problem(
+        "replayed-nonce",
+        f"nonce {nonce!r} from {keyid} was already used (or the replay cache is full)",
+    )
+
+
+def nonce_expiry(created: int, skew: float) -> int:
+    """The Unix time after which the clock check alone refuses a signature made at created."""
+    return created + math.ceil(skew)
 
 
 def verify_response(

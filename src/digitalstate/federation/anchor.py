@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,20 @@ from digitalstate.storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 
+def strong_etag(body: bytes) -> str:
+    """A strong entity tag of body: its SHA-256, quoted (RFC 9110 §8.8.3)."""
+    return '"' + hashlib.sha256(body).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """True when an If-None-Match header names etag, so the answer is 304 Not Modified."""
+    if if_none_match is None:
+        return False
+    # RFC 9110 §13.1.2: If-None-Match compares weakly, so a W/ prefix still matches.
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
 @dataclass
 class AnchorRuntime:
     """The trust anchor's parts, wired once by the app factory."""
@@ -32,7 +47,8 @@ class AnchorRuntime:
     engine: Engine
     sessions: sessionmaker[Session]
     document: FederationDocument | None = None
-    envelope_body: bytes | None = None
+    # The envelope's bytes and their ETag, replaced together (reload runs in a thread).
+    published: tuple[bytes, str] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -61,10 +77,11 @@ class AnchorRuntime:
                 log.info("re-signed the federation document as version %s", issued.version)
             envelope = latest_envelope(session)
         if envelope is None:
-            self.document, self.envelope_body = None, None
+            self.document, self.published = None, None
             return
         self.document = FederationDocument.model_validate(envelope["document"])
-        self.envelope_body = json.dumps(envelope, sort_keys=True).encode()
+        body = json.dumps(envelope, sort_keys=True).encode()
+        self.published = (body, strong_etag(body))
 
     async def _keep_fresh(self) -> None:
         while True:

@@ -158,17 +158,26 @@ class FederationDocument(_Model):
         """The purpose with this code, or None."""
         return next((p for p in self.purposes if p.code == code), None)
 
-    def keys_for(self, member_id: str, at: int) -> list[PublicKey]:
-        """The keys member_id may sign with at Unix time at; raises key-unknown or key-revoked."""
+    def keys_for(self, member_id: str, at: int, *, now: int | None = None) -> list[PublicKey]:
+        """The keys member_id may sign with at Unix time at; raises key-unknown or key-revoked.
+
+        With now, a revocation is judged at the later of at and now: a signer cannot slip
+        past its revocation by dating its signature a little before it (within the skew).
+        """
         member = self.member(member_id)
         if member is None or not member.keys:
             raise Problem("key-unknown", f"{member_id!r} is not a member of {self.federation}")
         when = datetime.fromtimestamp(at, UTC)
-        if member.revoked_at is not None and when >= member.revoked_at:
+        latest = datetime.fromtimestamp(max(at, now), UTC) if now is not None else when
+        if member.revoked_at is not None and latest >= member.revoked_at:
             raise Problem(
                 "key-revoked", f"{member_id} was revoked at {member.revoked_at.isoformat()}"
             )
-        keys = [PublicKey.from_b64(k.public_key) for k in member.keys if k.valid_at(when)]
+        keys = [
+            PublicKey.from_b64(k.public_key)
+            for k in member.keys
+            if k.valid_at(when) and (k.revoked_at is None or latest < k.revoked_at)
+        ]
         if not keys:
             raise Problem("key-revoked", f"{member_id} has no key valid at {when.isoformat()}")
         return keys

@@ -26,8 +26,26 @@ log = logging.getLogger(__name__)
 
 FEDERATION_PATH = "/.well-known/digitalstate/federation"
 
+RETRY_UNFED_SECONDS = 2.0
+"""How soon to try again while no valid document is held: nothing can be exchanged till then."""
+BACKOFF_MAX_SECONDS = 60.0
+"""The longest wait between refreshes after repeated failures (unless the interval is longer)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The anchor's signed envelope as parsed JSON, with the ETag it was served under."""
+
+    envelope: Any
+    etag: str | None = None
+
+
+NOT_MODIFIED = object()
+"""What a fetch returns when the anchor answers 304: the document held is still current."""
+
 Fetch = Callable[[], Awaitable[Any]]
-"""Fetch the anchor's signed envelope as parsed JSON (raises OSError-like errors when down)."""
+"""Fetch the anchor's envelope: a Fetched, plain parsed JSON or NOT_MODIFIED (raises
+OSError-like errors when the anchor is down)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,9 @@ class FederationKeeper:
         self.document: FederationDocument | None = None
         self.envelope: dict[str, Any] | None = None
         self.last_error: str = ""
+        # The anchor's ETag of the envelope held, sent as If-None-Match: a 304 costs no body.
+        self.etag: str | None = None
+        self.failures = 0
 
     def load_cache(self) -> bool:
         """Load the last good copy from disk, if there is one that verifies."""
@@ -116,14 +137,40 @@ class FederationKeeper:
     async def refresh(self) -> RefreshOutcome:
         """Fetch the document from the trust anchor and accept it if it verifies."""
         try:
-            envelope = await self.fetch()
+            fetched = await self.fetch()
         except (TimeoutError, OSError, ValueError) as exc:
             self.last_error = f"trust anchor unreachable: {str(exc) or type(exc).__name__}"
             log.warning("%s", self.last_error)
-            return RefreshOutcome(
-                False, self.document.version if self.document else None, "unreachable"
+            return self._counted(
+                RefreshOutcome(
+                    False, self.document.version if self.document else None, "unreachable"
+                )
             )
-        return self.accept(envelope)
+        if fetched is NOT_MODIFIED and self.document is not None:
+            self.last_error = ""
+            return self._counted(RefreshOutcome(True, self.document.version, "not-modified"))
+        if not isinstance(fetched, Fetched):
+            fetched = Fetched(fetched)
+        outcome = self.accept(fetched.envelope)
+        if outcome.accepted:
+            self.etag = fetched.etag
+        return self._counted(outcome)
+
+    def _counted(self, outcome: RefreshOutcome) -> RefreshOutcome:
+        # Back off only while the anchor does not answer: that is when asking again adds load
+        # to something already struggling. A refused document is an answer; it is asked for
+        # again at the usual interval, so that a corrected one is taken up as soon as any.
+        self.failures = self.failures + 1 if outcome.reason == "unreachable" else 0
+        return outcome
+
+    def next_wait(self, interval: float) -> float:
+        """Seconds until the next refresh: the interval, doubled per failure up to a cap."""
+        if self.failures:
+            growth = 2.0 ** min(self.failures, 16)  # capped: a long outage must not overflow
+            wait = min(interval * growth, max(interval, BACKOFF_MAX_SECONDS))
+        else:
+            wait = interval
+        return wait if self.is_fresh() else min(wait, RETRY_UNFED_SECONDS)
 
     def current(self) -> FederationDocument:
         """The document to exchange under; raises a Problem when none is valid now."""
@@ -146,11 +193,16 @@ class FederationKeeper:
         return self.document is not None and not self.document.is_expired(self.clock())
 
     async def run(self, interval: float) -> None:
-        """Refresh every interval seconds, forever (every 2 s while no valid copy is held)."""
+        """Refresh every interval seconds, forever, backing off while the anchor is unreachable.
+
+        The last good document stays in use through failures, until it expires; while no
+        valid copy is held, it tries every 2 s.
+        """
         while True:
-            await asyncio.sleep(interval if self.is_fresh() else min(interval, 2.0))
+            await asyncio.sleep(self.next_wait(interval))
             try:
                 await self.refresh()
             except Exception as exc:  # one bad refresh must not end refreshing for good
+                self.failures += 1
                 self.last_error = f"federation refresh failed: {type(exc).__name__}: {exc}"
                 log.exception("federation refresh failed")

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +18,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.replay import NonceCache
-from digitalstate.federation.keeper import FEDERATION_PATH, FederationKeeper
+from digitalstate.exchange.nonces import SqlNonceStore
+from digitalstate.federation.keeper import (
+    FEDERATION_PATH,
+    NOT_MODIFIED,
+    FederationKeeper,
+    Fetched,
+)
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.node.threads import finish_in_thread
 from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
 
 INITIAL_FETCH_TIMEOUT_S = 5.0
 
@@ -45,7 +55,7 @@ class NodeRuntime:
     engine: Engine
     sessions: sessionmaker[Session]
     keeper: FederationKeeper
-    nonces: NonceCache
+    nonces: SqlNonceStore
     client: ExchangeClient
     # Long-running work the features add (delivery workers, ...), started with the node.
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
@@ -73,7 +83,7 @@ class NodeRuntime:
         holder: dict[str, NodeRuntime] = {}
 
         async def fetch() -> Any:
-            return await holder["runtime"].fetch_federation()
+            return await holder["runtime"].fetch_federation(keeper.etag)
 
         keeper = FederationKeeper(anchor_key, settings.federation_cache_path, fetch)
         skew = settings.exchange.clock_skew_seconds
@@ -83,7 +93,7 @@ class NodeRuntime:
             engine=engine,
             sessions=make_sessions(engine),
             keeper=keeper,
-            nonces=NonceCache(2 * skew, settings.exchange.nonce_cache_size),
+            nonces=SqlNonceStore(engine),
             client=ExchangeClient(
                 settings.node.id,
                 key,
@@ -113,19 +123,35 @@ class NodeRuntime:
         else:
             self.event(name).set()
 
-    async def fetch_federation(self) -> Any:
-        """GET the signed federation document from the trust anchor."""
+    async def fetch_federation(self, etag: str | None = None) -> Any:
+        """GET the signed federation document from the trust anchor, unless it is etag still."""
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         url = self.settings.federation.anchor_url + FEDERATION_PATH
+        headers = {"if-none-match": etag} if etag else {}
         try:
-            async with self._http.get(url) as response:
+            async with self._http.get(url, headers=headers) as response:
+                if response.status == 304:
+                    return NOT_MODIFIED
                 if response.status != 200:
                     raise OSError(f"{url} answered {response.status}")
-                return json.loads(await response.read())
+                envelope = json.loads(await response.read())
+                return Fetched(envelope, response.headers.get("etag"))
         except aiohttp.ClientError as exc:
             # The keeper knows transport failures as OSError; aiohttp's are not all OSErrors.
             raise OSError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+    async def _purge_nonces(self) -> None:
+        """Delete expired nonces every skew seconds: one indexed DELETE, whoever runs it."""
+        skew = self.settings.exchange.clock_skew_seconds
+        while True:
+            await asyncio.sleep(skew)
+            # A further skew of grace: another worker's clock may lag this one's.
+            before = int(time.time() - skew)
+            try:
+                await finish_in_thread(self.nonces.purge, before)
+            except Exception:  # the next pass tries again; a full table only costs disk
+                log.exception("could not purge expired nonces")
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -139,6 +165,7 @@ class NodeRuntime:
         self._tasks.append(
             asyncio.create_task(self.keeper.run(self.settings.federation.refresh_seconds))
         )
+        self._tasks.append(asyncio.create_task(self._purge_nonces()))
         self._tasks.extend(asyncio.create_task(work()) for work in self.background)
         try:
             yield

@@ -24,6 +24,7 @@ class Base(DeclarativeBase):
 
 
 MODEL_MODULES: tuple[str, ...] = (
+    "digitalstate.exchange.models",
     "digitalstate.federation.models",
     "digitalstate.identity.models",
     "digitalstate.registers.models",

@@ -8,9 +8,17 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+BUSY_MARKERS = (
+    "database is locked",
+    "database is busy",
+    "database table is locked",
+    "deadlock detected",
+    "could not serialize access",
+)
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -44,3 +52,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     """A session factory; callers own the transaction (with sessions.begin())."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """True when the error means "try again in a moment", not "this step is wrong"."""
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in text for marker in BUSY_MARKERS)

@@ -17,26 +17,16 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.node.threads import finish_in_thread
+from digitalstate.storage.engine import is_busy
+
+__all__ = ["STEP_ATTEMPTS", "is_busy", "run_step"]
 
 log = logging.getLogger("digitalstate.tellusonce")
 
 T = TypeVar("T")
 
-BUSY_MARKERS = (
-    "database is locked",
-    "database is busy",
-    "database table is locked",
-    "deadlock detected",
-    "could not serialize access",
-)
 STEP_ATTEMPTS = 8
 FIRST_SLEEP_SECONDS = 0.05
-
-
-def is_busy(exc: OperationalError) -> bool:
-    """True when the error means "try again in a moment", not "this step is wrong"."""
-    text = str(exc.orig if exc.orig is not None else exc).lower()
-    return any(marker in text for marker in BUSY_MARKERS)
 
 
 def _in_transaction(sessions: sessionmaker[Session], step: Callable[[Session], T]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from digitalstate.exchange.api import router as exchange_router
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
-from digitalstate.federation.anchor import AnchorRuntime
+from digitalstate.federation.anchor import AnchorRuntime, etag_matches
 from digitalstate.federation.keeper import FEDERATION_PATH
 from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
@@ -114,7 +115,8 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         install_bench_mirror(app, node)
 
     def keys() -> KeyLookup:
-        return node.keeper.current().keys_for
+        document, now = node.keeper.current(), int(time.time())
+        return lambda member_id, at: document.keys_for(member_id, at, now=now)
 
     app.add_middleware(
         SignedExchangeMiddleware,
@@ -127,6 +129,18 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         max_body_bytes=settings.exchange.max_body_bytes,
     )
     return app
+
+
+def _published(anchor: AnchorRuntime, if_none_match: str | None) -> Response:
+    """The anchor's signed envelope with its strong ETag, or 304 when if_none_match names it."""
+    published = anchor.published
+    if published is None:
+        raise Problem("federation-unavailable", "the trust anchor has not issued a document")
+    body, etag = published
+    headers = {"cache-control": "no-cache", "etag": etag}
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def create_anchor_app(settings: AnchorSettings) -> FastAPI:
@@ -162,12 +176,9 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
     app.include_router(health_router(checks))
 
     @app.get(FEDERATION_PATH, tags=["federation"])
-    async def federation_document() -> Response:
-        """The current signed federation document."""
-        body = anchor.envelope_body
-        if body is None:
-            raise Problem("federation-unavailable", "the trust anchor has not issued a document")
-        return Response(body, media_type="application/json", headers={"cache-control": "no-cache"})
+    async def federation_document(request: Request) -> Response:
+        """The current signed federation document (304 when If-None-Match names it)."""
+        return _published(anchor, request.headers.get("if-none-match"))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
