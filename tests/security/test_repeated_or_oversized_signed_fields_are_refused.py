@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from exchange_support import BOB, NOW, SKEW, fresh_nonces, lookup, signed_request
+from exchange_support import BOB, NOW, SKEW, MemoryNonceStore, lookup, signed_request
 from starlette.types import Message, Receive, Scope, Send
 
 from digitalstate.exchange.digest import content_digest
@@ -71,7 +71,7 @@ def call(header_lines: list[tuple[str, str]], body: bytes = BODY) -> Outcome:
         key=BOB,
         base_url="https://bob.example",
         keys=lambda: lookup,
-        nonces=fresh_nonces(),
+        nonces=MemoryNonceStore(),
         skew=SKEW,
         max_body_bytes=1 << 20,
         clock=lambda: NOW,

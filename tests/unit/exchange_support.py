@@ -40,6 +40,21 @@ def fresh_nonces() -> NonceCache:
     return NonceCache(ttl_seconds=2 * SKEW)
 
 
+class MemoryNonceStore:
+    """The middleware's nonce store in memory, for in-process middleware tests (a node uses
+    SqlNonceStore, in its database)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    async def remember(self, keyid: str, nonce: str, expires_at: int) -> bool:
+        """True the first time (keyid, nonce) is seen."""
+        if (keyid, nonce) in self.seen:
+            return False
+        self.seen.add((keyid, nonce))
+        return True
+
+
 def with_headers(message: HttpMessage, **changes: str | None) -> HttpMessage:
     """A copy of message with headers changed (underscores become hyphens; None removes)."""
     headers = dict(message.headers)
