@@ -150,7 +150,7 @@ class SignInSection(_Section):
         50, ge=1, le=100_000, description="failed sign-ins from one address before a lock"
     )
     window_minutes: float = Field(
-        15, gt=0, le=24 * 60, description="how far back failed sign-ins are counted"
+        60, gt=0, le=24 * 60, description="how far back failed sign-ins are counted"
     )
     first_lock_seconds: float = Field(
         60, gt=0, le=3600, description="the first lock; it doubles with each further failure"
