@@ -42,7 +42,7 @@ def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]
         return None, "The date their help ends must be a real date"
     try:
         day_typed = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
-    except ValueError:
+    except (ValueError, OverflowError):  # a day of 20 digits overflows a C int
         return None, "The date their help ends must be a real date"
     # Later dates would overflow a datetime (9999-12-31 plus a day); none is meant anyway.
     if day_typed >= LAST_DAY_BOUND:
