@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
+from digitalstate.identity.service import grant_delegation
 from integration.identity_support import Federation
 from integration.test_identity_charter_pages import ALICE, BOB, add_helper, delegations
 
@@ -44,3 +46,20 @@ def test_the_helper_with_an_account_can_still_act_for_the_person(
     (delegation,) = delegations(fed)
 
     assert (delegation.person_id, delegation.helper_id) == (alice, bob)
+
+
+def test_granting_to_an_address_without_an_account_grants_nothing_and_says_nothing(
+    fed: Federation, alice: str
+) -> None:
+    with fed.charter.runtime.sessions.begin() as session:
+        granted = grant_delegation(
+            session,
+            person_id=alice,
+            helper_email=NOBODY,
+            scope="consent",
+            expires_at=datetime.now(UTC) + timedelta(days=30),
+            now=datetime.now(UTC),
+        )
+
+    assert granted is None
+    assert delegations(fed) == []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from digitalstate.identity.lockout import Bound
 from integration.identity_support import PASSWORD, Federation
 from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
 from security.signin_support import Clock
@@ -143,3 +145,11 @@ def without_tokens(page: str, email: str) -> str:
     """page less its CSRF token and the email echoed back."""
     page = re.sub(r'name="csrf_token" value="[^"]+"', "", page)
     return page.replace(email, "EMAIL")
+
+
+def test_a_lock_grows_from_the_first_lock_to_the_longest_and_never_overflows() -> None:
+    bound = Bound(5, timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=15))
+
+    lengths = [bound.lock_length(failures) for failures in (4, 5, 6, 7, 8, 9, 10**9)]
+
+    assert lengths == [timedelta(minutes=m) for m in (0, 1, 2, 4, 8, 15, 15)]
