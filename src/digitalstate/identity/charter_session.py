@@ -23,8 +23,9 @@ from digitalstate.identity.throttle import (
     Attempt,
     PasswordWorkBusyError,
     SignInGuard,
-    attempt_sign_in,
+    check_password,
     client_key,
+    lock_on,
 )
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import (
@@ -126,7 +127,7 @@ class _SignInPages:
         if not errors:
             client = client_key(request.client.host if request.client else None)
             try:
-                attempt = await run_in_threadpool(self.check, email, password, client)
+                attempt = await self.check(email, password, client)
             except PasswordWorkBusyError:
                 return self.busy(request)
             if attempt.person_id is not None:
@@ -145,9 +146,20 @@ class _SignInPages:
             request, "identity/signed_out.html", {"node": self.service, "again": SIGN_IN_PATH}
         )
 
-    def check(self, email: str, password: str, client: str) -> Attempt:
-        """The person with this email and password, or the lock that refused the attempt."""
-        return attempt_sign_in(self.guard, self.node.sessions, email, password, client)
+    async def check(self, email: str, password: str, client: str) -> Attempt:
+        """The person with this email and password, or the lock that refused it unchecked.
+
+        Raises PasswordWorkBusyError when no argon2 slot frees up in time.
+        """
+        sessions = self.node.sessions
+        until = await run_in_threadpool(lock_on, self.guard, sessions, email, client)
+        if until is not None:
+            return Attempt(locked_until=until)
+        async with self.guard.password_slot():
+            person_id = await run_in_threadpool(
+                check_password, self.guard, sessions, email, password, client
+            )
+        return Attempt(person_id=person_id)
 
     def busy(self, request: Request) -> Response:
         """The page for a sign-in that found every password check slot taken (503)."""

@@ -6,11 +6,11 @@ workers (docs/adr/0011). The caller owns the transaction; times are aware UTC da
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -135,10 +135,10 @@ class SignInGuard:
 
     settings: SignInSection
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    slots: threading.BoundedSemaphore = field(init=False)
+    slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.slots = threading.BoundedSemaphore(self.settings.password_checks_at_once)
+        self.slots = asyncio.Semaphore(self.settings.password_checks_at_once)
 
     @property
     def bounds(self) -> tuple[Bound, Bound]:
@@ -157,14 +157,19 @@ class SignInGuard:
         """How long attempts are kept."""
         return timedelta(days=self.settings.attempts_kept_days)
 
-    @contextmanager
-    def password_slot(self) -> Iterator[None]:
+    @asynccontextmanager
+    async def password_slot(self) -> AsyncIterator[None]:
         """Hold one of the argon2 slots; PasswordWorkBusyError when none frees up in time.
 
-        argon2 takes tens of MiB per check: unbounded, a flood of sign-ins exhausts memory.
+        argon2id takes 64 MiB per check: unbounded, a flood of sign-ins exhausts memory. The
+        wait is on the event loop, not in the thread pool, so waiting sign-ins leave its
+        threads to the other pages.
         """
-        if not self.slots.acquire(timeout=self.settings.password_wait_seconds):
-            raise PasswordWorkBusyError("every password check slot is taken")
+        try:
+            async with asyncio.timeout(self.settings.password_wait_seconds):
+                await self.slots.acquire()
+        except TimeoutError:
+            raise PasswordWorkBusyError("every password check slot is taken") from None
         try:
             yield
         finally:
@@ -179,21 +184,30 @@ class Attempt:
     locked_until: datetime | None = None
 
 
-def attempt_sign_in(
-    guard: SignInGuard, sessions: sessionmaker[Session], email: str, password: str, client: str
-) -> Attempt:
-    """Check a sign-in within the limits: a locked account or client is refused unchecked.
+def lock_on(
+    guard: SignInGuard, sessions: sessionmaker[Session], email: str, client: str
+) -> datetime | None:
+    """When the lock on email's account or on client ends; None when neither is locked."""
+    now = guard.clock()
+    with sessions.begin() as session:
+        until = locked_until(
+            session, account=account_key(email), client=client, bounds=guard.bounds, now=now
+        )
+    if until is not None:
+        logger.info("sign-in refused unchecked: locked until %s (client %s)", until, client)
+    return until
 
-    The answer is the same whether the email has an account or not (an unknown email still
-    costs one argon2 check, and locks the same). Raises PasswordWorkBusyError.
+
+def check_password(
+    guard: SignInGuard, sessions: sessionmaker[Session], email: str, password: str, client: str
+) -> str | None:
+    """The id of the person with this email and password, or None; the attempt is kept.
+
+    An unknown email still costs one argon2 check and counts towards a lock, like a wrong
+    password, so that neither the time nor a lock tells whether an account exists.
     """
     account, now = account_key(email), guard.clock()
     with sessions.begin() as session:
-        until = locked_until(session, account=account, client=client, bounds=guard.bounds, now=now)
-    if until is not None:
-        logger.info("sign-in refused unchecked: locked until %s (client %s)", until, client)
-        return Attempt(locked_until=until)
-    with guard.password_slot(), sessions.begin() as session:
         person = authenticate(session, email, password)
         record_attempt(
             session,
@@ -210,4 +224,4 @@ def attempt_sign_in(
                 account[:12],
                 notice.last_at.isoformat(),
             )
-        return Attempt(person_id=person.id if person else None)
+        return person.id if person else None
