@@ -1,7 +1,7 @@
 """Limits on signing in at the charter: locks after repeated failures, and argon2 in bounds.
 
 Failures are rows in the database (sign_in_attempts), so a lock holds across restarts and
-workers (docs/adr/0011). The caller owns the transaction; times are aware UTC datetimes.
+workers (docs/adr/0013). The caller owns the transaction; times are aware UTC datetimes.
 """
 
 from __future__ import annotations
