@@ -141,6 +141,33 @@ class WebSection(_Section):
     )
 
 
+class SignInSection(_Section):
+    """[signin]: limits on signing in at the charter (guessing passwords, floods)."""
+
+    account_failures: int = Field(
+        5, ge=1, le=1000, description="failed sign-ins to one account in the window before a lock"
+    )
+    client_failures: int = Field(
+        50, ge=1, le=100_000, description="failed sign-ins from one address before a lock"
+    )
+    window_minutes: float = Field(
+        60, gt=0, le=24 * 60, description="how far back failed sign-ins are counted"
+    )
+    first_lock_seconds: float = Field(
+        60, gt=0, le=3600, description="the first lock; it doubles with each further failure"
+    )
+    longest_lock_minutes: float = Field(15, gt=0, le=24 * 60, description="the longest lock")
+    password_checks_at_once: int = Field(
+        2, ge=1, le=64, description="password hashes checked at the same time (argon2 memory)"
+    )
+    password_wait_seconds: float = Field(
+        2, ge=0, le=60, description="how long a sign-in waits for a check before a 503 page"
+    )
+    attempts_kept_days: float = Field(
+        90, gt=0, le=3650, description="sign-in attempts older than this are deleted"
+    )
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -189,6 +216,7 @@ class NodeSettings(_FileSettings):
     exchange: ExchangeSection = ExchangeSection()
     server: ServerSection = ServerSection()
     web: WebSection = WebSection()
+    signin: SignInSection = SignInSection()
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
     config_path: Path | None = Field(None, exclude=True)

@@ -190,7 +190,6 @@ def test_the_people_a_helper_acts_for_are_listed_with_their_names(
     ("email", "scope", "expires_at", "field", "message"),
     [
         ("", "consent", LATER, "email", "Enter the email address"),
-        ("nobody@example.test", "consent", LATER, "email", "There is no account"),
         ("alice@example.test", "consent", LATER, "email", "someone else"),
         ("bob@example.test", "", LATER, "scope", "Select what they can do"),
         ("bob@example.test", "consent everything", LATER, "scope", "Unknown kind of help"),

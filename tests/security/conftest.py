@@ -2,4 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
 from integration.conftest import no_settings_from_the_environment  # noqa: F401 (autouse)
+from integration.identity_support import Federation, start_federation
+from integration.test_identity_charter_pages import ALICE, BOB
+from security.signin_support import Clock
+
+
+@pytest.fixture
+def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
+    """A charter in-process, on SQLite and on PostgreSQL."""
+    yield from start_federation(tmp_path, database_url)
+
+
+@pytest.fixture
+def clock(fed: Federation) -> Clock:
+    """The charter's sign-in clock, moved by the test."""
+    moved = Clock(datetime.now(UTC))
+    fed.charter.app.state.sign_in_guard.clock = moved
+    return moved
+
+
+@pytest.fixture
+def alice(fed: Federation) -> str:
+    """Alice, with an account at the charter."""
+    return fed.add_person(ALICE, "Alice Example")
+
+
+@pytest.fixture
+def bob(fed: Federation) -> str:
+    """Bob, with an account at the charter."""
+    return fed.add_person(BOB, "Bob Builder")

@@ -18,7 +18,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.identity.service import authenticate
+from digitalstate.identity.lockout import minutes_left
+from digitalstate.identity.throttle import (
+    Attempt,
+    PasswordWorkBusyError,
+    SignInGuard,
+    check_password,
+    client_key,
+    lock_on,
+)
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import (
     RedirectTo,
@@ -34,6 +42,12 @@ ACCOUNT_PATH = "/my"
 PERSON_KEY = "person_id"
 AUTH_TIME_KEY = "auth_time"
 BAD_COMBINATION = "Enter a correct email address and password"
+BUSY_SECONDS = 30
+
+
+def too_many_attempts(minutes: int) -> str:
+    """What a locked sign-in says: how long to wait, the same for every email."""
+    return f"Too many attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def current_person_id(request: Request) -> str | None:
@@ -85,10 +99,11 @@ def sign_out(request: Request) -> None:
 class _SignInPages:
     """The route functions of /sign-in and /sign-out over one node and its templates."""
 
-    def __init__(self, node: NodeRuntime, templates: Jinja2Templates) -> None:
+    def __init__(self, node: NodeRuntime, templates: Jinja2Templates, guard: SignInGuard) -> None:
         self.node = node
         self.templates = templates
         self.service = node.settings.node
+        self.guard = guard
 
     async def sign_in_page(self, request: Request, next: str = "") -> Response:
         """Ask for an email address and password."""
@@ -108,13 +123,21 @@ class _SignInPages:
             errors["email"] = "Enter your email address"
         if not password:
             errors["password"] = "Enter your password"  # noqa: S105 - a message
+        status = 400
         if not errors:
-            person_id = await run_in_threadpool(self.check, email, password)
-            if person_id is not None:
-                sign_in(request, person_id)
+            client = client_key(request.client.host if request.client else None)
+            try:
+                attempt = await self.check(email, password, client)
+            except PasswordWorkBusyError:
+                return self.busy(request)
+            if attempt.person_id is not None:
+                sign_in(request, attempt.person_id)
                 return RedirectResponse(next_path, status_code=303)
             errors = {"email": BAD_COMBINATION, "password": BAD_COMBINATION}
-        return self.page(request, next_path=next_path, email=email, errors=errors, status=400)
+            if attempt.locked_until is not None:
+                wait = minutes_left(attempt.locked_until, self.guard.clock())
+                errors, status = {"email": too_many_attempts(wait)}, 429
+        return self.page(request, next_path=next_path, email=email, errors=errors, status=status)
 
     async def sign_out_submit(self, request: Request) -> Response:
         """Sign out of the charter's pages."""
@@ -123,11 +146,36 @@ class _SignInPages:
             request, "identity/signed_out.html", {"node": self.service, "again": SIGN_IN_PATH}
         )
 
-    def check(self, email: str, password: str) -> str | None:
-        """The id of the person with this email and password, or None."""
-        with self.node.sessions.begin() as session:
-            person = authenticate(session, email, password)
-            return person.id if person else None
+    async def check(self, email: str, password: str, client: str) -> Attempt:
+        """The person with this email and password, or the lock that refused it unchecked.
+
+        Raises PasswordWorkBusyError when no argon2 slot frees up in time.
+        """
+        sessions = self.node.sessions
+        until = await run_in_threadpool(lock_on, self.guard, sessions, email, client)
+        if until is not None:
+            return Attempt(locked_until=until)
+        async with self.guard.password_slot():
+            person_id = await run_in_threadpool(
+                check_password, self.guard, sessions, email, password, client
+            )
+        return Attempt(person_id=person_id)
+
+    def busy(self, request: Request) -> Response:
+        """The page for a sign-in that found every password check slot taken (503)."""
+        return self.templates.TemplateResponse(
+            request,
+            "identity/problem.html",
+            {
+                "node": self.service,
+                "title": "Sorry, the service is busy",
+                "message": "Too many people are signing in at the moment.",
+                "advice": "Try again in a minute.",
+                "detail": None,
+            },
+            status_code=503,
+            headers={"Retry-After": str(BUSY_SECONDS)},
+        )
 
     def page(
         self,
@@ -147,9 +195,11 @@ class _SignInPages:
         )
 
 
-def charter_session_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+def charter_session_router(
+    node: NodeRuntime, templates: Jinja2Templates, guard: SignInGuard
+) -> APIRouter:
     """The charter's /sign-in and /sign-out pages."""
-    pages = _SignInPages(node, templates)
+    pages = _SignInPages(node, templates, guard)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route(SIGN_IN_PATH, pages.sign_in_page, methods=["GET"])

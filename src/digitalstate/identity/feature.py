@@ -14,6 +14,7 @@ from digitalstate.identity.oidc import CharterServer
 from digitalstate.identity.pages import person_pages_router
 from digitalstate.identity.provider import provider_router
 from digitalstate.identity.relying_party import default_token_poster, relying_party_router
+from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import install_sessions
@@ -31,7 +32,9 @@ def install(app: FastAPI, node: NodeRuntime) -> None:
         server = CharterServer(node)
         app.state.oidc_server = server
         app.include_router(provider_router(node, templates, server))
-        app.include_router(charter_session_router(node, templates))
+        # The sign-in limits; tests reach its clock here.
+        guard = app.state.sign_in_guard = SignInGuard(node.settings.signin)
+        app.include_router(charter_session_router(node, templates, guard))
         app.include_router(person_pages_router(node, templates))
 
 

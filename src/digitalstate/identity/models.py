@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
@@ -67,3 +67,27 @@ class IssuedPseudonym(Base):
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SignInAttempt(Base):
+    """One attempt to sign in at the charter: whose account, from which client, and its outcome.
+
+    The account is a SHA-256 of the normalised email typed, whether or not it has an account,
+    so that a lock answers the same either way and strangers' typos are not kept readable.
+    """
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    account: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_sign_in_attempts_account_at", "account", "at"),
+        Index("ix_sign_in_attempts_client_at", "client", "at"),
+        Index("ix_sign_in_attempts_at", "at"),
+    )

@@ -21,11 +21,13 @@ from digitalstate.identity.service import (
     grant_delegation,
     revoke_delegation,
 )
+from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import require_csrf
 
 HELPERS_PATH = "/my/helpers"
 FLASH_KEY = "flash"
+LAST_DAY_BOUND = date(2100, 1, 1)
 
 
 def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]:
@@ -39,9 +41,13 @@ def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]
     if not all(value.isdigit() for value in parts.values()) or len(parts["year"]) != 4:
         return None, "The date their help ends must be a real date"
     try:
-        return date(int(parts["year"]), int(parts["month"]), int(parts["day"])), None
-    except ValueError:
+        day_typed = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+    except (ValueError, OverflowError):  # a day of 20 digits overflows a C int
         return None, "The date their help ends must be a real date"
+    # Later dates would overflow a datetime (9999-12-31 plus a day); none is meant anyway.
+    if day_typed >= LAST_DAY_BOUND:
+        return None, "The date their help ends must be before 1 January 2100"
+    return day_typed, None
 
 
 def end_of_day(day: date) -> datetime:
@@ -68,13 +74,14 @@ class _PersonPages:
         with self.node.sessions.begin() as session:
             person = get_person(session, person_id)
             helped = delegations_of_helper(session, person_id, now=datetime.now(UTC))
+            failures = failures_before_sign_in(session, person.email) if person else None
         if person is None:  # the account was removed while signed in
             request.session.clear()
             return RedirectResponse("/sign-in", status_code=303)
         return self.templates.TemplateResponse(
             request,
             "identity/account.html",
-            {"node": self.service, "person": person, "helped": helped},
+            {"node": self.service, "person": person, "helped": helped, "failures": failures},
         )
 
     def helpers(self, request: Request, person_id: str = Depends(require_person)) -> Response:
@@ -163,7 +170,9 @@ class _PersonPages:
                 errors[exc.field] = exc.message
         if errors:
             return self.helpers_page(request, person_id, form=form, errors=errors, status=400)
-        request.session[FLASH_KEY] = f"{form['email'].strip()} can now act for you"
+        # The same whether or not the email has an account (no enumeration of accounts).
+        email = form["email"].strip()
+        request.session[FLASH_KEY] = f"If {email} has an account, they can now act for you"
         return RedirectResponse(HELPERS_PATH, status_code=303)
 
 

@@ -166,21 +166,23 @@ def grant_delegation(
     scope: str | Iterable[str],
     expires_at: datetime,
     now: datetime,
-) -> Delegation:
+) -> Delegation | None:
     """Let the person with helper_email act for person_id within scope until expires_at.
 
-    A new grant to the same helper replaces the one they had. Raises DelegationError.
+    A new grant to the same helper replaces the one they had. None when helper_email has no
+    account: the caller answers the same either way, so that nobody learns who has an
+    account by inviting them. Raises DelegationError.
     """
     words = _scope_words(scope)
     if not helper_email.strip():
         raise DelegationError("email", "Enter the email address of the person who will help you")
-    helper = find_person_by_email(session, helper_email)
-    if helper is None:
-        raise DelegationError("email", "There is no account with this email address")
-    if helper.id == person_id:
-        raise DelegationError("email", "Enter the email address of someone else")
     if as_utc(expires_at) <= now:
         raise DelegationError("expires", "The date help ends must be in the future")
+    helper = find_person_by_email(session, helper_email)
+    if helper is None:
+        return None
+    if helper.id == person_id:
+        raise DelegationError("email", "Enter the email address of someone else")
     for entry in delegations_for(session, person_id):
         if entry.other.id == helper.id and entry.status(now) == "active":
             entry.delegation.revoked_at = now

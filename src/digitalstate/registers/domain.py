@@ -156,6 +156,12 @@ def validate_uk_address(field: str, value: Any) -> dict[str, Any]:
 # --- dates, text and lists -----------------------------------------------------------------
 
 
+# Dates a register keeps lie in these bounds: later or earlier ones are typing mistakes, and
+# the extremes (9999-12-31) overflow as soon as a day or a time zone is added to them.
+EARLIEST_DATE = date(1900, 1, 1)
+DATE_BOUND = date(2100, 1, 1)
+
+
 def validate_date(field: str, value: Any, *, today: date) -> str:
     """An ISO date (YYYY-MM-DD); a date of birth must not be in the future."""
     label = field_label(field)
@@ -173,6 +179,10 @@ def validate_date(field: str, value: Any, *, today: date) -> str:
             raise FieldError(field, f"{label} must be a real date") from None
     else:
         raise FieldError(field, f"Enter {label.lower()}")
+    if moment < EARLIEST_DATE:
+        raise FieldError(field, f"{label} must be on or after 1 January 1900")
+    if moment >= DATE_BOUND:
+        raise FieldError(field, f"{label} must be before 1 January 2100")
     if field.endswith("date_of_birth") and moment > today:
         raise FieldError(field, f"{label} must be in the past")
     return moment.isoformat()

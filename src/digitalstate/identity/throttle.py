@@ -1,0 +1,227 @@
+"""Limits on signing in at the charter: locks after repeated failures, and argon2 in bounds.
+
+Failures are rows in the database (sign_in_attempts), so a lock holds across restarts and
+workers (docs/adr/0014). The caller owns the transaction; times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.identity.lockout import Bound
+from digitalstate.identity.models import SignInAttempt
+from digitalstate.identity.service import as_utc, authenticate, normalise_email
+from digitalstate.settings import SignInSection
+
+CLIENT_LENGTH = 64
+
+logger = logging.getLogger(__name__)
+
+
+class PasswordWorkBusyError(RuntimeError):
+    """Every password check slot stayed taken for the whole wait: answer 503."""
+
+
+def account_key(email: str) -> str:
+    """What an attempt keeps of the email typed: a SHA-256 of it, normalised."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+def client_key(host: str | None) -> str:
+    """What an attempt keeps of the client: its address as the server saw it."""
+    return (host or "unknown")[:CLIENT_LENGTH]
+
+
+@dataclass(frozen=True)
+class FailureNotice:
+    """Failed sign-ins to an account between its last two sign-ins."""
+
+    count: int
+    last_at: datetime
+
+
+def _failures(session: Session, *where: ColumnElement[bool]) -> tuple[int, datetime | None]:
+    """How many failed attempts match where, and when the last was."""
+    count, last = session.execute(
+        select(func.count(), func.max(SignInAttempt.at)).where(
+            SignInAttempt.succeeded.is_(False), *where
+        )
+    ).one()
+    return int(count), None if last is None else as_utc(last)
+
+
+def _last_success(
+    session: Session, account: str, before: datetime | None = None
+) -> datetime | None:
+    """When account last signed in (before before, when given)."""
+    query = select(func.max(SignInAttempt.at)).where(
+        SignInAttempt.account == account, SignInAttempt.succeeded.is_(True)
+    )
+    if before is not None:
+        query = query.where(SignInAttempt.at < before)
+    last = session.scalar(query)
+    return None if last is None else as_utc(last)
+
+
+def locked_until(
+    session: Session, *, account: str, client: str, bounds: tuple[Bound, Bound], now: datetime
+) -> datetime | None:
+    """When the later of the account's and the client's locks ends; None when neither is locked.
+
+    An account's count starts again after it signs in; a client's does not.
+    """
+    account_bound, client_bound = bounds
+    since = now - account_bound.window
+    success = _last_success(session, account)
+    if success is not None and success > since:
+        since = success
+    ends = [
+        account_bound.locked_until(
+            *_failures(session, SignInAttempt.account == account, SignInAttempt.at > since)
+        ),
+        client_bound.locked_until(
+            *_failures(
+                session,
+                SignInAttempt.client == client,
+                SignInAttempt.at > now - client_bound.window,
+            )
+        ),
+    ]
+    later = max((end for end in ends if end is not None), default=None)
+    return later if later is not None and later > now else None
+
+
+def record_attempt(
+    session: Session,
+    *,
+    account: str,
+    client: str,
+    succeeded: bool,
+    now: datetime,
+    keep: timedelta,
+) -> None:
+    """Keep one attempt; drop those older than keep."""
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - keep))
+    session.add(SignInAttempt(account=account, client=client, succeeded=succeeded, at=now))
+    session.flush()
+
+
+def failures_before_sign_in(session: Session, email: str) -> FailureNotice | None:
+    """Failed sign-ins to email's account between its last sign-in and the one before."""
+    account = account_key(email)
+    latest = _last_success(session, account)
+    if latest is None:
+        return None
+    previous = _last_success(session, account, before=latest)
+    where = [SignInAttempt.account == account, SignInAttempt.at < latest]
+    if previous is not None:
+        where.append(SignInAttempt.at > previous)
+    count, last = _failures(session, *where)
+    return FailureNotice(count, last) if count and last is not None else None
+
+
+@dataclass
+class SignInGuard:
+    """The charter's sign-in limits: lock bounds, argon2 slots and the clock they run on."""
+
+    settings: SignInSection
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.settings.password_checks_at_once)
+
+    @property
+    def bounds(self) -> tuple[Bound, Bound]:
+        """The account's bound and the client's."""
+        s = self.settings
+        window = timedelta(minutes=s.window_minutes)
+        first = timedelta(seconds=s.first_lock_seconds)
+        longest = timedelta(minutes=s.longest_lock_minutes)
+        return (
+            Bound(s.account_failures, window, first, longest),
+            Bound(s.client_failures, window, first, longest),
+        )
+
+    @property
+    def keep(self) -> timedelta:
+        """How long attempts are kept."""
+        return timedelta(days=self.settings.attempts_kept_days)
+
+    @asynccontextmanager
+    async def password_slot(self) -> AsyncIterator[None]:
+        """Hold one of the argon2 slots; PasswordWorkBusyError when none frees up in time.
+
+        argon2id takes 64 MiB per check: unbounded, a flood of sign-ins exhausts memory. The
+        wait is on the event loop, not in the thread pool, so waiting sign-ins leave its
+        threads to the other pages.
+        """
+        try:
+            async with asyncio.timeout(self.settings.password_wait_seconds):
+                await self.slots.acquire()
+        except TimeoutError:
+            raise PasswordWorkBusyError("every password check slot is taken") from None
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What came of a sign-in: the person signed in, or the lock that refused it unchecked."""
+
+    person_id: str | None = None
+    locked_until: datetime | None = None
+
+
+def lock_on(
+    guard: SignInGuard, sessions: sessionmaker[Session], email: str, client: str
+) -> datetime | None:
+    """When the lock on email's account or on client ends; None when neither is locked."""
+    now = guard.clock()
+    with sessions.begin() as session:
+        until = locked_until(
+            session, account=account_key(email), client=client, bounds=guard.bounds, now=now
+        )
+    if until is not None:
+        logger.info("sign-in refused unchecked: locked until %s (client %s)", until, client)
+    return until
+
+
+def check_password(
+    guard: SignInGuard, sessions: sessionmaker[Session], email: str, password: str, client: str
+) -> str | None:
+    """The id of the person with this email and password, or None; the attempt is kept.
+
+    An unknown email still costs one argon2 check and counts towards a lock, like a wrong
+    password, so that neither the time nor a lock tells whether an account exists.
+    """
+    account, now = account_key(email), guard.clock()
+    with sessions.begin() as session:
+        person = authenticate(session, email, password)
+        record_attempt(
+            session,
+            account=account,
+            client=client,
+            succeeded=person is not None,
+            now=now,
+            keep=guard.keep,
+        )
+        if person is not None and (notice := failures_before_sign_in(session, email)):
+            logger.warning(
+                "%d failed sign-in attempts to account %s… before this sign-in, the last at %s",
+                notice.count,
+                account[:12],
+                notice.last_at.isoformat(),
+            )
+        return person.id if person else None

@@ -1,0 +1,21 @@
+"""Shared parts of the sign-in security tests: a clock the test moves by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand (the charter's sign-in guard reads it)."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        """The time now, as the test has set it."""
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock on."""
+        self.now += timedelta(**delta)

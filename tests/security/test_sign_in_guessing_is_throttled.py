@@ -1,0 +1,155 @@
+"""Issue 8, D2: password guessing at the charter's /sign-in is throttled per account and client."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from digitalstate.identity.lockout import Bound
+from integration.identity_support import PASSWORD, Federation
+from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
+from security.signin_support import Clock
+
+WRONG = "not the password"
+NOBODY = "nobody@example.test"
+
+
+def fail(fed: Federation, times: int, email: str = ALICE) -> None:
+    for _ in range(times):
+        answer = sign_in_form(fed, email=email, password=WRONG)
+        assert answer.status_code == 400, answer.text
+
+
+def refused_for(answer: httpx.Response, minutes: int) -> bool:
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        answer.status_code == 429
+        and "govuk-error-summary" in answer.text
+        and f"Too many attempts. Try again in {minutes} {unit}" in answer.text
+    )
+
+
+def test_five_failures_lock_the_account_even_against_the_right_password(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    fail(fed, 5)
+
+    answer = sign_in_form(fed, email=ALICE, password=PASSWORD)
+
+    assert refused_for(answer, 1)
+    assert not is_signed_in(fed)
+
+
+def test_four_failures_do_not_lock_the_account(fed: Federation, alice: str, clock: Clock) -> None:
+    fail(fed, 4)
+    assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
+
+
+def test_the_lock_expires_and_the_right_password_then_signs_in(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    fail(fed, 5)
+    clock.advance(seconds=59)
+    assert refused_for(sign_in_form(fed, email=ALICE, password=PASSWORD), 1)
+
+    clock.advance(seconds=2)
+
+    assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
+
+
+def test_each_further_failure_doubles_the_lock_up_to_fifteen_minutes(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    fail(fed, 5)
+    lock = 1
+    for minutes in (2, 4, 8, 15, 15):
+        clock.advance(minutes=lock, seconds=1)  # the last lock has ended
+        fail(fed, 1)
+        assert refused_for(sign_in_form(fed, email=ALICE, password=PASSWORD), minutes)
+        lock = minutes
+
+
+def test_a_locked_attempt_is_refused_without_checking_the_password(
+    fed: Federation, alice: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail(fed, 5)
+
+    def no_check(*args: object) -> None:
+        raise AssertionError("the password was checked during a lock")
+
+    monkeypatch.setattr("digitalstate.identity.throttle.authenticate", no_check)
+
+    assert refused_for(sign_in_form(fed, email=ALICE, password=PASSWORD), 1)
+
+
+def test_a_lock_answers_the_same_whether_or_not_the_account_exists(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    fail(fed, 5, ALICE)
+    fail(fed, 5, NOBODY)
+
+    known = sign_in_form(fed, email=ALICE, password=PASSWORD)
+    unknown = sign_in_form(fed, email=NOBODY, password=PASSWORD)
+
+    assert refused_for(known, 1) and refused_for(unknown, 1)
+    assert without_tokens(known.text, ALICE) == without_tokens(unknown.text, NOBODY)
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_page(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    known = sign_in_form(fed, email=ALICE, password=WRONG)
+    unknown = sign_in_form(fed, email=NOBODY, password=WRONG)
+
+    assert known.status_code == unknown.status_code == 400
+    assert without_tokens(known.text, ALICE) == without_tokens(unknown.text, NOBODY)
+
+
+def test_one_client_failing_on_many_accounts_is_locked_too(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    guard = fed.charter.app.state.sign_in_guard
+    guard.settings = guard.settings.model_copy(update={"client_failures": 8})
+    for n in range(8):
+        fail(fed, 1, f"someone{n}@example.test")
+
+    answer = sign_in_form(fed, email=ALICE, password=PASSWORD)
+
+    assert refused_for(answer, 1)
+    clock.advance(minutes=1, seconds=1)
+    assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
+
+
+def test_signing_in_again_tells_the_person_of_the_failures_since_their_last_sign_in(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    fed.sign_in_at_charter(ALICE)
+    assert "failed sign-in attempt" not in fed.charter.get("/my").text
+    clock.advance(minutes=1)
+    fail(fed, 3)
+    clock.advance(minutes=1)
+
+    fed.sign_in_at_charter(ALICE)
+
+    page = fed.charter.get("/my").text
+    assert "3 failed sign-in attempts since your last sign-in, the last at" in page
+    clock.advance(minutes=1)
+    fed.sign_in_at_charter(ALICE)
+    assert "failed sign-in attempt" not in fed.charter.get("/my").text
+
+
+def without_tokens(page: str, email: str) -> str:
+    """page less its CSRF token and the email echoed back."""
+    page = re.sub(r'name="csrf_token" value="[^"]+"', "", page)
+    return page.replace(email, "EMAIL")
+
+
+def test_a_lock_grows_from_the_first_lock_to_the_longest_and_never_overflows() -> None:
+    bound = Bound(5, timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=15))
+
+    lengths = [bound.lock_length(failures) for failures in (4, 5, 6, 7, 8, 9, 10**9)]
+
+    assert lengths == [timedelta(minutes=m) for m in (0, 1, 2, 4, 8, 15, 15)]
