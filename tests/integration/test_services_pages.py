@@ -36,7 +36,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from digitalstate.consent.models import ConsentRequest, HeldConsent
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
-from digitalstate.identity.relying_party import SUBJECT_KEY
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
@@ -47,6 +46,8 @@ from digitalstate.services.service import refresh_copy
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.web.app import create_node_app
+from digitalstate.web.session import start_session
+from digitalstate.web.session_store import KIND_SUBJECT
 
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
 SUBJECT = "pensionssubject" + "x" * 17
@@ -187,14 +188,9 @@ def signed_document(*nodes: NodeSettings) -> str:
 
 def add_sign_in_route(app: FastAPI) -> None:
     @app.get("/test/sign-in", status_code=204)
-    async def sign_in(request: Request) -> None:
+    def sign_in(request: Request) -> None:
         """Sign the browser in as SUBJECT, as /auth/callback does (tests only)."""
-        request.session[SUBJECT_KEY] = {
-            "sub": SUBJECT,
-            "acr": "substantial",
-            "act": None,
-            "at": int(time.time()),
-        }
+        start_session(request, KIND_SUBJECT, SUBJECT, acr="substantial")
 
 
 @pytest.fixture
