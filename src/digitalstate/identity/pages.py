@@ -22,7 +22,7 @@ from digitalstate.identity.service import (
     revoke_delegation,
 )
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.web.session import require_csrf
+from digitalstate.web.session import end_session, require_csrf
 
 HELPERS_PATH = "/my/helpers"
 FLASH_KEY = "flash"
@@ -69,7 +69,7 @@ class _PersonPages:
             person = get_person(session, person_id)
             helped = delegations_of_helper(session, person_id, now=datetime.now(UTC))
         if person is None:  # the account was removed while signed in
-            request.session.clear()
+            end_session(request)
             return RedirectResponse("/sign-in", status_code=303)
         return self.templates.TemplateResponse(
             request,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.web.models import WebSession
@@ -137,15 +137,3 @@ class SqlSessionStore:
         with self.sessions.begin() as db:
             result = db.execute(query.values(revoked_at=self.now()))
             return int(getattr(result, "rowcount", 0) or 0)
-
-    def count_live(self, kind: str, subject: str) -> int:
-        """How many of subject's sessions are not revoked (for tests and operators)."""
-        with self.sessions.begin() as db:
-            rows = db.scalars(
-                select(WebSession).where(
-                    WebSession.kind == kind,
-                    WebSession.subject == subject,
-                    WebSession.revoked_at.is_(None),
-                )
-            )
-            return len(list(rows))
