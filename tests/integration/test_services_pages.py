@@ -1,286 +1,39 @@
 """A service's pages against real nodes on loopback: the charter, the People register, pensions.
 
-Three real node apps are served by uvicorn in threads, each with a database of its own (three
-SQLite files, or three PostgreSQL schemas). The browser is an httpx client with a cookie jar.
-Signing in through the charter is the identity feature's to test: here a test-only route on
-the pensions node puts a signed-in Subject in the session, as /auth/callback does. The way
-back from the charter's consent screen is followed with the request id the charter really
-issued and a consent the test puts in the register's copy, as the charter does when the person
-agrees.
+The nodes, the browser and the way Ada signs in and agrees are in services_support.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-import secrets
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-import psycopg
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
-from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import update
 
-from digitalstate.consent.models import ConsentRequest, HeldConsent
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
-from digitalstate.keys import KeyPair
+from digitalstate.consent.models import HeldConsent
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
-from digitalstate.registers.models import RegisterRecord
 from digitalstate.registers.service import change_fields
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.services.service import refresh_copy
 from digitalstate.settings import NodeSettings
-from digitalstate.storage.engine import make_engine, make_sessions
-from digitalstate.web.app import create_node_app
-from digitalstate.web.session import start_session
-from digitalstate.web.session_store import KIND_SUBJECT
-
-ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
-SUBJECT = "pensionssubject" + "x" * 17
-HOLDER_PSEUDONYM = "peopleregister" + "y" * 18
-ADDRESS = {"lines": ["1 High Street"], "town": "Liverpool", "postcode": "L1 1AA"}
-NEW_ADDRESS = {"lines": ["22 Dale Street"], "town": "Liverpool", "postcode": "L2 2AB"}
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
-
-
-@pytest.fixture
-def more_database_urls(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[str]]:
-    """Two more empty databases of the same kind as database_url, for the other two nodes."""
-    if database_url.startswith("sqlite"):
-        yield [f"sqlite:///{tmp_path_factory.mktemp('db') / 'node.db'}" for _ in range(2)]
-        return
-    base = make_url(database_url).difference_update_query(["options"])
-    admin_url = base.render_as_string(hide_password=False)
-    schemas = [f"t_{secrets.token_hex(6)}" for _ in range(2)]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        for schema in schemas:
-            admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield [
-            base.update_query_dict({"options": f"-csearch_path={s}"}).render_as_string(
-                hide_password=False
-            )
-            for s in schemas
-        ]
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute("SET lock_timeout = '10s'")
-            for schema in schemas:
-                admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-class Served:
-    """A node app served by uvicorn in a thread on a socket bound beforehand."""
-
-    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
-        self.sock = sock
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "app did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.should_exit = True
-            self.thread.join(timeout=10)
-        self.sock.close()
-
-
-@dataclass
-class Federation:
-    """The three running nodes and a browser pointed at the pensions node."""
-
-    charter: NodeSettings
-    register: NodeSettings
-    pensions: NodeSettings
-    browser: httpx.Client
-    servers: dict[str, Served]
-    databases: dict[str, sessionmaker[Session]]
-
-    def holder_sessions(self) -> sessionmaker[Session]:
-        return self.databases["people-register"]
-
-    def pensions_sessions(self) -> sessionmaker[Session]:
-        return self.databases["liverpool-pensions"]
-
-    def sign_in(self) -> None:
-        assert self.browser.get("/test/sign-in").status_code == 204
-
-    def csrf(self, path: str = "/service/details") -> str:
-        found = CSRF.search(self.browser.get(path).text)
-        assert found, f"{path} has no CSRF token"
-        return found.group(1)
-
-
-def node_settings(
-    tmp_path: Path, member_id: str, roles: list[str], sock: socket.socket, url: str
-) -> NodeSettings:
-    port = sock.getsockname()[1]
-    return init_node(
-        tmp_path / member_id,
-        member_id=member_id,
-        name={"charter": "Charter", "people-register": "People register"}.get(
-            member_id, "Liverpool: pensions"
-        ),
-        roles=roles,
-        host="127.0.0.1",
-        port=port,
-        base_url=f"http://127.0.0.1:{port}",
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=url,
-        extra={"tellusonce": {"poll_seconds": 0.1}},
-    )
-
-
-def signed_document(*nodes: NodeSettings) -> str:
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    document = FederationDocument(
-        federation="services test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=tuple(
-            Member(
-                id=s.node.id,
-                name=s.node.name,
-                roles=tuple(s.node.roles),
-                base_url=s.node.base_url,
-                keys=(
-                    MemberKey(
-                        public_key=KeyPair.load(s.key_path).public.b64,
-                        not_before=now - timedelta(days=1),
-                    ),
-                ),
-            )
-            for s in nodes
-        ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
-    return json.dumps(sign_document(document, ANCHOR))
-
-
-def add_sign_in_route(app: FastAPI) -> None:
-    @app.get("/test/sign-in", status_code=204)
-    def sign_in(request: Request) -> None:
-        """Sign the browser in as SUBJECT, as /auth/callback does (tests only)."""
-        start_session(request, KIND_SUBJECT, SUBJECT, acr="substantial")
+from integration.services_support import (
+    NEW_ADDRESS,
+    Federation,
+    anchor_is_down,
+    go_to_the_charter,
+    running_federation,
+)
 
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, database_url: str, more_database_urls: list[str]
+    tmp_path: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Federation]:
-    sockets = [socket.socket() for _ in range(3)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    charter = node_settings(tmp_path, "charter", ["charter"], sockets[0], more_database_urls[0])
-    register = node_settings(
-        tmp_path, "people-register", ["register"], sockets[1], more_database_urls[1]
-    )
-    pensions = node_settings(tmp_path, "liverpool-pensions", ["service"], sockets[2], database_url)
-    envelope = signed_document(charter, register, pensions)
-    served: dict[str, Served] = {}
-    engines = [make_engine(s.database_url) for s in (charter, register, pensions)]
-    try:
-        for settings, sock in zip((charter, register, pensions), sockets, strict=True):
-            settings.federation_cache_path.write_text(envelope)
-            runtime = NodeRuntime.build(settings)
-            runtime.keeper.fetch = anchor_is_down
-            app = create_node_app(settings, runtime)
-            if settings is pensions:
-                add_sign_in_route(app)
-            served[settings.node.id] = Served(app, sock)
-        databases = {
-            s.node.id: make_sessions(e)
-            for s, e in zip((charter, register, pensions), engines, strict=True)
-        }
-        with httpx.Client(base_url=pensions.node.base_url, timeout=20) as browser:
-            yield Federation(charter, register, pensions, browser, served, databases)
-    finally:
-        for server in served.values():
-            server.stop()
-        for engine in engines:
-            engine.dispose()
-
-
-def seed_register(federation: Federation) -> str:
-    """A person's record at the register and the register's copy of their consent."""
-    consent_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    with federation.holder_sessions().begin() as session:
-        session.add(
-            RegisterRecord(
-                pseudonym=HOLDER_PSEUDONYM,
-                data=json.dumps(
-                    {
-                        "people.address": ADDRESS,
-                        "people.date_of_birth": "1950-04-02",
-                        "people.given_names": "Ada",
-                    }
-                ),
-                version=1,
-                updated_at=now,
-            )
-        )
-        session.add(
-            HeldConsent(
-                id=consent_id,
-                requester="liverpool-pensions",
-                holder_pseudonym=HOLDER_PSEUDONYM,
-                fields=json.dumps(["people.address", "people.date_of_birth"]),
-                purpose="pension-administration",
-                granted_at=now - timedelta(minutes=1),
-                expires_at=now + timedelta(days=365),
-                notify=True,
-                status="active",
-                withdrawn_at=None,
-                record="{}",
-            )
-        )
-    return consent_id
-
-
-def go_to_the_charter(federation: Federation) -> str:
-    """Continue on the question page; the request id the charter issued."""
-    answer = federation.browser.post("/service/details", data={"csrf_token": federation.csrf()})
-    assert answer.status_code == 303, answer.text
-    assert answer.headers["location"].startswith(federation.charter.node.base_url + "/")
-    with federation.databases["charter"].begin() as session:
-        [asked] = session.scalars(select(ConsentRequest))
-        assert asked.requester == "liverpool-pensions" and asked.subject == SUBJECT
-        assert asked.holder == "people-register"
-        assert json.loads(asked.fields) == ["people.address", "people.date_of_birth"]
-        assert asked.purpose == "pension-administration" and asked.notify is True
-        assert asked.duration_days == 365
-        assert asked.return_url == federation.pensions.node.base_url + "/service/consent-return"
-        return asked.id
+    yield from running_federation(tmp_path, database_url, tmp_path_factory)
 
 
 def test_the_start_page_says_what_the_service_needs_and_starts(federation: Federation) -> None:
@@ -321,8 +74,8 @@ def test_agreeing_at_the_charter_brings_back_the_details_from_the_register(
     federation: Federation,
 ) -> None:
     federation.sign_in()
-    consent_id = seed_register(federation)
     request_id = go_to_the_charter(federation)
+    consent_id = federation.agree(request_id)
 
     back = federation.browser.get(
         "/service/consent-return", params={"request_id": request_id, "consent_id": consent_id}
@@ -336,7 +89,8 @@ def test_agreeing_at_the_charter_brings_back_the_details_from_the_register(
     assert "Last updated from the People register at" in page.text
     with federation.pensions_sessions().begin() as session:
         held = session.get(ServiceConsent, consent_id)
-        assert held is not None and (held.subject, held.status) == (SUBJECT, "active")
+        assert held is not None and held.status == "active"
+        assert held.subject == federation.ada.subject
         copy = session.get(ServiceCopy, consent_id)
         assert copy is not None and copy.version == 1
 
@@ -345,8 +99,8 @@ def test_the_way_back_works_once_and_only_for_the_request_this_browser_made(
     federation: Federation,
 ) -> None:
     federation.sign_in()
-    consent_id = seed_register(federation)
     request_id = go_to_the_charter(federation)
+    consent_id = federation.agree(request_id)
 
     forged = federation.browser.get(
         "/service/consent-return", params={"request_id": "another", "consent_id": consent_id}
@@ -378,8 +132,8 @@ def test_a_change_at_the_register_reaches_the_service_and_a_withdrawal_stops_the
     federation: Federation,
 ) -> None:
     federation.sign_in()
-    consent_id = seed_register(federation)
     request_id = go_to_the_charter(federation)
+    consent_id = federation.agree(request_id)
     federation.browser.get(
         "/service/consent-return", params={"request_id": request_id, "consent_id": consent_id}
     )
@@ -387,7 +141,7 @@ def test_a_change_at_the_register_reaches_the_service_and_a_withdrawal_stops_the
     with federation.holder_sessions().begin() as session:
         change_fields(
             session,
-            pseudonym=HOLDER_PSEUDONYM,
+            pseudonym=federation.ada.holder_pseudonym,
             changes={"people.address": NEW_ADDRESS},
             now=datetime.now(UTC),
         )

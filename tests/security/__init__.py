@@ -1,0 +1,1 @@
+"""Security tests: every route classified and tried across people, every API fuzzed."""

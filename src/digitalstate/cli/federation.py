@@ -216,18 +216,15 @@ def show_command(
 @one_line_errors
 def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
     """Run the trust anchor, publishing the signed federation document over HTTP."""
-    import uvicorn
-
     from digitalstate.web.app import create_anchor_app
+    from digitalstate.web.serving import serve
 
     settings = load_anchor_settings(config)
     ensure_port_free(settings.anchor.host, settings.anchor.port, f"{config} ([anchor] port)")
-    uvicorn.run(
+    serve(
         create_anchor_app(settings),
         host=settings.anchor.host,
         port=settings.anchor.port,
         log_level=settings.server.log_level,
         access_log=settings.server.access_log,
-        loop="uvloop",
-        http="httptools",
     )

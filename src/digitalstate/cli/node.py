@@ -79,18 +79,15 @@ def serve_command(
     ),
 ) -> None:
     """Run the node: its exchange API, health endpoints and pages."""
-    import uvicorn
-
     from digitalstate.web.app import create_node_app
+    from digitalstate.web.serving import serve
 
     settings = load_node_settings(config)
     ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
-    uvicorn.run(
+    serve(
         create_node_app(settings),
         host=settings.node.host,
         port=settings.node.port,
         log_level=settings.server.log_level,
         access_log=settings.server.access_log,
-        loop="uvloop",
-        http="httptools",
     )

@@ -9,11 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from digitalstate.consent import holder as holding
+from digitalstate.consent.models import Consent
 from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
+from digitalstate.consent.returns import ReturnRefusedError, request_outcome
 from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.ground import Ground, personal_data
@@ -23,6 +26,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
+REQUEST_ID_MAX = 36
 
 
 class ConsentRequestBody(BaseModel):
@@ -37,6 +41,16 @@ class ConsentRequestBody(BaseModel):
     duration_days: int = Field(description="how long the consent lasts, 1 to 3650 days")
     notify: bool = Field(False, description="tell the caller when the fields change")
     return_url: str = Field(description="where the person goes back to; under the caller's URL")
+
+
+class OutcomeBody(BaseModel):
+    """A service's question: did this consent answer my request? (docs/adr/0012)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consent_id: str = Field(
+        min_length=1, max_length=36, description="the consent id the browser brought back"
+    )
 
 
 class BasisReadBody(BaseModel):
@@ -75,6 +89,7 @@ def charter_router() -> APIRouter:
     """The charter's consent routes on the exchange."""
     router = APIRouter(prefix="/exchange/v1", tags=["consent"])
     router.add_api_route("/consent-requests", ask_for_consent, methods=["POST"], status_code=201)
+    router.add_api_route("/consent-requests/{request_id}/outcome", answer_outcome, methods=["POST"])
     router.add_api_route("/basis-reads", read_under_basis, methods=["POST"])
     return router
 
@@ -119,6 +134,51 @@ def ask_for_consent(request: Request, body: ConsentRequestBody) -> dict[str, Any
         "url": f"{node.settings.node.base_url}/consent/{asked.id}",
         "expires_at": asked.expires_at.isoformat(),
     }
+
+
+def answer_outcome(request: Request, request_id: str, body: OutcomeBody) -> dict[str, Any]:
+    """Say which consent answered the caller's request: subject, fields, purpose, status."""
+    node = node_of(request)
+    caller = caller_of(request)
+    require_role(node.keeper.current(), caller, {"service", "register"})
+    if len(request_id) > REQUEST_ID_MAX:
+        raise Problem("not-found", "no consent request has an id this long")
+    now = datetime.now(UTC)
+    with node.sessions.begin() as session:
+        try:
+            return request_outcome(
+                session,
+                request_id=request_id,
+                requester=caller,
+                consent_id=body.consent_id,
+                now=now,
+            ).as_json()
+        except ReturnRefusedError as exc:
+            refused = exc
+            if exc.misused is not None:
+                _record_misuse(session, node, caller, exc.misused, now)
+    if refused.kind == "unknown":
+        raise Problem("not-found", refused.detail)
+    raise Problem("consent-return-refused", refused.detail)
+
+
+def _record_misuse(
+    session: Session, node: NodeRuntime, caller: str, consent: Consent, now: datetime
+) -> None:
+    """Record, where the consent's person sees it, that their consent id came back elsewhere."""
+    record_access(
+        session,
+        holder=node.settings.node.id,
+        pseudonym=pseudonym_of(node, node.settings.node.id, consent.person_id),
+        requester=caller,
+        action="refused",
+        outcome="refused",
+        now=now,
+        purpose=consent.purpose,
+        consent_id=consent.id,
+        fields=json.loads(consent.fields),
+        reason="your consent was brought back with a consent request it did not answer",
+    )
 
 
 async def read_under_basis(

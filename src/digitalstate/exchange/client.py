@@ -19,6 +19,7 @@ import aiohttp
 from yarl import URL
 
 from digitalstate.exchange.digest import content_digest
+from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.server import new_nonce
@@ -164,11 +165,12 @@ class ExchangeClient:
                 method, _parsed_url(url), data=body or None, headers=headers
             ) as answer:
                 payload = await answer.read()
-                received = answer.headers  # case-insensitive, as HttpMessage needs
+                received = answer.headers  # case-insensitive, for the caller
+                fields, repeated = collect_fields(answer.raw_headers)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ExchangeError(f"{peer} at {member.base_url} did not answer: {exc!r}") from exc
-        response = HttpMessage(received, status=status)
+        response = HttpMessage(fields, status=status, repeated=repeated)
         try:
             verify_response(
                 response,

@@ -4,7 +4,8 @@ Pure ASGI rather than Starlette's BaseHTTPMiddleware: this runs on every node-to
 the benchmark showed the extra task and queue per request of BaseHTTPMiddleware cost more than
 the signature itself. For paths under the exchange prefix it:
 
-1. reads the body up to the size limit (413 past it, before reading more);
+1. refuses repeated or oversized signature and digest headers (400, 431), then reads the body
+   up to the size limit (413 past it, before reading more);
 2. verifies the request signature, digest, clock skew, nonce and key (401 problem+json);
 3. hands the call on with the verified member id in ``scope["state"]["exchange_member"]``;
 4. signs the response, binding it to the request's signature (RFC 9421 §2.4).
@@ -21,6 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.exchange.digest import content_digest
+from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
@@ -29,7 +31,7 @@ from digitalstate.exchange.signatures import (
     response_components,
     sign_message,
 )
-from digitalstate.exchange.verification import verify_request
+from digitalstate.exchange.verification import check_signed_fields, verify_request
 from digitalstate.keys import KeyPair
 
 EXCHANGE_PREFIX = "/exchange/"
@@ -39,15 +41,6 @@ MEMBER_STATE_KEY = "exchange_member"
 def problem_body(problem: Problem, instance: str | None = None) -> bytes:
     """The JSON bytes of a problem document."""
     return json.dumps(problem.to_dict(instance)).encode()
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
 
 
 class _BodyTooLargeError(Exception):
@@ -100,15 +93,16 @@ class SignedExchangeMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(EXCHANGE_PREFIX):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
+        headers, repeated = collect_fields(scope["headers"])
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         target = self.base_url + raw_path.decode("latin-1")
         if query:
             target += "?" + query.decode("latin-1")
-        request = HttpMessage(headers, method=scope["method"], target_uri=target)
+        request = HttpMessage(headers, method=scope["method"], target_uri=target, repeated=repeated)
         label: str | None = None
         try:
+            check_signed_fields(request)  # before the body is read: no parsing, no crypto
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise _BodyTooLargeError

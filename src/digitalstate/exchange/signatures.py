@@ -25,13 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from digitalstate.exchange.fields import parse_field, too_large
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import (
+    DEFAULT_BOUNDS,
     BareItem,
     InnerList,
     Item,
     Params,
-    parse_dictionary,
     serialize_bare_item,
     serialize_inner_list,
     serialize_params,
@@ -82,6 +83,8 @@ class HttpMessage:
     method: str | None = None
     target_uri: str | None = None
     status: int | None = None
+    # Fields that were sent more than once (their values are joined in headers).
+    repeated: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +229,7 @@ def _member(name: str, key: str, source: HttpMessage) -> str:
         if single.group(1) != key:
             raise _malformed(f"{name} has no member {key!r}")
         return f":{single.group(2)}:"
-    try:
-        members = parse_dictionary(value)
-    except ValueError as exc:
-        raise _malformed(f"{name} is not a dictionary: {exc}") from exc
+    members = parse_field(name, value, "signature-malformed")
     member = members.get(str(key))
     if member is None:
         raise _malformed(f"{name} has no member {key!r}")
@@ -362,10 +362,7 @@ _FAST_SIGNATURE = re.compile(rf"({_KEY})=:([A-Za-z0-9+/]{{86}}==):")
 @functools.lru_cache(maxsize=256)
 def _covered(inner: str) -> tuple[tuple[Component, ...], bool]:
     """The components of a covered-components list, and whether it was in canonical form."""
-    try:
-        parsed = parse_dictionary("x=" + inner)["x"]
-    except ValueError as exc:
-        raise Problem("signature-malformed", str(exc)) from exc
+    parsed = parse_field("Signature-Input", "x=" + inner, "signature-malformed")["x"]
     if not isinstance(parsed, InnerList):
         raise Problem("signature-malformed", "the covered components are not a list")
     components: list[Component] = []
@@ -389,6 +386,8 @@ def _parse_fast(signature_input: str, signature: str) -> Signature | None:
         found += 1
         text, number = match.group(2), match.group(3)
         params[match.group(1)] = text if text is not None else int(number)
+    if found > DEFAULT_BOUNDS.max_params:  # the same bound as the general parser's
+        raise too_large("Signature-Input", f"more than {DEFAULT_BOUNDS.max_params} parameters")
     raw = given.group(2) + given.group(3) if canonical and found == len(params) else None
     return Signature(
         given.group(1),
@@ -406,11 +405,8 @@ def parse_signatures(signature_input: str | None, signature: str | None) -> list
     fast = _parse_fast(signature_input, signature)
     if fast is not None:
         return [fast]
-    try:
-        inputs = parse_dictionary(signature_input)
-        values = parse_dictionary(signature)
-    except ValueError as exc:
-        raise Problem("signature-malformed", str(exc)) from exc
+    inputs = parse_field("Signature-Input", signature_input, "signature-malformed")
+    values = parse_field("Signature", signature, "signature-malformed")
     out: list[Signature] = []
     for label, inner in inputs.items():
         if not isinstance(inner, InnerList):

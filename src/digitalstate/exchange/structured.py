@@ -2,7 +2,13 @@
 
 Dictionaries whose members are items or inner lists, with parameters; items that are strings,
 tokens, integers, byte sequences or booleans. Parsing is strict: anything outside the grammar
-raises ValueError, so a malformed header is refused rather than guessed at.
+raises FieldError (a ValueError), so a malformed header is refused rather than guessed at.
+
+Parsing is bounded and linear: a value longer than Bounds.max_length is refused before it is
+read, the counts of members, parameters and inner-list items are checked as they are read (so
+the work stops at the bound, not after the whole value), and repeated keys are folded through
+a dict. RFC 8941 §3 lets a parser set such limits; ours are a few times what the federation's
+own headers need (docs/exchange.md, "Bounds").
 """
 
 from __future__ import annotations
@@ -43,6 +49,28 @@ class InnerList:
     params: Params = ()
 
 
+class FieldError(ValueError):
+    """A header value outside the part of the RFC 8941 grammar read here."""
+
+
+class FieldTooLargeError(FieldError):
+    """A header value longer, or with more members or parameters, than its bounds allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How much of a structured header value is read before it is refused."""
+
+    max_length: int = 4096
+    max_members: int = 16
+    max_params: int = 16
+    max_inner_list: int = 32
+
+
+DEFAULT_BOUNDS = Bounds()
+# An error message quotes at most this much of the value, so a refusal stays small.
+_EXCERPT = 64
+
 _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
@@ -51,14 +79,19 @@ _BYTES = re.compile(r":([A-Za-z0-9+/=]*):")
 
 
 class _Parser:
-    __slots__ = ("pos", "text")
+    __slots__ = ("bounds", "pos", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, bounds: Bounds) -> None:
         self.text = text
         self.pos = 0
+        self.bounds = bounds
 
-    def fail(self, what: str) -> ValueError:
-        return ValueError(f"{what} at position {self.pos} of {self.text!r}")
+    def fail(self, what: str) -> FieldError:
+        excerpt = self.text[max(0, self.pos - _EXCERPT // 2) :][:_EXCERPT]
+        return FieldError(f"{what} at position {self.pos} (near {excerpt!r})")
+
+    def too_many(self, what: str, limit: int) -> FieldTooLargeError:
+        return FieldTooLargeError(f"more than {limit} {what} (at position {self.pos})")
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -133,8 +166,14 @@ class _Parser:
         raise self.fail("unterminated string")
 
     def params(self) -> Params:
-        out: list[tuple[str, BareItem]] = []
+        # RFC 8941 4.2.3.2: a repeated key overwrites the value in place, keeping its order,
+        # which is what assigning to a dict key does (one step, not a scan of earlier keys).
+        out: dict[str, BareItem] = {}
+        count = 0
         while self.peek() == ";":
+            count += 1
+            if count > self.bounds.max_params:  # repeats count: each one is work to read
+                raise self.too_many("parameters", self.bounds.max_params)
             self.pos += 1
             self.skip_sp()
             name = self.key()
@@ -142,14 +181,8 @@ class _Parser:
             if self.peek() == "=":
                 self.pos += 1
                 value = self.bare_item()
-            # RFC 8941 4.2.3.2: a repeated key overwrites the value in place, keeping its order.
-            for index, (k, _) in enumerate(out):
-                if k == name:
-                    out[index] = (name, value)
-                    break
-            else:
-                out.append((name, value))
-        return tuple(out)
+            out[name] = value
+        return tuple(out.items())
 
     def item_or_inner_list(self) -> Item | InnerList:
         if self.peek() != "(":
@@ -162,6 +195,8 @@ class _Parser:
             if self.peek() == ")":
                 self.pos += 1
                 return InnerList(tuple(items), self.params())
+            if len(items) >= self.bounds.max_inner_list:
+                raise self.too_many("inner-list items", self.bounds.max_inner_list)
             value = self.bare_item()
             items.append(Item(value, self.params()))
             if self.peek() not in (" ", ")"):
@@ -169,8 +204,12 @@ class _Parser:
 
     def dictionary(self) -> dict[str, Item | InnerList]:
         out: dict[str, Item | InnerList] = {}
+        count = 0
         self.skip_sp()
         while self.pos < len(self.text):
+            count += 1
+            if count > self.bounds.max_members:
+                raise self.too_many("dictionary members", self.bounds.max_members)
             name = self.key()
             if self.peek() == "=":
                 self.pos += 1
@@ -189,9 +228,11 @@ class _Parser:
         return out
 
 
-def parse_dictionary(text: str) -> dict[str, Item | InnerList]:
-    """Parse an sf-dictionary header value."""
-    return _Parser(text).dictionary()
+def parse_dictionary(text: str, bounds: Bounds = DEFAULT_BOUNDS) -> dict[str, Item | InnerList]:
+    """Parse an sf-dictionary header value within bounds; raise FieldError otherwise."""
+    if len(text) > bounds.max_length:
+        raise FieldTooLargeError(f"{len(text)} characters; at most {bounds.max_length}")
+    return _Parser(text, bounds).dictionary()
 
 
 _MAX_INTEGER = 999_999_999_999_999

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digitalstate.exchange.digest import check_content_digest
+from digitalstate.exchange.fields import check_field_length
 from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
@@ -24,6 +25,8 @@ from digitalstate.exchange.signatures import (
 )
 
 MAX_NONCE_LENGTH = 128
+# The fields every signed message of this profile carries, checked before anything is parsed.
+SIGNED_FIELDS: tuple[str, ...] = ("signature-input", "signature", "content-digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,37 @@ class VerifiedRequest:
 
     member_id: str
     signature: Signature
+
+
+def _repeated(name: str) -> Problem:
+    return Problem(
+        "repeated-covered-field",
+        f"the {name} header is sent more than once; a signed field must be sent once",
+        {"header": name},
+    )
+
+
+def check_signed_fields(message: HttpMessage) -> None:
+    """Refuse a message whose signature or digest fields repeat or pass their bounds.
+
+    Cheap (a few lookups, no parsing), so the receiver runs it before it reads the body.
+    """
+    for name in SIGNED_FIELDS:
+        if name in message.repeated:
+            raise _repeated(name)
+        check_field_length(name, message.headers.get(name))
+
+
+def _refuse_repeated_components(
+    sig: Signature, message: HttpMessage, request: HttpMessage | None = None
+) -> None:
+    # A repeated covered field is signed as the joined value, while a route reads one of them.
+    for component in sig.components:
+        if component.name.startswith("@"):
+            continue
+        source = request if request is not None and component.param("req") is True else message
+        if component.name in source.repeated:
+            raise _repeated(component.name)
 
 
 def _pick(signatures: list[Signature]) -> Signature:
@@ -78,9 +112,11 @@ def verify_request(
         raise ValueError(
             f"the nonce cache forgets after {nonces.ttl} s; at least {2 * skew} needed"
         )
+    check_signed_fields(message)
     sig = _pick(
         parse_signatures(message.headers.get("signature-input"), message.headers.get("signature"))
     )
+    _refuse_repeated_components(sig, message)
     for name in REQUEST_COMPONENTS + tuple(h for h in GROUND_HEADERS if h in message.headers):
         if not sig.covers(name):
             raise Problem("signature-malformed", f"the signature must cover {name!r}")
@@ -115,9 +151,11 @@ def verify_response(
     skew: float,
 ) -> Signature:
     """Check that a response is signed by expected_signer and bound to request."""
+    check_signed_fields(message)
     sig = _pick(
         parse_signatures(message.headers.get("signature-input"), message.headers.get("signature"))
     )
+    _refuse_repeated_components(sig, message, request)
     for name in RESPONSE_COMPONENTS:
         if not sig.covers(name):
             raise Problem("signature-malformed", f"the response signature must cover {name!r}")

@@ -70,6 +70,29 @@ ASSERTION_MAX_SECONDS = 300
 ASSERTION_LEEWAY_SECONDS = 30
 
 
+def oauth_description(text: str) -> str:
+    """text fit for an OAuth error_description (RFC 6749 5.2: printable ASCII but " and \\)."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
+# The parameters Authlib puts into error descriptions (which may not hold a quote or backslash).
+ECHOED_PARAMETERS = frozenset({"response_type", "redirect_uri", "grant_type"})
+
+
+def unfit_parameter(items: Iterable[tuple[str, str]]) -> bool:
+    """True when a parameter holds what OAuth's syntax does not (RFC 6749 appendix A).
+
+    Checked before Authlib reads a request: it puts some values (response_type, redirect_uri)
+    into its error descriptions, and raises on characters a description may not hold.
+    """
+    for name, value in items:
+        if not all(" " <= c <= "~" for c in value):
+            return True
+        if name in ECHOED_PARAMETERS and oauth_description(value) != value:
+            return True
+    return False
+
+
 class RedirectUriRefusedError(InvalidRequestError):  # type: ignore[misc]
     """The redirect URI is missing or not the client's: answered with a page, never followed."""
 
@@ -262,7 +285,8 @@ class MemberAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         try:
             claims = verify_token(assertion, keys)
         except TokenError as exc:
-            raise InvalidClientError(description=f"Client assertion refused: {exc}.") from exc
+            refused = f"Client assertion refused: {exc}."
+            raise InvalidClientError(description=oauth_description(refused)) from exc
         self.verify_claims(claims)
         return claims
 
@@ -313,7 +337,8 @@ class CharterCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         if not uri:
             raise RedirectUriRefusedError("Missing 'redirect_uri' in request.")
         if not client.check_redirect_uri(uri):
-            raise RedirectUriRefusedError(f"Redirect URI {uri} is not the callback of this client.")
+            # Not echoed: it is the caller's text, and a description must be plain ASCII.
+            raise RedirectUriRefusedError("The redirect URI is not the callback of this client.")
         return str(uri)
 
     def validate_authorization_request(self) -> str:

@@ -104,6 +104,8 @@ class _PersonPages:
                 session, person_id=person_id, delegation_id=delegation_id, now=datetime.now(UTC)
             )
             helper = get_person(session, delegation.helper_id) if delegation else None
+        if delegation is None:  # not theirs, or not there: say so, the same for both
+            return self.helpers_page(request, person_id, status=404)
         if helper is not None:
             request.session[FLASH_KEY] = f"{helper.display_name} can no longer act for you"
         return RedirectResponse(HELPERS_PATH, status_code=303)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
     InsecureTransportError,
     InvalidClientError,
+    InvalidRequestError,
     OAuth2Error,
 )
 from fastapi import APIRouter, Depends, Request
@@ -43,6 +44,7 @@ from digitalstate.identity.oidc import (
     MemberClient,
     RedirectUriRefusedError,
     SignedInUser,
+    unfit_parameter,
 )
 from digitalstate.identity.service import DelegationEntry, delegations_of_helper, get_person
 from digitalstate.identity.tokens import ALGORITHM, public_jwk
@@ -50,6 +52,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import CSRF_FIELD, require_csrf
 
 ACT_AS_FIELD = "act_as"
+UNFIT = "A parameter holds characters that OAuth does not allow."
 CHOOSE_WHO_ERROR = "Select who you are signing in as"
 
 Items = list[tuple[str, str]]
@@ -91,6 +94,8 @@ class _Flow:
         self.person_id = current_person_id(self.request)
         self.auth_time = current_auth_time(self.request)
         try:
+            if unfit_parameter(self.items):
+                raise InvalidRequestError(UNFIT)
             oauth = self.oauth_request()
             grant = self.server.get_consent_grant(oauth, end_user=self.person_id)
         except OAuth2Error as error:
@@ -242,6 +247,8 @@ class _Routes:
     def _token(self, items: Items, headers: dict[str, str]) -> Response:
         server = self.server
         try:
+            if unfit_parameter(items):
+                raise InvalidRequestError(UNFIT)
             oauth = CharterRequest("POST", server.token_endpoint, items, headers)
         except OAuth2Error as error:
             refused: Response = server.handle_error_response(None, error)

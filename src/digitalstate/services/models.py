@@ -35,3 +35,14 @@ class ServiceCopy(Base):
     data: Mapped[str] = mapped_column(Text)  # JSON object
     version: Mapped[int] = mapped_column(Integer)
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceConsentReturn(Base):
+    """A way back from the consent screen this service used: each request's answer once only."""
+
+    __tablename__ = "service_consent_returns"
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,11 +3,13 @@
 The flow (docs/adr/0008): a signed-in person is asked whether we may get named details from
 their register; "Continue" asks the charter for a consent request and sends the browser to the
 charter's consent screen; the charter sends the browser back to /service/consent-return with
-a consent id (or error=access_denied), and we read the details under that consent.
+a consent id (or error=access_denied); we keep the consent only once the charter confirms it
+answered this request for this person (services/returns.py), then read the details under it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,16 +23,18 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.display import display_lines
 from digitalstate.registers.domain import field_label
 from digitalstate.services.catalogue import ServiceEntry
+from digitalstate.services.returns import ReturnRefusedError, confirm_return
 from digitalstate.services.service import (
     HeldCopy,
     ServiceError,
     latest_copy,
-    record_consent,
     refresh_copy,
     request_consent,
 )
 from digitalstate.tellusonce.retrying import run_step
 from digitalstate.web.session import require_csrf
+
+log = logging.getLogger("digitalstate.services")
 
 # The consent request this browser was sent to the charter with, to check the way back.
 PENDING_KEY = "service_consent_request"
@@ -131,14 +135,21 @@ class ServicePages:
             return self.render(request, "declined")
         if error or not consent_id or len(consent_id) > CONSENT_ID_MAX:
             return self.render(request, "return_problem", status=400, reason="failed")
-        now = datetime.now(UTC)
         try:
-            await run_step(
-                self.node.sessions,
-                lambda s: record_consent(s, consent_id, subject.sub, self.entry, now),
+            await confirm_return(
+                self.node,
+                request_id=request_id,
+                consent_id=consent_id,
+                subject=subject.sub,
+                entry=self.entry,
+                now=datetime.now(UTC),
             )
-        except ServiceError:
-            return self.render(request, "return_problem", status=400, reason="unknown")
+        except ReturnRefusedError as exc:
+            log.warning("way back from consent request %s refused: %s", request_id, exc)
+            return self.render(request, "return_problem", status=403, reason="refused")
+        except ServiceError as exc:
+            log.warning("way back from consent request %s failed: %s", request_id, exc)
+            return self.render(request, "return_problem", status=502, reason="failed")
         await refresh_copy(self.node, consent_id)
         return RedirectResponse("/service/details", status_code=303)
 

@@ -109,7 +109,7 @@ async def request_consent(
     except ExchangeError as exc:
         raise ServiceError(f"the charter could not be asked: {exc}") from exc
     if response.status != 201:
-        raise ServiceError(f"the charter refused the request: {_problem_text(response)}")
+        raise ServiceError(f"the charter refused the request: {problem_text(response)}")
     answer = response.json()
     request_id, url = answer.get("request_id"), answer.get("url")
     member = federation.member(charter)
@@ -222,9 +222,9 @@ async def refresh_copy(node: NodeRuntime, consent_id: str) -> Refresh:
             return await _refused(node, consent_id, str(exc))
         return Refresh("failed", str(exc))
     if response.status == 403 and _problem_type(response) == CONSENT_REFUSED:
-        return await _refused(node, consent_id, _problem_text(response))
+        return await _refused(node, consent_id, problem_text(response))
     if not response.ok:
-        return Refresh("failed", f"{held.holder} answered {_problem_text(response)}")
+        return Refresh("failed", f"{held.holder} answered {problem_text(response)}")
     return await _keep(node, consent_id, response)
 
 
@@ -257,7 +257,8 @@ def _problem_type(response: ExchangeResponse) -> str | None:
     return body.get("type") if isinstance(body, dict) else None
 
 
-def _problem_text(response: ExchangeResponse) -> str:
+def problem_text(response: ExchangeResponse) -> str:
+    """A peer's answer in one line: status, and problem type and detail when it has them."""
     try:
         body = response.json()
     except ValueError:

@@ -1,4 +1,4 @@
-"""Sessions and CSRF protection for people's pages, on every node (docs/adr/0008, 0011).
+"""Sessions and CSRF protection for people's pages, on every node (docs/adr/0008, 0013).
 
 A session is Starlette's cookie, sealed (encrypted and authenticated) under the node's
 session key so that no other node can read it, named ``ds-<member id>`` so that nodes

@@ -1,4 +1,4 @@
-"""Signed-in sessions kept in the database, so that signing out ends them (docs/adr/0011).
+"""Signed-in sessions kept in the database, so that signing out ends them (docs/adr/0013).
 
 The session cookie carries a random session id; the ``web_sessions`` row, found by the id's
 SHA-256, says who is signed in and whether the session still counts: not revoked (signed

@@ -1,0 +1,347 @@
+"""A service's pages against real nodes on loopback: the charter, the People register, pensions.
+
+Three real node apps are served by uvicorn in threads, each with a database of its own (three
+SQLite files, or three PostgreSQL schemas). The browser is an httpx client with a cookie jar.
+Signing in through the charter is the identity feature's to test: here a test-only route on
+the pensions node puts a signed-in Subject in the session, as /auth/callback does, for a
+person who really has an account at the charter. Agreeing on the consent screen is the
+consent feature's to test: here the charter's own flow (consent/flows.py answer_request)
+answers the request the charter really issued, so the charter keeps the consent and the
+register its copy, as when the person clicks "Yes".
+
+A test module makes its fixture with `yield from running_federation(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.consent import flows
+from digitalstate.consent.models import ConsentRequest
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.identity.service import create_person, hash_password, pseudonym_for
+from digitalstate.keys import KeyPair
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.node.setup import init_node
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.settings import NodeSettings
+from digitalstate.storage.engine import make_engine, make_sessions
+from digitalstate.web.app import create_node_app
+from digitalstate.web.session import start_session
+from digitalstate.web.session_store import KIND_SUBJECT
+
+ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
+ADDRESS = {"lines": ["1 High Street"], "town": "Liverpool", "postcode": "L1 1AA"}
+NEW_ADDRESS = {"lines": ["22 Dale Street"], "town": "Liverpool", "postcode": "L2 2AB"}
+ADA_RECORD = {
+    "people.address": ADDRESS,
+    "people.date_of_birth": "1950-04-02",
+    "people.given_names": "Ada",
+}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+SERVICE = "liverpool-pensions"
+REGISTER = "people-register"
+
+
+async def anchor_is_down() -> object:
+    raise OSError("Connection refused")
+
+
+def more_database_urls(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Two more empty databases of the same kind as database_url, for the other two nodes."""
+    if database_url.startswith("sqlite"):
+        yield [f"sqlite:///{tmp_path_factory.mktemp('db') / 'node.db'}" for _ in range(2)]
+        return
+    base = make_url(database_url).difference_update_query(["options"])
+    admin_url = base.render_as_string(hide_password=False)
+    schemas = [f"t_{secrets.token_hex(6)}" for _ in range(2)]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for schema in schemas:
+            admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield [
+            base.update_query_dict({"options": f"-csearch_path={s}"}).render_as_string(
+                hide_password=False
+            )
+            for s in schemas
+        ]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute("SET lock_timeout = '10s'")
+            for schema in schemas:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class Served:
+    """A node app served by uvicorn in a thread on a socket bound beforehand."""
+
+    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
+        self.sock = sock
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "app did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.server.should_exit = True
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """A person with an account at the charter, and the pseudonyms pensions and the register use."""
+
+    person_id: str
+    subject: str  # pensions' pseudonym: the `sub` pensions signs them in with
+    holder_pseudonym: str  # the People register's pseudonym
+
+
+@dataclass
+class Federation:
+    """The three running nodes and a browser pointed at the pensions node."""
+
+    charter: NodeSettings
+    register: NodeSettings
+    pensions: NodeSettings
+    browser: httpx.Client
+    servers: dict[str, Served]
+    databases: dict[str, sessionmaker[Session]]
+    citizens: dict[str, Citizen] = field(default_factory=dict)
+
+    def holder_sessions(self) -> sessionmaker[Session]:
+        return self.databases[REGISTER]
+
+    def pensions_sessions(self) -> sessionmaker[Session]:
+        return self.databases[SERVICE]
+
+    def charter_sessions(self) -> sessionmaker[Session]:
+        return self.databases["charter"]
+
+    @property
+    def ada(self) -> Citizen:
+        """The person most tests sign in as."""
+        return self.citizens["ada"]
+
+    def add_citizen(self, name: str, data: dict[str, Any]) -> Citizen:
+        """A person with an account at the charter and a record of data at the register."""
+        now = datetime.now(UTC)
+        with self.charter_sessions().begin() as session:
+            person = create_person(
+                session,
+                email=f"{name}@example.org",
+                display_name=name.title(),
+                password_hash=hash_password("correct horse battery staple"),
+                now=now,
+            ).id
+        with charter_runtime(self) as charter:
+            subject = pseudonym_for(charter, SERVICE, person, record=True)
+            holder_pseudonym = pseudonym_for(charter, REGISTER, person, record=True)
+        with self.holder_sessions().begin() as session:
+            session.add(
+                RegisterRecord(
+                    pseudonym=holder_pseudonym, data=json.dumps(data), version=1, updated_at=now
+                )
+            )
+        self.citizens[name] = Citizen(person, subject, holder_pseudonym)
+        return self.citizens[name]
+
+    def sign_in(self, citizen: Citizen | None = None) -> None:
+        """Sign the browser in at pensions as citizen (Ada by default)."""
+        sub = (citizen or self.ada).subject
+        assert self.browser.get("/test/sign-in", params={"sub": sub}).status_code == 204
+
+    def csrf(self, path: str = "/service/details") -> str:
+        found = CSRF.search(self.browser.get(path).text)
+        assert found, f"{path} has no CSRF token"
+        return found.group(1)
+
+    def agree(self, request_id: str, citizen: Citizen | None = None) -> str:
+        """citizen says yes on the charter's consent screen; the consent id the link brings back."""
+        person = (citizen or self.ada).person_id
+
+        async def answer(charter: NodeRuntime) -> str:
+            try:
+                return await flows.answer_request(
+                    charter,
+                    request_id=request_id,
+                    signed_in=person,
+                    agree=True,
+                    now=datetime.now(UTC),
+                )
+            finally:
+                await charter.client.close()
+
+        with charter_runtime(self) as charter:
+            location = asyncio.run(answer(charter))
+        query = parse_qs(urlsplit(location).query)
+        assert query["request_id"] == [request_id]
+        return query["consent_id"][0]
+
+
+class charter_runtime:  # noqa: N801 (a context manager used like a function)
+    """A charter runtime of its own, on the charter's database and keys, for the test's thread."""
+
+    def __init__(self, federation: Federation) -> None:
+        self.runtime = NodeRuntime.build(federation.charter)
+        self.runtime.keeper.fetch = anchor_is_down
+
+    def __enter__(self) -> NodeRuntime:
+        assert self.runtime.keeper.load_cache()
+        return self.runtime
+
+    def __exit__(self, *exc: object) -> None:
+        self.runtime.engine.dispose()
+
+
+def node_settings(
+    tmp_path: Path, member_id: str, roles: list[str], sock: socket.socket, url: str
+) -> NodeSettings:
+    port = sock.getsockname()[1]
+    return init_node(
+        tmp_path / member_id,
+        member_id=member_id,
+        name={"charter": "Charter", REGISTER: "People register"}.get(
+            member_id, "Liverpool: pensions"
+        ),
+        roles=roles,
+        host="127.0.0.1",
+        port=port,
+        base_url=f"http://127.0.0.1:{port}",
+        anchor_url="http://127.0.0.1:9",
+        anchor_public_key=ANCHOR.public.b64,
+        database_url=url,
+        extra={"tellusonce": {"poll_seconds": 0.1}},
+    )
+
+
+def signed_document(*nodes: NodeSettings) -> str:
+    now = datetime.now(UTC).replace(microsecond=0)
+    catalogue = load_catalogue()
+    document = FederationDocument(
+        federation="services test federation",
+        version=1,
+        issued_at=now - timedelta(minutes=1),
+        expires_at=now + timedelta(hours=1),
+        members=tuple(
+            Member(
+                id=s.node.id,
+                name=s.node.name,
+                roles=tuple(s.node.roles),
+                base_url=s.node.base_url,
+                keys=(
+                    MemberKey(
+                        public_key=KeyPair.load(s.key_path).public.b64,
+                        not_before=now - timedelta(days=1),
+                    ),
+                ),
+            )
+            for s in nodes
+        ),
+        purposes=catalogue.purposes,
+        statutory_bases=catalogue.statutory_bases,
+        fields=catalogue.fields,
+    )
+    return json.dumps(sign_document(document, ANCHOR))
+
+
+def add_sign_in_route(app: FastAPI) -> None:
+    @app.get("/test/sign-in", status_code=204)
+    def sign_in(request: Request, sub: str) -> None:
+        """Sign the browser in as sub, as /auth/callback does (tests only)."""
+        start_session(request, KIND_SUBJECT, sub, acr="substantial")
+
+
+def running_federation(
+    tmp_path: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Federation]:
+    """The charter, the People register and pensions, running, with Ada at the charter."""
+    databases = more_database_urls(database_url, tmp_path_factory)
+    try:
+        yield from _run(tmp_path, database_url, next(databases))
+    finally:
+        databases.close()
+
+
+def _run(tmp_path: Path, database_url: str, more_database_urls: list[str]) -> Iterator[Federation]:
+    sockets = [socket.socket() for _ in range(3)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    charter = node_settings(tmp_path, "charter", ["charter"], sockets[0], more_database_urls[0])
+    register = node_settings(tmp_path, REGISTER, ["register"], sockets[1], more_database_urls[1])
+    pensions = node_settings(tmp_path, SERVICE, ["service"], sockets[2], database_url)
+    envelope = signed_document(charter, register, pensions)
+    served: dict[str, Served] = {}
+    engines = [make_engine(s.database_url) for s in (charter, register, pensions)]
+    try:
+        for settings, sock in zip((charter, register, pensions), sockets, strict=True):
+            settings.federation_cache_path.write_text(envelope)
+            runtime = NodeRuntime.build(settings)
+            runtime.keeper.fetch = anchor_is_down
+            app = create_node_app(settings, runtime)
+            if settings is pensions:
+                add_sign_in_route(app)
+            served[settings.node.id] = Served(app, sock)
+        databases = {
+            s.node.id: make_sessions(e)
+            for s, e in zip((charter, register, pensions), engines, strict=True)
+        }
+        with httpx.Client(base_url=pensions.node.base_url, timeout=20) as browser:
+            running = Federation(charter, register, pensions, browser, served, databases)
+            running.add_citizen("ada", ADA_RECORD)
+            yield running
+    finally:
+        for server in served.values():
+            server.stop()
+        for engine in engines:
+            engine.dispose()
+
+
+def go_to_the_charter(federation: Federation, citizen: Citizen | None = None) -> str:
+    """Continue on the question page; the request id the charter issued."""
+    subject = (citizen or federation.ada).subject
+    answer = federation.browser.post("/service/details", data={"csrf_token": federation.csrf()})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].startswith(federation.charter.node.base_url + "/")
+    with federation.charter_sessions().begin() as session:
+        asked = session.scalars(
+            select(ConsentRequest)
+            .where(ConsentRequest.subject == subject)
+            .order_by(ConsentRequest.created_at.desc())
+            .limit(1)
+        ).one()
+        assert asked.requester == SERVICE and asked.holder == REGISTER
+        assert json.loads(asked.fields) == ["people.address", "people.date_of_birth"]
+        assert asked.purpose == "pension-administration" and asked.notify is True
+        assert asked.duration_days == 365
+        assert asked.return_url == federation.pensions.node.base_url + "/service/consent-return"
+        assert answer.headers["location"].endswith("/consent/" + asked.id)
+        return asked.id
