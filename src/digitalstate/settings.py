@@ -134,7 +134,10 @@ class WebSection(_Section):
     """[web]: people's pages: sign-in sessions."""
 
     session_hours: float = Field(
-        8, gt=0, le=24 * 30, description="how long a sign-in lasts (and the most a session idles)"
+        8, gt=0, le=24 * 30, description="how long a sign-in lasts at most, however much it is used"
+    )
+    session_idle_minutes: float = Field(
+        30, gt=0, le=24 * 60, description="a sign-in ends after this long without a page"
     )
     operator_remote: bool = Field(
         False, description="answer /operator/ pages from any address, not only loopback"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from digitalstate.web.session import (
     load_or_create_session_key,
     session_cookie_name,
 )
+from digitalstate.web.session_store import KIND_SUBJECT, SqlSessionStore
 
 NOW = datetime(2026, 3, 1, 10, 42, tzinfo=UTC)
 PERSON = "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2c"
@@ -207,10 +207,13 @@ class RegisterNode:
     def sign_in(self, pseudonym: str = PERSON) -> str:
         """Sign pseudonym in, as the relying party does after sign-in; return the CSRF token."""
         token = "test-csrf-token"
-        session = {
-            "subject": {"sub": pseudonym, "acr": "low", "act": None, "at": int(time.time())},
-            "csrf": token,
-        }
+        web = self.settings.web
+        store = SqlSessionStore(
+            self.runtime.sessions,
+            idle=timedelta(minutes=web.session_idle_minutes),
+            absolute=timedelta(hours=web.session_hours),
+        )
+        session = {"sid": store.start(KIND_SUBJECT, pseudonym, acr="low"), "csrf": token}
         key = load_or_create_session_key(self.settings.data_dir)
         cookie = SealedCookie(key).sign(base64.b64encode(json.dumps(session).encode()))
         self.http.client.cookies.set(session_cookie_name(NODE_ID), cookie.decode())

@@ -41,7 +41,6 @@ from digitalstate.consent import flows
 from digitalstate.consent.models import ConsentRequest
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
-from digitalstate.identity.relying_party import SUBJECT_KEY
 from digitalstate.identity.service import create_person, hash_password, pseudonym_for
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
@@ -50,6 +49,8 @@ from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.web.app import create_node_app
+from digitalstate.web.session import start_session
+from digitalstate.web.session_store import KIND_SUBJECT
 
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
 ADDRESS = {"lines": ["1 High Street"], "town": "Liverpool", "postcode": "L1 1AA"}
@@ -274,14 +275,9 @@ def signed_document(*nodes: NodeSettings) -> str:
 
 def add_sign_in_route(app: FastAPI) -> None:
     @app.get("/test/sign-in", status_code=204)
-    async def sign_in(request: Request, sub: str) -> None:
+    def sign_in(request: Request, sub: str) -> None:
         """Sign the browser in as sub, as /auth/callback does (tests only)."""
-        request.session[SUBJECT_KEY] = {
-            "sub": sub,
-            "acr": "substantial",
-            "act": None,
-            "at": int(time.time()),
-        }
+        start_session(request, KIND_SUBJECT, sub, acr="substantial")
 
 
 def running_federation(

@@ -213,18 +213,26 @@ def test_signing_out_needs_the_csrf_token(fed: Federation, alice: str) -> None:
 def short_sessions(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Federation]:
-    monkeypatch.setenv("DIGITALSTATE_WEB__SESSION_HOURS", str(1 / 3600))
+    monkeypatch.setenv("DIGITALSTATE_WEB__SESSION_HOURS", "0.5")
+    monkeypatch.setenv("DIGITALSTATE_WEB__SESSION_IDLE_MINUTES", "20")
     yield from start_federation(tmp_path, database_url)
 
 
-def test_a_sign_in_lasts_session_hours(short_sessions: Federation) -> None:
+def test_a_sign_in_lasts_session_hours_and_idles_session_idle_minutes(
+    short_sessions: Federation,
+) -> None:
     fed = short_sessions
     fed.add_person(ALICE, "Alice Example")
+    now = [time.time()]
+    fed.charter.app.state.session_store.clock = lambda: now[0]
     fed.sign_in_at_charter(ALICE)
-    assert is_signed_in(fed)
+    for _ in range(2):  # used every 19 minutes: never idle for 20, but half an hour passes
+        assert is_signed_in(fed)
+        now[0] += 19 * 60
 
-    time.sleep(1.6)
-
+    assert not is_signed_in(fed)
+    fed.sign_in_at_charter(ALICE)
+    now[0] += 20 * 60 + 1
     assert not is_signed_in(fed)
 
 

@@ -79,6 +79,7 @@ _PUBLIC = (
 _PERSON = (
     "POST /oidc/authorize",
     "GET /my",
+    "POST /my/sign-out-everywhere",
     "GET /my/helpers",
     "POST /my/helpers",
     "POST /my/helpers/{delegation_id}/revoke",

@@ -7,8 +7,7 @@ someone is only through the provider, as a pseudonym.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -31,16 +30,18 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import (
     RedirectTo,
     current_path,
+    end_session,
     local_path,
     require_csrf,
-    rotate_session,
-    session_seconds,
+    session_store,
+    signed_in,
+    start_session,
 )
+from digitalstate.web.session_store import KIND_PERSON
 
 SIGN_IN_PATH = "/sign-in"
+SIGN_OUT_EVERYWHERE_PATH = "/my/sign-out-everywhere"
 ACCOUNT_PATH = "/my"
-PERSON_KEY = "person_id"
-AUTH_TIME_KEY = "auth_time"
 BAD_COMBINATION = "Enter a correct email address and password"
 BUSY_SECONDS = 30
 
@@ -51,22 +52,15 @@ def too_many_attempts(minutes: int) -> str:
 
 
 def current_person_id(request: Request) -> str | None:
-    """The id of the person signed in to the charter's pages, or None."""
-    session = request.session
-    person = session.get(PERSON_KEY)
-    signed_in_at = session.get(AUTH_TIME_KEY)
-    if not isinstance(person, str) or not isinstance(signed_in_at, int | float):
-        return None
-    if time.time() - signed_in_at > session_seconds(request):
-        return None
-    return person
+    """The id of the person signed in to the charter's pages, or None (blocking: a DB read)."""
+    found = signed_in(request)
+    return found.subject if found is not None and found.kind == KIND_PERSON else None
 
 
 def current_auth_time(request: Request) -> datetime | None:
     """When the signed-in person signed in, or None."""
-    if current_person_id(request) is None:
-        return None
-    return datetime.fromtimestamp(request.session[AUTH_TIME_KEY], UTC)
+    found = signed_in(request)
+    return found.signed_in_at if found is not None and found.kind == KIND_PERSON else None
 
 
 def sign_in_url(next_path: str) -> str:
@@ -85,15 +79,19 @@ def require_person(request: Request) -> str:
 
 
 def sign_in(request: Request, person_id: str) -> None:
-    """Start a fresh session for person_id (a new CSRF token; nothing kept from before)."""
-    rotate_session(request)
-    request.session[PERSON_KEY] = person_id
-    request.session[AUTH_TIME_KEY] = int(time.time())
+    """Start a fresh session for person_id (a new id and CSRF token; nothing kept from before)."""
+    start_session(request, KIND_PERSON, person_id)
 
 
 def sign_out(request: Request) -> None:
-    """End the session."""
-    rotate_session(request)
+    """End the session, for every copy of its cookie."""
+    end_session(request)
+
+
+def sign_out_everywhere(request: Request, person_id: str) -> None:
+    """End every session of person_id, this one too."""
+    session_store(request).end_all(KIND_PERSON, person_id)
+    end_session(request)
 
 
 class _SignInPages:
@@ -131,7 +129,7 @@ class _SignInPages:
             except PasswordWorkBusyError:
                 return self.busy(request)
             if attempt.person_id is not None:
-                sign_in(request, attempt.person_id)
+                await run_in_threadpool(sign_in, request, attempt.person_id)
                 return RedirectResponse(next_path, status_code=303)
             errors = {"email": BAD_COMBINATION, "password": BAD_COMBINATION}
             if attempt.locked_until is not None:
@@ -141,9 +139,22 @@ class _SignInPages:
 
     async def sign_out_submit(self, request: Request) -> Response:
         """Sign out of the charter's pages."""
-        sign_out(request)
+        await run_in_threadpool(sign_out, request)
+        return self.signed_out(request, everywhere=False)
+
+    def sign_out_everywhere_submit(
+        self, request: Request, person_id: Annotated[str, Depends(require_person)]
+    ) -> Response:
+        """Sign the person out on every device and browser, this one too."""
+        sign_out_everywhere(request, person_id)
+        return self.signed_out(request, everywhere=True)
+
+    def signed_out(self, request: Request, *, everywhere: bool) -> Response:
+        """The page saying the person has signed out."""
         return self.templates.TemplateResponse(
-            request, "identity/signed_out.html", {"node": self.service, "again": SIGN_IN_PATH}
+            request,
+            "identity/signed_out.html",
+            {"node": self.service, "again": SIGN_IN_PATH, "everywhere": everywhere},
         )
 
     async def check(self, email: str, password: str, client: str) -> Attempt:
@@ -198,11 +209,17 @@ class _SignInPages:
 def charter_session_router(
     node: NodeRuntime, templates: Jinja2Templates, guard: SignInGuard
 ) -> APIRouter:
-    """The charter's /sign-in and /sign-out pages."""
+    """The charter's /sign-in, /sign-out and /my/sign-out-everywhere pages."""
     pages = _SignInPages(node, templates, guard)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route(SIGN_IN_PATH, pages.sign_in_page, methods=["GET"])
     router.add_api_route(SIGN_IN_PATH, pages.sign_in_submit, methods=["POST"], dependencies=csrf)
     router.add_api_route("/sign-out", pages.sign_out_submit, methods=["POST"], dependencies=csrf)
+    router.add_api_route(
+        SIGN_OUT_EVERYWHERE_PATH,
+        pages.sign_out_everywhere_submit,
+        methods=["POST"],
+        dependencies=csrf,
+    )
     return router

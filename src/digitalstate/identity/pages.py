@@ -23,7 +23,7 @@ from digitalstate.identity.service import (
 )
 from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.web.session import require_csrf
+from digitalstate.web.session import end_session, require_csrf
 
 HELPERS_PATH = "/my/helpers"
 FLASH_KEY = "flash"
@@ -76,7 +76,7 @@ class _PersonPages:
             helped = delegations_of_helper(session, person_id, now=datetime.now(UTC))
             failures = failures_before_sign_in(session, person.email) if person else None
         if person is None:  # the account was removed while signed in
-            request.session.clear()
+            end_session(request)
             return RedirectResponse("/sign-in", status_code=303)
         return self.templates.TemplateResponse(
             request,

@@ -79,8 +79,9 @@ class _Flow:
         self.templates = templates
         self.request = request
         self.items = items
-        self.person_id = current_person_id(request)
-        self.auth_time = current_auth_time(request)
+        # Read in run(), in the thread pool: who is signed in is a database read.
+        self.person_id: str | None = None
+        self.auth_time: datetime | None = None
 
     def oauth_request(self) -> CharterRequest:
         """The request as Authlib reads it, its URI at this charter's public address."""
@@ -90,6 +91,8 @@ class _Flow:
 
     def run(self, act_as: str | None) -> Response:
         """Check the request; then sign in, choose whom to sign in as, or issue the code."""
+        self.person_id = current_person_id(self.request)
+        self.auth_time = current_auth_time(self.request)
         try:
             if unfit_parameter(self.items):
                 raise InvalidRequestError(UNFIT)

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -40,15 +41,16 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import (
     RedirectTo,
     current_path,
+    end_session,
     local_path,
     require_csrf,
-    rotate_session,
-    session_seconds,
+    signed_in,
+    start_session,
 )
+from digitalstate.web.session_store import KIND_SUBJECT
 
 SIGN_IN_PATH = "/auth/sign-in"
 SIGN_OUT_PATH = "/auth/sign-out"
-SUBJECT_KEY = "subject"
 PENDING_KEY = "oidc_pending"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEEWAY_SECONDS = 30
@@ -76,17 +78,11 @@ class SignInFailedError(Exception):
 
 
 def current_subject(request: Request) -> Subject | None:
-    """The person signed in on this node through the charter, or None."""
-    value = request.session.get(SUBJECT_KEY)
-    if not isinstance(value, dict):
+    """The person signed in on this node through the charter, or None (blocking: a DB read)."""
+    found = signed_in(request)
+    if found is None or found.kind != KIND_SUBJECT or found.acr is None:
         return None
-    at = value.get("at")
-    if not isinstance(at, int | float) or time.time() - at > session_seconds(request):
-        return None
-    sub, acr, act = value.get("sub"), value.get("acr"), value.get("act")
-    if not isinstance(sub, str) or not isinstance(acr, str):
-        return None
-    return Subject(sub=sub, acr=acr, acting_for=act if isinstance(act, str) else None)
+    return Subject(sub=found.subject, acr=found.acr, acting_for=found.acting_for)
 
 
 def require_subject(request: Request) -> Subject:
@@ -296,18 +292,15 @@ class _RelyingPartyPages:
             subject, next_path = await self.flow.finish(request, dict(request.query_params), post)
         except SignInFailedError as exc:
             return self.failed(request, exc)
-        rotate_session(request)
-        request.session[SUBJECT_KEY] = {
-            "sub": subject.sub,
-            "acr": subject.acr,
-            "act": subject.acting_for,
-            "at": int(time.time()),
-        }
+        act = subject.acting_for
+        await run_in_threadpool(
+            start_session, request, KIND_SUBJECT, subject.sub, acr=subject.acr, act=act
+        )
         return RedirectResponse(next_path, status_code=303)
 
     async def sign_out(self, request: Request) -> Response:
-        """Sign out of this node."""
-        rotate_session(request)
+        """Sign out of this node, for every copy of the session's cookie."""
+        await run_in_threadpool(end_session, request)
         return self.templates.TemplateResponse(
             request, "identity/signed_out.html", {"node": self.service, "again": None}
         )

@@ -1,10 +1,12 @@
-"""Sessions and CSRF protection for people's pages, on every node (docs/adr/0008).
+"""Sessions and CSRF protection for people's pages, on every node (docs/adr/0008, 0013).
 
 A session is Starlette's cookie, sealed (encrypted and authenticated) under the node's
 session key so that no other node can read it, named ``ds-<member id>`` so that nodes
 on one host, which share cookies across ports, keep apart. Every POST form carries a
 synchroniser token kept in the session (``csrf_token(request)``, also a Jinja global) and is
-refused with a 403 page unless the token matches (``require_csrf``).
+refused with a 403 page unless the token matches (``require_csrf``). Who is signed in is not
+in the cookie: it holds a session id whose row in the database says (``signed_in``), so that
+signing out, or signing out everywhere, ends the session for every copy of the cookie.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import secrets
 import time
 from collections.abc import Collection
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from digitalstate.web.session_store import SignedIn, SqlSessionStore
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.templating import Jinja2Templates
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 SESSION_KEY_FILE = "session.key"
 CSRF_FIELD = "csrf_token"
 CSRF_SESSION_KEY = "csrf"
+SESSION_ID_KEY = "sid"
+_UNCHECKED = object()  # request.state.signed_in before the session's row was read
 CSRF_FAILED_MESSAGE = "This form has expired. Go back, refresh the page and try again."
 # Machine paths never read a session: skipping them keeps the exchange's hot path as it was.
 SESSIONLESS_PREFIXES = ("/exchange/", "/static/", "/healthz", "/readyz", "/.well-known/")
@@ -138,7 +145,11 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
     """Add signed-cookie sessions, the CSRF refusal page and dependency redirects to app."""
     settings = node.settings
     lifetime = settings.web.session_hours * 3600
-    app.state.session_seconds = lifetime
+    app.state.session_store = SqlSessionStore(
+        node.sessions,
+        idle=timedelta(minutes=settings.web.session_idle_minutes),
+        absolute=timedelta(seconds=lifetime),
+    )
     app.add_middleware(
         NodeSessionMiddleware,  # type: ignore[arg-type]
         sealing_key=load_or_create_session_key(settings.data_dir),
@@ -164,10 +175,47 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
     app.add_exception_handler(RedirectTo, on_redirect)
 
 
-def session_seconds(request: Request) -> float:
-    """How long a sign-in on this node lasts, in seconds ([web] session_hours)."""
-    value: Any = getattr(request.app.state, "session_seconds", 8 * 3600)
-    return float(value)
+def session_store(request: Request) -> SqlSessionStore:
+    """The node's store of signed-in sessions."""
+    store: SqlSessionStore = request.app.state.session_store
+    return store
+
+
+def signed_in(request: Request) -> SignedIn | None:
+    """Who this request's session is signed in as, from its database row (read once a request).
+
+    Blocking: call it from a sync route or dependency (the thread pool), never the event loop.
+    """
+    cached: Any = getattr(request.state, "signed_in", _UNCHECKED)
+    if cached is not _UNCHECKED:
+        return cached if isinstance(cached, SignedIn) else None
+    session_id = request.session.get(SESSION_ID_KEY)
+    found = session_store(request).find(session_id) if isinstance(session_id, str) else None
+    request.state.signed_in = found
+    return found
+
+
+def start_session(
+    request: Request, kind: str, subject: str, *, acr: str | None = None, act: str | None = None
+) -> None:
+    """Sign in: end the session the cookie had, then start one under a new id and CSRF token.
+
+    The id is always new, so a session id planted in a browser before sign-in, or a copy of
+    the cookie from an earlier sign-in, never becomes this sign-in (session fixation).
+    """
+    end_session(request)
+    store = session_store(request)
+    request.session[SESSION_ID_KEY] = store.start(kind, subject, acr=acr, acting_for=act)
+    request.state.signed_in = _UNCHECKED
+
+
+def end_session(request: Request) -> None:
+    """Sign out: revoke the cookie's session in the database and start an empty session."""
+    session_id = request.session.get(SESSION_ID_KEY)
+    if isinstance(session_id, str):
+        session_store(request).end(session_id)
+    rotate_session(request)
+    request.state.signed_in = None
 
 
 def csrf_token(request: Request) -> str:

@@ -1,0 +1,139 @@
+"""Signed-in sessions kept in the database, so that signing out ends them (docs/adr/0015).
+
+The session cookie carries a random session id; the ``web_sessions`` row, found by the id's
+SHA-256, says who is signed in and whether the session still counts: not revoked (signed
+out, signed out everywhere, replaced by a new sign-in), used within the idle timeout and no
+older than the absolute timeout. Every worker of a node reads the same rows, so a sign-out on
+one is a sign-out on all, and it survives a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from digitalstate.web.models import WebSession
+
+KIND_PERSON = "person"  # signed in to the charter's own pages: subject is the person's id
+KIND_SUBJECT = "subject"  # signed in through the charter (OIDC): subject is this node's pseudonym
+# last_seen_at is written at most this often, so that a page costs one read, not a write.
+# A session may therefore end up to this much before its idle timeout, never after.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a live session is for, and since when."""
+
+    kind: str
+    subject: str
+    acr: str | None
+    acting_for: str | None
+    signed_in_at: datetime
+
+
+def hash_session_id(session_id: str) -> str:
+    """The SHA-256 (hex) of a session id: what the table keeps instead of the id."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """moment as an aware UTC datetime (SQLite hands back naive UTC datetimes)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def session_refusal(
+    row: WebSession, now: datetime, *, idle: timedelta, absolute: timedelta
+) -> str | None:
+    """Why a session no longer counts at now (revoked, idle, too old), or None when it does."""
+    if row.revoked_at is not None:
+        return f"signed out at {as_utc(row.revoked_at).isoformat()}"
+    if now - as_utc(row.last_seen_at) > idle:
+        return f"unused for more than {idle}"
+    if now - as_utc(row.created_at) > absolute:
+        return f"signed in more than {absolute} ago"
+    return None
+
+
+class SqlSessionStore:
+    """Starts, checks and revokes signed-in sessions in the node's database."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        idle: timedelta,
+        absolute: timedelta,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.idle = idle
+        self.absolute = absolute
+        self.clock = clock  # tests set it: time is injected, never slept through
+
+    def now(self) -> datetime:
+        """The store's clock as an aware datetime."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def start(
+        self, kind: str, subject: str, *, acr: str | None = None, acting_for: str | None = None
+    ) -> str:
+        """A new session for subject; its id, to put in the cookie (the table keeps the hash)."""
+        session_id = secrets.token_urlsafe(32)
+        now = self.now()
+        with self.sessions.begin() as db:
+            # Rows past the absolute timeout can never count again: drop them as we go.
+            db.execute(delete(WebSession).where(WebSession.created_at < now - self.absolute))
+            db.add(
+                WebSession(
+                    id_hash=hash_session_id(session_id),
+                    kind=kind,
+                    subject=subject,
+                    acr=acr,
+                    acting_for=acting_for,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+        return session_id
+
+    def find(self, session_id: str) -> SignedIn | None:
+        """Who the session is for while it counts, or None; notes its use, once a minute at most."""
+        now = self.now()
+        with self.sessions.begin() as db:
+            row = db.get(WebSession, hash_session_id(session_id))
+            if row is None or session_refusal(row, now, idle=self.idle, absolute=self.absolute):
+                return None
+            if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
+                row.last_seen_at = now
+            return SignedIn(row.kind, row.subject, row.acr, row.acting_for, as_utc(row.created_at))
+
+    def end(self, session_id: str) -> None:
+        """Revoke one session (sign-out, or a new sign-in replacing it)."""
+        with self.sessions.begin() as db:
+            db.execute(
+                update(WebSession)
+                .where(WebSession.id_hash == hash_session_id(session_id))
+                .where(WebSession.revoked_at.is_(None))
+                .values(revoked_at=self.now())
+            )
+
+    def end_all(self, kind: str, subject: str, *, keep: str | None = None) -> int:
+        """Revoke every live session of subject except keep's; how many were revoked."""
+        query = (
+            update(WebSession)
+            .where(WebSession.kind == kind, WebSession.subject == subject)
+            .where(WebSession.revoked_at.is_(None))
+        )
+        if keep is not None:
+            query = query.where(WebSession.id_hash != hash_session_id(keep))
+        with self.sessions.begin() as db:
+            result = db.execute(query.values(revoked_at=self.now()))
+            return int(getattr(result, "rowcount", 0) or 0)

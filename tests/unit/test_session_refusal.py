@@ -1,0 +1,61 @@
+"""When a signed-in session stops counting: revoked, idle or too old (with its reason)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digitalstate.web.models import WebSession
+from digitalstate.web.session_store import hash_session_id, session_refusal
+
+SIGNED_IN = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=8)
+
+
+def row(last_seen: timedelta = timedelta(), revoked: timedelta | None = None) -> WebSession:
+    return WebSession(
+        id_hash="0" * 64,
+        kind="person",
+        subject="p",
+        created_at=SIGNED_IN,
+        last_seen_at=SIGNED_IN + last_seen,
+        revoked_at=None if revoked is None else SIGNED_IN + revoked,
+    )
+
+
+@pytest.mark.parametrize(
+    ("session", "after", "reason"),
+    [
+        (row(), timedelta(minutes=30), None),
+        (row(), timedelta(minutes=30, seconds=1), "unused for more than 0:30:00"),
+        (row(last_seen=timedelta(hours=7, minutes=50)), timedelta(hours=8), None),
+        (
+            row(last_seen=timedelta(hours=7, minutes=50)),
+            timedelta(hours=8, seconds=1),
+            "signed in more than 8:00:00 ago",
+        ),
+        (row(revoked=timedelta(minutes=1)), timedelta(minutes=2), "signed out at 2026-12-05"),
+    ],
+)
+def test_a_session_counts_until_revoked_idle_or_too_old(
+    session: WebSession, after: timedelta, reason: str | None
+) -> None:
+    refusal = session_refusal(session, SIGNED_IN + after, idle=IDLE, absolute=ABSOLUTE)
+    if reason is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and refusal.startswith(reason)
+
+
+def test_a_naive_time_from_sqlite_is_read_as_utc() -> None:
+    session = row()
+    session.last_seen_at = session.created_at = SIGNED_IN.replace(tzinfo=None)
+    assert session_refusal(session, SIGNED_IN, idle=IDLE, absolute=ABSOLUTE) is None
+
+
+def test_the_stored_hash_of_a_session_id_is_its_sha256() -> None:
+    assert hash_session_id("abc") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
