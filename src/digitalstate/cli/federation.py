@@ -219,6 +219,7 @@ def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
     import uvicorn
 
     from digitalstate.web.app import create_anchor_app
+    from digitalstate.web.hardening import server_options
 
     settings = load_anchor_settings(config)
     ensure_port_free(settings.anchor.host, settings.anchor.port, f"{config} ([anchor] port)")
@@ -230,4 +231,5 @@ def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
         access_log=settings.server.access_log,
         loop="uvloop",
         http="httptools",
+        **server_options(settings.web),
     )

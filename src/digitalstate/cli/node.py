@@ -71,6 +71,27 @@ def init_command(
     )
 
 
+@app.command("operator-token")
+@one_line_errors
+def operator_token_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The node's node.toml.")] = Path(
+        NODE_CONFIG
+    ),
+) -> None:
+    """Issue a new operator token for /operator/ pages and /metrics; the old one stops working."""
+    from digitalstate.web.operator import OPERATOR_TOKEN_FILE, issue_operator_token
+
+    settings = load_node_settings(config)
+    token = issue_operator_token(settings.data_dir)
+    console.print(
+        f"Operator token of {settings.node.id} (shown once; only its hash is kept in "
+        f"{settings.data_dir / OPERATOR_TOKEN_FILE}):",
+        markup=False,
+        highlight=False,
+    )
+    print(token)
+
+
 @app.command("serve")
 @one_line_errors
 def serve_command(
@@ -82,6 +103,7 @@ def serve_command(
     import uvicorn
 
     from digitalstate.web.app import create_node_app
+    from digitalstate.web.hardening import server_options
 
     settings = load_node_settings(config)
     ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
@@ -93,4 +115,5 @@ def serve_command(
         access_log=settings.server.access_log,
         loop="uvloop",
         http="httptools",
+        **server_options(settings.web),
     )

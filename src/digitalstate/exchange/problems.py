@@ -36,6 +36,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("malformed-json", 400, "The body is not valid JSON"),
     ProblemType("validation-failed", 422, "The request body does not match the expected schema"),
     ProblemType("body-too-large", 413, "The body is larger than this node accepts"),
+    ProblemType("untrusted-host", 400, "This server does not answer for that host name"),
+    ProblemType("operator-credential-missing", 401, "This address needs the node's operator token"),
     ProblemType("not-found", 404, "Nothing is found at this address"),
     ProblemType("method-not-allowed", 405, "This address does not accept that method"),
     ProblemType("signature-missing", 401, "The call is not signed"),
