@@ -27,7 +27,7 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.settings import EdgeSection
 from digitalstate.web.app import create_anchor_app
-from digitalstate.web.hardening import allowed_host_names, server_options
+from digitalstate.web.hardening import FORM_MAX_FIELDS, allowed_host_names, server_options
 from integration.registers_support import (
     BASE_URL,
     RegisterNode,
@@ -181,3 +181,14 @@ def test_a_forged_x_forwarded_for_from_loopback_is_not_believed_by_default() -> 
 def test_a_configured_proxy_is_believed() -> None:
     edge = EdgeSection(trusted_proxies=["127.0.0.1"])
     assert served_client_address(edge, "203.0.113.9") == "203.0.113.9"
+
+
+def test_a_form_past_the_field_or_file_bounds_is_refused_before_the_csrf_check(
+    node: RegisterNode,
+) -> None:
+    fields = {f"f{index}": "x" for index in range(FORM_MAX_FIELDS + 1)}
+    too_many = node.http.request("POST", "/operator/sign-in", files={}, data=fields)
+    with_file = node.http.request(
+        "POST", "/operator/sign-in", files={"upload": ("a.txt", b"x")}, data={"token": "x"}
+    )
+    assert too_many.status_code == with_file.status_code == 400

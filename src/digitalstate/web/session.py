@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from digitalstate.web.hardening import read_form
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.templating import Jinja2Templates
@@ -188,7 +190,7 @@ def csrf_matches(expected: object, sent: object) -> bool:
 
 async def require_csrf(request: Request) -> None:
     """FastAPI dependency for POST forms: refuse (403 page) unless csrf_token matches."""
-    form = await request.form()
+    form = await read_form(request)
     if not csrf_matches(request.session.get(CSRF_SESSION_KEY), form.get(CSRF_FIELD)):
         raise CsrfRejectedError
 
