@@ -73,14 +73,19 @@ def token_digest(token: str) -> str:
 def issue_operator_token(data_dir: Path) -> str:
     """Make a new operator token, keep only its hash (mode 0600) and return it, once."""
     token = secrets.token_urlsafe(32)
+    keep_operator_token(data_dir, token)
+    return token
+
+
+def keep_operator_token(data_dir: Path, token: str) -> None:
+    """Keep token's hash as the node's operator token; the one before stops working at once."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / OPERATOR_TOKEN_FILE
     spare = path.with_suffix(".new")
     fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(token_digest(token) + "\n")
-    os.replace(spare, path)  # the old token stops working at once
-    return token
+    os.replace(spare, path)
 
 
 def stored_digest(data_dir: Path) -> str | None:
