@@ -1,4 +1,4 @@
-"""Who may use a node's operator pages (/operator/...) and /metrics (docs/adr/0011-web-*.md).
+"""Who may use a node's operator pages (/operator/...) and /metrics (docs/adr/0011).
 
 Two conditions, both needed:
 
