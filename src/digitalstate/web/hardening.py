@@ -71,7 +71,8 @@ def content_security_policy(nonce: str) -> str:
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
-            "form-action 'self'",
+            # No form-action: Chromium applies it to the redirects after a POST, and sign-in
+            # and consent forms end in a redirect to another node of the federation.
             "frame-ancestors 'none'",
         )
     )
