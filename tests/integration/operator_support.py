@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digitalstate.web.operator import issue_operator_token
+from digitalstate.web.operator_token import issue_operator_token
 
 
 def operator_headers(data_dir: Path) -> dict[str, str]:

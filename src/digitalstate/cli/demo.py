@@ -42,7 +42,7 @@ from digitalstate.node.supervisor import (
 )
 from digitalstate.registers.seed import DEMO_PASSWORD
 from digitalstate.registers.synthetic import sample_email
-from digitalstate.web.operator import keep_operator_token
+from digitalstate.web.operator_token import keep_operator_token
 
 START_TIMEOUT_S = 60.0
 

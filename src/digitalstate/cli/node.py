@@ -79,7 +79,7 @@ def operator_token_command(
     ),
 ) -> None:
     """Issue a new operator token for /operator/ pages and /metrics; the old one stops working."""
-    from digitalstate.web.operator import OPERATOR_TOKEN_FILE, issue_operator_token
+    from digitalstate.web.operator_token import OPERATOR_TOKEN_FILE, issue_operator_token
 
     settings = load_node_settings(config)
     token = issue_operator_token(settings.data_dir)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,9 +28,9 @@ from starlette.templating import Jinja2Templates
 from digitalstate.exchange.problems import Problem
 from digitalstate.node.runtime import is_loopback
 from digitalstate.settings import NodeSettings
+from digitalstate.web.operator_token import stored_digest, token_digest
 from digitalstate.web.problems import problem_response
 
-OPERATOR_TOKEN_FILE = "operator-token.sha256"  # noqa: S105 - a file name, not a secret
 SIGN_IN_PATH = "/operator/sign-in"
 
 
@@ -63,38 +61,6 @@ def from_loopback(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
-
-
-def token_digest(token: str) -> str:
-    """The SHA-256 (hex) of an operator token: what the node keeps instead of the token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_operator_token(data_dir: Path) -> str:
-    """Make a new operator token, keep only its hash (mode 0600) and return it, once."""
-    token = secrets.token_urlsafe(32)
-    keep_operator_token(data_dir, token)
-    return token
-
-
-def keep_operator_token(data_dir: Path, token: str) -> None:
-    """Keep token's hash as the node's operator token; the one before stops working at once."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / OPERATOR_TOKEN_FILE
-    spare = path.with_suffix(".new")
-    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token_digest(token) + "\n")
-    os.replace(spare, path)
-
-
-def stored_digest(data_dir: Path) -> str | None:
-    """The kept hash of the operator token, or None when none was issued."""
-    try:
-        value = (data_dir / OPERATOR_TOKEN_FILE).read_text().strip()
-    except OSError:
-        return None
-    return value if len(value) == 64 else None
 
 
 def token_matches(data_dir: Path, token: str) -> bool:

@@ -20,9 +20,9 @@ from digitalstate.web.operator import (
     make_operator_cookie,
     operator_allowed,
     operator_cookie_name,
-    stored_digest,
     token_matches,
 )
+from digitalstate.web.operator_token import stored_digest
 from digitalstate.web.session import local_path, require_csrf
 
 DEFAULT_NEXT = "/operator/log"
