@@ -130,8 +130,22 @@ class LogSection(_Section):
     )
 
 
-class WebSection(_Section):
-    """[web]: people's pages: sign-in sessions."""
+class EdgeSection(_Section):
+    """[web] of the trust anchor: what the HTTP edge trusts and accepts (web/hardening.py)."""
+
+    trusted_proxies: list[str] = Field(
+        [], description="proxy addresses whose X-Forwarded-For/-Proto are believed; none: off"
+    )
+    allowed_hosts: list[str] = Field(
+        [], description="Host names answered besides the base URL's host (400 otherwise)"
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="largest request body outside /exchange/ (413 past it)"
+    )
+
+
+class WebSection(EdgeSection):
+    """[web]: people's pages: sign-in sessions, operator access and the HTTP edge."""
 
     session_hours: float = Field(
         8, gt=0, le=24 * 30, description="how long a sign-in lasts at most, however much it is used"
@@ -270,6 +284,7 @@ class AnchorSettings(_FileSettings):
     anchor: AnchorSection
     database: DatabaseSection = DatabaseSection()
     server: ServerSection = ServerSection()
+    web: EdgeSection = EdgeSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

@@ -234,7 +234,20 @@ def journey(
 
 
 def test_the_consent_journey_with_javascript(page: Page, demo: dict[str, str]) -> None:
+    # Every response has a strict Content-Security-Policy: Chromium reports each thing it
+    # blocks on the console, and govuk-frontend's inline script runs only with its nonce.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     journey(page, demo, 0, javascript=True, screenshot=SCREENS / "consent.png")
+    assert page.evaluate("document.body.classList.contains('js-enabled')")
+    assert violations == []
 
 
 def test_the_consent_journey_without_javascript(

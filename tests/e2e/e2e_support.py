@@ -122,6 +122,12 @@ def run_cli(
     return result
 
 
+def operator_headers(config: Path) -> dict[str, str]:
+    """Issue the node's operator token with the CLI; the header that carries it."""
+    issued = run_cli("node", "operator-token", "--config", str(config))
+    return {"authorization": f"Bearer {issued.stdout.strip().splitlines()[-1]}"}
+
+
 def run_cli_together(commands: Iterable[list[str]], timeout: float = 30.0) -> None:
     """Run several `digitalstate` commands at once; fail if any fails."""
     running = [
@@ -182,10 +188,13 @@ class HttpAnswer:
         return json.loads(self.body)
 
 
-def http_get(url: str, timeout: float = 5.0) -> HttpAnswer:
-    """GET url, whatever the status."""
+def http_get(
+    url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None
+) -> HttpAnswer:
+    """GET url (with headers), whatever the status."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpAnswer(
                 response.status,
                 {k.lower(): v for k, v in response.headers.items()},

@@ -42,7 +42,7 @@ from consent_e2e_support import (
     sign_in_at_pensions,
     submit_address,
 )
-from e2e_support import processes, run_cli, wait_for
+from e2e_support import operator_headers, processes, run_cli, wait_for
 from log_support import logged_entries
 from sqlalchemy import select
 
@@ -186,7 +186,8 @@ def _the_operator_sees_it_failing(federation: ConsentFederation, consent_id: str
     assert entries[0]["state"] == "failing"
     assert entries[0]["attempts"] >= 3
     assert entries[0]["requester"] == PENSIONS
-    page = httpx.get(federation.urls[REGISTER] + "/operator/outbox", timeout=10)
+    operator = operator_headers(federation.config(REGISTER))
+    page = httpx.get(federation.urls[REGISTER] + "/operator/outbox", headers=operator, timeout=10)
     assert page.status_code == 200
     assert consent_id in page.text and "Liverpool: pensions" in page.text
 

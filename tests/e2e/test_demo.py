@@ -335,3 +335,27 @@ def test_log_verify_passes_on_every_node_after_some_activity(demo: Demo, tmp_pat
         assert outcome["ok"] and outcome["member"] == member, outcome
         assert outcome["audited"]["leaves"] == outcome["size"]
     assert json.loads(Path(tmp_path / "people-register.json").read_text())["size"] > 0
+
+
+def test_the_printed_operator_token_opens_every_nodes_operator_pages_and_metrics(
+    demo: Demo,
+) -> None:
+    bearer = {"authorization": f"Bearer {demo.listing['operator_token']}"}
+    for member in DEMO_IDS:
+        url = demo.urls()[member]
+        assert http_get(url + "/metrics").status == 401, member
+        assert http_get(url + "/operator/log", headers=bearer).status == 200, member
+        assert http_get(url + "/metrics", headers=bearer).status == 200, member
+
+
+def test_a_served_node_refuses_a_foreign_host_and_sends_the_security_headers(
+    demo: Demo,
+) -> None:
+    url = demo.urls()["charter"]
+    refused = http_get(url + "/healthz", headers={"host": "rebound.example"})
+    assert refused.status == 400 and refused.json()["type"].endswith("untrusted-host")
+    anchor = demo.urls()["trust-anchor"]
+    assert http_get(anchor + "/healthz", headers={"host": "rebound.example"}).status == 400
+    home = http_get(url + "/")
+    assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    assert "server" not in home.headers

@@ -27,11 +27,13 @@ import pytest
 from consent_e2e_support import postgres_schemas
 from e2e_support import (
     HOST,
+    HttpAnswer,
     Processes,
     flags,
     free_port,
     hermetic_env,
     http_get,
+    operator_headers,
     processes,
     run_cli,
     run_cli_together,
@@ -88,6 +90,17 @@ class Federation:
     document: FederationDocument
     children: dict[str, Child] = field(default_factory=dict)
     _engines: dict[str, Engine] = field(default_factory=dict)
+    _operator: dict[str, str] = field(default_factory=dict)
+
+    def operator(self) -> dict[str, str]:
+        """The watcher's operator token header, issued once with the CLI."""
+        if not self._operator:
+            self._operator.update(operator_headers(self.config(WATCHER)))
+        return self._operator
+
+    def operator_log(self) -> HttpAnswer:
+        """The watcher's operator log page, fetched with the operator token."""
+        return http_get(self.urls[WATCHER] + "/operator/log", headers=self.operator())
 
     def config(self, member: str) -> Path:
         return self.root / member / "node.toml"
@@ -140,7 +153,7 @@ class Federation:
         return cosigners(note, witness_keys(self.document, besides=member))
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        answer = http_get(self.urls[WATCHER] + "/metrics")
+        answer = http_get(self.urls[WATCHER] + "/metrics", headers=self.operator())
         assert answer.status == 200, answer.body
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -264,7 +277,7 @@ def _every_log_is_verified_audited_and_cosigned(federation: Federation) -> None:
         assert metrics[("digitalstate_log_witnessed_size", (("member", member),))] == ENTRIES
         assert metrics[("digitalstate_log_witness_failing", (("member", member),))] == 0
     assert not [name for name, _ in metrics if name.startswith("digitalstate_log_alarms")]
-    page = http_get(federation.urls[WATCHER] + "/operator/log")
+    page = federation.operator_log()
     assert page.status == 200
     assert b"No alarms: every log this node witnesses has passed every check." in page.body
 
@@ -307,7 +320,7 @@ def _each_tamper_raises_its_alarm(federation: Federation) -> None:
         if name == "digitalstate_log_alarms_open" and dict(labels)["member"] == HEALTHY
     ]
 
-    page = http_get(federation.urls[WATCHER] + "/operator/log").body.decode()
+    page = federation.operator_log().body.decode()
     alarms = re.findall(
         r'<code class="ds-code">([a-z-]+)</code></span>\s*</td>\s*<td class="govuk-table__cell">'
         r'<span class="govuk-!-font-weight-bold alarm-kind">([a-z-]+)</span>',
@@ -338,7 +351,7 @@ def _an_outage_alarms_and_heals_without_losing_state(federation: Federation) -> 
     during = _row(federation, HEALTHY)
     assert during.failing_since is not None and "did not answer" in during.last_error
     assert (during.size, during.cosigned_size) == (ENTRIES, ENTRIES)  # nothing forgotten
-    page = http_get(federation.urls[WATCHER] + "/operator/log").body.decode()
+    page = federation.operator_log().body.decode()
     assert "Failing" in page and "could not be fetched since" in page
 
     federation.append(HEALTHY, 5)  # bravo goes on logging while it is out of sight
@@ -356,7 +369,7 @@ def _an_outage_alarms_and_heals_without_losing_state(federation: Federation) -> 
     note = federation.checkpoint(HEALTHY)
     assert note is not None and note.checkpoint.size == ENTRIES + 5
     assert federation.cosigned_by(HEALTHY, note) == [WATCHER]
-    page = http_get(federation.urls[WATCHER] + "/operator/log").body.decode()
+    page = federation.operator_log().body.decode()
     assert "by the witness: it answered again" in page
 
 

@@ -27,6 +27,8 @@ from digitalstate.tellusonce.domain import as_utc
 from digitalstate.tellusonce.models import OutboxMessage
 from digitalstate.web.app import create_node_app
 
+from .operator_support import operator_headers
+
 ANCHOR = KeyPair.from_seed(bytes(range(20, 52)))
 PENSIONS = KeyPair.from_seed(bytes(range(52, 84)))
 BASE_URL = "http://register.test"
@@ -45,10 +47,12 @@ class Register:
     runtime: NodeRuntime
     loop: asyncio.Runner
     app: object
+    operator: dict[str, str]
 
     def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A client from host that carries the operator token."""
         transport = httpx.ASGITransport(app=self.app, client=(host, 50000))  # type: ignore[arg-type]
-        return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+        return httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=self.operator)
 
     def get(self, http: httpx.AsyncClient, path: str) -> httpx.Response:
         return self.loop.run(http.get(path))
@@ -137,7 +141,7 @@ def start_register(tmp_path: Path, database_url: str, *, remote: bool) -> Iterat
     lifespan = app.router.lifespan_context(app)
     loop.run(lifespan.__aenter__())
     try:
-        yield Register(runtime, loop, app)
+        yield Register(runtime, loop, app, operator_headers(settings.data_dir))
     finally:
         try:
             loop.run(lifespan.__aexit__(None, None, None))

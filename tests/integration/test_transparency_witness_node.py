@@ -11,6 +11,7 @@ itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -42,6 +43,8 @@ from digitalstate.transparency.store import read_head, record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
 from digitalstate.transparency.witness import Witness
 from digitalstate.web.app import create_node_app
+
+from .operator_support import operator_headers
 
 ANCHOR = KeyPair.from_seed(bytes(range(140, 172)))
 FEDERATION = "witness test federation"
@@ -189,11 +192,20 @@ class Pair:
     def post(self, path: str, data: dict[str, str]) -> httpx.Response:
         return self.loop.run(self._client("127.0.0.1").post(path, data=data))
 
+    @functools.cached_property
+    def operator(self) -> dict[str, str]:
+        """The operator token's header, issued once for this pair."""
+        return operator_headers(self.witness.settings.data_dir)
+
     def _client(self, host: str) -> httpx.AsyncClient:
         key = f"http-{host}"
         if key not in self.__dict__:
             transport = httpx.ASGITransport(app=self.app, client=(host, 50000))
-            self.__dict__[key] = httpx.AsyncClient(transport=transport, base_url="http://w.test")
+            self.__dict__[key] = httpx.AsyncClient(
+                transport=transport,
+                base_url=self.witness.settings.node.base_url,
+                headers=self.operator,
+            )
         client: httpx.AsyncClient = self.__dict__[key]
         return client
 

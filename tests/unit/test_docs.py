@@ -139,6 +139,8 @@ def toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return json.dumps(value)
     return json.dumps(str(value))
 
 

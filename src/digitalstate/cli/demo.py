@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
 import time
@@ -41,6 +42,7 @@ from digitalstate.node.supervisor import (
 )
 from digitalstate.registers.seed import DEMO_PASSWORD
 from digitalstate.registers.synthetic import sample_email
+from digitalstate.web.operator_token import keep_operator_token
 
 START_TIMEOUT_S = 60.0
 
@@ -73,7 +75,15 @@ def _sign_in(layout: DemoLayout) -> dict[str, str] | None:
     return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
 
 
-def _print_table(layout: DemoLayout) -> None:
+def _issue_operator_token(layout: DemoLayout) -> str:
+    """One fresh operator token for every demo node's /operator/ pages and /metrics."""
+    token = secrets.token_urlsafe(24)
+    for node in DEMO_NODES:
+        keep_operator_token(layout.node_dir(node), token)
+    return token
+
+
+def _print_table(layout: DemoLayout, operator_token: str) -> None:
     table = Table("node", "roles", "URL", title="digitalstate demo federation")
     table.add_row("trust-anchor", "trust anchor", layout.anchor_url)
     for node in DEMO_NODES:
@@ -85,13 +95,24 @@ def _print_table(layout: DemoLayout) -> None:
             f"{seeded_people(layout):,} synthetic people. Sign in at {sign_in['url']} as "
             f"{sign_in['email']} with the password {sign_in['password']}"
         )
+    console.print(
+        f"Operator pages (/operator/log, /operator/outbox) and /metrics: sign in at "
+        f"/operator/sign-in with the operator token {operator_token} "
+        f"(or send it as 'Authorization: Bearer')",
+        markup=False,
+        highlight=False,
+    )
     console.print(f"Data and logs in {layout.data_dir}. Press Ctrl-C to stop every node.")
 
 
-def _as_json(layout: DemoLayout) -> str:
+def _as_json(layout: DemoLayout, operator_token: str) -> str:
     nodes = [{"id": "trust-anchor", "roles": ["trust-anchor"], "base_url": layout.anchor_url}]
     nodes += [{"id": n.id, "roles": list(n.roles), "base_url": layout.url(n)} for n in DEMO_NODES]
-    document: dict[str, object] = {"federation": layout.anchor_url, "nodes": nodes}
+    document: dict[str, object] = {
+        "federation": layout.anchor_url,
+        "nodes": nodes,
+        "operator_token": operator_token,
+    }
     sign_in = _sign_in(layout)
     if sign_in is not None:
         document["people"] = seeded_people(layout)
@@ -114,6 +135,7 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
     """Start the anchor, then the nodes; run until stopping is set; stop every child."""
     anchor, nodes = _children(layout)
     everyone = [anchor, *nodes]
+    operator_token = _issue_operator_token(layout)
     try:
         started = time.monotonic()
         if stopping.is_set():
@@ -143,9 +165,9 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
                 on_ready=ready,
             )
         if as_json:
-            print(_as_json(layout), flush=True)
+            print(_as_json(layout, operator_token), flush=True)
         else:
-            _print_table(layout)
+            _print_table(layout, operator_token)
             console.print(
                 f"All {len(everyone)} processes ready in {time.monotonic() - started:.1f} s"
             )

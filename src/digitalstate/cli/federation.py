@@ -217,6 +217,7 @@ def show_command(
 def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
     """Run the trust anchor, publishing the signed federation document over HTTP."""
     from digitalstate.web.app import create_anchor_app
+    from digitalstate.web.hardening import server_options
     from digitalstate.web.serving import serve
 
     settings = load_anchor_settings(config)
@@ -227,4 +228,5 @@ def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
         port=settings.anchor.port,
         log_level=settings.server.log_level,
         access_log=settings.server.access_log,
+        **server_options(settings.web),
     )

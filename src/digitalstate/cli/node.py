@@ -71,6 +71,27 @@ def init_command(
     )
 
 
+@app.command("operator-token")
+@one_line_errors
+def operator_token_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The node's node.toml.")] = Path(
+        NODE_CONFIG
+    ),
+) -> None:
+    """Issue a new operator token for /operator/ pages and /metrics; the old one stops working."""
+    from digitalstate.web.operator_token import OPERATOR_TOKEN_FILE, issue_operator_token
+
+    settings = load_node_settings(config)
+    token = issue_operator_token(settings.data_dir)
+    console.print(
+        f"Operator token of {settings.node.id} (shown once; only its hash is kept in "
+        f"{settings.data_dir / OPERATOR_TOKEN_FILE}):",
+        markup=False,
+        highlight=False,
+    )
+    print(token)
+
+
 @app.command("serve")
 @one_line_errors
 def serve_command(
@@ -80,6 +101,7 @@ def serve_command(
 ) -> None:
     """Run the node: its exchange API, health endpoints and pages."""
     from digitalstate.web.app import create_node_app
+    from digitalstate.web.hardening import server_options
     from digitalstate.web.serving import serve
 
     settings = load_node_settings(config)
@@ -90,4 +112,5 @@ def serve_command(
         port=settings.node.port,
         log_level=settings.server.log_level,
         access_log=settings.server.access_log,
+        **server_options(settings.web),
     )

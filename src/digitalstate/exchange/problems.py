@@ -38,6 +38,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("body-too-large", 413, "The body is larger than this node accepts"),
     ProblemType("header-too-large", 431, "A header is larger, or holds more, than this node reads"),
     ProblemType("repeated-covered-field", 400, "A signed header field is sent more than once"),
+    ProblemType("untrusted-host", 400, "This server does not answer for that host name"),
+    ProblemType("operator-credential-missing", 401, "This address needs the node's operator token"),
     ProblemType("not-found", 404, "Nothing is found at this address"),
     ProblemType("method-not-allowed", 405, "This address does not accept that method"),
     ProblemType("signature-missing", 401, "The call is not signed"),

@@ -49,6 +49,7 @@ from digitalstate.identity.oidc import (
 from digitalstate.identity.service import DelegationEntry, delegations_of_helper, get_person
 from digitalstate.identity.tokens import ALGORITHM, public_jwk
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.hardening import read_form
 from digitalstate.web.session import CSRF_FIELD, require_csrf
 
 ACT_AS_FIELD = "act_as"
@@ -230,7 +231,7 @@ class _Routes:
 
     async def authorize_as(self, request: Request) -> Response:
         """Continue with the helper's choice of whom they sign in as."""
-        form = await request.form()
+        form = await read_form(request)
         items = _text_items(form.multi_items(), drop=(CSRF_FIELD, ACT_AS_FIELD))
         act_as = form.get(ACT_AS_FIELD)
         flow = _Flow(self.node, self.server, self.templates, request, items)
@@ -239,7 +240,7 @@ class _Routes:
 
     async def token(self, request: Request) -> Response:
         """Exchange a code for an ID token; the client proves itself with private_key_jwt."""
-        form = await request.form()
+        form = await read_form(request)
         items = _text_items(form.multi_items())
         headers = dict(request.headers)
         return await run_in_threadpool(self._token, items, headers)

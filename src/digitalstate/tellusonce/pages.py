@@ -36,7 +36,7 @@ SHOWN_PER_STATE = 200
 def make_outbox_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The operator's outbox page and its retry buttons."""
 
-    require_operator = operator_only(node.settings.web.operator_remote)
+    require_operator = operator_only(node.settings)
     router = APIRouter(include_in_schema=False, dependencies=[Depends(require_operator)])
 
     @router.get(OUTBOX_PAGE, response_class=HTMLResponse)

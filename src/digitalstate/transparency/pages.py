@@ -111,7 +111,7 @@ def make_log_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIR
     """The operator's log page and its clear-alarm buttons."""
     router = APIRouter(
         include_in_schema=False,
-        dependencies=[Depends(operator_only(node.settings.web.operator_remote))],
+        dependencies=[Depends(operator_only(node.settings))],
     )
 
     def read(work: Any, *args: Any) -> Any:

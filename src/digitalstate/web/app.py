@@ -26,8 +26,10 @@ from digitalstate.federation.keeper import FEDERATION_PATH
 from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import AnchorSettings, NodeSettings
+from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import database_check, health_router
-from digitalstate.web.operator import OperatorOnlyError, install_operator_refusal, operator_allowed
+from digitalstate.web.operator import install_operator_refusal, metrics_refusal
+from digitalstate.web.operator_pages import operator_sign_in_router
 from digitalstate.web.problems import install_problem_handlers
 from digitalstate.web.templating import make_templates, mount_static
 
@@ -77,6 +79,7 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
 
     app.include_router(health_router(checks))
     app.include_router(exchange_router)
+    app.include_router(operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):
         feature.install(app, node)
 
@@ -89,9 +92,10 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
 
     @app.get(METRICS_PATH, include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        """This node's Prometheus metrics (for operators: loopback only, as /operator/ pages)."""
-        if not operator_allowed(request, settings.web.operator_remote):
-            raise OperatorOnlyError
+        """This node's Prometheus metrics, for operators only (web/operator.py)."""
+        refusal = metrics_refusal(request, settings)
+        if refusal is not None:
+            return refusal
         body = await asyncio.to_thread(generate_latest, node.metrics)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -128,6 +132,7 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         skew=settings.exchange.clock_skew_seconds,
         max_body_bytes=settings.exchange.max_body_bytes,
     )
+    install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)
     return app
 
 
@@ -187,4 +192,7 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
             request, "anchor_home.html", {"settings": settings.anchor, "document": anchor.document}
         )
 
+    install_hardening(
+        app, base_url=settings.anchor.base_url, edge=settings.web, templates=templates
+    )
     return app

@@ -1,24 +1,49 @@
-"""Who may use a node's operator pages (/operator/...) and /metrics.
+"""Who may use a node's operator pages (/operator/...) and /metrics (docs/adr/0011).
 
-Operator pages have no sign-in of their own: they answer only requests from a loopback
-address unless [web] operator_remote is on (docs/configuration.md). A request from elsewhere
-gets a 403 page saying why.
+Two conditions, both needed:
+
+1. the request comes from a loopback address, unless [web] operator_remote is on; from
+   elsewhere it gets a 403 page saying why;
+2. it carries the operator credential: the token that ``digitalstate node operator-token``
+   issued (only its SHA-256 is kept, in ``data_dir/operator-token.sha256``), either as
+   ``Authorization: Bearer <token>`` (Prometheus) or as the operator cookie that the sign-in
+   form at /operator/sign-in sets for a browser. Without it a page sends the browser to that
+   form and /metrics answers 401 ``operator-credential-missing``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from digitalstate.exchange.problems import Problem
 from digitalstate.node.runtime import is_loopback
+from digitalstate.settings import NodeSettings
+from digitalstate.web.operator_token import stored_digest, token_digest
+from digitalstate.web.problems import problem_response
+
+SIGN_IN_PATH = "/operator/sign-in"
 
 
 class OperatorOnlyError(Exception):
     """An operator page asked for from an address that may not use it."""
+
+
+class OperatorSignInRequiredError(Exception):
+    """An operator page asked for without the operator credential: show the sign-in form."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
 
 
 def operator_allowed(request: Request, remote: bool) -> bool:
@@ -38,13 +63,76 @@ def from_loopback(host: str) -> bool:
     return address.is_loopback
 
 
-def operator_only(remote: bool) -> Callable[[Request], Awaitable[None]]:
+def token_matches(data_dir: Path, token: str) -> bool:
+    """True when token is the node's current operator token (compared in constant time)."""
+    digest = stored_digest(data_dir)
+    if digest is None or not token:
+        return False
+    return hmac.compare_digest(digest, token_digest(token))
+
+
+def operator_cookie_name(member_id: str) -> str:
+    """The cookie the operator sign-in sets (apart from people's session cookie)."""
+    return f"ds-{member_id}-operator"
+
+
+def _cookie_mac(digest: str, member_id: str, expires: int) -> str:
+    message = f"{member_id}:{expires}".encode()
+    return hmac.new(bytes.fromhex(digest), message, hashlib.sha256).hexdigest()
+
+
+def make_operator_cookie(data_dir: Path, member_id: str, seconds: int) -> str:
+    """A cookie value that proves a sign-in with the current token until it expires."""
+    digest = stored_digest(data_dir)
+    if digest is None:
+        raise ValueError("no operator token has been issued")
+    expires = int(time.time()) + seconds
+    return f"{expires}.{_cookie_mac(digest, member_id, expires)}"
+
+
+def cookie_valid(data_dir: Path, member_id: str, value: str) -> bool:
+    """True for an unexpired cookie made under the current token (a new token ends it)."""
+    digest = stored_digest(data_dir)
+    expires, _, mac = value.partition(".")
+    if digest is None or not expires.isdigit() or int(expires) < time.time():
+        return False
+    return hmac.compare_digest(mac, _cookie_mac(digest, member_id, int(expires)))
+
+
+def has_credential(request: Request, settings: NodeSettings) -> bool:
+    """True when the request carries the operator token or a valid operator cookie."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return token_matches(settings.data_dir, token.strip())
+    cookie = request.cookies.get(operator_cookie_name(settings.node.id), "")
+    return bool(cookie) and cookie_valid(settings.data_dir, settings.node.id, cookie)
+
+
+def metrics_refusal(request: Request, settings: NodeSettings) -> Response | None:
+    """None when /metrics may answer; else the 401 problem (403 page from elsewhere)."""
+    if not operator_allowed(request, settings.web.operator_remote):
+        raise OperatorOnlyError
+    if has_credential(request, settings):
+        return None
+    problem = Problem(
+        "operator-credential-missing",
+        "send the operator token as 'Authorization: Bearer <token>' "
+        "(issue one with 'digitalstate node operator-token')",
+    )
+    answer = problem_response(problem, request)
+    answer.headers["www-authenticate"] = 'Bearer realm="operator"'
+    return answer
+
+
+def operator_only(settings: NodeSettings) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency that refuses requests that may not use operator pages."""
 
     async def require_operator(request: Request) -> None:
-        """Refuse the request unless it may use operator pages."""
-        if not operator_allowed(request, remote):
+        """Refuse the request unless it may use operator pages and carries the credential."""
+        if not operator_allowed(request, settings.web.operator_remote):
             raise OperatorOnlyError
+        if not has_credential(request, settings):
+            raise OperatorSignInRequiredError(request.url.path)
 
     return require_operator
 
@@ -68,4 +156,10 @@ def install_operator_refusal(app: FastAPI, templates: Jinja2Templates) -> None:
             status_code=403,
         )
 
+    async def sign_in_first(_request: Request, exc: Exception) -> Response:
+        """Send the browser to the operator sign-in form, to come back afterwards."""
+        assert isinstance(exc, OperatorSignInRequiredError)
+        return RedirectResponse(f"{SIGN_IN_PATH}?next={quote(exc.path)}", status_code=303)
+
     app.add_exception_handler(OperatorOnlyError, refuse)
+    app.add_exception_handler(OperatorSignInRequiredError, sign_in_first)

@@ -112,8 +112,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def serve(app: Any, *, host: str, port: int, log_level: str, access_log: bool) -> None:
-    """Run app under uvicorn with uvloop and the bounded httptools protocol."""
+def serve(
+    app: Any, *, host: str, port: int, log_level: str, access_log: bool, **options: Any
+) -> None:
+    """Run app under uvicorn with uvloop and the bounded httptools protocol.
+
+    options are further uvicorn settings (the forwarded-header trust of web.hardening).
+    """
     uvicorn.run(
         app,
         host=host,
@@ -123,4 +128,5 @@ def serve(app: Any, *, host: str, port: int, log_level: str, access_log: bool) -
         loop="uvloop",
         http=BoundedHttpToolsProtocol,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        **options,
     )

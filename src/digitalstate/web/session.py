@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from digitalstate.web.hardening import read_form
 from digitalstate.web.session_store import SignedIn, SqlSessionStore
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def csrf_matches(expected: object, sent: object) -> bool:
 
 async def require_csrf(request: Request) -> None:
     """FastAPI dependency for POST forms: refuse (403 page) unless csrf_token matches."""
-    form = await request.form()
+    form = await read_form(request)
     if not csrf_matches(request.session.get(CSRF_SESSION_KEY), form.get(CSRF_FIELD)):
         raise CsrfRejectedError
 

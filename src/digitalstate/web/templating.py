@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from digitalstate.web.hardening import csp_context
 from digitalstate.web.session import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -44,8 +45,8 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
 
 
 def make_templates(template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
-    """Starlette's template renderer over make_environment()."""
-    return Jinja2Templates(env=make_environment(template_dirs))
+    """Starlette's template renderer over make_environment(), with the page's CSP nonce."""
+    return Jinja2Templates(env=make_environment(template_dirs), context_processors=[csp_context])
 
 
 def mount_static(app: Starlette) -> None:
