@@ -75,6 +75,9 @@ _PUBLIC = (
     "GET /auth/callback",
     "POST /auth/sign-out",
     "GET /service",
+    # The operator's sign-in form: it takes the operator token, and gives nothing without it.
+    "GET /operator/sign-in",
+    "POST /operator/sign-in",
 )
 _PERSON = (
     "POST /oidc/authorize",
@@ -251,11 +254,21 @@ def call_unstarted(
 
     async def send() -> Answer:
         transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url=own_base_url(app)) as http:
             response = await http.request(method, path, **kwargs)
             return Answer(response.status_code, response.headers, response.text)
 
     return asyncio.run(send())
+
+
+def own_base_url(app: FastAPI) -> str:
+    """The base URL app answers for (its Host check refuses any other)."""
+    runtime = getattr(app.state, "node", None) or app.state.anchor
+    return str(
+        runtime.settings.node.base_url
+        if hasattr(app.state, "node")
+        else runtime.settings.anchor.base_url
+    )
 
 
 def base_url_of(app: FastAPI, name: str) -> str:

@@ -46,7 +46,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
 
 def request(*lines: str) -> bytes:
     """A POST to the exchange with these header lines and an empty body."""
-    head = ["POST /exchange/v1/services HTTP/1.1", "host: bravo", "content-length: 0", *lines]
+    head = ["POST /exchange/v1/services HTTP/1.1", f"host: {HOST}", "content-length: 0", *lines]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 from digitalstate.identity.lockout import Bound
 from integration.identity_support import PASSWORD, Federation
 from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
-from security.signin_support import Clock
+from security.signin_support import Clock, without_tokens
 
 WRONG = "not the password"
 NOBODY = "nobody@example.test"
@@ -139,12 +138,6 @@ def test_signing_in_again_tells_the_person_of_the_failures_since_their_last_sign
     clock.advance(minutes=1)
     fed.sign_in_at_charter(ALICE)
     assert "failed sign-in attempt" not in fed.charter.get("/my").text
-
-
-def without_tokens(page: str, email: str) -> str:
-    """page less its CSRF token and the email echoed back."""
-    page = re.sub(r'name="csrf_token" value="[^"]+"', "", page)
-    return page.replace(email, "EMAIL")
 
 
 def test_a_lock_grows_from_the_first_lock_to_the_longest_and_never_overflows() -> None:
