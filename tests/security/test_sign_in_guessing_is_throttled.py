@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from digitalstate.identity.lockout import Bound
-from integration.identity_support import PASSWORD, Federation
+from integration.identity_support import PASSWORD, Federation, csrf_of
 from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
 from security.signin_support import Clock, without_tokens
 
 WRONG = "not the password"
 NOBODY = "nobody@example.test"
+ACCOUNT_FAILURES = 5  # [signin] account_failures, the default
 
 
 def fail(fed: Federation, times: int, email: str = ALICE) -> None:
@@ -146,3 +148,29 @@ def test_a_lock_grows_from_the_first_lock_to_the_longest_and_never_overflows() -
     lengths = [bound.lock_length(failures) for failures in (4, 5, 6, 7, 8, 9, 10**9)]
 
     assert lengths == [timedelta(minutes=m) for m in (0, 1, 2, 4, 8, 15, 15)]
+
+
+def test_a_burst_of_guesses_sent_at_once_is_checked_no_further_than_the_lock(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    # Review of issue 8: the lock was read once, before a guess queued for an argon2 slot, so
+    # a burst sent together passed the check before any failure was kept and every guess in
+    # it was tried (14 of 20 against the demo). The lock is read again inside the slot.
+    guard = fed.charter.app.state.sign_in_guard
+    guard.settings = guard.settings.model_copy(update={"password_wait_seconds": 60})
+    slots = guard.settings.password_checks_at_once
+    form = {"csrf_token": csrf_of(fed.charter.get("/sign-in")), "email": ALICE}
+
+    async def burst() -> list[httpx.Response]:
+        guesses = [
+            fed.charter.client.post("/sign-in", data={**form, "password": f"{WRONG} {n}"})
+            for n in range(16)
+        ]
+        return list(await asyncio.gather(*guesses))
+
+    answers = fed.charter.loop.run(burst())
+
+    checked = sum(answer.status_code == 400 for answer in answers)
+    assert all(answer.status_code in (400, 429) for answer in answers)
+    # At most the slots already past the lock when the fifth failure was kept go on.
+    assert checked <= ACCOUNT_FAILURES + slots - 1, checked

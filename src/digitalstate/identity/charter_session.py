@@ -160,6 +160,8 @@ class _SignInPages:
     async def check(self, email: str, password: str, client: str) -> Attempt:
         """The person with this email and password, or the lock that refused it unchecked.
 
+        The lock is read before waiting for an argon2 slot (a locked guess takes none) and
+        again once one is held, so a burst checks at most the slots' worth past the lock.
         Raises PasswordWorkBusyError when no argon2 slot frees up in time.
         """
         sessions = self.node.sessions
@@ -167,6 +169,11 @@ class _SignInPages:
         if until is not None:
             return Attempt(locked_until=until)
         async with self.guard.password_slot():
+            # Again, now that a slot is held: guesses sent together all passed the first look
+            # before any of them had failed, and would otherwise all be checked.
+            until = await run_in_threadpool(lock_on, self.guard, sessions, email, client)
+            if until is not None:
+                return Attempt(locked_until=until)
             person_id = await run_in_threadpool(
                 check_password, self.guard, sessions, email, password, client
             )
