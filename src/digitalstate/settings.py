@@ -153,6 +153,12 @@ class WebSection(EdgeSection):
     session_idle_minutes: float = Field(
         30, gt=0, le=24 * 60, description="a sign-in ends after this long without a page"
     )
+    acting_session_minutes: float = Field(
+        10,
+        gt=0,
+        le=24 * 60,
+        description="a helper's sign-in for someone lasts at most this long (revocation bound)",
+    )
     operator_remote: bool = Field(
         False, description="answer /operator/ pages from any address, not only loopback"
     )

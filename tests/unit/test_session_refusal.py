@@ -1,4 +1,4 @@
-"""When a signed-in session stops counting: revoked, idle or too old (with its reason)."""
+"""When a signed-in session stops counting: revoked, idle, too old or past its end (with why)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digitalstate.web.models import WebSession
-from digitalstate.web.session_store import hash_session_id, session_refusal
+from digitalstate.web.session_store import acting_end, hash_session_id, session_refusal
 
 SIGNED_IN = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
+ACTING = timedelta(minutes=10)
 
 
 def row(last_seen: timedelta = timedelta(), revoked: timedelta | None = None) -> WebSession:
@@ -47,6 +48,31 @@ def test_a_session_counts_until_revoked_idle_or_too_old(
         assert refusal is None
     else:
         assert refusal is not None and refusal.startswith(reason)
+
+
+def test_a_helpers_session_stops_counting_at_its_end() -> None:
+    session = row()
+    session.ends_at = SIGNED_IN + ACTING
+    almost = SIGNED_IN + ACTING - timedelta(seconds=1)
+    assert session_refusal(session, almost, idle=IDLE, absolute=ABSOLUTE) is None
+    refusal = session_refusal(session, SIGNED_IN + ACTING, idle=IDLE, absolute=ABSOLUTE)
+    assert refusal is not None and refusal.startswith("acting for someone until 2026-12-05T09:10")
+
+
+@pytest.mark.parametrize(
+    ("acting_for", "until", "end"),
+    [
+        (None, None, None),
+        (None, SIGNED_IN + timedelta(minutes=1), None),
+        ("helper", None, SIGNED_IN + ACTING),
+        ("helper", SIGNED_IN + timedelta(days=3), SIGNED_IN + ACTING),
+        ("helper", SIGNED_IN + timedelta(minutes=4), SIGNED_IN + timedelta(minutes=4)),
+    ],
+)
+def test_a_helpers_session_ends_at_the_acting_lifetime_or_the_delegations_end_if_sooner(
+    acting_for: str | None, until: datetime | None, end: datetime | None
+) -> None:
+    assert acting_end(SIGNED_IN, ACTING, acting_for, until) == end
 
 
 def test_a_naive_time_from_sqlite_is_read_as_utc() -> None:

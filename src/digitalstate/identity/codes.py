@@ -19,7 +19,19 @@ CODE_SECONDS = 60
 ID_TOKEN_SECONDS = 300
 ACR_PREFIX = "urn:digitalstate:loa:"
 LEVELS_OF_ASSURANCE = ("low", "medium", "high")
-ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "act")
+# act_until: when the delegation a helper signs in under ends (NumericDate); only with act.
+ID_TOKEN_CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "act",
+    "act_until",
+)
 
 
 def store_code(session: Session, row: AuthorizationCode, now: datetime) -> None:
@@ -75,10 +87,13 @@ def id_token_claims(
     nonce: str,
     auth_time: datetime,
     now: int,
+    acting_until: datetime | None = None,
 ) -> dict[str, Any]:
     """The claims of an ID token for client_id: pairwise sub, acr and, for a helper, act.
 
-    The pseudonyms given are recorded, so that the charter can map them back.
+    A helper's token also says when their delegation ends (act_until), so that the node can
+    end the session then. The pseudonyms given are recorded, so that the charter can map them
+    back.
     """
     signer = session.get(Person, helper_id or person_id)
     claims: dict[str, Any] = {
@@ -95,4 +110,6 @@ def id_token_claims(
     if helper_id is not None:
         helper = pseudonym_for(node, client_id, helper_id, session=session, record=True)
         claims["act"] = {"sub": helper}
+        if acting_until is not None:
+            claims["act_until"] = int(acting_until.timestamp())
     return claims

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
     AuthorizationServer,
     ClientMixin,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     OAuth2Payload,
     OAuth2Request,
@@ -54,7 +55,7 @@ from digitalstate.identity.codes import (
     store_code,
 )
 from digitalstate.identity.models import AuthorizationCode
-from digitalstate.identity.service import as_utc
+from digitalstate.identity.service import SIGN_IN_SCOPE, active_delegation, as_utc
 from digitalstate.identity.tokens import TokenError, sign_token, verify_token
 from digitalstate.keys import PublicKey
 from digitalstate.node.runtime import NodeRuntime
@@ -152,6 +153,7 @@ class SignedInUser:
     person_id: str
     helper_id: str | None
     auth_time: datetime
+    acting_until: datetime | None = None  # the delegation's end, read when the token is issued
 
 
 @dataclass(frozen=True)
@@ -382,8 +384,14 @@ class CharterCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         self.server.forget_code(authorization_code.code)
 
     def authenticate_user(self, authorization_code: IssuedCode) -> SignedInUser:
-        """Whom the code was issued for."""
-        return authorization_code.user
+        """Whom the code was issued for; a helper's delegation is checked again, now."""
+        user = authorization_code.user
+        if user.helper_id is None:
+            return user
+        ends = self.server.delegation_end(user.helper_id, user.person_id)
+        if ends is None:
+            raise InvalidGrantError("The helper may no longer sign in for this person.")
+        return replace(user, acting_until=ends)
 
 
 class CharterOpenIDCode(OpenIDCode):  # type: ignore[misc]
@@ -400,7 +408,7 @@ class CharterOpenIDCode(OpenIDCode):  # type: ignore[misc]
     def encode_id_token(self, token: Any, request: Any) -> str:
         """The signed ID token of the code being exchanged."""
         code: IssuedCode = request.authorization_code
-        return self.server.id_token(code)
+        return self.server.id_token(code, request.user)
 
 
 class CharterServer(AuthorizationServer):  # type: ignore[misc]
@@ -484,17 +492,25 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
         with self.node.sessions.begin() as session:
             return nonce_in_use(session, client_id, nonce)
 
-    def id_token(self, code: IssuedCode) -> str:
-        """The signed ID token for code."""
+    def delegation_end(self, helper_id: str, person_id: str) -> datetime | None:
+        """When the delegation letting helper_id sign in for person_id ends; None if none now."""
+        with self.node.sessions.begin() as session:
+            delegation = active_delegation(session, helper_id, person_id, SIGN_IN_SCOPE, self.now())
+            return as_utc(delegation.expires_at) if delegation is not None else None
+
+    def id_token(self, code: IssuedCode, user: SignedInUser | None = None) -> str:
+        """The signed ID token for code (for user, as checked at the token request)."""
+        user = user or code.user
         with self.node.sessions.begin() as session:
             claims = id_token_claims(
                 session,
                 self.node,
                 client_id=code.client_id,
-                person_id=code.user.person_id,
-                helper_id=code.user.helper_id,
+                person_id=user.person_id,
+                helper_id=user.helper_id,
                 nonce=code.nonce,
-                auth_time=code.user.auth_time,
+                auth_time=user.auth_time,
                 now=int(self.clock()),
+                acting_until=user.acting_until,
             )
         return sign_token(claims, self.node.key)

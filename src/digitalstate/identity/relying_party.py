@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -66,6 +67,7 @@ class Subject:
     sub: str
     acr: str
     acting_for: str | None = None
+    acting_until: datetime | None = None  # when the helper's delegation ends (act_until)
 
 
 class SignInFailedError(Exception):
@@ -163,12 +165,24 @@ _NOT_PROVEN = "The sign-in service's answer could not be checked, so you have no
 
 
 def subject_from_claims(claims: Mapping[str, Any]) -> Subject:
-    """The Subject an ID token names."""
+    """The Subject an ID token names, with the end of a helper's delegation when given."""
     act = claims.get("act")
     helper = act.get("sub") if isinstance(act, dict) else None
-    return Subject(
-        sub=claims["sub"], acr=claims["acr"], acting_for=helper if isinstance(helper, str) else None
-    )
+    if not isinstance(helper, str):
+        return Subject(sub=claims["sub"], acr=claims["acr"])
+    ends = _act_until(claims.get("act_until"))
+    return Subject(sub=claims["sub"], acr=claims["acr"], acting_for=helper, acting_until=ends)
+
+
+def _act_until(value: Any) -> datetime | None:
+    if value is None:  # a charter from before act_until: the acting lifetime still bounds it
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    raise SignInFailedError(_NOT_PROVEN, "id_token refused: act_until is not a time")
 
 
 class _SignIn:
@@ -292,9 +306,14 @@ class _RelyingPartyPages:
             subject, next_path = await self.flow.finish(request, dict(request.query_params), post)
         except SignInFailedError as exc:
             return self.failed(request, exc)
-        act = subject.acting_for
         await run_in_threadpool(
-            start_session, request, KIND_SUBJECT, subject.sub, acr=subject.acr, act=act
+            start_session,
+            request,
+            KIND_SUBJECT,
+            subject.sub,
+            acr=subject.acr,
+            act=subject.acting_for,
+            act_until=subject.acting_until,
         )
         return RedirectResponse(next_path, status_code=303)
 

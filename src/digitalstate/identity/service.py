@@ -33,6 +33,7 @@ DELEGATION_SCOPES: dict[str, str] = {
     "consent": "Give and withdraw consents for you",
     "sign-in": "Use services for you",
 }
+SIGN_IN_SCOPE = "sign-in"
 
 
 def as_utc(moment: datetime) -> datetime:

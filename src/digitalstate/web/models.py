@@ -23,6 +23,9 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A hard end besides the timeouts: a helper's session ends at the acting lifetime or the
+    # delegation's end, whichever is first (None: the timeouts alone).
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (
         Index("ix_web_sessions_kind_subject", "kind", "subject"),

@@ -17,7 +17,7 @@ import os
 import secrets
 import time
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -150,6 +150,7 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
         node.sessions,
         idle=timedelta(minutes=settings.web.session_idle_minutes),
         absolute=timedelta(seconds=lifetime),
+        acting=timedelta(minutes=settings.web.acting_session_minutes),
     )
     app.add_middleware(
         NodeSessionMiddleware,  # type: ignore[arg-type]
@@ -197,7 +198,13 @@ def signed_in(request: Request) -> SignedIn | None:
 
 
 def start_session(
-    request: Request, kind: str, subject: str, *, acr: str | None = None, act: str | None = None
+    request: Request,
+    kind: str,
+    subject: str,
+    *,
+    acr: str | None = None,
+    act: str | None = None,
+    act_until: datetime | None = None,
 ) -> None:
     """Sign in: end the session the cookie had, then start one under a new id and CSRF token.
 
@@ -206,7 +213,9 @@ def start_session(
     """
     end_session(request)
     store = session_store(request)
-    request.session[SESSION_ID_KEY] = store.start(kind, subject, acr=acr, acting_for=act)
+    request.session[SESSION_ID_KEY] = store.start(
+        kind, subject, acr=acr, acting_for=act, acting_until=act_until
+    )
     request.state.signed_in = _UNCHECKED
 
 

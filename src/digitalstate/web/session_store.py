@@ -5,6 +5,10 @@ SHA-256, says who is signed in and whether the session still counts: not revoked
 out, signed out everywhere, replaced by a new sign-in), used within the idle timeout and no
 older than the absolute timeout. Every worker of a node reads the same rows, so a sign-out on
 one is a sign-out on all, and it survives a restart.
+
+A helper's session for someone (``acting_for`` set) also has a hard end, ``ends_at``: the
+acting lifetime after sign-in, or the delegation's end if that comes first. So a revoked
+delegation stops counting at other nodes within the acting lifetime, and an expired one at once.
 """
 
 from __future__ import annotations
@@ -59,7 +63,19 @@ def session_refusal(
         return f"unused for more than {idle}"
     if now - as_utc(row.created_at) > absolute:
         return f"signed in more than {absolute} ago"
+    if row.ends_at is not None and now >= as_utc(row.ends_at):
+        return f"acting for someone until {as_utc(row.ends_at).isoformat()}"
     return None
+
+
+def acting_end(
+    now: datetime, acting: timedelta, acting_for: str | None, until: datetime | None
+) -> datetime | None:
+    """When a session must end besides its timeouts: for a helper, acting or until, if sooner."""
+    if acting_for is None:
+        return None
+    end = now + acting
+    return min(end, as_utc(until)) if until is not None else end
 
 
 class SqlSessionStore:
@@ -71,11 +87,13 @@ class SqlSessionStore:
         *,
         idle: timedelta,
         absolute: timedelta,
+        acting: timedelta | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sessions = sessions
         self.idle = idle
         self.absolute = absolute
+        self.acting = min(acting, absolute) if acting is not None else absolute
         self.clock = clock  # tests set it: time is injected, never slept through
 
     def now(self) -> datetime:
@@ -83,9 +101,18 @@ class SqlSessionStore:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def start(
-        self, kind: str, subject: str, *, acr: str | None = None, acting_for: str | None = None
+        self,
+        kind: str,
+        subject: str,
+        *,
+        acr: str | None = None,
+        acting_for: str | None = None,
+        acting_until: datetime | None = None,
     ) -> str:
-        """A new session for subject; its id, to put in the cookie (the table keeps the hash)."""
+        """A new session for subject; its id, to put in the cookie (the table keeps the hash).
+
+        acting_until is when the delegation of a helper's session ends (from the ID token).
+        """
         session_id = secrets.token_urlsafe(32)
         now = self.now()
         with self.sessions.begin() as db:
@@ -100,6 +127,7 @@ class SqlSessionStore:
                     acting_for=acting_for,
                     created_at=now,
                     last_seen_at=now,
+                    ends_at=acting_end(now, self.acting, acting_for, acting_until),
                 )
             )
         return session_id
