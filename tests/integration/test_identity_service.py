@@ -186,11 +186,69 @@ def test_the_people_a_helper_acts_for_are_listed_with_their_names(
     assert after_the_end == []
 
 
+def test_an_invitation_to_an_address_without_an_account_is_kept_and_grants_nothing(
+    sessions: sessionmaker[Session], people: dict[str, str]
+) -> None:
+    with sessions.begin() as session:
+        grant(session, people["alice"], " Dora@Example.TEST ")
+    with sessions.begin() as session:
+        (entry,) = delegations_for(session, people["alice"])
+        assert (entry.email, entry.delegation.helper_id) == ("dora@example.test", None)
+        assert entry.status(NOW) == "active"
+        assert delegations_of_helper(session, people["bob"], now=NOW) == []
+
+
+def test_an_invitation_takes_effect_when_an_account_with_its_email_is_created(
+    sessions: sessionmaker[Session], people: dict[str, str]
+) -> None:
+    with sessions.begin() as session:
+        grant(session, people["alice"], "dora@example.test")
+    with sessions.begin() as session:
+        dora = create_person(
+            session,
+            email="Dora@example.test",
+            display_name="Dora",
+            password_hash=PASSWORD_HASH,
+            now=NOW,
+        ).id
+    with sessions.begin() as session:
+        assert active_delegation(session, dora, people["alice"], "consent", NOW) is not None
+        (entry,) = delegations_of_helper(session, dora, now=NOW)
+        assert entry.other.display_name == "Alice"
+
+
+def test_an_invitation_to_an_address_without_an_account_is_revoked_like_any_other(
+    sessions: sessionmaker[Session], people: dict[str, str]
+) -> None:
+    with sessions.begin() as session:
+        first = grant(session, people["alice"], "dora@example.test")
+        grant(session, people["alice"], "dora@example.test", scope="sign-in")
+    with sessions.begin() as session:
+        assert (
+            revoke_delegation(session, person_id=people["bob"], delegation_id=first, now=NOW)
+            is None
+        )
+        statuses = sorted(e.status(NOW) for e in delegations_for(session, people["alice"]))
+        assert statuses == ["active", "revoked"]
+        (active,) = [
+            e for e in delegations_for(session, people["alice"]) if e.status(NOW) == "active"
+        ]
+        revoke_delegation(
+            session, person_id=people["alice"], delegation_id=active.delegation.id, now=NOW
+        )
+        assert active.status(NOW) == "revoked"
+
+
 @pytest.mark.parametrize(
     ("email", "scope", "expires_at", "field", "message"),
     [
         ("", "consent", LATER, "email", "Enter the email address"),
         ("alice@example.test", "consent", LATER, "email", "someone else"),
+        (" Alice@Example.test", "consent", LATER, "email", "someone else"),
+        ("bob", "consent", LATER, "email", "in the correct format"),
+        ("bob@", "consent", LATER, "email", "in the correct format"),
+        ("bob @example.test", "consent", LATER, "email", "in the correct format"),
+        ("b" * 310 + "@example.test", "consent", LATER, "email", "in the correct format"),
         ("bob@example.test", "", LATER, "scope", "Select what they can do"),
         ("bob@example.test", "consent everything", LATER, "scope", "Unknown kind of help"),
         ("bob@example.test", "consent", NOW, "expires", "must be in the future"),

@@ -71,3 +71,31 @@ def test_check_fails_when_the_database_drifts_from_the_models(empty_engine: Engi
         connection.execute(text("ALTER TABLE federation_documents ADD COLUMN stray INTEGER"))
     with pytest.raises(CommandError, match="stray"):
         migrate.check(empty_engine)
+
+
+def test_upgrading_keeps_each_delegation_with_its_helpers_email(empty_engine: Engine) -> None:
+    command.upgrade(migrate.alembic_config(empty_engine), "0007")
+    with empty_engine.begin() as connection:
+        for person in ("alice", "bob"):
+            connection.execute(
+                text(
+                    "INSERT INTO people (id, email, password_hash, display_name,"
+                    " level_of_assurance, created_at) VALUES (:id, :email, 'x', :id, 'low',"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"id": person, "email": f"{person}@example.test"},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO delegations (id, person_id, helper_id, scope, created_at,"
+                " expires_at) VALUES ('d', 'alice', 'bob', 'consent', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        kept = connection.execute(text("SELECT helper_id, helper_email FROM delegations"))
+        assert kept.all() == [("bob", "bob@example.test")]
+    migrate.check(empty_engine)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
-from digitalstate.identity.service import verify_password
+from digitalstate.identity.service import active_delegation, grant_delegation, verify_password
 from digitalstate.node.demo import DEMO_NODES, LAYOUT_FILE, DemoLayout, prepare
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.registers.seed import DEMO_PASSWORD, SeedTargets, seed_people
@@ -121,6 +122,28 @@ def test_more_people_later_are_the_same_first_people_plus_new_ones(
     seed(engine, 10, 20)
     seed(second_engine, 0, 20)
     assert rows(engine, Person, Person.id) == rows(second_engine, Person, Person.id)
+
+
+def test_an_invitation_to_a_person_seeded_later_takes_effect_when_they_are_seeded(
+    engine: Engine,
+) -> None:
+    seed(engine, 0, 1)
+    alice, later = make_person(1, 0), make_person(1, 1)
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        grant_delegation(
+            session,
+            person_id=alice.person_id,
+            helper_email=later.email,
+            scope="consent",
+            expires_at=now + timedelta(days=1),
+            now=now,
+        )
+
+    seed(engine, 1, 2)
+
+    with Session(engine) as session:
+        assert active_delegation(session, later.person_id, alice.person_id, "consent", now)
 
 
 def test_no_register_row_contains_an_internal_person_id(engine: Engine) -> None:

@@ -24,13 +24,20 @@ class Person(Base):
 
 
 class Delegation(Base):
-    """A person lets a helper act for them, for a scope, until an expiry."""
+    """A person lets a helper act for them, for a scope, until an expiry.
+
+    The person names the helper by email (kept normalised, as typed). helper_id is the account
+    with that email; None while no account has it, and then the delegation grants nothing.
+    """
 
     __tablename__ = "delegations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
-    helper_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    helper_email: Mapped[str] = mapped_column(String(320), index=True)
+    helper_id: Mapped[str | None] = mapped_column(
+        ForeignKey("people.id"), index=True, nullable=True
+    )
     scope: Mapped[str] = mapped_column(String(200))  # space-separated, e.g. "consent"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

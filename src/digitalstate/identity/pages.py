@@ -110,11 +110,11 @@ class _PersonPages:
             delegation = revoke_delegation(
                 session, person_id=person_id, delegation_id=delegation_id, now=datetime.now(UTC)
             )
-            helper = get_person(session, delegation.helper_id) if delegation else None
-        if delegation is None:  # not theirs, or not there: say so, the same for both
+            email = delegation.helper_email if delegation else None
+        if email is None:  # not theirs, or not there: say so, the same for both
             return self.helpers_page(request, person_id, status=404)
-        if helper is not None:
-            request.session[FLASH_KEY] = f"{helper.display_name} can no longer act for you"
+        # By the email typed, never the account's name: the same whether or not it has one.
+        request.session[FLASH_KEY] = f"{email} can no longer act for you"
         return RedirectResponse(HELPERS_PATH, status_code=303)
 
     def helpers_page(

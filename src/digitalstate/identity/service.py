@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime
 
 _HASHER = PasswordHasher()
+
+MAX_EMAIL = 320  # the longest email address a person or an invitation can have
 
 # What a helper may do for a person, as people read it (the delegation's scope words).
 DELEGATION_SCOPES: dict[str, str] = {
@@ -90,6 +92,7 @@ def create_person(
     )
     session.add(person)
     session.flush()
+    claim_invitations(session, person.email)
     return person
 
 
@@ -129,11 +132,15 @@ class DelegationError(ValueError):
 
 
 @dataclass(frozen=True)
-class DelegationEntry:
-    """A delegation and the other person in it (the helper, or the person helped)."""
+class Invitation:
+    """A delegation as the person who granted it sees it: the helper only by the email typed."""
 
     delegation: Delegation
-    other: Person
+
+    @property
+    def email(self) -> str:
+        """The helper's email address, as the person typed it (normalised)."""
+        return self.delegation.helper_email
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -149,6 +156,13 @@ class DelegationEntry:
         return "active"
 
 
+@dataclass(frozen=True)
+class DelegationEntry(Invitation):
+    """A delegation a helper holds, and the person they may act for."""
+
+    other: Person
+
+
 def _scope_words(scope: str | Iterable[str]) -> list[str]:
     words = scope.split() if isinstance(scope, str) else list(scope)
     unknown = sorted(set(words) - set(DELEGATION_SCOPES))
@@ -159,6 +173,18 @@ def _scope_words(scope: str | Iterable[str]) -> list[str]:
     return sorted(set(words))
 
 
+def _helper_email(helper_email: str) -> str:
+    email = normalise_email(helper_email)
+    if not email:
+        raise DelegationError("email", "Enter the email address of the person who will help you")
+    local, _, domain = email.rpartition("@")
+    if len(email) > MAX_EMAIL or not local or not domain or any(c.isspace() for c in email):
+        raise DelegationError(
+            "email", "Enter an email address in the correct format, like name@example.com"
+        )
+    return email
+
+
 def grant_delegation(
     session: Session,
     *,
@@ -167,30 +193,31 @@ def grant_delegation(
     scope: str | Iterable[str],
     expires_at: datetime,
     now: datetime,
-) -> Delegation | None:
-    """Let the person with helper_email act for person_id within scope until expires_at.
+) -> Delegation:
+    """Let whoever has helper_email act for person_id within scope until expires_at.
 
-    A new grant to the same helper replaces the one they had. None when helper_email has no
-    account: the caller answers the same either way, so that nobody learns who has an
-    account by inviting them. Raises DelegationError.
+    The invitation is kept whether or not helper_email has an account, and reads the same
+    either way, so that nobody learns who has an account by inviting them. It lets the account
+    with that email act at once; while there is none it grants nothing, and takes effect when
+    one is created (claim_invitations). A new invitation to the same email replaces the one
+    before. Raises DelegationError.
     """
     words = _scope_words(scope)
-    if not helper_email.strip():
-        raise DelegationError("email", "Enter the email address of the person who will help you")
+    email = _helper_email(helper_email)
     if as_utc(expires_at) <= now:
         raise DelegationError("expires", "The date help ends must be in the future")
-    helper = find_person_by_email(session, helper_email)
-    if helper is None:
-        return None
-    if helper.id == person_id:
+    person = get_person(session, person_id)
+    if person is not None and person.email == email:
         raise DelegationError("email", "Enter the email address of someone else")
     for entry in delegations_for(session, person_id):
-        if entry.other.id == helper.id and entry.status(now) == "active":
+        if entry.email == email and entry.status(now) == "active":
             entry.delegation.revoked_at = now
+    helper = find_person_by_email(session, email)
     delegation = Delegation(
         id=str(uuid.uuid4()),
         person_id=person_id,
-        helper_id=helper.id,
+        helper_email=email,
+        helper_id=helper.id if helper is not None else None,
         scope=" ".join(words),
         created_at=now,
         expires_at=as_utc(expires_at),
@@ -198,6 +225,16 @@ def grant_delegation(
     session.add(delegation)
     session.flush()
     return delegation
+
+
+def claim_invitations(session: Session, email: str | None = None) -> None:
+    """Give invitations to an email that now has an account to that account (one, or all)."""
+    owner = select(Person.id).where(Person.email == Delegation.helper_email).scalar_subquery()
+    claim = update(Delegation).where(Delegation.helper_id.is_(None), owner.is_not(None))
+    if email is not None:
+        claim = claim.where(Delegation.helper_email == normalise_email(email))
+    fetch = {"synchronize_session": "fetch"}  # the session may hold these delegations
+    session.execute(claim.values(helper_id=owner), execution_options=fetch)
 
 
 def revoke_delegation(
@@ -227,16 +264,14 @@ def active_delegation(
     return next((d for d in candidates if scope in d.scope.split()), None)
 
 
-def delegations_for(session: Session, person_id: str) -> list[DelegationEntry]:
-    """Every delegation person_id has granted, newest first, with each helper."""
-    helper = aliased(Person)
-    rows = session.execute(
-        select(Delegation, helper)
-        .join(helper, helper.id == Delegation.helper_id)
+def delegations_for(session: Session, person_id: str) -> list[Invitation]:
+    """Every delegation person_id has granted, newest first, each helper only by email."""
+    rows = session.scalars(
+        select(Delegation)
         .where(Delegation.person_id == person_id)
         .order_by(Delegation.created_at.desc(), Delegation.id)
     )
-    return [DelegationEntry(delegation, other) for delegation, other in rows]
+    return [Invitation(delegation) for delegation in rows]
 
 
 def delegations_of_helper(

@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from digitalstate.federation.domain import FieldDefinition
 from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import pseudonym
+from digitalstate.identity.service import claim_invitations
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.registers.synthetic import SEEDED_AT, SyntheticPerson, make_person
 
@@ -84,6 +86,9 @@ def seed_people(
             pending.result()
             if on_chunk is not None:
                 on_chunk(stop)
+    # A helper invited before their account was seeded can act from now on.
+    with Session(targets.charter) as session, session.begin():
+        claim_invitations(session)
 
 
 Writes = list[tuple[Engine, list[tuple[Any, list[dict[str, Any]]]]]]
