@@ -60,6 +60,17 @@ async def read_form(request: Request) -> FormData:
     )
 
 
+def form_text(form: FormData, name: str) -> str:
+    """The text of the form's field name (its last value), or '' when it is not there."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def form_texts(form: FormData, name: str) -> list[str]:
+    """Every text value of the form's field name, in order."""
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
 def content_security_policy(nonce: str) -> str:
     """The policy of every response: our own origin only, the nonce for the inline script."""
     return "; ".join(
