@@ -30,7 +30,12 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.settings import EdgeSection
 from digitalstate.web.app import create_anchor_app
-from digitalstate.web.hardening import FORM_MAX_FIELDS, allowed_host_names, server_options
+from digitalstate.web.hardening import (
+    FORM_MAX_FIELDS,
+    allowed_host_names,
+    server_options,
+    strict_host_name,
+)
 from integration import consent_support
 from integration.identity_support import PASSWORD, Federation, csrf_of
 from integration.registers_support import (
@@ -117,6 +122,49 @@ def test_a_request_for_a_foreign_host_is_refused_with_untrusted_host(node: Regis
         assert answer.status_code == 400, path
         assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
     assert node.http.request("GET", "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:1@evil.com",
+        "people.test:1@evil.com",
+        "people.test:80:80",
+        "people.test:",
+        "people.test:0",
+        "people.test:65536",
+        "people.test:+80",
+        "people.test/evil",
+        "[::1",
+        "[::1]x",
+        "[not:an:address]",
+        "",
+    ],
+)
+def test_a_host_that_is_not_a_name_and_a_port_of_digits_is_refused(
+    node: RegisterNode, host: str
+) -> None:
+    answer = node.http.request("GET", "/healthz", headers={"host": host})
+    assert answer.status_code == 400, host
+    assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
+
+
+def test_a_repeated_host_header_is_refused_even_when_both_are_allowed(
+    node: RegisterNode,
+) -> None:
+    own = BASE_URL.removeprefix("http://")
+    answer = node.http.request("GET", "/healthz", headers=[("host", own), ("host", own)])
+    assert answer.status_code == 400
+    assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
+    assert node.http.request("GET", "/healthz", headers={"host": own + ":8101"}).status_code == 200
+
+
+def test_the_host_parser_takes_names_ipv6_literals_and_ports_of_digits_only() -> None:
+    assert strict_host_name("People.Test:443") == "people.test"
+    assert strict_host_name("[::1]:8101") == "::1"
+    assert strict_host_name("127.0.0.1") == "127.0.0.1"
+    assert strict_host_name("127.0.0.1:1@evil.com") is None
+    assert strict_host_name("::1") is None  # an IPv6 literal needs its brackets
 
 
 def test_a_signed_call_from_another_node_by_the_base_url_still_passes(
