@@ -239,7 +239,9 @@ def test_a_sign_in_lasts_session_hours_and_idles_session_idle_minutes(
 # helpers -----------------------------------------------------------------------------------
 
 
-def add_helper(fed: Federation, **fields: str | list[str]) -> httpx.Response:
+def add_helper(
+    fed: Federation, files: dict[str, tuple[str, bytes]] | None = None, **fields: str | list[str]
+) -> httpx.Response:
     page = fed.charter.get("/my/helpers")
     end = date.today() + timedelta(days=30)
     form: dict[str, str | list[str]] = {
@@ -251,7 +253,7 @@ def add_helper(fed: Federation, **fields: str | list[str]) -> httpx.Response:
         "expires-year": str(end.year),
     }
     form.update(fields)
-    return fed.charter.post("/my/helpers", data=form)
+    return fed.charter.post("/my/helpers", data=form, files=files)
 
 
 def delegations(fed: Federation) -> list[Delegation]:

@@ -21,7 +21,7 @@ from digitalstate.exchange.client import ExchangeClient
 from digitalstate.federation import service
 from digitalstate.federation.anchor import AnchorRuntime
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.keeper import NOT_MODIFIED, Fetched
+from digitalstate.federation.keeper import BACKOFF_MAX_SECONDS, NOT_MODIFIED, Fetched
 from digitalstate.federation.setup import init_anchor
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
@@ -158,6 +158,8 @@ def test_the_default_intervals_bound_a_revocation_to_30_seconds() -> None:
     refresh = FederationSection.model_fields["refresh_seconds"].default
     one_request = ExchangeSection.model_fields["client_timeout_seconds"].default
     assert reload + refresh + one_request <= 30
+    # Also once the anchor answers again after the node backed off.
+    assert reload + max(refresh, min(2 * refresh, BACKOFF_MAX_SECONDS)) + one_request <= 30
 
 
 def test_a_revoked_members_signed_request_is_refused_within_the_bound(
@@ -232,5 +234,8 @@ def test_a_failing_anchor_is_asked_less_often_and_the_last_good_copy_is_kept(
     for _ in range(8):
         federation.http.run(keeper.refresh())
         waits.append(keeper.next_wait(10))
-    assert waits == [20, 40, 60, 60, 60, 60, 60, 60]
+    assert waits == [15] * 8  # twice the interval, but within BACKOFF_MAX_SECONDS
+    assert keeper.next_wait(5) == 10
+    assert keeper.next_wait(0.2) == 0.4
+    assert keeper.next_wait(60) == 60  # a longer interval is the operator's choice
     assert keeper.current() is held

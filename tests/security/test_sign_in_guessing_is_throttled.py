@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from digitalstate.identity.lockout import Bound
+from digitalstate.identity.throttle import client_key
 from integration.identity_support import PASSWORD, Federation, csrf_of
 from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
 from security.signin_support import Clock, without_tokens
@@ -121,6 +122,33 @@ def test_one_client_failing_on_many_accounts_is_locked_too(
 
     assert refused_for(answer, 1)
     clock.advance(minutes=1, seconds=1)
+    assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
+
+
+def test_an_ipv6_client_is_counted_by_its_64_and_an_ipv4_client_by_its_address() -> None:
+    one_64 = {client_key(f"2001:DB8:1:2:{n:x}::{n:x}") for n in range(1, 50)}
+    assert one_64 == {"2001:db8:1:2::/64"}
+    assert client_key("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert client_key("::ffff:192.0.2.7") == client_key("192.0.2.7") == "192.0.2.7"
+    assert client_key("192.0.2.8") != client_key("192.0.2.7")
+    assert client_key(None) == "unknown"
+    assert client_key("testclient") == "testclient"
+
+
+def test_one_ipv6_client_taking_a_new_address_per_guess_is_locked_too(
+    fed: Federation, alice: str, clock: Clock
+) -> None:
+    guard = fed.charter.app.state.sign_in_guard
+    guard.settings = guard.settings.model_copy(update={"client_failures": 8})
+    transport = fed.charter.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    for n in range(8):
+        transport.client = (f"2001:db8:7:7:{n + 1:x}::1", 50000)
+        fail(fed, 1, f"someone{n}@example.test")
+
+    transport.client = ("2001:db8:7:7:ffff::1", 50000)
+    assert refused_for(sign_in_form(fed, email=ALICE, password=PASSWORD), 1)
+    transport.client = ("2001:db8:7:8::1", 50000)  # another /64: another client
     assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
 
 

@@ -17,17 +17,27 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import params
+from fastapi.routing import APIRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from digitalstate.consent.models import ConsentRequest
 from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.settings import EdgeSection
 from digitalstate.web.app import create_anchor_app
-from digitalstate.web.hardening import FORM_MAX_FIELDS, allowed_host_names, server_options
+from digitalstate.web.hardening import (
+    FORM_MAX_FIELDS,
+    allowed_host_names,
+    server_options,
+    strict_host_name,
+)
+from integration import consent_support
+from integration.identity_support import PASSWORD, Federation, csrf_of
 from integration.registers_support import (
     BASE_URL,
     RegisterNode,
@@ -35,8 +45,22 @@ from integration.registers_support import (
     add_record,
     start_register,
 )
+from integration.test_consent_flow import ask
+from integration.test_identity_charter_pages import (
+    ALICE,
+    add_helper,
+    delegations,
+    is_signed_in,
+    sign_in_form,
+)
+from security.support import build_role_apps
 
 MIB = 1024 * 1024
+Files = dict[str, tuple[str, bytes]] | None
+PAST_THE_FORM_BOUNDS = [
+    pytest.param({f"pad{index}": "x" for index in range(500)}, None, id="500-fields"),
+    pytest.param({}, {"upload": ("a.txt", b"x")}, id="a-file-part"),
+]
 
 
 @pytest.fixture
@@ -98,6 +122,49 @@ def test_a_request_for_a_foreign_host_is_refused_with_untrusted_host(node: Regis
         assert answer.status_code == 400, path
         assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
     assert node.http.request("GET", "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:1@evil.com",
+        "people.test:1@evil.com",
+        "people.test:80:80",
+        "people.test:",
+        "people.test:0",
+        "people.test:65536",
+        "people.test:+80",
+        "people.test/evil",
+        "[::1",
+        "[::1]x",
+        "[not:an:address]",
+        "",
+    ],
+)
+def test_a_host_that_is_not_a_name_and_a_port_of_digits_is_refused(
+    node: RegisterNode, host: str
+) -> None:
+    answer = node.http.request("GET", "/healthz", headers={"host": host})
+    assert answer.status_code == 400, host
+    assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
+
+
+def test_a_repeated_host_header_is_refused_even_when_both_are_allowed(
+    node: RegisterNode,
+) -> None:
+    own = BASE_URL.removeprefix("http://")
+    answer = node.http.request("GET", "/healthz", headers=[("host", own), ("host", own)])
+    assert answer.status_code == 400
+    assert answer.json()["type"] == PROBLEM_BASE + "untrusted-host"
+    assert node.http.request("GET", "/healthz", headers={"host": own + ":8101"}).status_code == 200
+
+
+def test_the_host_parser_takes_names_ipv6_literals_and_ports_of_digits_only() -> None:
+    assert strict_host_name("People.Test:443") == "people.test"
+    assert strict_host_name("[::1]:8101") == "::1"
+    assert strict_host_name("127.0.0.1") == "127.0.0.1"
+    assert strict_host_name("127.0.0.1:1@evil.com") is None
+    assert strict_host_name("::1") is None  # an IPv6 literal needs its brackets
 
 
 def test_a_signed_call_from_another_node_by_the_base_url_still_passes(
@@ -192,3 +259,77 @@ def test_a_form_past_the_field_or_file_bounds_is_refused_before_the_csrf_check(
         "POST", "/operator/sign-in", files={"upload": ("a.txt", b"x")}, data={"token": "x"}
     )
     assert too_many.status_code == with_file.status_code == 400
+
+
+# Every form goes through read_form: a FastAPI Form() parameter is parsed first with
+# Starlette's defaults (1,000 fields, files allowed), and read_form is handed that parse.
+
+
+def test_no_route_of_any_app_parses_a_form_outside_read_form(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    apps = build_role_apps(tmp_path_factory.mktemp("roles"))
+    found = [
+        f"{name}: {route.path}"
+        for name, app in apps.items()
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        and route.body_field is not None
+        and isinstance(route.body_field.field_info, params.Form)  # what FastAPI parses first
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(("padding", "files"), PAST_THE_FORM_BOUNDS)
+def test_a_sign_in_past_the_form_bounds_is_refused_and_signs_nobody_in(
+    fed: Federation, alice: str, padding: dict[str, str], files: Files
+) -> None:
+    page = fed.charter.get("/sign-in")
+    form = {"csrf_token": csrf_of(page), "email": ALICE, "password": PASSWORD, **padding}
+
+    answer = fed.charter.post("/sign-in", data=form, files=files)
+
+    assert answer.status_code == 400, answer.text
+    assert not is_signed_in(fed)
+    assert sign_in_form(fed, email=ALICE, password=PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize(("padding", "files"), PAST_THE_FORM_BOUNDS)
+def test_a_helper_form_past_the_form_bounds_is_refused_and_grants_nothing(
+    fed: Federation, alice: str, bob: str, padding: dict[str, str], files: Files
+) -> None:
+    fed.sign_in_at_charter(ALICE)
+
+    answer = add_helper(fed, files=files, **padding)
+
+    assert answer.status_code == 400, answer.text
+    assert delegations(fed) == []
+
+
+@pytest.fixture
+def consent_fed(tmp_path: Path, database_url: str) -> Iterator[consent_support.Federation]:
+    """A charter on database_url and a People register on SQLite, running."""
+    holder_db = f"sqlite:///{tmp_path / 'people.db'}"
+    yield from consent_support.start_federation(tmp_path, database_url, holder_db)
+
+
+@pytest.mark.parametrize(("padding", "files"), PAST_THE_FORM_BOUNDS)
+def test_a_consent_answer_past_the_form_bounds_is_refused_and_decides_nothing(
+    consent_fed: consent_support.Federation, padding: dict[str, str], files: Files
+) -> None:
+    fed = consent_fed
+    person = fed.add_person("ada@example.org", "Ada Lovelace")
+    fed.sign_in("ada@example.org")
+    request_id = ask(fed, person)["request_id"]
+    token = fed.browser.csrf(f"/consent/{request_id}")
+
+    answer = fed.browser.post(
+        f"/consent/{request_id}",
+        data={"csrf_token": token, "answer": "no", **padding},
+        files=files,
+    )
+
+    assert answer.status_code == 400, answer.text
+    with fed.charter.sessions.begin() as session:
+        request = session.get(ConsentRequest, request_id)
+        assert request is not None and request.decided_at is None

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
@@ -37,6 +37,7 @@ from digitalstate.consent.service import RequestUnavailableError
 from digitalstate.consent.views import ConsentView, consent_view, event_view, member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import csrf_token, require_csrf
 from digitalstate.web.templating import make_templates
 
@@ -118,13 +119,10 @@ class ConsentPages:
         return self.screen_page(request, screen)
 
     async def answer_consent(
-        self,
-        request: Request,
-        request_id: str,
-        person: PersonDep,
-        answer: Annotated[str | None, Form()] = None,
+        self, request: Request, request_id: str, person: PersonDep
     ) -> Response:
         """Agree or refuse; agreeing first gives the register its copy of the consent."""
+        answer = form_text(await read_form(request), "answer")
         try:
             if answer not in ANSWERS:
                 screen = await _screen(self.node, request_id, person)

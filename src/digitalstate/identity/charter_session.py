@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -27,6 +27,7 @@ from digitalstate.identity.throttle import (
     lock_on,
 )
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import (
     RedirectTo,
     current_path,
@@ -107,15 +108,11 @@ class _SignInPages:
         """Ask for an email address and password."""
         return self.page(request, next_path=local_path(next, ACCOUNT_PATH))
 
-    async def sign_in_submit(
-        self,
-        request: Request,
-        email: Annotated[str, Form()] = "",
-        password: Annotated[str, Form()] = "",
-        next: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def sign_in_submit(self, request: Request) -> Response:
         """Check the email address and password; sign in and go on, or say what is wrong."""
-        next_path = local_path(next, ACCOUNT_PATH)
+        form = await read_form(request)
+        email, password = form_text(form, "email"), form_text(form, "password")
+        next_path = local_path(form_text(form, "next"), ACCOUNT_PATH)
         errors: dict[str, str] = {}
         if not email.strip():
             errors["email"] = "Enter your email address"

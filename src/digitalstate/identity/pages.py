@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -23,6 +23,7 @@ from digitalstate.identity.service import (
 )
 from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.session import end_session, require_csrf
 
 HELPERS_PATH = "/my/helpers"
@@ -92,14 +93,16 @@ class _PersonPages:
         self,
         request: Request,
         person_id: Annotated[str, Depends(require_person)],
-        email: Annotated[str, Form()] = "",
-        scope: Annotated[list[str] | None, Form()] = None,
-        day: Annotated[str, Form(alias="expires-day")] = "",
-        month: Annotated[str, Form(alias="expires-month")] = "",
-        year: Annotated[str, Form(alias="expires-year")] = "",
     ) -> Response:
         """Let someone act for this person; say what is wrong, or confirm."""
-        form = {"email": email, "scope": scope or [], "day": day, "month": month, "year": year}
+        sent = await read_form(request)
+        form = {
+            "email": form_text(sent, "email"),
+            "scope": form_texts(sent, "scope"),
+            "day": form_text(sent, "expires-day"),
+            "month": form_text(sent, "expires-month"),
+            "year": form_text(sent, "expires-year"),
+        }
         return await run_in_threadpool(self.save_helper, request, person_id, form)
 
     def revoke_helper(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,8 +38,17 @@ def account_key(email: str) -> str:
 
 
 def client_key(host: str | None) -> str:
-    """What an attempt keeps of the client: its address as the server saw it."""
-    return (host or "unknown")[:CLIENT_LENGTH]
+    """What an attempt keeps of the client: an IPv4 address, or the /64 of an IPv6 one."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return (host or "unknown")[:CLIENT_LENGTH]
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+        return str(address.ipv4_mapped)
+    # One IPv6 client has a whole /64 of addresses to guess from: count it as one.
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
 
 
 @dataclass(frozen=True)

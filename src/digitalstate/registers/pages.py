@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
@@ -30,6 +30,7 @@ from digitalstate.registers.service import (
     told_about,
     utc,
 )
+from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import require_csrf
 from digitalstate.web.templating import make_templates
 
@@ -106,12 +107,12 @@ class RegisterPages:
         self,
         request: Request,
         subject: SubjectDep,
-        line_1: Annotated[str, Form(alias="address-line-1")] = "",
-        line_2: Annotated[str, Form(alias="address-line-2")] = "",
-        town: Annotated[str, Form(alias="address-town")] = "",
-        postcode: Annotated[str, Form(alias="address-postcode")] = "",
     ) -> Response:
         """Check the address typed; change it and tell the services that asked, or show errors."""
+        form = await read_form(request)
+        line_1, line_2, town, postcode = (
+            form_text(form, f"address-{name}") for name in ("line-1", "line-2", "town", "postcode")
+        )
         # A coroutine, unlike the other pages: waking the delivery worker must happen on the
         # event loop, so the database work goes to a thread and the wake-up stays here.
         if not self.holds_address():

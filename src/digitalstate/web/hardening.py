@@ -8,7 +8,8 @@ Three pure ASGI middlewares (cheap on the exchange's hot path, like exchange/ser
   policy, and HSTS when the base URL is https.
 - ``TrustedHostGate`` refuses a request whose Host is not the base URL's host or one of
   ``[web] allowed_hosts`` (400 ``untrusted-host``), so that a DNS-rebinding page in an
-  operator's browser cannot read the node's pages.
+  operator's browser cannot read the node's pages. The Host must come once and be a host
+  name (or bracketed IPv6 literal) with at most a port of digits, 1-65535.
 - ``BodyLimit`` refuses a body past ``[web] max_body_bytes`` with 413, from Content-Length
   before reading anything, else as soon as the count of bytes read passes the limit. Under
   /exchange/ the signed exchange applies its own ``[exchange] max_body_bytes``.
@@ -18,7 +19,9 @@ docs/adr/0016-web-hardening.md says why.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import secrets
 from collections.abc import Collection, Iterable
 from typing import Any
@@ -40,6 +43,10 @@ EXCHANGE_PREFIX = "/exchange/"
 FORM_MAX_FIELDS = 100
 FORM_MAX_FILES = 0
 FORM_MAX_PART_BYTES = 65_536
+# A Host header: a DNS name or IPv4 address, or a bracketed IPv6 literal; then an optional port.
+HOST_HEADER = re.compile(
+    r"(?:\[(?P<literal>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?"
+)
 
 
 def csp_nonce(request: Request) -> str:
@@ -58,6 +65,17 @@ async def read_form(request: Request) -> FormData:
     return await request.form(
         max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS, max_part_size=FORM_MAX_PART_BYTES
     )
+
+
+def form_text(form: FormData, name: str) -> str:
+    """The text of the form's field name (its last value), or '' when it is not there."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def form_texts(form: FormData, name: str) -> list[str]:
+    """Every text value of the form's field name, in order."""
+    return [value for value in form.getlist(name) if isinstance(value, str)]
 
 
 def content_security_policy(nonce: str) -> str:
@@ -119,6 +137,20 @@ def host_name(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+def strict_host_name(value: str) -> str | None:
+    """The host name of a Host header that is a host and an optional port 1-65535, else None."""
+    found = HOST_HEADER.fullmatch(value.lower())
+    if found is None or (found["port"] is not None and not 0 < int(found["port"]) < 65_536):
+        return None
+    if found["literal"] is None:
+        return str(found["name"])
+    try:
+        ipaddress.IPv6Address(found["literal"])
+    except ValueError:
+        return None
+    return str(found["literal"])
+
+
 def allowed_host_names(base_url: str, extra: Iterable[str]) -> frozenset[str]:
     """The base URL's host, the configured extras, and the loopback names for a loopback one."""
     base = host_name(urlsplit(base_url).netloc)
@@ -168,11 +200,12 @@ class TrustedHostGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = _header(scope, b"host")
-        if host is None or host_name(host) not in self.hosts:
+        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"]
+        # Exactly one Host, strictly a host and a port: a repeated one is refused whatever it says.
+        if len(hosts) != 1 or strict_host_name(hosts[0]) not in self.hosts:
+            shown = ", ".join(hosts) if hosts else None
             problem = Problem(
-                "untrusted-host",
-                f"this server does not answer for the host {host!r}",
+                "untrusted-host", f"this server does not answer for the host {shown!r}"
             )
             await send_problem(scope, send, problem)
             return
