@@ -99,3 +99,21 @@ def test_upgrading_keeps_each_delegation_with_its_helpers_email(empty_engine: En
         kept = connection.execute(text("SELECT helper_id, helper_email FROM delegations"))
         assert kept.all() == [("bob", "bob@example.test")]
     migrate.check(empty_engine)
+
+
+def test_the_newest_revision_is_read_from_the_scripts_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[object] = []
+    real = migrate.ScriptDirectory.from_config
+
+    def counting(config: object) -> object:
+        reads.append(config)
+        return real(config)  # type: ignore[arg-type]
+
+    migrate.head_revision.cache_clear()
+    monkeypatch.setattr(migrate.ScriptDirectory, "from_config", counting)
+    first, second = migrate.head_revision(), migrate.head_revision()
+
+    assert first == second is not None
+    assert len(reads) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -27,8 +29,9 @@ def check(engine: Engine) -> None:
     command.check(alembic_config(engine))
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """The newest revision the package ships."""
+    """The newest revision the package ships (read once: the scripts are part of the package)."""
     script = ScriptDirectory.from_config(_script_config())
     return script.get_current_head()
 

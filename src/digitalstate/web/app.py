@@ -102,6 +102,8 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
         """Say what this node is, which federation it belongs to and what it offers."""
+        # The database check blocks: off the event loop, as /readyz (a sync route) runs it.
+        health = await asyncio.to_thread(checks)
         return templates.TemplateResponse(
             request,
             "node_home.html",
@@ -109,7 +111,7 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
                 "node": settings.node,
                 "services": app.state.services,
                 "federation": node.keeper.document if node.keeper.is_fresh() else None,
-                "health": checks(),
+                "health": health,
             },
         )
 
