@@ -83,10 +83,6 @@ class ExchangeSection(_Section):
     )
     client_connections: int = Field(64, ge=1, description="connections per peer for outgoing calls")
     client_timeout_seconds: float = Field(10, gt=0, description="timeout of an outgoing call")
-    bench_unsigned_mirror: bool = Field(
-        False,
-        description="serve /bench/unsigned/* without signatures (benchmarks, loopback only)",
-    )
 
 
 class TellUsOnceSection(_Section):
@@ -318,6 +314,14 @@ _FIXES = {
 
 
 ENV_PREFIX = "DIGITALSTATE_"
+# Keys that were settings once, and why they went: a file or variable that still sets one is
+# told so, rather than that the key is unknown.
+_REMOVED: dict[tuple[str, ...], str] = {
+    ("exchange", "bench_unsigned_mirror"): (
+        "removed: no node serves the unsigned bench routes; 'digitalstate bench' starts its "
+        "own nodes with them"
+    ),
+}
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:
@@ -350,15 +354,21 @@ def _describe(path: Path, exc: ValidationError) -> str:
     message = error["msg"]
     if error["type"] == "string_pattern_mismatch":
         message = f"{error['input']!r} does not have the expected form"
+    removed = _REMOVED.get(tuple(loc)) if error["type"] == "extra_forbidden" else None
+    if removed:
+        message = removed
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     source = None if error["type"] == "missing" else _env_source(error["loc"])
     if source is not None:
+        change = "unset" if removed else "correct or unset"
         return (
             f"{path}: {where}: {message} (from the environment variable {source}, which "
-            f"overrides the file); fix: correct or unset {source}{more}"
+            f"overrides the file); fix: {change} {source}{more}"
         )
     fix = _FIXES.get(error["type"], "correct the value") + " in the file"
-    if error["type"] != "extra_forbidden":  # no variable can make an unknown key known
+    if removed:
+        fix = "remove it from the file"
+    elif error["type"] != "extra_forbidden":  # no variable can make an unknown key known
         fix += f" or set {_env_name(error['loc'])}"
     return f"{path}: {where}: {message}; fix: {fix}{more}"
 

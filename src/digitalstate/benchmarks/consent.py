@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digitalstate.benchmarks.app import bench_node_command
 from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_holder
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.schemas import fresh_postgres_schema
@@ -85,8 +86,7 @@ def _setup(root: Path, holder_database: str) -> Federation:
         now=now,
     )
     anchor_key = KeyPair.load(anchor_settings.key_path)
-    mirror = {**QUIET, "exchange": {"bench_unsigned_mirror": True}}
-    nodes = [(HOLDER, "register", mirror, holder_database), (REQUESTER, "service", QUIET, "")]
+    nodes = [(HOLDER, "register", QUIET, holder_database), (REQUESTER, "service", QUIET, "")]
     nodes += [(member, "service", QUIET, "") for member in SUBSCRIBERS]
     made: list[NodeSettings] = []
     for member_id, role, extra, database in nodes:
@@ -189,13 +189,21 @@ def _children(root: Path, federation: Federation) -> list[Child]:
     nodes = [
         Child(
             node.node.id,
-            python_command("node", "serve", "--config", str(node.config_path)),
+            _serve_command(node, bench=node is federation.holder),
             node.node.base_url,
             root / f"{node.node.id}.log",
         )
         for node in [federation.holder, *federation.subscribers]
     ]
     return [anchor, *nodes]
+
+
+def _serve_command(node: NodeSettings, *, bench: bool) -> list[str]:
+    """The holder serves the bench routes too (benchmarks/app.py); a subscriber is plain."""
+    config = str(node.config_path)
+    if bench:
+        return bench_node_command(config)
+    return python_command("node", "serve", "--config", config)
 
 
 def _start(children: list[Child]) -> None:

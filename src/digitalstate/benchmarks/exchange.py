@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digitalstate.benchmarks.app import bench_node_command
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
@@ -49,7 +50,7 @@ def _setup(root: Path) -> tuple[Path, Path, Path]:
     quiet = {"server": {"log_level": "warning", "access_log": False}}
     configs = []
     for member_id, port, extra in (
-        ("bench-server", server_port, {**quiet, "exchange": {"bench_unsigned_mirror": True}}),
+        ("bench-server", server_port, quiet),
         ("bench-client", client_port, quiet),
     ):
         init_node(
@@ -128,7 +129,7 @@ def run_exchange_bench(
         )
         node = Child(
             "bench-server",
-            python_command("node", "serve", "--config", str(server_config)),
+            bench_node_command(server_config),
             server.node.base_url,
             root / "server.log",
         )

@@ -1,13 +1,15 @@
 """Bench-only unsigned routes of a node, mounted under /bench/unsigned on loopback nodes only.
 
 They exist so that a benchmark can compare the signed path with the same work done bare, and
-look inside a node while it runs. Mounted only when `[exchange] bench_unsigned_mirror` is on,
-which the node refuses unless it listens on a loopback address (NodeRuntime.build).
+look inside a node while it runs. Mounted only by the benchmarks' own app factory
+(benchmarks/app.py), which refuses unless the node listens on a loopback address; the
+production factory (web/app.py) never mounts them.
 
 - GET /services: the exchange's service list, unsigned (`bench exchange`).
 - GET /records/{pseudonym}?fields=a,b: the register's record read, the same query as a
   consented read, without signature, consent check or access record (`bench consent`).
-- GET /timings, POST /timings/reset: the consent checks timed inside this node.
+- GET /timings, POST /timings/reset: the consent checks timed inside this node (the register's
+  reads tell them to NodeRuntime.check_timer, which only this module sets).
 - POST /change: change a record through the register's own change function, then wake the
   outbox; GET /told/{pseudonym}/{version}: when each service was told of it.
 """
@@ -46,19 +48,20 @@ class ChangeBody(BaseModel):
 
 
 def install_bench_mirror(app: FastAPI, node: NodeRuntime) -> None:
-    """Mount the bench-only unsigned routes on app (only when the node's settings ask)."""
+    """Mount the bench-only unsigned routes on app, and time node's consent checks."""
     # Included like the exchange's router, so that routing costs the same and the benchmark
     # compares signing alone.
     mirror = APIRouter(prefix=PREFIX, include_in_schema=False)
     mirror.add_api_route("/services", list_services, methods=["GET"])
     if "register" in node.settings.node.roles:
-        reads.check_durations = deque(maxlen=TIMINGS_KEPT)
-        _add_register_routes(mirror, node)
+        durations: deque[float] = deque(maxlen=TIMINGS_KEPT)
+        node.check_timer = durations.append
+        _add_register_routes(mirror, node, durations)
         _add_change_routes(mirror, node)
     app.include_router(mirror)
 
 
-def _add_register_routes(mirror: APIRouter, node: NodeRuntime) -> None:
+def _add_register_routes(mirror: APIRouter, node: NodeRuntime, durations: deque[float]) -> None:
     calls = DatabaseCalls(node.engine)
 
     def read(pseudonym: str, names: list[str]) -> reads.ReadAnswer | None:
@@ -77,19 +80,18 @@ def _add_register_routes(mirror: APIRouter, node: NodeRuntime) -> None:
     @mirror.get("/timings")
     def timings() -> dict[str, Any]:
         """How long the consent checks took in this node since the last reset."""
-        durations = sorted(reads.check_durations or ())
+        timed = sorted(durations)
         return {
-            "count": len(durations),
-            "p50_ms": round(percentile(durations, 0.50) * 1000, 4) if durations else None,
-            "p99_ms": round(percentile(durations, 0.99) * 1000, 4) if durations else None,
-            "max_ms": round(durations[-1] * 1000, 4) if durations else None,
+            "count": len(timed),
+            "p50_ms": round(percentile(timed, 0.50) * 1000, 4) if timed else None,
+            "p99_ms": round(percentile(timed, 0.99) * 1000, 4) if timed else None,
+            "max_ms": round(timed[-1] * 1000, 4) if timed else None,
         }
 
     @mirror.post("/timings/reset")
     def reset_timings() -> dict[str, int]:
         """Forget the consent checks timed so far."""
-        if reads.check_durations is not None:
-            reads.check_durations.clear()
+        durations.clear()
         return {"count": 0}
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +12,10 @@ from digitalstate.cli.common import CliError, console, ensure_port_free, one_lin
 from digitalstate.federation.domain import ROLES
 from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.node.setup import NODE_CONFIG, init_node
-from digitalstate.settings import load_node_settings
+from digitalstate.settings import NodeSettings, load_node_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="Make a node's key and settings, and run it.", no_args_is_help=True)
 
@@ -101,13 +105,19 @@ def serve_command(
 ) -> None:
     """Run the node: its exchange API, health endpoints and pages."""
     from digitalstate.web.app import create_node_app
+
+    serve_node(config, create_node_app)
+
+
+def serve_node(config: Path, make_app: Callable[[NodeSettings], FastAPI]) -> None:
+    """Serve the app make_app builds from the node's settings at config, where they say."""
     from digitalstate.web.hardening import server_options
     from digitalstate.web.serving import serve
 
     settings = load_node_settings(config)
     ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
     serve(
-        create_node_app(settings),
+        make_app(settings),
         host=settings.node.host,
         port=settings.node.port,
         log_level=settings.server.log_level,

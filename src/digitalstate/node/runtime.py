@@ -27,7 +27,7 @@ from digitalstate.federation.keeper import (
 )
 from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.node.threads import finish_in_thread
-from digitalstate.settings import NodeSettings, SettingsError
+from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
 
@@ -65,6 +65,9 @@ class NodeRuntime:
     # This node's Prometheus metrics (GET /metrics). Its own registry, never the global one:
     # several nodes may run in one process (tests).
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # Told the seconds each consent check of a read took (registers/reads.py); None but in the
+    # benchmarks' app (benchmarks/app.py), which reports them.
+    check_timer: Callable[[float], None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -72,11 +75,6 @@ class NodeRuntime:
     @classmethod
     def build(cls, settings: NodeSettings) -> NodeRuntime:
         """Load the key, open the database and prepare the federation copy."""
-        if settings.exchange.bench_unsigned_mirror and not is_loopback(settings.node.host):
-            raise SettingsError(
-                f"{settings.config_path}: [exchange] bench_unsigned_mirror: only allowed when "
-                f"[node] host is a loopback address, not {settings.node.host!r}; fix: turn it off"
-            )
         key = KeyPair.load(settings.key_path)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         anchor_key = PublicKey.from_b64(settings.federation.anchor_public_key)

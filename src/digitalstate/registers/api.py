@@ -125,6 +125,7 @@ def _read(
                 held=held,
                 now=now,
                 holder=node.settings.node.id,
+                check_timer=node.check_timer,
             )
     assert ground.basis_id is not None  # personal_data guarantees one of the two
     with node.sessions.begin() as session:

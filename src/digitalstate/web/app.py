@@ -115,11 +115,6 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
             },
         )
 
-    if settings.exchange.bench_unsigned_mirror:
-        from digitalstate.benchmarks.mirror import install_bench_mirror
-
-        install_bench_mirror(app, node)
-
     def keys() -> KeyLookup:
         document, now = node.keeper.current(), int(time.time())
         return lambda member_id, at: document.keys_for(member_id, at, now=now)
