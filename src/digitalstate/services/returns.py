@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.problems import Problem
+from digitalstate.problems import Problem
 from digitalstate.services.catalogue import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn
 from digitalstate.services.service import ServiceError, charter_of, problem_text, record_consent
