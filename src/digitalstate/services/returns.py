@@ -24,7 +24,7 @@ from digitalstate.problems import Problem
 from digitalstate.services.catalogue import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn
 from digitalstate.services.service import ServiceError, charter_of, problem_text, record_consent
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime

@@ -22,7 +22,7 @@ from digitalstate.federation.domain import FederationDocument
 from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem
 from digitalstate.services.catalogue import ServiceEntry, service_for
 from digitalstate.services.models import ServiceConsent, ServiceCopy
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.settings import TellUsOnceSection
+from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.domain import WARN_AFTER_ATTEMPTS, Backoff
-from digitalstate.tellusonce.retrying import run_step
 from digitalstate.tellusonce.service import (
     Failure,
     PendingNotice,
