@@ -223,7 +223,7 @@ def test_a_key_unknown_to_the_federation_is_refused(federation: Federation) -> N
     with pytest.raises(ExchangeError) as refused:
         call(stranger, "bravo", "GET", SERVICES)
     assert refused.value.problem is not None
-    assert refused.value.problem["type"] == PROBLEM + "key-unknown"
+    assert refused.value.problem.type == PROBLEM + "key-unknown"
     problem = assert_problem(
         send(federation.bravo(), signed(stranger, federation.bravo())), 401, "key-unknown"
     )

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from digitalstate.consent import flows
 from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.consent.records import sign_record, signer_keys, verify_record
-from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.identity.service import grant_delegation, pseudonym_for
+from digitalstate.problems import PROBLEM_BASE
 from digitalstate.registers.models import RegisterRecord
 from integration.consent_support import (
     ELECTORAL,

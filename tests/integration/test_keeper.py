@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from digitalstate import files as files_module
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation import keeper as keeper_module
 from digitalstate.federation.domain import FederationDocument, sign_document
 from digitalstate.federation.keeper import FederationKeeper
 from digitalstate.keys import KeyPair
+from digitalstate.problems import Problem
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))

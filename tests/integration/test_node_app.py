@@ -30,7 +30,6 @@ from digitalstate.exchange.ground import (
     Ground,
     personal_data,
 )
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.exchange.signatures import HttpMessage
 from digitalstate.exchange.verification import verify_response
 from digitalstate.federation.catalogue import load_catalogue
@@ -43,6 +42,7 @@ from digitalstate.federation.domain import (
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.settings import NodeSettings
 from digitalstate.storage import migrate
 from digitalstate.web.app import create_node_app

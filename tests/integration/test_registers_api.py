@@ -18,7 +18,7 @@ from log_support import logged_entries
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.entries import LogEntry
 from integration.registers_support import (
     ADDRESS,

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_BASE, read_problem
 from digitalstate.services.catalogue import service_for
 from digitalstate.services.service import (
     ServiceError,
@@ -251,7 +251,8 @@ def test_an_older_answer_arriving_late_does_not_replace_a_newer_copy(
     [
         pytest.param(answer(403, problem("consent-refused")), id="a signed refusal"),
         pytest.param(
-            ExchangeError("unsigned refusal", problem("consent-refused")), id="an unsigned refusal"
+            ExchangeError("unsigned refusal", read_problem(json.dumps(problem("consent-refused")))),
+            id="an unsigned refusal",
         ),
     ],
 )

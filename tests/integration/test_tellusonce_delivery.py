@@ -397,6 +397,7 @@ def test_a_database_locked_longer_than_its_busy_timeout_delays_delivery_but_lose
     pair: Pair, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="digitalstate.tellusonce")
+    caplog.set_level(logging.INFO, logger="digitalstate.storage.retrying")
     pair.service.start()
     message_id = pair.add_notice()
     locked, release = threading.Event(), threading.Event()

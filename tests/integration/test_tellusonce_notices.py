@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy import func, select
 
 from digitalstate.exchange.client import LABEL, ExchangeClient
-from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.exchange.signatures import HttpMessage
 from digitalstate.exchange.verification import verify_response
 from digitalstate.federation.catalogue import load_catalogue
@@ -30,6 +29,7 @@ from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
+from digitalstate.problems import PROBLEM_BASE
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
 from digitalstate.tellusonce.models import ReceivedNotice

@@ -18,8 +18,8 @@ import pytest
 from log_tamper import delete_entry
 from sqlalchemy import select
 
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
 from digitalstate.transparency.leaves import MAX_LEAVES_PER_PAGE
 from digitalstate.transparency.merkle import (

@@ -30,11 +30,11 @@ from sqlalchemy import delete, update
 
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.federation.domain import sign_document
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.api import LOG_AUDIT_PURPOSE, MAX_AUDIT_ENTRIES
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
 from digitalstate.transparency.merkle import inclusion_plan, leaf_hash, verify_inclusion

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation import service
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import (
@@ -20,6 +19,7 @@ from digitalstate.federation.domain import (
 from digitalstate.federation.models import FederationDocumentRow
 from digitalstate.federation.service import FederationChangeError
 from digitalstate.keys import KeyPair
+from digitalstate.problems import Problem
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 VALIDITY = timedelta(hours=24)

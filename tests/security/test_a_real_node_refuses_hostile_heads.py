@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from e2e_support import HOST, answers_ok, flags, free_port, processes, run_cli
 
-from digitalstate.exchange.problems import PROBLEM_BASE
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_BASE
 from security.raw_http_support import exchange, status_and_body
 
 pytestmark = pytest.mark.e2e

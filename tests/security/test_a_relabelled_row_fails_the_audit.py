@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.exchange.problems import PROBLEM_BASE
+from digitalstate.problems import PROBLEM_BASE
 from digitalstate.transparency.entries import LogEntry, log_origin
 from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.sequencer import Sequencer

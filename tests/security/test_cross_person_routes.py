@@ -22,10 +22,10 @@ import pytest
 from fastapi import FastAPI
 
 from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
-from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.exchange.server import EXCHANGE_PREFIX
 from digitalstate.identity.models import Delegation
 from digitalstate.identity.service import grant_delegation, pseudonym_for
+from digitalstate.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
 from integration.consent_support import ELECTORAL, PENSIONS, Federation, start_federation
 from integration.registers_support import (

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digitalstate.exchange.digest import check_content_digest
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.signatures import parse_signatures
 from digitalstate.exchange.structured import (
     DEFAULT_BOUNDS,
@@ -30,6 +29,7 @@ from digitalstate.exchange.structured import (
     parse_dictionary,
     serialize_dictionary,
 )
+from digitalstate.problems import Problem
 
 UNBOUNDED = Bounds(max_length=10**9, max_members=10**9, max_params=10**9, max_inner_list=10**9)
 SIGNATURE = "sig1=:" + "A" * 86 + "==:"

@@ -23,11 +23,11 @@ from schemathesis import GenerationMode
 
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.exchange.server import EXCHANGE_PREFIX
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.oidc import AUTHORIZE_PATH, TOKEN_PATH, oauth_description
 from digitalstate.identity.tokens import client_assertion
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from integration.consent_support import InProcessClient
 from integration.registers_support import PERSON, add_consent, add_record
 from security.support import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digitalstate.exchange.problems import PROBLEM_BASE
+from digitalstate.problems import PROBLEM_BASE
 from digitalstate.web.operator_token import OPERATOR_TOKEN_FILE, issue_operator_token
 from integration.operator_support import operator_headers
 from integration.registers_support import RegisterNode, start_register

@@ -18,10 +18,10 @@ from exchange_support import BOB, NOW, SKEW, MemoryNonceStore, lookup, signed_re
 from starlette.types import Message, Receive, Scope, Send
 
 from digitalstate.exchange.digest import content_digest
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import HttpMessage, response_components, sign_message
 from digitalstate.exchange.verification import verify_response
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
 
 TARGET = "https://bob.example/exchange/v1/records/read"
 BODY = b'{"person": "pseudonym-42"}'

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from digitalstate.exchange.problems import PROBLEM_BASE
+from digitalstate.problems import PROBLEM_BASE
 from digitalstate.web.serving import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
 from security.raw_http_support import exchange, status_and_body
 

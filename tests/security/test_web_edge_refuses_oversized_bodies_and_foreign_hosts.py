@@ -25,9 +25,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from digitalstate.consent.models import ConsentRequest
-from digitalstate.exchange.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.settings import EdgeSection
 from digitalstate.web.app import create_anchor_app
 from digitalstate.web.hardening import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from digitalstate.exchange.digest import content_digest
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
     HttpMessage,
@@ -16,6 +15,7 @@ from digitalstate.exchange.signatures import (
     request_components as default_request_components,
 )
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.problems import Problem
 
 NOW = 1_750_000_000
 SKEW = 60

@@ -25,10 +25,10 @@ from digitalstate.consent.activity import (
     unchecked_reason,
 )
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem, read_problem
 from digitalstate.transparency.entries import make_entry
 from digitalstate.transparency.person import FAILED, VERIFIED, CheckedEntry
 
@@ -282,27 +282,36 @@ def _problem(slug: str, detail: str) -> dict[str, Any]:
     return {"type": PROBLEM_BASE + slug, "title": "t", "status": 500, "detail": detail}
 
 
+def _received(slug: str, detail: str) -> ReceivedProblem | None:
+    return read_problem(json.dumps(_problem(slug, detail)))
+
+
 @pytest.mark.parametrize(
     ("status", "problem", "signed", "words"),
     [
-        (500, _problem("log-damaged", "no node 3"), True, "it says its log is damaged (no node 3)"),
+        (
+            500,
+            _received("log-damaged", "no node 3"),
+            True,
+            "it says its log is damaged (no node 3)",
+        ),
         (
             400,
-            _problem("proof-out-of-range", "index 9 is beyond 4"),
+            _received("proof-out-of-range", "index 9 is beyond 4"),
             True,
             "it answered with an error (400 proof-out-of-range: index 9 is beyond 4)",
         ),
         (502, None, True, "it answered with an error (502)"),
         (
             None,
-            _problem("log-damaged", "no node 3"),
+            _received("log-damaged", "no node 3"),
             False,
             "it answered with an error it did not sign (log-damaged: no node 3)",
         ),
     ],
 )
 def test_an_answer_with_a_problem_is_said_in_words(
-    status: int | None, problem: Any, signed: bool, words: str
+    status: int | None, problem: ReceivedProblem | None, signed: bool, words: str
 ) -> None:
     assert unchecked_reason(status, problem, signed=signed) == words
 
@@ -359,7 +368,7 @@ def test_only_an_answer_that_never_came_is_unreachable() -> None:
             400, _problem("proof-out-of-range", "too far")
         ),
         "it answered with an error it did not sign (internal-error: oops)": ExchangeError(
-            "unsigned", _problem("internal-error", "oops")
+            "unsigned", _received("internal-error", "oops")
         ),
         "its answer cannot be trusted (the signature does not verify)": _untrusted(),
         "its answer is not JSON": _answer(200, b"<html>"),

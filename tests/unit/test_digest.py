@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digitalstate.exchange.digest import check_content_digest, content_digest
-from digitalstate.exchange.problems import Problem
+from digitalstate.problems import Problem
 
 HELLO = b'{"hello": "world"}'
 HELLO_DIGEST = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"  # RFC 9530 §2

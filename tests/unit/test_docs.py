@@ -23,9 +23,9 @@ import typer
 from pydantic import BaseModel
 
 from digitalstate.cli.main import app
-from digitalstate.exchange.problems import PROBLEM_TYPES
 from digitalstate.federation.domain import verify_document
 from digitalstate.keys import PublicKey
+from digitalstate.problems import PROBLEM_TYPES
 from digitalstate.settings import AnchorSettings, NodeSettings, settings_from_data
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from digitalstate.exchange.problems import (
+from digitalstate.problems import (
+    MAX_PROBLEM_BYTES,
     PROBLEM_BASE,
+    PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPES,
     Problem,
+    read_problem,
 )
 
 SIGNATURE_SLUGS = [
@@ -77,3 +82,55 @@ def test_every_catalogued_type_has_a_stable_uri_and_an_error_status() -> None:
         assert kind.uri == PROBLEM_BASE + slug
         assert 400 <= kind.status <= 599
         assert kind.title
+
+
+def test_a_problem_answered_is_read_back_with_its_members() -> None:
+    document = Problem("key-unknown", "who?", {"member": "x"}).to_dict(instance="/i")
+    read = read_problem(json.dumps(document).encode(), PROBLEM_MEDIA_TYPE + "; charset=utf-8")
+    assert read is not None
+    assert read.type == PROBLEM_BASE + "key-unknown" and read.slug == "key-unknown"
+    assert (read.title, read.detail, read.status) == (document["title"], "who?", 401)
+    assert read.members == document
+
+
+def test_a_problem_of_a_type_this_package_does_not_know_is_read_as_said() -> None:
+    read = read_problem(b'{"type": "https://example.org/out-of-credit", "status": "402"}')
+    assert read is not None
+    assert read.type == read.slug == "https://example.org/out-of-credit"
+    assert (read.title, read.detail, read.status) == (None, None, None)
+
+
+def test_a_document_without_members_is_a_problem_with_none_of_them() -> None:
+    read = read_problem(b"{}")
+    assert read is not None
+    assert (read.type, read.slug, read.title, read.detail, read.status) == (
+        None,
+        "",
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"<html>Bad gateway</html>",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'"a string"',
+        b"[" * 100_000,
+        json.dumps({"detail": "x" * MAX_PROBLEM_BYTES}).encode(),
+    ],
+    ids=["empty", "html", "not-utf8", "list", "string", "nested-deep", "too-large"],
+)
+def test_what_is_not_a_bounded_json_object_is_not_a_problem(body: bytes) -> None:
+    assert read_problem(body) is None
+
+
+def test_with_a_media_type_only_problem_json_is_read() -> None:
+    body = json.dumps(Problem("not-found", "x").to_dict()).encode()
+    assert read_problem(body, "application/json") is None
+    assert read_problem(body, "") is None
+    assert read_problem(body) is not None

@@ -24,7 +24,6 @@ from http_message_signatures import (
 )
 
 from digitalstate.exchange.digest import content_digest
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.signatures import (
     Component,
     HttpMessage,
@@ -38,6 +37,7 @@ from digitalstate.exchange.signatures import (
 from digitalstate.exchange.structured import InnerList, Item, serialize_inner_list
 from digitalstate.exchange.verification import verify_request, verify_response
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.problems import Problem
 
 TARGET = "https://bob.example/api/v1/records/lookup?kind=address"
 BODY = b'{"person": "pseudonym-42"}'

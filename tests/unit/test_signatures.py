@@ -23,7 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digitalstate.exchange.digest import content_digest
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
     Component,
@@ -43,6 +42,7 @@ from digitalstate.exchange.verification import (
     verify_response,
 )
 from digitalstate.keys import PublicKey, b64decode, b64encode
+from digitalstate.problems import Problem
 
 RESPONSE_BODY = b'{"address": "1 Main Street"}'
 GROUND = {"digitalstate-purpose": "benefit-eligibility", "digitalstate-consent": "consent-7"}

@@ -28,8 +28,8 @@ from starlette.responses import Response
 
 from digitalstate.benchmarks.load import percentile
 from digitalstate.exchange.api import list_services
-from digitalstate.exchange.problems import Problem
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 from digitalstate.registers import reads
 from digitalstate.registers.api import DatabaseCalls
 from digitalstate.registers.service import change_fields, told_about

@@ -43,6 +43,7 @@ from digitalstate.federation.domain import (
 from digitalstate.federation.keeper import FEDERATION_PATH
 from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
+from digitalstate.problems import read_problem
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.transparency.merkle import CompactRange
 from digitalstate.transparency.note import Checkpoint
@@ -74,7 +75,6 @@ DEFAULT_REAUDIT_LEAVES = 65_536
 """Old leaves re-read per run by default: one request, 2 MiB of leaf hashes."""
 STATE_VERSION = 1
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+/?$")
-_PROBLEM = "urn:digitalstate:problem:"
 
 
 class UsageError(Exception):
@@ -276,15 +276,10 @@ def base_url(text: str, option: str) -> str:
 
 def _problem_detail(response: httpx.Response) -> tuple[str, str]:
     """The problem type slug and detail of an error answer (empty slug when it is not one)."""
-    try:
-        value = response.json()
-    except ValueError:
+    problem = read_problem(response.content)
+    if problem is None:
         return "", response.text[:200].strip() or response.reason_phrase
-    if not isinstance(value, dict):
-        return "", response.reason_phrase
-    kind = str(value.get("type", ""))
-    detail = str(value.get("detail") or value.get("title") or response.reason_phrase)
-    return kind.removeprefix(_PROBLEM) if kind.startswith(_PROBLEM) else "", detail
+    return problem.slug, problem.detail or problem.title or response.reason_phrase
 
 
 class LogSource(Protocol):

@@ -35,9 +35,9 @@ from digitalstate.consent.people import pseudonym_of
 from digitalstate.consent.service import as_utc
 from digitalstate.consent.views import field_label, member_name, purpose_title
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem, ReceivedProblem
 from digitalstate.transparency.api import ACCESS_RECORDS_PATH, person_entries
 from digitalstate.transparency.merkle import ProofError
 from digitalstate.transparency.person import (
@@ -197,12 +197,14 @@ class UncheckedError(Exception):
     """
 
 
-def unchecked_reason(status: int | None, problem: Any, *, signed: bool = True) -> str:
+def unchecked_reason(
+    status: int | None, problem: ReceivedProblem | None, *, signed: bool = True
+) -> str:
     """Why a node's answer with a problem leaves its log unchecked, in people's words."""
     slug = detail = ""
-    if isinstance(problem, Mapping):
-        slug = str(problem.get("type", "")).removeprefix(PROBLEM_BASE)
-        detail = str(problem.get("detail") or problem.get("title") or "")
+    if problem is not None:
+        slug = problem.slug
+        detail = problem.detail or problem.title or ""
     if slug == "log-damaged" and signed:
         return f"it says its log is damaged ({detail})" if detail else "it says its log is damaged"
     said = " ".join(str(part) for part in (status, slug) if part)
@@ -229,11 +231,7 @@ async def ask_for_entries(node: NodeRuntime, member_id: str, pseudonym: str) -> 
             raise UncheckedError(f"its answer cannot be trusted ({exc.__cause__.detail})") from exc
         raise  # no answer came: unreachable
     if not response.ok:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = None
-        raise UncheckedError(unchecked_reason(response.status, problem))
+        raise UncheckedError(unchecked_reason(response.status, response.problem()))
     try:
         return response.json()
     except ValueError as exc:

@@ -20,9 +20,9 @@ from digitalstate.consent.returns import ReturnRefusedError, request_outcome
 from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.ground import Ground, personal_data
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem, ReceivedProblem
 from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
@@ -218,7 +218,7 @@ async def read_under_basis(
         )
         raise Problem("holder-unreachable", f"{body.holder} could not be read: {exc}") from exc
     outcome = "allowed" if answer.ok else "refused"
-    reason = "" if answer.ok else _problem_detail(answer.body)
+    reason = "" if answer.ok else _refusal(answer.problem())
     await asyncio.to_thread(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
     media = answer.headers.get("content-type", "application/json")
     return Response(answer.body, status_code=answer.status, media_type=media)
@@ -325,13 +325,9 @@ def _record_relay(
         )
 
 
-def _problem_detail(body: bytes) -> str:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return "the register refused the read"
-    detail = value.get("detail") if isinstance(value, dict) else None
-    return str(detail) if detail else "the register refused the read"
+def _refusal(problem: ReceivedProblem | None) -> str:
+    detail = None if problem is None else problem.detail
+    return detail or "the register refused the read"
 
 
 # --- register (holder) ---------------------------------------------------------------------

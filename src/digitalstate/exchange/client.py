@@ -21,12 +21,12 @@ from yarl import URL
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.server import new_nonce
 from digitalstate.exchange.signatures import HttpMessage, request_components, sign_message
 from digitalstate.exchange.verification import verify_response
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
+from digitalstate.problems import Problem, ReceivedProblem, read_problem
 
 LABEL = "sig1"
 KEEPALIVE_SECONDS = 3.0
@@ -35,7 +35,7 @@ KEEPALIVE_SECONDS = 3.0
 class ExchangeError(Exception):
     """A call that could not be made or whose answer cannot be trusted."""
 
-    def __init__(self, detail: str, problem: dict[str, Any] | None = None) -> None:
+    def __init__(self, detail: str, problem: ReceivedProblem | None = None) -> None:
         super().__init__(detail)
         self.problem = problem
 
@@ -51,6 +51,10 @@ class ExchangeResponse:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+    def problem(self) -> ReceivedProblem | None:
+        """The problem document the body holds, or None (whatever its content-type says)."""
+        return read_problem(self.body)
 
     @property
     def ok(self) -> bool:
@@ -183,12 +187,12 @@ class ExchangeClient:
                 skew=self.skew,
             )
         except Problem as exc:
-            problem = _maybe_problem(received, payload)
+            problem = read_problem(payload, received.get("content-type", ""))
             if problem is not None:
                 # A node refuses an unverifiable call without signing the refusal; say what
                 # it claims went wrong, and that the claim itself is unproven.
                 raise ExchangeError(
-                    f"{peer} answered {status} {problem.get('type')}: {problem.get('detail')} "
+                    f"{peer} answered {status} {problem.type}: {problem.detail} "
                     f"(an answer that cannot be trusted: {exc.detail})",
                     problem,
                 ) from exc
@@ -202,13 +206,3 @@ class ExchangeClient:
 def _parsed_url(url: str) -> URL:
     # Cached: a node calls the same few peer URLs over and over; parsing one costs ~5 us.
     return URL(url, encoded=True)
-
-
-def _maybe_problem(headers: Mapping[str, str], payload: bytes) -> dict[str, Any] | None:
-    if not headers.get("content-type", "").startswith("application/problem+json"):
-        return None
-    try:
-        value = json.loads(payload)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -8,8 +8,8 @@ import hmac
 import re
 
 from digitalstate.exchange.fields import check_field_length, parse_field
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import Item
+from digitalstate.problems import Problem
 
 _SINGLE_SHA256 = re.compile(r"sha-256=:([A-Za-z0-9+/]{43}=):")
 

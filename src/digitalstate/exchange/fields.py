@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import (
     DEFAULT_BOUNDS,
     FieldError,
@@ -23,6 +22,7 @@ from digitalstate.exchange.structured import (
     Item,
     parse_dictionary,
 )
+from digitalstate.problems import Problem
 
 MAX_FIELD_LENGTH = DEFAULT_BOUNDS.max_length
 

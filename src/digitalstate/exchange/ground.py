@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from digitalstate.exchange.problems import Problem
+from digitalstate.problems import Problem
 
 PURPOSE_HEADER = "digitalstate-purpose"
 CONSENT_HEADER = "digitalstate-consent"

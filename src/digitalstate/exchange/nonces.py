@@ -91,7 +91,7 @@ class SqlNonceStore:
 
     async def _insert_retrying(self, items: list[Item]) -> set[tuple[str, str]]:
         # Another writer may hold SQLite's lock past busy_timeout (5 s); try once more before
-        # failing the waiting requests, as the node's other writes do (tellusonce/retrying.py).
+        # failing the waiting requests, as the node's other writes do (storage/retrying.py).
         for attempt in range(BUSY_ATTEMPTS):
             try:
                 return await finish_in_thread(self.insert_new, items)

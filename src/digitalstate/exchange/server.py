@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
-from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.exchange.signatures import (
     HttpMessage,
     KeyLookup,
@@ -37,6 +36,7 @@ from digitalstate.exchange.verification import (
     verify_request,
 )
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
 EXCHANGE_PREFIX = "/exchange/"
 MEMBER_STATE_KEY = "exchange_member"

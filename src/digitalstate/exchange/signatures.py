@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from digitalstate.exchange.fields import parse_field, too_large
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.structured import (
     DEFAULT_BOUNDS,
     BareItem,
@@ -38,6 +37,7 @@ from digitalstate.exchange.structured import (
     serialize_params,
 )
 from digitalstate.keys import KeyPair, PublicKey, b64encode
+from digitalstate.problems import Problem
 
 ALGORITHM = "ed25519"
 REQUEST_COMPONENTS: tuple[str, ...] = ("@method", "@target-uri", "content-digest")

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from digitalstate.exchange.digest import check_content_digest
 from digitalstate.exchange.fields import check_field_length
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.replay import NonceCache
 from digitalstate.exchange.signatures import (
     GROUND_HEADERS,
@@ -24,6 +23,7 @@ from digitalstate.exchange.signatures import (
     parse_signatures,
     verify_signature,
 )
+from digitalstate.problems import Problem
 
 MAX_NONCE_LENGTH = 128
 # The fields every signed message of this profile carries, checked before anything is parsed.

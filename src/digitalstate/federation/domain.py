@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.keys import KeyPair, PublicKey, b64decode, b64encode
+from digitalstate.problems import Problem
 
 MEMBER_ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 ROLES = ("charter", "register", "service", "opendata")

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import DocumentRefusedError, FederationDocument, verify_document
 from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
+from digitalstate.problems import Problem
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
 from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
 from starlette.responses import JSONResponse, Response
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import Member
 from digitalstate.identity.codes import (
     ID_TOKEN_SECONDS,
@@ -59,6 +58,7 @@ from digitalstate.identity.service import SIGN_IN_SCOPE, active_delegation, as_u
 from digitalstate.identity.tokens import TokenError, sign_token, verify_token
 from digitalstate.keys import PublicKey
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 
 CALLBACK_PATH = "/auth/callback"
 DISCOVERY_PATH = "/.well-known/openid-configuration"

@@ -28,7 +28,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.oidc import AUTHORIZE_PATH, CALLBACK_PATH, TOKEN_PATH
 from digitalstate.identity.tokens import (
@@ -39,6 +38,7 @@ from digitalstate.identity.tokens import (
     verify_token,
 )
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 from digitalstate.web.session import (
     RedirectTo,
     current_path,

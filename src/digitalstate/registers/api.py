@@ -15,9 +15,9 @@ from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 
 from digitalstate.exchange.ground import Ground, personal_data
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 from digitalstate.registers.reads import (
     ReadAnswer,
     ReadOutcome,

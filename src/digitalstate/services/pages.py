@@ -31,7 +31,7 @@ from digitalstate.services.service import (
     refresh_copy,
     request_consent,
 )
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 from digitalstate.web.session import require_csrf
 
 log = logging.getLogger("digitalstate.services")

@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.problems import Problem
+from digitalstate.problems import Problem
 from digitalstate.services.catalogue import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn
 from digitalstate.services.service import ServiceError, charter_of, problem_text, record_consent
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument
+from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem
 from digitalstate.services.catalogue import ServiceEntry, service_for
 from digitalstate.services.models import ServiceConsent, ServiceCopy
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime
@@ -218,10 +218,10 @@ async def refresh_copy(node: NodeRuntime, consent_id: str) -> Refresh:
             consent=consent_id,
         )
     except ExchangeError as exc:
-        if (exc.problem or {}).get("type") == CONSENT_REFUSED:
+        if _consent_refused(exc.problem):
             return await _refused(node, consent_id, str(exc))
         return Refresh("failed", str(exc))
-    if response.status == 403 and _problem_type(response) == CONSENT_REFUSED:
+    if response.status == 403 and _consent_refused(response.problem()):
         return await _refused(node, consent_id, problem_text(response))
     if not response.ok:
         return Refresh("failed", f"{held.holder} answered {problem_text(response)}")
@@ -249,20 +249,13 @@ def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def _problem_type(response: ExchangeResponse) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get("type") if isinstance(body, dict) else None
+def _consent_refused(problem: ReceivedProblem | None) -> bool:
+    return problem is not None and problem.type == CONSENT_REFUSED
 
 
 def problem_text(response: ExchangeResponse) -> str:
     """A peer's answer in one line: status, and problem type and detail when it has them."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "type" in body:
-        return f"{response.status} {body['type']}: {body.get('detail', '')}"
+    problem = response.problem()
+    if problem is not None and problem.type is not None:
+        return f"{response.status} {problem.type}: {problem.detail or ''}"
     return str(response.status)

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.rereads import NOTICES_EVENT
-from digitalstate.tellusonce.retrying import run_step
 from digitalstate.tellusonce.schemas import NoticeBody
 from digitalstate.tellusonce.service import Notice, receive_notice
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.tellusonce.retrying import run_step
+from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.service import (
     OutboxEntry,
     OutboxState,

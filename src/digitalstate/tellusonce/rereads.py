@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from digitalstate.services.service import refresh_copy
+from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.domain import Backoff, as_utc, next_attempt
-from digitalstate.tellusonce.retrying import run_step
 from digitalstate.tellusonce.service import mark_processed, unprocessed_notices
 from digitalstate.tellusonce.worker import utc_now
 

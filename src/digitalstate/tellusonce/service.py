@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.models import HeldConsent
-from digitalstate.exchange.problems import Problem
+from digitalstate.problems import Problem
 from digitalstate.services.models import ServiceConsent
 from digitalstate.tellusonce.domain import Backoff, is_dead, next_attempt
 from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.settings import TellUsOnceSection
+from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.domain import WARN_AFTER_ATTEMPTS, Backoff
-from digitalstate.tellusonce.retrying import run_step
 from digitalstate.tellusonce.service import (
     Failure,
     PendingNotice,
@@ -50,11 +50,9 @@ def describe_failure(error: ExchangeError | ExchangeResponse) -> str:
     """One line saying why a notice was not taken: the peer's problem type and detail if any."""
     if isinstance(error, ExchangeError):
         return str(error)
-    problem: object = None
-    with contextlib.suppress(ValueError):
-        problem = error.json()
-    if isinstance(problem, dict) and "type" in problem:
-        return f"answered {error.status} {problem.get('type')}: {problem.get('detail', '')}"
+    problem = error.problem()
+    if problem is not None and problem.type is not None:
+        return f"answered {error.status} {problem.type}: {problem.detail or ''}"
     return f"answered {error.status}: {error.body[:200].decode('utf-8', 'replace')}"
 
 

@@ -24,9 +24,9 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from digitalstate.exchange.ground import Ground, personal_data
-from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 from digitalstate.transparency.entries import EntryError, LogEntry, witness_name
 from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import ProofError, ProofPlan, inclusion_plan

@@ -24,9 +24,9 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.node.threads import finish_in_thread
+from digitalstate.problems import Problem, read_problem
 from digitalstate.transparency.api import CHECKPOINT_PATH, COSIGNATURES_PATH, LOG_PATH
 from digitalstate.transparency.entries import witness_name
 from digitalstate.transparency.metrics import log_metrics
@@ -105,7 +105,9 @@ class HttpLogSource:
             raise SourceUnavailableError(f"{url} did not answer: {_describe(exc)}") from exc
         if status == 200:
             return body
-        slug, detail = _problem(media_type, body)
+        problem = read_problem(body, media_type)
+        slug = "" if problem is None else problem.slug
+        detail = (problem.detail or "")[:300] if problem is not None else ""
         said = f"{url} answered {status}" + (f" {slug}: {detail}" if slug else "")
         if slug == "log-damaged" or (slug == "proof-out-of-range" and path != CHECKPOINT_PATH):
             # It signed a tree it now cannot serve: its stored log no longer holds what it did.
@@ -122,17 +124,6 @@ async def _read_bounded(answer: aiohttp.ClientResponse) -> bytes:
             raise SourceMalformedError(f"its answer is larger than {MAX_ANSWER_BYTES} bytes")
         parts.append(chunk)
     return b"".join(parts)
-
-
-def _problem(media_type: str, body: bytes) -> tuple[str, str]:
-    if not media_type.startswith("application/problem+json"):
-        return "", ""
-    try:
-        problem = json.loads(body)
-        kind, detail = str(problem.get("type", "")), str(problem.get("detail", ""))
-    except (ValueError, AttributeError):
-        return "", ""
-    return kind.removeprefix(PROBLEM_BASE), detail[:300]
 
 
 def _b64(value: Any) -> bytes:

@@ -18,19 +18,19 @@ from starlette.responses import Response
 from digitalstate import __version__
 from digitalstate.exchange.api import describe_services
 from digitalstate.exchange.api import router as exchange_router
-from digitalstate.exchange.problems import Problem
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
 from digitalstate.federation.keeper import FEDERATION_PATH
 from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import Problem
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import database_check, health_router
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
 from digitalstate.web.operator_pages import operator_sign_in_router
-from digitalstate.web.problems import install_problem_handlers
+from digitalstate.web.problem_handlers import install_problem_handlers
 from digitalstate.web.templating import make_templates, mount_static
 
 METRICS_PATH = "/metrics"

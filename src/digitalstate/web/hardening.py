@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
+from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.settings import EdgeSection
 
 NONCE_STATE_KEY = "csp_nonce"

@@ -25,11 +25,11 @@ from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.exchange.problems import Problem
 from digitalstate.node.runtime import is_loopback
+from digitalstate.problems import Problem
 from digitalstate.settings import NodeSettings
 from digitalstate.web.operator_token import stored_digest, token_digest
-from digitalstate.web.problems import problem_response
+from digitalstate.web.problem_handlers import problem_response
 
 SIGN_IN_PATH = "/operator/sign-in"
 

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
+from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
 MAX_HEAD_BYTES = 16 * 1024
 

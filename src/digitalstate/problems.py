@@ -1,16 +1,21 @@
-"""RFC 9457 problem details: one stable type for each way a call can fail.
+"""RFC 9457 problem details: one stable type for each way a call can fail, and reading them.
 
 The catalogue below is the single list of problem types; docs/errors.md is checked against it
-by a test, so a new type cannot ship undocumented.
+by a test, so a new type cannot ship undocumented. Problem is what this package raises and
+answers with (web/problem_handlers.py renders it); read_problem is the one reader of a problem
+document that another server answered with.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 PROBLEM_BASE = "urn:digitalstate:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+MAX_PROBLEM_BYTES = 256 * 1024  # a problem document is a few hundred bytes; read no further
 
 
 @dataclass(frozen=True)
@@ -122,3 +127,54 @@ class Problem(Exception):  # noqa: N818 - a problem document, not an error in th
         # Extensions add members; they never replace the standard ones (RFC 9457 §3.2).
         body.update((k, v) for k, v in self.extensions.items() if k not in body)
         return body
+
+
+@dataclass(frozen=True)
+class ReceivedProblem:
+    """A problem document another server answered with: as it said, unchecked.
+
+    Its type may be one this package does not know (another version, another server), so it
+    is not a Problem. A member that is absent or null is None; any other value is its text.
+    """
+
+    type: str | None
+    title: str | None
+    detail: str | None
+    status: int | None
+    members: Mapping[str, Any]
+
+    @property
+    def slug(self) -> str:
+        """The type without this package's URN prefix ("" when it has no type)."""
+        return (self.type or "").removeprefix(PROBLEM_BASE)
+
+
+def read_problem(body: bytes | str, media_type: str | None = None) -> ReceivedProblem | None:
+    """The problem document in body, or None when body is not one.
+
+    Outside input: a body larger than MAX_PROBLEM_BYTES, not JSON, or not a JSON object is not
+    a problem document. With media_type (the answer's content-type), anything but
+    application/problem+json is not one either.
+    """
+    if media_type is not None and not media_type.startswith(PROBLEM_MEDIA_TYPE):
+        return None
+    if len(body) > MAX_PROBLEM_BYTES:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):  # also not UTF-8, or nested past the parser's depth
+        return None
+    if not isinstance(value, dict):
+        return None
+    status = value.get("status")
+    return ReceivedProblem(
+        type=_text(value.get("type")),
+        title=_text(value.get("title")),
+        detail=_text(value.get("detail")),
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        members=value,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,4 +1,4 @@
-"""Render every error as RFC 9457 problem+json (APIs) with a stable type."""
+"""FastAPI glue: every error of an app answers as RFC 9457 problem+json (digitalstate.problems)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from digitalstate.exchange.problems import PROBLEM_MEDIA_TYPE, Problem
+from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
 log = logging.getLogger(__name__)
 

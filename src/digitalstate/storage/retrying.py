@@ -4,6 +4,9 @@ A worker must not lose what was committed nor stop on a transient lock: SQLite a
 "database is locked" when another process holds the write lock past busy_timeout, and
 PostgreSQL can abort a transaction on a deadlock or a serialization failure. Such a step is
 rolled back whole and run again after a short, growing sleep; anything else is raised.
+
+It lives with storage, not with a feature, because several features use it (tellusonce's
+workers, the services' pages and use cases) and must not import each other for it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from digitalstate.storage.engine import is_busy
 
 __all__ = ["STEP_ATTEMPTS", "is_busy", "run_step"]
 
-log = logging.getLogger("digitalstate.tellusonce")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.tellusonce.retrying import STEP_ATTEMPTS, is_busy, run_step
+from digitalstate.storage.retrying import STEP_ATTEMPTS, is_busy, run_step
 
 
 @pytest.fixture
