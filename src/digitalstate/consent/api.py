@@ -19,7 +19,7 @@ from digitalstate.consent.records import RecordRefusedError, signer_keys, verify
 from digitalstate.consent.returns import ReturnRefusedError, request_outcome
 from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime

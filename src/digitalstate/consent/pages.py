@@ -33,8 +33,8 @@ from digitalstate.consent.flows import (
     withdraw_consent,
 )
 from digitalstate.consent.people import display_name, people_helped
+from digitalstate.consent.presenter import ConsentView, consent_view, event_view, member_name
 from digitalstate.consent.service import RequestUnavailableError
-from digitalstate.consent.views import ConsentView, consent_view, event_view, member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.hardening import form_text, read_form

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from digitalstate.exchange.ground import PURPOSE_HEADER
+from digitalstate.exchange.legal_ground import PURPOSE_HEADER
 
 router = APIRouter(prefix="/exchange/v1", tags=["exchange"])
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.identity.lockout import minutes_left
+from digitalstate.identity.domain import minutes_left
 from digitalstate.identity.throttle import (
     Attempt,
     PasswordWorkBusyError,

@@ -18,8 +18,8 @@ from starlette.responses import Response
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.registers.display import display_date, display_lines
 from digitalstate.registers.domain import AddressParts, FieldError, address_errors, field_label
+from digitalstate.registers.presenter import display_date, display_lines
 from digitalstate.registers.service import (
     ChangeConflictError,
     RecordNotFoundError,
