@@ -210,7 +210,7 @@ class _SignInPages:
         )
 
 
-def charter_session_router(
+def make_charter_session_router(
     node: NodeRuntime, templates: Jinja2Templates, guard: SignInGuard
 ) -> APIRouter:
     """The charter's /sign-in, /sign-out and /my/sign-out-everywhere pages."""

@@ -43,8 +43,8 @@ CONSENT_ID_MAX = 36
 SignedIn = Annotated[Subject, Depends(require_subject)]
 
 
-def make_service_router(
-    node: NodeRuntime, entry: ServiceEntry, templates: Jinja2Templates
+def make_pages_router(
+    node: NodeRuntime, templates: Jinja2Templates, entry: ServiceEntry
 ) -> APIRouter:
     """The service's pages, bound to node and its catalogue entry."""
     pages = ServicePages(node, entry, templates)
