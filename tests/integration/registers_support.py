@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
+from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
 from digitalstate.keys import KeyPair

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from digitalstate.exchange.client import LABEL, ExchangeClient
-from digitalstate.exchange.ground import (
+from digitalstate.exchange.legal_ground import (
     BASIS_HEADER,
     CONSENT_HEADER,
     PURPOSE_HEADER,

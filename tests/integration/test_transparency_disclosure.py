@@ -29,7 +29,7 @@ from log_tamper import delete_entry
 from sqlalchemy import delete, update
 
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
+from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.federation.domain import sign_document
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime

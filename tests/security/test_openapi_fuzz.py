@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
+from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.exchange.server import EXCHANGE_PREFIX
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.oidc import AUTHORIZE_PATH, TOKEN_PATH, oauth_description

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from digitalstate.identity.lockout import Bound
+from digitalstate.identity.domain import Bound
 from digitalstate.identity.throttle import client_key
 from integration.identity_support import PASSWORD, Federation, csrf_of
 from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form

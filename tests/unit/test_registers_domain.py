@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digitalstate.registers.display import display_lines
 from digitalstate.registers.domain import (
     POSTCODE_PATTERN,
     AddressParts,
@@ -28,6 +27,7 @@ from digitalstate.registers.domain import (
     validate_uk_address,
     validate_value,
 )
+from digitalstate.registers.presenter import display_lines
 
 TODAY = date(2026, 1, 15)
 ADDRESS = "people.address"

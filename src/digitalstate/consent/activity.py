@@ -32,8 +32,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from digitalstate.consent.people import pseudonym_of
+from digitalstate.consent.presenter import field_label, member_name, purpose_title
 from digitalstate.consent.service import as_utc
-from digitalstate.consent.views import field_label, member_name, purpose_title
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
@@ -17,9 +16,10 @@ from digitalstate.consent.models import Consent
 from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
 from digitalstate.consent.returns import ReturnRefusedError, request_outcome
+from digitalstate.consent.schemas import BasisReadBody, ConsentRequestBody, OutcomeBody
 from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
 from digitalstate.exchange.client import ExchangeError
-from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem, ReceivedProblem
@@ -27,40 +27,6 @@ from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
 REQUEST_ID_MAX = 36
-
-
-class ConsentRequestBody(BaseModel):
-    """A service's request to ask a person for consent (docs/adr/0008)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(description="the caller's pseudonym for the person")
-    holder: str = Field(description="the register that holds the fields")
-    fields: list[str] = Field(description="field names from the field catalogue")
-    purpose: str = Field(description="a purpose code from the purpose catalogue")
-    duration_days: int = Field(description="how long the consent lasts, 1 to 3650 days")
-    notify: bool = Field(False, description="tell the caller when the fields change")
-    return_url: str = Field(description="where the person goes back to; under the caller's URL")
-
-
-class OutcomeBody(BaseModel):
-    """A service's question: did this consent answer my request? (docs/adr/0012)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    consent_id: str = Field(
-        min_length=1, max_length=36, description="the consent id the browser brought back"
-    )
-
-
-class BasisReadBody(BaseModel):
-    """A read under a statutory basis, relayed by the charter (docs/adr/0008)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(description="the caller's pseudonym for the person")
-    holder: str = Field(description="the register to read from")
-    fields: list[str] = Field(min_length=1, description="field names the basis lists")
 
 
 def caller_of(request: Request) -> str:
@@ -85,7 +51,7 @@ def node_of(request: Request) -> NodeRuntime:
     return node
 
 
-def charter_router() -> APIRouter:
+def make_charter_router() -> APIRouter:
     """The charter's consent routes on the exchange."""
     router = APIRouter(prefix="/exchange/v1", tags=["consent"])
     router.add_api_route("/consent-requests", ask_for_consent, methods=["POST"], status_code=201)
@@ -94,7 +60,7 @@ def charter_router() -> APIRouter:
     return router
 
 
-def holder_router() -> APIRouter:
+def make_holder_router() -> APIRouter:
     """A register's consent routes on the exchange: the holder's copy."""
     router = APIRouter(prefix="/exchange/v1", tags=["consent"])
     router.add_api_route("/consents", take_consent, methods=["POST"])

@@ -8,22 +8,23 @@ confirmed; marking consents expired). On a register: the holder's copy of consen
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.templating import Jinja2Templates
 
 from digitalstate.consent import api, flows, pages
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 
 
-def install(app: FastAPI, node: NodeRuntime) -> None:
+def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add this feature's routes and background work to a node."""
     roles = set(node.settings.node.roles)
     if "charter" in roles:
-        app.include_router(api.charter_router())
-        app.include_router(pages.make_pages_router(node))
+        app.include_router(api.make_charter_router())
+        app.include_router(pages.make_pages_router(node, templates))
         node.background.append(lambda: flows.run_withdrawal_retries(node))
         node.background.append(lambda: flows.run_expiry(node))
     if "register" in roles:
-        app.include_router(api.holder_router())
+        app.include_router(api.make_holder_router())
 
 
 FEATURE = Feature(name="consent", roles=frozenset({"charter", "register"}), install=install)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
+from starlette.templating import Jinja2Templates
 
 from digitalstate.consent import service
 from digitalstate.consent.activity import (
@@ -33,13 +33,12 @@ from digitalstate.consent.flows import (
     withdraw_consent,
 )
 from digitalstate.consent.people import display_name, people_helped
+from digitalstate.consent.presenter import ConsentView, consent_view, event_view, member_name
 from digitalstate.consent.service import RequestUnavailableError
-from digitalstate.consent.views import ConsentView, consent_view, event_view, member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.hardening import form_text, read_form
-from digitalstate.web.session import csrf_token, require_csrf
-from digitalstate.web.templating import make_templates
+from digitalstate.web.session import require_csrf
 
 PersonDep = Annotated[str, Depends(require_person)]
 ANSWERS = {"yes": True, "no": False}
@@ -58,20 +57,12 @@ UNAVAILABLE = {
 }
 
 
-def format_date(value: datetime) -> str:
-    """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
-    moment = service.as_utc(value)
-    return f"{moment.day} {moment:%B %Y}"
-
-
 class ConsentPages:
     """The charter's consent pages; each method is a route."""
 
-    def __init__(self, node: NodeRuntime) -> None:
+    def __init__(self, node: NodeRuntime, templates: Jinja2Templates) -> None:
         self.node = node
-        self.templates = make_templates()
-        self.templates.env.globals.setdefault("csrf_token", csrf_token)
-        self.templates.env.filters["format_date"] = format_date
+        self.templates = templates
 
     def render(
         self, request: Request, template: str, context: dict[str, Any], status: int = 200
@@ -228,9 +219,9 @@ class ConsentPages:
         return Filters.of(request.query_params), await gather_activity(self.node, person)
 
 
-def make_pages_router(node: NodeRuntime) -> APIRouter:
+def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The charter's consent pages, bound to node."""
-    pages = ConsentPages(node)
+    pages = ConsentPages(node, templates)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route("/consent/{request_id}", pages.consent_screen, methods=["GET"])

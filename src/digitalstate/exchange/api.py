@@ -7,9 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from digitalstate.exchange.ground import PURPOSE_HEADER
-
-router = APIRouter(prefix="/exchange/v1", tags=["exchange"])
+from digitalstate.exchange.legal_ground import PURPOSE_HEADER
 
 
 def describe_services(app: FastAPI) -> list[dict[str, Any]]:
@@ -39,9 +37,15 @@ def describe_services(app: FastAPI) -> list[dict[str, Any]]:
     return sorted(out, key=lambda s: (s["path"], s["method"]))
 
 
-@router.get("/services")
 async def list_services(request: Request) -> Response:
     """List what this node offers over the exchange, and which calls touch personal data."""
     # Rendered once at start-up: the route table does not change while the node runs.
     body: bytes = request.app.state.services_body
     return Response(body, media_type="application/json")
+
+
+def make_api_router() -> APIRouter:
+    """The exchange routes every node offers, whatever its roles."""
+    router = APIRouter(prefix="/exchange/v1", tags=["exchange"])
+    router.add_api_route("/services", list_services, methods=["GET"])
+    return router

@@ -20,7 +20,7 @@ from yarl import URL
 
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
-from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
+from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.exchange.server import new_nonce
 from digitalstate.exchange.signatures import HttpMessage, request_components, sign_message
 from digitalstate.exchange.verification import verify_response

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.identity.lockout import minutes_left
+from digitalstate.identity.domain import minutes_left
 from digitalstate.identity.throttle import (
     Attempt,
     PasswordWorkBusyError,
@@ -210,7 +210,7 @@ class _SignInPages:
         )
 
 
-def charter_session_router(
+def make_charter_session_router(
     node: NodeRuntime, templates: Jinja2Templates, guard: SignInGuard
 ) -> APIRouter:
     """The charter's /sign-in, /sign-out and /my/sign-out-everywhere pages."""

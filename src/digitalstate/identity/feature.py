@@ -8,34 +8,33 @@ pages (/sign-in, /sign-out, /my, /my/helpers).
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.templating import Jinja2Templates
 
-from digitalstate.identity.charter_session import charter_session_router
+from digitalstate.identity.charter_session import make_charter_session_router
 from digitalstate.identity.oidc import CharterServer
-from digitalstate.identity.pages import person_pages_router
-from digitalstate.identity.provider import provider_router
-from digitalstate.identity.relying_party import default_token_poster, relying_party_router
+from digitalstate.identity.pages import make_pages_router
+from digitalstate.identity.provider import make_provider_router
+from digitalstate.identity.relying_party import default_token_poster, make_relying_party_router
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.session import install_sessions
-from digitalstate.web.templating import make_templates
 
 
-def install(app: FastAPI, node: NodeRuntime) -> None:
+def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add sessions and sign-in to every node; the provider and people's pages to the charter."""
-    templates = make_templates()
     install_sessions(app, node, templates)
     # The one call to the charter's token endpoint; in-process tests replace it.
     app.state.oidc_token_poster = default_token_poster(node)
-    app.include_router(relying_party_router(node, templates))
+    app.include_router(make_relying_party_router(node, templates))
     if "charter" in node.settings.node.roles:
         server = CharterServer(node)
         app.state.oidc_server = server
-        app.include_router(provider_router(node, templates, server))
+        app.include_router(make_provider_router(node, templates, server))
         # The sign-in limits; tests reach its clock here.
         guard = app.state.sign_in_guard = SignInGuard(node.settings.signin)
-        app.include_router(charter_session_router(node, templates, guard))
-        app.include_router(person_pages_router(node, templates))
+        app.include_router(make_charter_session_router(node, templates, guard))
+        app.include_router(make_pages_router(node, templates))
 
 
 FEATURE = Feature(name="identity", roles=frozenset({"*"}), install=install)

@@ -179,7 +179,7 @@ class _PersonPages:
         return RedirectResponse(HELPERS_PATH, status_code=303)
 
 
-def person_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """/my and /my/helpers."""
     pages = _PersonPages(node, templates)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)

@@ -258,7 +258,7 @@ class _Routes:
         return answer
 
 
-def provider_router(
+def make_provider_router(
     node: NodeRuntime, templates: Jinja2Templates, server: CharterServer
 ) -> APIRouter:
     """The OpenID Connect provider's routes on the charter."""

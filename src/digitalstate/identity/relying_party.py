@@ -341,7 +341,7 @@ class _RelyingPartyPages:
         )
 
 
-def relying_party_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+def make_relying_party_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """/auth/sign-in, /auth/callback and /auth/sign-out on every node."""
     pages = _RelyingPartyPages(node, templates)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)

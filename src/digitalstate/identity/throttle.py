@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.identity.lockout import Bound
+from digitalstate.identity.domain import Bound
 from digitalstate.identity.models import SignInAttempt
 from digitalstate.identity.service import as_utc, authenticate, normalise_email
 from digitalstate.settings import SignInSection

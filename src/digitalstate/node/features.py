@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.templating import Jinja2Templates
 
     from digitalstate.node.runtime import NodeRuntime
 
@@ -28,11 +29,15 @@ FEATURE_MODULES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Feature:
-    """A feature: its name, the roles it serves ("*" for every node) and how to install it."""
+    """A feature: its name, the roles it serves ("*" for every node) and how to install it.
+
+    install(app, node, templates) adds the feature's routes and background work; templates is
+    the app's one Jinja environment (web/templating.py), which every page router renders with.
+    """
 
     name: str
     roles: frozenset[str]
-    install: Callable[[FastAPI, NodeRuntime], None]
+    install: Callable[[FastAPI, NodeRuntime, Jinja2Templates], None]
 
     def serves(self, roles: Sequence[str]) -> bool:
         """True when a node with these roles runs this feature."""

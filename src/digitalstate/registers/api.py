@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 
-from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
+from starlette.templating import Jinja2Templates
 
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.registers.display import display_date, display_lines
 from digitalstate.registers.domain import AddressParts, FieldError, address_errors, field_label
+from digitalstate.registers.presenter import display_date, display_lines
 from digitalstate.registers.service import (
     ChangeConflictError,
     RecordNotFoundError,
@@ -32,7 +33,6 @@ from digitalstate.registers.service import (
 )
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import require_csrf
-from digitalstate.web.templating import make_templates
 
 ADDRESS = "people.address"
 # The inputs of the address question page, by the address part each one is.
@@ -46,9 +46,9 @@ ADDRESS_INPUTS = {
 SubjectDep = Annotated[Subject, Depends(require_subject)]
 
 
-def make_pages_router(node: NodeRuntime) -> APIRouter:
+def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The person's pages at this register, bound to node."""
-    pages = RegisterPages(node)
+    pages = RegisterPages(node, templates)
     router = APIRouter(include_in_schema=False)
     html: dict[str, Any] = {"response_class": HTMLResponse}
     router.add_api_route("/my/details", pages.my_details, methods=["GET"], **html)
@@ -69,9 +69,9 @@ def make_pages_router(node: NodeRuntime) -> APIRouter:
 class RegisterPages:
     """The pages, with the node they show; plain methods run in FastAPI's thread pool."""
 
-    def __init__(self, node: NodeRuntime) -> None:
+    def __init__(self, node: NodeRuntime, templates: Jinja2Templates) -> None:
         self.node = node
-        self.templates = make_templates()
+        self.templates = templates
         self.name = node.settings.node.name
 
     def my_details(self, request: Request, subject: SubjectDep) -> Response:

@@ -20,8 +20,8 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.registers.display import display_lines
 from digitalstate.registers.domain import field_label
+from digitalstate.registers.presenter import display_lines
 from digitalstate.services.catalogue import ServiceEntry
 from digitalstate.services.returns import ReturnRefusedError, confirm_return
 from digitalstate.services.service import (
@@ -43,8 +43,8 @@ CONSENT_ID_MAX = 36
 SignedIn = Annotated[Subject, Depends(require_subject)]
 
 
-def make_service_router(
-    node: NodeRuntime, entry: ServiceEntry, templates: Jinja2Templates
+def make_pages_router(
+    node: NodeRuntime, templates: Jinja2Templates, entry: ServiceEntry
 ) -> APIRouter:
     """The service's pages, bound to node and its catalogue entry."""
     pages = ServicePages(node, entry, templates)

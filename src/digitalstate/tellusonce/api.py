@@ -15,7 +15,7 @@ from digitalstate.tellusonce.schemas import NoticeBody
 from digitalstate.tellusonce.service import Notice, receive_notice
 
 
-def make_notices_router(node: NodeRuntime) -> APIRouter:
+def make_api_router(node: NodeRuntime) -> APIRouter:
     """The route a register calls to say that facts a consent covers have changed."""
     router = APIRouter(prefix="/exchange/v1", tags=["tellusonce"])
 

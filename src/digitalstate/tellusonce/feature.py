@@ -7,24 +7,24 @@ node: the route that takes change notices and the worker that re-reads after the
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.tellusonce.api import make_notices_router
-from digitalstate.tellusonce.pages import make_outbox_router
+from digitalstate.tellusonce.api import make_api_router
+from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker
 from digitalstate.tellusonce.worker import DeliveryWorker
-from digitalstate.web.templating import make_templates
 
 
-def install(app: FastAPI, node: NodeRuntime) -> None:
+def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add this feature's routes and background work to a node."""
     roles = node.settings.node.roles
     if "register" in roles:
-        app.include_router(make_outbox_router(node, make_templates()))
+        app.include_router(make_pages_router(node, templates))
         node.background.append(DeliveryWorker(node).run)
     if "service" in roles:
-        app.include_router(make_notices_router(node))
+        app.include_router(make_api_router(node))
         node.background.append(RereadWorker(node).run)
 
 

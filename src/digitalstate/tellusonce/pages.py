@@ -33,7 +33,7 @@ OUTBOX_PAGE = "/operator/outbox"
 SHOWN_PER_STATE = 200
 
 
-def make_outbox_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The operator's outbox page and its retry buttons."""
 
     require_operator = operator_only(node.settings)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.responses import Response
 
-from digitalstate.exchange.ground import Ground, personal_data
+from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem

@@ -10,22 +10,22 @@ alarms.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.api import make_exchange_router, make_public_router
 from digitalstate.transparency.metrics import LogStateCollector, log_metrics
-from digitalstate.transparency.pages import make_log_pages_router
+from digitalstate.transparency.pages import make_pages_router
 from digitalstate.transparency.sequencer import run_sequencer
 from digitalstate.transparency.witness import run_witness
-from digitalstate.web.templating import make_templates
 
 
-def install(app: FastAPI, node: NodeRuntime) -> None:
+def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the log's routes, its sequencer, the witness and the operator's page to a node."""
     app.include_router(make_public_router(node))
     app.include_router(make_exchange_router(node))
-    app.include_router(make_log_pages_router(node, make_templates()))
+    app.include_router(make_pages_router(node, templates))
     log_metrics(node.metrics)
     node.metrics.register(LogStateCollector(node.engine))
 

@@ -107,7 +107,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_log_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
+def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The operator's log page and its clear-alarm buttons."""
     router = APIRouter(
         include_in_schema=False,

@@ -16,8 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from digitalstate import __version__
-from digitalstate.exchange.api import describe_services
-from digitalstate.exchange.api import router as exchange_router
+from digitalstate.exchange.api import describe_services, make_api_router
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
@@ -27,9 +26,9 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.web.hardening import install_hardening
-from digitalstate.web.health import database_check, health_router
+from digitalstate.web.health import database_check, make_health_router
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
-from digitalstate.web.operator_pages import operator_sign_in_router
+from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
 from digitalstate.web.templating import make_templates, mount_static
 
@@ -77,11 +76,11 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
             "federation": {"ok": fresh, "detail": detail},
         }
 
-    app.include_router(health_router(checks))
-    app.include_router(exchange_router)
-    app.include_router(operator_sign_in_router(settings, templates))
+    app.include_router(make_health_router(checks))
+    app.include_router(make_api_router())
+    app.include_router(make_operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):
-        feature.install(app, node)
+        feature.install(app, node, templates)
 
     @app.get(FEDERATION_PATH, tags=["federation"])
     async def federation_copy() -> Response:
@@ -175,7 +174,7 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
             "federation": {"ok": ok, "detail": detail},
         }
 
-    app.include_router(health_router(checks))
+    app.include_router(make_health_router(checks))
 
     @app.get(FEDERATION_PATH, tags=["federation"])
     async def federation_document(request: Request) -> Response:

@@ -26,7 +26,7 @@ def database_check(engine: Engine) -> dict[str, Any]:
     return {"ok": True, "detail": f"schema at {revision}"}
 
 
-def health_router(checks: Callable[[], dict[str, dict[str, Any]]]) -> APIRouter:
+def make_health_router(checks: Callable[[], dict[str, dict[str, Any]]]) -> APIRouter:
     """/healthz (alive) and /readyz (every check passes) for an app."""
     router = APIRouter(tags=["health"])
 

@@ -28,7 +28,7 @@ from digitalstate.web.session import local_path, require_csrf
 DEFAULT_NEXT = "/operator/log"
 
 
-def operator_sign_in_router(settings: NodeSettings, templates: Jinja2Templates) -> APIRouter:
+def make_operator_sign_in_router(settings: NodeSettings, templates: Jinja2Templates) -> APIRouter:
     """GET and POST /operator/sign-in."""
 
     async def from_allowed_address(request: Request) -> None:

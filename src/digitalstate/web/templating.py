@@ -39,6 +39,7 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     env.globals["static_path"] = STATIC_PATH
     # Every POST form: <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
     env.globals["csrf_token"] = csrf_token
+    env.filters["format_date"] = format_date
     env.filters["format_datetime"] = format_datetime
     env.filters["iso_datetime"] = iso_datetime
     return env
@@ -52,6 +53,12 @@ def make_templates(template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
 def mount_static(app: Starlette) -> None:
     """Serve web/static at /static; the app starts even when the assets are not built."""
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+
+def format_date(value: datetime) -> str:
+    """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
+    moment = _as_utc(value)
+    return f"{moment.day} {moment:%B %Y}"
 
 
 def format_datetime(value: datetime) -> str:
