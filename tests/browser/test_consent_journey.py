@@ -24,9 +24,9 @@ import pytest
 from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
 from playwright.sync_api import Page, expect
 
-from digitalstate.node.demo import DEFAULT_SEED, DEMO_NODES
-from digitalstate.registers.seed import DEMO_PASSWORD
-from digitalstate.registers.synthetic import make_person
+from digitalstate.demo.federation import DEFAULT_SEED, DEMO_NODES
+from digitalstate.demo.seed import DEMO_PASSWORD
+from digitalstate.demo.synthetic import make_person
 
 pytestmark = pytest.mark.browser
 

@@ -43,15 +43,15 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
+from digitalstate.demo.supervisor import Child
+from digitalstate.demo.synthetic import SyntheticPerson, make_person
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, verify_document
 from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
-from digitalstate.node.supervisor import Child
-from digitalstate.registers.seed import DEMO_PASSWORD, SeedTargets, seed_people
-from digitalstate.registers.synthetic import SyntheticPerson, make_person
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions

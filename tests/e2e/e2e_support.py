@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from digitalstate.node.supervisor import Child, stop_all, wait_until
+from digitalstate.demo.supervisor import Child, stop_all, wait_until
 
 HOST = "127.0.0.1"
 CLI = [sys.executable, "-m", "digitalstate"]

@@ -43,9 +43,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from digitalstate.demo.supervisor import Child
 from digitalstate.federation.domain import FederationDocument, verify_document
 from digitalstate.keys import KeyPair
-from digitalstate.node.supervisor import Child
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine
 from digitalstate.transparency.entries import log_origin

@@ -42,9 +42,9 @@ from consent_e2e_support import (
 from e2e_support import processes, wait_for
 from log_support import logged_entries
 
+from digitalstate.demo.synthetic import SyntheticPerson
 from digitalstate.identity.pseudonyms import SECRET_FILE, load_secret, pseudonym
 from digitalstate.registers.presenter import display_date
-from digitalstate.registers.synthetic import SyntheticPerson
 from digitalstate.settings import load_node_settings
 from digitalstate.transparency.verify import (
     check_checkpoint,

@@ -38,6 +38,7 @@ from integration.registers_support import (
 )
 
 Sessions = sessionmaker[Session]
+FIELDS = load_catalogue().fields
 
 
 def outbox(sessions: Sessions) -> list[OutboxMessage]:
@@ -96,7 +97,11 @@ def test_a_change_writes_the_record_and_a_notice_for_each_consent_that_asked(
 
     with sessions.begin() as session:
         version = change_fields(
-            session, pseudonym=PERSON, changes={"people.address": NEW_ADDRESS}, now=NOW
+            session,
+            pseudonym=PERSON,
+            changes={"people.address": NEW_ADDRESS},
+            now=NOW,
+            catalogue=FIELDS,
         )
 
     assert version == 2
@@ -130,6 +135,7 @@ def test_a_notice_names_only_the_changed_fields_its_consent_covers(sessions: Ses
             pseudonym=PERSON,
             changes={"people.address": NEW_ADDRESS, "people.given_names": "Alicia"},
             now=NOW,
+            catalogue=FIELDS,
         )
     assert [json.loads(r.fields) for r in outbox(sessions)] == [["people.address"]]
 
@@ -139,7 +145,9 @@ def test_a_change_is_normalised_before_it_is_written(sessions: Sessions) -> None
         add_record(session)
     typed = {"lines": [" 4  Quay Street "], "town": "Cardiff", "postcode": "cf101ep"}
     with sessions.begin() as session:
-        change_fields(session, pseudonym=PERSON, changes={"people.address": typed}, now=NOW)
+        change_fields(
+            session, pseudonym=PERSON, changes={"people.address": typed}, now=NOW, catalogue=FIELDS
+        )
     assert json.loads(record_of(sessions).data)["people.address"] == {
         "lines": ["4 Quay Street"],
         "town": "Cardiff",
@@ -153,7 +161,11 @@ def test_the_same_value_again_is_no_change(sessions: Sessions) -> None:
         add_consent(session)
     with sessions.begin() as session:
         version = change_fields(
-            session, pseudonym=PERSON, changes={"people.address": dict(ADDRESS)}, now=NOW
+            session,
+            pseudonym=PERSON,
+            changes={"people.address": dict(ADDRESS)},
+            now=NOW,
+            catalogue=FIELDS,
         )
     assert version == 1
     assert record_of(sessions).version == 1
@@ -166,7 +178,9 @@ def test_an_invalid_value_changes_nothing(sessions: Sessions) -> None:
         add_consent(session)
     bad = {**NEW_ADDRESS, "postcode": "CF10"}
     with pytest.raises(FieldError, match="Enter a real postcode"), sessions.begin() as session:
-        change_fields(session, pseudonym=PERSON, changes={"people.address": bad}, now=NOW)
+        change_fields(
+            session, pseudonym=PERSON, changes={"people.address": bad}, now=NOW, catalogue=FIELDS
+        )
     assert record_of(sessions).version == 1
     assert outbox(sessions) == []
 
@@ -175,13 +189,19 @@ def test_a_field_outside_the_catalogue_is_refused(sessions: Sessions) -> None:
     with sessions.begin() as session:
         add_record(session)
     with pytest.raises(FieldError, match="not a field"), sessions.begin() as session:
-        change_fields(session, pseudonym=PERSON, changes={"people.shoe_size": "9"}, now=NOW)
+        change_fields(
+            session, pseudonym=PERSON, changes={"people.shoe_size": "9"}, now=NOW, catalogue=FIELDS
+        )
 
 
 def test_changing_a_person_without_a_record_raises(sessions: Sessions) -> None:
     with pytest.raises(RecordNotFoundError), sessions.begin() as session:
         change_fields(
-            session, pseudonym=OTHER_PERSON, changes={"people.address": NEW_ADDRESS}, now=NOW
+            session,
+            pseudonym=OTHER_PERSON,
+            changes={"people.address": NEW_ADDRESS},
+            now=NOW,
+            catalogue=FIELDS,
         )
 
 
@@ -197,7 +217,13 @@ def test_a_failure_writing_the_notices_rolls_back_the_change_too(
     monkeypatch.setattr(service.uuid, "uuid4", lambda: same)
 
     with pytest.raises(IntegrityError), sessions.begin() as session:
-        change_fields(session, pseudonym=PERSON, changes={"people.address": NEW_ADDRESS}, now=NOW)
+        change_fields(
+            session,
+            pseudonym=PERSON,
+            changes={"people.address": NEW_ADDRESS},
+            now=NOW,
+            catalogue=FIELDS,
+        )
 
     record = record_of(sessions)
     assert record.version == 1
@@ -212,7 +238,13 @@ def test_a_failure_after_the_change_in_the_same_transaction_leaves_no_trace(
         add_record(session)
         add_consent(session)
     with pytest.raises(RuntimeError), sessions.begin() as session:
-        change_fields(session, pseudonym=PERSON, changes={"people.address": NEW_ADDRESS}, now=NOW)
+        change_fields(
+            session,
+            pseudonym=PERSON,
+            changes={"people.address": NEW_ADDRESS},
+            now=NOW,
+            catalogue=FIELDS,
+        )
         raise RuntimeError("the caller fails before committing")
     assert record_of(sessions).version == 1
     assert outbox(sessions) == []
@@ -238,7 +270,11 @@ def test_the_page_can_say_afterwards_who_was_told_and_when(sessions: Sessions) -
         add_consent(session, requester="newcastle-tax", fields=("people.address",))
     with sessions.begin() as session:
         version = change_fields(
-            session, pseudonym=PERSON, changes={"people.address": NEW_ADDRESS}, now=NOW
+            session,
+            pseudonym=PERSON,
+            changes={"people.address": NEW_ADDRESS},
+            now=NOW,
+            catalogue=FIELDS,
         )
     with sessions.begin() as session:
         row = session.scalars(select(OutboxMessage).where(OutboxMessage.consent_id == consent))

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from digitalstate.consent.models import HeldConsent
+from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.service import change_fields
 from digitalstate.services.models import ServiceConsent, ServiceCopy
@@ -144,6 +145,7 @@ def test_a_change_at_the_register_reaches_the_service_and_a_withdrawal_stops_the
             pseudonym=federation.ada.holder_pseudonym,
             changes={"people.address": NEW_ADDRESS},
             now=datetime.now(UTC),
+            catalogue=load_catalogue().fields,
         )
     deadline = time.monotonic() + 10
     while "22 Dale Street" not in (page := federation.browser.get("/service/details")).text:

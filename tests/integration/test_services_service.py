@@ -123,7 +123,7 @@ def test_request_consent_asks_the_charter_for_the_services_fields_and_purpose(
     exchange = Exchange([answer(201, {"request_id": "r1", "url": "http://charter.test/c/r1"})])
     node = make_node(sessions, exchange)
 
-    asked = run(lambda: request_consent(node, SUBJECT))
+    asked = run(lambda: request_consent(node, SUBJECT, PENSIONS))
 
     assert (asked.request_id, asked.url) == ("r1", "http://charter.test/c/r1")
     [call] = exchange.calls
@@ -174,13 +174,13 @@ def test_request_consent_fails_with_the_reason_when_the_charter_cannot_be_truste
 ) -> None:
     node = make_node(sessions, Exchange([reply]))
     with pytest.raises(ServiceError, match=reason):
-        run(lambda: request_consent(node, SUBJECT))
+        run(lambda: request_consent(node, SUBJECT, PENSIONS))
 
 
 def test_request_consent_needs_a_charter_in_the_federation(sessions: sessionmaker[Session]) -> None:
     node = make_node(sessions, Exchange([]), charter=False)
     with pytest.raises(ServiceError, match="no charter node"):
-        run(lambda: request_consent(node, SUBJECT))
+        run(lambda: request_consent(node, SUBJECT, PENSIONS))
 
 
 def test_recording_the_same_consent_twice_is_a_no_op_but_not_for_someone_else(

@@ -494,8 +494,8 @@ def test_the_route_is_listed_as_touching_personal_data(filled: Node) -> None:
 
 
 def test_the_demo_catalogue_names_the_audit_basis() -> None:
+    from digitalstate.demo.federation import DEMO_NODES
     from digitalstate.federation.catalogue import load_catalogue
-    from digitalstate.node.demo import DEMO_NODES
 
     catalogue = load_catalogue()
     (basis,) = [b for b in catalogue.statutory_bases if b.purpose == LOG_AUDIT_PURPOSE]

@@ -22,6 +22,7 @@ import pytest
 from log_support import logged_entries
 from sqlalchemy import func, select
 
+from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.service import change_fields
@@ -146,6 +147,7 @@ def test_bob_is_not_told_of_dorotas_changes_after_the_refusal(
             pseudonym=dorota.holder_pseudonym,
             changes={"people.address": DOROTA_MOVES},
             now=datetime.now(UTC),
+            catalogue=load_catalogue().fields,
         )
     wait_for_the_notice_to_be_handled(federation, hers)
 

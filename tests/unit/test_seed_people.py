@@ -7,16 +7,16 @@ import random
 import re
 from datetime import date
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.registers.domain import validate_value
-from digitalstate.registers.seed import person_rows, register_fields, register_rows
-from digitalstate.registers.synthetic import (
+from digitalstate.demo.seed import person_rows, register_fields, register_rows
+from digitalstate.demo.synthetic import (
     REFERENCE_DATE,
     SAMPLE_PEOPLE,
     licence_number,
     make_person,
     sample_email,
 )
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.registers.domain import validate_value
 
 SECRET = bytes(range(32))
 CATALOGUE = load_catalogue(None).fields

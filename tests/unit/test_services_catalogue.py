@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from digitalstate.demo.federation import DEMO_NODES
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.node.demo import DEMO_NODES
 from digitalstate.services.catalogue import SERVICES, ServiceEntry, service_for
 
 CATALOGUE = load_catalogue()

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, text
 
 from digitalstate.consent.models import HeldConsent
+from digitalstate.demo.seed import tune_for_bulk_load
 from digitalstate.identity.pseudonyms import pseudonym
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.registers.seed import tune_for_bulk_load
 
 HOLDER = "people-register"
 REQUESTER = "bench-client"

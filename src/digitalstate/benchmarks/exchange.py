@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from digitalstate.benchmarks.app import bench_node_command
+from digitalstate.demo.supervisor import Child, python_command, stop_all, wait_until
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
-from digitalstate.node.supervisor import Child, python_command, stop_all, wait_until
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
 

@@ -103,7 +103,11 @@ def _add_change_routes(mirror: APIRouter, node: NodeRuntime) -> None:
         def commit() -> tuple[int, datetime]:
             with node.sessions.begin() as session:
                 version = change_fields(
-                    session, pseudonym=body.pseudonym, changes=body.changes, now=datetime.now(UTC)
+                    session,
+                    pseudonym=body.pseudonym,
+                    changes=body.changes,
+                    now=datetime.now(UTC),
+                    catalogue=node.keeper.current().fields,
                 )
             return version, datetime.now(UTC)
 

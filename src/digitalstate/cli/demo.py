@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 import threading
 import time
@@ -22,7 +21,7 @@ from digitalstate.cli.common import (
     one_line_errors,
     progress_bar,
 )
-from digitalstate.node.demo import (
+from digitalstate.demo.federation import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
     DEMO_NODES,
@@ -32,55 +31,8 @@ from digitalstate.node.demo import (
     prepare,
     seeded_people,
 )
-from digitalstate.node.supervisor import (
-    Child,
-    StartCancelled,
-    StartError,
-    python_command,
-    stop_all,
-    wait_until,
-)
-from digitalstate.registers.seed import DEMO_PASSWORD
-from digitalstate.registers.synthetic import sample_email
-from digitalstate.web.operator_token import keep_operator_token
-
-START_TIMEOUT_S = 60.0
-
-
-def _children(layout: DemoLayout) -> tuple[Child, list[Child]]:
-    logs = layout.data_dir / "logs"
-    anchor = Child(
-        "trust-anchor",
-        python_command("federation", "serve", "--config", str(layout.anchor_config)),
-        layout.anchor_url,
-        logs / "trust-anchor.log",
-    )
-    nodes = [
-        Child(
-            node.id,
-            python_command("node", "serve", "--config", str(layout.node_config(node))),
-            layout.url(node),
-            logs / f"{node.id}.log",
-        )
-        for node in DEMO_NODES
-    ]
-    return anchor, nodes
-
-
-def _sign_in(layout: DemoLayout) -> dict[str, str] | None:
-    """How to sign in as the first sample person, once people are seeded."""
-    if not seeded_people(layout):
-        return None
-    charter = next(n for n in DEMO_NODES if "charter" in n.roles)
-    return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
-
-
-def _issue_operator_token(layout: DemoLayout) -> str:
-    """One fresh operator token for every demo node's /operator/ pages and /metrics."""
-    token = secrets.token_urlsafe(24)
-    for node in DEMO_NODES:
-        keep_operator_token(layout.node_dir(node), token)
-    return token
+from digitalstate.demo.run import children, issue_operator_token, sign_in, start, watch
+from digitalstate.demo.supervisor import Child, StartCancelled, StartError, stop_all
 
 
 def _print_table(layout: DemoLayout, operator_token: str) -> None:
@@ -89,11 +41,11 @@ def _print_table(layout: DemoLayout, operator_token: str) -> None:
     for node in DEMO_NODES:
         table.add_row(node.id, ", ".join(node.roles), layout.url(node))
     console.print(table)
-    sign_in = _sign_in(layout)
-    if sign_in is not None:
+    how = sign_in(layout)
+    if how is not None:
         console.print(
-            f"{seeded_people(layout):,} synthetic people. Sign in at {sign_in['url']} as "
-            f"{sign_in['email']} with the password {sign_in['password']}"
+            f"{seeded_people(layout):,} synthetic people. Sign in at {how['url']} as "
+            f"{how['email']} with the password {how['password']}"
         )
     console.print(
         f"Operator pages (/operator/log, /operator/outbox) and /metrics: sign in at "
@@ -113,10 +65,10 @@ def _as_json(layout: DemoLayout, operator_token: str) -> str:
         "nodes": nodes,
         "operator_token": operator_token,
     }
-    sign_in = _sign_in(layout)
-    if sign_in is not None:
+    how = sign_in(layout)
+    if how is not None:
         document["people"] = seeded_people(layout)
-        document["sign_in"] = sign_in
+        document["sign_in"] = how
     return json.dumps(document)
 
 
@@ -133,9 +85,9 @@ def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> No
 
 def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
     """Start the anchor, then the nodes; run until stopping is set; stop every child."""
-    anchor, nodes = _children(layout)
+    anchor, nodes = children(layout)
     everyone = [anchor, *nodes]
-    operator_token = _issue_operator_token(layout)
+    operator_token = issue_operator_token(layout)
     try:
         started = time.monotonic()
         if stopping.is_set():
@@ -147,23 +99,7 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
             def ready(child: Child) -> None:
                 progress.update(task, advance=1, description=f"{child.name} is ready")
 
-            anchor.start()
-            wait_until(
-                [anchor],
-                "/healthz",
-                time.monotonic() + START_TIMEOUT_S,
-                stop=stopping,
-                on_ready=ready,
-            )
-            for child in nodes:
-                child.start()
-            wait_until(
-                nodes,
-                "/readyz",
-                time.monotonic() + START_TIMEOUT_S,
-                stop=stopping,
-                on_ready=ready,
-            )
+            start(anchor, nodes, stopping, on_ready=ready)
         if as_json:
             print(_as_json(layout, operator_token), flush=True)
         else:
@@ -171,12 +107,9 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
             console.print(
                 f"All {len(everyone)} processes ready in {time.monotonic() - started:.1f} s"
             )
-        while not stopping.wait(0.5):
-            dead = [c.name for c in everyone if not c.alive()]
-            if dead:
-                raise CliError(
-                    f"{', '.join(dead)} stopped unexpectedly; see {layout.data_dir}/logs"
-                )
+        dead = watch(everyone, stopping)
+        if dead:
+            raise CliError(f"{', '.join(dead)} stopped unexpectedly; see {layout.data_dir}/logs")
     except StartCancelled:
         pass
     except StartError as exc:

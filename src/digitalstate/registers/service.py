@@ -6,7 +6,6 @@ committed change is always announced and an announced change was always committe
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +17,6 @@ from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.models import HeldConsent
-from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, FieldDefinition
 from digitalstate.registers.domain import FieldError, validate_value
 from digitalstate.registers.models import RegisterRecord
@@ -55,11 +53,6 @@ def utc(value: datetime) -> datetime:
 def held_fields(federation: FederationDocument, member_id: str) -> tuple[FieldDefinition, ...]:
     """The catalogue's fields whose one authoritative holder is member_id, in catalogue order."""
     return tuple(f for f in federation.fields if f.holder == member_id)
-
-
-@functools.cache
-def _shipped_fields() -> dict[str, FieldDefinition]:
-    return {f.name: f for f in load_catalogue(None).fields}
 
 
 def read_fields(
@@ -105,16 +98,16 @@ def change_fields(
     pseudonym: str,
     changes: Mapping[str, Any],
     now: datetime,
-    catalogue: Sequence[FieldDefinition] | None = None,
+    catalogue: Sequence[FieldDefinition],
 ) -> int:
     """Validate and write changes to a record, queue its change notices; return the version.
 
-    Fields are checked against catalogue (by default the field catalogue shipped with the
-    package). A value equal to the one held is no change: when nothing changes, nothing is
-    written and the current version is returned. Raises FieldError, RecordNotFoundError or
-    ChangeConflictError; the caller's transaction then rolls back whole.
+    Fields are checked against catalogue, the federation document's field catalogue, which
+    the caller gives. A value equal to the one held is no change: when nothing changes,
+    nothing is written and the current version is returned. Raises FieldError,
+    RecordNotFoundError or ChangeConflictError; the caller's transaction then rolls back whole.
     """
-    definitions = {f.name: f for f in catalogue} if catalogue is not None else _shipped_fields()
+    definitions = {f.name: f for f in catalogue}
     normal = normalise_changes(changes, definitions, today=utc(now).date())
     row = session.execute(
         select(_RECORDS.c.data, _RECORDS.c.version)

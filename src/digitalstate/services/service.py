@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem
-from digitalstate.services.catalogue import ServiceEntry, service_for
+from digitalstate.services.catalogue import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.storage.retrying import run_step
 
@@ -83,13 +83,8 @@ def charter_of(federation: FederationDocument) -> str:
     raise ServiceError(f"{federation.federation} has no charter node to ask for consent")
 
 
-async def request_consent(
-    node: NodeRuntime, subject: str, entry: ServiceEntry | None = None
-) -> ConsentRequested:
-    """Ask the charter for the person's consent to this service's read; return where to go."""
-    entry = entry or service_for(node.settings.node.id)
-    if entry is None:
-        raise ServiceError(f"{node.settings.node.id} runs no service that reads people's details")
+async def request_consent(node: NodeRuntime, subject: str, entry: ServiceEntry) -> ConsentRequested:
+    """Ask the charter for the person's consent to entry's read; return where to go."""
     try:
         federation = node.keeper.current()
     except Problem as exc:

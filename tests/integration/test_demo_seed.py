@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from digitalstate.demo.federation import DEMO_NODES, LAYOUT_FILE, DemoLayout, prepare
+from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
+from digitalstate.demo.synthetic import make_person
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import active_delegation, grant_delegation, verify_password
-from digitalstate.node.demo import DEMO_NODES, LAYOUT_FILE, DemoLayout, prepare
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.registers.seed import DEMO_PASSWORD, SeedTargets, seed_people
-from digitalstate.registers.synthetic import make_person
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine

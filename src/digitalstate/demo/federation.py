@@ -11,6 +11,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from digitalstate.demo.seed import (
+    DEMO_PASSWORD,
+    SeedTargets,
+    seed_people,
+    tune_for_bulk_load,
+)
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import Role
 from digitalstate.federation.service import add_member, latest_document
@@ -19,12 +25,6 @@ from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
-from digitalstate.registers.seed import (
-    DEMO_PASSWORD,
-    SeedTargets,
-    seed_people,
-    tune_for_bulk_load,
-)
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade

@@ -23,12 +23,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from digitalstate.demo.synthetic import SEEDED_AT, SyntheticPerson, make_person
 from digitalstate.federation.domain import FieldDefinition
 from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import pseudonym
 from digitalstate.identity.service import claim_invitations
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.registers.synthetic import SEEDED_AT, SyntheticPerson, make_person
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published on purpose: every seeded person's
 CHUNK = 10_000

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from digitalstate.registers import seedwords as words
+from digitalstate.demo import seedwords as words
 
 # The people are as they were on this day (the start of the 2025-26 tax year), so that ages
 # and pension statuses do not drift from one run to the next.

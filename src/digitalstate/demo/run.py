@@ -1,0 +1,95 @@
+"""Run the demo federation: the anchor, then the nodes, each its own process; watch; stop.
+
+`digitalstate demo` (cli/demo.py) parses the options, shows progress and prints; this module
+does the rest.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from digitalstate.demo.federation import DEMO_NODES, DemoLayout, seeded_people
+from digitalstate.demo.seed import DEMO_PASSWORD
+from digitalstate.demo.supervisor import Child, python_command, wait_until
+from digitalstate.demo.synthetic import sample_email
+from digitalstate.web.operator_token import keep_operator_token
+
+START_TIMEOUT_S = 60.0
+
+
+def children(layout: DemoLayout) -> tuple[Child, list[Child]]:
+    """The trust anchor's process and each node's, not started yet."""
+    logs = layout.data_dir / "logs"
+    anchor = Child(
+        "trust-anchor",
+        python_command("federation", "serve", "--config", str(layout.anchor_config)),
+        layout.anchor_url,
+        logs / "trust-anchor.log",
+    )
+    nodes = [
+        Child(
+            node.id,
+            python_command("node", "serve", "--config", str(layout.node_config(node))),
+            layout.url(node),
+            logs / f"{node.id}.log",
+        )
+        for node in DEMO_NODES
+    ]
+    return anchor, nodes
+
+
+def sign_in(layout: DemoLayout) -> dict[str, str] | None:
+    """How to sign in as the first sample person, once people are seeded."""
+    if not seeded_people(layout):
+        return None
+    charter = next(n for n in DEMO_NODES if "charter" in n.roles)
+    return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
+
+
+def issue_operator_token(layout: DemoLayout) -> str:
+    """One fresh operator token for every demo node's /operator/ pages and /metrics."""
+    token = secrets.token_urlsafe(24)
+    for node in DEMO_NODES:
+        keep_operator_token(layout.node_dir(node), token)
+    return token
+
+
+def start(
+    anchor: Child,
+    nodes: Sequence[Child],
+    stopping: threading.Event,
+    on_ready: Callable[[Child], None] | None = None,
+) -> None:
+    """Start the anchor and wait for its /healthz, then the nodes and wait for every /readyz.
+
+    Raises StartError when one does not answer in time, StartCancelled once stopping is set.
+    """
+    anchor.start()
+    wait_until(
+        [anchor],
+        "/healthz",
+        time.monotonic() + START_TIMEOUT_S,
+        stop=stopping,
+        on_ready=on_ready,
+    )
+    for child in nodes:
+        child.start()
+    wait_until(
+        nodes,
+        "/readyz",
+        time.monotonic() + START_TIMEOUT_S,
+        stop=stopping,
+        on_ready=on_ready,
+    )
+
+
+def watch(everyone: Sequence[Child], stopping: threading.Event) -> list[str]:
+    """Wait until stopping is set (then []) or a child stops (then the names of those stopped)."""
+    while not stopping.wait(0.5):
+        dead = [c.name for c in everyone if not c.alive()]
+        if dead:
+            return dead
+    return []
