@@ -12,16 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from digitalstate.consent import service
-from digitalstate.consent.activity import (
-    Activity,
-    Filters,
-    activity_rows,
-    counts,
-    export_csv,
-    export_json,
-    filter_options,
-    gather_activity,
-)
 from digitalstate.consent.flows import (
     HolderUnreachableError,
     NotYoursError,
@@ -34,9 +24,20 @@ from digitalstate.consent.flows import (
 )
 from digitalstate.consent.people import display_name, people_helped
 from digitalstate.consent.service import RequestUnavailableError
-from digitalstate.consent.views import ConsentView, consent_view, event_view, member_name
+from digitalstate.consent.views import ConsentView, consent_view, event_view
+from digitalstate.federation.domain import member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.transparency.disclosure import gather_activity
+from digitalstate.transparency.disclosure_presenter import (
+    Filters,
+    activity_rows,
+    counts,
+    export_csv,
+    export_json,
+    filter_options,
+)
+from digitalstate.transparency.person import Activity
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import csrf_token, require_csrf
 from digitalstate.web.templating import make_templates

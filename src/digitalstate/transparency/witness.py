@@ -27,7 +27,7 @@ from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.node.threads import finish_in_thread
-from digitalstate.transparency.api import CHECKPOINT_PATH, COSIGNATURES_PATH, LOG_PATH
+from digitalstate.transparency.service import CHECKPOINT_PATH, COSIGNATURES_PATH, LOG_PATH
 from digitalstate.transparency.entries import witness_name
 from digitalstate.transparency.metrics import log_metrics
 from digitalstate.transparency.models import LogAlarm, WitnessedLog
