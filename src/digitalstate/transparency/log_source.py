@@ -62,6 +62,12 @@ class HttpLogSource:
             raise SourceMalformedError(
                 f"its leaf hashes of [{start}, {end}) are {len(body)} bytes, not 32 each"
             )
+        if len(body) != 32 * (end - start):
+            # It signed a tree holding these leaves and no longer serves them all.
+            raise SourceDamagedError(
+                f"asked for the {end - start} leaf hashes of [{start}, {end}), it served "
+                f"{len(body) // 32}"
+            )
         return [body[i : i + 32] for i in range(0, len(body), 32)]
 
     async def _get(self, path: str, params: dict[str, int]) -> bytes:

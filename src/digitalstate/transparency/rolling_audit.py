@@ -5,9 +5,9 @@ An audit pass re-reads the leaf hashes [0, size) of a tree verified before (size
 each run from where the last run stopped, and folds them into the right border of the leaves
 read so far (a compact range); when it reaches size, the border's root must be that root. A
 changed, deleted or reordered stored entry shows up there; so does a node that says its log is
-damaged, or serves fewer leaves than its signed tree holds. Then a new pass starts over the
-newest verified tree. With a budget of N leaves a run, each leaf of a log is re-read within
-ceil(size / N) runs, and at every run on a log of at most N leaves.
+damaged, or serves fewer leaves than its signed tree holds (log_source.py says so). Then a new
+pass starts over the newest verified tree. With a budget of N leaves a run, each leaf of a log
+is re-read within ceil(size / N) runs, and at every run on a log of at most N leaves.
 
 What is kept between runs is an AuditPass: a witness keeps it in its log_witnessed row, the
 command line in its state file.
@@ -16,7 +16,7 @@ command line in its state file.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -153,6 +153,25 @@ class Span:
         return {"from": self.start, "to": self.end, "of": self.of, "complete": self.complete}
 
 
+async def fold_leaves(
+    source: LogSource, member: str, border: CompactRange, start: int, end: int
+) -> AsyncIterator[tuple[int, CompactRange]]:
+    """Read the leaf hashes [start, end) a request at a time, folding each into border.
+
+    Yields, after each request, how far the reading got and the border so far. A leaf hash of
+    another length than 32 bytes is VerifyError "malformed".
+    """
+    position = start
+    while position < end:
+        stop = min(end, position + MAX_LEAVES_PER_REQUEST)
+        hashes = await source.leaves(position, stop)
+        if any(len(h) != 32 for h in hashes):
+            raise VerifyError("malformed", f"{member}: a leaf hash is not 32 bytes")
+        border = audit(border, hashes)
+        position = stop
+        yield position, border
+
+
 def planned(cursor: AuditPass | None, newest: Checkpoint, budget: int) -> int:
     """How many leaves RollingAudit.run reads: the rest of the pass, then one over the newest."""
     if cursor is None or budget <= 0:
@@ -204,27 +223,18 @@ class RollingAudit:
                     break
                 self.cursor, started = self.cursor.restart(newest.size, newest.root), True
             cursor = self.cursor
-            begin = position = cursor.position
-            border = cursor.border
-            while budget > 0 and position < cursor.size:
-                end = min(cursor.size, position + min(budget, MAX_LEAVES_PER_REQUEST))
-                self.reading = (position, end)
-                hashes = await source.leaves(position, end)
-                if any(len(h) != 32 for h in hashes):
-                    raise VerifyError("malformed", f"{self.member}: a leaf hash is not 32 bytes")
-                if len(hashes) != end - position:
-                    # It signed a tree holding these leaves and no longer serves them all.
-                    raise VerifyError(
-                        "audit",
-                        f"{self.member}: asked for the {end - position} leaf hashes of "
-                        f"[{position}, {end}), it served {len(hashes)}",
-                    )
-                border = audit(border, hashes)
-                budget -= end - position
-                read += end - position
-                position = end
+            begin = cursor.position
+            stop = min(cursor.size, begin + budget)
+            self.reading = (begin, min(stop, begin + MAX_LEAVES_PER_REQUEST))
+            position, border = begin, cursor.border
+            async for position, border in fold_leaves(
+                source, self.member, cursor.border, begin, stop
+            ):
                 self.cursor = replace(cursor, position=position, border=border)
-                progress(read)
+                self.reading = (position, min(stop, position + MAX_LEAVES_PER_REQUEST))
+                progress(read + position - begin)
+            budget -= position - begin
+            read += position - begin
             if self.cursor.complete:
                 check_audited_root(
                     self.member, border, Checkpoint(self.origin, cursor.size, cursor.root)
