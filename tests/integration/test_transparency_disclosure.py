@@ -35,7 +35,7 @@ from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
-from digitalstate.transparency.api import LOG_AUDIT_PURPOSE, MAX_AUDIT_ENTRIES
+from digitalstate.transparency.api import LOG_AUDIT_PURPOSE
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
 from digitalstate.transparency.merkle import inclusion_plan, leaf_hash, verify_inclusion
 from digitalstate.transparency.models import LEVEL_SHIFT, LogEntryRow, LogNode
@@ -48,6 +48,7 @@ from digitalstate.transparency.person import (
     check_answer,
 )
 from digitalstate.transparency.sequencer import Sequencer
+from digitalstate.transparency.service import MAX_AUDIT_ENTRIES
 from digitalstate.transparency.store import record_access
 from digitalstate.web.app import create_node_app
 from integration.registers_support import (

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.transparency.models import WitnessedLog
-from digitalstate.transparency.witness import (
+from digitalstate.transparency.witness_service import (
     clear_alarm,
     list_alarms,
     load_state,

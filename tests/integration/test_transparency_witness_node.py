@@ -41,7 +41,7 @@ from digitalstate.transparency.models import WitnessedLog
 from digitalstate.transparency.note import SignedNote
 from digitalstate.transparency.store import read_head, record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
-from digitalstate.transparency.witness import Witness
+from digitalstate.transparency.witness_service import Witness
 from digitalstate.web.app import create_node_app
 
 from .operator_support import operator_headers

@@ -15,6 +15,7 @@ from digitalstate.transparency.entries import log_origin
 from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import ProofError
 from digitalstate.transparency.models import LogAlarm
+from digitalstate.transparency.rolling_audit import SourceDamagedError, SourceUnavailableError
 from digitalstate.transparency.sequencer import Sequencer
 from digitalstate.transparency.store import (
     LogDamagedError,
@@ -23,13 +24,8 @@ from digitalstate.transparency.store import (
     record_access,
 )
 from digitalstate.transparency.verify import LogIdentity
-from digitalstate.transparency.witness import list_alarms, load_state, save_round
-from digitalstate.transparency.witnessing import (
-    Round,
-    SourceDamagedError,
-    SourceUnavailableError,
-    witness_round,
-)
+from digitalstate.transparency.witness_round import Round, witness_round
+from digitalstate.transparency.witness_service import list_alarms, load_state, save_round
 
 MEMBER = "people-register"
 ORIGIN = log_origin("integration federation", MEMBER)

@@ -3,33 +3,35 @@ its state file, its options, and the one-line errors of bad input (no node runs 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from digitalstate.cli import log as log_cli
-from digitalstate.cli.log import (
-    Reaudit,
+from digitalstate.cli.log import reaudit_json, reaudit_lines
+from digitalstate.cli.main import app
+from digitalstate.federation.domain import FederationDocument, Member, MemberKey
+from digitalstate.keys import KeyPair
+from digitalstate.transparency import rolling_audit
+from digitalstate.transparency.auditor import (
+    DEFAULT_REAUDIT_LEAVES,
+    Outcome,
     UsageError,
     Verified,
     base_url,
     default_state_path,
     find_member,
     load_state,
-    reaudit_json,
-    reaudit_lines,
     save_state,
     verify_log,
 )
-from digitalstate.cli.main import app
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
-from digitalstate.keys import KeyPair
 from digitalstate.transparency.entries import log_origin, witness_name
 from digitalstate.transparency.merkle import (
     CompactRange,
@@ -38,6 +40,7 @@ from digitalstate.transparency.merkle import (
     tree_root,
 )
 from digitalstate.transparency.note import Checkpoint, cosign, sign_checkpoint
+from digitalstate.transparency.rolling_audit import AuditPass
 from digitalstate.transparency.verify import VerifyError, log_identity, witness_keys
 
 FEDERATION = "unit federation"
@@ -108,16 +111,37 @@ class MemoryLog:
         return self.leaves_held[start:end]
 
 
+class Served:
+    """A MemoryLog as a LogSource: what it answers now, asynchronously."""
+
+    def __init__(self, log: MemoryLog) -> None:
+        self.log = log
+
+    async def checkpoint(self) -> str:
+        return self.log.checkpoint()
+
+    async def consistency(self, old: int, new: int) -> list[bytes]:
+        return self.log.consistency(old, new)
+
+    async def leaves(self, start: int, end: int) -> list[bytes]:
+        return self.log.leaves(start, end)
+
+
+def verify(log: MemoryLog, *args: Any, **kwargs: Any) -> Outcome:
+    """verify_log over the log in memory, run to the end."""
+    return asyncio.run(verify_log(Served(log), *args, **kwargs))
+
+
 def run(
     log: MemoryLog,
     previous: Verified | None = None,
     *,
     full: bool = False,
     minimum: int = 0,
-    reaudit: int = log_cli.DEFAULT_REAUDIT_LEAVES,
-) -> log_cli.Outcome:
+    reaudit: int = DEFAULT_REAUDIT_LEAVES,
+) -> Outcome:
     document = federation()
-    return verify_log(
+    return verify(
         log,
         log_identity(document, "people-register"),
         witness_keys(document, besides="people-register"),
@@ -129,7 +153,7 @@ def run(
     )
 
 
-def verified(outcome: log_cli.Outcome) -> Verified:
+def verified(outcome: Outcome) -> Verified:
     return Verified(
         origin=ORIGIN,
         node="http://register.test",
@@ -153,7 +177,7 @@ def frozen(log: MemoryLog) -> None:
 
 
 def test_the_first_run_audits_every_leaf_in_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(log_cli, "PAGE", 4)
+    monkeypatch.setattr(rolling_audit, "MAX_LEAVES_PER_REQUEST", 4)
     log = MemoryLog(10)
     outcome = run(log)
     assert log.asked == [(0, 4), (4, 8), (8, 10)]
@@ -179,10 +203,10 @@ def test_the_next_run_audits_the_new_leaves_then_re_audits_the_old_ones() -> Non
 
 
 def test_the_progress_is_told_as_pages_are_audited(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(log_cli, "PAGE", 3)
+    monkeypatch.setattr(rolling_audit, "MAX_LEAVES_PER_REQUEST", 3)
     told: list[tuple[int, int]] = []
     document = federation()
-    verify_log(
+    verify(
         MemoryLog(7),
         log_identity(document, "people-register"),
         {},
@@ -325,10 +349,10 @@ def passes(log: MemoryLog, runs: int, previous: Verified, limit: int) -> list[Ve
 def test_a_large_log_is_re_audited_in_a_rolling_pass_of_limit_leaves_a_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(log_cli, "PAGE", 4)
+    monkeypatch.setattr(rolling_audit, "MAX_LEAVES_PER_REQUEST", 4)
     log = MemoryLog(10)
     first = verified(run(log))
-    assert first.reaudit == Reaudit(10, first.root, 10, first.border, 10, SINCE)
+    assert first.reaudit == AuditPass(10, first.root, 10, first.border, 10, SINCE)
     log.asked.clear()
     states = passes(log, 3, first, limit=4)
     # ceil(10 / 4) = 3 runs re-read every leaf; the third starts the next pass with what is left.
@@ -381,7 +405,7 @@ def test_the_re_audit_can_be_turned_off_and_full_covers_everything_at_once() -> 
     assert log.asked == [] and off.reaudit == ongoing.reaudit and off.reaudited == ()
     log.grow(3)
     full = run(log, ongoing, full=True)
-    assert full.reaudit == Reaudit.covering(full.border, SINCE) and full.reaudit.complete
+    assert full.reaudit == AuditPass.covering(full.border, SINCE) and full.reaudit.complete
 
 
 def test_the_report_says_how_far_the_pass_is_and_what_it_has_not_covered_yet() -> None:
@@ -448,7 +472,7 @@ def test_a_state_saved_before_the_re_audit_is_read_with_none(
     del value["reaudit"]
     path.write_text(json.dumps(value))
     assert load_state(path, ORIGIN) == replace(saved, reaudit=None)
-    assert replace(saved, reaudit=None).cursor() == Reaudit(11, saved.root)
+    assert replace(saved, reaudit=None).cursor() == AuditPass(11, saved.root)
 
 
 def _reaudit(change: dict[str, object]) -> object:

@@ -12,16 +12,6 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.consent import service
-from digitalstate.consent.activity import (
-    Activity,
-    Filters,
-    activity_rows,
-    counts,
-    export_csv,
-    export_json,
-    filter_options,
-    gather_activity,
-)
 from digitalstate.consent.flows import (
     HolderUnreachableError,
     NotYoursError,
@@ -33,10 +23,21 @@ from digitalstate.consent.flows import (
     withdraw_consent,
 )
 from digitalstate.consent.people import display_name, people_helped
-from digitalstate.consent.presenter import ConsentView, consent_view, event_view, member_name
+from digitalstate.consent.presenter import ConsentView, consent_view, event_view
 from digitalstate.consent.service import RequestUnavailableError
+from digitalstate.federation.domain import member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.transparency.disclosure import gather_activity
+from digitalstate.transparency.disclosure_presenter import (
+    Filters,
+    activity_rows,
+    counts,
+    export_csv,
+    export_json,
+    filter_options,
+)
+from digitalstate.transparency.person import Activity
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import require_csrf
 

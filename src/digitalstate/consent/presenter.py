@@ -1,7 +1,7 @@
 """What the person's consent pages show: consents and their history in people's words.
 
 Plain view values built from the tables and the federation document, so the templates only
-lay them out. Who has seen the person's data is in activity.py.
+lay them out. Who has seen the person's data is in transparency/disclosure.py.
 """
 
 from __future__ import annotations
@@ -12,32 +12,16 @@ from datetime import datetime
 
 from digitalstate.consent.models import Consent, ConsentEvent
 from digitalstate.consent.service import as_utc, effective_status
-from digitalstate.federation.domain import FederationDocument
+from digitalstate.federation.domain import (
+    FederationDocument,
+    field_label,
+    member_name,
+)
 
 STATUS_LABELS = {"active": "Active", "withdrawn": "Withdrawn", "expired": "Expired"}
 STATUS_TAGS = {"active": "govuk-tag--green", "withdrawn": "govuk-tag--grey", "expired": ""}
 EVENT_LABELS = {"active": "Given", "withdrawn": "Withdrawn", "expired": "Expired"}
 BY_LABELS = {"person": "You", "helper": "Your helper", "system": "Automatically"}
-
-
-def member_name(federation: FederationDocument, member_id: str) -> str:
-    """A member's name, or its id when the federation no longer lists it."""
-    member = federation.member(member_id)
-    return member.name if member is not None else member_id
-
-
-def field_label(federation: FederationDocument, name: str) -> str:
-    """A field as people read it: its catalogue description, else its name."""
-    found = next((f for f in federation.fields if f.name == name), None)
-    return found.description if found is not None and found.description else name
-
-
-def purpose_title(federation: FederationDocument, code: str | None) -> str:
-    """A purpose's title, or its code when it is not catalogued."""
-    if code is None:
-        return ""
-    purpose = federation.purpose(code)
-    return purpose.title if purpose is not None else code
 
 
 @dataclass(frozen=True)

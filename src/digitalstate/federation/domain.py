@@ -187,6 +187,29 @@ class FederationDocument(_Model):
         return now >= self.expires_at
 
 
+# --- in people's words ---------------------------------------------------------------------
+
+
+def member_name(federation: FederationDocument, member_id: str) -> str:
+    """A member's name, or its id when the federation no longer lists it."""
+    member = federation.member(member_id)
+    return member.name if member is not None else member_id
+
+
+def field_label(federation: FederationDocument, name: str) -> str:
+    """A field as people read it: its catalogue description, else its name."""
+    found = next((f for f in federation.fields if f.name == name), None)
+    return found.description if found is not None and found.description else name
+
+
+def purpose_title(federation: FederationDocument, code: str | None) -> str:
+    """A purpose's title, or its code when it is not catalogued."""
+    if code is None:
+        return ""
+    purpose = federation.purpose(code)
+    return purpose.title if purpose is not None else code
+
+
 def canonical_json(value: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -18,7 +18,7 @@ from digitalstate.transparency.api import make_exchange_router, make_public_rout
 from digitalstate.transparency.metrics import LogStateCollector, log_metrics
 from digitalstate.transparency.pages import make_pages_router
 from digitalstate.transparency.sequencer import run_sequencer
-from digitalstate.transparency.witness import run_witness
+from digitalstate.transparency.witness_service import run_witness
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

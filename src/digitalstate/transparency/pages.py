@@ -22,13 +22,13 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.models import LogCosignature
 from digitalstate.transparency.store import latest_checkpoint, pending_count, read_head
-from digitalstate.transparency.witness import (
+from digitalstate.transparency.witness_round import WatchState
+from digitalstate.transparency.witness_service import (
     Alarm,
     clear_alarm,
     list_alarms,
     witnessed_logs,
 )
-from digitalstate.transparency.witnessing import WatchState
 from digitalstate.web.operator import operator_only
 from digitalstate.web.session import require_csrf
 

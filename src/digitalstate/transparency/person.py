@@ -15,7 +15,8 @@ and an inclusion proof against that checkpoint once it is in it. An entry is:
   with or without the node's "error" saying why (its stored log is damaged).
 
 An entry about another pseudonym than the one asked is not the person's to see: it is dropped
-and counted as a problem of that node's answer.
+and counted as a problem of that node's answer. An Activity gathers every node's checked
+answer about the person, and what could not be had (disclosure.py fills it in).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from digitalstate.federation.domain import FederationDocument
+from digitalstate.federation.domain import FederationDocument, member_name
 from digitalstate.transparency.entries import EntryError, LogEntry
 from digitalstate.transparency.merkle import ProofError
 from digitalstate.transparency.note import Checkpoint, SignedNote
@@ -275,3 +276,36 @@ def check_answer(
 
 def _count(n: int) -> str:
     return "1 entry" if n == 1 else f"{n} entries"
+
+
+@dataclass
+class Activity:
+    """Every checked entry about the person (newest first) and what could not be had."""
+
+    charter: str
+    """The charter's member id: its log holds the relays of basis reads."""
+    asked: list[str] = field(default_factory=list)
+    """The members whose logs were asked (or read), in federation order."""
+    targets: dict[str, str] = field(default_factory=dict)
+    """Pseudonym -> the register it is the person's pseudonym at (or the charter, for its own)."""
+    entries: list[CheckedEntry] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    """The members that could not be asked: no answer came."""
+    unchecked: dict[str, str] = field(default_factory=dict)
+    """Member -> why its log could not be checked: it answered, but with a problem."""
+    left: list[str] = field(default_factory=list)
+    """The registers that have left the federation (revoked): not asked, nothing verifiable."""
+    problems: list[str] = field(default_factory=list)
+    """What was wrong with the answers, in people's words (shown as failures)."""
+
+    def cannot_check(self, federation: FederationDocument, member: str, why: str) -> None:
+        """Note that member's log could not be checked, and say so on the page."""
+        self.unchecked[member] = why
+        self.problems.append(
+            f"{member_name(federation, member)}'s log could not be checked: {why}."
+        )
+
+    def add(self, check: LogCheck) -> None:
+        """Take in one answer's checked entries and problems."""
+        self.entries.extend(check.entries)
+        self.problems.extend(check.problems)

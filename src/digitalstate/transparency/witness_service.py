@@ -1,17 +1,16 @@
-"""The witness: every node checks, audits and cosigns the other members' logs.
+"""The running witness: every node checks, audits and cosigns the other members' logs.
 
 Every [log] witness_interval_seconds, for each other unrevoked member of the federation, the
-node runs witnessing.witness_round over HTTP (the member's public checkpoint, consistency and
-leaves routes), keeps what it verified in log_witnessed, raises alarms in log_alarms (an ERROR
-log line and a metric too; one open alarm per member and kind), and sends its cosignature of
-each newly verified checkpoint to the member (POST /exchange/v1/log/cosignatures, signed).
+node runs witness_round.witness_round over HTTP (log_source.HttpLogSource: the member's
+public checkpoint, consistency and leaves routes), keeps what it verified in log_witnessed,
+raises alarms in log_alarms (an ERROR log line and a metric too; one open alarm per member and
+kind), and sends its cosignature of each newly verified checkpoint to the member (POST
+/exchange/v1/log/cosignatures, signed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -26,120 +25,25 @@ from sqlalchemy.orm import Session
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.node.threads import finish_in_thread
-from digitalstate.problems import Problem, read_problem
-from digitalstate.transparency.api import CHECKPOINT_PATH, COSIGNATURES_PATH, LOG_PATH
+from digitalstate.problems import Problem
 from digitalstate.transparency.entries import witness_name
+from digitalstate.transparency.log_source import HttpLogSource
 from digitalstate.transparency.metrics import log_metrics
 from digitalstate.transparency.models import LogAlarm, WitnessedLog
 from digitalstate.transparency.note import SignedNote, cosign
+from digitalstate.transparency.service import COSIGNATURES_PATH
 from digitalstate.transparency.verify import log_identity
-from digitalstate.transparency.witnessing import (
-    MAX_LEAVES_PER_REQUEST,
-    Finding,
-    Round,
-    SourceDamagedError,
-    SourceMalformedError,
-    SourceUnavailableError,
-    WatchState,
-    witness_round,
-)
+from digitalstate.transparency.witness_round import Finding, Round, WatchState, witness_round
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("digitalstate.transparency.witness")
+"""The name docs/transparency.md gives the witness's alarms' logger."""
 
 FETCH_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 3.0
-MAX_ANSWER_BYTES = MAX_LEAVES_PER_REQUEST * 32 + 64 * 1024
 UNREACHABLE = "unreachable"
-
-
-# --- fetching over HTTP ----------------------------------------------------------------------
-
-
-class HttpLogSource:
-    """A member's log read through its public routes."""
-
-    def __init__(self, http: aiohttp.ClientSession, base_url: str) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-
-    async def checkpoint(self) -> str:
-        """GET /.well-known/digitalstate/checkpoint."""
-        body = await self._get(CHECKPOINT_PATH, {})
-        try:
-            return body.decode()
-        except UnicodeDecodeError as exc:
-            raise SourceMalformedError("its checkpoint is not UTF-8 text") from exc
-
-    async def consistency(self, old: int, new: int) -> list[bytes]:
-        """GET .../log/consistency?old=&new=: the proof's hashes."""
-        body = await self._get(LOG_PATH + "/consistency", {"old": old, "new": new})
-        try:
-            proof = json.loads(body)["proof"]
-            hashes = [_b64(item) for item in proof]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SourceMalformedError(
-                f"its consistency proof from {old} to {new} cannot be read"
-            ) from exc
-        return hashes
-
-    async def leaves(self, start: int, end: int) -> list[bytes]:
-        """GET .../log/leaves?start=&end=: 32 bytes per leaf."""
-        body = await self._get(LOG_PATH + "/leaves", {"start": start, "end": end})
-        if len(body) % 32:
-            raise SourceMalformedError(
-                f"its leaf hashes of [{start}, {end}) are {len(body)} bytes, not 32 each"
-            )
-        return [body[i : i + 32] for i in range(0, len(body), 32)]
-
-    async def _get(self, path: str, params: dict[str, int]) -> bytes:
-        url = self.base_url + path
-        try:
-            async with self.http.get(url, params=params) as answer:
-                body = await _read_bounded(answer)
-                status = answer.status
-                media_type = answer.headers.get("content-type", "")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise SourceUnavailableError(f"{url} did not answer: {_describe(exc)}") from exc
-        if status == 200:
-            return body
-        problem = read_problem(body, media_type)
-        slug = "" if problem is None else problem.slug
-        detail = (problem.detail or "")[:300] if problem is not None else ""
-        said = f"{url} answered {status}" + (f" {slug}: {detail}" if slug else "")
-        if slug == "log-damaged" or (slug == "proof-out-of-range" and path != CHECKPOINT_PATH):
-            # It signed a tree it now cannot serve: its stored log no longer holds what it did.
-            raise SourceDamagedError(said)
-        raise SourceUnavailableError(said)
-
-
-async def _read_bounded(answer: aiohttp.ClientResponse) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in answer.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise SourceMalformedError(f"its answer is larger than {MAX_ANSWER_BYTES} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _b64(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError("a proof hash is not a string")
-    digest = base64.b64decode(value, validate=True)
-    if len(digest) != 32:
-        raise ValueError("a proof hash is not 32 bytes")
-    return digest
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # --- what the witness keeps ------------------------------------------------------------------

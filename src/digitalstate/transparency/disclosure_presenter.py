@@ -1,17 +1,7 @@
-"""Who has seen your data: every log entry about the person across the federation, checked.
+"""Who has seen your data, in people's words: the filters, the page's rows and the downloads.
 
-The charter asks every current register for the entries of its log about the person (under
-that register's pseudonym for them: POST /exchange/v1/access-records) and reads its own log's
-entries (its relays of reads under a statutory basis, and its refusals of them) from its own
-database. Each answer is checked by digitalstate.transparency.person: the checkpoint is the
-node's, a witness cosigned it, each entry's bytes are in the tree. This module turns the
-checked entries into what the page, the filters and the downloads show, in people's words.
-
-What could not be had is said, never silently dropped: a register that cannot be reached is
-"unreachable"; one that answers with a problem (its log is damaged, a proof is out of range,
-an answer it did not sign) is a problem with that node's log, which could not be checked; a
-register that has left the federation (revoked) is not asked, since its keys are no longer
-trusted and nothing it sent could be verified, and is listed as having left.
+Pure: disclosure.py gathers and checks the entries about the person (an Activity); this turns
+them into what the page, the filters and the downloads show.
 
 A read under a statutory basis leaves two entries: the charter's (it relayed the read) and the
 register's (it answered it). The page shows the pair as one access with both records and both
@@ -20,38 +10,29 @@ verification results; the downloads keep every entry on its own, as each log hol
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from digitalstate.consent.people import pseudonym_of
-from digitalstate.consent.presenter import field_label, member_name, purpose_title
-from digitalstate.consent.service import as_utc
-from digitalstate.exchange.client import ExchangeError
-from digitalstate.federation.domain import FederationDocument
-from digitalstate.node.runtime import NodeRuntime
-from digitalstate.problems import Problem, ReceivedProblem
-from digitalstate.transparency.api import ACCESS_RECORDS_PATH, person_entries
-from digitalstate.transparency.merkle import ProofError
+from digitalstate.federation.domain import (
+    FederationDocument,
+    field_label,
+    member_name,
+    purpose_title,
+)
 from digitalstate.transparency.person import (
     FAILED,
     PENDING,
     VERIFIED,
+    Activity,
     CheckedEntry,
-    LogCheck,
-    check_answer,
     worst,
 )
-from digitalstate.transparency.store import LogDamagedError
-
-log = logging.getLogger(__name__)
 
 ACTION_LABELS = {
     "read": "Read with your consent",
@@ -102,145 +83,6 @@ CSV_COLUMNS = (
     "checkpoint_size",
     "witnesses",
 )
-
-
-# --- gathering -------------------------------------------------------------------------------
-
-
-@dataclass
-class Activity:
-    """Every checked entry about the person (newest first) and what could not be had."""
-
-    charter: str
-    """The charter's member id: its log holds the relays of basis reads."""
-    asked: list[str] = field(default_factory=list)
-    """The members whose logs were asked (or read), in federation order."""
-    targets: dict[str, str] = field(default_factory=dict)
-    """Pseudonym -> the register it is the person's pseudonym at (or the charter, for its own)."""
-    entries: list[CheckedEntry] = field(default_factory=list)
-    unreachable: list[str] = field(default_factory=list)
-    """The members that could not be asked: no answer came."""
-    unchecked: dict[str, str] = field(default_factory=dict)
-    """Member -> why its log could not be checked: it answered, but with a problem."""
-    left: list[str] = field(default_factory=list)
-    """The registers that have left the federation (revoked): not asked, nothing verifiable."""
-    problems: list[str] = field(default_factory=list)
-    """What was wrong with the answers, in people's words (shown as failures)."""
-
-    def cannot_check(self, federation: FederationDocument, member: str, why: str) -> None:
-        """Note that member's log could not be checked, and say so on the page."""
-        self.unchecked[member] = why
-        self.problems.append(
-            f"{member_name(federation, member)}'s log could not be checked: {why}."
-        )
-
-    def add(self, check: LogCheck) -> None:
-        """Take in one answer's checked entries and problems."""
-        self.entries.extend(check.entries)
-        self.problems.extend(check.problems)
-
-
-async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
-    """Ask every register for its entries about the person, read the charter's, check all."""
-    federation = node.keeper.current()
-    own = node.settings.node.id
-    registers = [m for m in federation.members if "register" in m.roles]
-    current = {m.id for m in registers if m.revoked_at is None}
-    # Every register's pseudonym, a departed one's too: the charter's own log keeps its relays
-    # to it (and refusals of reads from it), and those the charter can still prove.
-    pseudonyms = {m.id: pseudonym_of(node, m.id, person_id) for m in registers}
-    # The charter's own pseudonym for the person: its refusal of a basis read that named no
-    # register is recorded under it (consent/api.py refusal_pseudonym).
-    pseudonyms.setdefault(own, pseudonym_of(node, own, person_id))
-    activity = Activity(
-        charter=own,
-        asked=[m.id for m in federation.members if m.id == own or m.id in current],
-        targets={p: m for m, p in pseudonyms.items()},
-        left=[m.id for m in registers if m.id not in current and m.id != own],
-    )
-    for gone in activity.left:
-        activity.problems.append(
-            f"{member_name(federation, gone)} has left the federation: its entries about you "
-            "cannot be checked, so they are not shown."
-        )
-    remote = [m for m in registers if m.id != own and m.id in current]
-    now = datetime.now(UTC)  # only keys valid now sign and cosign what the page calls verified
-    answers = await asyncio.gather(
-        *(ask_for_entries(node, m.id, pseudonyms[m.id]) for m in remote), return_exceptions=True
-    )
-    for member, answer in zip(remote, answers, strict=True):
-        if isinstance(answer, UncheckedError):
-            log.warning("the log of %s could not be checked: %s", member.id, answer)
-            activity.cannot_check(federation, member.id, str(answer))
-        elif isinstance(answer, BaseException):
-            log.warning("the log entries of %s are not available: %s", member.id, answer)
-            activity.unreachable.append(member.id)
-        else:
-            activity.add(check_answer(federation, member.id, answer, pseudonyms[member.id], now))
-    try:
-        ours = await asyncio.to_thread(_own_answers, node, list(pseudonyms.values()))
-    except (LogDamagedError, ProofError) as exc:
-        log.error("this node's own log cannot give its proofs: %s", exc)
-        activity.cannot_check(federation, own, f"it is damaged ({exc})")
-    else:
-        for pseudonym, answer in ours:
-            activity.add(check_answer(federation, own, answer, pseudonym, now))
-    activity.entries.sort(key=lambda c: (c.entry.at, c.log, c.leaf_index or 0), reverse=True)
-    return activity
-
-
-class UncheckedError(Exception):
-    """A node answered the charter, but not with its entries: its log could not be checked.
-
-    Distinct from a node that could not be reached (ExchangeError): the message says why, in
-    people's words ("it says its log is damaged (...)").
-    """
-
-
-def unchecked_reason(
-    status: int | None, problem: ReceivedProblem | None, *, signed: bool = True
-) -> str:
-    """Why a node's answer with a problem leaves its log unchecked, in people's words."""
-    slug = detail = ""
-    if problem is not None:
-        slug = problem.slug
-        detail = problem.detail or problem.title or ""
-    if slug == "log-damaged" and signed:
-        return f"it says its log is damaged ({detail})" if detail else "it says its log is damaged"
-    said = " ".join(str(part) for part in (status, slug) if part)
-    if detail:
-        said = f"{said}: {detail}" if said else detail
-    what = "an error" if signed else "an error it did not sign"
-    return f"it answered with {what} ({said})" if said else f"it answered with {what}"
-
-
-async def ask_for_entries(node: NodeRuntime, member_id: str, pseudonym: str) -> Any:
-    """Ask member_id for its entries about pseudonym: its answer, parsed.
-
-    Raises ExchangeError when no answer came (unreachable), UncheckedError when it answered
-    with anything but its entries (a problem, an answer it did not sign, not JSON).
-    """
-    try:
-        response = await node.client.call(
-            member_id, "POST", ACCESS_RECORDS_PATH, json_body={"subject": pseudonym}
-        )
-    except ExchangeError as exc:
-        if exc.problem is not None:  # it answered, with a problem it did not sign
-            raise UncheckedError(unchecked_reason(None, exc.problem, signed=False)) from exc
-        if isinstance(exc.__cause__, Problem):  # it answered, with a signature that fails
-            raise UncheckedError(f"its answer cannot be trusted ({exc.__cause__.detail})") from exc
-        raise  # no answer came: unreachable
-    if not response.ok:
-        raise UncheckedError(unchecked_reason(response.status, response.problem()))
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise UncheckedError("its answer is not JSON") from exc
-
-
-def _own_answers(node: NodeRuntime, pseudonyms: Sequence[str]) -> list[tuple[str, Any]]:
-    with node.engine.connect() as db:
-        return [(p, person_entries(db, p)) for p in pseudonyms]
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -503,7 +345,7 @@ def activity_view(
     basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
     records = (checked, relay) if relay is not None else (checked,)
     return ActivityView(
-        at=as_utc(entry.at),
+        at=entry.at.astimezone(UTC),
         who=member_name(federation, entry.requester),
         what=_what(federation, activity, checked, relayed=relayed),
         fields=[field_label(federation, f) for f in entry.fields],
@@ -554,7 +396,7 @@ def _plain(
     entry = checked.entry
     basis = next((b for b in federation.statutory_bases if b.id == entry.basis_id), None)
     return {
-        "at": as_utc(entry.at).isoformat(),
+        "at": entry.at.astimezone(UTC).isoformat(),
         "node": checked.log,
         "node_name": member_name(federation, checked.log),
         "requester": entry.requester,
@@ -596,7 +438,7 @@ def export_json(
         for c in downloads(activity, chosen)
     ]
     document = {
-        "generated_at": as_utc(now).isoformat(),
+        "generated_at": now.astimezone(UTC).isoformat(),
         "filters": chosen.as_json(),
         "how_to_verify": HOW_TO_VERIFY,
         "entries": entries,

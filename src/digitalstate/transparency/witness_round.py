@@ -8,17 +8,18 @@ A round, for one member:
    one (verify.check_extends); a smaller tree has shrunk; the same size with another root is a
    fork. What passes becomes the new state and is to be cosigned; what fails is a finding
    (an alarm) and the last good state is kept.
-2. Audit (the monitor role): re-read up to audit_leaves leaf hashes from where the last round
-   stopped, fold them into the stored right border, and when the pass reaches the size it
-   started at compare the root with the root this witness verified for that size. A changed,
-   deleted or reordered stored entry shows up here; so does a node that says its log is
-   damaged. Then the next pass starts at the newest verified size.
+2. Audit (the monitor role): the rolling audit (rolling_audit.py, which `digitalstate log
+   verify` runs too) re-reads up to audit_leaves leaf hashes from where the last round
+   stopped, and when the pass reaches the size it started at compares the root with the root
+   this witness verified for that size. A changed, deleted or reordered stored entry shows up
+   here; so does a node that says its log is damaged. The next round starts the next pass,
+   at the newest verified size.
 3. A log that cannot be fetched is failing; once it has failed longer than alarm_after seconds
    the round says so (an "unreachable" finding). Nothing verified is forgotten meanwhile: when
    the node answers again its checkpoint is checked against the last good state.
 
-The fetching is behind LogSource, so this runs over HTTP in a node (witness.py) and over a
-list of hashes in the unit tests.
+The fetching is behind rolling_audit.LogSource, so this runs over HTTP in a node
+(witness_service.py, with log_source.py) and over a list of hashes in the unit tests.
 """
 
 from __future__ import annotations
@@ -26,51 +27,25 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from digitalstate.transparency.merkle import CompactRange
 from digitalstate.transparency.note import Checkpoint, SignedNote
+from digitalstate.transparency.rolling_audit import (
+    AuditPass,
+    LogSource,
+    RollingAudit,
+    SourceDamagedError,
+    SourceMalformedError,
+    SourceUnavailableError,
+)
 from digitalstate.transparency.verify import (
     LogIdentity,
     VerifyError,
-    audit,
-    check_audited_root,
     check_checkpoint,
     check_extends,
     decode_border,
     encode_border,
 )
-
-MAX_LEAVES_PER_REQUEST = 65_536
-"""The most leaf hashes one request may ask a node for (its /log/leaves limit)."""
-
-
-class SourceUnavailableError(Exception):
-    """The log could not be fetched: no answer, a timeout, or an answer that says 'not now'."""
-
-
-class SourceDamagedError(Exception):
-    """The node says it lacks what its signed tree holds, or refuses a range it signed."""
-
-
-class SourceMalformedError(Exception):
-    """The node answered something that cannot be read as what was asked for."""
-
-
-class LogSource(Protocol):
-    """Where a witness reads one member's log from."""
-
-    async def checkpoint(self) -> str:
-        """The newest checkpoint as a signed note (with any cosignatures)."""
-        ...
-
-    async def consistency(self, old: int, new: int) -> list[bytes]:
-        """The consistency proof from the tree of size old to the tree of size new."""
-        ...
-
-    async def leaves(self, start: int, end: int) -> list[bytes]:
-        """The leaf hashes of [start, end) (at most MAX_LEAVES_PER_REQUEST)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +77,38 @@ class WatchState:
     def auditing(self) -> bool:
         """True while an audit pass is under way."""
         return self.audit_position < self.audit_size
+
+    def audit_pass(self) -> AuditPass:
+        """The rolling audit's cursor kept in this state (a damaged one starts a new pass)."""
+        cursor = AuditPass(
+            self.audit_size,
+            self.audit_root,
+            self.audit_position,
+            CompactRange(),
+            self.audited_size,
+            self.audited_at,
+        )
+        if not self.auditing:
+            return cursor
+        try:
+            border = decode_border(self.audit_border)
+        except (ValueError, struct.error):
+            return cursor.restart(self.size, self.root)
+        if border.size != self.audit_position:
+            return cursor.restart(self.size, self.root)
+        return replace(cursor, border=border)
+
+    def with_pass(self, cursor: AuditPass) -> WatchState:
+        """This state keeping the rolling audit's cursor."""
+        return replace(
+            self,
+            audit_size=cursor.size,
+            audit_root=cursor.root,
+            audit_position=cursor.position,
+            audit_border=encode_border(cursor.border),
+            audited_size=cursor.covered_size,
+            audited_at=cursor.covered_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -211,79 +218,37 @@ async def audit_some(
     budget: int,
     findings: list[Finding],
 ) -> WatchState:
-    """Re-read up to budget leaf hashes of the audit pass; finish the pass when it gets there.
+    """Run the rolling audit for up to budget leaf hashes; a new pass starts when none is on.
 
-    Raises _AuditInterruptedError (with the progress kept) when leaves could not be fetched.
+    Raises _AuditInterruptedError (with the progress kept) when leaves could not be fetched;
+    a failed pass is a finding, and the next round starts a new one.
     """
     if budget <= 0 or not state.verified:
         return state
-    if not state.auditing:
-        if state.size == 0:
-            return state
-        state = start_pass(state)
+    rolling = RollingAudit(state.member, state.origin, state.audit_pass())
+    newest = Checkpoint(state.origin, state.size, state.root)
     try:
-        border = decode_border(state.audit_border)
-    except (ValueError, struct.error):
-        state, border = start_pass(state), CompactRange()
-    if border.size != state.audit_position:
-        state, border = start_pass(state), CompactRange()
-    position = state.audit_position
-    while budget > 0 and position < state.audit_size:
-        end = min(state.audit_size, position + min(budget, MAX_LEAVES_PER_REQUEST))
-        try:
-            hashes = await source.leaves(position, end)
-        except SourceUnavailableError as exc:
-            kept = replace(state, audit_position=position, audit_border=encode_border(border))
-            raise _AuditInterruptedError(kept, str(exc)) from exc
-        except SourceDamagedError as exc:
-            findings.append(
-                Finding("audit", f"{state.member}: {exc}", _audit_evidence(state, position, end))
-            )
-            return _end_pass(state)
-        except SourceMalformedError as exc:
-            findings.append(Finding("malformed", f"{state.member}: {exc}"))
-            return _end_pass(state)
-        if any(len(h) != 32 for h in hashes):
-            findings.append(Finding("malformed", f"{state.member}: a leaf hash is not 32 bytes"))
-            return _end_pass(state)
-        if len(hashes) != end - position:
-            # It signed a tree holding these leaves and no longer serves them all.
-            findings.append(
-                Finding(
-                    "audit",
-                    f"{state.member}: asked for the {end - position} leaf hashes of "
-                    f"[{position}, {end}), it served {len(hashes)}",
-                    _audit_evidence(state, position, end),
-                )
-            )
-            return _end_pass(state)
-        border = audit(border, hashes)
-        budget -= end - position
-        position = end
-    state = replace(state, audit_position=position, audit_border=encode_border(border))
-    if position < state.audit_size:
-        return state
-    try:
-        check_audited_root(
-            state.member, border, Checkpoint(state.origin, state.audit_size, state.audit_root)
-        )
-    except VerifyError as exc:
-        findings.append(
-            Finding(exc.kind, str(exc), _audit_evidence(state, 0, state.audit_size, border))
-        )
+        cursor = await rolling.run(source, newest, budget, now, keep_on=False)
+    except SourceUnavailableError as exc:
+        raise _AuditInterruptedError(state.with_pass(rolling.cursor), str(exc)) from exc
+    except SourceDamagedError as exc:
+        state = state.with_pass(rolling.cursor)
+        evidence = _audit_evidence(state, *rolling.reading)
+        findings.append(Finding("audit", f"{state.member}: {exc}", evidence))
         return _end_pass(state)
-    return replace(_end_pass(state), audited_size=state.audit_size, audited_at=now)
-
-
-def start_pass(state: WatchState) -> WatchState:
-    """A new audit pass over the newest verified tree."""
-    return replace(
-        state,
-        audit_size=state.size,
-        audit_root=state.root,
-        audit_position=0,
-        audit_border=encode_border(CompactRange()),
-    )
+    except SourceMalformedError as exc:
+        findings.append(Finding("malformed", f"{state.member}: {exc}"))
+        return _end_pass(state.with_pass(rolling.cursor))
+    except VerifyError as exc:
+        state = state.with_pass(rolling.cursor)
+        if rolling.cursor.complete:  # the pass read every leaf: they hash to another root
+            evidence = _audit_evidence(state, 0, state.audit_size, rolling.cursor.border)
+        else:
+            evidence = _audit_evidence(state, *rolling.reading) if exc.kind == "audit" else ""
+        findings.append(Finding(exc.kind, str(exc), evidence))
+        return _end_pass(state)
+    state = state.with_pass(cursor)
+    return replace(state, audit_border=b"") if cursor.complete else state
 
 
 def _end_pass(state: WatchState) -> WatchState:

@@ -16,15 +16,13 @@ from digitalstate.keys import KeyPair
 from digitalstate.transparency.entries import log_origin
 from digitalstate.transparency.merkle import consistency_plan, leaf_hash, tree_root
 from digitalstate.transparency.note import Checkpoint, sign_checkpoint
-from digitalstate.transparency.verify import LogIdentity
-from digitalstate.transparency.witnessing import (
-    Round,
+from digitalstate.transparency.rolling_audit import (
     SourceDamagedError,
     SourceMalformedError,
     SourceUnavailableError,
-    WatchState,
-    witness_round,
 )
+from digitalstate.transparency.verify import LogIdentity
+from digitalstate.transparency.witness_round import Round, WatchState, witness_round
 
 MEMBER = "people-register"
 ORIGIN = log_origin("unit federation", MEMBER)

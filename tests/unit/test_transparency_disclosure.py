@@ -13,24 +13,25 @@ from typing import Any
 
 import pytest
 
-from digitalstate.consent.activity import (
-    Activity,
-    Filters,
-    UncheckedError,
-    activity_rows,
-    ask_for_entries,
-    export_csv,
-    export_json,
-    pair_relays,
-    unchecked_reason,
-)
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem, read_problem
+from digitalstate.transparency.disclosure import (
+    UncheckedError,
+    ask_for_entries,
+    unchecked_reason,
+)
+from digitalstate.transparency.disclosure_presenter import (
+    Filters,
+    activity_rows,
+    export_csv,
+    export_json,
+    pair_relays,
+)
 from digitalstate.transparency.entries import make_entry
-from digitalstate.transparency.person import FAILED, VERIFIED, CheckedEntry
+from digitalstate.transparency.person import FAILED, VERIFIED, Activity, CheckedEntry
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 AT_REGISTER = "registerpseudonym"
