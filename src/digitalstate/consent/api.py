@@ -17,7 +17,7 @@ from digitalstate.consent.models import Consent
 from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
 from digitalstate.consent.returns import ReturnRefusedError, request_outcome
-from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
+from digitalstate.consent.service import RequestInvalidError, create_request
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
@@ -383,5 +383,5 @@ def take_withdrawal(request: Request, consent_id: str, envelope: Envelope) -> di
             withdrawn_at = held.withdrawn_at
     except RecordRefusedError as exc:
         raise Problem("consent-record-invalid", exc.detail, {"reason": exc.reason}) from exc
-    when = as_utc(withdrawn_at).isoformat() if withdrawn_at else None
+    when = withdrawn_at.isoformat() if withdrawn_at else None
     return {"consent_id": consent_id, "status": "withdrawn", "withdrawn_at": when}

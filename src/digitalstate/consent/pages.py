@@ -39,7 +39,7 @@ from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import csrf_token, require_csrf
-from digitalstate.web.templating import make_templates
+from digitalstate.web.templating import in_utc, make_templates
 
 PersonDep = Annotated[str, Depends(require_person)]
 ANSWERS = {"yes": True, "no": False}
@@ -60,7 +60,7 @@ UNAVAILABLE = {
 
 def format_date(value: datetime) -> str:
     """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
-    moment = service.as_utc(value)
+    moment = in_utc(value)
     return f"{moment.day} {moment:%B %Y}"
 
 

@@ -72,7 +72,11 @@ class Signer:
 
 
 def as_utc(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite returns naive ones for aware columns)."""
+    """An aware UTC datetime.
+
+    Only consent/activity.py still calls this, on values that are aware UTC already (the columns
+    are storage.types.UtcDateTime); it goes when activity.py moves into transparency (issue 9).
+    """
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -180,7 +184,7 @@ def open_request(
         raise RequestUnavailableError("unknown", "there is no consent request with this id")
     if request.decided_at is not None:
         raise RequestUnavailableError("decided", "this consent request has been answered")
-    if now >= as_utc(request.expires_at):
+    if now >= request.expires_at:
         raise RequestUnavailableError("expired", "this consent request has expired")
     return request
 
@@ -291,7 +295,7 @@ def effective_status(consent: Consent, now: datetime) -> Status:
     """The status a person sees: an active consent past its expiry is expired."""
     if consent.status == "withdrawn":
         return "withdrawn"
-    if consent.status == "expired" or now >= as_utc(consent.expires_at):
+    if consent.status == "expired" or now >= consent.expires_at:
         return "expired"
     return "active"
 

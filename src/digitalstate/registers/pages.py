@@ -28,7 +28,6 @@ from digitalstate.registers.service import (
     read_record,
     services_to_tell,
     told_about,
-    utc,
 )
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import require_csrf
@@ -200,7 +199,7 @@ class RegisterPages:
         return [
             {
                 "service": _member_name(federation, consent.requester),
-                "since": display_date(utc(consent.granted_at).date()),
+                "since": display_date(consent.granted_at.date()),
             }
             for consent in consents
         ]

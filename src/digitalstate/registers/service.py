@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, select, update
@@ -45,11 +45,6 @@ class Told:
     fields: tuple[str, ...]
     delivered_at: datetime | None
     dead: bool
-
-
-def utc(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite hands back naive ones for aware columns)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def held_fields(federation: FederationDocument, member_id: str) -> tuple[FieldDefinition, ...]:
@@ -115,7 +110,7 @@ def change_fields(
     ChangeConflictError; the caller's transaction then rolls back whole.
     """
     definitions = {f.name: f for f in catalogue} if catalogue is not None else _shipped_fields()
-    normal = normalise_changes(changes, definitions, today=utc(now).date())
+    normal = normalise_changes(changes, definitions, today=now.date())
     row = session.execute(
         select(_RECORDS.c.data, _RECORDS.c.version)
         .where(_RECORDS.c.pseudonym == pseudonym)
@@ -181,11 +176,10 @@ def services_to_tell(
         )
         .order_by(HeldConsent.granted_at, HeldConsent.id)
     )
-    moment = utc(now)
     return [
         consent
         for consent in candidates
-        if utc(consent.granted_at) <= moment < utc(consent.expires_at)
+        if consent.granted_at <= now < consent.expires_at
         and wanted & set(json.loads(consent.fields))
     ]
 
@@ -202,7 +196,7 @@ def told_about(session: Session, pseudonym: str, version: int) -> list[Told]:
             consent_id=row.consent_id,
             requester=row.requester,
             fields=tuple(json.loads(row.fields)),
-            delivered_at=utc(row.delivered_at) if row.delivered_at else None,
+            delivered_at=row.delivered_at,
             dead=row.dead_at is not None,
         )
         for row in rows

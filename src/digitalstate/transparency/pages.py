@@ -97,14 +97,7 @@ def newest_cosignatures(session: Session) -> list[Cosigner]:
         )
         .order_by(LogCosignature.size.desc(), LogCosignature.witness)
     ).scalars()
-    return [
-        Cosigner(row.witness, row.size, _utc(row.cosigned_at), _utc(row.received_at))
-        for row in rows
-    ]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return [Cosigner(row.witness, row.size, row.cosigned_at, row.received_at) for row in rows]
 
 
 def make_log_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:

@@ -154,12 +154,6 @@ def _describe(exc: BaseException) -> str:
 # --- what the witness keeps ------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 _STATE_FIELDS = [f.name for f in fields(WatchState)]
 
 
@@ -169,8 +163,6 @@ def load_state(session: Session, member: str, origin: str) -> WatchState:
     if row is None:
         return WatchState(member, origin)
     values = {name: getattr(row, name) for name in _STATE_FIELDS}
-    for name in ("checked_at", "audited_at", "failing_since"):
-        values[name] = _utc(values[name])
     for name in ("root", "audit_root", "audit_border"):
         values[name] = bytes(values[name])
     values["origin"] = origin
@@ -198,16 +190,14 @@ class Alarm:
 
 
 def _alarm(row: LogAlarm) -> Alarm:
-    at = _utc(row.at)
-    assert at is not None
     return Alarm(
         row.id,
-        at,
+        row.at,
         row.member,
         row.kind,
         row.detail,
         row.evidence,
-        _utc(row.cleared_at),
+        row.cleared_at,
         row.cleared_by,
     )
 
