@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from digitalstate.exchange.ground import Ground, personal_data
 from digitalstate.exchange.problems import Problem
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
@@ -193,11 +193,11 @@ async def read_under_basis(
     """
     node = node_of(request)
     federation = node.keeper.current()
-    person, holder_pseudonym = await asyncio.to_thread(_subject, node, ground, body)
+    person, holder_pseudonym = await run_blocking(_subject, node, ground, body)
     try:
         basis = check_basis(federation, ground, body)
     except Problem as refused:
-        await asyncio.to_thread(_record_refusal, node, federation, ground, body, person, refused)
+        await run_blocking(_record_refusal, node, federation, ground, body, person, refused)
         raise
     try:
         answer = await node.client.call(
@@ -213,13 +213,11 @@ async def read_under_basis(
             basis=basis.id,
         )
     except ExchangeError as exc:
-        await asyncio.to_thread(
-            _record_relay, node, ground, body, holder_pseudonym, "failed", str(exc)
-        )
+        await run_blocking(_record_relay, node, ground, body, holder_pseudonym, "failed", str(exc))
         raise Problem("holder-unreachable", f"{body.holder} could not be read: {exc}") from exc
     outcome = "allowed" if answer.ok else "refused"
     reason = "" if answer.ok else _problem_detail(answer.body)
-    await asyncio.to_thread(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
+    await run_blocking(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
     media = answer.headers.get("content-type", "application/json")
     return Response(answer.body, status_code=answer.status, media_type=media)
 

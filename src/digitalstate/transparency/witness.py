@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.problems import PROBLEM_BASE, Problem
 from digitalstate.federation.domain import FederationDocument, Member
-from digitalstate.node.threads import finish_in_thread
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.api import CHECKPOINT_PATH, COSIGNATURES_PATH, LOG_PATH
 from digitalstate.transparency.entries import witness_name
 from digitalstate.transparency.metrics import log_metrics
@@ -338,7 +338,7 @@ class Witness:
         assert self._http is not None, "the witness is not running"
         now = datetime.now(UTC)
         identity = log_identity(federation, member.id, now)
-        before = await finish_in_thread(self._in_session, load_state, member.id, identity.origin)
+        before = await run_blocking(self._in_session, load_state, member.id, identity.origin)
         result = await witness_round(
             before,
             identity,
@@ -347,7 +347,7 @@ class Witness:
             audit_leaves=self.settings.witness_audit_leaves,
             alarm_after=self.settings.witness_alarm_after_seconds,
         )
-        raised = await finish_in_thread(self._in_session, save_round, result, now)
+        raised = await run_blocking(self._in_session, save_round, result, now)
         self._report(before, result, raised)
         if result.to_cosign is not None:
             await self._cosign(federation, result)
@@ -405,7 +405,7 @@ class Witness:
                 answer.body[:300].decode(errors="replace"),
             )
             return
-        await finish_in_thread(self._in_session, set_cosigned, state.member, size)
+        await run_blocking(self._in_session, set_cosigned, state.member, size)
 
 
 async def run_witness(node: NodeRuntime) -> None:
