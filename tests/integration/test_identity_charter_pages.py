@@ -279,8 +279,7 @@ def test_a_person_lets_a_helper_act_for_them(fed: Federation, alice: str, bob: s
     assert (delegation.person_id, delegation.helper_id) == (alice, bob)
     assert delegation.scope == "consent sign-in"
     end = date.today() + timedelta(days=31)
-    expires = delegation.expires_at.replace(tzinfo=UTC)
-    assert expires == datetime(end.year, end.month, end.day, tzinfo=UTC)
+    assert delegation.expires_at == datetime(end.year, end.month, end.day, tzinfo=UTC)
 
 
 def test_the_helper_sees_whom_they_can_act_for(fed: Federation, alice: str, bob: str) -> None:

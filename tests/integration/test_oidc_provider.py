@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from digitalstate.identity.models import AuthorizationCode, Delegation, IssuedPseudonym
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
-from digitalstate.identity.service import as_utc, grant_delegation
+from digitalstate.identity.service import grant_delegation
 from digitalstate.identity.tokens import client_assertion, public_jwk, verify_token
 from digitalstate.keys import KeyPair
 
@@ -484,7 +484,7 @@ def test_a_helper_signing_in_for_a_person_gives_the_person_sub_and_the_helper_ac
     with fed.charter.runtime.sessions.begin() as session:
         ends = session.scalar(select(Delegation.expires_at).where(Delegation.helper_id == helper))
     assert ends is not None
-    assert claims["act_until"] == int(as_utc(ends).timestamp())  # the delegation's end
+    assert claims["act_until"] == int(ends.timestamp())  # the delegation's end
 
 
 def test_a_helper_may_sign_in_as_themselves(fed: Federation, alice: str, helper: str) -> None:

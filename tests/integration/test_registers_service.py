@@ -120,7 +120,7 @@ def test_a_change_writes_the_record_and_a_notice_for_each_consent_that_asked(
         assert row.pseudonym == PERSON
         assert row.attempts == 0
         assert row.delivered_at is None and row.dead_at is None
-        assert service.utc(row.next_attempt_at) == NOW
+        assert row.next_attempt_at == NOW
         assert len(row.idempotency_key) == 32 and int(row.idempotency_key, 16) >= 0
     assert rows[0].idempotency_key != rows[1].idempotency_key
 

@@ -35,7 +35,6 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
-from digitalstate.tellusonce.domain import as_utc
 from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
 from digitalstate.tellusonce.service import retry_dead
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
@@ -223,7 +222,7 @@ def test_a_due_notice_reaches_the_service_and_is_recorded_as_told(pair: Pair) ->
     assert deliver(pair, pair.worker()) == (1, True)
 
     row = pair.row(message_id)
-    assert as_utc(row.delivered_at) == START  # type: ignore[arg-type]
+    assert row.delivered_at == START
     assert row.attempts == 0 and row.dead_at is None
     [notice] = pair.received()
     assert notice.idempotency_key == row.idempotency_key
@@ -274,14 +273,14 @@ def test_a_service_down_for_an_hour_gets_the_notice_when_it_is_back(
     row = pair.row(message_id)
     assert row.attempts == 1 and row.delivered_at is None
     assert "did not answer" in row.last_error
-    wait = as_utc(row.next_attempt_at) - START
+    wait = row.next_attempt_at - START
     assert timedelta(seconds=0.5) <= wait <= timedelta(seconds=1.5)
 
     pair.clock.now += timedelta(milliseconds=100)
     assert deliver(pair, worker) == (0, True)  # not due yet
 
     while pair.clock.now < START + timedelta(hours=1):
-        pair.clock.now = as_utc(pair.row(message_id).next_attempt_at)
+        pair.clock.now = pair.row(message_id).next_attempt_at
         assert deliver(pair, worker) == (1, True)
     row = pair.row(message_id)
     assert 14 <= row.attempts <= 30 and row.dead_at is None and row.delivered_at is None
@@ -290,7 +289,7 @@ def test_a_service_down_for_an_hour_gets_the_notice_when_it_is_back(
     assert f"notice {message_id} to {REQUESTER}" in waits[0].getMessage()
 
     pair.service.start()
-    pair.clock.now = as_utc(row.next_attempt_at)
+    pair.clock.now = row.next_attempt_at
     assert deliver(pair, worker) == (1, True)
     assert pair.row(message_id).delivered_at is not None
     assert len(pair.received()) == 1
@@ -305,7 +304,7 @@ def test_a_notice_failing_past_the_limit_is_dead_lettered_until_an_operator_retr
     deliver(pair, worker)
 
     row = pair.row(message_id)
-    assert as_utc(row.dead_at) == START  # type: ignore[arg-type]
+    assert row.dead_at == START
     [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert f"notice {message_id} to {REQUESTER}" in error.getMessage()
     assert "dead-lettered" in error.getMessage()

@@ -23,7 +23,6 @@ from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
-from digitalstate.tellusonce.domain import as_utc
 from digitalstate.tellusonce.models import OutboxMessage
 from digitalstate.web.app import create_node_app
 
@@ -230,7 +229,7 @@ def test_retrying_a_notice_makes_it_due_now_with_a_fresh_count(register: Registe
     assert answer.headers["location"] == "/operator/outbox?retried=1"
     row = register.row(dead)
     assert row.dead_at is None and row.attempts == 0
-    assert before - timedelta(seconds=1) <= as_utc(row.next_attempt_at) <= datetime.now(UTC)
+    assert before - timedelta(seconds=1) <= row.next_attempt_at <= datetime.now(UTC)
     shown = register.get(http, answer.headers["location"])
     assert "1 notice will be sent again now." in shown.text
     register.loop.run(http.aclose())

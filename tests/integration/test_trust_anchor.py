@@ -86,11 +86,6 @@ def _rows(sessions: sessionmaker[Session]) -> list[FederationDocumentRow]:
         )
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the project stores UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def test_a_new_anchor_holds_no_document(sessions: sessionmaker[Session]) -> None:
     assert _latest_version(sessions) is None
     with sessions() as session:
@@ -229,8 +224,8 @@ def test_every_stored_envelope_verifies_with_the_anchor_key(
     for row in rows:
         document = verify_document(json.loads(row.envelope), ANCHOR.public, now=NOW)
         assert document.version == row.version
-        assert _as_utc(row.issued_at) == document.issued_at
-        assert _as_utc(row.expires_at) == document.expires_at
+        assert row.issued_at == document.issued_at
+        assert row.expires_at == document.expires_at
 
 
 def test_a_stored_envelope_does_not_verify_with_another_key(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from digitalstate.storage.types import UtcDateTime
 from digitalstate.web.models import WebSession
 from digitalstate.web.session_store import acting_end, hash_session_id, session_refusal
 
@@ -75,10 +76,12 @@ def test_a_helpers_session_ends_at_the_acting_lifetime_or_the_delegations_end_if
     assert acting_end(SIGNED_IN, ACTING, acting_for, until) == end
 
 
-def test_a_naive_time_from_sqlite_is_read_as_utc() -> None:
-    session = row()
-    session.last_seen_at = session.created_at = SIGNED_IN.replace(tzinfo=None)
-    assert session_refusal(session, SIGNED_IN, idle=IDLE, absolute=ABSOLUTE) is None
+def test_every_time_of_a_session_is_read_back_as_aware_utc() -> None:
+    # SQLite hands back naive datetimes; the column type makes them aware UTC on every backend
+    # (tests/integration/test_storage_types.py reads them back from both).
+    times = [c for c in WebSession.__table__.columns if c.name.endswith("_at")]
+    assert len(times) == 4
+    assert all(isinstance(c.type, UtcDateTime) for c in times)
 
 
 def test_the_stored_hash_of_a_session_id_is_its_sha256() -> None:

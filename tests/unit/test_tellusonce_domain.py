@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digitalstate.tellusonce.domain import Backoff, as_utc, is_dead, next_attempt
+from digitalstate.tellusonce.domain import Backoff, is_dead, next_attempt
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -63,8 +63,8 @@ def test_a_notice_is_dead_only_once_it_is_older_than_the_limit() -> None:
     assert is_dead(NOW - limit - timedelta(seconds=1), NOW, limit)
 
 
-def test_a_naive_time_from_sqlite_is_taken_as_utc() -> None:
-    naive = datetime(2026, 1, 1, 12, 0)
-    assert as_utc(naive) == NOW
-    assert is_dead(naive - timedelta(hours=49), NOW, timedelta(hours=48))
-    assert not is_dead(naive, NOW + timedelta(hours=1), timedelta(hours=48))
+def test_a_notice_is_dead_by_the_instant_whatever_the_offsets() -> None:
+    # The database hands back aware UTC (storage.types.UtcDateTime); a clock may use any offset.
+    elsewhere = timezone(timedelta(hours=-5))
+    assert is_dead((NOW - timedelta(hours=49)).astimezone(elsewhere), NOW, timedelta(hours=48))
+    assert not is_dead(NOW.astimezone(elsewhere), NOW + timedelta(hours=1), timedelta(hours=48))

@@ -16,7 +16,6 @@ production factory (web/app.py) never mounts them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import deque
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from digitalstate.problems import Problem
 from digitalstate.registers import reads
 from digitalstate.registers.api import DatabaseCalls
 from digitalstate.registers.service import change_fields, told_about
+from digitalstate.storage.threads import run_blocking
 from digitalstate.tellusonce.worker import OUTBOX_EVENT
 
 PREFIX = "/bench/unsigned"
@@ -111,7 +111,7 @@ def _add_change_routes(mirror: APIRouter, node: NodeRuntime) -> None:
                 )
             return version, datetime.now(UTC)
 
-        version, committed_at = await asyncio.to_thread(commit)
+        version, committed_at = await run_blocking(commit)
         node.wake(OUTBOX_EVENT)
         return {"version": version, "committed_at": committed_at.isoformat()}
 

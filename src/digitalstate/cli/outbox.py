@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from digitalstate.cli.common import CliError, console, now, one_line_errors
 from digitalstate.settings import load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
-from digitalstate.tellusonce.domain import as_utc
 from digitalstate.tellusonce.service import OutboxEntry, list_outbox, retry_dead, retry_notices
 
 app = typer.Typer(
@@ -57,7 +56,7 @@ def _database(config: Path) -> Iterator[Callable[[Callable[[Session], T]], T]]:
 
 
 def _when(value: datetime | None) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
+    return None if value is None else value.isoformat()
 
 
 def _as_json(entry: OutboxEntry) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -17,12 +16,13 @@ from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
 from digitalstate.consent.returns import ReturnRefusedError, request_outcome
 from digitalstate.consent.schemas import BasisReadBody, ConsentRequestBody, OutcomeBody
-from digitalstate.consent.service import RequestInvalidError, as_utc, create_request
+from digitalstate.consent.service import RequestInvalidError, create_request
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem, ReceivedProblem
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
@@ -159,11 +159,11 @@ async def read_under_basis(
     """
     node = node_of(request)
     federation = node.keeper.current()
-    person, holder_pseudonym = await asyncio.to_thread(_subject, node, ground, body)
+    person, holder_pseudonym = await run_blocking(_subject, node, ground, body)
     try:
         basis = check_basis(federation, ground, body)
     except Problem as refused:
-        await asyncio.to_thread(_record_refusal, node, federation, ground, body, person, refused)
+        await run_blocking(_record_refusal, node, federation, ground, body, person, refused)
         raise
     try:
         answer = await node.client.call(
@@ -179,13 +179,11 @@ async def read_under_basis(
             basis=basis.id,
         )
     except ExchangeError as exc:
-        await asyncio.to_thread(
-            _record_relay, node, ground, body, holder_pseudonym, "failed", str(exc)
-        )
+        await run_blocking(_record_relay, node, ground, body, holder_pseudonym, "failed", str(exc))
         raise Problem("holder-unreachable", f"{body.holder} could not be read: {exc}") from exc
     outcome = "allowed" if answer.ok else "refused"
     reason = "" if answer.ok else _refusal(answer.problem())
-    await asyncio.to_thread(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
+    await run_blocking(_record_relay, node, ground, body, holder_pseudonym, outcome, reason)
     media = answer.headers.get("content-type", "application/json")
     return Response(answer.body, status_code=answer.status, media_type=media)
 
@@ -345,5 +343,5 @@ def take_withdrawal(request: Request, consent_id: str, envelope: Envelope) -> di
             withdrawn_at = held.withdrawn_at
     except RecordRefusedError as exc:
         raise Problem("consent-record-invalid", exc.detail, {"reason": exc.reason}) from exc
-    when = as_utc(withdrawn_at).isoformat() if withdrawn_at else None
+    when = withdrawn_at.isoformat() if withdrawn_at else None
     return {"consent_id": consent_id, "status": "withdrawn", "withdrawn_at": when}

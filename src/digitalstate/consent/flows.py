@@ -27,7 +27,7 @@ from digitalstate.consent.service import RequestTerms, RequestUnavailableError, 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import Member
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.threads import finish_in_thread
+from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,16 +116,16 @@ async def answer_request(
     node: NodeRuntime, *, request_id: str, signed_in: str, agree: bool, now: datetime
 ) -> str:
     """Agree to or refuse a request; return where to send the browser (the service)."""
-    screen = await asyncio.to_thread(_read_screen, node, request_id, signed_in, now)
+    screen = await run_blocking(_read_screen, node, request_id, signed_in, now)
     request = screen.terms.request
     if not agree:
-        await asyncio.to_thread(_refuse, node, request_id, now)
+        await run_blocking(_refuse, node, request_id, now)
         return with_query(request.return_url, request_id=request.id, error="access_denied")
     record = _prepare(node, screen, now)
     envelope = sign_record(record, node.key, node.settings.node.id)
     await _push_copy(node, screen.terms.holder, envelope)
     try:
-        await asyncio.to_thread(_store, node, request_id, record, envelope, screen.actor, now)
+        await run_blocking(_store, node, request_id, record, envelope, screen.actor, now)
     except Exception:
         # Not kept here (answered twice at once and the other answer won, or the database
         # failed): take back the copy just pushed, so the register holds nothing we do not.
@@ -216,12 +216,12 @@ async def withdraw_consent(
     node: NodeRuntime, *, consent_id: str, signed_in: str, now: datetime
 ) -> Withdrawal:
     """Withdraw a consent now, then tell its holder (retried in the background on failure)."""
-    consent = await asyncio.to_thread(_withdraw, node, consent_id, signed_in, now)
+    consent = await run_blocking(_withdraw, node, consent_id, signed_in, now)
     confirmed = consent.holder_synced_at is not None
     if not confirmed:
         confirmed = await push_withdrawal(node, consent.holder, json.loads(consent.record))
         if confirmed:
-            await asyncio.to_thread(_mark_synced, node, consent.id, utcnow())
+            await run_blocking(_mark_synced, node, consent.id, utcnow())
             consent.holder_synced_at = now
     return Withdrawal(consent, confirmed)
 
@@ -264,14 +264,14 @@ async def push_withdrawal(node: NodeRuntime, holder: str, envelope: dict[str, An
 
 async def retry_withdrawals(node: NodeRuntime) -> int:
     """Tell holders of withdrawals they have not confirmed; return how many they confirmed."""
-    pending = await finish_in_thread(_unconfirmed, node)
+    pending = await run_blocking(_unconfirmed, node)
     unreachable: set[str] = set()
     confirmed = 0
     for consent_id, holder, envelope in pending:
         if holder in unreachable:
             continue  # one failure per holder per round is enough
         if await push_withdrawal(node, holder, envelope):
-            await finish_in_thread(_mark_synced, node, consent_id, utcnow())
+            await run_blocking(_mark_synced, node, consent_id, utcnow())
             confirmed += 1
         else:
             unreachable.add(holder)
@@ -305,7 +305,7 @@ async def run_expiry(node: NodeRuntime) -> None:
     """Background: mark consents expired once their agreed period ends."""
     while True:
         try:
-            await finish_in_thread(expire_consents, node, utcnow())
+            await run_blocking(expire_consents, node, utcnow())
         except Exception:
             log.exception("expiring consents failed; trying again later")
         await asyncio.sleep(EXPIRY_SWEEP_SECONDS)

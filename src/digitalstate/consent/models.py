@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
+from digitalstate.storage.types import UtcDateTime
 
 
 class ConsentRequest(Base):
@@ -24,9 +25,9 @@ class ConsentRequest(Base):
     duration_days: Mapped[int] = mapped_column(Integer)
     notify: Mapped[bool] = mapped_column(Boolean)
     return_url: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     consent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
@@ -41,19 +42,17 @@ class Consent(Base):
     holder: Mapped[str] = mapped_column(String(63))
     fields: Mapped[str] = mapped_column(Text)  # JSON list
     purpose: Mapped[str] = mapped_column(String(63))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     notify: Mapped[bool] = mapped_column(Boolean)
     given_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     delegation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     status: Mapped[str] = mapped_column(String(16))  # active, withdrawn, expired
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     record: Mapped[str] = mapped_column(Text)  # the signed envelope, JSON
     # When the holder last confirmed the current status; None while a withdrawal still has to
     # reach it (the charter retries until it does).
-    holder_synced_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    holder_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class ConsentEvent(Base):
@@ -63,7 +62,7 @@ class ConsentEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))
     by: Mapped[str] = mapped_column(String(16))  # person, helper, system
     detail: Mapped[str] = mapped_column(Text, default="")
@@ -79,11 +78,11 @@ class HeldConsent(Base):
     holder_pseudonym: Mapped[str] = mapped_column(String(64))
     fields: Mapped[str] = mapped_column(Text)  # JSON list
     purpose: Mapped[str] = mapped_column(String(63))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     notify: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     record: Mapped[str] = mapped_column(Text)  # the charter's signed envelope, JSON
 
     __table_args__ = (Index("ix_held_consents_holder_pseudonym", "holder_pseudonym"),)

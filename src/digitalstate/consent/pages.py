@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -28,6 +27,7 @@ from digitalstate.consent.service import RequestUnavailableError
 from digitalstate.federation.domain import member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.disclosure import gather_activity
 from digitalstate.transparency.disclosure_presenter import (
     Filters,
@@ -182,14 +182,14 @@ class ConsentPages:
             return self.not_found(request)
         if done.consent.withdrawn_at is None:
             return RedirectResponse(f"/my/consents/{consent_id}", status_code=303)
-        view = await asyncio.to_thread(_view_of, self.node, done.consent, person)
+        view = await run_blocking(_view_of, self.node, done.consent, person)
         return self.render(request, "consent/withdrawn.html", {"consent": view})
 
     async def my_activity(self, request: Request, person: PersonDep) -> Response:
         """Who has seen your data: every entry about you in every log, checked, newest first."""
         chosen = Filters.of(request.query_params)
         activity = await gather_activity(self.node, person)
-        views = await asyncio.to_thread(_consent_views, self.node, person)
+        views = await run_blocking(_consent_views, self.node, person)
         federation = self.node.keeper.current()
         everything = activity_rows(federation, activity, Filters())
         rows = activity_rows(federation, activity, chosen) if chosen.active else everything
@@ -259,7 +259,7 @@ async def _screen(node: NodeRuntime, request_id: str, person: str) -> Screen:
         with node.sessions.begin() as session:
             return load_screen(session, node, request_id=request_id, signed_in=person, now=utcnow())
 
-    return await asyncio.to_thread(read)
+    return await run_blocking(read)
 
 
 def _consent_views(node: NodeRuntime, person: str) -> list[ConsentView]:

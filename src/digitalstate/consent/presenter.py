@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digitalstate.consent.models import Consent, ConsentEvent
-from digitalstate.consent.service import as_utc, effective_status
+from digitalstate.consent.service import effective_status
 from digitalstate.federation.domain import (
     FederationDocument,
     field_label,
@@ -78,9 +78,9 @@ def consent_view(
         fields=[field_label(federation, f) for f in json.loads(consent.fields)],
         purpose_title=purpose["title"],
         purpose_wording=purpose["wording"],
-        granted_at=as_utc(consent.granted_at),
-        expires_at=as_utc(consent.expires_at),
-        withdrawn_at=as_utc(consent.withdrawn_at) if consent.withdrawn_at else None,
+        granted_at=consent.granted_at,
+        expires_at=consent.expires_at,
+        withdrawn_at=consent.withdrawn_at,
         notify=consent.notify,
         given_by=given_by,
         for_name=None if consent.person_id == viewer else names.get(consent.person_id, ""),
@@ -101,7 +101,7 @@ class EventView:
 def event_view(event: ConsentEvent) -> EventView:
     """A status change in words."""
     return EventView(
-        at=as_utc(event.at),
+        at=event.at,
         what=EVENT_LABELS.get(event.status, event.status),
         by=BY_LABELS.get(event.by, event.by),
         detail=event.detail,

@@ -15,7 +15,7 @@ the receipt a person downloads always says where the consent stands.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -185,7 +185,7 @@ def build_record(
     """A new, active consent record; pseudonyms are (requester's, holder's)."""
     return ConsentRecord(
         consent_id=consent_id,
-        consent_timestamp=_utc(granted_at),
+        consent_timestamp=granted_at,
         issuer=Issuer(member_id=issuer.id, name=issuer.name),
         pii_principal=PiiPrincipal(
             requester_pseudonym=pseudonyms[0], holder_pseudonym=pseudonyms[1]
@@ -212,7 +212,7 @@ def build_record(
         ),
         sensitive=any(f.sensitivity == "sensitive" for f in fields),
         duration=Duration(days=duration_days),
-        expires_at=_utc(expires_at),
+        expires_at=expires_at,
         notify_on_change=notify,
         given_by=given_by,
         status="active",
@@ -223,7 +223,7 @@ def with_status(record: ConsentRecord, status: Status, at: datetime) -> ConsentR
     """The record with a new status; a withdrawal also says when it took effect."""
     changes: dict[str, Any] = {"status": status}
     if status == "withdrawn":
-        changes["withdrawn_at"] = _utc(at)
+        changes["withdrawn_at"] = at
     return record.model_copy(update=changes)
 
 
@@ -283,9 +283,4 @@ def signer_keys(federation: FederationDocument, member_id: str, at: datetime) ->
     member = federation.member(member_id)
     if member is None or "charter" not in member.roles:
         return []
-    return federation.keys_for(member_id, int(_utc(at).timestamp()))
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for aware columns; the project stores UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return federation.keys_for(member_id, int(at.timestamp()))

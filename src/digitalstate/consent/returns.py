@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.models import Consent, ConsentRequest
-from digitalstate.consent.service import as_utc, effective_status, record_of
+from digitalstate.consent.service import effective_status, record_of
 
 RefusalKind = Literal["unknown", "open", "mismatch"]
 
@@ -94,5 +94,5 @@ def request_outcome(
         purpose=consent.purpose,
         notify=consent.notify,
         status=effective_status(consent, now),
-        expires_at=as_utc(consent.expires_at),
+        expires_at=consent.expires_at,
     )

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -69,11 +69,6 @@ class Signer:
     def sign(self, record: ConsentRecord) -> str:
         """The signed envelope of record, as JSON text."""
         return json.dumps(sign_record(record, self.key, self.member_id))
-
-
-def as_utc(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite returns naive ones for aware columns)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ def open_request(
         raise RequestUnavailableError("unknown", "there is no consent request with this id")
     if request.decided_at is not None:
         raise RequestUnavailableError("decided", "this consent request has been answered")
-    if now >= as_utc(request.expires_at):
+    if now >= request.expires_at:
         raise RequestUnavailableError("expired", "this consent request has expired")
     return request
 
@@ -291,7 +286,7 @@ def effective_status(consent: Consent, now: datetime) -> Status:
     """The status a person sees: an active consent past its expiry is expired."""
     if consent.status == "withdrawn":
         return "withdrawn"
-    if consent.status == "expired" or now >= as_utc(consent.expires_at):
+    if consent.status == "expired" or now >= consent.expires_at:
         return "expired"
     return "active"
 

@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from digitalstate.exchange.models import ExchangeNonceRow
-from digitalstate.node.threads import finish_in_thread
 from digitalstate.storage.engine import is_busy
+from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class SqlNonceStore:
         # failing the waiting requests, as the node's other writes do (storage/retrying.py).
         for attempt in range(BUSY_ATTEMPTS):
             try:
-                return await finish_in_thread(self.insert_new, items)
+                return await run_blocking(self.insert_new, items)
             except OperationalError as exc:
                 if not is_busy(exc) or attempt == BUSY_ATTEMPTS - 1:
                     raise

@@ -20,6 +20,7 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import AnchorSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
+from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class AnchorRuntime:
         while True:
             await asyncio.sleep(self.settings.anchor.reload_seconds)
             try:
-                await asyncio.to_thread(self.reload)
+                await run_blocking(self.reload)
             except Exception:  # keep serving the last version; say why in the log
                 log.exception("could not reload or re-sign the federation document")
 
@@ -95,8 +96,8 @@ class AnchorRuntime:
     async def running(self) -> AsyncIterator[None]:
         """Publish the document and keep it re-signed while the app runs."""
         if self.settings.database.upgrade_on_start:
-            await asyncio.to_thread(upgrade, self.engine)
-        await asyncio.to_thread(self.reload)
+            await run_blocking(upgrade, self.engine)
+        await run_blocking(self.reload)
         self._tasks.append(asyncio.create_task(self._keep_fresh()))
         try:
             yield

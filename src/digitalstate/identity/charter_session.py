@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -27,6 +26,7 @@ from digitalstate.identity.throttle import (
     lock_on,
 )
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import (
     RedirectTo,
@@ -126,7 +126,7 @@ class _SignInPages:
             except PasswordWorkBusyError:
                 return self.busy(request)
             if attempt.person_id is not None:
-                await run_in_threadpool(sign_in, request, attempt.person_id)
+                await run_blocking(sign_in, request, attempt.person_id)
                 return RedirectResponse(next_path, status_code=303)
             errors = {"email": BAD_COMBINATION, "password": BAD_COMBINATION}
             if attempt.locked_until is not None:
@@ -136,7 +136,7 @@ class _SignInPages:
 
     async def sign_out_submit(self, request: Request) -> Response:
         """Sign out of the charter's pages."""
-        await run_in_threadpool(sign_out, request)
+        await run_blocking(sign_out, request)
         return self.signed_out(request, everywhere=False)
 
     def sign_out_everywhere_submit(
@@ -162,16 +162,16 @@ class _SignInPages:
         Raises PasswordWorkBusyError when no argon2 slot frees up in time.
         """
         sessions = self.node.sessions
-        until = await run_in_threadpool(lock_on, self.guard, sessions, email, client)
+        until = await run_blocking(lock_on, self.guard, sessions, email, client)
         if until is not None:
             return Attempt(locked_until=until)
         async with self.guard.password_slot():
             # Again, now that a slot is held: guesses sent together all passed the first look
             # before any of them had failed, and would otherwise all be checked.
-            until = await run_in_threadpool(lock_on, self.guard, sessions, email, client)
+            until = await run_blocking(lock_on, self.guard, sessions, email, client)
             if until is not None:
                 return Attempt(locked_until=until)
-            person_id = await run_in_threadpool(
+            person_id = await run_blocking(
                 check_password, self.guard, sessions, email, password, client
             )
         return Attempt(person_id=person_id)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.identity.models import AuthorizationCode, Person
-from digitalstate.identity.service import as_utc, pseudonym_for
+from digitalstate.identity.service import pseudonym_for
 from digitalstate.node.runtime import NodeRuntime
 
 CODE_SECONDS = 60
@@ -57,7 +57,7 @@ def spend_code(
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         return None
     row = session.get(AuthorizationCode, code)
-    if row is None or row.client_id != client_id or as_utc(row.expires_at) <= now:
+    if row is None or row.client_id != client_id or row.expires_at <= now:
         return None
     return row
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
+from digitalstate.storage.types import UtcDateTime
 
 
 class Person(Base):
@@ -20,7 +21,7 @@ class Person(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     display_name: Mapped[str] = mapped_column(String(200))
     level_of_assurance: Mapped[str] = mapped_column(String(20), default="low")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Delegation(Base):
@@ -39,9 +40,9 @@ class Delegation(Base):
         ForeignKey("people.id"), index=True, nullable=True
     )
     scope: Mapped[str] = mapped_column(String(200))  # space-separated, e.g. "consent"
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class AuthorizationCode(Base):
@@ -58,8 +59,8 @@ class AuthorizationCode(Base):
     nonce: Mapped[str] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
-    auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    auth_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_oidc_codes_expires_at", "expires_at"),)
@@ -73,7 +74,7 @@ class IssuedPseudonym(Base):
     member_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SignInAttempt(Base):
@@ -91,7 +92,7 @@ class SignInAttempt(Base):
     account: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         Index("ix_sign_in_attempts_account_at", "account", "at"),

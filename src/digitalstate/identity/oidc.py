@@ -54,7 +54,7 @@ from digitalstate.identity.codes import (
     store_code,
 )
 from digitalstate.identity.models import AuthorizationCode
-from digitalstate.identity.service import SIGN_IN_SCOPE, active_delegation, as_utc
+from digitalstate.identity.service import SIGN_IN_SCOPE, active_delegation
 from digitalstate.identity.tokens import TokenError, sign_token, verify_token
 from digitalstate.keys import PublicKey
 from digitalstate.node.runtime import NodeRuntime
@@ -172,7 +172,7 @@ class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
     @classmethod
     def from_row(cls, row: AuthorizationCode) -> IssuedCode:
         """From the table's row; acting_for holds the helper (Subject.acting_for's sense)."""
-        user = SignedInUser(row.person_id, row.acting_for, as_utc(row.auth_time))
+        user = SignedInUser(row.person_id, row.acting_for, row.auth_time)
         return cls(
             code=row.code,
             client_id=row.client_id,
@@ -496,7 +496,7 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
         """When the delegation letting helper_id sign in for person_id ends; None if none now."""
         with self.node.sessions.begin() as session:
             delegation = active_delegation(session, helper_id, person_id, SIGN_IN_SCOPE, self.now())
-            return as_utc(delegation.expires_at) if delegation is not None else None
+            return delegation.expires_at if delegation is not None else None
 
     def id_token(self, code: IssuedCode, user: SignedInUser | None = None) -> str:
         """The signed ID token for code (for user, as checked at the token request)."""

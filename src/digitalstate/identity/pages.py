@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -23,6 +22,7 @@ from digitalstate.identity.service import (
 )
 from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.session import end_session, require_csrf
 
@@ -103,7 +103,7 @@ class _PersonPages:
             "month": form_text(sent, "expires-month"),
             "year": form_text(sent, "expires-year"),
         }
-        return await run_in_threadpool(self.save_helper, request, person_id, form)
+        return await run_blocking(self.save_helper, request, person_id, form)
 
     def revoke_helper(
         self, request: Request, delegation_id: str, person_id: str = Depends(require_person)

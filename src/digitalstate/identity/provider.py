@@ -22,7 +22,6 @@ from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
 )
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -49,6 +48,7 @@ from digitalstate.identity.oidc import (
 from digitalstate.identity.service import DelegationEntry, delegations_of_helper, get_person
 from digitalstate.identity.tokens import ALGORITHM, public_jwk
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import read_form
 from digitalstate.web.session import CSRF_FIELD, require_csrf
 
@@ -227,7 +227,7 @@ class _Routes:
         """Start or continue signing a person in to a member's service."""
         items = list(request.query_params.multi_items())
         flow = _Flow(self.node, self.server, self.templates, request, items)
-        return await run_in_threadpool(flow.run, None)
+        return await run_blocking(flow.run, None)
 
     async def authorize_as(self, request: Request) -> Response:
         """Continue with the helper's choice of whom they sign in as."""
@@ -236,14 +236,14 @@ class _Routes:
         act_as = form.get(ACT_AS_FIELD)
         flow = _Flow(self.node, self.server, self.templates, request, items)
         chosen = act_as if isinstance(act_as, str) and act_as else ""
-        return await run_in_threadpool(flow.run, chosen)
+        return await run_blocking(flow.run, chosen)
 
     async def token(self, request: Request) -> Response:
         """Exchange a code for an ID token; the client proves itself with private_key_jwt."""
         form = await read_form(request)
         items = _text_items(form.multi_items())
         headers = dict(request.headers)
-        return await run_in_threadpool(self._token, items, headers)
+        return await run_blocking(self._token, items, headers)
 
     def _token(self, items: Items, headers: dict[str, str]) -> Response:
         server = self.server

@@ -10,15 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
+from digitalstate import files
+from digitalstate.files import SecretFileError
+
 SECRET_FILE = "pseudonym.key"  # noqa: S105 - a file name, not a secret
+SECRET_WHAT = "pseudonym secret"  # noqa: S105 - its name in messages
 PSEUDONYM_LENGTH = 32
 
 
-class PseudonymSecretError(ValueError):
+class PseudonymSecretError(SecretFileError):
     """The pseudonym secret file is missing, too open or malformed."""
 
 
@@ -30,28 +32,11 @@ def pseudonym(secret: bytes, member_id: str, person_id: str) -> str:
 
 def load_or_create_secret(directory: Path) -> bytes:
     """The charter's pseudonym secret from directory, made (mode 0600) on first use."""
-    path = directory / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_secret(path)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-    return load_secret(path)
+    return files.load_or_create_secret(
+        directory / SECRET_FILE, what=SECRET_WHAT, error=PseudonymSecretError
+    )
 
 
 def load_secret(path: Path) -> bytes:
     """Read a pseudonym secret, refusing one others can read."""
-    try:
-        mode = path.stat().st_mode & 0o777
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PseudonymSecretError(f"{path}: cannot read the pseudonym secret ({exc})") from exc
-    if mode & 0o077:
-        raise PseudonymSecretError(
-            f"{path}: the pseudonym secret is readable by others (mode {mode:o}); "
-            f"fix with 'chmod 600 {path}'"
-        )
-    if len(data) != 32:
-        raise PseudonymSecretError(f"{path}: a pseudonym secret is 32 bytes, found {len(data)}")
-    return data
+    return files.read_secret(path, what=SECRET_WHAT, error=PseudonymSecretError)

@@ -18,13 +18,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -39,6 +39,7 @@ from digitalstate.identity.tokens import (
 )
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.session import (
     RedirectTo,
     current_path,
@@ -306,20 +307,22 @@ class _RelyingPartyPages:
             subject, next_path = await self.flow.finish(request, dict(request.query_params), post)
         except SignInFailedError as exc:
             return self.failed(request, exc)
-        await run_in_threadpool(
-            start_session,
-            request,
-            KIND_SUBJECT,
-            subject.sub,
-            acr=subject.acr,
-            act=subject.acting_for,
-            act_until=subject.acting_until,
+        await run_blocking(
+            partial(
+                start_session,
+                request,
+                KIND_SUBJECT,
+                subject.sub,
+                acr=subject.acr,
+                act=subject.acting_for,
+                act_until=subject.acting_until,
+            )
         )
         return RedirectResponse(next_path, status_code=303)
 
     async def sign_out(self, request: Request) -> Response:
         """Sign out of this node, for every copy of the session's cookie."""
-        await run_in_threadpool(end_session, request)
+        await run_blocking(end_session, request)
         return self.templates.TemplateResponse(
             request, "identity/signed_out.html", {"node": self.service, "again": None}
         )

@@ -38,13 +38,6 @@ DELEGATION_SCOPES: dict[str, str] = {
 SIGN_IN_SCOPE = "sign-in"
 
 
-def as_utc(moment: datetime) -> datetime:
-    """moment as an aware UTC datetime (SQLite hands back naive UTC datetimes)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 # --- people and passwords -----------------------------------------------------------------
 
 
@@ -151,7 +144,7 @@ class Invitation:
         """'revoked', 'expired' or 'active' at now."""
         if self.delegation.revoked_at is not None:
             return "revoked"
-        if as_utc(self.delegation.expires_at) <= now:
+        if self.delegation.expires_at <= now:
             return "expired"
         return "active"
 
@@ -204,7 +197,7 @@ def grant_delegation(
     """
     words = _scope_words(scope)
     email = _helper_email(helper_email)
-    if as_utc(expires_at) <= now:
+    if expires_at <= now:
         raise DelegationError("expires", "The date help ends must be in the future")
     person = get_person(session, person_id)
     if person is not None and person.email == email:
@@ -220,7 +213,7 @@ def grant_delegation(
         helper_id=helper.id if helper is not None else None,
         scope=" ".join(words),
         created_at=now,
-        expires_at=as_utc(expires_at),
+        expires_at=expires_at,
     )
     session.add(delegation)
     session.flush()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.identity.domain import Bound
 from digitalstate.identity.models import SignInAttempt
-from digitalstate.identity.service import as_utc, authenticate, normalise_email
+from digitalstate.identity.service import authenticate, normalise_email
 from digitalstate.settings import SignInSection
 
 CLIENT_LENGTH = 64
@@ -66,7 +66,7 @@ def _failures(session: Session, *where: ColumnElement[bool]) -> tuple[int, datet
             SignInAttempt.succeeded.is_(False), *where
         )
     ).one()
-    return int(count), None if last is None else as_utc(last)
+    return int(count), last
 
 
 def _last_success(
@@ -79,7 +79,7 @@ def _last_success(
     if before is not None:
         query = query.where(SignInAttempt.at < before)
     last = session.scalar(query)
-    return None if last is None else as_utc(last)
+    return last
 
 
 def locked_until(

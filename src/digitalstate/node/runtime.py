@@ -26,10 +26,10 @@ from digitalstate.federation.keeper import (
     Fetched,
 )
 from digitalstate.keys import KeyPair, PublicKey
-from digitalstate.node.threads import finish_in_thread
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
+from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class NodeRuntime:
             # A further skew of grace: another worker's clock may lag this one's.
             before = int(time.time() - skew)
             try:
-                await finish_in_thread(self.nonces.purge, before)
+                await run_blocking(self.nonces.purge, before)
             except Exception:  # the next pass tries again; a full table only costs disk
                 log.exception("could not purge expired nonces")
 
@@ -156,7 +156,7 @@ class NodeRuntime:
         """Start the node's background work for the life of the app."""
         self._loop = asyncio.get_running_loop()
         if self.settings.database.upgrade_on_start:
-            await asyncio.to_thread(upgrade, self.engine)
+            await run_blocking(upgrade, self.engine)
         self.keeper.load_cache()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.keeper.refresh(), INITIAL_FETCH_TIMEOUT_S)

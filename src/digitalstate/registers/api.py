@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 from fastapi import APIRouter
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
@@ -25,6 +24,7 @@ from digitalstate.registers.reads import (
     read_under_consent,
 )
 from digitalstate.registers.schemas import ReadBody
+from digitalstate.storage.threads import run_blocking
 
 T = TypeVar("T")
 DEFAULT_THREADS = 10
@@ -75,7 +75,7 @@ class DatabaseCalls:
         """func(*args), inline or in a worker thread."""
         if self.inline:
             return func(*args)
-        return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+        return await run_blocking(func, *args, limiter=self.limiter)
 
 
 def make_api_router(node: NodeRuntime) -> APIRouter:

@@ -7,7 +7,6 @@ will be told; afterwards it says which were told, and when.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -29,8 +28,8 @@ from digitalstate.registers.service import (
     read_record,
     services_to_tell,
     told_about,
-    utc,
 )
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.session import require_csrf
 
@@ -121,7 +120,7 @@ class RegisterPages:
         errors = address_errors(ADDRESS, parts)
         if not errors:
             try:
-                before, version = await asyncio.to_thread(self.change, subject.sub, parts)
+                before, version = await run_blocking(self.change, subject.sub, parts)
             except RecordNotFoundError:
                 return self.not_found(request, f"{self.name} holds no details about you.")
             except FieldError as exc:
@@ -140,7 +139,7 @@ class RegisterPages:
                     return RedirectResponse("/my/details", status_code=303)  # the same again
                 self.node.wake("outbox")
                 return RedirectResponse(f"/my/details/changes/{version}", status_code=303)
-        told = await asyncio.to_thread(self.to_tell, subject.sub)
+        told = await run_blocking(self.to_tell, subject.sub)
         context = {
             "values": {"line_1": line_1, "line_2": line_2, "town": town, "postcode": postcode},
             "errors": {e.part or "line_1": e.message for e in errors},
@@ -200,7 +199,7 @@ class RegisterPages:
         return [
             {
                 "service": _member_name(federation, consent.requester),
-                "since": display_date(utc(consent.granted_at).date()),
+                "since": display_date(consent.granted_at.date()),
             }
             for consent in consents
         ]

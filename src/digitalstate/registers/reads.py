@@ -22,7 +22,6 @@ from digitalstate.consent.domain import Allowed, ConsentTerms, check_read
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.registers.service import utc
 from digitalstate.transparency.store import record_access
 
 _CONSENTS = HeldConsent.__table__
@@ -88,11 +87,11 @@ def held_consent_terms(session: Session | Connection, consent_id: str) -> Consen
         holder_pseudonym=row.holder_pseudonym,
         fields=frozenset(json.loads(row.fields)),
         purpose=row.purpose,
-        granted_at=utc(row.granted_at),
-        expires_at=utc(row.expires_at),
+        granted_at=row.granted_at,
+        expires_at=row.expires_at,
         notify=row.notify,
         status=row.status,
-        withdrawn_at=utc(row.withdrawn_at) if row.withdrawn_at else None,
+        withdrawn_at=row.withdrawn_at,
     )
 
 

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, select, update
@@ -43,11 +43,6 @@ class Told:
     fields: tuple[str, ...]
     delivered_at: datetime | None
     dead: bool
-
-
-def utc(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite hands back naive ones for aware columns)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def held_fields(federation: FederationDocument, member_id: str) -> tuple[FieldDefinition, ...]:
@@ -108,7 +103,7 @@ def change_fields(
     RecordNotFoundError or ChangeConflictError; the caller's transaction then rolls back whole.
     """
     definitions = {f.name: f for f in catalogue}
-    normal = normalise_changes(changes, definitions, today=utc(now).date())
+    normal = normalise_changes(changes, definitions, today=now.date())
     row = session.execute(
         select(_RECORDS.c.data, _RECORDS.c.version)
         .where(_RECORDS.c.pseudonym == pseudonym)
@@ -174,11 +169,10 @@ def services_to_tell(
         )
         .order_by(HeldConsent.granted_at, HeldConsent.id)
     )
-    moment = utc(now)
     return [
         consent
         for consent in candidates
-        if utc(consent.granted_at) <= moment < utc(consent.expires_at)
+        if consent.granted_at <= now < consent.expires_at
         and wanted & set(json.loads(consent.fields))
     ]
 
@@ -195,7 +189,7 @@ def told_about(session: Session, pseudonym: str, version: int) -> list[Told]:
             consent_id=row.consent_id,
             requester=row.requester,
             fields=tuple(json.loads(row.fields)),
-            delivered_at=utc(row.delivered_at) if row.delivered_at else None,
+            delivered_at=row.delivered_at,
             dead=row.dead_at is not None,
         )
         for row in rows

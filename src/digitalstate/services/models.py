@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
+from digitalstate.storage.types import UtcDateTime
 
 
 class ServiceConsent(Base):
@@ -20,7 +21,7 @@ class ServiceConsent(Base):
     holder: Mapped[str] = mapped_column(String(63))
     fields: Mapped[str] = mapped_column(Text)  # JSON list
     purpose: Mapped[str] = mapped_column(String(63))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))  # active, refused (a read was refused)
 
     __table_args__ = (Index("ix_service_consents_subject", "subject"),)
@@ -34,7 +35,7 @@ class ServiceCopy(Base):
     consent_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     data: Mapped[str] = mapped_column(Text)  # JSON object
     version: Mapped[int] = mapped_column(Integer)
-    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ServiceConsentReturn(Base):
@@ -45,4 +46,4 @@ class ServiceConsentReturn(Base):
     request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     consent_id: Mapped[str] = mapped_column(String(36))
     subject: Mapped[str] = mapped_column(String(64))
-    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -19,8 +19,8 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.node.threads import finish_in_thread
 from digitalstate.storage.engine import is_busy
+from digitalstate.storage.threads import run_blocking
 
 __all__ = ["STEP_ATTEMPTS", "is_busy", "run_step"]
 
@@ -47,7 +47,7 @@ async def run_step(
     """Run step(session) in its own transaction in a thread; retry it while the database is busy."""
     for attempt in range(attempts):
         try:
-            return await finish_in_thread(_in_transaction, sessions, step)
+            return await run_blocking(_in_transaction, sessions, step)
         except OperationalError as exc:
             if not is_busy(exc) or attempt == attempts - 1:
                 raise

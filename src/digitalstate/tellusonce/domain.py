@@ -1,14 +1,14 @@
 """The rules of delivering change notices: when to try again, and when to give up.
 
-Plain computation: no database, no HTTP. Times are aware datetimes; a naive one is taken to be
-UTC (SQLite hands back naive datetimes for what was stored as UTC).
+Plain computation: no database, no HTTP. Times are aware datetimes (the database hands them back
+aware and in UTC: storage.types.UtcDateTime).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 JITTER_LOW = 0.5
 JITTER_HIGH = 1.5
@@ -41,11 +41,4 @@ def next_attempt(
 
 def is_dead(created_at: datetime, now: datetime, dead_after: timedelta) -> bool:
     """True when a notice made at created_at has been failing for longer than dead_after."""
-    return as_utc(now) - as_utc(created_at) > dead_after
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same moment as an aware UTC datetime (a naive value is taken to be UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return now - created_at > dead_after

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from digitalstate.services.service import refresh_copy
 from digitalstate.storage.retrying import run_step
-from digitalstate.tellusonce.domain import Backoff, as_utc, next_attempt
+from digitalstate.tellusonce.domain import Backoff, next_attempt
 from digitalstate.tellusonce.service import mark_processed, unprocessed_notices
 from digitalstate.tellusonce.worker import utc_now
 
@@ -64,8 +64,8 @@ class RereadWorker:
         """How long to sleep when nothing wakes the worker: the next retry, or a sweep."""
         if not self.retry_at:
             return SWEEP_SECONDS
-        soonest = min(as_utc(when) for _, when in self.retry_at.values())
-        return min(SWEEP_SECONDS, max(0.05, (soonest - as_utc(self.clock())).total_seconds()))
+        soonest = min(when for _, when in self.retry_at.values())
+        return min(SWEEP_SECONDS, max(0.05, (soonest - self.clock()).total_seconds()))
 
     async def process(self) -> int:
         """Re-read once per consent with waiting notices whose retry is due; return how many."""
@@ -73,11 +73,11 @@ class RereadWorker:
         by_consent: defaultdict[str, list[str]] = defaultdict(list)
         for key, consent_id in pending:
             by_consent[consent_id].append(key)
-        now = as_utc(self.clock())
+        now = self.clock()
         due = {
             consent_id: keys
             for consent_id, keys in by_consent.items()
-            if consent_id not in self.retry_at or as_utc(self.retry_at[consent_id][1]) <= now
+            if consent_id not in self.retry_at or self.retry_at[consent_id][1] <= now
         }
         limit = asyncio.Semaphore(CONCURRENCY)
 

@@ -29,6 +29,7 @@ from digitalstate.federation.domain import member_name
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem, ReceivedProblem
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.merkle import ProofError
 from digitalstate.transparency.person import Activity, check_answer
 from digitalstate.transparency.service import ACCESS_RECORDS_PATH, person_entries
@@ -75,7 +76,7 @@ async def gather_activity(node: NodeRuntime, person_id: str) -> Activity:
         else:
             activity.add(check_answer(federation, member.id, answer, pseudonyms[member.id], now))
     try:
-        ours = await asyncio.to_thread(_own_answers, node, list(pseudonyms.values()))
+        ours = await run_blocking(_own_answers, node, list(pseudonyms.values()))
     except (LogDamagedError, ProofError) as exc:
         log.error("this node's own log cannot give its proofs: %s", exc)
         activity.cannot_check(federation, own, f"it is damaged ({exc})")

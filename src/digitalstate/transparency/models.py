@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
+from digitalstate.storage.types import UtcDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -55,7 +56,7 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class LogCheckpoint(Base):
@@ -66,7 +67,7 @@ class LogCheckpoint(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class LogCosignature(Base):
@@ -77,8 +78,8 @@ class LogCosignature(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     witness: Mapped[str] = mapped_column(String(63), primary_key=True)
     line: Mapped[str] = mapped_column(Text)  # the signature line as it goes in the note
-    cosigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cosigned_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class WitnessedLog(Base):
@@ -92,7 +93,7 @@ class WitnessedLog(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     # The last checkpoint verified, as it was served; empty until one was.
     note: Mapped[str] = mapped_column(Text, default="")
-    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0)  # newest size cosigned
     # The rolling audit: leaf hashes re-read from audit_position on, folded into audit_border,
     # to be compared with audit_root (of the checkpoint of audit_size this witness verified)
@@ -102,9 +103,9 @@ class WitnessedLog(Base):
     audit_position: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_border: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     audited_size: Mapped[int] = mapped_column(BigInteger, default=0)
-    audited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    audited_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # Reachability: since when the member's log could not be fetched, and why.
-    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -114,12 +115,12 @@ class LogAlarm(Base):
     __tablename__ = "log_alarms"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     member: Mapped[str] = mapped_column(String(63))
     kind: Mapped[str] = mapped_column(String(32))  # fork, shrunk, bad-signature, audit, unreachable
     detail: Mapped[str] = mapped_column(Text)
     evidence: Mapped[str] = mapped_column(Text, default="")  # the checkpoints that conflict
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # Who cleared it: "operator" (the operator page), or "witness" (an outage that ended).
     cleared_by: Mapped[str] = mapped_column(String(16), default="")
 

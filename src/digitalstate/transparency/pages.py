@@ -6,7 +6,6 @@ operator_remote is on (web/operator.py). Clearing an alarm is a POST form with t
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.models import LogCosignature
 from digitalstate.transparency.store import latest_checkpoint, pending_count, read_head
 from digitalstate.transparency.witness_round import WatchState
@@ -97,14 +97,7 @@ def newest_cosignatures(session: Session) -> list[Cosigner]:
         )
         .order_by(LogCosignature.size.desc(), LogCosignature.witness)
     ).scalars()
-    return [
-        Cosigner(row.witness, row.size, _utc(row.cosigned_at), _utc(row.received_at))
-        for row in rows
-    ]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return [Cosigner(row.witness, row.size, row.cosigned_at, row.received_at) for row in rows]
 
 
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
@@ -121,7 +114,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRoute
     @router.get(LOG_PAGE, response_class=HTMLResponse)
     async def log_page(request: Request, cleared: int | None = None) -> Response:
         """This node's log, the logs it witnesses and the alarms raised about them."""
-        view: LogView = await asyncio.to_thread(read, log_view)
+        view: LogView = await run_blocking(read, log_view)
         document = node.keeper.document
         names = {} if document is None else {m.id: m.name for m in document.members}
         return templates.TemplateResponse(
@@ -143,7 +136,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRoute
     async def clear(alarm_id: int) -> Response:
         """Mark an alarm as dealt with (it is raised again if the witness finds it again)."""
         now = datetime.now(UTC)
-        done: bool = await asyncio.to_thread(read, clear_alarm, alarm_id, now)
+        done: bool = await run_blocking(read, clear_alarm, alarm_id, now)
         return RedirectResponse(f"{LOG_PAGE}?cleared={alarm_id if done else 0}", status_code=303)
 
     return router

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from digitalstate.keys import KeyPair
-from digitalstate.node.threads import finish_in_thread
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.entries import log_origin
 from digitalstate.transparency.metrics import log_metrics
 from digitalstate.transparency.store import Integrated, Integrator, prune_checkpoints, read_head
@@ -107,9 +107,9 @@ async def run_sequencer(node: NodeRuntime) -> None:
                 checkpoints_kept=settings.checkpoints_kept,
             )
             with contextlib.suppress(Exception):  # only a metric: the first batch sets it too
-                size_metric.set(await finish_in_thread(integrated_size, node.engine))
+                size_metric.set(await run_blocking(integrated_size, node.engine))
         try:
-            done = await finish_in_thread(sequencer.step)
+            done = await run_blocking(sequencer.step)
         except Exception:
             log.exception("the log sequencer failed a batch; it is retried")
             done = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
@@ -393,7 +393,7 @@ def _published(db: Db, row: RowMapping) -> PublishedCheckpoint:
         size,
         bytes(cast("bytes", row["root"])),
         note.with_signatures(cosignatures),
-        _utc(cast("datetime", row["signed_at"])),
+        cast("datetime", row["signed_at"]),
     )
 
 
@@ -465,7 +465,3 @@ def decode_entry(text: str) -> tuple[bytes, LogEntry]:
     """The bytes and the entry of an entry as it travelled."""
     data = text.encode()
     return data, LogEntry.decode(data)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.federation.domain import FederationDocument, Member
-from digitalstate.node.threads import finish_in_thread
 from digitalstate.problems import Problem
+from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.entries import witness_name
 from digitalstate.transparency.log_source import HttpLogSource
 from digitalstate.transparency.metrics import log_metrics
@@ -49,12 +49,6 @@ UNREACHABLE = "unreachable"
 # --- what the witness keeps ------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 _STATE_FIELDS = [f.name for f in fields(WatchState)]
 
 
@@ -64,8 +58,6 @@ def load_state(session: Session, member: str, origin: str) -> WatchState:
     if row is None:
         return WatchState(member, origin)
     values = {name: getattr(row, name) for name in _STATE_FIELDS}
-    for name in ("checked_at", "audited_at", "failing_since"):
-        values[name] = _utc(values[name])
     for name in ("root", "audit_root", "audit_border"):
         values[name] = bytes(values[name])
     values["origin"] = origin
@@ -93,16 +85,14 @@ class Alarm:
 
 
 def _alarm(row: LogAlarm) -> Alarm:
-    at = _utc(row.at)
-    assert at is not None
     return Alarm(
         row.id,
-        at,
+        row.at,
         row.member,
         row.kind,
         row.detail,
         row.evidence,
-        _utc(row.cleared_at),
+        row.cleared_at,
         row.cleared_by,
     )
 
@@ -243,7 +233,7 @@ class Witness:
         assert self._http is not None, "the witness is not running"
         now = datetime.now(UTC)
         identity = log_identity(federation, member.id, now)
-        before = await finish_in_thread(self._in_session, load_state, member.id, identity.origin)
+        before = await run_blocking(self._in_session, load_state, member.id, identity.origin)
         result = await witness_round(
             before,
             identity,
@@ -252,7 +242,7 @@ class Witness:
             audit_leaves=self.settings.witness_audit_leaves,
             alarm_after=self.settings.witness_alarm_after_seconds,
         )
-        raised = await finish_in_thread(self._in_session, save_round, result, now)
+        raised = await run_blocking(self._in_session, save_round, result, now)
         self._report(before, result, raised)
         if result.to_cosign is not None:
             await self._cosign(federation, result)
@@ -310,7 +300,7 @@ class Witness:
                 answer.body[:300].decode(errors="replace"),
             )
             return
-        await finish_in_thread(self._in_session, set_cosigned, state.member, size)
+        await run_blocking(self._in_session, set_cosigned, state.member, size)
 
 
 async def run_witness(node: NodeRuntime) -> None:

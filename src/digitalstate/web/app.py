@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -25,6 +24,7 @@ from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.settings import AnchorSettings, NodeSettings
+from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import database_check, make_health_router
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
@@ -95,14 +95,14 @@ def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) 
         refusal = metrics_refusal(request, settings)
         if refusal is not None:
             return refusal
-        body = await asyncio.to_thread(generate_latest, node.metrics)
+        body = await run_blocking(generate_latest, node.metrics)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
         """Say what this node is, which federation it belongs to and what it offers."""
         # The database check blocks: off the event loop, as /readyz (a sync route) runs it.
-        health = await asyncio.to_thread(checks)
+        health = await run_blocking(checks)
         return templates.TemplateResponse(
             request,
             "node_home.html",

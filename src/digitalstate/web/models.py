@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
+from digitalstate.storage.types import UtcDateTime
 
 
 class WebSession(Base):
@@ -20,12 +21,12 @@ class WebSession(Base):
     subject: Mapped[str] = mapped_column(String(128))  # a person id, or this node's pseudonym
     acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     acting_for: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # A hard end besides the timeouts: a helper's session ends at the acting lifetime or the
     # delegation's end, whichever is first (None: the timeouts alone).
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     __table_args__ = (
         Index("ix_web_sessions_kind_subject", "kind", "subject"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import os
 import secrets
 import time
 from collections.abc import Collection
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from digitalstate.files import SecretFileError, load_or_create_secret
 from digitalstate.web.hardening import read_form
 from digitalstate.web.session_store import SignedIn, SqlSessionStore
 
@@ -49,7 +49,7 @@ CSRF_FAILED_MESSAGE = "This form has expired. Go back, refresh the page and try 
 SESSIONLESS_PREFIXES = ("/exchange/", "/static/", "/healthz", "/readyz", "/.well-known/")
 
 
-class SessionKeyError(ValueError):
+class SessionKeyError(SecretFileError):
     """The session key file is unreadable, too open or malformed."""
 
 
@@ -60,29 +60,9 @@ def session_cookie_name(member_id: str) -> str:
 
 def load_or_create_session_key(directory: Path) -> bytes:
     """The node's 32-byte session signing key from directory, made (mode 0600) on first use."""
-    path = directory / SESSION_KEY_FILE
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    try:
-        with path.open("rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode & 0o777
-            data = handle.read()
-    except OSError as exc:
-        raise SessionKeyError(f"{path}: cannot read the session key ({exc})") from exc
-    if mode & 0o077:
-        raise SessionKeyError(
-            f"{path}: the session key is open to others (mode {mode:o}); "
-            f"fix with 'chmod 600 {path}'"
-        )
-    if len(data) != 32:
-        raise SessionKeyError(f"{path}: a session key is 32 bytes, found {len(data)}")
-    return data
+    return load_or_create_secret(
+        directory / SESSION_KEY_FILE, what="session key", error=SessionKeyError
+    )
 
 
 class SealedCookie:

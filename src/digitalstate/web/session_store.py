@@ -48,23 +48,18 @@ def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def as_utc(moment: datetime) -> datetime:
-    """moment as an aware UTC datetime (SQLite hands back naive UTC datetimes)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def session_refusal(
     row: WebSession, now: datetime, *, idle: timedelta, absolute: timedelta
 ) -> str | None:
     """Why a session no longer counts at now (revoked, idle, too old), or None when it does."""
     if row.revoked_at is not None:
-        return f"signed out at {as_utc(row.revoked_at).isoformat()}"
-    if now - as_utc(row.last_seen_at) > idle:
+        return f"signed out at {row.revoked_at.isoformat()}"
+    if now - row.last_seen_at > idle:
         return f"unused for more than {idle}"
-    if now - as_utc(row.created_at) > absolute:
+    if now - row.created_at > absolute:
         return f"signed in more than {absolute} ago"
-    if row.ends_at is not None and now >= as_utc(row.ends_at):
-        return f"acting for someone until {as_utc(row.ends_at).isoformat()}"
+    if row.ends_at is not None and now >= row.ends_at:
+        return f"acting for someone until {row.ends_at.isoformat()}"
     return None
 
 
@@ -75,7 +70,7 @@ def acting_end(
     if acting_for is None:
         return None
     end = now + acting
-    return min(end, as_utc(until)) if until is not None else end
+    return min(end, until) if until is not None else end
 
 
 class SqlSessionStore:
@@ -139,9 +134,9 @@ class SqlSessionStore:
             row = db.get(WebSession, hash_session_id(session_id))
             if row is None or session_refusal(row, now, idle=self.idle, absolute=self.absolute):
                 return None
-            if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
+            if now - row.last_seen_at >= TOUCH_EVERY:
                 row.last_seen_at = now
-            return SignedIn(row.kind, row.subject, row.acr, row.acting_for, as_utc(row.created_at))
+            return SignedIn(row.kind, row.subject, row.acr, row.acting_for, row.created_at)
 
     def end(self, session_id: str) -> None:
         """Revoke one session (sign-out, or a new sign-in replacing it)."""

@@ -57,23 +57,24 @@ def mount_static(app: Starlette) -> None:
 
 def format_date(value: datetime) -> str:
     """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
-    moment = _as_utc(value)
+    moment = in_utc(value)
     return f"{moment.day} {moment:%B %Y}"
 
 
 def format_datetime(value: datetime) -> str:
     """A moment for people to read, in UTC: '26 November 2025 at 09:05 UTC'."""
-    moment = _as_utc(value)
+    moment = in_utc(value)
     return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
 
 
 def iso_datetime(value: datetime) -> str:
     """A moment for machines (the datetime attribute of <time>), in UTC."""
-    return _as_utc(value).isoformat()
+    return in_utc(value).isoformat()
 
 
-def _as_utc(value: datetime) -> datetime:
-    # The project stores aware UTC datetimes; a naive one is taken to be UTC already.
+def in_utc(value: datetime) -> datetime:
+    # Pages show UTC whatever the offset; the database hands back aware UTC (UtcDateTime), and a
+    # naive datetime names no moment, so it is refused rather than guessed.
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        raise ValueError(f"a moment to show must carry its UTC offset: {value.isoformat()}")
     return value.astimezone(UTC)
