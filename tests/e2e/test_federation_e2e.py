@@ -24,8 +24,9 @@ import pytest
 from e2e_support import HOST, Processes, flags, free_port, http_get, run_cli, wait_for
 
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.federation.domain import FederationDocument, sign_document
 from digitalstate.keys import KeyPair
+from support.federation import federation_document, member
 
 pytestmark = pytest.mark.e2e
 
@@ -106,30 +107,26 @@ class Documents:
         self.caller = KeyPair.generate()
         since = datetime.now(UTC) - timedelta(hours=1)
         self.members = (
-            Member(
-                id=node_id,
-                name="Node under test",
-                roles=("register",),
-                base_url=node_url,
-                keys=(MemberKey(public_key=node_key.public.b64, not_before=since),),
-            ),
-            Member(
-                id="caller",
+            member(node_id, node_key, name="Node under test", base_url=node_url, since=since),
+            member(
+                "caller",
+                self.caller,
                 name="A caller",
                 roles=("service",),
                 base_url=f"http://{HOST}:9",
-                keys=(MemberKey(public_key=self.caller.public.b64, not_before=since),),
+                since=since,
             ),
         )
 
     def document(self, version: int, expires_in: float) -> FederationDocument:
         now = datetime.now(UTC)
-        return FederationDocument(
+        return federation_document(
+            self.members,
             federation="stand-in federation",
             version=version,
             issued_at=min(now, now + timedelta(seconds=expires_in)) - timedelta(minutes=1),
             expires_at=now + timedelta(seconds=expires_in),
-            members=self.members,
+            catalogue=False,
         )
 
     def signed(self, version: int, expires_in: float = 3600, key: KeyPair | None = None) -> Any:

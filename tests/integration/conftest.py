@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from support.fixtures import alice, bob  # noqa: F401 (fixtures of the integration tests)
+
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"
 
 

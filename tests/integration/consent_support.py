@@ -10,83 +10,61 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.service import create_person, hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.web.app import create_node_app
+from support import federation as fed
+from support import nodes
+from support.clients import InProcessClient
+from support.federation import ANCHOR, member_of
+from support.nodes import node_runtime
+from support.servers import LoopbackServer, bound_socket, port_of
 
-ANCHOR = KeyPair.from_seed(bytes(range(100, 132)))
 PENSIONS = KeyPair.from_seed(bytes(range(132, 164)))
 ELECTORAL = KeyPair.from_seed(bytes(range(164, 196)))
-NOWHERE = "http://127.0.0.1:9"  # the discard port: connections are refused at once
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def member(
-    member_id: str, name: str, roles: tuple[Any, ...], key: KeyPair, base_url: str = NOWHERE
-) -> Member:
-    """A member with one key, valid since yesterday."""
-    since = datetime.now(UTC) - timedelta(days=1)
-    return Member(
-        id=member_id,
-        name=name,
-        roles=roles,
-        base_url=base_url,
-        keys=(MemberKey(public_key=key.public.b64, not_before=since),),
-    )
+# The serving options these servers always ran with.
+SERVING = {"loop": "asyncio", "http": "h11", "ws": "none"}
 
 
 def peer_members() -> tuple[Member, ...]:
     """The members whose keys the tests hold."""
     return (
-        member("liverpool-pensions", "Liverpool: pensions", ("register", "service"), PENSIONS),
-        member(
+        fed.member(
+            "liverpool-pensions",
+            PENSIONS,
+            name="Liverpool: pensions",
+            roles=("register", "service"),
+        ),
+        fed.member(
             "electoral-registration",
-            "Electoral registration office",
-            ("register", "service"),
             ELECTORAL,
+            name="Electoral registration office",
+            roles=("register", "service"),
         ),
     )
 
 
 def federation_document(members: tuple[Member, ...]) -> FederationDocument:
     """A fresh document of members with the demo catalogue."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="consent test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=members,
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
+    return fed.federation_document(members, federation="consent test federation")
 
 
 def another_database(database_url: str, directory: Path) -> Iterator[str]:
@@ -109,95 +87,10 @@ def another_database(database_url: str, directory: Path) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def bound_socket(port: int = 0) -> socket.socket:
-    """A socket bound to a loopback port (a free one by default), for uvicorn to listen on."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
-class LoopbackServer:
-    """An app served by uvicorn on a loopback socket, in a thread, for the life of a test."""
-
-    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", loop="asyncio", http="h11", ws="none"
-        )
-        self.server = uvicorn.Server(config)
-        self.sock = sock
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]})
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the loopback server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.sock.close()
-
-
-class InProcessClient:
-    """A synchronous client of an ASGI app that runs the app's lifespan on its own loop."""
-
-    def __init__(self, app: FastAPI, base_url: str) -> None:
-        self.app = app
-        self.loop = asyncio.Runner()
-        transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url=base_url)
-        self.lifespan = app.router.lifespan_context(app)
-
-    def __enter__(self) -> InProcessClient:
-        self.loop.run(self.lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.loop.run(self.client.aclose())
-            self.loop.run(self.lifespan.__aexit__(None, None, None))
-        finally:
-            self.loop.close()
-
-    def run(self, coroutine: Any) -> Any:
-        """Run a coroutine on the app's loop (for the node's own async code)."""
-        return self.loop.run(coroutine)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send a request to the app."""
-        return self.loop.run(self.client.request(method, path, **kwargs))
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        """GET path."""
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        """POST path."""
-        return self.request("POST", path, **kwargs)
-
-    def csrf(self, path: str) -> str:
-        """The CSRF token in the form of the page at path."""
-        page = self.get(path)
-        assert page.status_code == 200, page.text
-        found = CSRF.search(page.text)
-        assert found, f"no CSRF token in {path}"
-        return found.group(1)
-
-
 # --- a charter and a People register, running ------------------------------------------------
 
 CHARTER_URL = "http://charter.test"
 PASSWORD = "correct horse battery staple"
-
-
-async def anchor_is_down() -> Any:
-    """The keeper's fetch when no trust anchor runs: nodes use their cached document."""
-    raise OSError("Connection refused")
 
 
 @dataclass
@@ -222,16 +115,15 @@ class Federation:
         """Serve the People register (again) on its port."""
         if self.holder_socket.fileno() == -1:
             self.holder_socket = bound_socket(self.holder_socket_port)
-        runtime = NodeRuntime.build(self.holder_settings)
-        runtime.keeper.fetch = anchor_is_down
+        runtime = node_runtime(self.holder_settings)
         self.holder_server = LoopbackServer(
-            create_node_app(self.holder_settings, runtime), self.holder_socket
-        ).__enter__()
+            create_node_app(self.holder_settings, runtime), self.holder_socket, **SERVING
+        ).start()
 
     def stop_holder(self) -> None:
         """Stop the People register; calls to it are refused until it starts again."""
         assert self.holder_server is not None
-        self.holder_server.__exit__(None, None, None)
+        self.holder_server.stop()
         self.holder_server = None
 
     @property
@@ -265,11 +157,11 @@ class Federation:
     ) -> httpx.Response:
         """Call the charter's exchange route path, signed as member_id."""
         raw = b"" if body is None else json.dumps(body).encode()
-        client = ExchangeClient(member_id, key, lambda: self.document)
         headers = {"content-type": "application/json"} if raw else {}
         extra = {GROUND_HEADERS[name]: value for name, value in kw.items()}
-        signed = client.sign_request(method, CHARTER_URL + path, raw, {**headers, **extra})
-        return self.browser.request(method, path, content=raw, headers=signed)
+        return self.browser.signed(
+            member_id, key, self.document, method, path, raw, {**headers, **extra}
+        )
 
     def call_holder(
         self, member_id: str, key: KeyPair, method: str, path: str, body: Any = None, **kw: str
@@ -295,35 +187,15 @@ def node_settings(
 ) -> NodeSettings:
     """A node's settings and key in directory, with no trust anchor to reach."""
     port = int(base_url.rsplit(":", 1)[1]) if base_url.count(":") == 2 else 8101
-    return init_node(
-        directory,
-        member_id=member_id,
-        name=name,
-        roles=[role],
-        host="127.0.0.1",
-        port=port,
-        base_url=base_url,
-        anchor_url=NOWHERE,
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
-    )
-
-
-def member_of(settings: NodeSettings) -> Member:
-    """The federation entry of a node set up by node_settings."""
-    return member(
-        settings.node.id,
-        settings.node.name,
-        tuple(settings.node.roles),
-        KeyPair.load(settings.key_path),
-        settings.node.base_url,
+    return nodes.node_settings(
+        directory, member_id, database_url, name=name, roles=[role], port=port, base_url=base_url
     )
 
 
 def start_federation(tmp_path: Path, charter_db: str, holder_db: str) -> Iterator[Federation]:
     """A charter and a People register, running for one test; both stopped afterwards."""
     sock = bound_socket()
-    holder_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    holder_url = f"http://127.0.0.1:{port_of(sock)}"
     charter_settings = node_settings(
         tmp_path / "charter", "charter", "Charter: your account", "charter", CHARTER_URL, charter_db
     )
@@ -333,10 +205,8 @@ def start_federation(tmp_path: Path, charter_db: str, holder_db: str) -> Iterato
     document = federation_document(
         (member_of(charter_settings), member_of(holder_settings), *peer_members())
     )
-    for settings in (charter_settings, holder_settings):
-        settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
-    charter = NodeRuntime.build(charter_settings)
-    charter.keeper.fetch = anchor_is_down
+    fed.hold(document, charter_settings, holder_settings, anchor=ANCHOR)
+    charter = node_runtime(charter_settings)
     browser = InProcessClient(create_node_app(charter_settings, charter), CHARTER_URL)
     holder_engine = make_engine(holder_db)
     federation = Federation(

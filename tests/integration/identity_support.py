@@ -10,29 +10,32 @@ have keys the tests hold, so a test can act as their OAuth client.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from sqlalchemy import select
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.federation.domain import FederationDocument, Member
+from digitalstate.identity.models import Delegation
 from digitalstate.identity.relying_party import Subject, pkce_challenge, require_subject
 from digitalstate.identity.service import create_person, hash_password
 from digitalstate.identity.tokens import client_assertion
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
 from digitalstate.web.app import create_node_app
 from digitalstate.web.session import csrf_token
+from support import federation as shared
+from support.federation import hold
+from support.fixtures import BOB
+from support.nodes import node_runtime, node_settings
 
 ANCHOR = KeyPair.from_seed(bytes(range(200, 232)))
 NEWCASTLE = KeyPair.from_seed(bytes(range(1, 33)))
@@ -67,31 +70,14 @@ def member(
     revoked_at: datetime | None = None,
 ) -> Member:
     """A member with one key, valid since yesterday."""
-    since = datetime.now(UTC) - timedelta(days=1)
-    return Member(
-        id=member_id,
-        name=name,
-        roles=roles,
-        base_url=base_url,
-        keys=(MemberKey(public_key=key.public.b64, not_before=since),),
-        revoked_at=revoked_at,
+    return shared.member(
+        member_id, key, name=name, roles=roles, base_url=base_url, revoked_at=revoked_at
     )
 
 
 def federation_document(members: tuple[Member, ...]) -> FederationDocument:
     """A fresh document of members with the demo catalogue."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="identity test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=members,
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
+    return shared.federation_document(members, federation="identity test federation")
 
 
 def test_only_members() -> tuple[Member, ...]:
@@ -107,10 +93,6 @@ def test_only_members() -> tuple[Member, ...]:
             revoked_at=datetime.now(UTC) - timedelta(hours=1),
         ),
     )
-
-
-async def anchor_is_down() -> Any:
-    raise OSError("Connection refused")
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -255,17 +237,14 @@ def token_form(
 def _node_settings(
     directory: Path, member_id: str, name: str, roles: list[str], base_url: str, database_url: str
 ) -> NodeSettings:
-    return init_node(
+    return node_settings(
         directory / member_id,
-        member_id=member_id,
+        member_id,
+        database_url,
         name=name,
         roles=roles,
-        host="127.0.0.1",
-        port=8101,
         base_url=base_url,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
+        anchor=ANCHOR,
     )
 
 
@@ -301,24 +280,22 @@ def start_federation(
         member(RP_ID, RP_NAME, ("register", "service"), PENSIONS, RP_URL),
     )
     document = federation_document((*members, *test_only_members()))
-    envelope = json.dumps(sign_document(document, ANCHOR))
+    hold(document, *settings.values(), anchor=ANCHOR)
     loop = asyncio.Runner()
     federation = Federation(document)
     entered = []
     try:
-        for member_id, node_settings in settings.items():
-            node_settings.federation_cache_path.write_text(envelope)
-            runtime = NodeRuntime.build(node_settings)
-            runtime.keeper.fetch = anchor_is_down
-            app = create_node_app(node_settings, runtime)
+        for member_id, one in settings.items():
+            runtime = node_runtime(one)
+            app = create_node_app(one, runtime)
             add_test_routes(app)
             client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=node_settings.node.base_url
+                transport=httpx.ASGITransport(app=app), base_url=one.node.base_url
             )
             lifespan = app.router.lifespan_context(app)
             loop.run(lifespan.__aenter__())
             entered.append((lifespan, client))
-            federation.apps[member_id] = App(node_settings, runtime, app, client, loop)
+            federation.apps[member_id] = App(one, runtime, app, client, loop)
         if with_rp:
             federation.rp.app.state.oidc_token_poster = _poster_to(federation.charter)
         yield federation
@@ -339,3 +316,39 @@ def _poster_to(charter: App) -> Any:
             return answer.status_code, None
 
     return post
+
+
+# driving the charter's pages, as a person does -------------------------------------------------
+
+
+def sign_in_form(fed: Federation, **fields: str) -> httpx.Response:
+    """Post the charter's sign-in form with fields (and its CSRF token)."""
+    page = fed.charter.get("/sign-in")
+    return fed.charter.post("/sign-in", data={"csrf_token": csrf_of(page), **fields})
+
+
+def is_signed_in(fed: Federation) -> bool:
+    """True when the browser is signed in at the charter."""
+    return fed.charter.get("/my").status_code == 200
+
+
+def add_helper(
+    fed: Federation, files: dict[str, tuple[str, bytes]] | None = None, **fields: str | list[str]
+) -> httpx.Response:
+    page = fed.charter.get("/my/helpers")
+    end = date.today() + timedelta(days=30)
+    form: dict[str, str | list[str]] = {
+        "csrf_token": csrf_of(page),
+        "email": BOB,
+        "scope": ["consent", "sign-in"],
+        "expires-day": str(end.day),
+        "expires-month": str(end.month),
+        "expires-year": str(end.year),
+    }
+    form.update(fields)
+    return fed.charter.post("/my/helpers", data=form, files=files)
+
+
+def delegations(fed: Federation) -> list[Delegation]:
+    with fed.charter.runtime.sessions.begin() as session:
+        return list(session.scalars(select(Delegation)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -13,26 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent.models import HeldConsent
-from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
-from digitalstate.web.app import create_node_app
 from digitalstate.web.session import (
     SealedCookie,
     load_or_create_session_key,
     session_cookie_name,
 )
 from digitalstate.web.session_store import KIND_SUBJECT, SqlSessionStore
+from support import nodes
+from support.clients import InProcessClient, ground_headers
+from support.federation import federation_document
+from support.federation import member as fed_member
 
 NOW = datetime(2026, 3, 1, 10, 42, tzinfo=UTC)
 PERSON = "k5xq3o7zq2m4jv6wp7a2e3fyd4hbkx2c"
@@ -97,18 +94,7 @@ def add_consent(
 
 def federation(members: tuple[Member, ...] = ()) -> FederationDocument:
     """A fresh federation document of members, with the demo catalogue."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="registers test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=members,
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
+    return federation_document(members, federation="registers test federation")
 
 
 # A register node running in-process ---------------------------------------------------------
@@ -131,39 +117,7 @@ PEERS: dict[str, tuple[str, tuple[Any, ...], KeyPair]] = {
 
 def member(member_id: str, name: str, roles: tuple[Any, ...], key: KeyPair) -> Member:
     """A member with one key, valid since yesterday."""
-    since = datetime.now(UTC) - timedelta(days=1)
-    return Member(
-        id=member_id,
-        name=name,
-        roles=roles,
-        base_url=f"http://{member_id}.test",
-        keys=(MemberKey(public_key=key.public.b64, not_before=since),),
-    )
-
-
-class InProcessClient:
-    """A synchronous client for an ASGI app that runs the app's lifespan on its own loop."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.loop = asyncio.Runner()
-        transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-        self.lifespan = app.router.lifespan_context(app)
-
-    def __enter__(self) -> InProcessClient:
-        self.loop.run(self.lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.loop.run(self.client.aclose())
-            self.loop.run(self.lifespan.__aexit__(None, None, None))
-        finally:
-            self.loop.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Make a request to the app and wait for its answer."""
-        return self.loop.run(self.client.request(method, path, **kwargs))
+    return fed_member(member_id, key, name=name, roles=roles, base_url=f"http://{member_id}.test")
 
 
 @dataclass
@@ -192,17 +146,8 @@ class RegisterNode:
     ) -> httpx.Response:
         """POST body to path, signed by caller, naming the ground given."""
         raw = json.dumps(body).encode()
-        headers = {"content-type": "application/json"}
-        for name, value in (
-            (PURPOSE_HEADER, purpose),
-            (CONSENT_HEADER, consent),
-            (BASIS_HEADER, basis),
-        ):
-            if value is not None:
-                headers[name] = value
-        client = ExchangeClient(caller, PEERS[caller][2], lambda: self.document)
-        signed = client.sign_request("POST", BASE_URL + path, raw, headers)
-        return self.http.request("POST", path, content=raw, headers=signed)
+        headers = ground_headers(purpose=purpose, consent=consent, basis=basis)
+        return self.http.signed(caller, PEERS[caller][2], self.document, "POST", path, raw, headers)
 
     def sign_in(self, pseudonym: str = PERSON) -> str:
         """Sign pseudonym in, as the relying party does after sign-in; return the CSRF token."""
@@ -220,36 +165,16 @@ class RegisterNode:
         return token
 
 
-async def anchor_is_down() -> Any:
-    raise OSError("Connection refused")
-
-
 def start_register(directory: Path, database_url: str) -> Iterator[RegisterNode]:
     """The People register's app in-process, holding a fresh federation document."""
-    settings = init_node(
-        directory,
-        member_id=NODE_ID,
-        name=NODE_NAME,
-        roles=["register"],
-        host="127.0.0.1",
-        port=8102,
-        base_url=BASE_URL,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
-    )
-    node_key = KeyPair.load(settings.key_path)
-    document = federation(
-        (
-            member(NODE_ID, NODE_NAME, ("register",), node_key),
-            *(member(i, name, roles, key) for i, (name, roles, key) in PEERS.items()),
-        )
-    )
-    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    app = create_node_app(settings, runtime)
+    peers = (member(i, name, roles, key) for i, (name, roles, key) in PEERS.items())
     # No background work: these tests call the register, they do not deliver its notices.
-    runtime.background.clear()
-    with InProcessClient(app) as http:
-        yield RegisterNode(settings, runtime, document, http)
+    with nodes.start_register(
+        directory,
+        database_url,
+        peers,
+        base_url=BASE_URL,
+        anchor=ANCHOR,
+        federation="registers test federation",
+    ) as node:
+        yield RegisterNode(node.settings, node.runtime, node.document, node.http)

@@ -18,12 +18,9 @@ import asyncio
 import json
 import re
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,7 +28,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -39,18 +35,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent import flows
 from digitalstate.consent.models import ConsentRequest
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
 from digitalstate.identity.service import create_person, hash_password, pseudonym_for
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
-from digitalstate.web.app import create_node_app
 from digitalstate.web.session import start_session
 from digitalstate.web.session_store import KIND_SUBJECT
+from support.federation import hold, nodes_document
+from support.nodes import ServedNode, node_runtime, node_settings
+from support.servers import bound_socket, port_of
 
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
 ADDRESS = {"lines": ["1 High Street"], "town": "Liverpool", "postcode": "L1 1AA"}
@@ -63,10 +58,6 @@ ADA_RECORD = {
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SERVICE = "liverpool-pensions"
 REGISTER = "people-register"
-
-
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
 
 
 def more_database_urls(
@@ -96,26 +87,6 @@ def more_database_urls(
                 admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-class Served:
-    """A node app served by uvicorn in a thread on a socket bound beforehand."""
-
-    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
-        self.sock = sock
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "app did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.should_exit = True
-            self.thread.join(timeout=10)
-        self.sock.close()
-
-
 @dataclass(frozen=True)
 class Citizen:
     """A person with an account at the charter, and the pseudonyms pensions and the register use."""
@@ -133,7 +104,7 @@ class Federation:
     register: NodeSettings
     pensions: NodeSettings
     browser: httpx.Client
-    servers: dict[str, Served]
+    servers: dict[str, ServedNode]
     databases: dict[str, sessionmaker[Session]]
     citizens: dict[str, Citizen] = field(default_factory=dict)
 
@@ -211,8 +182,7 @@ class charter_runtime:  # noqa: N801 (a context manager used like a function)
     """A charter runtime of its own, on the charter's database and keys, for the test's thread."""
 
     def __init__(self, federation: Federation) -> None:
-        self.runtime = NodeRuntime.build(federation.charter)
-        self.runtime.keeper.fetch = anchor_is_down
+        self.runtime = node_runtime(federation.charter)
 
     def __enter__(self) -> NodeRuntime:
         assert self.runtime.keeper.load_cache()
@@ -222,55 +192,21 @@ class charter_runtime:  # noqa: N801 (a context manager used like a function)
         self.runtime.engine.dispose()
 
 
-def node_settings(
-    tmp_path: Path, member_id: str, roles: list[str], sock: socket.socket, url: str
+def make_settings(
+    tmp_path: Path, member_id: str, roles: list[str], url: str, port: int
 ) -> NodeSettings:
-    port = sock.getsockname()[1]
-    return init_node(
+    return node_settings(
         tmp_path / member_id,
-        member_id=member_id,
+        member_id,
+        url,
         name={"charter": "Charter", REGISTER: "People register"}.get(
             member_id, "Liverpool: pensions"
         ),
         roles=roles,
-        host="127.0.0.1",
         port=port,
-        base_url=f"http://127.0.0.1:{port}",
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=url,
+        anchor=ANCHOR,
         extra={"tellusonce": {"poll_seconds": 0.1}},
     )
-
-
-def signed_document(*nodes: NodeSettings) -> str:
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    document = FederationDocument(
-        federation="services test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=tuple(
-            Member(
-                id=s.node.id,
-                name=s.node.name,
-                roles=tuple(s.node.roles),
-                base_url=s.node.base_url,
-                keys=(
-                    MemberKey(
-                        public_key=KeyPair.load(s.key_path).public.b64,
-                        not_before=now - timedelta(days=1),
-                    ),
-                ),
-            )
-            for s in nodes
-        ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
-    return json.dumps(sign_document(document, ANCHOR))
 
 
 def add_sign_in_route(app: FastAPI) -> None:
@@ -292,24 +228,23 @@ def running_federation(
 
 
 def _run(tmp_path: Path, database_url: str, more_database_urls: list[str]) -> Iterator[Federation]:
-    sockets = [socket.socket() for _ in range(3)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    charter = node_settings(tmp_path, "charter", ["charter"], sockets[0], more_database_urls[0])
-    register = node_settings(tmp_path, REGISTER, ["register"], sockets[1], more_database_urls[1])
-    pensions = node_settings(tmp_path, SERVICE, ["service"], sockets[2], database_url)
-    envelope = signed_document(charter, register, pensions)
-    served: dict[str, Served] = {}
+    sockets = [bound_socket() for _ in range(3)]
+    urls = (more_database_urls[0], more_database_urls[1], database_url)
+    ids = (("charter", ["charter"]), (REGISTER, ["register"]), (SERVICE, ["service"]))
+    charter, register, pensions = (
+        make_settings(tmp_path, member_id, roles, url, port_of(sock))
+        for (member_id, roles), url, sock in zip(ids, urls, sockets, strict=True)
+    )
+    document = nodes_document(charter, register, pensions, federation="services test federation")
+    hold(document, charter, register, pensions, anchor=ANCHOR)
+    served: dict[str, ServedNode] = {}
     engines = [make_engine(s.database_url) for s in (charter, register, pensions)]
     try:
         for settings, sock in zip((charter, register, pensions), sockets, strict=True):
-            settings.federation_cache_path.write_text(envelope)
-            runtime = NodeRuntime.build(settings)
-            runtime.keeper.fetch = anchor_is_down
-            app = create_node_app(settings, runtime)
+            served[settings.node.id] = server = ServedNode(settings, sock)
             if settings is pensions:
-                add_sign_in_route(app)
-            served[settings.node.id] = Served(app, sock)
+                add_sign_in_route(server.app)
+            server.start()
         databases = {
             s.node.id: make_sessions(e)
             for s, e in zip((charter, register, pensions), engines, strict=True)

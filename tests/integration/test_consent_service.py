@@ -24,7 +24,8 @@ from digitalstate.consent.records import (
 from digitalstate.consent.service import RequestInvalidError, RequestUnavailableError, Signer
 from digitalstate.identity.service import create_person
 from digitalstate.keys import KeyPair
-from integration.consent_support import federation_document, member, peer_members
+from integration.consent_support import federation_document, peer_members
+from support.federation import member
 
 CHARTER_KEY = KeyPair.from_seed(bytes(range(7, 39)))
 REGISTER_KEY = KeyPair.from_seed(bytes(range(39, 71)))
@@ -32,10 +33,22 @@ NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SIGNER = Signer("charter", CHARTER_KEY)
 FEDERATION = federation_document(
     (
-        member("charter", "Charter", ("charter",), CHARTER_KEY, "http://charter.test"),
-        member("people-register", "People register", ("register",), REGISTER_KEY),
-        member("prisons", "Prisons", ("service",), REGISTER_KEY, "http://prisons.test"),
-        member("opendata", "Open data", ("opendata",), REGISTER_KEY),
+        member(
+            "charter",
+            CHARTER_KEY,
+            name="Charter",
+            roles=("charter",),
+            base_url="http://charter.test",
+        ),
+        member("people-register", REGISTER_KEY, name="People register"),
+        member(
+            "prisons",
+            REGISTER_KEY,
+            name="Prisons",
+            roles=("service",),
+            base_url="http://prisons.test",
+        ),
+        member("opendata", REGISTER_KEY, name="Open data", roles=("opendata",)),
         *peer_members(),
     )
 )

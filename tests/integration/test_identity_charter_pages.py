@@ -7,46 +7,26 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import select
 
-from digitalstate.identity.models import Delegation
+from support.fixtures import ALICE, BOB
 
 from .identity_support import (
     CHARTER_ID,
     PASSWORD,
     Federation,
+    add_helper,
     csrf_of,
+    delegations,
+    is_signed_in,
+    sign_in_form,
     start_federation,
 )
-
-ALICE = "alice@example.test"
-BOB = "bob@example.test"
 
 
 @pytest.fixture
 def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
     yield from start_federation(tmp_path, database_url)
-
-
-@pytest.fixture
-def alice(fed: Federation) -> str:
-    return fed.add_person(ALICE, "Alice Example")
-
-
-@pytest.fixture
-def bob(fed: Federation) -> str:
-    return fed.add_person(BOB, "Bob Builder")
-
-
-def sign_in_form(fed: Federation, **fields: str) -> httpx.Response:
-    page = fed.charter.get("/sign-in")
-    return fed.charter.post("/sign-in", data={"csrf_token": csrf_of(page), **fields})
-
-
-def is_signed_in(fed: Federation) -> bool:
-    return fed.charter.get("/my").status_code == 200
 
 
 # sign-in -----------------------------------------------------------------------------------
@@ -237,28 +217,6 @@ def test_a_sign_in_lasts_session_hours_and_idles_session_idle_minutes(
 
 
 # helpers -----------------------------------------------------------------------------------
-
-
-def add_helper(
-    fed: Federation, files: dict[str, tuple[str, bytes]] | None = None, **fields: str | list[str]
-) -> httpx.Response:
-    page = fed.charter.get("/my/helpers")
-    end = date.today() + timedelta(days=30)
-    form: dict[str, str | list[str]] = {
-        "csrf_token": csrf_of(page),
-        "email": BOB,
-        "scope": ["consent", "sign-in"],
-        "expires-day": str(end.day),
-        "expires-month": str(end.month),
-        "expires-year": str(end.year),
-    }
-    form.update(fields)
-    return fed.charter.post("/my/helpers", data=form, files=files)
-
-
-def delegations(fed: Federation) -> list[Delegation]:
-    with fed.charter.runtime.sessions.begin() as session:
-        return list(session.scalars(select(Delegation)))
 
 
 def test_a_person_lets_a_helper_act_for_them(fed: Federation, alice: str, bob: str) -> None:

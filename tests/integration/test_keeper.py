@@ -17,10 +17,11 @@ import pytest
 
 from digitalstate import files as files_module
 from digitalstate.federation import keeper as keeper_module
-from digitalstate.federation.domain import FederationDocument, sign_document
+from digitalstate.federation.domain import sign_document
 from digitalstate.federation.keeper import FederationKeeper
 from digitalstate.keys import KeyPair
 from digitalstate.problems import Problem
+from support.federation import federation_document
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
@@ -36,11 +37,12 @@ def envelope(
     federation: str = "test federation",
 ) -> dict[str, Any]:
     """A signed envelope of an otherwise empty federation document."""
-    document = FederationDocument(
+    document = federation_document(
         federation=federation,
         version=version,
         issued_at=issued_at,
         expires_at=issued_at + valid_for,
+        catalogue=False,
     )
     return sign_document(document, key)
 
@@ -355,22 +357,22 @@ def test_current_once_the_document_has_expired_is_federation_expired(
 
 
 def test_the_refresh_loop_keeps_going_after_an_unexpected_failure(
-    keeper: FederationKeeper, caplog: pytest.LogCaptureFixture
+    cache: Path, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     answers: list[Any] = [RuntimeError("a bug in the transport"), envelope(1), envelope(1)]
+    done = asyncio.Event()
+
+    async def fetch() -> Any:
+        answer = answers.pop(0) if answers else envelope(1)
+        if not answers:
+            done.set()  # the previous answer has been fully handled by now
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    keeper = FederationKeeper(ANCHOR.public, cache, fetch, clock=clock)
 
     async def run_until_answered() -> None:
-        done = asyncio.Event()
-
-        async def fetch() -> Any:
-            answer = answers.pop(0) if answers else envelope(1)
-            if not answers:
-                done.set()  # the previous answer has been fully handled by now
-            if isinstance(answer, BaseException):
-                raise answer
-            return answer
-
-        keeper.fetch = fetch
         task = asyncio.create_task(keeper.run(0.001))
         await asyncio.wait_for(done.wait(), 5)
         task.cancel()

@@ -12,38 +12,31 @@ from __future__ import annotations
 import gc
 import json
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import log_tamper
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from digitalstate.cli.main import app
-from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import (
     FederationDocument,
-    Member,
-    MemberKey,
-    sign_document,
 )
 from digitalstate.keys import KeyPair
-from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.storage.engine import make_engine
 from digitalstate.transparency.entries import log_origin, witness_name
 from digitalstate.transparency.note import SignedNote, cosign
 from digitalstate.transparency.store import add_cosignature, record_access
-from digitalstate.web.app import create_node_app
+from support.federation import federation_document, hold, member
+from support.nodes import ServedNode, node_settings
 
 FEDERATION = "test federation"
 NODE_ID = "people-register"
@@ -57,38 +50,13 @@ WAIT_S = 20.0
 runner = CliRunner()
 
 
-async def anchor_is_down() -> Any:
-    raise OSError("Connection refused")
-
-
 def document(node_key: KeyPair, base_url: str) -> FederationDocument:
-    issued = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    since = issued - timedelta(days=1)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation=FEDERATION,
-        version=1,
-        issued_at=issued,
-        expires_at=issued + timedelta(hours=1),
-        members=(
-            Member(
-                id=NODE_ID,
-                name="People register",
-                roles=("register",),
-                base_url=base_url,
-                keys=(MemberKey(public_key=node_key.public.b64, not_before=since),),
-            ),
-            Member(
-                id=WITNESS_ID,
-                name="Charter",
-                roles=("charter",),
-                base_url="http://127.0.0.1:9",
-                keys=(MemberKey(public_key=WITNESS.public.b64, not_before=since),),
-            ),
+    return federation_document(
+        (
+            member(NODE_ID, node_key, name="People register", base_url=base_url),
+            member(WITNESS_ID, WITNESS, name="Charter", roles=("charter",)),
         ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
+        federation=FEDERATION,
     )
 
 
@@ -196,42 +164,28 @@ def serve_node(tmp_path: Path, database_url: str, listener: socket.socket) -> It
     """Set up people-register on the listener's port and serve it until the test ends."""
     port = listener.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    settings = init_node(
+    settings = node_settings(
         tmp_path / "node",
-        member_id=NODE_ID,
+        NODE_ID,
+        database_url,
         name="People register",
-        roles=["register"],
-        host="127.0.0.1",
         port=port,
-        base_url=url,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
+        anchor=ANCHOR,
         extra={"log": {"max_wait_seconds": 0.02}},
     )
     key = KeyPair.load(settings.key_path)
-    envelope = sign_document(document(key, url), ANCHOR)
-    settings.federation_cache_path.write_text(json.dumps(envelope))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_node_app(settings, runtime), log_level="warning", lifespan="on", ws="none"
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
+    hold(document(key, url), settings, anchor=ANCHOR)
+    server = ServedNode(settings, listener, ws="none").start()
     engine = make_engine(settings.database_url)
     node = LiveNode(url, tmp_path / "node" / "node.toml", key, engine, tmp_path / "state.json")
     try:
         deadline = time.monotonic() + WAIT_S
         while node.size() < 0:  # the first checkpoint (size 0) is signed at start
-            assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
+            assert server.thread.is_alive() and time.monotonic() < deadline, "it did not start"
             time.sleep(0.02)
         yield node
     finally:
-        server.should_exit = True
-        thread.join(15)
+        server.stop()
         engine.dispose()
         # The node's shutdown may dispose of its engine while a sequencer step still runs in
         # a worker thread; that step's PostgreSQL connection then goes back to the disposed

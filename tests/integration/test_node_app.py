@@ -8,7 +8,6 @@ about httpx), signed the way a peer signs them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -35,17 +34,15 @@ from digitalstate.exchange.verification import verify_response
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import (
     FederationDocument,
-    Member,
-    MemberKey,
     sign_document,
 )
 from digitalstate.keys import KeyPair
-from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.settings import NodeSettings
 from digitalstate.storage import migrate
-from digitalstate.web.app import create_node_app
+from support import federation as fed
+from support.clients import InProcessClient
+from support.nodes import node_settings, running_node
 
 NODE_ID = "swansea-motoring"
 NODE_NAME = "Swansea motoring office"
@@ -87,64 +84,28 @@ def federation_document(node_key: KeyPair, *, expired: bool = False) -> Federati
     now = datetime.now(UTC).replace(microsecond=0)
     issued = now - timedelta(hours=2) if expired else now - timedelta(minutes=1)
     since = issued - timedelta(days=1)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="test federation",
-        version=3,
-        issued_at=issued,
-        expires_at=issued + timedelta(hours=1),
-        members=(
-            Member(
-                id=NODE_ID,
+    return fed.federation_document(
+        (
+            fed.member(
+                NODE_ID,
+                node_key,
                 name=NODE_NAME,
                 roles=("register", "service"),
                 base_url=BASE_URL,
-                keys=(MemberKey(public_key=node_key.public.b64, not_before=since),),
+                since=since,
             ),
-            Member(
-                id=CALLER_ID,
+            fed.member(
+                CALLER_ID,
+                CALLER,
                 name="Newcastle tax",
-                roles=("register",),
                 base_url="http://newcastle.test",
-                keys=(MemberKey(public_key=CALLER.public.b64, not_before=since),),
+                since=since,
             ),
         ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
+        version=3,
+        issued_at=issued,
+        expires_at=issued + timedelta(hours=1),
     )
-
-
-class InProcessClient:
-    """A synchronous client for an ASGI app that runs the app's lifespan on its own loop."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.loop = asyncio.Runner()
-        # An unexpected exception in the app is raised here too, failing the test loudly.
-        transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-        self.lifespan = app.router.lifespan_context(app)
-
-    def __enter__(self) -> InProcessClient:
-        self.loop.run(self.lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.loop.run(self.client.aclose())
-            self.loop.run(self.lifespan.__aexit__(None, None, None))
-        finally:
-            self.loop.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.loop.run(self.client.request(method, path, **kwargs))
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
 
 
 @dataclass
@@ -167,13 +128,18 @@ class Node:
         clock_offset: float = 0,
     ) -> tuple[httpx.Response, HttpMessage]:
         """Call path signed by member_id; return the response and the request as signed."""
-        client = ExchangeClient(
-            member_id, key, lambda: self.document, clock=lambda: time.time() + clock_offset
+        response = self.http.signed(
+            member_id,
+            key,
+            self.document,
+            method,
+            path,
+            body,
+            headers,
+            clock=lambda: time.time() + clock_offset,
         )
-        url = BASE_URL + path
-        signed = client.sign_request(method, url, body, dict(headers or {}))
-        response = self.http.request(method, path, content=body, headers=signed)
-        return response, HttpMessage(signed, method=method, target_uri=url)
+        signed = HttpMessage(self.http.last_signed, method=method, target_uri=BASE_URL + path)
+        return response, signed
 
     def verify(self, response: httpx.Response, request: HttpMessage) -> None:
         """Check that the response is signed by the node and bound to request."""
@@ -191,22 +157,15 @@ class Node:
         )
 
 
-async def anchor_is_down() -> Any:
-    raise OSError("Connection refused")
-
-
 def make_node_settings(directory: Path, database_url: str) -> NodeSettings:
-    return init_node(
+    return node_settings(
         directory,
-        member_id=NODE_ID,
+        NODE_ID,
+        database_url,
         name=NODE_NAME,
         roles=["register", "service"],
-        host="127.0.0.1",
-        port=8101,
         base_url=BASE_URL,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
+        anchor=ANCHOR,
         extra={"exchange": {"max_body_bytes": MAX_BODY_BYTES}},
     )
 
@@ -216,15 +175,11 @@ def start_node(
 ) -> Iterator[Node]:
     settings = make_node_settings(tmp_path / "node", database_url)
     document = federation_document(KeyPair.load(settings.key_path), expired=expired)
-    if cached:
-        envelope = sign_document(document, ANCHOR)
-        settings.federation_cache_path.write_text(json.dumps(envelope))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    app = create_node_app(settings, runtime)
-    add_test_routes(app)  # before the lifespan starts: the services list is made then
-    with InProcessClient(app) as http:
-        yield Node(settings, document, http)
+    # add_test_routes before the lifespan starts: the services list is made then.
+    with running_node(
+        settings, document, anchor=ANCHOR, cached=cached, prepare=add_test_routes
+    ) as running:
+        yield Node(settings, document, running.http)
 
 
 @pytest.fixture

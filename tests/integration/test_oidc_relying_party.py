@@ -25,6 +25,7 @@ from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.relying_party import SignInFailedError, post_token_request
 from digitalstate.identity.service import grant_delegation
 from digitalstate.identity.tokens import sign_token
+from support.fixtures import ALICE
 
 from .identity_support import (
     CHARTER_URL,
@@ -38,18 +39,12 @@ from .identity_support import (
     token_form,
 )
 
-ALICE = "alice@example.test"
 HELPER = "harriet@example.test"
 
 
 @pytest.fixture
 def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
     yield from start_federation(tmp_path, database_url, with_rp=True)
-
-
-@pytest.fixture
-def alice(fed: Federation) -> str:
-    return fed.add_person(ALICE, "Alice Example")
 
 
 def pseudonym_at_rp(fed: Federation, person_id: str) -> str:

@@ -16,7 +16,6 @@ from sqlalchemy import update
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.service import change_fields
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.services.service import refresh_copy
@@ -24,10 +23,10 @@ from digitalstate.settings import NodeSettings
 from integration.services_support import (
     NEW_ADDRESS,
     Federation,
-    anchor_is_down,
     go_to_the_charter,
     running_federation,
 )
+from support.nodes import node_runtime
 
 
 @pytest.fixture
@@ -170,8 +169,7 @@ def test_a_change_at_the_register_reaches_the_service_and_a_withdrawal_stops_the
 
 
 async def _refresh(settings: NodeSettings, consent_id: str) -> str:
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
+    runtime = node_runtime(settings)
     assert runtime.keeper.load_cache()
     try:
         return (await refresh_copy(runtime, consent_id)).outcome

@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_BASE, read_problem
 from digitalstate.services.catalogue import service_for
@@ -33,6 +32,7 @@ from digitalstate.services.service import (
     refresh_copy,
     request_consent,
 )
+from support.federation import federation_document, member
 
 PENSIONS = service_for("liverpool-pensions")
 assert PENSIONS is not None
@@ -66,27 +66,22 @@ class Exchange:
 
 
 def document(*, charter: bool = True) -> FederationDocument:
-    def member(member_id: str, role: str, url: str) -> Member:
-        return Member(
-            id=member_id,
-            name=member_id,
-            roles=(role,),
-            base_url=url,
-            keys=(MemberKey(public_key=KEY, not_before=NOW - timedelta(days=1)),),
+    since = NOW - timedelta(days=1)
+    members = [
+        member(
+            "liverpool-pensions",
+            KEY,
+            roles=("service",),
+            base_url="http://pensions.test",
+            since=since,
         )
-
-    members = [member("liverpool-pensions", "service", "http://pensions.test")]
+    ]
     if charter:
-        members.append(member("charter", "charter", "http://charter.test"))
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="unit federation",
-        version=1,
-        issued_at=NOW,
-        expires_at=NOW + timedelta(hours=1),
-        members=tuple(members),
-        purposes=catalogue.purposes,
-        fields=catalogue.fields,
+        members.append(
+            member("charter", KEY, roles=("charter",), base_url="http://charter.test", since=since)
+        )
+    return federation_document(
+        members, federation="unit federation", issued_at=NOW, expires_at=NOW + timedelta(hours=1)
     )
 
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import random
-import socket
 import threading
 import time
 import uuid
@@ -24,109 +23,37 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from log_support import logged_entries
 from sqlalchemy import func, select, update
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
-from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
 from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
 from digitalstate.tellusonce.service import retry_dead
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
-from digitalstate.web.app import create_node_app
+from support.federation import hold, nodes_document
+from support.nodes import ServedNode, node_runtime, node_settings
+from support.servers import bound_socket, port_of
 
-ANCHOR = KeyPair.from_seed(bytes(range(100, 132)))
 HOLDER = "people-register"
 REQUESTER = "test-service"
 PSEUDONYM = "a" * 32
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
-
-
 def make_settings(
     directory: Path, member_id: str, roles: list[str], port: int, database_url: str, **extra: float
 ) -> NodeSettings:
-    return init_node(
+    return node_settings(
         directory,
-        member_id=member_id,
+        member_id,
+        database_url,
         name=member_id.replace("-", " ").capitalize(),
         roles=roles,
-        host="127.0.0.1",
         port=port,
-        base_url=f"http://127.0.0.1:{port}",
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
         extra={"tellusonce": dict(extra)} if extra else None,
     )
-
-
-def federation(*nodes: NodeSettings) -> FederationDocument:
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="tell-us-once test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=tuple(
-            Member(
-                id=s.node.id,
-                name=s.node.name,
-                roles=tuple(s.node.roles),
-                base_url=s.node.base_url,
-                keys=(
-                    MemberKey(
-                        public_key=KeyPair.load(s.key_path).public.b64,
-                        not_before=now - timedelta(days=1),
-                    ),
-                ),
-            )
-            for s in nodes
-        ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
-
-
-class ServedApp:
-    """A node app served by uvicorn in a thread, on a socket bound before it starts.
-
-    Until start() the port is bound but not listening: a call to it is refused at once, as
-    when the service is down.
-    """
-
-    def __init__(self, settings: NodeSettings, sock: socket.socket) -> None:
-        runtime = NodeRuntime.build(settings)
-        runtime.keeper.fetch = anchor_is_down
-        self.app = create_node_app(settings, runtime)
-        self.sock = sock
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive(), "the service app did not start"
-            assert time.monotonic() < deadline, "the service app took too long to start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.should_exit = True
-            self.thread.join(timeout=10)
-        self.sock.close()
 
 
 class Clock:
@@ -144,7 +71,7 @@ class Pair:
     """A register runtime and a (not yet started) service app that it notifies."""
 
     holder: NodeRuntime
-    service: ServedApp
+    service: ServedNode
     clock: Clock
 
     def worker(self) -> DeliveryWorker:
@@ -182,22 +109,21 @@ class Pair:
 @pytest.fixture
 def pair(tmp_path: Path, database_url: str, engine: object) -> Iterator[Pair]:
     """A register and a service; the service's port is bound but not yet served."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = bound_socket()
+    port = port_of(sock)
     holder_settings = make_settings(
         tmp_path / "holder", HOLDER, ["register"], 1, database_url, poll_seconds=60
     )
     service_settings = make_settings(
         tmp_path / "service", REQUESTER, ["service"], port, database_url
     )
-    envelope = json.dumps(sign_document(federation(holder_settings, service_settings), ANCHOR))
-    for settings in (holder_settings, service_settings):
-        settings.federation_cache_path.write_text(envelope)
-    holder = NodeRuntime.build(holder_settings)
-    holder.keeper.fetch = anchor_is_down
+    document = nodes_document(
+        holder_settings, service_settings, federation="tell-us-once test federation"
+    )
+    hold(document, holder_settings, service_settings)
+    holder = node_runtime(holder_settings)
     assert holder.keeper.load_cache()
-    service = ServedApp(service_settings, sock)
+    service = ServedNode(service_settings, sock)
     try:
         yield Pair(holder, service, Clock(START))
     finally:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,19 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from digitalstate.exchange.client import LABEL, ExchangeClient
+from digitalstate.exchange.client import LABEL
 from digitalstate.exchange.signatures import HttpMessage
 from digitalstate.exchange.verification import verify_response
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.problems import PROBLEM_BASE
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
 from digitalstate.tellusonce.models import ReceivedNotice
-from digitalstate.web.app import create_node_app
+from support.clients import InProcessClient
+from support.federation import federation_document, member
+from support.nodes import node_settings, running_node
 
 ANCHOR = KeyPair.from_seed(bytes(range(140, 172)))
 REGISTER = KeyPair.from_seed(bytes(range(172, 204)))
@@ -42,37 +42,14 @@ SERVICE_ID = "test-service"
 BASE_URL = "http://service.test"
 
 
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
-
-
 def document(service_key: KeyPair) -> FederationDocument:
-    now = datetime.now(UTC).replace(microsecond=0)
-    since = now - timedelta(days=1)
-
-    def member(member_id: str, roles: tuple[str, ...], key: KeyPair, url: str) -> Member:
-        return Member(
-            id=member_id,
-            name=member_id,
-            roles=roles,
-            base_url=url,
-            keys=(MemberKey(public_key=key.public.b64, not_before=since),),
-        )
-
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="notices test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=(
-            member(SERVICE_ID, ("service",), service_key, BASE_URL),
-            member("people-register", ("register",), REGISTER, "http://127.0.0.1:9"),
-            member("newcastle-tax", ("register",), OTHER_REGISTER, "http://127.0.0.1:9"),
+    return federation_document(
+        (
+            member(SERVICE_ID, service_key, roles=("service",), base_url=BASE_URL),
+            member("people-register", REGISTER),
+            member("newcastle-tax", OTHER_REGISTER),
         ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
+        federation="notices test federation",
     )
 
 
@@ -83,8 +60,7 @@ class Service:
     settings: NodeSettings
     runtime: NodeRuntime
     document: FederationDocument
-    loop: asyncio.Runner
-    http: httpx.AsyncClient
+    http: InProcessClient
 
     def notice(
         self,
@@ -96,19 +72,17 @@ class Service:
     ) -> httpx.Response:
         """POST body to /exchange/v1/notices as member_id; check the answer's signature."""
         raw = json.dumps(body).encode()
-        url = BASE_URL + "/exchange/v1/notices"
+        path = "/exchange/v1/notices"
+        url = BASE_URL + path
         headers = {"content-type": "application/json"}
-        if signed:
-            client = ExchangeClient(member_id, key, lambda: self.document)
-            headers = client.sign_request("POST", url, raw, headers)
-        response = self.loop.run(
-            self.http.post("/exchange/v1/notices", content=raw, headers=headers)
-        )
-        if signed and response.status_code < 500:
+        if not signed:
+            return self.http.post(path, content=raw, headers=headers)
+        response = self.http.signed(member_id, key, self.document, "POST", path, raw, headers)
+        if response.status_code < 500:
             verify_response(
                 HttpMessage(dict(response.headers.items()), status=response.status_code),
                 response.content,
-                HttpMessage(headers, method="POST", target_uri=url),
+                HttpMessage(self.http.last_signed, method="POST", target_uri=url),
                 LABEL,
                 expected_signer=SERVICE_ID,
                 keys=self.document.keys_for,
@@ -124,35 +98,18 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path: Path, database_url: str, engine: object) -> Iterator[Service]:
-    settings = init_node(
+    settings = node_settings(
         tmp_path / "service",
-        member_id=SERVICE_ID,
+        SERVICE_ID,
+        database_url,
         name="Test service",
         roles=["service"],
-        host="127.0.0.1",
-        port=8101,
         base_url=BASE_URL,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
+        anchor=ANCHOR,
     )
     doc = document(KeyPair.load(settings.key_path))
-    settings.federation_cache_path.write_text(json.dumps(sign_document(doc, ANCHOR)))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    app = create_node_app(settings, runtime)
-    loop = asyncio.Runner()
-    lifespan = app.router.lifespan_context(app)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
-    loop.run(lifespan.__aenter__())
-    try:
-        yield Service(settings, runtime, doc, loop, http)
-    finally:
-        try:
-            loop.run(http.aclose())
-            loop.run(lifespan.__aexit__(None, None, None))
-        finally:
-            loop.close()
+    with running_node(settings, doc, anchor=ANCHOR) as node:
+        yield Service(settings, node.runtime, doc, node.http)
 
 
 def a_notice(**changes: Any) -> dict[str, Any]:
@@ -178,7 +135,7 @@ def wait_until_processed(service: Service, key: str) -> ReceivedNotice:
         if row.processed_at is not None:
             return row
         assert time.monotonic() < deadline, "the notice was never processed"
-        service.loop.run(asyncio.sleep(0.02))
+        service.http.run(asyncio.sleep(0.02))
 
 
 def test_a_new_notice_is_accepted_and_kept(service: Service) -> None:
@@ -285,10 +242,9 @@ def test_an_unsigned_notice_is_refused(service: Service) -> None:
 def test_the_service_lists_the_notices_route_as_not_touching_personal_data(
     service: Service,
 ) -> None:
-    client = ExchangeClient("people-register", REGISTER, lambda: service.document)
-    url = BASE_URL + "/exchange/v1/services"
-    headers = client.sign_request("GET", url, b"", {})
-    response = service.loop.run(service.http.get("/exchange/v1/services", headers=headers))
+    response = service.http.signed(
+        "people-register", REGISTER, service.document, "GET", "/exchange/v1/services"
+    )
     routes = {(s["method"], s["path"]): s for s in response.json()["services"]}
     notices = routes[("POST", "/exchange/v1/notices")]
     assert notices["personal_data"] is False

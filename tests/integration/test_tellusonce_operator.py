@@ -18,13 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.tellusonce.models import OutboxMessage
-from digitalstate.web.app import create_node_app
+from support import nodes
+from support.clients import InProcessClient
+from support.federation import member
 
 from .operator_support import operator_headers
 
@@ -35,23 +34,22 @@ MADE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=50)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
-
-
 @dataclass
 class Register:
     """A register node's app, running in-process, and its database."""
 
     runtime: NodeRuntime
-    loop: asyncio.Runner
-    app: object
+    http: InProcessClient
     operator: dict[str, str]
 
     def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
         """A client from host that carries the operator token."""
-        transport = httpx.ASGITransport(app=self.app, client=(host, 50000))  # type: ignore[arg-type]
-        return httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=self.operator)
+        return self.http.from_address(host, 50000, headers=self.operator)
+
+    @property
+    def loop(self) -> asyncio.Runner:
+        """The loop the app runs on."""
+        return self.http.loop
 
     def get(self, http: httpx.AsyncClient, path: str) -> httpx.Response:
         return self.loop.run(http.get(path))
@@ -86,66 +84,20 @@ class Register:
 
 
 def start_register(tmp_path: Path, database_url: str, *, remote: bool) -> Iterator[Register]:
-    settings = init_node(
+    pensions = member(
+        "liverpool-pensions", PENSIONS, name="Liverpool: pensions", roles=("register", "service")
+    )
+    # No delivery worker: the rows stay as the tests write them.
+    with nodes.start_register(
         tmp_path / "register",
-        member_id="people-register",
-        name="People register",
-        roles=["register"],
-        host="127.0.0.1",
-        port=8102,
+        database_url,
+        (pensions,),
         base_url=BASE_URL,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
-        extra={"web": {"operator_remote": remote}},
-    )
-    now = datetime.now(UTC).replace(microsecond=0)
-    since = now - timedelta(days=1)
-    catalogue = load_catalogue()
-    document = FederationDocument(
+        anchor=ANCHOR,
         federation="operator test federation",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=(
-            Member(
-                id="people-register",
-                name="People register",
-                roles=("register",),
-                base_url=BASE_URL,
-                keys=(
-                    MemberKey(
-                        public_key=KeyPair.load(settings.key_path).public.b64, not_before=since
-                    ),
-                ),
-            ),
-            Member(
-                id="liverpool-pensions",
-                name="Liverpool: pensions",
-                roles=("register", "service"),
-                base_url="http://127.0.0.1:9",
-                keys=(MemberKey(public_key=PENSIONS.public.b64, not_before=since),),
-            ),
-        ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
-    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    app = create_node_app(settings, runtime)
-    runtime.background.clear()  # no delivery worker: the rows stay as the tests write them
-    loop = asyncio.Runner()
-    lifespan = app.router.lifespan_context(app)
-    loop.run(lifespan.__aenter__())
-    try:
-        yield Register(runtime, loop, app, operator_headers(settings.data_dir))
-    finally:
-        try:
-            loop.run(lifespan.__aexit__(None, None, None))
-        finally:
-            loop.close()
+        extra={"web": {"operator_remote": remote}},
+    ) as node:
+        yield Register(node.runtime, node.http, operator_headers(node.settings.data_dir))
 
 
 @pytest.fixture

@@ -29,11 +29,8 @@ from log_tamper import delete_entry
 from sqlalchemy import delete, update
 
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
-from digitalstate.federation.domain import sign_document
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.api import LOG_AUDIT_PURPOSE
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
@@ -50,21 +47,18 @@ from digitalstate.transparency.person import (
 from digitalstate.transparency.sequencer import Sequencer
 from digitalstate.transparency.service import MAX_AUDIT_ENTRIES
 from digitalstate.transparency.store import record_access
-from digitalstate.web.app import create_node_app
 from integration.registers_support import (
     ANCHOR,
     BASE_URL,
     CHARTER,
     NODE_ID,
-    NODE_NAME,
     OTHER_PERSON,
     PEERS,
     PERSON,
-    InProcessClient,
-    anchor_is_down,
-    federation,
     member,
 )
+from support.clients import InProcessClient, ground_headers
+from support.nodes import start_register
 
 ACCESS = "/exchange/v1/access-records"
 ENTRIES_PATH = "/exchange/v1/log/entries"
@@ -100,19 +94,11 @@ class Node:
     ) -> httpx.Response:
         """POST body to path, signed by caller, naming the ground given."""
         raw = json.dumps(body).encode()
-        headers = {"content-type": "application/json"}
-        for name, value in (
-            (PURPOSE_HEADER, purpose),
-            (CONSENT_HEADER, consent),
-            (BASIS_HEADER, basis),
-        ):
-            if value is not None:
-                headers[name] = value
-        if signed:
-            document = self.runtime.keeper.current()
-            client = ExchangeClient(caller, KEYS[caller], lambda: document)
-            headers = client.sign_request("POST", BASE_URL + path, raw, headers)
-        return self.http.request("POST", path, content=raw, headers=headers)
+        headers = ground_headers(purpose=purpose, consent=consent, basis=basis)
+        if not signed:
+            return self.http.request("POST", path, content=raw, headers=headers)
+        document = self.runtime.keeper.current()
+        return self.http.signed(caller, KEYS[caller], document, "POST", path, raw, headers)
 
     def audit(self, start: int, end: int, **ground: Any) -> httpx.Response:
         """The auditor's read of the entries [start, end)."""
@@ -147,33 +133,20 @@ class Node:
 
 @pytest.fixture
 def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
-    directory = tmp_path / "people-register"
-    settings = init_node(
-        directory,
-        member_id=NODE_ID,
-        name=NODE_NAME,
-        roles=["register"],
-        host="127.0.0.1",
-        port=8102,
+    peers = (
+        *(member(i, name, roles, key) for i, (name, roles, key) in PEERS.items()),
+        member(AUDITOR, "Open data portal", ("opendata",), OPENDATA),
+    )
+    # No background work: the tests integrate the log themselves.
+    with start_register(
+        tmp_path / "people-register",
+        database_url,
+        peers,
         base_url=BASE_URL,
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
-    )
-    document = federation(
-        (
-            member(NODE_ID, NODE_NAME, ("register",), KeyPair.load(settings.key_path)),
-            *(member(i, name, roles, key) for i, (name, roles, key) in PEERS.items()),
-            member(AUDITOR, "Open data portal", ("opendata",), OPENDATA),
-        )
-    )
-    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
-    app = create_node_app(settings, runtime)
-    runtime.background.clear()  # the tests integrate the log themselves
-    with InProcessClient(app) as http:
-        yield Node(runtime, http, log_origin(document.federation, NODE_ID))
+        anchor=ANCHOR,
+        federation="registers test federation",
+    ) as running:
+        yield Node(running.runtime, running.http, log_origin(running.document.federation, NODE_ID))
 
 
 def append(node: Node, count: int, pseudonym: str = PERSON, start: int = 0) -> None:

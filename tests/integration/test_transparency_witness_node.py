@@ -12,29 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import log_tamper
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
 from digitalstate.transparency.entries import log_origin
 from digitalstate.transparency.models import WitnessedLog
@@ -43,6 +36,9 @@ from digitalstate.transparency.store import read_head, record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
 from digitalstate.transparency.witness_service import Witness
 from digitalstate.web.app import create_node_app
+from support.federation import hold, nodes_document
+from support.nodes import ServedNode, node_runtime, node_settings
+from support.servers import bound_socket, port_of
 
 from .operator_support import operator_headers
 
@@ -52,89 +48,21 @@ LOGGER, WITNESS = "people-register", "witness-node"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def anchor_is_down() -> object:
-    raise OSError("Connection refused")
-
-
 def make_settings(
     directory: Path, member_id: str, port: int, database_url: str, **log: float
 ) -> NodeSettings:
-    return init_node(
-        directory,
-        member_id=member_id,
-        name=member_id.replace("-", " ").capitalize(),
-        roles=["register"],
-        host="127.0.0.1",
-        port=port,
-        base_url=f"http://127.0.0.1:{port}",
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=database_url,
-        extra={"log": dict(log)},
+    name = member_id.replace("-", " ").capitalize()
+    extra = {"log": dict(log)}
+    return node_settings(
+        directory, member_id, database_url, name=name, port=port, anchor=ANCHOR, extra=extra
     )
-
-
-def federation(*nodes: NodeSettings) -> FederationDocument:
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation=FEDERATION,
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=tuple(
-            Member(
-                id=s.node.id,
-                name=s.node.name,
-                roles=tuple(s.node.roles),
-                base_url=s.node.base_url,
-                keys=(
-                    MemberKey(
-                        public_key=KeyPair.load(s.key_path).public.b64,
-                        not_before=now - timedelta(days=1),
-                    ),
-                ),
-            )
-            for s in nodes
-        ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
-
-
-class ServedApp:
-    """The witnessed node's app served by uvicorn in a thread, on a socket bound before."""
-
-    def __init__(self, settings: NodeSettings, sock: socket.socket) -> None:
-        runtime = NodeRuntime.build(settings)
-        runtime.keeper.fetch = anchor_is_down
-        self.runtime = runtime
-        self.app = create_node_app(settings, runtime)
-        self.sock = sock
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, args=([sock],), daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive(), "the node app did not start"
-            assert time.monotonic() < deadline, "the node app took too long to start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.should_exit = True
-            self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @dataclass
 class Pair:
     """The served log node and the witness's runtime and in-process app."""
 
-    logger: ServedApp
+    logger: ServedNode
     witness: NodeRuntime
     app: Any
     loop: asyncio.Runner
@@ -226,9 +154,8 @@ class Pair:
 
 @pytest.fixture
 def pair(tmp_path: Path, database_url: str, engine: object) -> Iterator[Pair]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = bound_socket()
+    port = port_of(sock)
     # The witnessed node's own witness waits an hour: only the witness-node witnesses here.
     logger_settings = make_settings(
         tmp_path / "logger", LOGGER, port, database_url, witness_interval_seconds=3600
@@ -241,12 +168,10 @@ def pair(tmp_path: Path, database_url: str, engine: object) -> Iterator[Pair]:
         witness_alarm_after_seconds=0.01,
         witness_audit_leaves=4,
     )
-    envelope = json.dumps(sign_document(federation(logger_settings, witness_settings), ANCHOR))
-    for settings in (logger_settings, witness_settings):
-        settings.federation_cache_path.write_text(envelope)
-    logger = ServedApp(logger_settings, sock)
-    witness = NodeRuntime.build(witness_settings)
-    witness.keeper.fetch = anchor_is_down
+    document = nodes_document(logger_settings, witness_settings, federation=FEDERATION)
+    hold(document, logger_settings, witness_settings, anchor=ANCHOR)
+    logger = ServedNode(logger_settings, sock)
+    witness = node_runtime(witness_settings)
     assert witness.keeper.load_cache()
     app = create_node_app(witness_settings, witness)
     witness.background.clear()  # the test runs the witness's rounds itself

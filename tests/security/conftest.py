@@ -10,8 +10,8 @@ import pytest
 
 from integration.conftest import no_settings_from_the_environment  # noqa: F401 (autouse)
 from integration.identity_support import Federation, start_federation
-from integration.test_identity_charter_pages import ALICE, BOB
 from security.signin_support import Clock
+from support.fixtures import alice, bob  # noqa: F401 (fixtures of the security tests)
 
 
 @pytest.fixture
@@ -26,15 +26,3 @@ def clock(fed: Federation) -> Clock:
     moved = Clock(datetime.now(UTC))
     fed.charter.app.state.sign_in_guard.clock = moved
     return moved
-
-
-@pytest.fixture
-def alice(fed: Federation) -> str:
-    """Alice, with an account at the charter."""
-    return fed.add_person(ALICE, "Alice Example")
-
-
-@pytest.fixture
-def bob(fed: Federation) -> str:
-    """Bob, with an account at the charter."""
-    return fed.add_person(BOB, "Bob Builder")

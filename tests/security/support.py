@@ -15,7 +15,6 @@ test: a new route forces a decision about who may call it.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,21 +28,14 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import sign_document
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
-from digitalstate.node.runtime import NodeRuntime
-from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
 from digitalstate.web.app import create_anchor_app, create_node_app
-from integration.consent_support import (
-    ANCHOR,
-    InProcessClient,
-    anchor_is_down,
-    federation_document,
-    member,
-    member_of,
-)
+from integration.consent_support import federation_document
+from support.clients import InProcessClient
+from support.federation import ANCHOR, hold, member, member_of
+from support.nodes import node_runtime, node_settings
 
 PUBLIC = "public"
 PERSON = "person"
@@ -186,17 +178,13 @@ def fill(path: str, values: Mapping[str, str]) -> str:
 
 def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSettings:
     """Settings and a key for a node with roles in directory/member_id, on SQLite."""
-    return init_node(
+    return node_settings(
         directory / member_id,
-        member_id=member_id,
+        member_id,
+        f"sqlite:///{directory / member_id}.db",
         name=f"{member_id} (security tests)",
         roles=roles,
-        host="127.0.0.1",
-        port=8101,
         base_url=f"https://{member_id}.test",
-        anchor_url="http://127.0.0.1:9",
-        anchor_public_key=ANCHOR.public.b64,
-        database_url=f"sqlite:///{directory / member_id}.db",
     )
 
 
@@ -208,15 +196,16 @@ def build_role_apps(directory: Path) -> dict[str, FastAPI]:
     """
     every = {m: role_settings(directory, m, roles) for m, roles in ROLE_NODES.items()}
     fuzzer = member(
-        FUZZER_ID, "A member the tests play", ("charter", "register", "service"), FUZZER
+        FUZZER_ID,
+        FUZZER,
+        name="A member the tests play",
+        roles=("charter", "register", "service"),
     )
     document = federation_document((*(member_of(s) for s in every.values()), fuzzer))
-    envelope = json.dumps(sign_document(document, ANCHOR))
+    hold(document, *every.values(), anchor=ANCHOR)
     apps: dict[str, FastAPI] = {}
     for member_id, settings in every.items():
-        settings.federation_cache_path.write_text(envelope)
-        runtime = NodeRuntime.build(settings)
-        runtime.keeper.fetch = anchor_is_down
+        runtime = node_runtime(settings)
         apps[member_id] = create_node_app(settings, runtime)
         runtime.background.clear()  # requests only: no sequencer, witness or delivery
     anchor_settings, _ = init_anchor(

@@ -25,8 +25,8 @@ from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import grant_delegation
 from digitalstate.web.session_store import SqlSessionStore
 from integration.identity_support import RP_ID, Federation, csrf_of, query_of, start_federation
+from support.fixtures import ALICE
 
-ALICE = "alice@example.test"
 CHIDI = "chidi@example.test"
 ACTING = timedelta(minutes=10)  # [web] acting_session_minutes, by default
 
@@ -62,11 +62,6 @@ def clock(fed: Federation) -> Clock:
     store: SqlSessionStore = fed.rp.app.state.session_store
     store.clock = moved
     return moved
-
-
-@pytest.fixture
-def alice(fed: Federation) -> str:
-    return fed.add_person(ALICE, "Alice Example")
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.service import pseudonym_for
-from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.service import change_fields
 from digitalstate.services.catalogue import service_for
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn, ServiceCopy
@@ -33,11 +32,11 @@ from digitalstate.tellusonce.models import ReceivedNotice
 from integration.services_support import (
     Citizen,
     Federation,
-    anchor_is_down,
     charter_runtime,
     go_to_the_charter,
     running_federation,
 )
+from support.nodes import node_runtime
 
 DOROTA_RECORD = {
     "people.address": {"lines": ["7 Bold Street"], "town": "Liverpool", "postcode": "L1 4DJ"},
@@ -285,8 +284,7 @@ async def as_the_register(
     federation: Federation, path: str, body: dict[str, Any]
 ) -> tuple[int, Any]:
     """Call the charter signed as the People register."""
-    register = NodeRuntime.build(federation.register)
-    register.keeper.fetch = anchor_is_down
+    register = node_runtime(federation.register)
     assert register.keeper.load_cache()
     try:
         response = await register.client.call("charter", "POST", path, json_body=body)

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from digitalstate.identity.service import active_delegation, grant_delegation
-from integration.identity_support import Federation, csrf_of
-from integration.test_identity_charter_pages import ALICE, BOB, add_helper, delegations
+from integration.identity_support import Federation, add_helper, csrf_of, delegations
 from security.signin_support import without_tokens
+from support.fixtures import ALICE, BOB
 
 NOBODY = "nobody@example.test"
 CAROL = "carol@example.test"

@@ -28,7 +28,6 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.oidc import AUTHORIZE_PATH, TOKEN_PATH, oauth_description
 from digitalstate.identity.tokens import client_assertion
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
-from integration.consent_support import InProcessClient
 from integration.registers_support import PERSON, add_consent, add_record
 from security.support import (
     ANCHOR_APP,
@@ -39,6 +38,7 @@ from security.support import (
     build_role_apps,
     started,
 )
+from support.clients import InProcessClient
 
 EXAMPLES = 15
 PURPOSE = "pension-administration"

@@ -8,8 +8,8 @@ import pytest
 
 from digitalstate.identity.pages import end_of_day, parse_day
 from digitalstate.registers.domain import FieldError, validate_date
-from integration.identity_support import Federation
-from integration.test_identity_charter_pages import ALICE, add_helper, delegations
+from integration.identity_support import Federation, add_helper, delegations
+from support.fixtures import ALICE
 
 TODAY = date(2026, 12, 5)
 BEFORE_2100 = "The date their help ends must be before 1 January 2100"

@@ -10,8 +10,8 @@ import pytest
 
 from digitalstate.identity.throttle import PasswordWorkBusyError, SignInGuard
 from digitalstate.settings import SignInSection
-from integration.identity_support import PASSWORD, Federation, csrf_of
-from integration.test_identity_charter_pages import ALICE, sign_in_form
+from integration.identity_support import PASSWORD, Federation, csrf_of, sign_in_form
+from support.fixtures import ALICE
 
 
 def test_no_more_than_the_bound_of_password_checks_run_at_once() -> None:

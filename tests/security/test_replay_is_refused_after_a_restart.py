@@ -8,7 +8,6 @@ Each node here is the real app in-process over a database it shares with the nex
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,24 +16,23 @@ import pytest
 
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.nonces import SqlNonceStore
-from digitalstate.federation.domain import sign_document
 from digitalstate.keys import KeyPair
-from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import upgrade
 from digitalstate.web.app import create_node_app
-from integration.consent_support import InProcessClient
 from integration.test_node_app import (
     ANCHOR,
     BASE_URL,
     CALLER,
     CALLER_ID,
-    anchor_is_down,
     assert_problem,
     federation_document,
     make_node_settings,
 )
+from support.clients import InProcessClient
+from support.federation import hold
+from support.nodes import node_runtime
 
 SERVICES = "/exchange/v1/services"
 
@@ -44,15 +42,14 @@ def settings(tmp_path: Path, database_url: str) -> NodeSettings:
     """A node's settings, with a federation document in its cache that names CALLER."""
     node_settings = make_node_settings(tmp_path / "node", database_url)
     document = federation_document(KeyPair.load(node_settings.key_path))
-    node_settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
+    hold(document, node_settings, anchor=ANCHOR)
     return node_settings
 
 
 @contextmanager
 def running_node(settings: NodeSettings) -> Iterator[InProcessClient]:
     """One process of the node: a fresh runtime over the node's database and files."""
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
+    runtime = node_runtime(settings)
     with InProcessClient(create_node_app(settings, runtime), BASE_URL) as http:
         yield http
 

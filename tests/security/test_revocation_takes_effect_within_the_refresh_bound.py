@@ -33,8 +33,9 @@ from digitalstate.settings import (
     NodeSettings,
 )
 from digitalstate.web.app import create_anchor_app, create_node_app
-from integration.consent_support import InProcessClient, LoopbackServer, bound_socket
 from integration.test_node_app import BASE_URL, CALLER, CALLER_ID, assert_problem
+from support.clients import InProcessClient
+from support.servers import LoopbackServer, bound_socket
 
 SERVICES = "/exchange/v1/services"
 FEDERATION = "/.well-known/digitalstate/federation"
@@ -51,6 +52,7 @@ class Federation:
     anchor_url: str
     node: NodeRuntime
     http: InProcessClient
+    anchor_server: LoopbackServer
 
     def revoke(self, member_id: str) -> datetime:
         """Revoke member_id at the anchor, as `digitalstate federation revoke` does."""
@@ -132,10 +134,10 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
     settings = node_settings(tmp_path / "node", url, anchor.key.public.b64)
     node = NodeRuntime.build(settings)
     with (
-        LoopbackServer(anchor_app, sock),
+        LoopbackServer(anchor_app, sock, loop="asyncio", http="h11", ws="none") as anchor_server,
         InProcessClient(create_node_app(settings, node), BASE_URL) as http,
     ):
-        yield Federation(anchor, url, node, http)
+        yield Federation(anchor, url, node, http, anchor_server)
 
 
 def wait_until_refused(federation: Federation, limit: float) -> float:
@@ -226,10 +228,7 @@ def test_a_failing_anchor_is_asked_less_often_and_the_last_good_copy_is_kept(
     keeper = federation.node.keeper
     held = keeper.current()
 
-    async def anchor_is_down() -> None:
-        raise OSError("Connection refused")
-
-    keeper.fetch = anchor_is_down
+    federation.anchor_server.stop()  # the anchor goes down: the node's fetches are refused
     waits = []
     for _ in range(8):
         federation.http.run(keeper.refresh())

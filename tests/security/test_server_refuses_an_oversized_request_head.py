@@ -8,18 +8,15 @@ controls how the bytes arrive.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from digitalstate.problems import PROBLEM_BASE
 from digitalstate.web.serving import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
 from security.raw_http_support import exchange, status_and_body
+from support.servers import LoopbackServer
 
 
 async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,24 +37,10 @@ async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
 @pytest.fixture
 def server() -> Iterator[tuple[str, int]]:
     """The echo app served with the bounded protocol on a free loopback port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
+    with LoopbackServer(
         _echo_app, log_level="critical", lifespan="off", http=BoundedHttpToolsProtocol
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]})
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not instance.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()
-    finally:
-        instance.should_exit = True
-        thread.join(15)
-        sock.close()
+    ) as served:
+        yield served.sock.getsockname()
 
 
 def test_a_head_of_many_headers_in_one_write_gets_431_problem_json(

@@ -26,19 +26,12 @@ from integration.identity_support import (
     query_of,
     start_federation,
 )
-
-ALICE = "alice@example.test"
-BOB = "bob@example.test"
+from support.fixtures import ALICE, BOB
 
 
 @pytest.fixture
 def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
     yield from start_federation(tmp_path, database_url, with_rp=True)
-
-
-@pytest.fixture
-def alice(fed: Federation) -> str:
-    return fed.add_person(ALICE, "Alice Example")
 
 
 def cookie_of(app: App) -> str:

@@ -10,9 +10,9 @@ import pytest
 
 from digitalstate.identity.domain import Bound
 from digitalstate.identity.throttle import client_key
-from integration.identity_support import PASSWORD, Federation, csrf_of
-from integration.test_identity_charter_pages import ALICE, is_signed_in, sign_in_form
+from integration.identity_support import PASSWORD, Federation, csrf_of, is_signed_in, sign_in_form
 from security.signin_support import Clock, without_tokens
+from support.fixtures import ALICE
 
 WRONG = "not the password"
 NOBODY = "nobody@example.test"

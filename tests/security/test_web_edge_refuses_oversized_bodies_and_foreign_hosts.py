@@ -7,16 +7,12 @@ CSRF refusal; any Host was answered; uvicorn believed X-Forwarded-For from loopb
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import params
 from fastapi.routing import APIRoute
 from starlette.applications import Starlette
@@ -37,7 +33,15 @@ from digitalstate.web.hardening import (
     strict_host_name,
 )
 from integration import consent_support
-from integration.identity_support import PASSWORD, Federation, csrf_of
+from integration.identity_support import (
+    PASSWORD,
+    Federation,
+    add_helper,
+    csrf_of,
+    delegations,
+    is_signed_in,
+    sign_in_form,
+)
 from integration.registers_support import (
     BASE_URL,
     RegisterNode,
@@ -46,14 +50,9 @@ from integration.registers_support import (
     start_register,
 )
 from integration.test_consent_flow import ask
-from integration.test_identity_charter_pages import (
-    ALICE,
-    add_helper,
-    delegations,
-    is_signed_in,
-    sign_in_form,
-)
 from security.support import build_role_apps
+from support.fixtures import ALICE
+from support.servers import LoopbackServer
 
 MIB = 1024 * 1024
 Files = dict[str, tuple[str, bytes]] | None
@@ -218,26 +217,9 @@ ECHO = Starlette(routes=[Route("/", client_address)])
 
 def served_client_address(edge: EdgeSection, forwarded_for: str) -> str:
     """Run uvicorn with the node's server options and ask it who the client is."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        ECHO, host="127.0.0.1", port=port, log_level="warning", **server_options(edge)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        answer = httpx.get(
-            f"http://127.0.0.1:{port}/", headers={"x-forwarded-for": forwarded_for}, timeout=5
-        )
+    with LoopbackServer(ECHO, log_level="warning", **server_options(edge)) as served:
+        answer = httpx.get(served.url + "/", headers={"x-forwarded-for": forwarded_for}, timeout=5)
         return answer.text
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_a_forged_x_forwarded_for_from_loopback_is_not_believed_by_default() -> None:

@@ -21,8 +21,9 @@ from digitalstate.consent.records import (
     with_status,
 )
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey, canonical_json
+from digitalstate.federation.domain import Member, canonical_json
 from digitalstate.keys import KeyPair, b64encode
+from support.federation import federation_document, member
 
 CHARTER = KeyPair.from_seed(bytes(range(1, 33)))
 OTHER = KeyPair.from_seed(bytes(range(33, 65)))
@@ -30,30 +31,23 @@ NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 CATALOGUE = load_catalogue()
 
 
-def member(member_id: str, name: str, roles: tuple[Any, ...], key: KeyPair) -> Member:
-    return Member(
-        id=member_id,
-        name=name,
-        roles=roles,
-        base_url=f"http://{member_id}.test",
-        keys=(MemberKey(public_key=key.public.b64, not_before=NOW - timedelta(days=1)),),
+def _member(member_id: str, name: str, roles: tuple[Any, ...], key: KeyPair) -> Member:
+    url = f"http://{member_id}.test"
+    return member(
+        member_id, key, name=name, roles=roles, base_url=url, since=NOW - timedelta(days=1)
     )
 
 
 MEMBERS = (
-    member("charter", "Charter", ("charter",), CHARTER),
-    member("people-register", "People register", ("register",), OTHER),
-    member("liverpool-pensions", "Liverpool: pensions", ("register", "service"), OTHER),
+    _member("charter", "Charter", ("charter",), CHARTER),
+    _member("people-register", "People register", ("register",), OTHER),
+    _member("liverpool-pensions", "Liverpool: pensions", ("register", "service"), OTHER),
 )
-FEDERATION = FederationDocument(
+FEDERATION = federation_document(
+    MEMBERS,
     federation="test",
-    version=1,
     issued_at=NOW - timedelta(hours=1),
     expires_at=NOW + timedelta(days=1),
-    members=MEMBERS,
-    purposes=CATALOGUE.purposes,
-    statutory_bases=CATALOGUE.statutory_bases,
-    fields=CATALOGUE.fields,
 )
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
 from digitalstate.identity.relying_party import (
     SignInFailedError,
     check_id_token,
@@ -27,6 +26,7 @@ from digitalstate.identity.tokens import (
     verify_token,
 )
 from digitalstate.keys import KeyPair
+from support.federation import federation_document, member
 
 CHARTER = KeyPair.from_seed(bytes(range(32)))
 OTHER = KeyPair.from_seed(bytes(range(32, 64)))
@@ -124,19 +124,20 @@ def test_the_audience_may_be_a_string_or_a_list(aud: Any, matches: bool) -> None
 # the relying party's checks of an ID token -------------------------------------------------
 
 SINCE = datetime.fromtimestamp(NOW, UTC) - timedelta(days=1)
-CHARTER_MEMBER = Member(
-    id="charter",
+CHARTER_MEMBER = member(
+    "charter",
+    CHARTER,
     name="Charter",
     roles=("charter",),
     base_url="https://charter.test",
-    keys=(MemberKey(public_key=CHARTER.public.b64, not_before=SINCE),),
+    since=SINCE,
 )
-DOCUMENT = FederationDocument(
+DOCUMENT = federation_document(
+    (CHARTER_MEMBER,),
     federation="test",
-    version=1,
     issued_at=SINCE,
     expires_at=SINCE + timedelta(days=3),
-    members=(CHARTER_MEMBER,),
+    catalogue=False,
 )
 GOOD = {
     "iss": "https://charter.test",

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from digitalstate.cli.log import reaudit_json, reaudit_lines
 from digitalstate.cli.main import app
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.transparency import rolling_audit
 from digitalstate.transparency.auditor import (
@@ -42,6 +42,7 @@ from digitalstate.transparency.merkle import (
 from digitalstate.transparency.note import Checkpoint, cosign, sign_checkpoint
 from digitalstate.transparency.rolling_audit import AuditPass
 from digitalstate.transparency.verify import VerifyError, log_identity, witness_keys
+from support.federation import federation_document, member
 
 FEDERATION = "unit federation"
 LOG_KEY = KeyPair.from_seed(bytes(range(1, 33)))
@@ -54,24 +55,15 @@ runner = CliRunner()
 
 
 def federation() -> FederationDocument:
-    def member(member_id: str, key: KeyPair, url: str) -> Member:
-        return Member(
-            id=member_id,
-            name=member_id,
-            roles=("register",),
-            base_url=url,
-            keys=(MemberKey(public_key=key.public.b64, not_before=SINCE),),
-        )
-
-    return FederationDocument(
+    return federation_document(
+        (
+            member("people-register", LOG_KEY, base_url="http://register.test", since=SINCE),
+            member("charter", WITNESS_KEY, base_url="http://charter.test", since=SINCE),
+        ),
         federation=FEDERATION,
-        version=1,
         issued_at=SINCE,
         expires_at=SINCE + timedelta(days=1),
-        members=(
-            member("people-register", LOG_KEY, "http://register.test"),
-            member("charter", WITNESS_KEY, "http://charter.test"),
-        ),
+        catalogue=False,
     )
 
 

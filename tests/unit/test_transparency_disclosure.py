@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem, read_problem
 from digitalstate.transparency.disclosure import (
@@ -32,6 +31,7 @@ from digitalstate.transparency.disclosure_presenter import (
 )
 from digitalstate.transparency.entries import make_entry
 from digitalstate.transparency.person import FAILED, VERIFIED, Activity, CheckedEntry
+from support.federation import federation_document, member
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 AT_REGISTER = "registerpseudonym"
@@ -39,26 +39,22 @@ AT_CHARTER = "charterpseudonym"
 KEY = KeyPair.from_seed(bytes(32)).public.b64
 
 
-def _member(member_id: str, name: str, roles: tuple[str, ...]) -> Member:
-    key = MemberKey(public_key=KEY, not_before=NOW - timedelta(days=1))
-    return Member(id=member_id, name=name, roles=roles, base_url="http://127.0.0.1:9", keys=(key,))
-
-
 def _federation() -> FederationDocument:
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="unit federation",
-        version=1,
-        issued_at=NOW - timedelta(minutes=1),
-        expires_at=NOW + timedelta(hours=1),
-        members=(
-            _member("charter", "Charter", ("charter",)),
-            _member("people-register", "People register", ("register",)),
-            _member("electoral-registration", "Electoral registration office", ("service",)),
+    since = NOW - timedelta(days=1)
+    return federation_document(
+        (
+            member("charter", KEY, name="Charter", roles=("charter",), since=since),
+            member("people-register", KEY, name="People register", since=since),
+            member(
+                "electoral-registration",
+                KEY,
+                name="Electoral registration office",
+                roles=("service",),
+                since=since,
+            ),
         ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
+        federation="unit federation",
+        now=NOW,
     )
 
 

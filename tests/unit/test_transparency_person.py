@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, Member, MemberKey
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.entries import LogEntry, log_origin, make_entry, witness_name
 from digitalstate.transparency.merkle import inclusion_plan, leaf_hash, tree_root
@@ -23,6 +22,7 @@ from digitalstate.transparency.person import (
     check_answer,
     worst,
 )
+from support.federation import federation_document, member
 
 REGISTER = KeyPair.from_seed(bytes(range(1, 33)))
 WITNESS = KeyPair.from_seed(bytes(range(33, 65)))
@@ -31,30 +31,21 @@ ME, OTHER = "me0pseudonym", "someone0else"
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def _member(member_id: str, name: str, roles: tuple[Any, ...], key: KeyPair) -> Member:
-    return Member(
-        id=member_id,
-        name=name,
-        roles=roles,
-        base_url="http://127.0.0.1:9",
-        keys=(MemberKey(public_key=key.public.b64, not_before=NOW - timedelta(days=1)),),
-    )
-
-
 def _federation() -> FederationDocument:
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="unit federation",
-        version=1,
-        issued_at=NOW - timedelta(minutes=1),
-        expires_at=NOW + timedelta(hours=1),
-        members=(
-            _member("people-register", "People register", ("register",), REGISTER),
-            _member("liverpool-pensions", "Liverpool: pensions", ("service",), WITNESS),
+    since = NOW - timedelta(days=1)
+    return federation_document(
+        (
+            member("people-register", REGISTER, name="People register", since=since),
+            member(
+                "liverpool-pensions",
+                WITNESS,
+                name="Liverpool: pensions",
+                roles=("service",),
+                since=since,
+            ),
         ),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
+        federation="unit federation",
+        now=NOW,
     )
 
 

@@ -23,6 +23,7 @@ from digitalstate.federation.keeper import (
     FEDERATION_PATH,
     NOT_MODIFIED,
     FederationKeeper,
+    Fetch,
     Fetched,
 )
 from digitalstate.keys import KeyPair, PublicKey
@@ -73,17 +74,23 @@ class NodeRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: NodeSettings) -> NodeRuntime:
-        """Load the key, open the database and prepare the federation copy."""
+    def build(cls, settings: NodeSettings, *, fetch: Fetch | None = None) -> NodeRuntime:
+        """Load the key, open the database and prepare the federation copy.
+
+        fetch is what the keeper gets the signed document with; by default the trust anchor's
+        over HTTP (fetch_federation). Tests pass a stand-in (an anchor that is down, say).
+        """
         key = KeyPair.load(settings.key_path)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         anchor_key = PublicKey.from_b64(settings.federation.anchor_public_key)
         holder: dict[str, NodeRuntime] = {}
 
-        async def fetch() -> Any:
+        async def fetch_from_anchor() -> Any:
             return await holder["runtime"].fetch_federation(keeper.etag)
 
-        keeper = FederationKeeper(anchor_key, settings.federation_cache_path, fetch)
+        keeper = FederationKeeper(
+            anchor_key, settings.federation_cache_path, fetch or fetch_from_anchor
+        )
         skew = settings.exchange.clock_skew_seconds
         runtime = cls(
             settings=settings,

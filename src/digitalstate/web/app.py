@@ -19,7 +19,7 @@ from digitalstate.exchange.api import describe_services, make_api_router
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
-from digitalstate.federation.keeper import FEDERATION_PATH
+from digitalstate.federation.keeper import FEDERATION_PATH, Fetch
 from digitalstate.node.features import features_for
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
@@ -35,9 +35,15 @@ from digitalstate.web.templating import make_templates, mount_static
 METRICS_PATH = "/metrics"
 
 
-def create_node_app(settings: NodeSettings, runtime: NodeRuntime | None = None) -> FastAPI:
-    """The ASGI app of one node, with its exchange, health, federation and home routes."""
-    node = runtime or NodeRuntime.build(settings)
+def create_node_app(
+    settings: NodeSettings, runtime: NodeRuntime | None = None, *, fetch: Fetch | None = None
+) -> FastAPI:
+    """The ASGI app of one node, with its exchange, health, federation and home routes.
+
+    fetch, when given, is what a runtime built here gets the federation document with
+    (NodeRuntime.build); by default the trust anchor's over HTTP.
+    """
+    node = runtime or NodeRuntime.build(settings, fetch=fetch)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
