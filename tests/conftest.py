@@ -22,12 +22,21 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.identity import service as identity_service
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine, make_sessions
+
+# argon2id at the production cost (64 MiB and three passes a check) is slow on purpose, and a
+# sign-in pays it: the tests hash with the profile argon2-cffi offers for tests, as Django's
+# test settings swap in a fast hasher. The hashes are still argon2id (tests/unit checks) and
+# production keeps PasswordHasher()'s defaults. Node processes the e2e tests start keep them
+# too, but verify a hash at the cost written in it.
+identity_service._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
