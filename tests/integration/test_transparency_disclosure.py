@@ -157,7 +157,7 @@ def node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
         base_url=BASE_URL,
         anchor_url="http://127.0.0.1:9",
         anchor_public_key=ANCHOR.public.b64,
-        migrated_database_url=migrated_database_url,
+        database_url=migrated_database_url,
     )
     document = federation(
         (
