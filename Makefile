@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ASSETS := src/digitalstate/web/static/govuk/VERSION
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup assets lint typecheck lock bench clean
+.PHONY: demo test coverage setup assets lint typecheck lock bench clean
 
 demo: setup ## Set everything up and run the demo federation
 	$(BIN)/digitalstate demo
@@ -19,6 +19,9 @@ test: setup ## Set everything up and run every check and the whole test suite
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+coverage: setup ## The whole test suite with line and branch coverage of src/digitalstate
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=html:var/coverage $(PYTEST_ARGS)
 
 setup: $(STAMP) $(ASSETS)
 

@@ -1,10 +1,13 @@
 """Fixtures every test layer shares: a database on SQLite and on PostgreSQL, each test isolated.
 
-`database_url` runs a test twice: once on a fresh SQLite file in the test's tmp_path, once on
-the PostgreSQL named by DIGITALSTATE_TEST_POSTGRES_URL (default the CI one) in a fresh schema
-of its own, dropped afterwards. Tests may run migrations and commit: nothing leaks between
-them. When PostgreSQL cannot be reached the PostgreSQL runs are skipped, saying why, except
-in CI (CI=true), where they fail: CI must never go green without the production database.
+`database_url` runs a test twice: once on a fresh SQLite file, once on the PostgreSQL named by
+DIGITALSTATE_TEST_POSTGRES_URL (default the CI one), in a fresh schema (an empty database) or a
+fresh database (a migrated one) of its own, dropped afterwards. A migrated database
+(`migrated_database_url`, `engine`) is a copy of a template migrated once per test process:
+a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL. Tests may run migrations
+and commit: nothing leaks between them. When PostgreSQL cannot be reached the PostgreSQL runs
+are skipped, saying why, except in CI (CI=true), where they fail: CI must never go green
+without the production database.
 """
 
 from __future__ import annotations
@@ -12,16 +15,28 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.identity import service as identity_service
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine, make_sessions
+
+# argon2id at the production cost (64 MiB and three passes a check) is slow on purpose, and a
+# sign-in pays it: the tests hash with the profile argon2-cffi offers for tests, as Django's
+# test settings swap in a fast hasher. The hashes are still argon2id (tests/unit checks) and
+# production keeps PasswordHasher()'s defaults. Node processes the e2e tests start keep them
+# too, but verify a hash at the cost written in it.
+identity_service._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -56,9 +71,43 @@ def _require_postgres() -> None:
     pytest.skip(reason)
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections work in a fresh schema; the schema is dropped afterwards."""
-    _require_postgres()
+class _Dropper:
+    """Drops the tests' PostgreSQL databases and schemas in a thread, off the tests' path.
+
+    A drop waits on the disk (hundreds of milliseconds on a loaded machine); the next test
+    need not. Every drop is done, and any failure reported, when the session ends.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop")
+        self._pending: list[Future[None]] = []
+
+    def drop(self, statement: str) -> None:
+        self._pending.append(self._pool.submit(self._run, statement))
+
+    @staticmethod
+    def _run(statement: str) -> None:
+        with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
+            # A connection a test left inside a transaction must not hang the run here.
+            admin.execute("SET lock_timeout = '10s'")
+            admin.execute(statement)
+
+    def finish(self) -> None:
+        self._pool.shutdown(wait=True)
+        failures = [str(f.exception()) for f in self._pending if f.exception() is not None]
+        assert not failures, f"dropping test databases failed: {failures}"
+
+
+@pytest.fixture(scope="session")
+def postgres_dropper() -> Iterator[_Dropper]:
+    """The session's dropper of PostgreSQL databases and schemas."""
+    dropper = _Dropper()
+    yield dropper
+    dropper.finish()
+
+
+def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
+    """A URL whose connections work in a fresh, empty schema; the schema is dropped afterwards."""
     base = postgres_base_url()
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(base, autocommit=True) as admin:
@@ -67,10 +116,64 @@ def _postgres_schema_url() -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            # A connection a test left inside a transaction must not hang the run here.
-            admin.execute("SET lock_timeout = '10s'")
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        dropper.drop(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _postgres_database_url(name: str) -> str:
+    return make_url(postgres_base_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(name: str) -> str:
+    # FORCE: a connection a test left open must not keep the database (or hang the run).
+    return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, made once per test process."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database with every migration applied, made once per test process.
+
+    Its name is unique to this process (pytest-xdist workers each make their own), and nothing
+    stays connected to it: CREATE DATABASE ... TEMPLATE needs the template to itself.
+    """
+    _require_postgres()
+    name = f"ds_template_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        _migrate(_postgres_database_url(name))
+        yield name
+    finally:
+        _Dropper._run(_drop_database(name))
+
+
+def _postgres_migrated_url(template: str, dropper: _Dropper) -> Iterator[str]:
+    """A URL of a fresh database copied from the migrated template; dropped afterwards."""
+    name = f"ds_test_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield _postgres_database_url(name)
+    finally:
+        dropper.drop(_drop_database(name))
+
+
+MIGRATED = ("migrated_database_url", "engine")
 
 
 @pytest.fixture(
@@ -82,21 +185,40 @@ def _postgres_schema_url() -> Iterator[str]:
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty database: a fresh SQLite file or a fresh PostgreSQL schema."""
+    """A SQLAlchemy URL of the test's own database: a fresh SQLite file or PostgreSQL database.
+
+    Empty, unless the test also asks for migrated_database_url or engine: then it is that same
+    database, copied from a template migrated once per test process (running every migration
+    for every test was most of the suite's time).
+    """
+    migrated = any(name in request.fixturenames for name in MIGRATED)
     if request.param == "sqlite":
         # Outside tmp_path, so that tests creating node or anchor directories there see only
         # their own files.
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
-    yield from _postgres_schema_url()
+    _require_postgres()
+    dropper = request.getfixturevalue("postgres_dropper")
+    if migrated:
+        yield from _postgres_migrated_url(request.getfixturevalue("postgres_template"), dropper)
+        return
+    yield from _postgres_schema_url(dropper)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """An engine on database_url with every migration applied."""
-    engine = make_engine(database_url)
+def migrated_database_url(database_url: str) -> str:
+    """database_url with every migration applied (nodes started on it find nothing to do)."""
+    return database_url
+
+
+@pytest.fixture
+def engine(migrated_database_url: str) -> Iterator[Engine]:
+    """An engine on migrated_database_url (the test's database, every migration applied)."""
+    engine = make_engine(migrated_database_url)
     try:
-        migrate.upgrade(engine)
         yield engine
     finally:
         engine.dispose()

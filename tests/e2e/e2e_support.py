@@ -62,13 +62,28 @@ def _unused_by_the_kernel() -> tuple[int, int]:
     return max(10_000, ephemeral_low - 12_000), ephemeral_low
 
 
+def _this_workers_share(low: int, high: int) -> tuple[int, int]:
+    """The part of [low, high) that this pytest-xdist worker hands out (all of it without xdist).
+
+    Workers check and hand out ports independently: with disjoint ranges two of them can never
+    give the same port to processes that bind it a moment later.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return low, high
+    share = (high - low) // count
+    start = low + int(worker[2:]) * share
+    return start, start + share
+
+
 def free_port_block(count: int) -> int:
     """The first of count consecutive free loopback ports, below the ephemeral range.
 
     Below the kernel's ephemeral range, so that the port-0 sockets other tests open meanwhile
     cannot take one of them between this check and the process that binds them.
     """
-    low, high = _unused_by_the_kernel()
+    low, high = _this_workers_share(*_unused_by_the_kernel())
     rng = random.Random()
     for _ in range(500):
         base = rng.randrange(low, high - count)

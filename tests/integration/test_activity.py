@@ -59,12 +59,14 @@ TAG = re.compile(r'class="govuk-tag govuk-tag--(\w+)">\s*([^<]+?)\s*</strong>')
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Federation]:
+def fed(
+    tmp_path: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Federation]:
     # The nodes' own witnesses stay quiet: the test decides when a checkpoint is cosigned.
     monkeypatch.setenv(WITNESS_INTERVAL_ENV, "3600")
-    holder_db = another_database(database_url, tmp_path)
+    holder_db = another_database(migrated_database_url, tmp_path)
     try:
-        yield from start_federation(tmp_path, database_url, next(holder_db))
+        yield from start_federation(tmp_path, migrated_database_url, next(holder_db))
     finally:
         holder_db.close()
 

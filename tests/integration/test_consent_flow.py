@@ -44,10 +44,10 @@ WORDING = (
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
-    holder_db = another_database(database_url, tmp_path)
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+    holder_db = another_database(migrated_database_url, tmp_path)
     try:
-        yield from start_federation(tmp_path, database_url, next(holder_db))
+        yield from start_federation(tmp_path, migrated_database_url, next(holder_db))
     finally:
         holder_db.close()
 

@@ -25,8 +25,8 @@ from .identity_support import (
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
-    yield from start_federation(tmp_path, database_url)
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+    yield from start_federation(tmp_path, migrated_database_url)
 
 
 # sign-in -----------------------------------------------------------------------------------
@@ -191,11 +191,11 @@ def test_signing_out_needs_the_csrf_token(fed: Federation, alice: str) -> None:
 
 @pytest.fixture
 def short_sessions(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Federation]:
     monkeypatch.setenv("DIGITALSTATE_WEB__SESSION_HOURS", "0.5")
     monkeypatch.setenv("DIGITALSTATE_WEB__SESSION_IDLE_MINUTES", "20")
-    yield from start_federation(tmp_path, database_url)
+    yield from start_federation(tmp_path, migrated_database_url)
 
 
 def test_a_sign_in_lasts_session_hours_and_idles_session_idle_minutes(

@@ -154,10 +154,10 @@ class LiveNode:
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveNode]:
+def live(tmp_path: Path, migrated_database_url: str) -> Iterator[LiveNode]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
-        yield from serve_node(tmp_path, database_url, listener)
+        yield from serve_node(tmp_path, migrated_database_url, listener)
 
 
 def serve_node(tmp_path: Path, database_url: str, listener: socket.socket) -> Iterator[LiveNode]:

@@ -183,19 +183,19 @@ def start_node(
 
 
 @pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
-    yield from start_node(tmp_path, database_url)
+def node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
+    yield from start_node(tmp_path, migrated_database_url)
 
 
 @pytest.fixture
-def expired_node(tmp_path: Path, database_url: str) -> Iterator[Node]:
-    yield from start_node(tmp_path, database_url, expired=True)
+def expired_node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
+    yield from start_node(tmp_path, migrated_database_url, expired=True)
 
 
 @pytest.fixture
-def unfed_node(tmp_path: Path, database_url: str) -> Iterator[Node]:
+def unfed_node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
     """A node that has never obtained a federation document (the anchor is down)."""
-    yield from start_node(tmp_path, database_url, cached=False)
+    yield from start_node(tmp_path, migrated_database_url, cached=False)
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:

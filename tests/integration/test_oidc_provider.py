@@ -49,8 +49,8 @@ CALLBACK = RP_URL + "/auth/callback"
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
-    yield from start_federation(tmp_path, database_url)
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+    yield from start_federation(tmp_path, migrated_database_url)
 
 
 @pytest.fixture

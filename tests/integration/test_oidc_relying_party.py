@@ -43,8 +43,8 @@ HELPER = "harriet@example.test"
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
-    yield from start_federation(tmp_path, database_url, with_rp=True)
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+    yield from start_federation(tmp_path, migrated_database_url, with_rp=True)
 
 
 def pseudonym_at_rp(fed: Federation, person_id: str) -> str:

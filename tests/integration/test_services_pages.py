@@ -31,9 +31,9 @@ from support.nodes import node_runtime
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Federation]:
-    yield from running_federation(tmp_path, database_url, tmp_path_factory)
+    yield from running_federation(tmp_path, migrated_database_url, tmp_path_factory)
 
 
 def test_the_start_page_says_what_the_service_needs_and_starts(federation: Federation) -> None:

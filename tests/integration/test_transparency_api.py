@@ -58,8 +58,8 @@ ENTRIES = 21
 
 
 @pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[RegisterNode]:
-    yield from start_register(tmp_path / "people-register", database_url)
+def node(tmp_path: Path, migrated_database_url: str) -> Iterator[RegisterNode]:
+    yield from start_register(tmp_path / "people-register", migrated_database_url)
 
 
 def origin(node: RegisterNode) -> str:

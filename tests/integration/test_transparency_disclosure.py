@@ -132,7 +132,7 @@ class Node:
 
 
 @pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
+def node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
     peers = (
         *(member(i, name, roles, key) for i, (name, roles, key) in PEERS.items()),
         member(AUDITOR, "Open data portal", ("opendata",), OPENDATA),
@@ -140,7 +140,7 @@ def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
     # No background work: the tests integrate the log themselves.
     with start_register(
         tmp_path / "people-register",
-        database_url,
+        migrated_database_url,
         peers,
         base_url=BASE_URL,
         anchor=ANCHOR,

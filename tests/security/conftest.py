@@ -15,9 +15,9 @@ from support.fixtures import alice, bob  # noqa: F401 (fixtures of the security 
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
     """A charter in-process, on SQLite and on PostgreSQL."""
-    yield from start_federation(tmp_path, database_url)
+    yield from start_federation(tmp_path, migrated_database_url)
 
 
 @pytest.fixture

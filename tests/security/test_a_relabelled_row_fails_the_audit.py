@@ -70,8 +70,8 @@ def test_a_row_put_back_under_its_person_audits_clean_again(
 
 
 @pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[RegisterNode]:
-    yield from start_register(tmp_path / "people-register", database_url)
+def node(tmp_path: Path, migrated_database_url: str) -> Iterator[RegisterNode]:
+    yield from start_register(tmp_path / "people-register", migrated_database_url)
 
 
 def test_a_row_relabelled_to_another_person_is_not_served_to_them_and_the_route_says_which_leaf(

@@ -51,9 +51,9 @@ BOB_RECORD = {
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Federation]:
-    yield from running_federation(tmp_path, database_url, tmp_path_factory)
+    yield from running_federation(tmp_path, migrated_database_url, tmp_path_factory)
 
 
 @pytest.fixture

@@ -38,9 +38,9 @@ SERVICES = "/exchange/v1/services"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> NodeSettings:
+def settings(tmp_path: Path, migrated_database_url: str) -> NodeSettings:
     """A node's settings, with a federation document in its cache that names CALLER."""
-    node_settings = make_node_settings(tmp_path / "node", database_url)
+    node_settings = make_node_settings(tmp_path / "node", migrated_database_url)
     document = federation_document(KeyPair.load(node_settings.key_path))
     hold(document, node_settings, anchor=ANCHOR)
     return node_settings

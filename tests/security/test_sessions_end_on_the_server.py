@@ -30,8 +30,8 @@ from support.fixtures import ALICE, BOB
 
 
 @pytest.fixture
-def fed(tmp_path: Path, database_url: str) -> Iterator[Federation]:
-    yield from start_federation(tmp_path, database_url, with_rp=True)
+def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+    yield from start_federation(tmp_path, migrated_database_url, with_rp=True)
 
 
 def cookie_of(app: App) -> str:

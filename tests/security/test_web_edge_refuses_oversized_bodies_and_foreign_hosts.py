@@ -289,10 +289,10 @@ def test_a_helper_form_past_the_form_bounds_is_refused_and_grants_nothing(
 
 
 @pytest.fixture
-def consent_fed(tmp_path: Path, database_url: str) -> Iterator[consent_support.Federation]:
-    """A charter on database_url and a People register on SQLite, running."""
+def consent_fed(tmp_path: Path, migrated_database_url: str) -> Iterator[consent_support.Federation]:
+    """A charter on migrated_database_url and a People register on SQLite, running."""
     holder_db = f"sqlite:///{tmp_path / 'people.db'}"
-    yield from consent_support.start_federation(tmp_path, database_url, holder_db)
+    yield from consent_support.start_federation(tmp_path, migrated_database_url, holder_db)
 
 
 @pytest.mark.parametrize(("padding", "files"), PAST_THE_FORM_BOUNDS)

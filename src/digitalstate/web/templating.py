@@ -7,6 +7,7 @@ static/govuk/ are built by scripts/build_assets.py; until then pages render unst
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,32 @@ STATIC_DIR = WEB_DIR / "static"
 STATIC_PATH = "/static"
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates kept in memory and shared by every environment of the process.
+
+    Each app makes its own environments, so without this each app compiled every template it
+    rendered again. Jinja checks the source's checksum, so an edited template is recompiled.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._code[bucket.key] = code
+
+
+_COMPILED = _CompiledTemplates()
+
+
 def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     """A Jinja environment with autoescape, our templates and the govuk-frontend macros."""
     loader = jinja2.ChoiceLoader(
@@ -35,7 +62,7 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
             ),
         ]
     )
-    env = jinja2.Environment(loader=loader, autoescape=True)
+    env = jinja2.Environment(loader=loader, autoescape=True, bytecode_cache=_COMPILED)
     env.globals["static_path"] = STATIC_PATH
     # Every POST form: <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
     env.globals["csrf_token"] = csrf_token
