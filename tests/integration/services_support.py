@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent import flows
 from digitalstate.consent.models import ConsentRequest
+from digitalstate.demo.federation import service_setting
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument, Member, MemberKey, sign_document
 from digitalstate.identity.service import create_person, hash_password, pseudonym_for
@@ -239,7 +240,7 @@ def node_settings(
         anchor_url="http://127.0.0.1:9",
         anchor_public_key=ANCHOR.public.b64,
         database_url=url,
-        extra={"tellusonce": {"poll_seconds": 0.1}},
+        extra={"tellusonce": {"poll_seconds": 0.1}, **service_setting(member_id, roles)},
     )
 
 

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from digitalstate.demo.federation import service_setting
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import sign_document
 from digitalstate.federation.setup import init_anchor
@@ -197,6 +198,7 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         anchor_url="http://127.0.0.1:9",
         anchor_public_key=ANCHOR.public.b64,
         database_url=f"sqlite:///{directory / member_id}.db",
+        extra=service_setting(member_id, roles),
     )
 
 
