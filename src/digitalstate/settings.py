@@ -187,6 +187,24 @@ class SignInSection(_Section):
     )
 
 
+class ServicesSection(_Section):
+    """[services]: the service this node runs (service role), declared in a file."""
+
+    files: list[Path] = Field(
+        [], description="service definition files (at most one for now); none: no service pages"
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _one_for_now(cls, value: list[Path]) -> list[Path]:
+        if len(value) > 1:
+            raise ValueError(
+                f"{len(value)} files given, but a node runs at most one service for now; "
+                "list one file"
+            )
+        return value
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -238,6 +256,7 @@ class NodeSettings(_FileSettings):
     signin: SignInSection = SignInSection()
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
+    services: ServicesSection = ServicesSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property
@@ -245,6 +264,12 @@ class NodeSettings(_FileSettings):
         """The data directory, relative paths taken from the config file's folder."""
         base = self.config_path.parent if self.config_path else Path.cwd()
         return (base / self.node.data_dir).resolve()
+
+    @property
+    def service_files(self) -> list[Path]:
+        """The service definition files, relative paths taken from the config file's folder."""
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return [(base / path).resolve() for path in self.services.files]
 
     @property
     def key_path(self) -> Path:

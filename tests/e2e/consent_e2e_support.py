@@ -43,6 +43,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.demo.federation import demo_service_file
 from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
 from digitalstate.demo.supervisor import Child
 from digitalstate.demo.synthetic import SyntheticPerson, make_person
@@ -268,6 +269,7 @@ def init_members(
                 port=ports[member],
             ),
             *(["--database-url", database_urls[member]] if member in database_urls else []),
+            *(["--service", str(demo_service_file(member))] if "service" in roles else []),
         ]
         for member, (name, roles, _) in MEMBERS.items()
     )

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent import flows
 from digitalstate.consent.models import ConsentRequest
+from digitalstate.demo.federation import service_setting
 from digitalstate.identity.service import create_person, hash_password, pseudonym_for
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
@@ -205,7 +206,7 @@ def make_settings(
         roles=roles,
         port=port,
         anchor=ANCHOR,
-        extra={"tellusonce": {"poll_seconds": 0.1}},
+        extra={"tellusonce": {"poll_seconds": 0.1}, **service_setting(member_id, roles)},
     )
 
 

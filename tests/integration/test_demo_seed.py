@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from digitalstate.demo.federation import DEMO_NODES, LAYOUT_FILE, DemoLayout, prepare
+from digitalstate.demo.federation import (
+    DEMO_NODES,
+    LAYOUT_FILE,
+    DemoLayout,
+    demo_service,
+    prepare,
+)
 from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
 from digitalstate.demo.synthetic import make_person
 from digitalstate.federation.catalogue import load_catalogue
@@ -20,6 +26,7 @@ from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import active_delegation, grant_delegation, verify_password
 from digitalstate.registers.models import RegisterRecord
+from digitalstate.services.definitions import load_service_definition
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine
@@ -246,3 +253,29 @@ def test_the_demo_refuses_another_seed_over_existing_people(tmp_path: Path) -> N
     assert "\n" not in message
     assert "--seed 1" in message
     assert "--data-dir" in message
+
+
+def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    pensions = next(n for n in DEMO_NODES if n.id == "liverpool-pensions")
+    copy = layout.node_dir(pensions) / "state-pension-details.toml"
+    for node in DEMO_NODES:
+        files = load_node_settings(layout.node_config(node)).service_files
+        if node.service is None:
+            assert files == []
+            continue
+        assert files == [(layout.node_dir(node) / node.service).resolve()]
+        assert demo_service(node.id) == load_service_definition(files[0], node.id)
+
+    # A folder made before services were files gets its copy and setting on the next run;
+    # a copy the operator changed is kept.
+    config = layout.node_config(pensions)
+    config.write_text(config.read_text().split("\n[services]\n")[0])
+    copy.write_text(copy.read_text().replace("State Pension", "pension"))
+    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    files = load_node_settings(config).service_files
+    assert files == [copy.resolve()]
+    assert load_service_definition(copy, pensions.id).title == "Check your pension details"
+    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    assert config.read_text().count("[services]") == 1

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.demo.federation import demo_service
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_BASE, read_problem
-from digitalstate.services.catalogue import service_for
 from digitalstate.services.service import (
     ServiceError,
     held_copy,
@@ -34,8 +34,7 @@ from digitalstate.services.service import (
 )
 from support.federation import federation_document, member
 
-PENSIONS = service_for("liverpool-pensions")
-assert PENSIONS is not None
+PENSIONS = demo_service("liverpool-pensions")
 SUBJECT = "s" * 32
 KEY = KeyPair.from_seed(bytes(32)).public.b64
 NOW = datetime.now(UTC).replace(microsecond=0)

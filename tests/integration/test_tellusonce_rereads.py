@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.demo.federation import demo_service
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
-from digitalstate.services.catalogue import service_for
 from digitalstate.services.models import ServiceCopy
 from digitalstate.services.service import record_consent
 from digitalstate.settings import TellUsOnceSection
@@ -28,8 +28,7 @@ from digitalstate.tellusonce.rereads import SWEEP_SECONDS, RereadWorker
 from digitalstate.tellusonce.service import Notice, receive_notice
 
 START = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
-PENSIONS = service_for("liverpool-pensions")
-assert PENSIONS is not None
+PENSIONS = demo_service("liverpool-pensions")
 
 
 @dataclass

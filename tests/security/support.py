@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from digitalstate.demo.federation import service_setting
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
@@ -185,6 +186,7 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         name=f"{member_id} (security tests)",
         roles=roles,
         base_url=f"https://{member_id}.test",
+        extra=service_setting(member_id, roles),
     )
 
 

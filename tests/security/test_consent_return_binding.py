@@ -22,10 +22,10 @@ import pytest
 from log_support import logged_entries
 from sqlalchemy import func, select
 
+from digitalstate.demo.federation import demo_service
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.registers.service import change_fields
-from digitalstate.services.catalogue import service_for
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn, ServiceCopy
 from digitalstate.services.returns import ReturnRefusedError, check_outcome
 from digitalstate.tellusonce.models import ReceivedNotice
@@ -326,8 +326,7 @@ ASKED = {
 def test_an_answer_from_the_charter_other_than_what_was_asked_is_refused(
     change: dict[str, Any],
 ) -> None:
-    entry = service_for("liverpool-pensions")
-    assert entry is not None
+    entry = demo_service("liverpool-pensions")
     expected = {k: ASKED[k] for k in ("request_id", "consent_id", "subject")}
     check_outcome(dict(ASKED), entry=entry, **expected)  # as asked: accepted
 

@@ -12,7 +12,9 @@ from digitalstate.cli.common import CliError, console, ensure_port_free, one_lin
 from digitalstate.federation.domain import ROLES
 from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.node.setup import NODE_CONFIG, init_node
+from digitalstate.services.definitions import load_service_definition
 from digitalstate.settings import NodeSettings, load_node_settings
+from digitalstate.tomlwrite import Value
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,6 +43,10 @@ def init_command(
     database_url: Annotated[
         str, typer.Option(help="SQLAlchemy URL (default SQLite in --dir).")
     ] = "",
+    service: Annotated[
+        Path | None,
+        typer.Option(help="The service definition file this node runs (role service)."),
+    ] = None,
 ) -> None:
     """Make a node's Ed25519 key pair (mode 0600) and its node.toml."""
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
@@ -54,6 +60,12 @@ def init_command(
     except ValueError as exc:
         raise CliError(f"--anchor-key: {exc}") from exc
     target = directory or Path(member_id)
+    extra: dict[str, dict[str, Value]] = {}
+    if service is not None:
+        if "service" not in role_list:
+            raise CliError("--service: only a node with the role service runs a service")
+        load_service_definition(service, member_id)  # refuse a file the node could not use
+        extra["services"] = {"files": [str(service.resolve())]}
     settings = init_node(
         target,
         member_id=member_id,
@@ -65,6 +77,7 @@ def init_command(
         anchor_url=anchor_url.rstrip("/"),
         anchor_public_key=anchor_key,
         database_url=database_url,
+        extra=extra,
     )
     public = KeyPair.load(settings.key_path).public.b64
     console.print(f"Created node {member_id} in {target}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,9 +25,12 @@ from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
+from digitalstate.services.definitions import load_service_definition
+from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
+from digitalstate.tomlwrite import Value, dumps, write_new
 
 
 @dataclass(frozen=True)
@@ -37,26 +40,76 @@ class DemoNode:
     id: str
     name: str
     roles: tuple[Role, ...]
+    service: str | None = None  # its service definition file, in demo/services/
 
 
 DEMO_NODES: tuple[DemoNode, ...] = (
     DemoNode("charter", "Charter: your account and your consents", ("charter",)),
     DemoNode("people-register", "People register", ("register",)),
-    DemoNode("swansea-motoring", "Swansea: motoring", ("register", "service")),
-    DemoNode("newcastle-tax", "Newcastle: tax", ("register", "service")),
-    DemoNode("liverpool-pensions", "Liverpool: pensions", ("register", "service")),
-    DemoNode("birmingham-social-care", "Birmingham: social care", ("register", "service")),
-    DemoNode("manchester-planning", "Manchester: planning", ("register", "service")),
-    DemoNode("electoral-registration", "Electoral registration office", ("register", "service")),
-    DemoNode("prisons", "Prisons", ("service",)),
+    DemoNode(
+        "swansea-motoring",
+        "Swansea: motoring",
+        ("register", "service"),
+        "driving-licence-details.toml",
+    ),
+    DemoNode("newcastle-tax", "Newcastle: tax", ("register", "service"), "tax-details.toml"),
+    DemoNode(
+        "liverpool-pensions",
+        "Liverpool: pensions",
+        ("register", "service"),
+        "state-pension-details.toml",
+    ),
+    DemoNode(
+        "birmingham-social-care",
+        "Birmingham: social care",
+        ("register", "service"),
+        "care-assessment-details.toml",
+    ),
+    DemoNode(
+        "manchester-planning",
+        "Manchester: planning",
+        ("register", "service"),
+        "planning-application-details.toml",
+    ),
+    DemoNode(
+        "electoral-registration",
+        "Electoral registration office",
+        ("register", "service"),
+        "electoral-registration-details.toml",
+    ),
+    DemoNode("prisons", "Prisons", ("service",), "prison-visit-details.toml"),
     DemoNode("opendata", "Open data portal", ("opendata",)),
 )
+
 DEMO_FEDERATION = "digitalstate demo federation"
+DEMO_SERVICES = Path(__file__).parent / "services"  # package data: one file per service
 LAYOUT_FILE = "demo.json"
 HOST = "127.0.0.1"
 DEFAULT_PEOPLE = 300
 DEFAULT_SEED = 1
 MAX_PEOPLE = 1_000_000
+
+
+def demo_service_file(member_id: str) -> Path:
+    """The packaged service definition file of the demo node member_id (demo/services/)."""
+    node = next(n for n in DEMO_NODES if n.id == member_id)
+    if node.service is None:
+        raise KeyError(f"{member_id} runs no service in the demo")
+    return DEMO_SERVICES / node.service
+
+
+def demo_service(member_id: str) -> ServiceEntry:
+    """The service the demo node member_id runs, as its node reads it."""
+    return load_service_definition(demo_service_file(member_id), member_id)
+
+
+def service_setting(member_id: str, roles: Sequence[str]) -> dict[str, dict[str, Value]]:
+    """[services] naming the demo's packaged file for member_id, if it has one (for tests)."""
+    node = next((n for n in DEMO_NODES if n.id == member_id), None)
+    if "service" not in roles or node is None or node.service is None:
+        return {}
+    return {"services": {"files": [str(demo_service_file(member_id))]}}
+
 
 SeedProgress = Callable[[int, int], None]
 """Told (people seeded so far, people wanted) as seeding goes."""
@@ -135,6 +188,9 @@ def prepare(
     anchor_key = KeyPair.load(anchor.key_path)
     for node in DEMO_NODES:
         if not layout.node_config(node).exists():
+            services: dict[str, dict[str, Value]] = (
+                {"services": {"files": [node.service]}} if node.service else {}
+            )
             init_node(
                 layout.node_dir(node),
                 member_id=node.id,
@@ -145,7 +201,9 @@ def prepare(
                 base_url=layout.url(node),
                 anchor_url=layout.anchor_url,
                 anchor_public_key=anchor_key.public.b64,
+                extra=services,
             )
+        _give_service(layout, node)
     engine = make_engine(anchor.database_url)
     try:
         with make_sessions(engine).begin() as session:
@@ -171,6 +229,23 @@ def prepare(
     recorded["base_port"] = layout.base_port
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
+
+
+def _give_service(layout: DemoLayout, node: DemoNode) -> None:
+    """Copy node's service definition into its folder, and name it in its node.toml.
+
+    A folder made before services were declared as files gets both here (the section is added
+    to the end of its node.toml); the operator's own edits to either are kept.
+    """
+    if node.service is None:
+        return
+    copy = layout.node_dir(node) / node.service
+    if not copy.exists():
+        write_new(copy, demo_service_file(node.id).read_text(encoding="utf-8"))
+    config = layout.node_config(node)
+    if not load_node_settings(config).services.files:
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + dumps({"services": {"files": [node.service]}}))
 
 
 def seeded_people(layout: DemoLayout) -> int:

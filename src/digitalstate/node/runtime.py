@@ -27,7 +27,7 @@ from digitalstate.federation.keeper import (
     Fetched,
 )
 from digitalstate.keys import KeyPair, PublicKey
-from digitalstate.settings import NodeSettings
+from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
 from digitalstate.storage.threads import run_blocking
@@ -69,6 +69,9 @@ class NodeRuntime:
     # Told the seconds each consent check of a read took (registers/reads.py); None but in the
     # benchmarks' app (benchmarks/app.py), which reports them.
     check_timer: Callable[[float], None] | None = None
+    # Readiness checks the features add (GET /readyz), each answering {"ok", "detail"}. One
+    # that fails against the federation document the node holds when it starts stops the start.
+    checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -158,6 +161,15 @@ class NodeRuntime:
             except Exception:  # the next pass tries again; a full table only costs disk
                 log.exception("could not purge expired nonces")
 
+    def _refuse_failed_checks(self) -> None:
+        """Raise SettingsError with a feature check's detail when one fails at start."""
+        if self.keeper.document is None:
+            return  # nothing to check against yet: /readyz says so until a document comes
+        for check in self.checks.values():
+            result = check()
+            if not result["ok"]:
+                raise SettingsError(result["detail"])
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start the node's background work for the life of the app."""
@@ -167,6 +179,7 @@ class NodeRuntime:
         self.keeper.load_cache()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.keeper.refresh(), INITIAL_FETCH_TIMEOUT_S)
+        self._refuse_failed_checks()
         self._tasks.append(
             asyncio.create_task(self.keeper.run(self.settings.federation.refresh_seconds))
         )

@@ -22,7 +22,7 @@ from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.domain import field_label
 from digitalstate.registers.presenter import display_lines
-from digitalstate.services.catalogue import ServiceEntry
+from digitalstate.services.domain import ServiceEntry
 from digitalstate.services.returns import ReturnRefusedError, confirm_return
 from digitalstate.services.service import (
     HeldCopy,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.problems import Problem
-from digitalstate.services.catalogue import ServiceEntry
+from digitalstate.services.domain import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn
 from digitalstate.services.service import ServiceError, charter_of, problem_text, record_consent
 from digitalstate.storage.retrying import run_step

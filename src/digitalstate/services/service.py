@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.problems import PROBLEM_BASE, Problem, ReceivedProblem
-from digitalstate.services.catalogue import ServiceEntry
+from digitalstate.services.domain import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceCopy
 from digitalstate.storage.retrying import run_step
 

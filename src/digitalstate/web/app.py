@@ -80,6 +80,7 @@ def create_node_app(
         return {
             "database": database_check(node.engine),
             "federation": {"ok": fresh, "detail": detail},
+            **{name: check() for name, check in node.checks.items()},
         }
 
     app.include_router(make_health_router(checks))

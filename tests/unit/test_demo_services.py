@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from digitalstate.demo.federation import DEMO_NODES
+from digitalstate.demo.federation import DEMO_NODES, DEMO_SERVICES, demo_service
 from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.services.catalogue import SERVICES, ServiceEntry, service_for
+from digitalstate.services.domain import ServiceEntry
 
 CATALOGUE = load_catalogue()
 PURPOSES = {p.code: p for p in CATALOGUE.purposes}
 HOLDERS = {f.name: f.holder for f in CATALOGUE.fields}
+SERVICES = {n.id: demo_service(n.id) for n in DEMO_NODES if n.service}
 ENTRIES = [pytest.param(entry, id=entry.member) for entry in SERVICES.values()]
 WORDS = {
     "people.given_names": "name",
@@ -23,6 +24,12 @@ WORDS = {
 def test_every_demo_service_node_runs_a_service() -> None:
     service_nodes = {n.id for n in DEMO_NODES if "service" in n.roles}
     assert set(SERVICES) == service_nodes
+
+
+def test_every_packaged_service_file_is_one_nodes() -> None:
+    assert {p.name for p in DEMO_SERVICES.glob("*.toml")} == {
+        n.service for n in DEMO_NODES if n.service
+    }
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
@@ -44,12 +51,13 @@ def test_each_service_asks_the_register_that_holds_its_fields(entry: ServiceEntr
 
 
 def test_pensions_checks_your_state_pension_details_from_address_and_date_of_birth() -> None:
-    entry = service_for("liverpool-pensions")
-    assert entry is not None
+    entry = demo_service("liverpool-pensions")
+    assert entry.member == "liverpool-pensions"
     assert entry.title == "Check your State Pension details"
     assert entry.fields == ("people.address", "people.date_of_birth")
 
 
 def test_a_node_with_no_entry_runs_no_service() -> None:
-    assert service_for("people-register") is None
-    assert service_for("charter") is None
+    for member_id in ("people-register", "charter"):
+        with pytest.raises(KeyError):
+            demo_service(member_id)

@@ -1,0 +1,42 @@
+"""A service as the node runs it: what it shows, and what it reads from which register, and why.
+
+A node's operator declares its service in a file (services/definitions.py reads it); the
+federation document's catalogue must name the service's purpose and fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digitalstate.federation.domain import FederationDocument
+
+PEOPLE_REGISTER = "people-register"
+CONSENT_DAYS = 365
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """One service: its title, what it is for, and what it reads from which register."""
+
+    member: str
+    title: str
+    description: str
+    purpose: str
+    fields: tuple[str, ...]
+    holder: str = PEOPLE_REGISTER
+    notify: bool = True
+    duration_days: int = CONSENT_DAYS
+
+
+def catalogue_problem(entry: ServiceEntry, document: FederationDocument) -> tuple[str, str] | None:
+    """(key, problem) when document's catalogue lacks entry's purpose or fields; else None."""
+    if document.purpose(entry.purpose) is None:
+        return "purpose", f"{entry.purpose!r} is not in the federation's purpose catalogue"
+    holders = {f.name: f.holder for f in document.fields}
+    unknown = [name for name in entry.fields if name not in holders]
+    if unknown:
+        return "fields", f"{', '.join(unknown)} not in the federation's field catalogue"
+    elsewhere = [name for name in entry.fields if holders[name] != entry.holder]
+    if elsewhere:
+        return "fields", f"{', '.join(elsewhere)} not held by {entry.holder!r} (holder)"
+    return None

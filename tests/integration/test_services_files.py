@@ -1,0 +1,147 @@
+"""A node runs the service its [services] files declare, or refuses to start in one line."""
+
+from __future__ import annotations
+
+import json
+import socket
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digitalstate.cli.main import app as cli
+from digitalstate.demo.federation import demo_service_file
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.domain import FederationDocument, sign_document
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.node.setup import init_node
+from digitalstate.settings import NodeSettings, SettingsError
+from digitalstate.web.app import create_node_app
+from integration.consent_support import ANCHOR, InProcessClient, anchor_is_down, member_of
+
+MEMBER = "liverpool-pensions"
+PENSIONS_FILE = demo_service_file(MEMBER)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pensions_node(
+    tmp_path: Path, service_text: str | None, files: tuple[str, ...] = ("service.toml",)
+) -> NodeSettings:
+    """A service node whose [services] files are files, service.toml holding service_text."""
+    directory = tmp_path / MEMBER
+    if service_text is not None:
+        directory.mkdir(parents=True)
+        (directory / "service.toml").write_text(service_text)
+    port = free_port()
+    return init_node(
+        directory,
+        member_id=MEMBER,
+        name="Liverpool: pensions",
+        roles=["service"],
+        host="127.0.0.1",
+        port=port,
+        base_url=f"http://127.0.0.1:{port}",
+        anchor_url="http://127.0.0.1:9",
+        anchor_public_key=ANCHOR.public.b64,
+        database_url=f"sqlite:///{tmp_path / 'pensions.db'}",
+        extra={"services": {"files": list(files)}},
+    )
+
+
+def started_app(settings: NodeSettings, *, purposes: bool = True) -> InProcessClient:
+    """The node's app holding a federation document naming it (its purposes, if purposes)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    catalogue = load_catalogue()
+    document = FederationDocument(
+        federation="services files test",
+        version=1,
+        issued_at=now - timedelta(minutes=1),
+        expires_at=now + timedelta(hours=1),
+        members=(member_of(settings),),
+        purposes=catalogue.purposes if purposes else (),
+        fields=catalogue.fields,
+    )
+    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
+    runtime = NodeRuntime.build(settings)
+    runtime.keeper.fetch = anchor_is_down
+    app = create_node_app(settings, runtime)
+    runtime.background.clear()
+    return InProcessClient(app, settings.node.base_url)
+
+
+def test_the_node_shows_the_pages_of_the_service_it_declares(tmp_path: Path) -> None:
+    settings = pensions_node(tmp_path, PENSIONS_FILE.read_text())
+    with started_app(settings) as client:
+        page = client.get("/service")
+        assert page.status_code == 200
+        assert "Check your State Pension details" in page.text
+        ready = client.get("/readyz").json()
+        assert ready["checks"]["services"]["ok"] is True
+
+
+def test_a_node_that_declares_no_service_shows_no_service_pages(tmp_path: Path) -> None:
+    settings = pensions_node(tmp_path, PENSIONS_FILE.read_text(), files=())
+    with started_app(settings) as client:
+        assert client.get("/service").status_code == 404
+        assert "services" not in client.get("/readyz").json()["checks"]
+
+
+def test_a_purpose_the_federation_does_not_catalogue_stops_the_start(tmp_path: Path) -> None:
+    settings = pensions_node(tmp_path, PENSIONS_FILE.read_text())
+    client = started_app(settings, purposes=False)
+    try:
+        with pytest.raises(SettingsError) as caught:
+            client.run(client.lifespan.__aenter__())
+    finally:
+        client.loop.close()
+    message = str(caught.value)
+    assert message.startswith(f"{(tmp_path / MEMBER / 'service.toml').resolve()}: purpose: ")
+    assert "'pension-administration' is not in the federation's purpose catalogue" in message
+
+
+def serve_fails(config: Path) -> str:
+    result = CliRunner().invoke(cli, ["node", "serve", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_node_serve_refuses_a_missing_service_file_in_one_line(tmp_path: Path) -> None:
+    settings = pensions_node(tmp_path, None)
+    line = serve_fails(tmp_path / MEMBER / "node.toml")
+    assert line.startswith("digitalstate: error: ")
+    assert f"{settings.service_files[0]}: no such service definition file" in line
+
+
+def test_node_serve_refuses_an_invalid_service_file_in_one_line(tmp_path: Path) -> None:
+    pensions_node(tmp_path, PENSIONS_FILE.read_text() + "duration_days = 0\n")
+    line = serve_fails(tmp_path / MEMBER / "node.toml")
+    assert "service.toml: duration_days: " in line
+    assert "fix: correct the value" in line
+
+
+def test_node_init_names_the_service_file_it_is_given(tmp_path: Path) -> None:
+    args = ["node", "init", "--id", MEMBER, "--roles", "register,service"]
+    args += ["--anchor-key", ANCHOR.public.b64, "--dir", str(tmp_path / "node")]
+    result = CliRunner().invoke(cli, [*args, "--service", str(PENSIONS_FILE)])
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads((tmp_path / "node" / "node.toml").read_text())
+    assert written["services"] == {"files": [str(PENSIONS_FILE.resolve())]}
+
+
+def test_node_init_refuses_a_service_file_the_node_could_not_use(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "no more"\n')
+    args = ["node", "init", "--id", MEMBER, "--roles", "service", "--service", str(bad)]
+    result = CliRunner().invoke(cli, [*args, "--anchor-key", ANCHOR.public.b64])
+    assert result.exit_code == 1
+    assert f"{bad}: " in result.stderr and "; fix: add it" in result.stderr
+    assert not (Path.cwd() / MEMBER).exists()
