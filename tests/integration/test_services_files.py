@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import tomllib
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,12 @@ from typer.testing import CliRunner
 
 from digitalstate.cli.main import app as cli
 from digitalstate.demo.federation import demo_service_file
-from digitalstate.federation.catalogue import load_catalogue
-from digitalstate.federation.domain import FederationDocument, sign_document
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.web.app import create_node_app
-from integration.consent_support import ANCHOR, InProcessClient, anchor_is_down, member_of
+from support.clients import InProcessClient
+from support.federation import ANCHOR, anchor_is_down, federation_document, hold, member_of
 
 MEMBER = "liverpool-pensions"
 PENSIONS_FILE = demo_service_file(MEMBER)
@@ -57,20 +54,11 @@ def pensions_node(
 
 def started_app(settings: NodeSettings, *, purposes: bool = True) -> InProcessClient:
     """The node's app holding a federation document naming it (its purposes, if purposes)."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    catalogue = load_catalogue()
-    document = FederationDocument(
-        federation="services files test",
-        version=1,
-        issued_at=now - timedelta(minutes=1),
-        expires_at=now + timedelta(hours=1),
-        members=(member_of(settings),),
-        purposes=catalogue.purposes if purposes else (),
-        fields=catalogue.fields,
-    )
-    settings.federation_cache_path.write_text(json.dumps(sign_document(document, ANCHOR)))
-    runtime = NodeRuntime.build(settings)
-    runtime.keeper.fetch = anchor_is_down
+    document = federation_document((member_of(settings),), federation="services files test")
+    if not purposes:
+        document = document.model_copy(update={"purposes": (), "statutory_bases": ()})
+    hold(document, settings)
+    runtime = NodeRuntime.build(settings, fetch=anchor_is_down)
     app = create_node_app(settings, runtime)
     runtime.background.clear()
     return InProcessClient(app, settings.node.base_url)

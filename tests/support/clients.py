@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from digitalstate.exchange.ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from fastapi import FastAPI
 
 from digitalstate.exchange.client import ExchangeClient
+from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.services.definitions import (
     MAX_FILE_BYTES,
@@ -16,6 +15,7 @@ from digitalstate.services.definitions import (
     load_service_definition,
 )
 from digitalstate.settings import NodeSettings, SettingsError, settings_from_data
+from support.federation import federation_document
 
 VALID = """\
 title = "Check your State Pension details"
@@ -42,16 +42,7 @@ def refusal(path: Path) -> str:
 
 
 def document() -> FederationDocument:
-    catalogue = load_catalogue()
-    return FederationDocument(
-        federation="test",
-        version=1,
-        issued_at=NOW,
-        expires_at=NOW + timedelta(hours=1),
-        purposes=catalogue.purposes,
-        statutory_bases=catalogue.statutory_bases,
-        fields=catalogue.fields,
-    )
+    return federation_document(federation="test", now=NOW)
 
 
 def test_a_valid_file_is_the_nodes_service_with_the_defaults(tmp_path: Path) -> None:
