@@ -46,8 +46,9 @@ from e2e_support import operator_headers, processes, run_cli, wait_for
 from log_support import logged_entries
 from sqlalchemy import select
 
+from digitalstate.registers.models import OutboxMessage
 from digitalstate.settings import load_node_settings
-from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
+from digitalstate.tellusonce.models import ReceivedNotice
 
 pytestmark = pytest.mark.e2e
 

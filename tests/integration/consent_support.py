@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.app import create_node_app
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.service import create_person, hash_password
@@ -30,7 +31,6 @@ from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
-from digitalstate.web.app import create_node_app
 from support import federation as fed
 from support import nodes
 from support.clients import InProcessClient

@@ -22,6 +22,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import select
 
+from digitalstate.app import create_node_app
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.models import Delegation
 from digitalstate.identity.relying_party import Subject, pkce_challenge, require_subject
@@ -30,7 +31,6 @@ from digitalstate.identity.tokens import client_assertion
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
-from digitalstate.web.app import create_node_app
 from digitalstate.web.session import csrf_token
 from support import federation as shared
 from support.federation import hold

@@ -18,8 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from digitalstate.registers.models import RegisterRecord
-from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.registers.models import OutboxMessage, RegisterRecord
 from integration.registers_support import (
     OTHER_PERSON,
     PERSON,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.registers import service
 from digitalstate.registers.domain import FieldError
-from digitalstate.registers.models import RegisterRecord
+from digitalstate.registers.models import OutboxMessage, RegisterRecord
 from digitalstate.registers.service import (
     RecordNotFoundError,
     change_fields,
@@ -23,7 +23,6 @@ from digitalstate.registers.service import (
     services_to_tell,
     told_about,
 )
-from digitalstate.tellusonce.models import OutboxMessage
 from digitalstate.transparency.entries import LogEntry
 from digitalstate.transparency.store import entries_for, record_access
 from integration.registers_support import (

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from digitalstate.app import create_node_app
 from digitalstate.cli.main import app as cli
 from digitalstate.demo.federation import demo_service_file
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings, SettingsError
-from digitalstate.web.app import create_node_app
 from support.clients import InProcessClient
 from support.federation import ANCHOR, anchor_is_down, federation_document, hold, member_of
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from digitalstate.cli.main import app
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
-from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.registers.models import OutboxMessage
 
 ANCHOR_KEY = KeyPair.from_seed(bytes(range(60, 92))).public.b64
 MADE = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)

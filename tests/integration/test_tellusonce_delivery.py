@@ -27,9 +27,10 @@ from log_support import logged_entries
 from sqlalchemy import func, select, update
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.registers.models import OutboxMessage
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
-from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
+from digitalstate.tellusonce.models import ReceivedNotice
 from digitalstate.tellusonce.service import retry_dead
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
 from support.federation import hold, nodes_document

@@ -20,7 +20,7 @@ import pytest
 
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.registers.models import OutboxMessage
 from support import nodes
 from support.clients import InProcessClient
 from support.federation import member

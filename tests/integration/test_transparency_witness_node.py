@@ -26,6 +26,7 @@ import log_tamper
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from digitalstate.app import create_node_app
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
@@ -35,7 +36,6 @@ from digitalstate.transparency.note import SignedNote
 from digitalstate.transparency.store import read_head, record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
 from digitalstate.transparency.witness_service import Witness
-from digitalstate.web.app import create_node_app
 from support.federation import hold, nodes_document
 from support.nodes import ServedNode, node_runtime, node_settings
 from support.servers import bound_socket, port_of

@@ -27,12 +27,12 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from digitalstate.app import create_anchor_app, create_node_app
 from digitalstate.demo.federation import service_setting
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.settings import NodeSettings
-from digitalstate.web.app import create_anchor_app, create_node_app
 from integration.consent_support import federation_document
 from support.clients import InProcessClient
 from support.federation import ANCHOR, hold, member, member_of

@@ -1,7 +1,7 @@
 """The unsigned bench routes are mounted by the benchmarks' own app factory, never by a node's.
 
 Under /bench/unsigned a node reads and changes any person's record with no signature, consent
-or access record (benchmarks/mirror.py). The production factory (web/app.py) has no way to
+or access record (benchmarks/mirror.py). The production factory (app.py) has no way to
 mount them, whatever the settings say; the setting that once did is refused by name.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from digitalstate.app import create_node_app
 from digitalstate.benchmarks.app import create_bench_node_app
 from digitalstate.federation.domain import ROLES
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import SettingsError, load_node_settings
-from digitalstate.web.app import create_node_app
 from security.support import build_role_apps, role_settings, route_table
 
 BENCH = "/bench"

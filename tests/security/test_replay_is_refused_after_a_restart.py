@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from digitalstate.app import create_node_app
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.nonces import SqlNonceStore
 from digitalstate.keys import KeyPair
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import upgrade
-from digitalstate.web.app import create_node_app
 from integration.test_node_app import (
     ANCHOR,
     BASE_URL,

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from digitalstate.app import create_anchor_app, create_node_app
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.federation import service
 from digitalstate.federation.anchor import AnchorRuntime
@@ -32,7 +33,6 @@ from digitalstate.settings import (
     FederationSection,
     NodeSettings,
 )
-from digitalstate.web.app import create_anchor_app, create_node_app
 from integration.test_node_app import BASE_URL, CALLER, CALLER_ID, assert_problem
 from support.clients import InProcessClient
 from support.servers import LoopbackServer, bound_socket

@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from digitalstate.app import create_anchor_app
 from digitalstate.consent.models import ConsentRequest
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.settings import EdgeSection
-from digitalstate.web.app import create_anchor_app
 from digitalstate.web.hardening import (
     FORM_MAX_FIELDS,
     allowed_host_names,

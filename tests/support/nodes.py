@@ -15,13 +15,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from digitalstate.app import create_node_app
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.federation.keeper import Fetch
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
-from digitalstate.web.app import create_node_app
 from support.clients import InProcessClient
 from support.federation import ANCHOR, NOWHERE, anchor_is_down, federation_document, hold, member_of
 from support.servers import LoopbackServer

@@ -16,12 +16,12 @@ from typing import Annotated
 import typer
 from fastapi import FastAPI
 
+from digitalstate.app import create_node_app
 from digitalstate.benchmarks.mirror import install_bench_mirror
 from digitalstate.cli.common import one_line_errors
 from digitalstate.cli.node import serve_node
 from digitalstate.node.runtime import NodeRuntime, is_loopback
 from digitalstate.settings import NodeSettings, SettingsError
-from digitalstate.web.app import create_node_app
 
 
 def create_bench_node_app(settings: NodeSettings) -> FastAPI:

@@ -3,7 +3,7 @@
 They exist so that a benchmark can compare the signed path with the same work done bare, and
 look inside a node while it runs. Mounted only by the benchmarks' own app factory
 (benchmarks/app.py), which refuses unless the node listens on a loopback address; the
-production factory (web/app.py) never mounts them.
+production factory (app.py) never mounts them.
 
 - GET /services: the exchange's service list, unsigned (`bench exchange`).
 - GET /records/{pseudonym}?fields=a,b: the register's record read, the same query as a

@@ -216,7 +216,7 @@ def show_command(
 @one_line_errors
 def serve_command(config: ConfigOption = Path(ANCHOR_CONFIG)) -> None:
     """Run the trust anchor, publishing the signed federation document over HTTP."""
-    from digitalstate.web.app import create_anchor_app
+    from digitalstate.app import create_anchor_app
     from digitalstate.web.hardening import server_options
     from digitalstate.web.serving import serve
 

@@ -117,7 +117,7 @@ def serve_command(
     ),
 ) -> None:
     """Run the node: its exchange API, health endpoints and pages."""
-    from digitalstate.web.app import create_node_app
+    from digitalstate.app import create_node_app
 
     serve_node(config, create_node_app)
 

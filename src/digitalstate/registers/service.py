@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, FieldDefinition
 from digitalstate.registers.domain import FieldError, validate_value
-from digitalstate.registers.models import RegisterRecord
-from digitalstate.tellusonce.models import OutboxMessage
+from digitalstate.registers.models import OutboxMessage, RegisterRecord
 
 _RECORDS = RegisterRecord.__table__
 _OUTBOX_INSERT = insert(OutboxMessage)

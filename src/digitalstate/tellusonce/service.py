@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.problems import Problem
+from digitalstate.registers.models import OutboxMessage
 from digitalstate.services.models import ServiceConsent
 from digitalstate.tellusonce.domain import Backoff, is_dead, next_attempt
-from digitalstate.tellusonce.models import OutboxMessage, ReceivedNotice
+from digitalstate.tellusonce.models import ReceivedNotice
 from digitalstate.transparency.store import record_access
 
 OutboxState = Literal["pending", "failing", "dead"]
