@@ -25,13 +25,14 @@ from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.consent.records import sign_record, signer_keys, verify_record
 from digitalstate.identity.service import grant_delegation, pseudonym_for
 from digitalstate.problems import PROBLEM_BASE
-from digitalstate.registers.models import RegisterRecord
 from integration.consent_support import (
     ELECTORAL,
     PENSIONS,
     Federation,
-    another_database,
-    start_federation,
+    add_person_with_record,
+    agree,
+    ask,
+    running_federation,
 )
 
 PURPOSE = "pension-administration"
@@ -45,63 +46,19 @@ WORDING = (
 
 @pytest.fixture
 def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
-    holder_db = another_database(migrated_database_url, tmp_path)
-    try:
-        yield from start_federation(tmp_path, migrated_database_url, next(holder_db))
-    finally:
-        holder_db.close()
+    yield from running_federation(tmp_path, migrated_database_url)
 
 
 @pytest.fixture
 def ada(fed: Federation) -> str:
     """Ada, signed in, with a record at the People register."""
-    person = fed.add_person("ada@example.org", "Ada Lovelace")
-    with fed.holder_sessions.begin() as session:
-        session.add(
-            RegisterRecord(
-                pseudonym=pseudonym_for(fed.charter, "people-register", person),
-                data=json.dumps({"people.address": ADDRESS, "people.date_of_birth": "1950-12-10"}),
-                version=1,
-                updated_at=datetime.now(UTC),
-            )
-        )
-    fed.sign_in("ada@example.org")
-    return person
-
-
-def ask(fed: Federation, person: str, **changes: Any) -> dict[str, Any]:
-    """The pensions service asks for Ada's address and date of birth; returns the answer."""
-    body = {
-        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person, record=True),
-        "holder": "people-register",
-        "fields": ["people.address", "people.date_of_birth"],
-        "purpose": PURPOSE,
-        "duration_days": 365,
-        "notify": True,
-        "return_url": RETURN_URL,
-        **changes,
-    }
-    response = fed.signed(
-        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
-    )
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
+    return add_person_with_record(fed, "ada@example.org", "Ada Lovelace", ADDRESS)
 
 
 def answer(fed: Federation, request_id: str, choice: str | None) -> httpx.Response:
     token = fed.browser.csrf(f"/consent/{request_id}")
     data = {"csrf_token": token} | ({"answer": choice} if choice else {})
     return fed.browser.post(f"/consent/{request_id}", data=data)
-
-
-def agree(fed: Federation, person: str) -> str:
-    """Ask and agree; return the consent id the service gets back."""
-    asked = ask(fed, person)
-    response = answer(fed, asked["request_id"], "yes")
-    assert response.status_code == 303, response.text
-    query = parse_qs(urlsplit(response.headers["location"]).query)
-    return query["consent_id"][0]
 
 
 def read(fed: Federation, consent_id: str) -> Any:
