@@ -282,6 +282,19 @@ def ask(fed: Federation, person: str, **changes: Any) -> dict[str, Any]:
     return answer
 
 
+def read_address(fed: Federation, consent_id: str) -> ExchangeResponse:
+    """The pensions service reads the person's address at the register under consent_id."""
+    return fed.call_holder(
+        "liverpool-pensions",
+        PENSIONS,
+        "POST",
+        "/exchange/v1/records/read",
+        {"fields": ["people.address"]},
+        purpose=CONSENT_PURPOSE,
+        consent=consent_id,
+    )
+
+
 def agree_to(fed: Federation, request_id: str) -> str:
     """The signed-in person agrees to request_id: the consent id the service gets back."""
     token = fed.browser.csrf(f"/consent/{request_id}")

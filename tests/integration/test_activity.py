@@ -46,6 +46,7 @@ from integration.consent_support import (
     Federation,
     add_person_with_record,
     agree,
+    read_address,
     running_federation,
 )
 
@@ -73,15 +74,7 @@ def ada(fed: Federation) -> str:
 
 
 def read(fed: Federation, consent_id: str) -> None:
-    answer = fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        "/exchange/v1/records/read",
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
+    answer = read_address(fed, consent_id)
     assert answer.status == 200, answer.body
 
 

@@ -32,6 +32,7 @@ from integration.consent_support import (
     add_person_with_record,
     agree,
     ask,
+    read_address,
     running_federation,
 )
 
@@ -59,18 +60,6 @@ def answer(fed: Federation, request_id: str, choice: str | None) -> httpx.Respon
     token = fed.browser.csrf(f"/consent/{request_id}")
     data = {"csrf_token": token} | ({"answer": choice} if choice else {})
     return fed.browser.post(f"/consent/{request_id}", data=data)
-
-
-def read(fed: Federation, consent_id: str) -> Any:
-    return fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        "/exchange/v1/records/read",
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
 
 
 def problem_type(response: Any) -> str:
@@ -227,7 +216,7 @@ def test_agreeing_gives_the_register_its_copy_then_sends_the_person_back(
         assert consent is not None
         assert consent.person_id == ada
 
-    first = read(fed, consent_id)
+    first = read_address(fed, consent_id)
     assert first.status == 200, first.body
     assert first.json()["fields"] == {"people.address": ADDRESS}
 
@@ -393,7 +382,7 @@ def test_withdrawing_takes_effect_and_the_register_refuses_the_next_read(
     fed: Federation, ada: str
 ) -> None:
     consent_id = agree(fed, ada)
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
     confirm = fed.browser.get(f"/my/consents/{consent_id}/withdraw")
     assert "Are you sure you want to withdraw this consent?" in confirm.text
@@ -404,7 +393,7 @@ def test_withdrawing_takes_effect_and_the_register_refuses_the_next_read(
     assert "Consent withdrawn" in done.text
     assert "It took effect at" in done.text
     assert "has confirmed it" in done.text
-    refused = read(fed, consent_id)
+    refused = read_address(fed, consent_id)
     assert refused.status == 403
     assert problem_type(refused) == "consent-refused"
     assert "withdrawn" in refused.json()["detail"]
@@ -419,7 +408,7 @@ def test_a_withdrawal_without_the_csrf_token_is_refused(fed: Federation, ada: st
     response = fed.browser.post(f"/my/consents/{consent_id}/withdraw", data={})
 
     assert response.status_code == 403
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
 
 def test_a_withdrawal_the_register_misses_is_retried_until_it_confirms(
@@ -446,7 +435,7 @@ def test_a_withdrawal_the_register_misses_is_retried_until_it_confirms(
         held = session.get(HeldConsent, consent_id)
         assert held is not None
         assert held.status == "withdrawn"
-    assert read(fed, consent_id).status == 403
+    assert read_address(fed, consent_id).status == 403
     assert fed.browser.run(flows.retry_withdrawals(fed.charter)) == 0
     details = fed.browser.get(f"/my/consents/{consent_id}").text
     assert "has not confirmed" not in details
@@ -459,7 +448,7 @@ def test_who_has_seen_your_data_shows_each_read_and_names_registers_not_reached(
     fed: Federation, ada: str
 ) -> None:
     consent_id = agree(fed, ada)
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
     page = fed.browser.get("/my/activity")
 
@@ -653,7 +642,7 @@ def test_a_register_refuses_a_withdrawal_that_is_not_one(fed: Federation, ada: s
 
     assert response.status == 422
     assert problem_type(response) == "consent-record-invalid"
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
 
 def test_a_register_has_nothing_to_withdraw_for_a_consent_it_never_held(

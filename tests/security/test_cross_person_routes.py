@@ -32,6 +32,7 @@ from integration.consent_support import (
     add_person_with_record,
     agree,
     ask,
+    read_address,
     start_federation,
 )
 from integration.registers_support import (
@@ -89,15 +90,7 @@ def _seed(fed: Federation, email: str, name: str, postcode: str) -> Person:
     address = {"lines": [f"1 {name} Street"], "town": "Liverpool", "postcode": postcode}
     person_id = add_person_with_record(fed, email, name, address)
     consent_id = agree(fed, person_id)
-    read = fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        READ,
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
+    read = read_address(fed, consent_id)
     assert read.status == 200, read.body
     helper = f"helper-of-{email}"
     fed.add_person(helper, f"Helper of {name}")
