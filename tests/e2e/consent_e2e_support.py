@@ -18,11 +18,11 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import psycopg
@@ -35,6 +35,7 @@ from e2e_support import (
     free_port,
     hermetic_env,
     http_get,
+    processes,
     run_cli,
     run_cli_together,
     wait_for,
@@ -130,6 +131,32 @@ def postgres_schemas(members: list[str]) -> Iterator[dict[str, str]]:
             admin.execute("SET lock_timeout = '10s'")
             for schema in schemas.values():
                 admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+class Closable(Protocol):
+    """A running federation: closed when its fixture ends."""
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closable)
+
+
+@contextlib.contextmanager
+def running_on(
+    kind: str,
+    root: Path,
+    members: list[str],
+    set_up: Callable[[Processes, Mapping[str, str] | None], C],
+) -> Iterator[C]:
+    """set_up(procs, database_urls) on kind of database: each member its own PostgreSQL schema
+    (database_urls None on SQLite); its processes log under root/logs; closed on the way out."""
+    with contextlib.ExitStack() as stack:
+        urls = stack.enter_context(postgres_schemas(members)) if kind == "postgres" else None
+        procs = stack.enter_context(processes(root / "logs"))
+        running = set_up(procs, urls)
+        stack.callback(running.close)
+        yield running
 
 
 # --- the federation -----------------------------------------------------------------------

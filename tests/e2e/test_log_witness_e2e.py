@@ -15,7 +15,6 @@ again from the last good state, clearing the alarm.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import log_tamper
 import pytest
-from consent_e2e_support import postgres_schemas
+from consent_e2e_support import running_on
 from e2e_support import (
     HOST,
     HttpAnswer,
@@ -34,7 +33,6 @@ from e2e_support import (
     hermetic_env,
     http_get,
     operator_headers,
-    processes,
     run_cli,
     run_cli_together,
     wait_for,
@@ -53,6 +51,7 @@ from digitalstate.transparency.models import LogAlarm, WitnessedLog
 from digitalstate.transparency.note import SignedNote
 from digitalstate.transparency.store import record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
+from support.databases import DATABASE_KINDS
 
 pytestmark = pytest.mark.e2e
 
@@ -223,24 +222,14 @@ def set_up(root: Path, procs: Processes, database_urls: Mapping[str, str] | None
     return federation
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ],
-)
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def federation(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Federation]:
     root = tmp_path_factory.mktemp(f"log-witness-{request.param}")
-    with contextlib.ExitStack() as stack:
-        urls = (
-            stack.enter_context(postgres_schemas(MEMBERS)) if request.param == "postgres" else None
-        )
-        procs = stack.enter_context(processes(root / "logs"))
-        running = set_up(root, procs, urls)
-        stack.callback(running.close)
+    with running_on(
+        request.param, root, MEMBERS, lambda procs, urls: set_up(root, procs, urls)
+    ) as running:
         yield running
 
 

@@ -12,7 +12,6 @@ here).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import time
 from collections import Counter
@@ -31,15 +30,15 @@ from consent_e2e_support import (
     give_consent,
     person,
     postcode_held,
-    postgres_schemas,
     problem_of,
     read_as_pensions,
+    running_on,
     set_up_federation,
     sign_in_at_pensions,
     submit_address,
     withdraw,
 )
-from e2e_support import processes, wait_for
+from e2e_support import wait_for
 from log_support import logged_entries
 
 from digitalstate.demo.synthetic import SyntheticPerson
@@ -53,6 +52,7 @@ from digitalstate.transparency.verify import (
     verify_entry,
     witness_keys,
 )
+from support.databases import DATABASE_KINDS
 
 pytestmark = pytest.mark.e2e
 
@@ -62,26 +62,21 @@ VERIFIED_WITHIN_S = 30.0
 NEW_LINE, NEW_POSTCODE = "1 Tell Us Once Street", "LS1 4AP"
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ],
-)
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def federation(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ConsentFederation]:
     """The federation on one kind of database; on PostgreSQL each node has its own schema."""
     root = tmp_path_factory.mktemp(f"tell-us-once-{request.param}")
-    with contextlib.ExitStack() as stack:
-        urls = stack.enter_context(postgres_schemas(RUN)) if request.param == "postgres" else None
-        procs = stack.enter_context(processes(root / "logs"))
-        witnessing = {
-            m: {"DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS": WITNESS_INTERVAL_S} for m in RUN
-        }
-        running = set_up_federation(root, procs, database_urls=urls, env=witnessing)
-        stack.callback(running.close)
+    witnessing = {
+        m: {"DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS": WITNESS_INTERVAL_S} for m in RUN
+    }
+    with running_on(
+        request.param,
+        root,
+        RUN,
+        lambda procs, urls: set_up_federation(root, procs, database_urls=urls, env=witnessing),
+    ) as running:
         yield running
 
 

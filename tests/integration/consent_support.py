@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
@@ -26,9 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from digitalstate.app import create_node_app
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument, Member
-from digitalstate.identity.service import create_person, hash_password
+from digitalstate.identity.service import create_person, hash_password, pseudonym_for
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from support import federation as fed
@@ -227,3 +229,80 @@ def start_federation(tmp_path: Path, charter_db: str, holder_db: str) -> Iterato
             federation.stop_holder()
         federation.holder_socket.close()
         holder_engine.dispose()
+
+
+def running_federation(tmp_path: Path, database_url: str) -> Iterator[Federation]:
+    """start_federation with the charter on database_url and the register on another database."""
+    holder_db = another_database(database_url, tmp_path)
+    try:
+        yield from start_federation(tmp_path, database_url, next(holder_db))
+    finally:
+        holder_db.close()
+
+
+# --- a person, and a consent the pensions service asks for -----------------------------------
+
+CONSENT_PURPOSE = "pension-administration"
+RETURN_URL = "http://127.0.0.1:9/service/consent-return"
+
+
+def add_person_with_record(fed: Federation, email: str, name: str, address: Any) -> str:
+    """A person with an address and date of birth at the People register, signed in: their id."""
+    person = fed.add_person(email, name)
+    with fed.holder_sessions.begin() as session:
+        session.add(
+            RegisterRecord(
+                pseudonym=pseudonym_for(fed.charter, "people-register", person),
+                data=json.dumps({"people.address": address, "people.date_of_birth": "1950-12-10"}),
+                version=1,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    fed.sign_in(email)
+    return person
+
+
+def ask(fed: Federation, person: str, **changes: Any) -> dict[str, Any]:
+    """The pensions service asks for the person's address and date of birth; returns the answer."""
+    body = {
+        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person, record=True),
+        "holder": "people-register",
+        "fields": ["people.address", "people.date_of_birth"],
+        "purpose": CONSENT_PURPOSE,
+        "duration_days": 365,
+        "notify": True,
+        "return_url": RETURN_URL,
+        **changes,
+    }
+    response = fed.signed(
+        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
+    )
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def read_address(fed: Federation, consent_id: str) -> ExchangeResponse:
+    """The pensions service reads the person's address at the register under consent_id."""
+    return fed.call_holder(
+        "liverpool-pensions",
+        PENSIONS,
+        "POST",
+        "/exchange/v1/records/read",
+        {"fields": ["people.address"]},
+        purpose=CONSENT_PURPOSE,
+        consent=consent_id,
+    )
+
+
+def agree_to(fed: Federation, request_id: str) -> str:
+    """The signed-in person agrees to request_id: the consent id the service gets back."""
+    token = fed.browser.csrf(f"/consent/{request_id}")
+    answer = fed.browser.post(f"/consent/{request_id}", data={"csrf_token": token, "answer": "yes"})
+    assert answer.status_code == 303, answer.text
+    return parse_qs(urlsplit(answer.headers["location"]).query)["consent_id"][0]
+
+
+def agree(fed: Federation, person: str) -> str:
+    """The pensions service asks and the person agrees: the consent id."""
+    return agree_to(fed, ask(fed, person)["request_id"])

@@ -9,17 +9,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
+from digitalstate.transparency.store import record_access
 from digitalstate.web.session import (
     SealedCookie,
     load_or_create_session_key,
@@ -178,3 +181,44 @@ def start_register(directory: Path, database_url: str) -> Iterator[RegisterNode]
         federation="registers test federation",
     ) as node:
         yield RegisterNode(node.settings, node.runtime, node.document, node.http)
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> str:
+    """Check response is the problem slug with status: its detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM_BASE + slug, body
+    detail: str = body["detail"]
+    return detail
+
+
+# --- the register's log --------------------------------------------------------------------
+
+
+def record_read(db: Connection, pseudonym: str, now: datetime = NOW, **details: Any) -> None:
+    """Log an allowed read of pseudonym's record by the pensions service, for its pensions."""
+    record_access(
+        db,
+        holder=NODE_ID,
+        pseudonym=pseudonym,
+        requester="liverpool-pensions",
+        action="read",
+        outcome="allowed",
+        now=now,
+        purpose="pension-administration",
+        **details,
+    )
+
+
+class HasRuntime(Protocol):
+    """A running node: anything with its runtime."""
+
+    runtime: NodeRuntime
+
+
+def append(node: HasRuntime, count: int, pseudonym: str = PERSON, start: int = 0) -> None:
+    """count reads of pseudonym's address, logged at NOW with reasons "read {start}" and on."""
+    with node.runtime.engine.begin() as db:
+        for n in range(start, start + count):
+            record_read(db, pseudonym, fields=["people.address"], reason=f"read {n}")

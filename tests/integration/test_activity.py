@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from log_tamper import change_entry, delete_entry  # tests/e2e: how an insider tampers
@@ -30,7 +29,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from digitalstate.federation.domain import FederationDocument, sign_document
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.keys import KeyPair
-from digitalstate.registers.models import RegisterRecord
 from digitalstate.transparency.entries import LogEntry, witness_name
 from digitalstate.transparency.models import LogCheckpoint
 from digitalstate.transparency.note import Checkpoint, SignedNote, cosign, sign_checkpoint
@@ -46,8 +44,10 @@ from integration.consent_support import (
     ELECTORAL,
     PENSIONS,
     Federation,
-    another_database,
-    start_federation,
+    add_person_with_record,
+    agree,
+    read_address,
+    running_federation,
 )
 
 PURPOSE = "pension-administration"
@@ -64,62 +64,17 @@ def fed(
 ) -> Iterator[Federation]:
     # The nodes' own witnesses stay quiet: the test decides when a checkpoint is cosigned.
     monkeypatch.setenv(WITNESS_INTERVAL_ENV, "3600")
-    holder_db = another_database(migrated_database_url, tmp_path)
-    try:
-        yield from start_federation(tmp_path, migrated_database_url, next(holder_db))
-    finally:
-        holder_db.close()
+    yield from running_federation(tmp_path, migrated_database_url)
 
 
 @pytest.fixture
 def ada(fed: Federation) -> str:
     """Ada, signed in, with a record at the People register."""
-    person = fed.add_person("ada@example.org", "Ada Lovelace")
-    with fed.holder_sessions.begin() as session:
-        session.add(
-            RegisterRecord(
-                pseudonym=pseudonym_for(fed.charter, "people-register", person),
-                data=json.dumps({"people.address": ADDRESS, "people.date_of_birth": "1950-12-10"}),
-                version=1,
-                updated_at=datetime.now(UTC),
-            )
-        )
-    fed.sign_in("ada@example.org")
-    return person
-
-
-def agree(fed: Federation, person: str) -> str:
-    """Pensions asks for Ada's address and date of birth, and she agrees: the consent id."""
-    body = {
-        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person, record=True),
-        "holder": "people-register",
-        "fields": ["people.address", "people.date_of_birth"],
-        "purpose": PURPOSE,
-        "duration_days": 365,
-        "notify": True,
-        "return_url": "http://127.0.0.1:9/service/consent-return",
-    }
-    asked = fed.signed(
-        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
-    )
-    assert asked.status_code == 201, asked.text
-    request_id = asked.json()["request_id"]
-    token = fed.browser.csrf(f"/consent/{request_id}")
-    answer = fed.browser.post(f"/consent/{request_id}", data={"csrf_token": token, "answer": "yes"})
-    assert answer.status_code == 303, answer.text
-    return parse_qs(urlsplit(answer.headers["location"]).query)["consent_id"][0]
+    return add_person_with_record(fed, "ada@example.org", "Ada Lovelace", ADDRESS)
 
 
 def read(fed: Federation, consent_id: str) -> None:
-    answer = fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        "/exchange/v1/records/read",
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
+    answer = read_address(fed, consent_id)
     assert answer.status == 200, answer.body
 
 

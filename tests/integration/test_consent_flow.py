@@ -25,13 +25,15 @@ from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.consent.records import sign_record, signer_keys, verify_record
 from digitalstate.identity.service import grant_delegation, pseudonym_for
 from digitalstate.problems import PROBLEM_BASE
-from digitalstate.registers.models import RegisterRecord
 from integration.consent_support import (
     ELECTORAL,
     PENSIONS,
     Federation,
-    another_database,
-    start_federation,
+    add_person_with_record,
+    agree,
+    ask,
+    read_address,
+    running_federation,
 )
 
 PURPOSE = "pension-administration"
@@ -45,75 +47,19 @@ WORDING = (
 
 @pytest.fixture
 def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
-    holder_db = another_database(migrated_database_url, tmp_path)
-    try:
-        yield from start_federation(tmp_path, migrated_database_url, next(holder_db))
-    finally:
-        holder_db.close()
+    yield from running_federation(tmp_path, migrated_database_url)
 
 
 @pytest.fixture
 def ada(fed: Federation) -> str:
     """Ada, signed in, with a record at the People register."""
-    person = fed.add_person("ada@example.org", "Ada Lovelace")
-    with fed.holder_sessions.begin() as session:
-        session.add(
-            RegisterRecord(
-                pseudonym=pseudonym_for(fed.charter, "people-register", person),
-                data=json.dumps({"people.address": ADDRESS, "people.date_of_birth": "1950-12-10"}),
-                version=1,
-                updated_at=datetime.now(UTC),
-            )
-        )
-    fed.sign_in("ada@example.org")
-    return person
-
-
-def ask(fed: Federation, person: str, **changes: Any) -> dict[str, Any]:
-    """The pensions service asks for Ada's address and date of birth; returns the answer."""
-    body = {
-        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person, record=True),
-        "holder": "people-register",
-        "fields": ["people.address", "people.date_of_birth"],
-        "purpose": PURPOSE,
-        "duration_days": 365,
-        "notify": True,
-        "return_url": RETURN_URL,
-        **changes,
-    }
-    response = fed.signed(
-        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
-    )
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
+    return add_person_with_record(fed, "ada@example.org", "Ada Lovelace", ADDRESS)
 
 
 def answer(fed: Federation, request_id: str, choice: str | None) -> httpx.Response:
     token = fed.browser.csrf(f"/consent/{request_id}")
     data = {"csrf_token": token} | ({"answer": choice} if choice else {})
     return fed.browser.post(f"/consent/{request_id}", data=data)
-
-
-def agree(fed: Federation, person: str) -> str:
-    """Ask and agree; return the consent id the service gets back."""
-    asked = ask(fed, person)
-    response = answer(fed, asked["request_id"], "yes")
-    assert response.status_code == 303, response.text
-    query = parse_qs(urlsplit(response.headers["location"]).query)
-    return query["consent_id"][0]
-
-
-def read(fed: Federation, consent_id: str) -> Any:
-    return fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        "/exchange/v1/records/read",
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
 
 
 def problem_type(response: Any) -> str:
@@ -270,7 +216,7 @@ def test_agreeing_gives_the_register_its_copy_then_sends_the_person_back(
         assert consent is not None
         assert consent.person_id == ada
 
-    first = read(fed, consent_id)
+    first = read_address(fed, consent_id)
     assert first.status == 200, first.body
     assert first.json()["fields"] == {"people.address": ADDRESS}
 
@@ -436,7 +382,7 @@ def test_withdrawing_takes_effect_and_the_register_refuses_the_next_read(
     fed: Federation, ada: str
 ) -> None:
     consent_id = agree(fed, ada)
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
     confirm = fed.browser.get(f"/my/consents/{consent_id}/withdraw")
     assert "Are you sure you want to withdraw this consent?" in confirm.text
@@ -447,7 +393,7 @@ def test_withdrawing_takes_effect_and_the_register_refuses_the_next_read(
     assert "Consent withdrawn" in done.text
     assert "It took effect at" in done.text
     assert "has confirmed it" in done.text
-    refused = read(fed, consent_id)
+    refused = read_address(fed, consent_id)
     assert refused.status == 403
     assert problem_type(refused) == "consent-refused"
     assert "withdrawn" in refused.json()["detail"]
@@ -462,7 +408,7 @@ def test_a_withdrawal_without_the_csrf_token_is_refused(fed: Federation, ada: st
     response = fed.browser.post(f"/my/consents/{consent_id}/withdraw", data={})
 
     assert response.status_code == 403
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
 
 def test_a_withdrawal_the_register_misses_is_retried_until_it_confirms(
@@ -489,7 +435,7 @@ def test_a_withdrawal_the_register_misses_is_retried_until_it_confirms(
         held = session.get(HeldConsent, consent_id)
         assert held is not None
         assert held.status == "withdrawn"
-    assert read(fed, consent_id).status == 403
+    assert read_address(fed, consent_id).status == 403
     assert fed.browser.run(flows.retry_withdrawals(fed.charter)) == 0
     details = fed.browser.get(f"/my/consents/{consent_id}").text
     assert "has not confirmed" not in details
@@ -502,7 +448,7 @@ def test_who_has_seen_your_data_shows_each_read_and_names_registers_not_reached(
     fed: Federation, ada: str
 ) -> None:
     consent_id = agree(fed, ada)
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
     page = fed.browser.get("/my/activity")
 
@@ -696,7 +642,7 @@ def test_a_register_refuses_a_withdrawal_that_is_not_one(fed: Federation, ada: s
 
     assert response.status == 422
     assert problem_type(response) == "consent-record-invalid"
-    assert read(fed, consent_id).status == 200
+    assert read_address(fed, consent_id).status == 200
 
 
 def test_a_register_has_nothing_to_withdraw_for_a_consent_it_never_held(

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +36,24 @@ from digitalstate.federation.domain import (
     sign_document,
 )
 from digitalstate.keys import KeyPair
-from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.settings import NodeSettings
 from digitalstate.storage import migrate
-from support import federation as fed
+from integration.node_app_support import (
+    ANCHOR,
+    BASE_URL,
+    CALLER,
+    CALLER_ID,
+    MAX_BODY_BYTES,
+    NODE_ID,
+    NODE_NAME,
+    STRANGER,
+    assert_problem,
+    federation_document,
+    make_node_settings,
+)
 from support.clients import InProcessClient
-from support.nodes import node_settings, running_node
+from support.nodes import running_node
 
-NODE_ID = "swansea-motoring"
-NODE_NAME = "Swansea motoring office"
-BASE_URL = "http://swansea.test"
-CALLER_ID = "newcastle-tax"
-MAX_BODY_BYTES = 2048
-ANCHOR = KeyPair.from_seed(bytes(range(10, 42)))
-CALLER = KeyPair.from_seed(bytes(range(42, 74)))
-STRANGER = KeyPair.from_seed(bytes(range(74, 106)))
 PURPOSE = load_catalogue().purposes[0].code
 
 
@@ -78,34 +80,6 @@ def add_test_routes(app: FastAPI) -> None:
     async def echo(body: Echo) -> Echo:
         """Answer with the body it was given (tests only)."""
         return body
-
-
-def federation_document(node_key: KeyPair, *, expired: bool = False) -> FederationDocument:
-    now = datetime.now(UTC).replace(microsecond=0)
-    issued = now - timedelta(hours=2) if expired else now - timedelta(minutes=1)
-    since = issued - timedelta(days=1)
-    return fed.federation_document(
-        (
-            fed.member(
-                NODE_ID,
-                node_key,
-                name=NODE_NAME,
-                roles=("register", "service"),
-                base_url=BASE_URL,
-                since=since,
-            ),
-            fed.member(
-                CALLER_ID,
-                CALLER,
-                name="Newcastle tax",
-                base_url="http://newcastle.test",
-                since=since,
-            ),
-        ),
-        version=3,
-        issued_at=issued,
-        expires_at=issued + timedelta(hours=1),
-    )
 
 
 @dataclass
@@ -157,19 +131,6 @@ class Node:
         )
 
 
-def make_node_settings(directory: Path, database_url: str) -> NodeSettings:
-    return node_settings(
-        directory,
-        NODE_ID,
-        database_url,
-        name=NODE_NAME,
-        roles=["register", "service"],
-        base_url=BASE_URL,
-        anchor=ANCHOR,
-        extra={"exchange": {"max_body_bytes": MAX_BODY_BYTES}},
-    )
-
-
 def start_node(
     tmp_path: Path, database_url: str, *, expired: bool = False, cached: bool = True
 ) -> Iterator[Node]:
@@ -196,17 +157,6 @@ def expired_node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
 def unfed_node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
     """A node that has never obtained a federation document (the anchor is down)."""
     yield from start_node(tmp_path, migrated_database_url, cached=False)
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == PROBLEM_BASE + slug, problem
-    assert problem["status"] == status
-    assert problem["title"]
-    assert problem["detail"]
-    return problem
 
 
 # health and pages -------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from log_support import logged_entries
 
 from digitalstate.consent.models import HeldConsent
 from digitalstate.exchange.client import ExchangeClient
-from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.entries import LogEntry
 from integration.registers_support import (
     ADDRESS,
@@ -30,6 +29,7 @@ from integration.registers_support import (
     RegisterNode,
     add_consent,
     add_record,
+    problem,
     start_register,
 )
 
@@ -40,15 +40,6 @@ ACCESS = "/exchange/v1/access-records"
 @pytest.fixture
 def node(tmp_path: Path, migrated_database_url: str) -> Iterator[RegisterNode]:
     yield from start_register(tmp_path / "people-register", migrated_database_url)
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_BASE + slug, body
-    detail: str = body["detail"]
-    return detail
 
 
 def records(node: RegisterNode, pseudonym: str = PERSON) -> list[LogEntry]:

@@ -33,6 +33,7 @@ from digitalstate.settings import NodeSettings
 from digitalstate.tellusonce.models import ReceivedNotice
 from digitalstate.tellusonce.service import retry_dead
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
+from integration.tellusonce_support import received_notices
 from support.federation import hold, nodes_document
 from support.nodes import ServedNode, node_runtime, node_settings
 from support.servers import bound_socket, port_of
@@ -103,8 +104,7 @@ class Pair:
             return row
 
     def received(self) -> list[ReceivedNotice]:
-        with self.holder.sessions.begin() as session:
-            return list(session.scalars(select(ReceivedNotice)))
+        return received_notices(self.holder.sessions)
 
 
 @pytest.fixture

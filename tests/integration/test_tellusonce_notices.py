@@ -31,6 +31,7 @@ from digitalstate.problems import PROBLEM_BASE
 from digitalstate.services.models import ServiceConsent
 from digitalstate.settings import NodeSettings
 from digitalstate.tellusonce.models import ReceivedNotice
+from integration.tellusonce_support import received_notices
 from support.clients import InProcessClient
 from support.federation import federation_document, member
 from support.nodes import node_settings, running_node
@@ -92,8 +93,7 @@ class Service:
         return response
 
     def rows(self) -> list[ReceivedNotice]:
-        with self.runtime.sessions.begin() as session:
-            return list(session.scalars(select(ReceivedNotice)))
+        return received_notices(self.runtime.sessions)
 
 
 @pytest.fixture

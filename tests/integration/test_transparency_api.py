@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +17,6 @@ from log_tamper import delete_entry
 from sqlalchemy import select
 
 from digitalstate.keys import KeyPair
-from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
 from digitalstate.transparency.leaves import MAX_LEAVES_PER_PAGE
 from digitalstate.transparency.merkle import (
@@ -38,7 +35,6 @@ from digitalstate.transparency.note import (
     verify_log_signature,
 )
 from digitalstate.transparency.sequencer import Sequencer
-from digitalstate.transparency.store import record_access
 from integration.registers_support import (
     CHARTER,
     NODE_ID,
@@ -46,6 +42,8 @@ from integration.registers_support import (
     PERSON,
     TAX,
     RegisterNode,
+    append,
+    problem,
     start_register,
 )
 
@@ -53,7 +51,6 @@ CHECKPOINT = "/.well-known/digitalstate/checkpoint"
 LOG = "/.well-known/digitalstate/log"
 COSIGNATURES = "/exchange/v1/log/cosignatures"
 ACCESS = "/exchange/v1/access-records"
-NOW = datetime(2026, 3, 1, 10, 42, tzinfo=UTC)
 ENTRIES = 21
 
 
@@ -74,38 +71,12 @@ def sequencer(node: RegisterNode, batch_size: int = 1000) -> Sequencer:
     return Sequencer(node.runtime.engine, origin(node), log_key(node), batch_size=batch_size)
 
 
-def append(node: RegisterNode, count: int, pseudonym: str = PERSON, start: int = 0) -> None:
-    with node.runtime.engine.begin() as db:
-        for n in range(start, start + count):
-            record_access(
-                db,
-                holder=NODE_ID,
-                pseudonym=pseudonym,
-                requester="liverpool-pensions",
-                action="read",
-                outcome="allowed",
-                now=NOW,
-                purpose="pension-administration",
-                fields=["people.address"],
-                reason=f"read {n}",
-            )
-
-
 @pytest.fixture
 def filled(node: RegisterNode) -> RegisterNode:
     """ENTRIES entries, integrated in batches of 5 (checkpoints at 5, 10, 15, 20, 21)."""
     append(node, ENTRIES)
     sequencer(node, batch_size=5).drain()
     return node
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_BASE + slug, body
-    detail: str = body["detail"]
-    return detail
 
 
 def get_note(node: RegisterNode, path: str = CHECKPOINT) -> SignedNote:

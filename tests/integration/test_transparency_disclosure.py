@@ -19,7 +19,6 @@ import base64
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ from sqlalchemy import delete, update
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.keys import KeyPair
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.transparency.api import LOG_AUDIT_PURPOSE
 from digitalstate.transparency.entries import LogEntry, log_origin, witness_name
 from digitalstate.transparency.merkle import inclusion_plan, leaf_hash, verify_inclusion
@@ -46,7 +44,6 @@ from digitalstate.transparency.person import (
 )
 from digitalstate.transparency.sequencer import Sequencer
 from digitalstate.transparency.service import MAX_AUDIT_ENTRIES
-from digitalstate.transparency.store import record_access
 from integration.registers_support import (
     ANCHOR,
     BASE_URL,
@@ -55,7 +52,9 @@ from integration.registers_support import (
     OTHER_PERSON,
     PEERS,
     PERSON,
+    append,
     member,
+    problem,
 )
 from support.clients import InProcessClient, ground_headers
 from support.nodes import start_register
@@ -64,7 +63,6 @@ ACCESS = "/exchange/v1/access-records"
 ENTRIES_PATH = "/exchange/v1/log/entries"
 COSIGNATURES = "/exchange/v1/log/cosignatures"
 LOG = "/.well-known/digitalstate/log"
-NOW = datetime(2026, 3, 1, 10, 42, tzinfo=UTC)
 ENTRIES = 21
 AUDITOR = "opendata"
 AUDIT_BASIS = "transparency-audit"
@@ -149,23 +147,6 @@ def node(tmp_path: Path, migrated_database_url: str) -> Iterator[Node]:
         yield Node(running.runtime, running.http, log_origin(running.document.federation, NODE_ID))
 
 
-def append(node: Node, count: int, pseudonym: str = PERSON, start: int = 0) -> None:
-    with node.runtime.engine.begin() as db:
-        for n in range(start, start + count):
-            record_access(
-                db,
-                holder=NODE_ID,
-                pseudonym=pseudonym,
-                requester="liverpool-pensions",
-                action="read",
-                outcome="allowed",
-                now=NOW,
-                purpose="pension-administration",
-                fields=["people.address"],
-                reason=f"read {n}",
-            )
-
-
 @pytest.fixture
 def filled(node: Node) -> Node:
     """ENTRIES entries about PERSON, then 3 about OTHER_PERSON, integrated and cosigned."""
@@ -174,15 +155,6 @@ def filled(node: Node) -> Node:
     node.integrate()
     node.cosign_newest()
     return node
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_BASE + slug, body
-    detail: str = body["detail"]
-    return detail
 
 
 def checkpoint_of(node: Node, answer: dict[str, Any]) -> Checkpoint:

@@ -24,12 +24,13 @@ from digitalstate.problems import PROBLEM_BASE
 from digitalstate.transparency.entries import LogEntry, log_origin
 from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.sequencer import Sequencer
-from digitalstate.transparency.store import LogDamagedError, entries_for, record_access
+from digitalstate.transparency.store import LogDamagedError, entries_for
 from integration.registers_support import (
     NODE_ID,
     OTHER_PERSON,
     PERSON,
     RegisterNode,
+    record_read,
     start_register,
 )
 from integration.witness_support import MEMBER, T0, open_alarms, witness, witnessed_log
@@ -80,16 +81,7 @@ def test_a_row_relabelled_to_another_person_is_not_served_to_them_and_the_route_
     engine = node.runtime.engine
     with engine.begin() as db:
         for pseudonym in (PERSON, PERSON, OTHER_PERSON):
-            record_access(
-                db,
-                holder=NODE_ID,
-                pseudonym=pseudonym,
-                requester="liverpool-pensions",
-                action="read",
-                outcome="allowed",
-                now=T0,
-                purpose="pension-administration",
-            )
+            record_read(db, pseudonym, now=T0)
     key = node.runtime.key
     origin = log_origin(node.document.federation, NODE_ID)
     Sequencer(engine, origin, key).drain()

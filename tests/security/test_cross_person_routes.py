@@ -10,12 +10,10 @@ A route the classification in security/support.py does not know fails the first 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -27,7 +25,16 @@ from digitalstate.identity.models import Delegation
 from digitalstate.identity.service import grant_delegation, pseudonym_for
 from digitalstate.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
-from integration.consent_support import ELECTORAL, PENSIONS, Federation, start_federation
+from integration.consent_support import (
+    ELECTORAL,
+    PENSIONS,
+    Federation,
+    add_person_with_record,
+    agree,
+    ask,
+    read_address,
+    start_federation,
+)
 from integration.registers_support import (
     OTHER_PERSON,
     PERSON,
@@ -52,7 +59,6 @@ from security.support import (
 )
 
 PURPOSE = "pension-administration"
-RETURN_URL = "http://127.0.0.1:9/service/consent-return"
 READ = "/exchange/v1/records/read"
 
 
@@ -79,53 +85,12 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     yield from start_federation(tmp, f"sqlite:///{tmp / 'charter.db'}", f"sqlite:///{tmp}/p.db")
 
 
-def _ask(fed: Federation, person_id: str) -> str:
-    body = {
-        "subject": pseudonym_for(fed.charter, "liverpool-pensions", person_id, record=True),
-        "holder": "people-register",
-        "fields": ["people.address", "people.date_of_birth"],
-        "purpose": PURPOSE,
-        "duration_days": 365,
-        "notify": True,
-        "return_url": RETURN_URL,
-    }
-    answer = fed.signed(
-        "liverpool-pensions", PENSIONS, "POST", "/exchange/v1/consent-requests", body
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["request_id"])
-
-
-def _agree(fed: Federation, request_id: str) -> str:
-    token = fed.browser.csrf(f"/consent/{request_id}")
-    answer = fed.browser.post(f"/consent/{request_id}", data={"csrf_token": token, "answer": "yes"})
-    assert answer.status_code == 303, answer.text
-    return parse_qs(urlsplit(answer.headers["location"]).query)["consent_id"][0]
-
-
 def _seed(fed: Federation, email: str, name: str, postcode: str) -> Person:
     """A person with a record, a consent, a read under it, a helper and a waiting request."""
-    person_id = fed.add_person(email, name)
     address = {"lines": [f"1 {name} Street"], "town": "Liverpool", "postcode": postcode}
-    with fed.holder_sessions.begin() as session:
-        pseudonym = pseudonym_for(fed.charter, "people-register", person_id)
-        data = {"people.address": address, "people.date_of_birth": "1950-12-10"}
-        session.add(
-            RegisterRecord(
-                pseudonym=pseudonym, data=json.dumps(data), version=1, updated_at=datetime.now(UTC)
-            )
-        )
-    fed.sign_in(email)
-    consent_id = _agree(fed, _ask(fed, person_id))
-    read = fed.call_holder(
-        "liverpool-pensions",
-        PENSIONS,
-        "POST",
-        READ,
-        {"fields": ["people.address"]},
-        purpose=PURPOSE,
-        consent=consent_id,
-    )
+    person_id = add_person_with_record(fed, email, name, address)
+    consent_id = agree(fed, person_id)
+    read = read_address(fed, consent_id)
     assert read.status == 200, read.body
     helper = f"helper-of-{email}"
     fed.add_person(helper, f"Helper of {name}")
@@ -140,7 +105,7 @@ def _seed(fed: Federation, email: str, name: str, postcode: str) -> Person:
             now=now,
         )
         delegation_id = delegation.id
-    request_id = _ask(fed, person_id)
+    request_id = ask(fed, person_id)["request_id"]
     ids = {"consent_id": consent_id, "request_id": request_id, "delegation_id": delegation_id}
     return Person(email, person_id, ids, (consent_id, request_id, name, postcode, helper, email))
 

@@ -21,7 +21,7 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import upgrade
-from integration.test_node_app import (
+from integration.node_app_support import (
     ANCHOR,
     BASE_URL,
     CALLER,

@@ -33,7 +33,7 @@ from digitalstate.settings import (
     FederationSection,
     NodeSettings,
 )
-from integration.test_node_app import BASE_URL, CALLER, CALLER_ID, assert_problem
+from integration.node_app_support import BASE_URL, CALLER, CALLER_ID, assert_problem
 from support.clients import InProcessClient
 from support.servers import LoopbackServer, bound_socket
 

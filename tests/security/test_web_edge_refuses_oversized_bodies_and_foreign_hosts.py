@@ -33,6 +33,7 @@ from digitalstate.web.hardening import (
     strict_host_name,
 )
 from integration import consent_support
+from integration.consent_support import ask
 from integration.identity_support import (
     PASSWORD,
     Federation,
@@ -49,7 +50,6 @@ from integration.registers_support import (
     add_record,
     start_register,
 )
-from integration.test_consent_flow import ask
 from security.support import build_role_apps
 from support.fixtures import ALICE
 from support.servers import LoopbackServer

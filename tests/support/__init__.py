@@ -7,5 +7,6 @@ tests/ on pytest's pythonpath):
 - support.nodes: a node's settings, its runtime and its app running in-process;
 - support.clients: a synchronous in-process client of an app, which can sign exchange calls;
 - support.servers: an app served by uvicorn on a loopback socket, in a thread;
+- support.databases: the kinds of database a fixture is parametrised over;
 - support.fixtures: fixtures several layers share (alice, bob), imported by their conftest.py.
 """
