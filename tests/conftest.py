@@ -106,13 +106,21 @@ def postgres_dropper() -> Iterator[_Dropper]:
     dropper.finish()
 
 
+# The tests' own databases are thrown away: their commits need not wait for the WAL to reach
+# the disk (PostgreSQL's synchronous_commit, per connection; durability only, no visibility
+# or isolation changes). The production URLs keep the server's default.
+_NO_COMMIT_FLUSH = "-csynchronous_commit=off"
+
+
 def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
     """A URL whose connections work in a fresh, empty schema; the schema is dropped afterwards."""
     base = postgres_base_url()
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(base, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(base).update_query_dict(
+        {"options": f"-csearch_path={schema} {_NO_COMMIT_FLUSH}"}
+    )
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -120,7 +128,9 @@ def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
 
 
 def _postgres_database_url(name: str) -> str:
-    return make_url(postgres_base_url()).set(database=name).render_as_string(hide_password=False)
+    url = make_url(postgres_base_url()).set(database=name)
+    url = url.update_query_dict({"options": _NO_COMMIT_FLUSH})
+    return url.render_as_string(hide_password=False)
 
 
 def _drop_database(name: str) -> str:
