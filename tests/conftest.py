@@ -99,11 +99,23 @@ class _Dropper:
 
 
 @pytest.fixture(scope="session")
-def postgres_dropper() -> Iterator[_Dropper]:
-    """The session's dropper of PostgreSQL databases and schemas."""
+def postgres_dropper(request: pytest.FixtureRequest) -> _Dropper:
+    """The session's dropper of PostgreSQL databases and schemas.
+
+    It finishes when pytest does (a config cleanup), not in a fixture's teardown: the drops
+    left when the last test ends are no part of that test, and must not count against its
+    pytest-timeout (PostgreSQL 15 checkpoints at every DROP DATABASE, so a loaded machine
+    leaves a backlog).
+    """
     dropper = _Dropper()
-    yield dropper
-    dropper.finish()
+    request.config.add_cleanup(dropper.finish)
+    return dropper
+
+
+# The tests' own databases are thrown away: their commits need not wait for the WAL to reach
+# the disk (PostgreSQL's synchronous_commit, per connection; durability only, no visibility
+# or isolation changes). The production URLs keep the server's default.
+_NO_COMMIT_FLUSH = "-csynchronous_commit=off"
 
 
 def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
@@ -112,7 +124,9 @@ def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(base, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(base).update_query_dict(
+        {"options": f"-csearch_path={schema} {_NO_COMMIT_FLUSH}"}
+    )
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -120,7 +134,9 @@ def _postgres_schema_url(dropper: _Dropper) -> Iterator[str]:
 
 
 def _postgres_database_url(name: str) -> str:
-    return make_url(postgres_base_url()).set(database=name).render_as_string(hide_password=False)
+    url = make_url(postgres_base_url()).set(database=name)
+    url = url.update_query_dict({"options": _NO_COMMIT_FLUSH})
+    return url.render_as_string(hide_password=False)
 
 
 def _drop_database(name: str) -> str:
@@ -145,7 +161,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
+def postgres_template(request: pytest.FixtureRequest) -> str:
     """A PostgreSQL database with every migration applied, made once per test process.
 
     Its name is unique to this process (pytest-xdist workers each make their own), and nothing
@@ -155,11 +171,9 @@ def postgres_template() -> Iterator[str]:
     name = f"ds_template_{os.getpid()}_{secrets.token_hex(4)}"
     with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    try:
-        _migrate(_postgres_database_url(name))
-        yield name
-    finally:
-        _Dropper._run(_drop_database(name))
+    request.config.add_cleanup(lambda: _Dropper._run(_drop_database(name)))
+    _migrate(_postgres_database_url(name))
+    return name
 
 
 def _postgres_migrated_url(template: str, dropper: _Dropper) -> Iterator[str]:

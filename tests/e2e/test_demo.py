@@ -51,7 +51,7 @@ DEMO_IDS = [
     "opendata",
 ]
 PORT_COUNT = 1 + len(DEMO_IDS)
-READY_WITHIN_S = 30.0
+READY_WITHIN_S = 120.0
 STOPPED_WITHIN_S = 15.0
 
 

@@ -22,7 +22,8 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.settings import NodeSettings
-from digitalstate.transparency.store import record_access
+from digitalstate.transparency.entries import make_entry
+from digitalstate.transparency.store import append_entries, record_access
 from digitalstate.web.session import (
     SealedCookie,
     load_or_create_session_key,
@@ -218,7 +219,24 @@ class HasRuntime(Protocol):
 
 
 def append(node: HasRuntime, count: int, pseudonym: str = PERSON, start: int = 0) -> None:
-    """count reads of pseudonym's address, logged at NOW with reasons "read {start}" and on."""
+    """count reads of pseudonym's address, logged at NOW with reasons "read {start}" and on.
+
+    The entries are the ones record_read makes, stored in one statement: 65,538 of them one
+    statement at a time took 35 s on a loaded PostgreSQL.
+    """
+    entries = [
+        make_entry(
+            holder=NODE_ID,
+            pseudonym=pseudonym,
+            requester="liverpool-pensions",
+            action="read",
+            outcome="allowed",
+            now=NOW,
+            purpose="pension-administration",
+            fields=["people.address"],
+            reason=f"read {n}",
+        )
+        for n in range(start, start + count)
+    ]
     with node.runtime.engine.begin() as db:
-        for n in range(start, start + count):
-            record_read(db, pseudonym, fields=["people.address"], reason=f"read {n}")
+        append_entries(db, entries)
