@@ -197,19 +197,19 @@ def problem(response: httpx.Response, status: int, slug: str) -> str:
 # --- the register's log --------------------------------------------------------------------
 
 
+PENSIONS_READ: dict[str, Any] = {
+    "holder": NODE_ID,
+    "requester": "liverpool-pensions",
+    "action": "read",
+    "outcome": "allowed",
+    "purpose": "pension-administration",
+}
+"""An allowed read by the pensions service, for its pensions: what record_read and append log."""
+
+
 def record_read(db: Connection, pseudonym: str, now: datetime = NOW, **details: Any) -> None:
     """Log an allowed read of pseudonym's record by the pensions service, for its pensions."""
-    record_access(
-        db,
-        holder=NODE_ID,
-        pseudonym=pseudonym,
-        requester="liverpool-pensions",
-        action="read",
-        outcome="allowed",
-        now=now,
-        purpose="pension-administration",
-        **details,
-    )
+    record_access(db, pseudonym=pseudonym, now=now, **PENSIONS_READ, **details)
 
 
 class HasRuntime(Protocol):
@@ -226,15 +226,11 @@ def append(node: HasRuntime, count: int, pseudonym: str = PERSON, start: int = 0
     """
     entries = [
         make_entry(
-            holder=NODE_ID,
             pseudonym=pseudonym,
-            requester="liverpool-pensions",
-            action="read",
-            outcome="allowed",
             now=NOW,
-            purpose="pension-administration",
             fields=["people.address"],
             reason=f"read {n}",
+            **PENSIONS_READ,
         )
         for n in range(start, start + count)
     ]
