@@ -296,6 +296,10 @@ async def _drain(pair: Pair) -> None:
         await pair.holder.client.close()
 
 
+WOKEN_WITHIN_S = 30.0
+"""Half the worker's 60 s poll: a delivery sooner than this was the wake's, not the poll's."""
+
+
 def test_the_running_worker_delivers_as_soon_as_it_is_woken(pair: Pair) -> None:
     pair.service.start()
 
@@ -308,7 +312,9 @@ def test_the_running_worker_delivers_as_soon_as_it_is_woken(pair: Pair) -> None:
             woken = time.monotonic()
             pair.holder.wake(OUTBOX_EVENT)
             while (await asyncio.to_thread(pair.row, message_id)).delivered_at is None:
-                assert time.monotonic() - woken < 5, "the notice was not delivered"
+                # Well before the 60 s poll: only the wake can have sent it. Not a speed target
+                # (a loaded machine takes seconds); a bound that tells woken from polled.
+                assert time.monotonic() - woken < WOKEN_WITHIN_S, "the notice was not delivered"
                 await asyncio.sleep(0.02)
             return time.monotonic() - woken
         finally:
@@ -316,7 +322,7 @@ def test_the_running_worker_delivers_as_soon_as_it_is_woken(pair: Pair) -> None:
             await asyncio.gather(task, return_exceptions=True)
             await pair.holder.client.close()
 
-    assert asyncio.run(scenario()) < 2
+    assert asyncio.run(scenario()) < WOKEN_WITHIN_S
 
 
 def test_a_database_locked_longer_than_its_busy_timeout_delays_delivery_but_loses_nothing(
