@@ -155,9 +155,10 @@ def test_a_relative_file_is_found_beside_the_settings_file(tmp_path: Path) -> No
     assert settings(tmp_path, []).service_files == []
 
 
-def test_a_node_runs_at_most_one_service_for_now(tmp_path: Path) -> None:
+def test_a_node_runs_several_services_each_file_named_once(tmp_path: Path) -> None:
+    assert len(settings(tmp_path, ["a.toml", "b.toml"]).service_files) == 2
     with pytest.raises(SettingsError) as caught:
-        settings(tmp_path, ["a.toml", "b.toml"])
+        settings(tmp_path, ["a.toml", "b.toml", "a.toml"])
     message = str(caught.value)
-    assert "[services] files: " in message and "at most one service" in message
+    assert "[services] files: " in message and "'a.toml' is listed twice" in message
     assert "\n" not in message
