@@ -18,7 +18,7 @@ services/definitions.py checks that conditions name questions that exist, on ear
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -47,6 +47,17 @@ def _scalars(value: Any) -> list[ScalarValue]:
 Scalar = Annotated[ScalarValue, PlainValidator(_scalar)]
 Scalars = Annotated[list[ScalarValue], PlainValidator(_scalars)]
 
+
+class DefinitionCheckError(ValueError):
+    """A check across keys that failed: where (a key path), what, and the fix."""
+
+    def __init__(self, where: Sequence[str | int], what: str, fix: str) -> None:
+        super().__init__(what)
+        self.where = tuple(where)
+        self.what = what
+        self.fix = fix
+
+
 TESTS = ("equals", "in_", "not_in", "answered", "age_under", "age_at_least")
 
 
@@ -71,16 +82,22 @@ class Condition(BaseModel):
         groups = [name for name in ("all", "any") if getattr(self, name) is not None]
         if groups:
             if len(groups) > 1 or tests or self.question is not None:
-                raise ValueError(
-                    "a condition with all or any has nothing else; nest the other tests in it"
+                raise DefinitionCheckError(
+                    [],
+                    "a condition with all or any has no other key",
+                    "nest the other tests in its list",
                 )
             if self.depth > MAX_DEPTH:
-                raise ValueError(f"conditions nest at most {MAX_DEPTH} deep; simplify it")
+                raise DefinitionCheckError(
+                    [], f"conditions nest at most {MAX_DEPTH} deep", "write it with fewer levels"
+                )
             return self
         if self.question is None or len(tests) != 1:
-            raise ValueError(
-                "a condition is { question = ID, and one of equals, in, not_in, answered, "
-                "age_under, age_at_least }, or { all = [...] } or { any = [...] }"
+            raise DefinitionCheckError(
+                [],
+                "a condition has a question and one test, or is all or any",
+                "write { question = ID, and one of equals, in, not_in, answered, age_under, "
+                "age_at_least }, or { all = [...] } or { any = [...] }",
             )
         return self
 

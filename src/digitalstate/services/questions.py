@@ -8,10 +8,12 @@ and pages are services/definitions.py's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
+
+from digitalstate.services.conditions import DefinitionCheckError
 
 MAX_CHOICES = 100
 ID_PATTERN = r"^[a-z][a-z0-9_-]{0,47}$"
@@ -74,16 +76,6 @@ NUMBER_BOUND = 10**12
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_UPLOAD_BYTES = 2 * 1024 * 1024
 FILE_KINDS = ("pdf", "jpeg", "png")
-
-
-class DefinitionCheckError(ValueError):
-    """A check across keys that failed: where (a key path), what, and the fix."""
-
-    def __init__(self, where: Sequence[str | int], what: str, fix: str) -> None:
-        super().__init__(what)
-        self.where = tuple(where)
-        self.what = what
-        self.fix = fix
 
 
 # --- texts in one or two languages ---------------------------------------------------------
