@@ -224,7 +224,7 @@ def parse_money(question: Question, form: Form, _today: date) -> Parsed:
 
 def _month(text: str) -> int | None:
     if text.isdigit():
-        return int(text) if len(text) <= 2 else None
+        return int(text) if len(text) <= 2 and 1 <= int(text) <= 12 else None
     name = text.lower()
     if len(name) >= 3:
         for number, month in enumerate(MONTHS, start=1):
