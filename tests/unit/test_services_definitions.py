@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -496,3 +497,16 @@ def test_a_journeys_key_without_pages_is_refused(tmp_path: Path) -> None:
 def test_the_actions_a_node_runs_can_be_given(tmp_path: Path) -> None:
     path = write(tmp_path, JOURNEY.replace('action = "record"', 'action = "launch"'))
     assert read_definition(path, actions=frozenset({"launch"})).submit is not None
+
+
+def test_the_sample_definition_in_the_docs_is_usable(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    found = re.search(
+        r"<!-- sample: register-to-vote.toml -->\n```toml\n(.*?)\n```", docs.read_text(), re.DOTALL
+    )
+    assert found is not None
+    path = tmp_path / "register-to-vote.toml"
+    path.write_text(found.group(1))
+    definition = read_definition(path)
+    assert [page.id for page in definition.pages][-1] == "previous-address"
+    assert check_against(path, definition.entry("demo"), load_catalogue()) is None

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from digitalstate.federation.domain import MEMBER_ID_PATTERN, Catalogue, FederationDocument
-from digitalstate.services.conditions import Condition
+from digitalstate.services.conditions import Condition, DefinitionCheckError
 from digitalstate.services.domain import (
     CONSENT_DAYS,
     PEOPLE_REGISTER,
@@ -46,7 +46,6 @@ from digitalstate.services.domain import (
 from digitalstate.services.questions import (
     ID_PATTERN,
     LANGUAGE_NAMES,
-    DefinitionCheckError,
     LongText,
     Question,
     ShortText,
