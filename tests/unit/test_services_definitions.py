@@ -244,7 +244,7 @@ def test_a_journey_reads_with_its_pages_questions_and_defaults(tmp_path: Path) -
     assert definition.prefix == "PC"
     assert [page.id for page in definition.pages] == ["about-you", "why"]
     question = definition.question("dob")
-    assert question is not None and question.required and question.subject() == "Date of birth"
+    assert question is not None and question.required and question.subject() == "date of birth"
     assert definition.languages == ["en"] and definition.title.text("cy") == "Apply for a thing"
 
 

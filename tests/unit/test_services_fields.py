@@ -374,3 +374,13 @@ def test_parsed_answers_of_every_type_validate_against_the_eform(typed: dict[str
         assert isinstance(parsed, Answer), (question.type, parsed)
         submitted[question.id] = parsed.value
     validator.validate(submitted)
+
+
+def test_without_an_error_name_the_label_names_the_answer_mid_sentence() -> None:
+    assert error(ask("text", label="Full name"), {}) == "Enter full name"
+    assert error(ask("ni-number", label="National Insurance number"), {}) == (
+        "Enter National Insurance number"
+    )
+    assert error(ask("text", label="Full name", max_length=2), {"q": "abc"}) == (
+        "Full name must be 2 characters or less"
+    )

@@ -14,9 +14,8 @@ Input names: a question whose id is `dob` is read from `dob`, or from its parts'
 `dob-day`, `dob-month`, `dob-year` (date), `-line-1`, `-line-2`, `-town`, `-postcode`
 (uk-address), `-name`, `-sort-code`, `-account-number` (bank-details): `input_names`.
 
-The values are those of the registers (registers/domain.py) where both hold one: the same
-postcode, National Insurance number, email and phone rules and normal forms, so a register's
-value can pre-fill a question as it is.
+The registers' rules and normal forms are used where both hold a value (postcode, National
+Insurance number, email, phone), so a register's value can pre-fill a question as it is.
 """
 
 from __future__ import annotations
@@ -311,13 +310,6 @@ def parse_checkboxes(question: Question, form: Form, _today: date) -> Parsed:
     return _choose_many(question, _texts(form, question.id), offered, question.max_choices)
 
 
-def parse_slots(question: Question, form: Form, offered: Sequence[str] | None) -> Parsed:
-    """Up to max_choices of the values the service offers at run time (its source)."""
-    return _choose_many(
-        question, _texts(form, question.id), list(offered or ()), question.max_choices
-    )
-
-
 def parse_yes_no(question: Question, form: Form, _today: date) -> Parsed:
     """Yes or no, as true or false."""
     value = _text(form, question.id)
@@ -467,7 +459,9 @@ def parse(
             return Answer(None)
         return Answer(upload.describe())
     if question.type == "slots":
-        return parse_slots(question, form, offered)
+        # Up to max_choices of the values the service's source offers now.
+        chosen = _texts(form, question.id)
+        return _choose_many(question, chosen, list(offered or ()), question.max_choices)
     return PARSERS[question.type](question, form, today)
 
 

@@ -215,8 +215,16 @@ class Question(_Part):
         return tuple(self.accept or FILE_KINDS)
 
     def subject(self, lang: str = "en") -> str:
-        """What error messages call the answer: error_name, or else the label."""
-        return (self.error_name or self.label).text(lang)
+        """What error messages call the answer: error_name, or else the label, its first
+        letter in lower case unless another word is capitalised too ('Full name' is 'full
+        name' in 'Enter full name'; 'National Insurance number' stays as it is)."""
+        if self.error_name is not None:
+            return self.error_name.text(lang)
+        label = self.label.text(lang).rstrip("?").strip()
+        first, *others = label.split(" ")
+        if first[1:].islower() and not any(word[:1].isupper() for word in others):
+            return first[:1].lower() + label[1:]
+        return label
 
     def choice_label(self, value: Any, lang: str = "en") -> str:
         """The label of the choice whose value is value (the value itself if none)."""
