@@ -119,7 +119,9 @@ class LogSection(_Section):
         10, gt=0, description="how often this node fetches, checks and cosigns the others' logs"
     )
     witness_alarm_after_seconds: float = Field(
-        300, gt=0, description="raise an alarm when a log stays unreachable this long"
+        300,
+        gt=0,
+        description="raise an alarm when a log verified before stays unreachable this long",
     )
     witness_audit_leaves: int = Field(
         65_536, ge=0, description="leaf hashes re-read per round to re-audit each log whole"

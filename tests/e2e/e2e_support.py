@@ -16,10 +16,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from digitalstate.demo.supervisor import Child, stop_all, wait_until
+from digitalstate.federation.service import add_member
+from digitalstate.keys import KeyPair
+from digitalstate.settings import load_anchor_settings, load_node_settings
+from digitalstate.storage.engine import make_engine, make_sessions
 from support.cli import completed, hermetic, invoke
 from support.processes import ForkedProcess
 
@@ -161,6 +166,37 @@ def run_cli_each(commands: Iterable[list[str]]) -> None:
     """Run several `digitalstate` commands, one after another in this process; fail if any fails."""
     for args in commands:
         run_cli(*args)
+
+
+def add_members(anchor_config: Path, node_configs: Iterable[Path]) -> None:
+    """Add each node to the federation, as `federation add-member --node-config` does, in one
+    transaction of the anchor's database (the anchor is not serving yet).
+
+    The same use case the command runs (federation.service.add_member), without starting a
+    process per member: one after another, those took seconds each on a busy machine.
+    """
+    settings = load_anchor_settings(anchor_config)
+    anchor = KeyPair.load(settings.key_path)
+    validity = timedelta(hours=settings.anchor.validity_hours)
+    now = datetime.now(UTC).replace(microsecond=0)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            for config in node_configs:
+                node = load_node_settings(config)
+                add_member(
+                    session,
+                    anchor,
+                    member_id=node.node.id,
+                    name=node.node.name,
+                    roles=list(node.node.roles),
+                    base_url=node.node.base_url.rstrip("/"),
+                    public_key=KeyPair.load(node.key_path).public,
+                    now=now,
+                    validity=validity,
+                )
+    finally:
+        engine.dispose()
 
 
 def die_with_parent() -> None:  # runs in the child between fork and exec
