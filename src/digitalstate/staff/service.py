@@ -31,6 +31,7 @@ from digitalstate.staff.domain import (
     email_problem,
     name_problem,
     role_problem,
+    staff_requester,
 )
 from digitalstate.staff.models import StaffAccount
 from digitalstate.transparency.entries import NO_ONE, STAFF_ACTIONS, LogEntry
@@ -157,18 +158,14 @@ def staff_verifier(holder: str, clock: Callable[[], datetime]) -> Verify:
             _failed(db, holder, UNKNOWN_REQUESTER, "no account has this email address", clock())
             return None
         if not verify_password(account.password_hash, password):
-            _failed(db, holder, _requester(account), "wrong password", clock())
+            _failed(db, holder, staff_requester(account.id), "wrong password", clock())
             return None
         if account.disabled_at is not None:
-            _failed(db, holder, _requester(account), "the account is disabled", clock())
+            _failed(db, holder, staff_requester(account.id), "the account is disabled", clock())
             return None
         return account.id
 
     return verify
-
-
-def _requester(account: StaffAccount) -> str:
-    return member(account).requester
 
 
 def _failed(db: Session, holder: str, requester: str, reason: str, now: datetime) -> None:
