@@ -163,7 +163,7 @@ class WebSection(EdgeSection):
 
 
 class SignInSection(_Section):
-    """[signin]: limits on signing in at the charter (guessing passwords, floods)."""
+    """[signin]: limits on signing in at the charter and at /staff (guessing passwords, floods)."""
 
     account_failures: int = Field(
         5, ge=1, le=1000, description="failed sign-ins to one account in the window before a lock"
@@ -190,6 +190,20 @@ class SignInSection(_Section):
 
 
 MAX_SERVICE_FILES = 20
+
+
+class StaffSection(_Section):
+    """[staff]: the accounts of a service node's staff: their sessions and passwords."""
+
+    session_hours: float = Field(
+        9, gt=0, le=24, description="how long a staff sign-in lasts at most, however it is used"
+    )
+    session_idle_minutes: float = Field(
+        15, gt=0, le=24 * 60, description="a staff sign-in ends after this long without a page"
+    )
+    password_min_length: int = Field(
+        12, ge=8, le=128, description="the shortest password 'staff add' accepts"
+    )
 
 
 class ServicesSection(_Section):
@@ -261,6 +275,7 @@ class NodeSettings(_FileSettings):
     server: ServerSection = ServerSection()
     web: WebSection = WebSection()
     signin: SignInSection = SignInSection()
+    staff: StaffSection = StaffSection()
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
     services: ServicesSection = ServicesSection()

@@ -337,6 +337,24 @@ def test_log_verify_passes_on_every_node_after_some_activity(demo: Demo, tmp_pat
     assert json.loads(Path(tmp_path / "people-register.json").read_text())["size"] > 0
 
 
+def test_the_printed_staff_accounts_sign_in_at_every_service_node(demo: Demo) -> None:
+    staff = demo.listing["staff"]
+    services = [n["id"] for n in demo.listing["nodes"] if "service" in n["roles"]]
+    assert sorted({a["node"] for a in staff}) == sorted(services)
+    for account in staff:
+        browser = Browser()
+        try:
+            form = browser.get(account["url"])
+            home = browser.submit(
+                form, "/staff/sign-in", email=account["email"], password=account["password"]
+            )
+            assert home.url == demo.urls()[account["node"]] + "/staff", home.text
+            assert account["email"] in home.text and account["role"].title() in home.text
+            assert "Sign out" in home.text
+        finally:
+            browser.close()
+
+
 def test_the_printed_operator_token_opens_every_nodes_operator_pages_and_metrics(
     demo: Demo,
 ) -> None:

@@ -4,6 +4,7 @@ ROUTES says, for every route any node role or the trust anchor serves, who may c
 
 - public: anyone (the protocol's own checks apply: OIDC clients, sign-in);
 - person: a signed-in person, and only about themselves (or whom they help);
+- staff: a signed-in member of the node's own staff, whose role allows it (service nodes);
 - operator: the node's operator (loopback only, or the operator's own credential);
 - exchange: a member, with a signed request (RFC 9421), checked against its grounds;
 - static: files that are the same for everyone.
@@ -40,6 +41,7 @@ from support.nodes import node_runtime, node_settings
 
 PUBLIC = "public"
 PERSON = "person"
+STAFF = "staff"
 OPERATOR = "operator"
 EXCHANGE = "exchange"
 STATIC = "static"
@@ -71,6 +73,10 @@ _PUBLIC = (
     # The operator's sign-in form: it takes the operator token, and gives nothing without it.
     "GET /operator/sign-in",
     "POST /operator/sign-in",
+    # Staff sign in with their node's own accounts (throttled like /sign-in), and out.
+    "GET /staff/sign-in",
+    "POST /staff/sign-in",
+    "POST /staff/sign-out",
 )
 _PERSON = (
     "POST /oidc/authorize",
@@ -97,6 +103,7 @@ _PERSON = (
     "POST /service/details",
     "GET /service/consent-return",
 )
+_STAFF = ("GET /staff",)
 _OPERATOR = (
     "GET /metrics",
     "GET /operator/log",
@@ -128,6 +135,7 @@ def _entries(kind: str, lines: Iterable[str]) -> dict[tuple[str, str], str]:
 ROUTES: dict[tuple[str, str], str] = {
     **_entries(PUBLIC, _PUBLIC),
     **_entries(PERSON, _PERSON),
+    **_entries(STAFF, _STAFF),
     **_entries(OPERATOR, _OPERATOR),
     **_entries(EXCHANGE, _EXCHANGE),
     **_entries(STATIC, _STATIC),

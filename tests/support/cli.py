@@ -1,4 +1,5 @@
-"""The `digitalstate` command run inside the test process, as a person would type it.
+"""The `digitalstate` command run inside the test process (Typer's CliRunner), and what its
+answers must be.
 
 The CLI is thin: a command run here goes through the same Typer app, options, settings loader
 and exit codes as one typed at a shell, without paying a new interpreter's start-up (about
@@ -12,17 +13,38 @@ import os
 import subprocess
 from collections.abc import Mapping
 
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from digitalstate.cli.main import app
 
-_runner = CliRunner()
+runner = CliRunner()
 
 
-def invoke(*args: object, env: Mapping[str, str | None] | None = None) -> Result:
-    """Run `digitalstate ARGS` here; env sets (or, with None, unsets) variables meanwhile."""
-    return _runner.invoke(app, [str(a) for a in args], env=dict(env or {}))
+def invoke(
+    *args: object, input: str | None = None, env: Mapping[str, str | None] | None = None
+) -> Result:
+    """Run `digitalstate args...` with input on standard input; env sets (None: unsets)
+    variables meanwhile."""
+    return runner.invoke(app, [str(a) for a in args], input=input, env=dict(env or {}))
+
+
+def succeeds(*args: object, input: str | None = None) -> str:
+    """Run a command that must succeed; its standard output."""
+    result = invoke(*args, input=input)
+    assert result.exit_code == 0, f"{args} failed: {result.output}"
+    assert result.exception is None
+    return result.stdout
+
+
+def fails(*args: object, input: str | None = None) -> str:
+    """Run a command that must fail in one line on stderr with exit code 1; return the line."""
+    result = invoke(*args, input=input)
+    assert isinstance(result.exception, SystemExit), f"{args} crashed: {result.exception!r}"
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr}"
+    assert lines[0].startswith("digitalstate: error: ")
+    return lines[0]
 
 
 def hermetic(**overrides: str) -> dict[str, str | None]:

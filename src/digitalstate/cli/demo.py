@@ -25,13 +25,21 @@ from digitalstate.demo.federation import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
     DEMO_NODES,
+    DEMO_STAFF_PASSWORD,
     HOST,
     MAX_PEOPLE,
     DemoLayout,
     prepare,
     seeded_people,
 )
-from digitalstate.demo.run import children, issue_operator_token, sign_in, start, watch
+from digitalstate.demo.run import (
+    children,
+    issue_operator_token,
+    sign_in,
+    staff_accounts,
+    start,
+    watch,
+)
 from digitalstate.demo.supervisor import Child, StartCancelled, StartError, stop_all
 
 
@@ -47,6 +55,14 @@ def _print_table(layout: DemoLayout, operator_token: str) -> None:
             f"{seeded_people(layout):,} synthetic people. Sign in at {how['url']} as "
             f"{how['email']} with the password {how['password']}"
         )
+    example = staff_accounts(layout)[0]
+    console.print(
+        "Staff pages at each service node: sign in at /staff/sign-in as caseworker@<node>"
+        f".example.org or manager@<node>.example.org with the password {DEMO_STAFF_PASSWORD} "
+        f"(for example {example['email']} at {example['url']})",
+        markup=False,
+        highlight=False,
+    )
     console.print(
         f"Operator pages (/operator/log, /operator/outbox) and /metrics: sign in at "
         f"/operator/sign-in with the operator token {operator_token} "
@@ -64,6 +80,7 @@ def _as_json(layout: DemoLayout, operator_token: str) -> str:
         "federation": layout.anchor_url,
         "nodes": nodes,
         "operator_token": operator_token,
+        "staff": staff_accounts(layout),
     }
     how = sign_in(layout)
     if how is not None:

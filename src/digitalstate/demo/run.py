@@ -11,10 +11,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from digitalstate.demo.federation import DEMO_NODES, DemoLayout, seeded_people
+from digitalstate.demo.federation import (
+    DEMO_NODES,
+    DEMO_STAFF_PASSWORD,
+    DemoLayout,
+    demo_staff_email,
+    seeded_people,
+)
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.supervisor import Child, python_command, wait_until
 from digitalstate.demo.synthetic import sample_email
+from digitalstate.staff.domain import ROLES
+from digitalstate.staff.sessions import SIGN_IN_PATH as STAFF_SIGN_IN_PATH
 from digitalstate.web.operator_token import keep_operator_token
 
 START_TIMEOUT_S = 60.0
@@ -47,6 +55,22 @@ def sign_in(layout: DemoLayout) -> dict[str, str] | None:
         return None
     charter = next(n for n in DEMO_NODES if "charter" in n.roles)
     return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
+
+
+def staff_accounts(layout: DemoLayout) -> list[dict[str, str]]:
+    """The demo's members of staff: at each service node a caseworker and a manager."""
+    return [
+        {
+            "node": node.id,
+            "role": role,
+            "email": demo_staff_email(node.id, role),
+            "password": DEMO_STAFF_PASSWORD,
+            "url": layout.url(node) + STAFF_SIGN_IN_PATH,
+        }
+        for node in DEMO_NODES
+        if "service" in node.roles
+        for role in ROLES
+    ]
 
 
 def issue_operator_token(layout: DemoLayout) -> str:

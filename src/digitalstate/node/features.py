@@ -23,6 +23,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.consent.feature",
     "digitalstate.tellusonce.feature",
     "digitalstate.services.feature",
+    "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
 )
 
