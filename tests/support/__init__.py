@@ -8,5 +8,7 @@ tests/ on pytest's pythonpath):
 - support.clients: a synchronous in-process client of an app, which can sign exchange calls;
 - support.servers: an app served by uvicorn on a loopback socket, in a thread;
 - support.databases: the kinds of database a fixture is parametrised over;
+- support.smtp: a real SMTP server (aiosmtpd, the mail catcher's handler) on a loopback port;
+- support.clocks: a clock the test moves by hand;
 - support.fixtures: fixtures several layers share (alice, bob), imported by their conftest.py.
 """

@@ -24,6 +24,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.tellusonce.feature",
     "digitalstate.services.feature",
     "digitalstate.transparency.feature",
+    "digitalstate.mail.feature",
 )
 
 

@@ -33,6 +33,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.tellusonce.models",
     "digitalstate.services.models",
     "digitalstate.web.models",
+    "digitalstate.mail.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""
 
