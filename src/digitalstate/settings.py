@@ -233,21 +233,26 @@ class SignInSection(_Section):
     )
 
 
+MAX_SERVICE_FILES = 20
+
+
 class ServicesSection(_Section):
-    """[services]: the service this node runs (service role), declared in a file."""
+    """[services]: the services this node runs (service role), each declared in a file."""
 
     files: list[Path] = Field(
-        [], description="service definition files (at most one for now); none: no service pages"
+        [],
+        max_length=MAX_SERVICE_FILES,
+        description="service definition files, each with its own slug; none: no service pages",
     )
 
     @field_validator("files")
     @classmethod
-    def _one_for_now(cls, value: list[Path]) -> list[Path]:
-        if len(value) > 1:
-            raise ValueError(
-                f"{len(value)} files given, but a node runs at most one service for now; "
-                "list one file"
-            )
+    def _each_once(cls, value: list[Path]) -> list[Path]:
+        seen: set[Path] = set()
+        for path in value:
+            if path in seen:
+                raise ValueError(f"{str(path)!r} is listed twice; list each file once")
+            seen.add(path)
         return value
 
 

@@ -34,7 +34,7 @@ from e2e_support import (
     http_get,
     operator_headers,
     run_cli,
-    run_cli_together,
+    run_cli_each,
     wait_for,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -184,25 +184,21 @@ def set_up(root: Path, procs: Processes, database_urls: Mapping[str, str] | None
     run_cli("federation", "init", *flags(dir=anchor_dir, port=anchor_port))
     anchor_key = KeyPair.load(anchor_dir / "anchor.key").public
     ports = {member: free_port() for member in MEMBERS}
-    # Every member sets its database up at once: on a busy machine that takes a while.
-    run_cli_together(
-        (
-            [
-                "node",
-                "init",
-                *flags(
-                    id=member,
-                    roles="register",
-                    anchor_key=anchor_key.b64,
-                    anchor_url=anchor_url,
-                    dir=root / member,
-                    port=ports[member],
-                ),
-                *(["--database-url", database_urls[member]] if database_urls else []),
-            ]
-            for member in MEMBERS
-        ),
-        timeout=90.0,
+    run_cli_each(
+        [
+            "node",
+            "init",
+            *flags(
+                id=member,
+                roles="register",
+                anchor_key=anchor_key.b64,
+                anchor_url=anchor_url,
+                dir=root / member,
+                port=ports[member],
+            ),
+            *(["--database-url", database_urls[member]] if database_urls else []),
+        ]
+        for member in MEMBERS
     )
     for member in MEMBERS:
         run_cli(

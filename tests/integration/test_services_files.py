@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from digitalstate.app import create_node_app
 from digitalstate.cli.main import app as cli
-from digitalstate.demo.federation import demo_service_file
+from digitalstate.demo.federation import DEMO_SERVICES, demo_service_file
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings, SettingsError
@@ -72,6 +72,28 @@ def test_the_node_shows_the_pages_of_the_service_it_declares(tmp_path: Path) -> 
         assert "Check your State Pension details" in page.text
         ready = client.get("/readyz").json()
         assert ready["checks"]["services"]["ok"] is True
+
+
+def test_a_node_runs_several_services_and_shows_the_pages_of_the_first_without_questions(
+    tmp_path: Path,
+) -> None:
+    pension = DEMO_SERVICES / "apply-for-state-pension.toml"
+    settings = pensions_node(
+        tmp_path, PENSIONS_FILE.read_text(), files=(str(pension), "service.toml")
+    )
+    with started_app(settings) as client:
+        assert "Check your State Pension details" in client.get("/service").text
+        ready = client.get("/readyz").json()["checks"]["services"]
+        assert ready["ok"] is True
+        assert "apply-for-state-pension.toml" in ready["detail"]
+        assert "service.toml" in ready["detail"]
+
+
+def test_node_serve_refuses_two_services_with_one_slug(tmp_path: Path) -> None:
+    text = 'slug = "state-pension-details"\n' + PENSIONS_FILE.read_text()
+    pensions_node(tmp_path, text, files=(str(PENSIONS_FILE), "service.toml"))
+    line = serve_fails(tmp_path / MEMBER / "node.toml")
+    assert "service.toml: slug: 'state-pension-details' is also the slug of " in line
 
 
 def test_a_node_that_declares_no_service_shows_no_service_pages(tmp_path: Path) -> None:

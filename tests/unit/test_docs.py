@@ -76,8 +76,8 @@ def option_names(command: Any) -> list[str]:
     for param in command.params:
         if param.param_type_name == "option":
             names.extend([*param.opts, *param.secondary_opts])
-        else:
-            names.append(param.human_readable_name)
+        else:  # an argument: FILES
+            names.append(str(param.name).upper())
     return names
 
 

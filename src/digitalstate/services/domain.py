@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digitalstate.federation.domain import FederationDocument
+from digitalstate.federation.domain import Catalogue, FederationDocument
 
 PEOPLE_REGISTER = "people-register"
 CONSENT_DAYS = 365
@@ -28,9 +28,11 @@ class ServiceEntry:
     duration_days: int = CONSENT_DAYS
 
 
-def catalogue_problem(entry: ServiceEntry, document: FederationDocument) -> tuple[str, str] | None:
+def catalogue_problem(
+    entry: ServiceEntry, document: FederationDocument | Catalogue
+) -> tuple[str, str] | None:
     """(key, problem) when document's catalogue lacks entry's purpose or fields; else None."""
-    if document.purpose(entry.purpose) is None:
+    if all(purpose.code != entry.purpose for purpose in document.purposes):
         return "purpose", f"{entry.purpose!r} is not in the federation's purpose catalogue"
     holders = {f.name: f.holder for f in document.fields}
     unknown = [name for name in entry.fields if name not in holders]
