@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -101,6 +108,45 @@ class TellUsOnceSection(_Section):
     poll_seconds: float = Field(
         1.0, gt=0, description="how often the worker looks for due notices when not woken"
     )
+
+
+class EmailSection(_Section):
+    """[email]: the SMTP server this node hands its email to (no [email]: it sends none)."""
+
+    smtp_host: str = Field(min_length=1, description="the SMTP server's host name or address")
+    smtp_port: int = Field(587, ge=1, le=65535, description="the SMTP server's port")
+    from_address: str = Field(min_length=3, description="the address messages are sent from")
+    starttls: bool = Field(
+        True, description="require STARTTLS before sending (off: plain SMTP, loopback only)"
+    )
+    username: str = Field("", description="the name to sign in to the server with; empty: none")
+    password_file: str = Field(
+        "",
+        validate_default=True,
+        description="a file (mode 0600) holding the password; needed with username",
+    )
+    timeout_seconds: float = Field(
+        30, gt=0, le=600, description="how long one connection or answer may take"
+    )
+    retry_base_seconds: float = Field(
+        10, gt=0, description="wait before the first retry; it doubles with each failure"
+    )
+    retry_max_seconds: float = Field(
+        1800, gt=0, description="longest wait between retries, before jitter (x0.5 to x1.5)"
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="how often the worker looks for messages due when not woken"
+    )
+
+    @field_validator("password_file")
+    @classmethod
+    def _with_username(cls, value: str, info: ValidationInfo) -> str:
+        if bool(value) != bool(info.data.get("username")):
+            raise ValueError(
+                "username and password_file go together: set both to sign in to the SMTP "
+                "server, or neither"
+            )
+        return value
 
 
 class LogSection(_Section):
@@ -279,6 +325,7 @@ class NodeSettings(_FileSettings):
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
     services: ServicesSection = ServicesSection()
+    email: EmailSection | None = None
     config_path: Path | None = Field(None, exclude=True)
 
     @property
@@ -297,6 +344,14 @@ class NodeSettings(_FileSettings):
     def key_path(self) -> Path:
         """The private key file."""
         return self.data_dir / self.node.key_file
+
+    @property
+    def email_password_path(self) -> Path | None:
+        """[email] password_file, relative to the config file's folder; None when not set."""
+        if self.email is None or not self.email.password_file:
+            return None
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return (base / self.email.password_file).resolve()
 
     @property
     def database_url(self) -> str:

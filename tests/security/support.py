@@ -111,6 +111,8 @@ _OPERATOR = (
     "GET /operator/outbox",
     "POST /operator/outbox/retry-dead",
     "POST /operator/outbox/{message_id}/retry",
+    "GET /operator/email",
+    "POST /operator/email/test",
 )
 _EXCHANGE = (
     "GET /exchange/v1/services",
@@ -186,7 +188,18 @@ def fill(path: str, values: Mapping[str, str]) -> str:
 
 
 def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSettings:
-    """Settings and a key for a node with roles in directory/member_id, on SQLite."""
+    """Settings and a key for a node with roles in directory/member_id, on SQLite.
+
+    Each sends email ([email]), so that its email routes are served too; no message is sent.
+    """
+    email: dict[str, dict[str, Any]] = {
+        "email": {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": 2525,
+            "from_address": f"{member_id}@example.test",
+            "starttls": False,
+        }
+    }
     return node_settings(
         directory / member_id,
         member_id,
@@ -194,7 +207,7 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         name=f"{member_id} (security tests)",
         roles=roles,
         base_url=f"https://{member_id}.test",
-        extra=service_setting(member_id, roles),
+        extra={**service_setting(member_id, roles), **email},
     )
 
 

@@ -88,6 +88,9 @@ DEMO_FEDERATION = "digitalstate demo federation"
 DEMO_SERVICES = Path(__file__).parent / "services"  # package data: one file per service
 LAYOUT_FILE = "demo.json"
 HOST = "127.0.0.1"
+MAIL_CATCHER = "mail-catcher"
+# Messages the demo nodes send come from <node id>@DEMO_MAIL_DOMAIN (.test: reserved, RFC 2606).
+DEMO_MAIL_DOMAIN = "digitalstate-demo.test"
 DEFAULT_PEOPLE = 300
 DEFAULT_SEED = 1
 MAX_PEOPLE = 1_000_000
@@ -164,9 +167,30 @@ class DemoLayout:
         """A node's base URL."""
         return f"http://{HOST}:{self.port(node)}"
 
+    @property
+    def catcher_dir(self) -> Path:
+        """The mail catcher's directory: the messages it caught (a Maildir)."""
+        return self.data_dir / MAIL_CATCHER
+
+    @property
+    def catcher_port(self) -> int:
+        """The port of the mail catcher's page, after the nodes'."""
+        return self.base_port + 1 + len(DEMO_NODES)
+
+    @property
+    def catcher_smtp_port(self) -> int:
+        """The port the mail catcher takes SMTP on, after its page's."""
+        return self.catcher_port + 1
+
+    @property
+    def catcher_url(self) -> str:
+        """The mail catcher's base URL."""
+        return f"http://{HOST}:{self.catcher_port}"
+
     def ports(self) -> list[int]:
         """Every port the demo listens on."""
-        return [self.base_port] + [self.port(n) for n in DEMO_NODES]
+        nodes = [self.port(n) for n in DEMO_NODES]
+        return [self.base_port, *nodes, self.catcher_port, self.catcher_smtp_port]
 
 
 def prepare(
@@ -216,6 +240,7 @@ def prepare(
                 extra=services,
             )
         _give_service(layout, node)
+        _give_email(layout, node)
     engine = make_engine(anchor.database_url)
     try:
         with make_sessions(engine).begin() as session:
@@ -288,6 +313,27 @@ def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
                     )
         finally:
             engine.dispose()
+
+
+def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:
+    """[email] of a demo node: the demo's mail catcher, on loopback, without TLS."""
+    return {
+        "smtp_host": HOST,
+        "smtp_port": layout.catcher_smtp_port,
+        "from_address": f"{node.id}@{DEMO_MAIL_DOMAIN}",
+        "starttls": False,
+    }
+
+
+def _give_email(layout: DemoLayout, node: DemoNode) -> None:
+    """Point node's email at the demo's mail catcher, unless its node.toml has [email] already.
+
+    A folder made before the demo sent email gets the table at the end of its node.toml.
+    """
+    config = layout.node_config(node)
+    if load_node_settings(config).email is None:
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + dumps({"email": email_setting(layout, node)}))
 
 
 def seeded_people(layout: DemoLayout) -> int:

@@ -25,6 +25,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.services.feature",
     "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
+    "digitalstate.mail.feature",
 )
 
 

@@ -34,6 +34,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.services.models",
     "digitalstate.staff.models",
     "digitalstate.web.models",
+    "digitalstate.mail.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""
 

@@ -139,7 +139,8 @@ class NodeSessionMiddleware(SessionMiddleware):
     """Starlette's cookie sessions, sealed, left out of machine paths (exchange, health, static).
 
     A path a zone covers gets the zone's cookie instead of people's (zones: the list that
-    add_session_zone fills while the features install, before the app serves).
+    add_session_zone fills while the features install, before the app serves). An app without
+    sign-ins in the database (the mail catcher's) gives no store and no zones.
     """
 
     def __init__(
@@ -147,8 +148,8 @@ class NodeSessionMiddleware(SessionMiddleware):
         app: ASGIApp,
         *,
         sealing_key: bytes,
-        store: SqlSessionStore,
-        zones: list[SessionZone],
+        store: SqlSessionStore | None = None,
+        zones: list[SessionZone] | None = None,
         **options: Any,
     ) -> None:
         super().__init__(app, secret_key=sealing_key.hex(), **options)
@@ -156,7 +157,7 @@ class NodeSessionMiddleware(SessionMiddleware):
         self.sealing_key = sealing_key
         self.options = options
         self.store = store
-        self.zones = zones
+        self.zones = zones or []
         self._zoned: dict[str, SessionMiddleware] = {}
 
     def _zone_middleware(self, zone: SessionZone) -> SessionMiddleware:
@@ -185,7 +186,8 @@ class NodeSessionMiddleware(SessionMiddleware):
                 scope[STORE_SCOPE_KEY] = zone.store
                 await self._zone_middleware(zone)(scope, receive, send)
                 return
-        scope[STORE_SCOPE_KEY] = self.store
+        if self.store is not None:
+            scope[STORE_SCOPE_KEY] = self.store
         await super().__call__(scope, receive, send)
 
 
