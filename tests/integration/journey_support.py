@@ -200,10 +200,12 @@ class JourneyNode:
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.node.http.post(path, **kwargs)
 
-    def sign_in(self, sub: str) -> None:
-        """Sign the browser in as the person this node knows as sub."""
+    def sign_in(self, sub: str, helper: str | None = None) -> None:
+        """Sign the browser in as the person this node knows as sub (helper: the pseudonym of
+        someone acting for them with a delegation)."""
         self.node.http.client.cookies.clear()
-        assert self.get("/test/sign-in", params={"sub": sub}).status_code == 204
+        params = {"sub": sub} | ({"act": helper} if helper else {})
+        assert self.get("/test/sign-in", params=params).status_code == 204
 
     def csrf(self, path: str) -> str:
         """The CSRF token of the form on the page at path."""

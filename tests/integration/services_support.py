@@ -220,9 +220,10 @@ def make_settings(
 
 def add_sign_in_route(app: FastAPI) -> None:
     @app.get("/test/sign-in", status_code=204)
-    def sign_in(request: Request, sub: str) -> None:
-        """Sign the browser in as sub, as /auth/callback does (tests only)."""
-        start_session(request, KIND_SUBJECT, sub, acr="substantial")
+    def sign_in(request: Request, sub: str, act: str | None = None) -> None:
+        """Sign the browser in as sub, as /auth/callback does (tests only); act: the helper's
+        pseudonym when a helper signs in for sub."""
+        start_session(request, KIND_SUBJECT, sub, acr="substantial", act=act)
 
 
 def running_federation(

@@ -141,6 +141,28 @@ def test_a_full_journey_from_start_to_withdrawal(node: JourneyNode) -> None:
     assert [tuple(event) for event in events] == [("submitted", "person"), ("withdrawn", "person")]
 
 
+def test_a_helper_acting_for_a_person_applies_and_withdraws_as_their_helper(
+    node: JourneyNode,
+) -> None:
+    node.sign_in(ADA, helper="helper-pseudonym-at-pensions")
+    node.type_answers()
+    node.fill_in()
+    reference = node.submit().headers["location"].rsplit("/", 1)[1]
+    assert "by someone helping you" in node.get(f"/applications/{reference}").text
+    token = node.csrf(f"/applications/{reference}/withdraw")
+    node.post(f"/applications/{reference}/withdraw", data={"csrf_token": token})
+
+    [application] = applications(node)
+    assert application.subject == ADA  # the person's application, not the helper's
+    assert application.channel == "helper"
+    assert application.acting_by == "helper-pseudonym-at-pensions"
+    with node.node.runtime.sessions.begin() as session:
+        events = session.scalars(select(ApplicationEvent.by).order_by(ApplicationEvent.id)).all()
+    assert list(events) == ["helper", "helper"]
+    node.sign_in(ADA)  # the person sees it among theirs
+    assert reference in node.get("/applications").text
+
+
 def test_a_page_a_condition_hides_is_skipped_and_its_answers_are_not_sent(
     node: JourneyNode,
 ) -> None:

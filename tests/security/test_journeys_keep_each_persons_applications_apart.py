@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from digitalstate.services.definitions import read_definition
-from digitalstate.services.journey_pages import upload_body_limit
+from digitalstate.services.journeys import upload_body_limit
 from digitalstate.services.models import Application, ServiceDraft
 from integration.journey_support import BUS, BUS_PASS, PDF, VIEW, JourneyNode, journey_node
 from security.support import PERSON, fill, route_table, routes_of_kind

@@ -27,7 +27,7 @@ from digitalstate.services.applications import (
     withdraw,
 )
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.journey_pages import register_name
+from digitalstate.services.journeys import register_name
 from digitalstate.services.presenter import answer_rows, by_whom, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step

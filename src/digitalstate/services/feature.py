@@ -17,7 +17,8 @@ from digitalstate.services.definitions import (
     read_definitions,
 )
 from digitalstate.services.handlers import unregistered
-from digitalstate.services.journey_pages import Journey, make_journey_router, upload_body_limit
+from digitalstate.services.journey_pages import make_journey_router
+from digitalstate.services.journeys import Journey, upload_body_limit
 from digitalstate.services.pages import make_pages_router
 from digitalstate.web.hardening import allow_larger_body
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -37,9 +36,7 @@ from digitalstate.services.applications import (
     by_token,
     submit,
 )
-from digitalstate.services.definitions import Page, ServiceDefinition
-from digitalstate.services.display import display_answer
-from digitalstate.services.domain import ServiceEntry
+from digitalstate.services.definitions import Page
 from digitalstate.services.drafts import (
     DECLINED,
     ENTERED,
@@ -49,12 +46,11 @@ from digitalstate.services.drafts import (
     open_draft,
     save_answers,
 )
-from digitalstate.services.fields import Answer, Problem, form_values, input_names, parse
+from digitalstate.services.fields import Problem, form_values
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import SLOT_SOURCES, SUBMIT_ACTIONS, SlotRequest
+from digitalstate.services.handlers import SUBMIT_ACTIONS
 from digitalstate.services.journey import (
     CHECK_PAGE,
-    answered,
     check_answers_rows,
     eligibility,
     first_unanswered,
@@ -63,16 +59,24 @@ from digitalstate.services.journey import (
     submitted_answers,
     visible_pages,
 )
+from digitalstate.services.journeys import (
+    SERVICES_PATH,
+    Journey,
+    capped,
+    form_bound,
+    held_values,
+    offered,
+    register_name,
+    slots_gone,
+    take_answers,
+)
 from digitalstate.services.presenter import (
-    USE_HELD,
     HeldValue,
     error_list,
     held_input,
-    held_name,
     held_view,
     question_view,
 )
-from digitalstate.services.questions import Question
 from digitalstate.services.returns import RETURN_STATUS, remember_request, take_return
 from digitalstate.services.service import ServiceError, copy_for, refresh_copy, request_consent
 from digitalstate.storage.retrying import run_step
@@ -90,64 +94,7 @@ log = logging.getLogger("digitalstate.services")
 SignedIn = Annotated[Subject, Depends(require_subject)]
 # ?return=check: the page was reached from a change link of check your answers.
 ReturnTo = Annotated[str, Query(alias="return", max_length=10)]
-SERVICES_PATH = "/services"
 PENDING_KEY = "journey_consent_request:{slug}"
-# Bounds of a question page's form beyond its own inputs: the CSRF token, a few spare.
-FORM_SPARE_FIELDS = 10
-MAX_OFFERED = 200  # a slot source's choices shown at most
-
-
-@dataclass(frozen=True)
-class Journey:
-    """A service with pages, as this node runs it."""
-
-    definition: ServiceDefinition
-    entry: ServiceEntry
-
-    @property
-    def slug(self) -> str:
-        """The service's address, /services/<slug>."""
-        return self.definition.slug
-
-    @property
-    def path(self) -> str:
-        """The start page's path."""
-        return f"{SERVICES_PATH}/{self.slug}"
-
-    @property
-    def prefills(self) -> bool:
-        """True when a question can be answered from a register, under consent."""
-        return any(q.prefill for _, q in self.definition.questions())
-
-    def file_questions(self, page: Page) -> list[Question]:
-        """The page's file questions."""
-        return [q for q in page.questions if q.type == "file"]
-
-
-def register_name(node: NodeRuntime, member_id: str) -> str:
-    """A register's name as the federation document gives it (its member id without one)."""
-    document = node.keeper.document
-    member = document.member(member_id) if document is not None else None
-    return member.name if member is not None else member_id
-
-
-def form_bound(page: Page) -> int:
-    """The most fields a page's form may have: each input, each choice, the yes/no of a
-    pre-filled question, and a few spare."""
-    total = FORM_SPARE_FIELDS
-    for question in page.questions:
-        if question.type == "checkboxes":
-            total += len(question.choices or ())
-        elif question.type == "slots":
-            total += MAX_OFFERED
-        else:
-            total += len(input_names(question)) + 1
-    return max(total, FORM_MAX_FIELDS)
-
-
-def upload_body_limit(page: Page, cap: int, base: int) -> int:
-    """The body a page with file questions may have: each file at its limit, and the rest."""
-    return base + sum(min(q.upload_limit, cap) for q in page.questions if q.type == "file")
 
 
 class JourneyPages:
@@ -222,52 +169,6 @@ class JourneyPages:
             return await run_step(self.node.sessions, step)
         except IntegrityError:  # made at the same moment by another request: use that one
             return await run_step(self.node.sessions, step)
-
-    async def held_values(self, journey: Journey, subject: Subject) -> dict[str, HeldValue]:
-        """The register's values the service holds for the person under an active consent,
-        for each question they can answer (and that would take them as they are)."""
-        if not journey.prefills:
-            return {}
-        held = await run_step(self.node.sessions, lambda s: copy_for(s, subject.sub, journey.entry))
-        if held is None or held.data is None or held.read_at is None:
-            return {}
-        source = {
-            "register": held.holder,
-            "consent_id": held.consent_id,
-            "read_at": held.read_at.isoformat(),
-            "version": held.version,
-        }
-        values: dict[str, HeldValue] = {}
-        for _, question in journey.definition.questions():
-            value = held.data.get(question.prefill or "")
-            if question.prefill is None or value is None:
-                continue
-            # Offered only when the question takes it as it is (its own limits apply).
-            parsed = parse(question, form_values(question, value), today=self.today())
-            if isinstance(parsed, Answer) and answered(parsed.value):
-                values[question.id] = HeldValue(
-                    question.prefill, parsed.value, {**source, "field": question.prefill}
-                )
-        return values
-
-    async def offered(
-        self, journey: Journey, questions: Sequence[Question], subject: Subject, answers: Any
-    ) -> dict[str, list[str]]:
-        """What each slots question's source offers now."""
-        offered: dict[str, list[str]] = {}
-        for question in questions:
-            source = SLOT_SOURCES.get(question.source or "") if question.type == "slots" else None
-            if source is None:
-                continue
-            request = SlotRequest(self.node, journey.slug, subject.sub, answers, self.today())
-            offered[question.id] = [str(value) for value in await source(request)][:MAX_OFFERED]
-        return offered
-
-    def capped(self, question: Question) -> Question:
-        """question with the node's upload cap applied to its file limit."""
-        if question.type != "file" or question.upload_limit <= self.upload_cap:
-            return question
-        return question.model_copy(update={"max_bytes": self.upload_cap})
 
     # --- start, consent ---------------------------------------------------------------------
 
@@ -422,7 +323,7 @@ class JourneyPages:
         if elsewhere is not None:
             return elsewhere
         answers = draft.answers if draft is not None else {}
-        held = await self.held_values(journey, subject)
+        held = await held_values(self.node, journey, subject.sub, self.today())
         values: dict[str, Any] = {}
         choices: dict[str, str] = {}
         sources: Mapping[str, Any] = draft.sources if draft is not None else {}
@@ -452,17 +353,19 @@ class JourneyPages:
         """Render a question page with values and problems."""
         lang = "en"
         single = len(page.questions) == 1
-        offered = await self.offered(journey, page.questions, subject, answers)
+        now_offered = await offered(
+            self.node, journey, page.questions, subject.sub, answers, self.today()
+        )
         fields = []
         for question in page.questions:
             own = problems.get(question.id, ())
             view = question_view(
-                self.capped(question),
+                capped(question, self.upload_cap),
                 values=values,
                 problems=own,
                 heading=single and question.id not in held,
                 lang=lang,
-                offered=offered.get(question.id, ()),
+                offered=now_offered.get(question.id, ()),
                 stored=answers.get(question.id) if question.type == "file" else None,
             )
             if question.id in held:
@@ -531,28 +434,46 @@ class JourneyPages:
         if elsewhere is not None:
             return elsewhere
         answers = draft.answers if draft is not None else {}
-        held = await self.held_values(journey, subject)
-        offered = await self.offered(journey, page.questions, subject, answers)
+        today = self.today()
+        held = await held_values(self.node, journey, subject.sub, today)
+        now_offered = await offered(self.node, journey, page.questions, subject.sub, answers, today)
         uploads = await self.uploads(journey, page, form)
         # Every text value of each input, in order (checkboxes send one input many times).
         posted = {
             name: [value for value in form.getlist(name) if isinstance(value, str)] for name in form
         }
-        taken, sources, problems, keep = self.take(
-            journey, page, posted, answers, held, offered, uploads
+        taken = take_answers(
+            page,
+            posted,
+            saved=answers,
+            held=held,
+            offered=now_offered,
+            uploads=uploads,
+            today=today,
+            cap=self.upload_cap,
         )
-        if problems:
+        if taken.problems:
             choices = {q.id: form_text(form, held_input(q)) for q in page.questions if q.id in held}
             return await self.show_question(
-                request, journey, page, subject, answers, held, posted, choices, problems, back_to
+                request,
+                journey,
+                page,
+                subject,
+                answers,
+                held,
+                posted,
+                choices,
+                taken.problems,
+                back_to,
             )
         now = self.clock()
         await run_step(
             self.node.sessions,
-            lambda s: save_answers(s, subject.sub, slug, taken, sources, keep, now),
+            lambda s: save_answers(
+                s, subject.sub, slug, taken.answers, taken.sources, taken.files, now
+            ),
         )
-        merged = {**answers, **taken}
-        today = self.today()
+        merged = {**answers, **taken.answers}
         if eligibility(journey.definition, merged, today) is not None:
             return RedirectResponse(f"{journey.path}/not-eligible", status_code=303)
         if back_to == "check":
@@ -568,57 +489,10 @@ class JourneyPages:
         for question in journey.file_questions(page):
             posted = form.get(question.id)
             if isinstance(posted, UploadFile):
-                content = await posted.read(self.capped(question).upload_limit + 1)
+                limit = capped(question, self.upload_cap).upload_limit
+                content = await posted.read(limit + 1)
                 uploads[question.id] = Upload(posted.filename or "", content)
         return uploads
-
-    def take(
-        self,
-        journey: Journey,
-        page: Page,
-        posted: Mapping[str, list[str]],
-        answers: Mapping[str, Any],
-        held: Mapping[str, HeldValue],
-        offered: Mapping[str, list[str]],
-        uploads: Mapping[str, Upload],
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[Problem]], dict[str, Upload]]:
-        """The page's answers in posted (input name to its values) and their sources, the
-        problems, and the files to keep."""
-        taken: dict[str, Any] = {}
-        sources: dict[str, Any] = {}
-        problems: dict[str, list[Problem]] = {}
-        keep: dict[str, Upload] = {}
-        for question in page.questions:
-            if question.id in held:
-                choice = next(iter(posted.get(held_input(question), ())), "")
-                if choice == "yes":
-                    taken[question.id] = held[question.id].value
-                    sources[question.id] = held[question.id].source
-                    continue
-                if choice != "no":
-                    name = held_name(held[question.id].field)
-                    message = f"Select yes if you want to use the {name} we already hold"
-                    problems[question.id] = [Problem(message, USE_HELD)]
-                    continue
-            upload = uploads.get(question.id)
-            no_file = upload is None or not upload.content
-            if question.type == "file" and no_file and answered(answers.get(question.id)):
-                continue  # the file uploaded before stays, unless another is chosen
-            parsed = parse(
-                self.capped(question),
-                posted,
-                today=self.today(),
-                uploads=uploads,
-                offered=offered.get(question.id, ()),
-            )
-            if isinstance(parsed, Answer):
-                taken[question.id] = parsed.value
-                sources[question.id] = ENTERED
-                if question.type == "file" and upload is not None and parsed.value is not None:
-                    keep[question.id] = upload
-            else:
-                problems[question.id] = list(parsed.problems)
-        return taken, sources, problems, keep
 
     # --- check your answers, submit, confirmation -------------------------------------------
 
@@ -677,7 +551,7 @@ class JourneyPages:
         if not where.endswith("/" + CHECK_PAGE):
             return RedirectResponse(where, status_code=303)
         answers = submitted_answers(journey.definition, draft.answers, self.today())
-        gone = await self.slots_gone(journey, subject, answers)
+        gone = await slots_gone(self.node, journey, subject.sub, answers, self.today())
         if gone:
             return self.show_answers(request, journey, draft, gone)
         action = SUBMIT_ACTIONS.get(
@@ -708,31 +582,6 @@ class JourneyPages:
                 return RedirectResponse(f"{journey.path}/{CHECK_PAGE}", status_code=303)
             reference = made
         return RedirectResponse(confirmation + reference, status_code=303)
-
-    async def slots_gone(
-        self, journey: Journey, subject: Subject, answers: Mapping[str, Any]
-    ) -> list[dict[str, str]]:
-        """The errors of slots chosen that their source no longer offers."""
-        slots = [
-            (page, question)
-            for page, question in journey.definition.questions()
-            if question.type == "slots" and question.id in answers
-        ]
-        offered = await self.offered(journey, [q for _, q in slots], subject, answers)
-        errors = []
-        for page, question in slots:
-            now = offered.get(question.id, ())
-            gone = [value for value in answers[question.id] if value not in now]
-            if gone:
-                shown = ", ".join(display_answer(question, gone))
-                again = f"choose {question.subject()} again"
-                errors.append(
-                    {
-                        "text": f"{shown} is no longer available: {again}",
-                        "href": f"{journey.path}/{page.id}?return=check",
-                    }
-                )
-        return errors
 
     async def confirmation(
         self, request: Request, slug: str, reference: str, subject: SignedIn
