@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from digitalstate.demo.federation import DEMO_SERVICES
+from digitalstate.services.definitions import read_definition
 from digitalstate.services.models import (
     Application,
     ApplicationEvent,
@@ -22,6 +24,7 @@ from digitalstate.services.models import (
     ServiceDraft,
 )
 from digitalstate.services.references import parse_reference
+from digitalstate.services.service import record_consent, store_copy
 from integration.journey_support import (
     ADDRESS_FORM,
     BUS,
@@ -391,3 +394,39 @@ def test_register_to_vote_runs_its_pages_with_the_record_action(
         assert "JG 10 37 26 A" in check.text and "What was your previous address?" not in check.text
         sent = voting.submit(vote)
         assert sent.headers["location"].startswith(f"{vote}/confirmation/RTV-")
+
+
+def test_a_page_of_two_questions_a_register_can_answer_offers_each_held_value(
+    tmp_path: Path, migrated_database_url: str
+) -> None:
+    care = (DEMO_SERVICES / "ask-for-a-care-assessment.toml").read_text()
+    with journey_node(tmp_path, migrated_database_url, {"care.toml": care}) as caring:
+        path = "/services/ask-for-a-care-assessment"
+        definition = read_definition(DEMO_SERVICES / "ask-for-a-care-assessment.toml")
+        entry = definition.entry(caring.settings.node.id)
+        record = {
+            "people.given_names": "Ada Augusta",
+            "people.family_name": "King",
+            "people.date_of_birth": "1950-04-02",
+            "people.address": {"lines": ["1 High Street"], "town": "Leeds", "postcode": "LS1 4AP"},
+        }
+        now = datetime.now(UTC)
+        with caring.node.runtime.sessions.begin() as session:
+            record_consent(session, "consent-of-ada", ADA, entry, now)
+            store_copy(session, "consent-of-ada", record, 3, now)
+        caring.sign_in(ADA)
+        # A consent is held: no question about sharing (the register, not running here, is
+        # not reached: the copy kept is what is offered).
+        assert caring.get(f"{path}/begin").headers["location"] == f"{path}/where"
+        caring.answer("where", {"lives-in-birmingham": "yes"}, base=path)
+        page = caring.get(f"{path}/name")
+        assert "Use the given names we already hold: Ada Augusta" in page.text
+        assert "Use the family name we already hold: King" in page.text
+        both = {"given-names-use-held": "yes", "family-name-use-held": "no", "family-name": "Byron"}
+        assert caring.answer("name", both, base=path).headers["location"] == f"{path}/date-of-birth"
+        with caring.node.runtime.sessions.begin() as session:
+            draft = session.scalars(select(ServiceDraft)).one()
+            answers, sources = json.loads(draft.answers), json.loads(draft.sources)
+        assert answers["given-names"] == "Ada Augusta" and answers["family-name"] == "Byron"
+        assert sources["given-names"]["consent_id"] == "consent-of-ada"
+        assert sources["given-names"]["version"] == 3 and sources["family-name"] == "entered"
