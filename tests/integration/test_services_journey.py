@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.services.definitions import read_definition
@@ -430,3 +430,27 @@ def test_a_page_of_two_questions_a_register_can_answer_offers_each_held_value(
         assert answers["given-names"] == "Ada Augusta" and answers["family-name"] == "Byron"
         assert sources["given-names"]["consent_id"] == "consent-of-ada"
         assert sources["given-names"]["version"] == 3 and sources["family-name"] == "entered"
+
+
+def test_a_decided_application_cannot_be_withdrawn(node: JourneyNode) -> None:
+    node.sign_in(ADA)
+    node.type_answers()
+    node.fill_in()
+    reference = node.submit().headers["location"].rsplit("/", 1)[1]
+    token = node.csrf(f"/applications/{reference}/withdraw")
+    with node.node.runtime.sessions.begin() as session:  # decided meanwhile, as staff do
+        session.execute(
+            update(Application).where(Application.reference == reference).values(status="approved")
+        )
+
+    refused = node.post(f"/applications/{reference}/withdraw", data={"csrf_token": token})
+
+    assert refused.status_code == 409
+    assert "This application has been decided, so it cannot be withdrawn." in refused.text
+    assert "Withdraw application" not in refused.text.split("There is a problem")[1]
+    assert node.get(f"/applications/{reference}/withdraw").status_code == 303
+    [application] = applications(node)
+    assert application.status == "approved"
+    with node.node.runtime.sessions.begin() as session:
+        statuses = session.scalars(select(ApplicationEvent.status)).all()
+    assert list(statuses) == ["submitted"]
