@@ -16,7 +16,7 @@ import functools
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -226,6 +226,32 @@ def database_url(
 def migrated_database_url(database_url: str) -> str:
     """database_url with every migration applied (nodes started on it find nothing to do)."""
     return database_url
+
+
+@pytest.fixture
+def more_databases(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], str]]:
+    """Make another migrated database of database_url's kind at each call (for the other nodes
+    of a test's federation), copied from the same template; dropped after the test."""
+    made: list[Iterator[str]] = []
+
+    def make() -> str:
+        if database_url.startswith("sqlite"):
+            path = tmp_path_factory.mktemp("db") / "node.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
+        copy = _postgres_migrated_url(
+            request.getfixturevalue("postgres_template"),
+            request.getfixturevalue("postgres_dropper"),
+        )
+        made.append(copy)
+        return next(copy)
+
+    yield make
+    for copy in made:
+        for _ in copy:  # runs the copy's drop
+            pass
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from digitalstate import __version__
-from digitalstate.exchange.api import describe_services, make_api_router
+from digitalstate.exchange.api import make_api_router, offered
 from digitalstate.exchange.server import SignedExchangeMiddleware
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
@@ -47,10 +46,6 @@ def create_node_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = describe_services(app)
-        app.state.services_body = json.dumps(
-            {"member": settings.node.id, "services": app.state.services}
-        ).encode()
         async with node.running():
             yield
 
@@ -115,7 +110,7 @@ def create_node_app(
             "node_home.html",
             {
                 "node": settings.node,
-                "services": app.state.services,
+                "services": offered(app),
                 "federation": node.keeper.document if node.keeper.is_fresh() else None,
                 "health": health,
             },

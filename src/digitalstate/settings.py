@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +110,45 @@ class TellUsOnceSection(_Section):
     )
 
 
+class EmailSection(_Section):
+    """[email]: the SMTP server this node hands its email to (no [email]: it sends none)."""
+
+    smtp_host: str = Field(min_length=1, description="the SMTP server's host name or address")
+    smtp_port: int = Field(587, ge=1, le=65535, description="the SMTP server's port")
+    from_address: str = Field(min_length=3, description="the address messages are sent from")
+    starttls: bool = Field(
+        True, description="require STARTTLS before sending (off: plain SMTP, loopback only)"
+    )
+    username: str = Field("", description="the name to sign in to the server with; empty: none")
+    password_file: str = Field(
+        "",
+        validate_default=True,
+        description="a file (mode 0600) holding the password; needed with username",
+    )
+    timeout_seconds: float = Field(
+        30, gt=0, le=600, description="how long one connection or answer may take"
+    )
+    retry_base_seconds: float = Field(
+        10, gt=0, description="wait before the first retry; it doubles with each failure"
+    )
+    retry_max_seconds: float = Field(
+        1800, gt=0, description="longest wait between retries, before jitter (x0.5 to x1.5)"
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="how often the worker looks for messages due when not woken"
+    )
+
+    @field_validator("password_file")
+    @classmethod
+    def _with_username(cls, value: str, info: ValidationInfo) -> str:
+        if bool(value) != bool(info.data.get("username")):
+            raise ValueError(
+                "username and password_file go together: set both to sign in to the SMTP "
+                "server, or neither"
+            )
+        return value
+
+
 class LogSection(_Section):
     """[log]: this node's transparency log and its witnessing of the other nodes' logs."""
 
@@ -119,7 +165,9 @@ class LogSection(_Section):
         10, gt=0, description="how often this node fetches, checks and cosigns the others' logs"
     )
     witness_alarm_after_seconds: float = Field(
-        300, gt=0, description="raise an alarm when a log stays unreachable this long"
+        300,
+        gt=0,
+        description="raise an alarm when a log verified before stays unreachable this long",
     )
     witness_audit_leaves: int = Field(
         65_536, ge=0, description="leaf hashes re-read per round to re-audit each log whole"
@@ -161,7 +209,7 @@ class WebSection(EdgeSection):
 
 
 class SignInSection(_Section):
-    """[signin]: limits on signing in at the charter (guessing passwords, floods)."""
+    """[signin]: limits on signing in at the charter and at /staff (guessing passwords, floods)."""
 
     account_failures: int = Field(
         5, ge=1, le=1000, description="failed sign-ins to one account in the window before a lock"
@@ -188,6 +236,20 @@ class SignInSection(_Section):
 
 
 MAX_SERVICE_FILES = 20
+
+
+class StaffSection(_Section):
+    """[staff]: the accounts of a service node's staff: their sessions and passwords."""
+
+    session_hours: float = Field(
+        9, gt=0, le=24, description="how long a staff sign-in lasts at most, however it is used"
+    )
+    session_idle_minutes: float = Field(
+        15, gt=0, le=24 * 60, description="a staff sign-in ends after this long without a page"
+    )
+    password_min_length: int = Field(
+        12, ge=8, le=128, description="the shortest password 'staff add' accepts"
+    )
 
 
 class ServicesSection(_Section):
@@ -265,9 +327,11 @@ class NodeSettings(_FileSettings):
     server: ServerSection = ServerSection()
     web: WebSection = WebSection()
     signin: SignInSection = SignInSection()
+    staff: StaffSection = StaffSection()
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
     services: ServicesSection = ServicesSection()
+    email: EmailSection | None = None
     config_path: Path | None = Field(None, exclude=True)
 
     @property
@@ -286,6 +350,14 @@ class NodeSettings(_FileSettings):
     def key_path(self) -> Path:
         """The private key file."""
         return self.data_dir / self.node.key_file
+
+    @property
+    def email_password_path(self) -> Path | None:
+        """[email] password_file, relative to the config file's folder; None when not set."""
+        if self.email is None or not self.email.password_file:
+            return None
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return (base / self.email.password_file).resolve()
 
     @property
     def database_url(self) -> str:

@@ -24,7 +24,7 @@ import pytest
 from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
 from playwright.sync_api import Page, expect
 
-from digitalstate.demo.federation import DEFAULT_SEED, DEMO_NODES
+from digitalstate.demo.federation import DEFAULT_SEED, DemoLayout
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
@@ -41,7 +41,7 @@ WITNESS_INTERVAL_S = "1"
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
     base = tmp_path_factory.mktemp("browser-demo")
-    port = free_port_block(1 + len(DEMO_NODES))
+    port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's
     stdout, stderr = base / "demo.out", base / "demo.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(

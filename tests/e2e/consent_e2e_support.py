@@ -37,7 +37,7 @@ from e2e_support import (
     http_get,
     processes,
     run_cli,
-    run_cli_together,
+    run_cli_each,
     wait_for,
 )
 from sqlalchemy import Engine
@@ -282,7 +282,7 @@ def init_members(
 ) -> None:
     """`digitalstate node init` for every member at once, with its database when one is given."""
     anchor_key = KeyPair.load(root / "anchor" / "anchor.key").public.b64
-    run_cli_together(
+    run_cli_each(
         [
             "node",
             "init",

@@ -16,10 +16,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from digitalstate.demo.supervisor import Child, stop_all, wait_until
+from digitalstate.federation.service import add_member
+from digitalstate.keys import KeyPair
+from digitalstate.settings import load_anchor_settings, load_node_settings
+from digitalstate.storage.engine import make_engine, make_sessions
+from support.cli import completed, hermetic, invoke
+from support.processes import ForkedProcess
 
 HOST = "127.0.0.1"
 CLI = [sys.executable, "-m", "digitalstate"]
@@ -117,18 +124,30 @@ def flags(**options: object) -> list[str]:
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 30.0, check: bool = True
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    check: bool = True,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `digitalstate ARGS`, failing the test with its output if it fails and check is set."""
-    result = subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(env) if env is not None else hermetic_env(),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    """Run `digitalstate ARGS`, failing the test with its output if it fails and check is set.
+
+    It runs in this process (support.cli) unless process is set or env is given: then in a new
+    interpreter, bounded by timeout, for what needs a real process (the benchmarks, `node
+    serve`, signals).
+    """
+    if process or env is not None:
+        result = subprocess.run(
+            [*CLI, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(env) if env is not None else hermetic_env(),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    else:
+        result = completed(args, invoke(*args, env=hermetic()))
     if check and result.returncode != 0:
         raise AssertionError(
             f"digitalstate {' '.join(args)} exited {result.returncode}:\n"
@@ -143,33 +162,41 @@ def operator_headers(config: Path) -> dict[str, str]:
     return {"authorization": f"Bearer {issued.stdout.strip().splitlines()[-1]}"}
 
 
-def run_cli_together(commands: Iterable[list[str]], timeout: float = 30.0) -> None:
-    """Run several `digitalstate` commands at once; fail if any fails."""
-    running = [
-        (
-            args,
-            subprocess.Popen(
-                [*CLI, *args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=hermetic_env(),
-            ),
-        )
-        for args in commands
-    ]
-    failures = []
-    for args, process in running:
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        if process.returncode != 0:
-            failures.append(
-                f"digitalstate {' '.join(args)} exited {process.returncode}: {output!r}"
-            )
-    assert not failures, "\n".join(failures)
+def run_cli_each(commands: Iterable[list[str]]) -> None:
+    """Run several `digitalstate` commands, one after another in this process; fail if any fails."""
+    for args in commands:
+        run_cli(*args)
+
+
+def add_members(anchor_config: Path, node_configs: Iterable[Path]) -> None:
+    """Add each node to the federation, as `federation add-member --node-config` does, in one
+    transaction of the anchor's database (the anchor is not serving yet).
+
+    The same use case the command runs (federation.service.add_member), without starting a
+    process per member: one after another, those took seconds each on a busy machine.
+    """
+    settings = load_anchor_settings(anchor_config)
+    anchor = KeyPair.load(settings.key_path)
+    validity = timedelta(hours=settings.anchor.validity_hours)
+    now = datetime.now(UTC).replace(microsecond=0)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            for config in node_configs:
+                node = load_node_settings(config)
+                add_member(
+                    session,
+                    anchor,
+                    member_id=node.node.id,
+                    name=node.node.name,
+                    roles=list(node.node.roles),
+                    base_url=node.node.base_url.rstrip("/"),
+                    public_key=KeyPair.load(node.key_path).public,
+                    now=now,
+                    validity=validity,
+                )
+    finally:
+        engine.dispose()
 
 
 def die_with_parent() -> None:  # runs in the child between fork and exec
@@ -280,9 +307,12 @@ class Processes:
     def start(
         self, name: str, args: list[str], url: str, env: Mapping[str, str] | None = None
     ) -> Child:
-        """Start `digitalstate ARGS` as a process answering at url."""
+        """Start `digitalstate ARGS` as a process (forked: support.processes) answering at url."""
         child = Child(name, [*CLI, *args], url, self.logs / f"{name}-{len(self.children)}.log")
-        child.start(dict(env) if env is not None else hermetic_env())
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        child.process = ForkedProcess(  # type: ignore[assignment]  # Popen's parts tests use
+            args, env if env is not None else hermetic_env(), child.log_path
+        )
         self.children.append(child)
         return child
 

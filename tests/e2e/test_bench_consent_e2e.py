@@ -25,7 +25,7 @@ FIGURES = (
 def _bench(*extra: str) -> dict[str, Any]:
     done = run_cli(
         "bench", "consent", "--people", "200", "--seconds", "1", "--connections", "4",
-        "--changes", "5", "--json", *extra, timeout=110,
+        "--changes", "5", "--json", *extra, timeout=110, process=True,
     )  # fmt: skip
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures

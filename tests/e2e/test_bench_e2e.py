@@ -12,7 +12,15 @@ pytestmark = pytest.mark.e2e
 
 def test_the_exchange_benchmark_reports_both_rates_from_real_processes_without_errors() -> None:
     done = run_cli(
-        "bench", "exchange", "--seconds", "1", "--connections", "4", "--json", timeout=90
+        "bench",
+        "exchange",
+        "--seconds",
+        "1",
+        "--connections",
+        "4",
+        "--json",
+        timeout=90,
+        process=True,
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     for name in ("signed_rps", "bare_rps", "overhead_ratio", "p50_ms", "p99_ms"):

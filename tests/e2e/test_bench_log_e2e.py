@@ -17,7 +17,7 @@ ENTRIES = 3000
 def _bench(*extra: str) -> dict[str, Any]:
     done = run_cli(
         "bench", "log", "--entries", str(ENTRIES), "--batch-size", "250", "--append-batch",
-        "100", "--people", "50", "--json", *extra, timeout=110,
+        "100", "--people", "50", "--json", *extra, timeout=110, process=True,
     )  # fmt: skip
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures

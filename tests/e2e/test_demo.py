@@ -1,4 +1,4 @@
-"""`digitalstate demo`: the trust anchor and ten nodes, each its own process, start and stop."""
+"""`digitalstate demo`: the trust anchor, ten nodes and a mail catcher, each its own process."""
 
 from __future__ import annotations
 
@@ -50,7 +50,11 @@ DEMO_IDS = [
     "prisons",
     "opendata",
 ]
-PORT_COUNT = 1 + len(DEMO_IDS)
+CATCHER = "mail-catcher"
+OPERATOR_EMAIL = "operator@example.org"
+NODE_PORTS = 1 + len(DEMO_IDS)  # the anchor's, then the nodes'
+PORT_COUNT = NODE_PORTS + 2  # then the mail catcher's page and its SMTP
+PROCESS_COUNT = NODE_PORTS + 1
 READY_WITHIN_S = 120.0
 STOPPED_WITHIN_S = 15.0
 
@@ -126,12 +130,16 @@ def running_demo(data_dir: Path, base_port: int, outputs: Path) -> Iterator[Demo
 
 
 def _node_children(demo: Demo) -> dict[str, int]:
-    """The demo's child processes, by the node each one serves (read from its command line)."""
+    """The demo's child processes, by the node each one serves (read from its command line).
+
+    The mail catcher is named by its data directory, the others by their settings file's.
+    """
     out: dict[str, int] = {}
     for pid in children_of(demo.process.pid):
         args = cmdline(pid)
-        config = Path(args[args.index("--config") + 1])
-        out[config.parent.name] = pid
+        option = "--config" if "--config" in args else "--data-dir"
+        path = Path(args[args.index(option) + 1])
+        out[path.parent.name if option == "--config" else path.name] = pid
     return out
 
 
@@ -156,7 +164,7 @@ def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing
     first = start_demo(data_dir, base_port, tmp_path / "first")
     try:
         children = list(_node_children(first).values())
-        assert len(children) == PORT_COUNT
+        assert len(children) == PROCESS_COUNT
         keys = _key_files(data_dir)
         first.process.send_signal(signal.SIGTERM)
         first.process.wait(timeout=STOPPED_WITHIN_S)
@@ -173,7 +181,7 @@ def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing
         for url in second.urls().values():
             assert http_get(url + "/readyz").status == 200, url
         children = list(_node_children(second).values())
-        assert len(children) == PORT_COUNT
+        assert len(children) == PROCESS_COUNT
         # SIGKILL cannot be caught: the children go because the kernel tells them to
         # (PR_SET_PDEATHSIG).
         second.process.send_signal(signal.SIGKILL)
@@ -237,7 +245,13 @@ def test_demo_prints_one_json_listing_of_the_anchor_and_ten_nodes(demo: Demo) ->
     assert roles["prisons"] == ["service"]
     assert roles["opendata"] == ["opendata"]
     urls = [n["base_url"] for n in nodes]
-    assert urls == [f"http://{HOST}:{port}" for port in demo.ports]
+    assert urls == [f"http://{HOST}:{port}" for port in demo.ports[:NODE_PORTS]]
+    catcher = f"http://{HOST}:{demo.ports[NODE_PORTS]}"
+    assert demo.listing["mail_catcher"] == {
+        "base_url": catcher,
+        "page": catcher + "/operator/mail",
+        "smtp": f"{HOST}:{demo.ports[NODE_PORTS + 1]}",
+    }
 
 
 def test_every_listed_node_is_alive_and_ready(demo: Demo) -> None:
@@ -250,8 +264,8 @@ def test_every_listed_node_is_alive_and_ready(demo: Demo) -> None:
 
 def test_every_node_is_its_own_process_with_its_own_database(demo: Demo) -> None:
     children = _node_children(demo)
-    assert sorted(children) == sorted(["trust-anchor", *DEMO_IDS])
-    assert len(set(children.values())) == PORT_COUNT
+    assert sorted(children) == sorted(["trust-anchor", *DEMO_IDS, CATCHER])
+    assert len(set(children.values())) == PROCESS_COUNT
     assert demo.process.pid not in children.values()
     for member in DEMO_IDS:
         database = demo.data_dir / member / "node.db"
@@ -337,6 +351,24 @@ def test_log_verify_passes_on_every_node_after_some_activity(demo: Demo, tmp_pat
     assert json.loads(Path(tmp_path / "people-register.json").read_text())["size"] > 0
 
 
+def test_the_printed_staff_accounts_sign_in_at_every_service_node(demo: Demo) -> None:
+    staff = demo.listing["staff"]
+    services = [n["id"] for n in demo.listing["nodes"] if "service" in n["roles"]]
+    assert sorted({a["node"] for a in staff}) == sorted(services)
+    for account in staff:
+        browser = Browser()
+        try:
+            form = browser.get(account["url"])
+            home = browser.submit(
+                form, "/staff/sign-in", email=account["email"], password=account["password"]
+            )
+            assert home.url == demo.urls()[account["node"]] + "/staff", home.text
+            assert account["email"] in home.text and account["role"].title() in home.text
+            assert "Sign out" in home.text
+        finally:
+            browser.close()
+
+
 def test_the_printed_operator_token_opens_every_nodes_operator_pages_and_metrics(
     demo: Demo,
 ) -> None:
@@ -359,3 +391,41 @@ def test_a_served_node_refuses_a_foreign_host_and_sends_the_security_headers(
     home = http_get(url + "/")
     assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
     assert "server" not in home.headers
+
+
+def test_an_email_sent_through_a_demo_node_reaches_the_mail_catchers_page(demo: Demo) -> None:
+    """An operator sends a test message from a node's /operator/email; the catcher shows it."""
+    token = demo.listing["operator_token"]
+    charter = demo.urls()["charter"]
+    catcher = demo.listing["mail_catcher"]["base_url"]
+    browser = Browser()
+    try:
+        form = browser.get(charter + "/operator/email")
+        assert "/operator/sign-in" in form.url, form.url
+        email_page = browser.submit(form, "/operator/sign-in", token=token)
+        assert email_page.status == 200 and "Send a test message" in email_page.text
+        assert "charter@digitalstate-demo.test" in email_page.text
+
+        queued = browser.submit(email_page, "/operator/email/test", to=OPERATOR_EMAIL)
+        assert queued.status == 200 and "is queued" in queued.text
+
+        def caught() -> dict[str, Any] | None:
+            answer = http_get(
+                catcher + "/operator/mail.json", headers={"authorization": f"Bearer {token}"}
+            )
+            assert answer.status == 200, answer.body
+            found = [m for m in answer.json()["messages"] if m["rcpt_to"] == [OPERATOR_EMAIL]]
+            return found[0] if found else None
+
+        message = wait_for(caught, 30, "the test message at the mail catcher")
+        assert message["subject"] == "Test message from Charter: your account and your consents"
+        assert message["mail_from"] == "charter@digitalstate-demo.test"
+
+        # A person at a browser signs in to the catcher's page with the same token and sees it.
+        sign_in = browser.get(catcher + "/operator/mail")
+        page = browser.submit(sign_in, "/operator/sign-in", token=token)
+        assert page.status == 200
+        assert "Test message from Charter: your account and your consents" in page.text
+        assert OPERATOR_EMAIL in page.text
+    finally:
+        browser.close()

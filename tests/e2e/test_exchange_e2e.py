@@ -21,7 +21,7 @@ from e2e_support import (
     free_port,
     http_get,
     run_cli,
-    run_cli_together,
+    run_cli_each,
     wait_for,
 )
 from yarl import URL
@@ -80,7 +80,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory, module_procs: Processes
     run_cli("federation", "init", "--dir", str(root / "anchor"), "--port", str(anchor_port))
     anchor_key = KeyPair.load(root / "anchor" / "anchor.key").public.b64
     ports = {member: free_port() for member in MEMBERS}
-    run_cli_together(
+    run_cli_each(
         [
             "node",
             "init",
@@ -338,7 +338,11 @@ def test_a_revoked_member_is_refused_once_the_receiver_learns_of_it(
 def test_a_second_node_on_a_busy_port_fails_in_one_line_naming_it(federation: Federation) -> None:
     port = federation.urls["bravo"].rsplit(":", 1)[1]
     result = run_cli(
-        "node", "serve", *flags(config=federation.root / "bravo" / "node.toml"), check=False
+        "node",
+        "serve",
+        *flags(config=federation.root / "bravo" / "node.toml"),
+        check=False,
+        process=True,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

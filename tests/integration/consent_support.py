@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import psycopg
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.app import create_node_app
@@ -67,26 +64,6 @@ def peer_members() -> tuple[Member, ...]:
 def federation_document(members: tuple[Member, ...]) -> FederationDocument:
     """A fresh document of members with the demo catalogue."""
     return fed.federation_document(members, federation="consent test federation")
-
-
-def another_database(database_url: str, directory: Path) -> Iterator[str]:
-    """A second empty database next to database_url: a SQLite file, or a PostgreSQL schema."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{directory / 'other.db'}"
-        return
-    url = make_url(database_url)
-    base = url.difference_update_query(["options"]).render_as_string(hide_password=False)
-    schema = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute("SET lock_timeout = '10s'")
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # --- a charter and a People register, running ------------------------------------------------
@@ -231,13 +208,11 @@ def start_federation(tmp_path: Path, charter_db: str, holder_db: str) -> Iterato
         holder_engine.dispose()
 
 
-def running_federation(tmp_path: Path, database_url: str) -> Iterator[Federation]:
+def running_federation(
+    tmp_path: Path, database_url: str, more_databases: Callable[[], str]
+) -> Iterator[Federation]:
     """start_federation with the charter on database_url and the register on another database."""
-    holder_db = another_database(database_url, tmp_path)
-    try:
-        yield from start_federation(tmp_path, database_url, next(holder_db))
-    finally:
-        holder_db.close()
+    yield from start_federation(tmp_path, database_url, more_databases())
 
 
 # --- a person, and a consent the pensions service asks for -----------------------------------

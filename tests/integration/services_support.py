@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import psycopg
-import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.consent import flows
@@ -59,33 +55,6 @@ ADA_RECORD = {
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SERVICE = "liverpool-pensions"
 REGISTER = "people-register"
-
-
-def more_database_urls(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[str]]:
-    """Two more empty databases of the same kind as database_url, for the other two nodes."""
-    if database_url.startswith("sqlite"):
-        yield [f"sqlite:///{tmp_path_factory.mktemp('db') / 'node.db'}" for _ in range(2)]
-        return
-    base = make_url(database_url).difference_update_query(["options"])
-    admin_url = base.render_as_string(hide_password=False)
-    schemas = [f"t_{secrets.token_hex(6)}" for _ in range(2)]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        for schema in schemas:
-            admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield [
-            base.update_query_dict({"options": f"-csearch_path={s}"}).render_as_string(
-                hide_password=False
-            )
-            for s in schemas
-        ]
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute("SET lock_timeout = '10s'")
-            for schema in schemas:
-                admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @dataclass(frozen=True)
@@ -229,17 +198,13 @@ def add_sign_in_route(app: FastAPI) -> None:
 def running_federation(
     tmp_path: Path,
     database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    more_databases: Callable[[], str],
     service_files: list[str] | None = None,
 ) -> Iterator[Federation]:
     """The charter, the People register and pensions, running, with Ada at the charter.
 
     service_files, when given, are pensions' [services] files (else the demo's file)."""
-    databases = more_database_urls(database_url, tmp_path_factory)
-    try:
-        yield from _run(tmp_path, database_url, next(databases), service_files)
-    finally:
-        databases.close()
+    yield from _run(tmp_path, database_url, [more_databases(), more_databases()], service_files)
 
 
 def _run(

@@ -16,7 +16,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,11 +60,14 @@ TAG = re.compile(r'class="govuk-tag govuk-tag--(\w+)">\s*([^<]+?)\s*</strong>')
 
 @pytest.fixture
 def fed(
-    tmp_path: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    migrated_database_url: str,
+    more_databases: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Federation]:
     # The nodes' own witnesses stay quiet: the test decides when a checkpoint is cosigned.
     monkeypatch.setenv(WITNESS_INTERVAL_ENV, "3600")
-    yield from running_federation(tmp_path, migrated_database_url)
+    yield from running_federation(tmp_path, migrated_database_url, more_databases)
 
 
 @pytest.fixture

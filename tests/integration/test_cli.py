@@ -14,42 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from digitalstate.cli.main import app
 from digitalstate.keys import KeyPair
 from digitalstate.settings import load_node_settings
 from digitalstate.storage import migrate
+from support.cli import fails, succeeds
 
 PUBLIC_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$", re.MULTILINE)
 SOME_ANCHOR_KEY = KeyPair.from_seed(bytes(range(200, 232))).public.b64
 CONSOLE_SCRIPT = Path(sys.executable).with_name("digitalstate")
-
-runner = CliRunner()
-
-
-def invoke(*args: object) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def succeeds(*args: object) -> str:
-    """Run a command that must succeed; return its standard output."""
-    result = invoke(*args)
-    assert result.exit_code == 0, f"{args} failed: {result.output}"
-    assert result.exception is None
-    return result.stdout
-
-
-def fails(*args: object) -> str:
-    """Run a command that must fail in one line on stderr, exit code 1; return that line."""
-    result = invoke(*args)
-    assert isinstance(result.exception, SystemExit), f"{args} crashed: {result.exception!r}"
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr}"
-    assert lines[0].startswith("digitalstate: error: ")
-    return lines[0]
 
 
 @dataclass(frozen=True)

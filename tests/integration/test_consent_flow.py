@@ -9,7 +9,7 @@ their keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,10 @@ WORDING = (
 
 
 @pytest.fixture
-def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
-    yield from running_federation(tmp_path, migrated_database_url)
+def fed(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> Iterator[Federation]:
+    yield from running_federation(tmp_path, migrated_database_url, more_databases)
 
 
 @pytest.fixture

@@ -295,3 +295,28 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
     prepare(layout, datetime.now(UTC), people=1, seed=1)
     assert journey.exists()
     assert load_node_settings(config).service_files[1] == journey.resolve()
+
+
+def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    for node in DEMO_NODES:
+        email = load_node_settings(layout.node_config(node)).email
+        assert email is not None, node.id
+        assert (email.smtp_host, email.smtp_port, email.starttls) == ("127.0.0.1", 18112, False)
+        assert email.from_address == f"{node.id}@digitalstate-demo.test"
+    assert layout.ports()[-2:] == [18111, 18112]
+
+    # A folder made before the demo sent email gets [email] on the next run, once; an
+    # operator's own [email] is kept.
+    charter, prisons = DEMO_NODES[0], DEMO_NODES[8]
+    config = layout.node_config(charter)
+    config.write_text(config.read_text().split("\n[email]\n")[0])
+    own = layout.node_config(prisons)
+    own.write_text(own.read_text().replace("prisons@digitalstate-demo.test", "visits@example.org"))
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    assert load_node_settings(config).email is not None
+    assert config.read_text().count("[email]") == 1
+    kept = load_node_settings(own).email
+    assert kept is not None and kept.from_address == "visits@example.org"

@@ -11,7 +11,7 @@ what the person confirmed, and each answer says where it came from.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,10 @@ from integration.services_support import Federation, running_federation
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
 ) -> Iterator[Federation]:
     files = write_definitions(tmp_path / "definitions", {"bus-pass.toml": BUS_PASS})
-    yield from running_federation(tmp_path, migrated_database_url, tmp_path_factory, files)
+    yield from running_federation(tmp_path, migrated_database_url, more_databases, files)
 
 
 def answer(federation: Federation, page: str, data: dict[str, Any]) -> httpx.Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,9 +31,9 @@ from support.nodes import node_runtime
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
 ) -> Iterator[Federation]:
-    yield from running_federation(tmp_path, migrated_database_url, tmp_path_factory)
+    yield from running_federation(tmp_path, migrated_database_url, more_databases)
 
 
 def test_the_start_page_says_what_the_service_needs_and_starts(federation: Federation) -> None:

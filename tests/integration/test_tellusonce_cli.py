@@ -9,38 +9,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner, Result
 
-from digitalstate.cli.main import app
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
 from digitalstate.registers.models import OutboxMessage
+from support.cli import fails, succeeds
 
 ANCHOR_KEY = KeyPair.from_seed(bytes(range(60, 92))).public.b64
 MADE = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
-
-runner = CliRunner()
-
-
-def invoke(*args: object) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def succeeds(*args: object) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, f"{args} failed: {result.output}"
-    return result.stdout
-
-
-def fails(*args: object) -> str:
-    """Run a command that must fail in one line on stderr with exit code 1; return it."""
-    result = invoke(*args)
-    assert isinstance(result.exception, SystemExit), f"{args} crashed: {result.exception!r}"
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr}"
-    assert lines[0].startswith("digitalstate: error: ")
-    return lines[0]
 
 
 def make_config(directory: Path, database_url: str) -> Path:

@@ -153,6 +153,44 @@ def test_an_outage_alarms_once_after_the_configured_time_and_clears_when_it_ends
     assert open_alarms(sessions) == [(MEMBER, "unreachable")] and alarm_count(sessions) == 2
 
 
+def test_a_log_never_reached_is_kept_as_failing_without_an_alarm_until_it_answers(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    append(engine, 20)
+    source = StoreSource(engine)
+    source.down = True  # its node has not started yet: nothing of it was ever verified
+    for seconds in (0, 20, 45, 300):
+        result = witness(engine, sessions, source, T0 + timedelta(seconds=seconds))
+        assert result.findings == () and result.failing, seconds
+    assert open_alarms(sessions) == [] and alarm_count(sessions) == 0
+    with sessions.begin() as session:
+        waiting = load_state(session, MEMBER, ORIGIN)
+    assert waiting.failing_since == T0 and waiting.last_error == "connection refused"
+    assert not waiting.verified
+
+    source.down = False
+    up = witness(engine, sessions, source, T0 + timedelta(seconds=310))
+    assert up.recovered and up.findings == () and up.to_cosign is not None
+    with sessions.begin() as session:
+        kept = load_state(session, MEMBER, ORIGIN)
+    assert (kept.size, kept.audited_size, kept.failing_since) == (20, 20, None)
+    assert alarm_count(sessions) == 0
+
+
+def test_a_log_that_grows_between_the_checkpoint_and_the_proofs_passes_every_check(
+    engine: Engine, sessions: sessionmaker[Session], healthy: StoreSource
+) -> None:
+    append(engine, 5)
+    healthy.grow_after_checkpoint = 9  # the proof and the leaves are read from a bigger tree
+    racing = witness(engine, sessions, healthy, T0 + timedelta(seconds=10))
+    assert racing.findings == () and not racing.failing
+    assert racing.state.size == 25 and racing.state.audited_size == 25
+    healthy.grow_after_checkpoint = 0
+    caught_up = witness(engine, sessions, healthy, T0 + timedelta(seconds=20))
+    assert caught_up.findings == () and caught_up.state.size == 34
+    assert alarm_count(sessions) == 0
+
+
 def test_an_unreachable_alarm_cleared_during_the_outage_is_not_raised_again(
     engine: Engine, sessions: sessionmaker[Session], healthy: StoreSource
 ) -> None:

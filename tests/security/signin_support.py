@@ -1,26 +1,12 @@
-"""Shared parts of the sign-in security tests: a clock the test moves by hand."""
+"""Shared parts of the sign-in security tests: a clock the test moves by hand (support.clocks)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
+from support.clocks import Clock
 
-@dataclass
-class Clock:
-    """A clock the test moves by hand (the charter's sign-in guard reads it)."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        """The time now, as the test has set it."""
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock on."""
-        self.now += timedelta(**delta)
-
+__all__ = ["NONCE", "Clock", "without_tokens"]
 
 NONCE = re.compile(r"nonce(=\"|-)[A-Za-z0-9_\-+/=]+")
 

@@ -4,6 +4,7 @@ ROUTES says, for every route any node role or the trust anchor serves, who may c
 
 - public: anyone (the protocol's own checks apply: OIDC clients, sign-in);
 - person: a signed-in person, and only about themselves (or whom they help);
+- staff: a signed-in member of the node's own staff, whose role allows it (service nodes);
 - operator: the node's operator (loopback only, or the operator's own credential);
 - exchange: a member, with a signed request (RFC 9421), checked against its grounds;
 - static: files that are the same for everyone.
@@ -40,6 +41,7 @@ from support.nodes import node_runtime, node_settings
 
 PUBLIC = "public"
 PERSON = "person"
+STAFF = "staff"
 OPERATOR = "operator"
 EXCHANGE = "exchange"
 STATIC = "static"
@@ -75,6 +77,10 @@ _PUBLIC = (
     # The operator's sign-in form: it takes the operator token, and gives nothing without it.
     "GET /operator/sign-in",
     "POST /operator/sign-in",
+    # Staff sign in with their node's own accounts (throttled like /sign-in), and out.
+    "GET /staff/sign-in",
+    "POST /staff/sign-in",
+    "POST /staff/sign-out",
 )
 _PERSON = (
     "POST /oidc/authorize",
@@ -116,6 +122,7 @@ _PERSON = (
     "GET /api/v1/applications",
     "GET /api/v1/applications/{reference}",
 )
+_STAFF = ("GET /staff",)
 _OPERATOR = (
     "GET /metrics",
     "GET /operator/log",
@@ -123,6 +130,8 @@ _OPERATOR = (
     "GET /operator/outbox",
     "POST /operator/outbox/retry-dead",
     "POST /operator/outbox/{message_id}/retry",
+    "GET /operator/email",
+    "POST /operator/email/test",
 )
 _EXCHANGE = (
     "GET /exchange/v1/services",
@@ -147,6 +156,7 @@ def _entries(kind: str, lines: Iterable[str]) -> dict[tuple[str, str], str]:
 ROUTES: dict[tuple[str, str], str] = {
     **_entries(PUBLIC, _PUBLIC),
     **_entries(PERSON, _PERSON),
+    **_entries(STAFF, _STAFF),
     **_entries(OPERATOR, _OPERATOR),
     **_entries(EXCHANGE, _EXCHANGE),
     **_entries(STATIC, _STATIC),
@@ -198,7 +208,18 @@ def fill(path: str, values: Mapping[str, str]) -> str:
 
 
 def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSettings:
-    """Settings and a key for a node with roles in directory/member_id, on SQLite."""
+    """Settings and a key for a node with roles in directory/member_id, on SQLite.
+
+    Each sends email ([email]), so that its email routes are served too; no message is sent.
+    """
+    email: dict[str, dict[str, Any]] = {
+        "email": {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": 2525,
+            "from_address": f"{member_id}@example.test",
+            "starttls": False,
+        }
+    }
     return node_settings(
         directory / member_id,
         member_id,
@@ -206,7 +227,7 @@ def role_settings(directory: Path, member_id: str, roles: list[str]) -> NodeSett
         name=f"{member_id} (security tests)",
         roles=roles,
         base_url=f"https://{member_id}.test",
-        extra=service_setting(member_id, roles),
+        extra={**service_setting(member_id, roles), **email},
     )
 
 

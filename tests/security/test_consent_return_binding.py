@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.cookiejar import Cookie
 from pathlib import Path
@@ -51,9 +51,9 @@ BOB_RECORD = {
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
 ) -> Iterator[Federation]:
-    yield from running_federation(tmp_path, migrated_database_url, tmp_path_factory)
+    yield from running_federation(tmp_path, migrated_database_url, more_databases)
 
 
 @pytest.fixture

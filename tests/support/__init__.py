@@ -8,5 +8,8 @@ tests/ on pytest's pythonpath):
 - support.clients: a synchronous in-process client of an app, which can sign exchange calls;
 - support.servers: an app served by uvicorn on a loopback socket, in a thread;
 - support.databases: the kinds of database a fixture is parametrised over;
+- support.clocks: a clock a test moves by hand, for sign-in guards and session stores;
+- support.cli: the `digitalstate` command run in-process, succeeding or failing in one line;
+- support.smtp: a real SMTP server (aiosmtpd, the mail catcher's handler) on a loopback port;
 - support.fixtures: fixtures several layers share (alice, bob), imported by their conftest.py.
 """

@@ -13,6 +13,7 @@ import os
 import re
 import runpy
 import tomllib
+import typing
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,14 +117,22 @@ def test_cli_md_describes_no_command_or_option_that_does_not_exist(
 # --- Settings ----------------------------------------------------------------------------
 
 
+def section_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a settings section: its type, or the model of an optional one ([email])."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None  # config_path: where the file was read from, not a setting
+
+
 def setting_fields() -> Iterator[tuple[str, str, Any]]:
     """(section, key, field) of every setting of NodeSettings and AnchorSettings, once each."""
     seen: set[tuple[str, str]] = set()
     for settings in (NodeSettings, AnchorSettings):
         for section, outer in settings.model_fields.items():
-            model = outer.annotation
-            if not (isinstance(model, type) and issubclass(model, BaseModel)):
-                continue  # config_path: where the file was read from, not a setting
+            model = section_model(outer.annotation)
+            if model is None:
+                continue
             for key, field in model.model_fields.items():
                 if (section, key) not in seen:
                     seen.add((section, key))
@@ -181,8 +190,8 @@ def test_the_sample_settings_files_are_valid_and_show_every_key(
     data = tomllib.loads(sample)
     settings_from_data(settings, DOCS / name, data)
     for section, outer in settings.model_fields.items():
-        model = outer.annotation
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        model = section_model(outer.annotation)
+        if model is not None:
             assert set(data.get(section, {})) == set(model.model_fields), (
                 f"the sample {name} in docs/configuration.md must show every key of [{section}]"
             )

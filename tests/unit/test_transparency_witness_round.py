@@ -45,6 +45,7 @@ class MemoryLog:
         self.stored: list[bytes] | None = None  # None: the same as signed
         self.served: str | None = None  # a note to serve instead of a fresh checkpoint
         self.down = False
+        self.leaves_down = False  # its checkpoint answers, its leaf hashes do not
         self.damaged = False
         self.garbled = False
         self.requests: list[tuple[str, int, int]] = []
@@ -78,6 +79,8 @@ class MemoryLog:
         self.requests.append(("leaves", start, end))
         if self.down:
             raise SourceUnavailableError("connection refused")
+        if self.leaves_down:
+            raise SourceUnavailableError("timed out")
         if self.damaged:
             raise SourceDamagedError("answered 500 log-damaged: lacks leaf 3")
         if self.garbled:
@@ -233,6 +236,42 @@ def test_an_unreachable_log_alarms_only_after_the_configured_time_and_keeps_its_
     late = run(log, still.state, T0 + timedelta(seconds=61), audit_leaves=0)
     assert kinds(late) == ["unreachable"]
     assert "could not be fetched since" in late.findings[0].detail
+
+
+def test_a_log_never_reached_is_failing_and_raises_no_alarm_however_long_it_takes() -> None:
+    log = MemoryLog(5)
+    log.down = True  # its node has not started yet
+    state = WatchState(MEMBER, ORIGIN)
+    for seconds in (0, 30, 61, 600):
+        result = run(log, state, T0 + timedelta(seconds=seconds), audit_leaves=0)
+        assert result.findings == () and result.failing, seconds
+        state = result.state
+    assert state.failing_since == T0 and state.last_error == "connection refused"
+    assert not state.verified
+
+    log.down = False
+    up = run(log, state, T0 + timedelta(seconds=601), audit_leaves=0)
+    assert up.recovered and not up.failing and up.findings == ()
+    assert up.state.size == 5 and up.to_cosign is not None
+
+    # Once verified, it can go out of sight: an outage of it alarms as before.
+    log.down = True
+    gone = run(log, up.state, T0 + timedelta(seconds=602), audit_leaves=0)
+    late = run(log, gone.state, T0 + timedelta(seconds=602 + ALARM_AFTER), audit_leaves=0)
+    assert gone.findings == () and kinds(late) == ["unreachable"]
+
+
+def test_a_log_first_reached_whose_audit_is_cut_short_is_failing_from_then_on() -> None:
+    log = MemoryLog(8)
+    log.down = True
+    state = run(log, now=T0, audit_leaves=4).state
+    log.down, log.leaves_down = False, True  # it answers its checkpoint, then times out
+    first = run(log, state, T0 + timedelta(seconds=600), audit_leaves=4)
+    assert first.findings == () and first.failing and first.to_cosign is not None
+    assert first.state.verified and first.state.failing_since == T0 + timedelta(seconds=600)
+    # Its leaves withheld for longer than the alarm time are an outage like any other.
+    late = run(log, first.state, T0 + timedelta(seconds=600 + ALARM_AFTER), audit_leaves=4)
+    assert kinds(late) == ["unreachable"] and "timed out" in late.findings[0].detail
 
 
 def test_a_log_that_answers_again_is_checked_from_the_last_good_state() -> None:

@@ -1,12 +1,14 @@
-"""What every command shares: one-line errors and exit codes, the console, time."""
+"""What every command shares: one-line errors, exit codes, the console, time, a node's database."""
 
 from __future__ import annotations
 
 import functools
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -18,11 +20,14 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
 from digitalstate.federation.catalogue import CatalogueError
 from digitalstate.federation.service import FederationChangeError
 from digitalstate.keys import KeyFileError
-from digitalstate.settings import SettingsError
+from digitalstate.settings import SettingsError, load_node_settings
+from digitalstate.storage.engine import make_engine, make_sessions
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,6 +55,32 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@contextmanager
+def node_database(config: Path) -> Iterator[Callable[[Callable[[Session], R]], R]]:
+    """A function that runs one step in a transaction on the database of the node config names.
+
+    A database that cannot be used (unreachable, not migrated) is a CliError naming the fix.
+    """
+    settings = load_node_settings(config)
+    engine = make_engine(settings.database_url)
+
+    def run(step: Callable[[Session], R]) -> R:
+        try:
+            with make_sessions(engine).begin() as session:
+                return step(session)
+        except (OperationalError, ProgrammingError) as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise CliError(
+                f"{config}: the node's database cannot be used ({first}); check [database] url "
+                f"and run 'digitalstate db upgrade --config {config}'"
+            ) from exc
+
+    try:
+        yield run
+    finally:
+        engine.dispose()
 
 
 def progress_bar(*, hidden: bool) -> Progress:

@@ -25,14 +25,24 @@ from digitalstate.demo.federation import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
     DEMO_NODES,
+    DEMO_STAFF_PASSWORD,
     HOST,
+    MAIL_CATCHER,
     MAX_PEOPLE,
     DemoLayout,
     prepare,
     seeded_people,
 )
-from digitalstate.demo.run import children, issue_operator_token, sign_in, start, watch
+from digitalstate.demo.run import (
+    children,
+    issue_operator_token,
+    sign_in,
+    staff_accounts,
+    start,
+    watch,
+)
 from digitalstate.demo.supervisor import Child, StartCancelled, StartError, stop_all
+from digitalstate.mail.catcher import MAIL_PAGE
 
 
 def _print_table(layout: DemoLayout, operator_token: str) -> None:
@@ -40,6 +50,7 @@ def _print_table(layout: DemoLayout, operator_token: str) -> None:
     table.add_row("trust-anchor", "trust anchor", layout.anchor_url)
     for node in DEMO_NODES:
         table.add_row(node.id, ", ".join(node.roles), layout.url(node))
+    table.add_row(MAIL_CATCHER, "mail catcher", layout.catcher_url)
     console.print(table)
     how = sign_in(layout)
     if how is not None:
@@ -47,10 +58,25 @@ def _print_table(layout: DemoLayout, operator_token: str) -> None:
             f"{seeded_people(layout):,} synthetic people. Sign in at {how['url']} as "
             f"{how['email']} with the password {how['password']}"
         )
+    example = staff_accounts(layout)[0]
     console.print(
-        f"Operator pages (/operator/log, /operator/outbox) and /metrics: sign in at "
-        f"/operator/sign-in with the operator token {operator_token} "
+        "Staff pages at each service node: sign in at /staff/sign-in as caseworker@<node>"
+        f".example.org or manager@<node>.example.org with the password {DEMO_STAFF_PASSWORD} "
+        f"(for example {example['email']} at {example['url']})",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"Operator pages (/operator/log, /operator/outbox, /operator/email) and /metrics: sign "
+        f"in at /operator/sign-in with the operator token {operator_token} "
         f"(or send it as 'Authorization: Bearer')",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"Email the nodes send is caught, not delivered: see it at {layout.catcher_url}"
+        f"{MAIL_PAGE} (the same operator token); the catcher takes SMTP at "
+        f"{HOST}:{layout.catcher_smtp_port}",
         markup=False,
         highlight=False,
     )
@@ -64,6 +90,12 @@ def _as_json(layout: DemoLayout, operator_token: str) -> str:
         "federation": layout.anchor_url,
         "nodes": nodes,
         "operator_token": operator_token,
+        "staff": staff_accounts(layout),
+        "mail_catcher": {
+            "base_url": layout.catcher_url,
+            "page": layout.catcher_url + MAIL_PAGE,
+            "smtp": f"{HOST}:{layout.catcher_smtp_port}",
+        },
     }
     how = sign_in(layout)
     if how is not None:
@@ -85,8 +117,8 @@ def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> No
 
 def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
     """Start the anchor, then the nodes; run until stopping is set; stop every child."""
-    anchor, nodes = children(layout)
-    everyone = [anchor, *nodes]
+    first, nodes = children(layout)
+    everyone = [*first, *nodes]
     operator_token = issue_operator_token(layout)
     try:
         started = time.monotonic()
@@ -99,7 +131,7 @@ def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
             def ready(child: Child) -> None:
                 progress.update(task, advance=1, description=f"{child.name} is ready")
 
-            start(anchor, nodes, stopping, on_ready=ready)
+            start(first, nodes, stopping, on_ready=ready)
         if as_json:
             print(_as_json(layout, operator_token), flush=True)
         else:
@@ -124,7 +156,10 @@ def demo_command(
         "var/demo"
     ),
     base_port: Annotated[
-        int, typer.Option(help="The trust anchor's port; nodes take the next ten.")
+        int,
+        typer.Option(
+            help="The trust anchor's port; the nodes, then the mail catcher, take the next twelve."
+        ),
     ] = 8100,
     as_json: Annotated[
         bool,
@@ -140,7 +175,7 @@ def demo_command(
         int, typer.Option(help="Seed of the synthetic people: the same seed, the same people.")
     ] = DEFAULT_SEED,
 ) -> None:
-    """Run the trust anchor and the ten demo nodes, each its own process, until Ctrl-C."""
+    """Run the trust anchor, the ten demo nodes and a mail catcher, each its own process."""
     layout = DemoLayout(data_dir.resolve(), base_port)
     for port in layout.ports():
         ensure_port_free(HOST, port, "--base-port")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from digitalstate import __version__
-from digitalstate.cli import bench, db, demo, federation, log, node, outbox, service
+from digitalstate.cli import bench, db, demo, federation, log, mail, node, outbox, service, staff
 
 app = typer.Typer(
     help="digitalstate: government as a federation of nodes that keep people's trust.",
@@ -18,7 +18,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(log.app, name="log")
+app.add_typer(mail.app, name="mail")
 app.add_typer(service.app, name="service")
+app.add_typer(staff.app, name="staff")
 app.command("demo")(demo.demo_command)
 
 

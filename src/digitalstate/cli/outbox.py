@@ -8,19 +8,14 @@ poll_seconds).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from digitalstate.cli.common import CliError, console, now, one_line_errors
-from digitalstate.settings import load_node_settings
-from digitalstate.storage.engine import make_engine, make_sessions
+from digitalstate.cli.common import CliError, console, node_database, now, one_line_errors
 from digitalstate.tellusonce.service import OutboxEntry, list_outbox, retry_dead, retry_notices
 
 app = typer.Typer(
@@ -29,30 +24,6 @@ app = typer.Typer(
 )
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The node's node.toml.")]
-T = TypeVar("T")
-
-
-@contextmanager
-def _database(config: Path) -> Iterator[Callable[[Callable[[Session], T]], T]]:
-    """A function that runs one step in a transaction on the node's database."""
-    settings = load_node_settings(config)
-    engine = make_engine(settings.database_url)
-
-    def run(step: Callable[[Session], T]) -> T:
-        try:
-            with make_sessions(engine).begin() as session:
-                return step(session)
-        except (OperationalError, ProgrammingError) as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise CliError(
-                f"{config}: the node's database cannot be used ({first}); check [database] url "
-                f"and run 'digitalstate db upgrade --config {config}'"
-            ) from exc
-
-    try:
-        yield run
-    finally:
-        engine.dispose()
 
 
 def _when(value: datetime | None) -> str | None:
@@ -97,7 +68,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """List the notices not yet delivered (waiting, failing, dead-lettered), oldest first."""
-    with _database(config) as run:
+    with node_database(config) as run:
         entries = run(lambda s: list_outbox(s, state="dead" if dead else None, limit=None))
     if as_json:
         print(json.dumps([_as_json(e) for e in entries]))
@@ -142,7 +113,7 @@ def retry_command(
             )
         return done
 
-    with _database(config) as run:
+    with node_database(config) as run:
         done = run(retry)
     if not done:
         console.print("No dead-lettered notices to retry")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from digitalstate.node.setup import NODE_CONFIG, init_node
 from digitalstate.services.definitions import load_service_definition
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
+from digitalstate.staff.domain import ROLES
+from digitalstate.staff.service import add_staff, find_staff
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
 from digitalstate.tomlwrite import Value, dumps, write_new
@@ -92,9 +95,20 @@ DEMO_FEDERATION = "digitalstate demo federation"
 DEMO_SERVICES = Path(__file__).parent / "services"  # package data: one file per service
 LAYOUT_FILE = "demo.json"
 HOST = "127.0.0.1"
+MAIL_CATCHER = "mail-catcher"
+# Messages the demo nodes send come from <node id>@DEMO_MAIL_DOMAIN (.test: reserved, RFC 2606).
+DEMO_MAIL_DOMAIN = "digitalstate-demo.test"
 DEFAULT_PEOPLE = 300
 DEFAULT_SEED = 1
 MAX_PEOPLE = 1_000_000
+DEMO_STAFF_PASSWORD = "demo-staff-password"  # noqa: S105 - published on purpose, as people's
+DEMO_STAFF_NAMES = {"caseworker": "Sam Caseworker", "manager": "Alex Manager"}
+_DEMO_STAFF_IDS = uuid.UUID("5f0e7a6c-3b1d-4c2e-9a7f-0d9c8b6a5e41")  # uuid5 namespace
+
+
+def demo_staff_email(member_id: str, role: str) -> str:
+    """The email address of the demo's member of staff with role at member_id."""
+    return f"{role}@{member_id}.example.org"
 
 
 def demo_service_file(member_id: str) -> Path:
@@ -160,9 +174,30 @@ class DemoLayout:
         """A node's base URL."""
         return f"http://{HOST}:{self.port(node)}"
 
+    @property
+    def catcher_dir(self) -> Path:
+        """The mail catcher's directory: the messages it caught (a Maildir)."""
+        return self.data_dir / MAIL_CATCHER
+
+    @property
+    def catcher_port(self) -> int:
+        """The port of the mail catcher's page, after the nodes'."""
+        return self.base_port + 1 + len(DEMO_NODES)
+
+    @property
+    def catcher_smtp_port(self) -> int:
+        """The port the mail catcher takes SMTP on, after its page's."""
+        return self.catcher_port + 1
+
+    @property
+    def catcher_url(self) -> str:
+        """The mail catcher's base URL."""
+        return f"http://{HOST}:{self.catcher_port}"
+
     def ports(self) -> list[int]:
         """Every port the demo listens on."""
-        return [self.base_port] + [self.port(n) for n in DEMO_NODES]
+        nodes = [self.port(n) for n in DEMO_NODES]
+        return [self.base_port, *nodes, self.catcher_port, self.catcher_smtp_port]
 
 
 def prepare(
@@ -173,7 +208,8 @@ def prepare(
     seed: int = DEFAULT_SEED,
     progress: SeedProgress | None = None,
 ) -> None:
-    """Create whatever the demo's data directory lacks: anchor, nodes, memberships, people.
+    """Create whatever the demo's data directory lacks: anchor, nodes, memberships, staff at
+    the service nodes, people.
 
     Idempotent: a second run reuses every key, database and membership already made, and
     seeds only the people not seeded yet (see seed_demo_people).
@@ -211,6 +247,7 @@ def prepare(
                 extra=services,
             )
         _give_service(layout, node)
+        _give_email(layout, node)
     engine = make_engine(anchor.database_url)
     try:
         with make_sessions(engine).begin() as session:
@@ -235,6 +272,7 @@ def prepare(
         engine.dispose()
     recorded["base_port"] = layout.base_port
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
+    add_demo_staff(layout, now)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -263,6 +301,56 @@ def _give_service(layout: DemoLayout, node: DemoNode) -> None:
         before = dumps({"services": {"files": [node.service or ""]}}).splitlines()[-1]
         after = dumps({"services": {"files": node.service_files}}).splitlines()[-1]
         config.write_text(config.read_text(encoding="utf-8").replace(before, after, 1))
+
+
+def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
+    """A caseworker and a manager at every service node, once (demo_staff_email, the password
+    DEMO_STAFF_PASSWORD); their ids come from the node and role, so every demo has the same."""
+    password_hash: str | None = None
+    for node in DEMO_NODES:
+        if "service" not in node.roles:
+            continue
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            upgrade(engine)
+            with make_sessions(engine).begin() as session:
+                for role in ROLES:
+                    email = demo_staff_email(node.id, role)
+                    if find_staff(session, email) is not None:
+                        continue
+                    password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
+                    add_staff(
+                        session,
+                        email=email,
+                        display_name=DEMO_STAFF_NAMES[role],
+                        role=role,
+                        password_hash=password_hash,
+                        now=now,
+                        account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
+                    )
+        finally:
+            engine.dispose()
+
+
+def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:
+    """[email] of a demo node: the demo's mail catcher, on loopback, without TLS."""
+    return {
+        "smtp_host": HOST,
+        "smtp_port": layout.catcher_smtp_port,
+        "from_address": f"{node.id}@{DEMO_MAIL_DOMAIN}",
+        "starttls": False,
+    }
+
+
+def _give_email(layout: DemoLayout, node: DemoNode) -> None:
+    """Point node's email at the demo's mail catcher, unless its node.toml has [email] already.
+
+    A folder made before the demo sent email gets the table at the end of its node.toml.
+    """
+    config = layout.node_config(node)
+    if load_node_settings(config).email is None:
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + dumps({"email": email_setting(layout, node)}))
 
 
 def seeded_people(layout: DemoLayout) -> int:

@@ -11,23 +11,53 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from digitalstate.demo.federation import DEMO_NODES, DemoLayout, seeded_people
+from digitalstate.demo.federation import (
+    DEMO_NODES,
+    DEMO_STAFF_PASSWORD,
+    HOST,
+    MAIL_CATCHER,
+    DemoLayout,
+    demo_staff_email,
+    seeded_people,
+)
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.supervisor import Child, python_command, wait_until
 from digitalstate.demo.synthetic import sample_email
+from digitalstate.staff.domain import ROLES
+from digitalstate.staff.sessions import SIGN_IN_PATH as STAFF_SIGN_IN_PATH
 from digitalstate.web.operator_token import keep_operator_token
 
 START_TIMEOUT_S = 60.0
 
 
-def children(layout: DemoLayout) -> tuple[Child, list[Child]]:
-    """The trust anchor's process and each node's, not started yet."""
+def children(layout: DemoLayout) -> tuple[list[Child], list[Child]]:
+    """The processes that start first (the trust anchor, the mail catcher), then each node's.
+
+    None is started yet.
+    """
     logs = layout.data_dir / "logs"
     anchor = Child(
         "trust-anchor",
         python_command("federation", "serve", "--config", str(layout.anchor_config)),
         layout.anchor_url,
         logs / "trust-anchor.log",
+    )
+    catcher = Child(
+        MAIL_CATCHER,
+        python_command(
+            "mail",
+            "catch",
+            "--data-dir",
+            str(layout.catcher_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(layout.catcher_port),
+            "--smtp-port",
+            str(layout.catcher_smtp_port),
+        ),
+        layout.catcher_url,
+        logs / f"{MAIL_CATCHER}.log",
     )
     nodes = [
         Child(
@@ -38,7 +68,7 @@ def children(layout: DemoLayout) -> tuple[Child, list[Child]]:
         )
         for node in DEMO_NODES
     ]
-    return anchor, nodes
+    return [anchor, catcher], nodes
 
 
 def sign_in(layout: DemoLayout) -> dict[str, str] | None:
@@ -49,27 +79,48 @@ def sign_in(layout: DemoLayout) -> dict[str, str] | None:
     return {"url": layout.url(charter), "email": sample_email(0), "password": DEMO_PASSWORD}
 
 
+def staff_accounts(layout: DemoLayout) -> list[dict[str, str]]:
+    """The demo's members of staff: at each service node a caseworker and a manager."""
+    return [
+        {
+            "node": node.id,
+            "role": role,
+            "email": demo_staff_email(node.id, role),
+            "password": DEMO_STAFF_PASSWORD,
+            "url": layout.url(node) + STAFF_SIGN_IN_PATH,
+        }
+        for node in DEMO_NODES
+        if "service" in node.roles
+        for role in ROLES
+    ]
+
+
 def issue_operator_token(layout: DemoLayout) -> str:
-    """One fresh operator token for every demo node's /operator/ pages and /metrics."""
+    """One fresh operator token for every demo node's /operator/ pages and /metrics.
+
+    The mail catcher's page takes the same token.
+    """
     token = secrets.token_urlsafe(24)
     for node in DEMO_NODES:
         keep_operator_token(layout.node_dir(node), token)
+    keep_operator_token(layout.catcher_dir, token)
     return token
 
 
 def start(
-    anchor: Child,
+    first: Sequence[Child],
     nodes: Sequence[Child],
     stopping: threading.Event,
     on_ready: Callable[[Child], None] | None = None,
 ) -> None:
-    """Start the anchor and wait for its /healthz, then the nodes and wait for every /readyz.
+    """Start first (anchor, mail catcher) and wait for /healthz, then the nodes and /readyz.
 
     Raises StartError when one does not answer in time, StartCancelled once stopping is set.
     """
-    anchor.start()
+    for child in first:
+        child.start()
     wait_until(
-        [anchor],
+        first,
         "/healthz",
         time.monotonic() + START_TIMEOUT_S,
         stop=stopping,

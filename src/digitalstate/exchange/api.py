@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -37,10 +38,25 @@ def describe_services(app: FastAPI) -> list[dict[str, Any]]:
     return sorted(out, key=lambda s: (s["path"], s["method"]))
 
 
+def offered(app: FastAPI) -> list[dict[str, Any]]:
+    """describe_services(app), worked out at the first call and kept.
+
+    The route table does not change while the node runs, and building the OpenAPI document
+    costs more than starting the rest of the app, so it is not built before it is asked for.
+    """
+    services: list[dict[str, Any]] | None = getattr(app.state, "services", None)
+    if services is None:
+        services = app.state.services = describe_services(app)
+    return services
+
+
 async def list_services(request: Request) -> Response:
     """List what this node offers over the exchange, and which calls touch personal data."""
-    # Rendered once at start-up: the route table does not change while the node runs.
-    body: bytes = request.app.state.services_body
+    body: bytes | None = getattr(request.app.state, "services_body", None)
+    if body is None:
+        member = request.app.state.node.settings.node.id
+        body = json.dumps({"member": member, "services": offered(request.app)}).encode()
+        request.app.state.services_body = body
     return Response(body, media_type="application/json")
 
 

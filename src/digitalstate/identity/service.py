@@ -59,6 +59,14 @@ def _dummy_hash() -> str:
     return hash_password(uuid.uuid4().hex)
 
 
+def check_against_no_account(password: str) -> None:
+    """Spend one password check, as for an account, on an email that has none.
+
+    So the time a sign-in takes does not tell whether an account exists.
+    """
+    verify_password(_dummy_hash(), password)
+
+
 def normalise_email(email: str) -> str:
     """An email address as it is stored and looked up: trimmed, lower case."""
     return email.strip().lower()
@@ -107,7 +115,7 @@ def authenticate(session: Session, email: str, password: str) -> Person | None:
     """
     person = find_person_by_email(session, email)
     if person is None:
-        verify_password(_dummy_hash(), password)
+        check_against_no_account(password)
         return None
     return person if verify_password(person.password_hash, password) else None
 

@@ -1,7 +1,12 @@
-"""Limits on signing in at the charter: locks after repeated failures, and argon2 in bounds.
+"""Limits on signing in: locks after repeated failures, and argon2 in bounds.
 
 Failures are rows in the database (sign_in_attempts), so a lock holds across restarts and
 workers (docs/adr/0014). The caller owns the transaction; times are aware UTC datetimes.
+
+The charter's people sign in through a guard of the realm "" and a node's staff through one of
+the realm "staff": an account's failures count only in its own realm, so a person and a member
+of staff with the same email address never lock each other out. A client's failures count in
+every realm.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from digitalstate.identity.domain import Bound
 from digitalstate.identity.models import SignInAttempt
 from digitalstate.identity.service import authenticate, normalise_email
 from digitalstate.settings import SignInSection
+from digitalstate.storage.threads import run_blocking
 
 CLIENT_LENGTH = 64
 
@@ -32,9 +38,14 @@ class PasswordWorkBusyError(RuntimeError):
     """Every password check slot stayed taken for the whole wait: answer 503."""
 
 
-def account_key(email: str) -> str:
-    """What an attempt keeps of the email typed: a SHA-256 of it, normalised."""
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+Verify = Callable[[Session, str, str], str | None]
+"""Checks (session, email, password): the id of the account they open, or None."""
+
+
+def account_key(email: str, realm: str = "") -> str:
+    """What an attempt keeps of the email typed: a SHA-256 of it, normalised (after realm:)."""
+    typed = normalise_email(email)
+    return hashlib.sha256((f"{realm}:{typed}" if realm else typed).encode()).hexdigest()
 
 
 def client_key(host: str | None) -> str:
@@ -125,9 +136,9 @@ def record_attempt(
     session.flush()
 
 
-def failures_before_sign_in(session: Session, email: str) -> FailureNotice | None:
+def failures_before_sign_in(session: Session, email: str, realm: str = "") -> FailureNotice | None:
     """Failed sign-ins to email's account between its last sign-in and the one before."""
-    account = account_key(email)
+    account = account_key(email, realm)
     latest = _last_success(session, account)
     if latest is None:
         return None
@@ -141,10 +152,14 @@ def failures_before_sign_in(session: Session, email: str) -> FailureNotice | Non
 
 @dataclass
 class SignInGuard:
-    """The charter's sign-in limits: lock bounds, argon2 slots and the clock they run on."""
+    """Sign-in limits of one realm: lock bounds, argon2 slots and the clock they run on.
+
+    realm: whose accounts ("" the charter's people, "staff" a node's staff).
+    """
 
     settings: SignInSection
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    realm: str = ""
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,9 +203,9 @@ class SignInGuard:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What came of a sign-in: the person signed in, or the lock that refused it unchecked."""
+    """What came of a sign-in: the account signed in, or the lock that refused it unchecked."""
 
-    person_id: str | None = None
+    account_id: str | None = None
     locked_until: datetime | None = None
 
 
@@ -199,39 +214,75 @@ def lock_on(
 ) -> datetime | None:
     """When the lock on email's account or on client ends; None when neither is locked."""
     now = guard.clock()
+    account = account_key(email, guard.realm)
     with sessions.begin() as session:
-        until = locked_until(
-            session, account=account_key(email), client=client, bounds=guard.bounds, now=now
-        )
+        until = locked_until(session, account=account, client=client, bounds=guard.bounds, now=now)
     if until is not None:
         logger.info("sign-in refused unchecked: locked until %s (client %s)", until, client)
     return until
 
 
-def check_password(
-    guard: SignInGuard, sessions: sessionmaker[Session], email: str, password: str, client: str
-) -> str | None:
-    """The id of the person with this email and password, or None; the attempt is kept.
+def person_with(session: Session, email: str, password: str) -> str | None:
+    """The charter's Verify: the id of the person with this email and password, or None."""
+    person = authenticate(session, email, password)
+    return person.id if person else None
 
-    An unknown email still costs one argon2 check and counts towards a lock, like a wrong
-    password, so that neither the time nor a lock tells whether an account exists.
+
+def check_password(
+    guard: SignInGuard,
+    sessions: sessionmaker[Session],
+    email: str,
+    password: str,
+    client: str,
+    verify: Verify = person_with,
+) -> str | None:
+    """The id of the account verify finds for this email and password, or None; kept as an attempt.
+
+    verify runs in the attempt's transaction. It must spend one argon2 check on an unknown
+    email as on a known one: an unknown email then counts towards a lock like a wrong password,
+    so that neither the time nor a lock tells whether an account exists.
     """
-    account, now = account_key(email), guard.clock()
+    account, now = account_key(email, guard.realm), guard.clock()
     with sessions.begin() as session:
-        person = authenticate(session, email, password)
+        found = verify(session, email, password)
         record_attempt(
             session,
             account=account,
             client=client,
-            succeeded=person is not None,
+            succeeded=found is not None,
             now=now,
             keep=guard.keep,
         )
-        if person is not None and (notice := failures_before_sign_in(session, email)):
+        if found is not None and (notice := failures_before_sign_in(session, email, guard.realm)):
             logger.warning(
                 "%d failed sign-in attempts to account %s… before this sign-in, the last at %s",
                 notice.count,
                 account[:12],
                 notice.last_at.isoformat(),
             )
-        return person.id if person else None
+        return found
+
+
+async def attempt_sign_in(
+    guard: SignInGuard,
+    sessions: sessionmaker[Session],
+    email: str,
+    password: str,
+    client: str,
+    verify: Verify = person_with,
+) -> Attempt:
+    """The account with this email and password, or the lock that refused it unchecked.
+
+    The lock is read before waiting for an argon2 slot (a locked guess takes none) and
+    again once one is held, so a burst checks at most the slots' worth past the lock.
+    Raises PasswordWorkBusyError when no argon2 slot frees up in time.
+    """
+    if (until := await run_blocking(lock_on, guard, sessions, email, client)) is not None:
+        return Attempt(locked_until=until)
+    async with guard.password_slot():
+        # Again, now that a slot is held: guesses sent together all passed the first look
+        # before any of them had failed, and would otherwise all be checked.
+        if (until := await run_blocking(lock_on, guard, sessions, email, client)) is not None:
+            return Attempt(locked_until=until)
+        found = await run_blocking(check_password, guard, sessions, email, password, client, verify)
+    return Attempt(account_id=found)

@@ -23,7 +23,9 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.consent.feature",
     "digitalstate.tellusonce.feature",
     "digitalstate.services.feature",
+    "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
+    "digitalstate.mail.feature",
 )
 
 

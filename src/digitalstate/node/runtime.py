@@ -8,7 +8,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,31 @@ class NodeRuntime:
     def event(self, name: str) -> asyncio.Event:
         """The named event, made on first use."""
         return self.events.setdefault(name, asyncio.Event())
+
+    async def run_when_woken(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[object]],
+        wait_seconds: Callable[[], float],
+        *,
+        logger: logging.Logger,
+        failed: str,
+    ) -> None:
+        """Run work whenever the named event is set, and at least every wait_seconds(); forever.
+
+        The event is cleared before each pass, so that one set during a pass wakes the next. A
+        pass that raises is logged with the message failed (a broken database must not end a
+        worker) and the next pass comes as usual. Cancel the task to stop it.
+        """
+        event = self.event(name)
+        while True:
+            event.clear()
+            try:
+                await work()
+            except Exception:
+                logger.exception(failed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), wait_seconds())
 
     def wake(self, name: str) -> None:
         """Set the named event, waking whatever waits on it; safe from any thread."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from digitalstate.mail.domain import ADDRESS_MESSAGE, parse_address
+
 MAX_LINE = 100
 MAX_STRING = 500
 MAX_LIST_ITEMS = 100
@@ -26,8 +28,6 @@ POSTCODE_PATTERN = re.compile(
 )
 NINO_PATTERN = re.compile(r"^([A-CEGHJ-PR-TW-Z])([A-CEGHJ-NPR-TW-Z])([0-9]{6})([A-D])$")
 NINO_INVALID_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
-EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-EMAIL_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 SORT_CODE = re.compile(r"^[0-9]{6}$")
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8}$")
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
@@ -223,22 +223,13 @@ def validate_list(field: str, value: Any) -> list[Any]:
 
 
 def validate_email(field: str, value: Any) -> str:
-    """An email address: the domain in lower case, the local part as given."""
-    message = "Enter an email address in the correct format, like name@example.com"
+    """An email address: the domain in lower case, the local part as given (mail/domain.py)."""
     if not isinstance(value, str) or not value.strip():
         raise FieldError(field, "Enter an email address")
-    text = value.strip()
-    local, at, domain = text.rpartition("@")
-    if not at or not local or len(text) > 254 or len(local) > 64:
-        raise FieldError(field, message)
-    if not EMAIL_LOCAL.match(local) or ".." in local or local[0] == "." or local[-1] == ".":
-        raise FieldError(field, message)
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(EMAIL_LABEL.match(label) for label in labels):
-        raise FieldError(field, message)
-    if labels[-1].isdigit():
-        raise FieldError(field, message)
-    return f"{local}@{domain.lower()}"
+    address = parse_address(value)
+    if address is None:
+        raise FieldError(field, ADDRESS_MESSAGE)
+    return address
 
 
 def validate_phone(field: str, value: Any) -> str:

@@ -32,7 +32,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.consent.models",
     "digitalstate.tellusonce.models",
     "digitalstate.services.models",
+    "digitalstate.staff.models",
     "digitalstate.web.models",
+    "digitalstate.mail.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""
 

@@ -9,7 +9,6 @@ this service holds), so a node that stops between the two re-reads after it star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -50,15 +49,13 @@ class RereadWorker:
 
     async def run(self) -> None:
         """Process waiting notices when woken by a new one, and at least every SWEEP_SECONDS."""
-        event = self.node.event(NOTICES_EVENT)
-        while True:
-            event.clear()
-            try:
-                await self.process()
-            except Exception:  # a broken database must not end the worker: retry next sweep
-                log.exception("re-reading after change notices failed; trying again shortly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), self.wait_seconds())
+        await self.node.run_when_woken(
+            NOTICES_EVENT,
+            self.process,
+            self.wait_seconds,
+            logger=log,
+            failed="re-reading after change notices failed; trying again shortly",
+        )
 
     def wait_seconds(self) -> float:
         """How long to sleep when nothing wakes the worker: the next retry, or a sweep."""

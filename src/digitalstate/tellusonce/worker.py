@@ -11,7 +11,6 @@ after [tellusonce] dead_after_hours moves the notice to the dead-letter list for
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -72,16 +71,13 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver due notices whenever woken, and at least every poll_seconds, until cancelled."""
-        event = self.node.event(OUTBOX_EVENT)
-        while True:
-            # Cleared before the pass: a change committed during the pass wakes the next one.
-            event.clear()
-            try:
-                await self.drain()
-            except Exception:  # a broken database must not end the worker: retry next poll
-                log.exception("outbox delivery pass failed; trying again in a moment")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), self.settings.poll_seconds)
+        await self.node.run_when_woken(
+            OUTBOX_EVENT,
+            self.drain,
+            lambda: self.settings.poll_seconds,
+            logger=log,
+            failed="outbox delivery pass failed; trying again in a moment",
+        )
 
     async def drain(self) -> None:
         """Deliver due notices batch after batch until fewer than a full batch were due."""

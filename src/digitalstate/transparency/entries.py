@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-ACTIONS = frozenset(
+PERSON_ACTIONS = frozenset(
     {"read", "refused", "notified", "consent-given", "consent-withdrawn", "basis-read"}
 )
-"""What happened: a read, a refused attempt, a change notice, a consent event, a basis read."""
+"""What happened to a person's data: a read, a refused attempt, a change notice, a consent
+event, a basis read."""
+STAFF_ACTIONS = frozenset({"staff-signed-in", "staff-sign-in-failed", "staff-signed-out"})
+"""What a member of the node's staff did (docs/transparency.md#staff-entries): the requester
+is ``staff:<account id>``; an entry about no one person has the pseudonym NO_ONE."""
+ACTIONS = PERSON_ACTIONS | STAFF_ACTIONS
+NO_ONE = ""
+"""The pseudonym of an entry about no one person (a staff sign-in). No person's pseudonym is
+empty, and a person's entries are asked for by a non-empty one, so such an entry is disclosed
+to no person: only to an auditor with a basis, with the rest of the log."""
 VERSION = 1
 SALT_BYTES = 16
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -15,8 +15,11 @@ A round, for one member:
    here; so does a node that says its log is damaged. The next round starts the next pass,
    at the newest verified size.
 3. A log that cannot be fetched is failing; once it has failed longer than alarm_after seconds
-   the round says so (an "unreachable" finding). Nothing verified is forgotten meanwhile: when
-   the node answers again its checkpoint is checked against the last good state.
+   the round says so (an "unreachable" finding), if this witness has verified a checkpoint of
+   it before: a log it has never reached (a member whose node has not started yet, or was
+   added to the federation before it was deployed) has no history to hide from it, so it is
+   only failing until it answers. Nothing verified is forgotten meanwhile: when the node
+   answers again its checkpoint is checked against the last good state.
 
 The fetching is behind rolling_audit.LogSource, so this runs over HTTP in a node
 (witness_service.py, with log_source.py) and over a list of hashes in the unit tests.
@@ -147,10 +150,15 @@ async def witness_round(
     """Check, audit and judge one member's log once (see the module docstring)."""
     findings: list[Finding] = []
     was_failing = state.failing_since is not None
+    first_reached = not state.verified
     try:
         state, to_cosign = await check_newest(state, log, source, now, findings)
     except SourceUnavailableError as exc:
         return _unreachable(state, str(exc), now, alarm_after, findings)
+    if first_reached and state.verified:
+        # Reached for the first time: the time it could not be reached before does not count
+        # against it; if the audit cannot go on, its outage starts now.
+        state = replace(state, failing_since=None)
     try:
         state = await audit_some(state, source, now, audit_leaves, findings)
     except _AuditInterruptedError as exc:
@@ -266,7 +274,8 @@ def _unreachable(
 ) -> Round:
     since = state.failing_since or now
     state = replace(state, failing_since=since, last_error=reason)
-    if (now - since).total_seconds() >= alarm_after:
+    # Only a log seen before can go out of sight: one never reached is failing, not an alarm.
+    if state.verified and (now - since).total_seconds() >= alarm_after:
         findings.append(
             Finding(
                 "unreachable",

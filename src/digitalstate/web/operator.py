@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +33,45 @@ from digitalstate.web.operator_token import stored_digest, token_digest
 from digitalstate.web.problem_handlers import problem_response
 
 SIGN_IN_PATH = "/operator/sign-in"
+NODE_SIGN_IN_HINT = (
+    "It was shown once when it was issued with 'digitalstate node operator-token'; on the "
+    "node's machine, run 'digitalstate node operator-token --config node.toml' for a new one."
+)
+
+
+@dataclass(frozen=True)
+class OperatorGate:
+    """What guards one server's operator pages: a node's, or another server's (a mail catcher).
+
+    data_dir keeps the token's hash; member_id names the cookie; name and sign_in_hint are what
+    the sign-in form shows; remote: answer from any address, not only loopback.
+    """
+
+    data_dir: Path
+    member_id: str
+    name: str
+    remote: bool
+    session_seconds: int
+    secure: bool
+    sign_in_hint: str
+
+
+def node_gate(settings: NodeSettings) -> OperatorGate:
+    """The gate of a node's operator pages, from its settings."""
+    return OperatorGate(
+        data_dir=settings.data_dir,
+        member_id=settings.node.id,
+        name=settings.node.name,
+        remote=settings.web.operator_remote,
+        session_seconds=max(60, int(settings.web.session_hours * 3600)),
+        secure=settings.node.base_url.startswith("https://"),
+        sign_in_hint=NODE_SIGN_IN_HINT,
+    )
+
+
+def gate_of(guarded: NodeSettings | OperatorGate) -> OperatorGate:
+    """guarded's gate: itself, or the gate of the node whose settings it is."""
+    return guarded if isinstance(guarded, OperatorGate) else node_gate(guarded)
 
 
 class OperatorOnlyError(Exception):
@@ -99,39 +139,46 @@ def cookie_valid(data_dir: Path, member_id: str, value: str) -> bool:
     return hmac.compare_digest(mac, _cookie_mac(digest, member_id, int(expires)))
 
 
-def has_credential(request: Request, settings: NodeSettings) -> bool:
+def has_credential(request: Request, guarded: NodeSettings | OperatorGate) -> bool:
     """True when the request carries the operator token or a valid operator cookie."""
+    gate = gate_of(guarded)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        return token_matches(settings.data_dir, token.strip())
-    cookie = request.cookies.get(operator_cookie_name(settings.node.id), "")
-    return bool(cookie) and cookie_valid(settings.data_dir, settings.node.id, cookie)
+        return token_matches(gate.data_dir, token.strip())
+    cookie = request.cookies.get(operator_cookie_name(gate.member_id), "")
+    return bool(cookie) and cookie_valid(gate.data_dir, gate.member_id, cookie)
 
 
-def metrics_refusal(request: Request, settings: NodeSettings) -> Response | None:
-    """None when /metrics may answer; else the 401 problem (403 page from elsewhere)."""
-    if not operator_allowed(request, settings.web.operator_remote):
+def metrics_refusal(request: Request, guarded: NodeSettings | OperatorGate) -> Response | None:
+    """None when /metrics (or another machine's operator route) may answer; else the 401 problem.
+
+    From an address that may not use operator pages at all, the 403 page (OperatorOnlyError).
+    """
+    gate = gate_of(guarded)
+    if not operator_allowed(request, gate.remote):
         raise OperatorOnlyError
-    if has_credential(request, settings):
+    if has_credential(request, gate):
         return None
     problem = Problem(
         "operator-credential-missing",
-        "send the operator token as 'Authorization: Bearer <token>' "
-        "(issue one with 'digitalstate node operator-token')",
+        f"send the operator token as 'Authorization: Bearer <token>'. {gate.sign_in_hint}",
     )
     answer = problem_response(problem, request)
     answer.headers["www-authenticate"] = 'Bearer realm="operator"'
     return answer
 
 
-def operator_only(settings: NodeSettings) -> Callable[[Request], Awaitable[None]]:
+def operator_only(
+    guarded: NodeSettings | OperatorGate,
+) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency that refuses requests that may not use operator pages."""
+    gate = gate_of(guarded)
 
     async def require_operator(request: Request) -> None:
         """Refuse the request unless it may use operator pages and carries the credential."""
-        if not operator_allowed(request, settings.web.operator_remote):
+        if not operator_allowed(request, gate.remote):
             raise OperatorOnlyError
-        if not has_credential(request, settings):
+        if not has_credential(request, gate):
             raise OperatorSignInRequiredError(request.url.path)
 
     return require_operator

@@ -16,7 +16,9 @@ from digitalstate.settings import NodeSettings
 from digitalstate.web.hardening import read_form
 from digitalstate.web.operator import (
     SIGN_IN_PATH,
+    OperatorGate,
     OperatorOnlyError,
+    gate_of,
     make_operator_cookie,
     operator_allowed,
     operator_cookie_name,
@@ -28,11 +30,15 @@ from digitalstate.web.session import local_path, require_csrf
 DEFAULT_NEXT = "/operator/log"
 
 
-def make_operator_sign_in_router(settings: NodeSettings, templates: Jinja2Templates) -> APIRouter:
-    """GET and POST /operator/sign-in."""
+def make_operator_sign_in_router(
+    guarded: NodeSettings | OperatorGate, templates: Jinja2Templates, *, default_next: str = ""
+) -> APIRouter:
+    """GET and POST /operator/sign-in, for a node (its settings) or another server's gate."""
+    gate = gate_of(guarded)
+    fallback = default_next or DEFAULT_NEXT
 
     async def from_allowed_address(request: Request) -> None:
-        if not operator_allowed(request, settings.web.operator_remote):
+        if not operator_allowed(request, gate.remote):
             raise OperatorOnlyError
 
     router = APIRouter(include_in_schema=False, dependencies=[Depends(from_allowed_address)])
@@ -42,36 +48,37 @@ def make_operator_sign_in_router(settings: NodeSettings, templates: Jinja2Templa
             request,
             "operator_sign_in.html",
             {
-                "node": settings.node,
+                "node": {"id": gate.member_id, "name": gate.name},
                 "next": next_path,
                 "error": error,
-                "issued": stored_digest(settings.data_dir) is not None,
+                "issued": stored_digest(gate.data_dir) is not None,
+                "sign_in_hint": gate.sign_in_hint,
             },
             status_code=status,
         )
 
     @router.get(SIGN_IN_PATH, response_class=HTMLResponse)
-    async def sign_in_form(request: Request, next: str = DEFAULT_NEXT) -> Response:
+    async def sign_in_form(request: Request, next: str = "") -> Response:
         """The form asking for the operator token."""
-        return form_page(request, local_path(next, DEFAULT_NEXT), "", 200)
+        return form_page(request, local_path(next, fallback), "", 200)
 
     @router.post(SIGN_IN_PATH, dependencies=[Depends(require_csrf)])
     async def sign_in(request: Request) -> Response:
         """Check the token; on success set the operator cookie and go back."""
         form = await read_form(request)
-        next_path = local_path(str(form.get("next") or ""), DEFAULT_NEXT)
+        next_path = local_path(str(form.get("next") or ""), fallback)
         token = str(form.get("token") or "").strip()
-        if not token_matches(settings.data_dir, token):
-            return form_page(request, next_path, "Enter the node's current operator token", 401)
-        seconds = max(60, int(settings.web.session_hours * 3600))
+        if not token_matches(gate.data_dir, token):
+            return form_page(request, next_path, "Enter the current operator token", 401)
+        seconds = gate.session_seconds
         answer = RedirectResponse(next_path, status_code=303)
         answer.set_cookie(
-            operator_cookie_name(settings.node.id),
-            make_operator_cookie(settings.data_dir, settings.node.id, seconds),
+            operator_cookie_name(gate.member_id),
+            make_operator_cookie(gate.data_dir, gate.member_id, seconds),
             max_age=seconds,
             httponly=True,
             samesite="strict",
-            secure=settings.node.base_url.startswith("https://"),
+            secure=gate.secure,
         )
         return answer
 

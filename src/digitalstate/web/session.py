@@ -7,15 +7,25 @@ synchroniser token kept in the session (``csrf_token(request)``, also a Jinja gl
 refused with a 403 page unless the token matches (``require_csrf``). Who is signed in is not
 in the cookie: it holds a session id whose row in the database says (``signed_in``), so that
 signing out, or signing out everywhere, ends the session for every copy of the cookie.
+
+A feature whose pages must not share people's sessions (staff, under /staff) adds a **session
+zone** (``add_session_zone``): the pages under its prefix get a cookie of their own
+(``ds-<member id>.<zone>``, path the prefix), sealed under a key of their own (derived from the
+session key), with their own CSRF token and their own store of sessions, which finds only the
+zone's kind of session (docs/adr/0018). People's cookie is never read there, and the zone's
+cookie never reaches people's pages. Every helper below works in whichever session the
+request has.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digitalstate.files import SecretFileError, load_or_create_secret
 from digitalstate.web.hardening import read_form
-from digitalstate.web.session_store import SignedIn, SqlSessionStore
+from digitalstate.web.session_store import Also, SignedIn, SqlSessionStore
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -47,15 +57,31 @@ _UNCHECKED = object()  # request.state.signed_in before the session's row was re
 CSRF_FAILED_MESSAGE = "This form has expired. Go back, refresh the page and try again."
 # Machine paths never read a session: skipping them keeps the exchange's hot path as it was.
 SESSIONLESS_PREFIXES = ("/exchange/", "/static/", "/healthz", "/readyz", "/.well-known/")
+STORE_SCOPE_KEY = "digitalstate.session_store"  # the store of the request's session, in scope
+_ZONE_KEY_PERSON = b"ds-session-zone"  # BLAKE2b personalisation of a zone's sealing key
 
 
 class SessionKeyError(SecretFileError):
     """The session key file is unreadable, too open or malformed."""
 
 
-def session_cookie_name(member_id: str) -> str:
-    """The cookie a node's sessions live in."""
-    return f"ds-{member_id}"
+def session_cookie_name(member_id: str, zone: str | None = None) -> str:
+    """The cookie a node's sessions live in; a zone's has its name after a dot.
+
+    Member ids have no dot, so no zone's cookie is ever another member's people's cookie.
+    """
+    return f"ds-{member_id}" if zone is None else f"ds-{member_id}.{zone}"
+
+
+def zone_sealing_key(session_key: bytes, zone: str) -> bytes:
+    """The key a zone's cookie is sealed under: the session key's, derived for the zone alone.
+
+    A cookie of one zone (people's too) therefore cannot be opened in another, even on the
+    same node; no new secret file is needed.
+    """
+    return hashlib.blake2b(
+        zone.encode(), key=session_key, digest_size=32, person=_ZONE_KEY_PERSON
+    ).digest()
 
 
 def load_or_create_session_key(directory: Path) -> bytes:
@@ -95,18 +121,73 @@ class SealedCookie:
         return stamped[8:]
 
 
-class NodeSessionMiddleware(SessionMiddleware):
-    """Starlette's cookie sessions, sealed, left out of machine paths (exchange, health, static)."""
+@dataclass(frozen=True)
+class SessionZone:
+    """Pages under prefix with sessions of their own: cookie, sealing key, CSRF token and store."""
 
-    def __init__(self, app: ASGIApp, *, sealing_key: bytes, **options: Any) -> None:
+    name: str  # the cookie's suffix, e.g. "staff"
+    prefix: str  # e.g. "/staff": the path itself and everything under it
+    store: SqlSessionStore  # finds only the zone's kind of session
+    max_age: int  # seconds the cookie lasts in the browser
+
+    def covers(self, path: str) -> bool:
+        """True for the prefix and the paths under it (not /staffing for /staff)."""
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+class NodeSessionMiddleware(SessionMiddleware):
+    """Starlette's cookie sessions, sealed, left out of machine paths (exchange, health, static).
+
+    A path a zone covers gets the zone's cookie instead of people's (zones: the list that
+    add_session_zone fills while the features install, before the app serves). An app without
+    sign-ins in the database (the mail catcher's) gives no store and no zones.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        sealing_key: bytes,
+        store: SqlSessionStore | None = None,
+        zones: list[SessionZone] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(app, secret_key=sealing_key.hex(), **options)
         self.signer = SealedCookie(sealing_key)  # type: ignore[assignment]
+        self.sealing_key = sealing_key
+        self.options = options
+        self.store = store
+        self.zones = zones or []
+        self._zoned: dict[str, SessionMiddleware] = {}
+
+    def _zone_middleware(self, zone: SessionZone) -> SessionMiddleware:
+        """The cookie sessions of zone around the same app (made on the zone's first request)."""
+        found = self._zoned.get(zone.name)
+        if found is None:
+            key = zone_sealing_key(self.sealing_key, zone.name)
+            options = {**self.options, "max_age": zone.max_age, "path": zone.prefix}
+            options["session_cookie"] = f"{self.session_cookie}.{zone.name}"
+            found = SessionMiddleware(self.app, secret_key=key.hex(), **options)
+            found.signer = SealedCookie(key)  # type: ignore[assignment]
+            self._zoned[zone.name] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app with scope["session"], except on paths no person uses."""
-        if scope["type"] == "http" and scope["path"].startswith(SESSIONLESS_PREFIXES):
+        """Run the app with scope["session"] of the path's zone, except on machine paths."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith(SESSIONLESS_PREFIXES):
             await self.app(scope, receive, send)
             return
+        for zone in self.zones:
+            if zone.covers(path):
+                scope[STORE_SCOPE_KEY] = zone.store
+                await self._zone_middleware(zone)(scope, receive, send)
+                return
+        if self.store is not None:
+            scope[STORE_SCOPE_KEY] = self.store
         await super().__call__(scope, receive, send)
 
 
@@ -126,15 +207,18 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
     """Add signed-cookie sessions, the CSRF refusal page and dependency redirects to app."""
     settings = node.settings
     lifetime = settings.web.session_hours * 3600
-    app.state.session_store = SqlSessionStore(
+    store = app.state.session_store = SqlSessionStore(
         node.sessions,
         idle=timedelta(minutes=settings.web.session_idle_minutes),
         absolute=timedelta(seconds=lifetime),
         acting=timedelta(minutes=settings.web.acting_session_minutes),
     )
+    app.state.session_zones = []
     app.add_middleware(
         NodeSessionMiddleware,  # type: ignore[arg-type]
         sealing_key=load_or_create_session_key(settings.data_dir),
+        store=store,
+        zones=app.state.session_zones,
         session_cookie=session_cookie_name(settings.node.id),
         max_age=max(1, int(lifetime)),
         same_site="lax",
@@ -157,9 +241,23 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
     app.add_exception_handler(RedirectTo, on_redirect)
 
 
+def add_session_zone(app: FastAPI, zone: SessionZone) -> None:
+    """Give the pages under zone.prefix sessions of their own (at install, after identity's).
+
+    The zone's cookie is ``ds-<member id>.<zone.name>`` with path zone.prefix, sealed under
+    zone_sealing_key, same-site and secure as people's; zone.store keeps its sessions.
+    """
+    if app.middleware_stack is not None:
+        raise RuntimeError("a session zone is added while the features install, not later")
+    zones: list[SessionZone] = app.state.session_zones
+    if any(z.name == zone.name or z.prefix == zone.prefix for z in zones):
+        raise ValueError(f"a session zone named {zone.name!r} or at {zone.prefix} exists")
+    zones.append(zone)
+
+
 def session_store(request: Request) -> SqlSessionStore:
-    """The node's store of signed-in sessions."""
-    store: SqlSessionStore = request.app.state.session_store
+    """The store of the request's sessions: its zone's, else people's."""
+    store: SqlSessionStore = request.scope.get(STORE_SCOPE_KEY) or request.app.state.session_store
     return store
 
 
@@ -185,25 +283,30 @@ def start_session(
     acr: str | None = None,
     act: str | None = None,
     act_until: datetime | None = None,
+    also: Also | None = None,
 ) -> None:
     """Sign in: end the session the cookie had, then start one under a new id and CSRF token.
 
     The id is always new, so a session id planted in a browser before sign-in, or a copy of
     the cookie from an earlier sign-in, never becomes this sign-in (session fixation).
+    also(db) runs in the transaction that starts the session.
     """
     end_session(request)
     store = session_store(request)
     request.session[SESSION_ID_KEY] = store.start(
-        kind, subject, acr=acr, acting_for=act, acting_until=act_until
+        kind, subject, acr=acr, acting_for=act, acting_until=act_until, also=also
     )
     request.state.signed_in = _UNCHECKED
 
 
-def end_session(request: Request) -> None:
-    """Sign out: revoke the cookie's session in the database and start an empty session."""
+def end_session(request: Request, *, also: Also | None = None) -> None:
+    """Sign out: revoke the cookie's session in the database and start an empty session.
+
+    also(db) runs in the transaction that revokes it (not at all when the cookie held none).
+    """
     session_id = request.session.get(SESSION_ID_KEY)
     if isinstance(session_id, str):
-        session_store(request).end(session_id)
+        session_store(request).end(session_id, also=also)
     rotate_session(request)
     request.state.signed_in = None
 

@@ -1,0 +1,1 @@
+"""Staff at a service node: their accounts, roles, sign-in and sessions (docs/staff.md)."""
