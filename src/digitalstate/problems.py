@@ -45,6 +45,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("repeated-covered-field", 400, "A signed header field is sent more than once"),
     ProblemType("untrusted-host", 400, "This server does not answer for that host name"),
     ProblemType("operator-credential-missing", 401, "This address needs the node's operator token"),
+    ProblemType("sign-in-required", 401, "This address answers only a person signed in here"),
     ProblemType("not-found", 404, "Nothing is found at this address"),
     ProblemType("method-not-allowed", 405, "This address does not accept that method"),
     ProblemType("signature-missing", 401, "The call is not signed"),

@@ -260,6 +260,12 @@ class ServicesSection(_Section):
         max_length=MAX_SERVICE_FILES,
         description="service definition files, each with its own slug; none: no service pages",
     )
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=10 * 1024 * 1024,
+        description="largest file a person may upload as an answer, whatever a service allows",
+    )
 
     @field_validator("files")
     @classmethod

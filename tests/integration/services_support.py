@@ -163,8 +163,16 @@ class charter_runtime:  # noqa: N801 (a context manager used like a function)
 
 
 def make_settings(
-    tmp_path: Path, member_id: str, roles: list[str], url: str, port: int
+    tmp_path: Path,
+    member_id: str,
+    roles: list[str],
+    url: str,
+    port: int,
+    service_files: list[str] | None = None,
 ) -> NodeSettings:
+    services = service_setting(member_id, roles)
+    if service_files is not None and member_id == SERVICE:
+        services = {"services": {"files": list(service_files)}}
     return node_settings(
         tmp_path / member_id,
         member_id,
@@ -175,30 +183,41 @@ def make_settings(
         roles=roles,
         port=port,
         anchor=ANCHOR,
-        extra={"tellusonce": {"poll_seconds": 0.1}, **service_setting(member_id, roles)},
+        extra={"tellusonce": {"poll_seconds": 0.1}, **services},
     )
 
 
 def add_sign_in_route(app: FastAPI) -> None:
     @app.get("/test/sign-in", status_code=204)
-    def sign_in(request: Request, sub: str) -> None:
-        """Sign the browser in as sub, as /auth/callback does (tests only)."""
-        start_session(request, KIND_SUBJECT, sub, acr="substantial")
+    def sign_in(request: Request, sub: str, act: str | None = None) -> None:
+        """Sign the browser in as sub, as /auth/callback does (tests only); act: the helper's
+        pseudonym when a helper signs in for sub."""
+        start_session(request, KIND_SUBJECT, sub, acr="substantial", act=act)
 
 
 def running_federation(
-    tmp_path: Path, database_url: str, more_databases: Callable[[], str]
+    tmp_path: Path,
+    database_url: str,
+    more_databases: Callable[[], str],
+    service_files: list[str] | None = None,
 ) -> Iterator[Federation]:
-    """The charter, the People register and pensions, running, with Ada at the charter."""
-    yield from _run(tmp_path, database_url, [more_databases(), more_databases()])
+    """The charter, the People register and pensions, running, with Ada at the charter.
+
+    service_files, when given, are pensions' [services] files (else the demo's file)."""
+    yield from _run(tmp_path, database_url, [more_databases(), more_databases()], service_files)
 
 
-def _run(tmp_path: Path, database_url: str, more_database_urls: list[str]) -> Iterator[Federation]:
+def _run(
+    tmp_path: Path,
+    database_url: str,
+    more_database_urls: list[str],
+    service_files: list[str] | None = None,
+) -> Iterator[Federation]:
     sockets = [bound_socket() for _ in range(3)]
     urls = (more_database_urls[0], more_database_urls[1], database_url)
     ids = (("charter", ["charter"]), (REGISTER, ["register"]), (SERVICE, ["service"]))
     charter, register, pensions = (
-        make_settings(tmp_path, member_id, roles, url, port_of(sock))
+        make_settings(tmp_path, member_id, roles, url, port_of(sock), service_files)
         for (member_id, roles), url, sock in zip(ids, urls, sockets, strict=True)
     )
     document = nodes_document(charter, register, pensions, federation="services test federation")

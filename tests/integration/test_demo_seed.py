@@ -265,7 +265,7 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
         if node.service is None:
             assert files == []
             continue
-        assert files == [(layout.node_dir(node) / node.service).resolve()]
+        assert files == [(layout.node_dir(node) / name).resolve() for name in node.service_files]
         assert demo_service(node.id) == load_service_definition(files[0], node.id)
 
     # A folder made before services were files gets its copy and setting on the next run;
@@ -279,6 +279,22 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
     assert load_service_definition(copy, pensions.id).title == "Check your pension details"
     prepare(layout, datetime.now(UTC), people=1, seed=1)
     assert config.read_text().count("[services]") == 1
+
+    # A folder made before the node ran its service with pages gets that file added to the
+    # list an earlier demo wrote.
+    care = next(n for n in DEMO_NODES if n.journey)
+    config = layout.node_config(care)
+    journey = layout.node_dir(care) / str(care.journey)
+    journey.unlink()
+    config.write_text(
+        config.read_text().replace(
+            f'files = ["{care.service}", "{care.journey}"]', f'files = ["{care.service}"]'
+        )
+    )
+    assert load_node_settings(config).services.files == [Path(str(care.service))]
+    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    assert journey.exists()
+    assert load_node_settings(config).service_files[1] == journey.resolve()
 
 
 def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Path) -> None:

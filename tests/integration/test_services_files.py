@@ -14,6 +14,7 @@ from digitalstate.cli.main import app as cli
 from digitalstate.demo.federation import DEMO_SERVICES, demo_service_file
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.node.setup import init_node
+from digitalstate.services.handlers import SUBMIT_ACTIONS
 from digitalstate.settings import NodeSettings, SettingsError
 from support.clients import InProcessClient
 from support.federation import ANCHOR, anchor_is_down, federation_document, hold, member_of
@@ -77,16 +78,47 @@ def test_the_node_shows_the_pages_of_the_service_it_declares(tmp_path: Path) -> 
 def test_a_node_runs_several_services_and_shows_the_pages_of_the_first_without_questions(
     tmp_path: Path,
 ) -> None:
-    pension = DEMO_SERVICES / "apply-for-state-pension.toml"
-    settings = pensions_node(
-        tmp_path, PENSIONS_FILE.read_text(), files=(str(pension), "service.toml")
-    )
+    care = DEMO_SERVICES / "ask-for-a-care-assessment.toml"
+    settings = pensions_node(tmp_path, PENSIONS_FILE.read_text(), files=(str(care), "service.toml"))
     with started_app(settings) as client:
         assert "Check your State Pension details" in client.get("/service").text
+        assert (
+            "Ask for a care needs assessment"
+            in client.get("/services/ask-for-a-care-assessment").text
+        )
         ready = client.get("/readyz").json()["checks"]["services"]
         assert ready["ok"] is True
-        assert "apply-for-state-pension.toml" in ready["detail"]
+        assert "ask-for-a-care-assessment.toml" in ready["detail"]
         assert "service.toml" in ready["detail"]
+
+
+def test_node_serve_refuses_a_service_whose_action_no_handler_runs_in_one_line(
+    tmp_path: Path,
+) -> None:
+    pension = DEMO_SERVICES / "apply-for-state-pension.toml"
+    pensions_node(tmp_path, PENSIONS_FILE.read_text(), files=(str(pension), "service.toml"))
+    line = serve_fails(tmp_path / MEMBER / "node.toml")
+    assert line.startswith(f"digitalstate: error: {pension}: submit.action: ")
+    assert "this node has no handler for the action 'state-pension' (it runs record)" in line
+    assert "fix: use one of those, or leave the file out of [services] files" in line
+
+
+def test_readyz_says_so_when_a_services_action_has_no_handler_any_more(tmp_path: Path) -> None:
+    care = DEMO_SERVICES / "ask-for-a-care-assessment.toml"
+    settings = pensions_node(tmp_path, PENSIONS_FILE.read_text(), files=(str(care),))
+    with started_app(settings) as client:
+        record = SUBMIT_ACTIONS.get("record")
+        assert record is not None
+        SUBMIT_ACTIONS.unregister("record")
+        try:
+            ready = client.get("/readyz")
+        finally:
+            SUBMIT_ACTIONS.register("record", record)
+        assert ready.status_code == 503
+        check = ready.json()["checks"]["services"]
+        assert check["ok"] is False
+        assert "no handler for the action 'record'" in check["detail"]
+        assert client.get("/readyz").json()["checks"]["services"]["ok"] is True
 
 
 def test_node_serve_refuses_two_services_with_one_slug(tmp_path: Path) -> None:

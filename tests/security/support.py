@@ -70,6 +70,10 @@ _PUBLIC = (
     "GET /auth/callback",
     "POST /auth/sign-out",
     "GET /service",
+    # A declared service's start page, and what the node's services ask (their e-forms).
+    "GET /services/{slug}",
+    "GET /api/v1/services",
+    "GET /api/v1/services/{slug}/eform",
     # The operator's sign-in form: it takes the operator token, and gives nothing without it.
     "GET /operator/sign-in",
     "POST /operator/sign-in",
@@ -102,6 +106,21 @@ _PERSON = (
     "GET /service/details",
     "POST /service/details",
     "GET /service/consent-return",
+    "GET /services/{slug}/begin",
+    "POST /services/{slug}/consent",
+    "GET /services/{slug}/consent-return",
+    "GET /services/{slug}/check-answers",
+    "POST /services/{slug}/submit",
+    "GET /services/{slug}/not-eligible",
+    "GET /services/{slug}/confirmation/{reference}",
+    "GET /services/{slug}/{page_id}",
+    "POST /services/{slug}/{page_id}",
+    "GET /applications",
+    "GET /applications/{reference}",
+    "GET /applications/{reference}/withdraw",
+    "POST /applications/{reference}/withdraw",
+    "GET /api/v1/applications",
+    "GET /api/v1/applications/{reference}",
 )
 _STAFF = ("GET /staff",)
 _OPERATOR = (
@@ -150,6 +169,7 @@ ROLE_NODES: dict[str, list[str]] = {
     "people-register": ["register"],
     "electoral-registration": ["service"],
     "liverpool-pensions": ["register", "service"],
+    "birmingham-social-care": ["register", "service"],  # a service with pages too
     "open-data": ["opendata"],
 }
 ANCHOR_APP = "trust-anchor"

@@ -236,6 +236,7 @@ def test_every_person_route_of_every_app_without_a_session_goes_to_sign_in_or_re
     role_apps: dict[str, FastAPI],
 ) -> None:
     ids = {"consent_id": "c", "request_id": "r", "delegation_id": "d", "version": "2"}
+    ids |= {"slug": "ask-for-a-care-assessment", "page_id": "where", "reference": "CNA-2222-2222-2"}
     tried = 0
     for name, app in role_apps.items():
         for method, path in routes_of_kind(app, PERSON_ROUTE):

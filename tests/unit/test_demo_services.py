@@ -26,8 +26,9 @@ def test_every_demo_service_node_runs_a_service() -> None:
     assert set(SERVICES) == service_nodes
 
 
-# Services with pages of questions, which no node names until their pages are built.
-JOURNEYS = {
+# Services with pages of questions whose submission actions no node runs yet (later work):
+# no node names them.
+UNHANDLED = {
     "register-to-vote.toml",
     "book-a-prison-visit.toml",
     "apply-for-state-pension.toml",
@@ -36,9 +37,10 @@ JOURNEYS = {
 
 
 def test_every_packaged_service_file_is_one_nodes() -> None:
-    assert {p.name for p in DEMO_SERVICES.glob("*.toml")} - JOURNEYS == {
-        n.service for n in DEMO_NODES if n.service
-    }
+    named = {name for n in DEMO_NODES for name in n.service_files}
+    assert {p.name for p in DEMO_SERVICES.glob("*.toml")} - UNHANDLED == named
+    journeys = [n.journey for n in DEMO_NODES if n.journey]
+    assert journeys == ["ask-for-a-care-assessment.toml"]
 
 
 @pytest.mark.parametrize("entry", ENTRIES)

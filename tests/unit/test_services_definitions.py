@@ -230,6 +230,7 @@ def test_the_demo_journeys_have_their_actions_pages_and_languages() -> None:
         "book-a-prison-visit": "prison-visit",
         "apply-for-state-pension": "state-pension",
         "change-your-address": "change-address",
+        "ask-for-a-care-assessment": "record",
     }
     vote = journeys["register-to-vote"]
     assert vote.languages == ["en", "cy"] and len(vote.pages) <= 12
@@ -334,6 +335,13 @@ MISTAKES = [
         'type = "slots"\nsource = "times"\nmax_choices = 0',
         "pages[1].questions[0].max_choices",
         "greater than or equal to 1",
+    ),
+    (
+        "page id of a page every service has",
+        'id = "why"\ntitle',
+        'id = "check-answers"\ntitle',
+        "pages[1].id",
+        "'check-answers' is the address of a page every service has",
     ),
     (
         "duplicate page id",

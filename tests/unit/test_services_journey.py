@@ -16,6 +16,7 @@ from digitalstate.services.journey import (
     check_answers_rows,
     eligibility,
     first_incomplete,
+    first_unanswered,
     next_page,
     previous_page,
     submitted_answers,
@@ -81,6 +82,25 @@ def test_the_first_incomplete_page_is_the_first_shown_missing_a_required_answer(
     assert page is not None and page.id == "visitor-1"
     page = first_incomplete(PRISON, {}, TODAY)
     assert page is not None and page.id == "prisoner"
+
+
+def test_a_person_coming_back_carries_on_at_the_first_page_never_answered() -> None:
+    # The prison page's questions are all required but for none; "other-visitors" is saved:
+    # a page whose optional question was left blank keeps it as None, and counts as answered.
+    page = first_unanswered(PRISON, {}, TODAY)
+    assert page is not None and page.id == "prisoner"
+    assert first_unanswered(PRISON, VISIT, TODAY) is None
+    pension = read_definition(DEMO_SERVICES / "apply-for-state-pension.toml")
+    optional = [p for p in pension.pages if all(not q.required for q in p.questions)]
+    assert optional, "the test needs a page whose questions are all optional"
+    before = {
+        q.id: "x" for p in pension.pages[: pension.pages.index(optional[0])] for q in p.questions
+    }
+    assert first_incomplete(pension, before, TODAY) != optional[0]
+    unanswered = first_unanswered(pension, before, TODAY)
+    assert unanswered is not None and unanswered.id == optional[0].id
+    blank = {**before, **{q.id: None for q in optional[0].questions}}
+    assert first_unanswered(pension, blank, TODAY) != optional[0]
 
 
 def test_answers_on_pages_no_longer_shown_are_not_submitted() -> None:

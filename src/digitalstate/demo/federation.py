@@ -44,6 +44,12 @@ class DemoNode:
     name: str
     roles: tuple[Role, ...]
     service: str | None = None  # its service definition file, in demo/services/
+    journey: str | None = None  # a service with pages it runs too (demo/services/)
+
+    @property
+    def service_files(self) -> list[str]:
+        """Its service definition files, in the order its [services] files name them."""
+        return [name for name in (self.service, self.journey) if name is not None]
 
 
 DEMO_NODES: tuple[DemoNode, ...] = (
@@ -67,6 +73,7 @@ DEMO_NODES: tuple[DemoNode, ...] = (
         "Birmingham: social care",
         ("register", "service"),
         "care-assessment-details.toml",
+        "ask-for-a-care-assessment.toml",
     ),
     DemoNode(
         "manchester-planning",
@@ -118,11 +125,11 @@ def demo_service(member_id: str) -> ServiceEntry:
 
 
 def service_setting(member_id: str, roles: Sequence[str]) -> dict[str, dict[str, Value]]:
-    """[services] naming the demo's packaged file for member_id, if it has one (for tests)."""
+    """[services] naming the demo's packaged files for member_id, if it has any (for tests)."""
     node = next((n for n in DEMO_NODES if n.id == member_id), None)
-    if "service" not in roles or node is None or node.service is None:
+    if "service" not in roles or node is None or not node.service_files:
         return {}
-    return {"services": {"files": [str(demo_service_file(member_id))]}}
+    return {"services": {"files": [str(DEMO_SERVICES / name) for name in node.service_files]}}
 
 
 SeedProgress = Callable[[int, int], None]
@@ -225,7 +232,7 @@ def prepare(
     for node in DEMO_NODES:
         if not layout.node_config(node).exists():
             services: dict[str, dict[str, Value]] = (
-                {"services": {"files": [node.service]}} if node.service else {}
+                {"services": {"files": node.service_files}} if node.service_files else {}
             )
             init_node(
                 layout.node_dir(node),
@@ -270,20 +277,30 @@ def prepare(
 
 
 def _give_service(layout: DemoLayout, node: DemoNode) -> None:
-    """Copy node's service definition into its folder, and name it in its node.toml.
+    """Copy node's service definitions into its folder, and name them in its node.toml.
 
     A folder made before services were declared as files gets both here (the section is added
-    to the end of its node.toml); the operator's own edits to either are kept.
+    to the end of its node.toml), and one made before the node ran its service with pages gets
+    that file added to its list; the operator's own edits to either are kept.
     """
-    if node.service is None:
+    if not node.service_files:
         return
-    copy = layout.node_dir(node) / node.service
-    if not copy.exists():
-        write_new(copy, demo_service_file(node.id).read_text(encoding="utf-8"))
+    new = []
+    for name in node.service_files:
+        copy = layout.node_dir(node) / name
+        if not copy.exists():
+            write_new(copy, (DEMO_SERVICES / name).read_text(encoding="utf-8"))
+            new.append(name)
     config = layout.node_config(node)
-    if not load_node_settings(config).services.files:
+    named = [path.name for path in load_node_settings(config).services.files]
+    if not named:
         with config.open("a", encoding="utf-8") as handle:
-            handle.write("\n" + dumps({"services": {"files": [node.service]}}))
+            handle.write("\n" + dumps({"services": {"files": node.service_files}}))
+    elif node.journey in new and named == [node.service]:
+        # The list as an earlier demo wrote it: the same line, with the new file added.
+        before = dumps({"services": {"files": [node.service or ""]}}).splitlines()[-1]
+        after = dumps({"services": {"files": node.service_files}}).splitlines()[-1]
+        config.write_text(config.read_text(encoding="utf-8").replace(before, after, 1))
 
 
 def add_demo_staff(layout: DemoLayout, now: datetime) -> None:

@@ -66,6 +66,11 @@ PREFIX_PATTERN = r"^[A-Z]{2,4}$"
 ACTIONS = frozenset(
     {"record", "electoral-registration", "prison-visit", "state-pension", "change-address"}
 )
+# The addresses under /services/<slug>/ that every service has: no page may take one as its id.
+RESERVED_PAGE_IDS = frozenset(
+    {"begin", "consent", "consent-return", "check-answers", "submit", "confirmation"}
+    | {"not-eligible"}
+)
 _FIXES = {
     "missing": "add it",
     "extra_forbidden": "remove it or check its spelling",
@@ -268,10 +273,17 @@ def check_wording(definition: ServiceDefinition, languages: Iterable[str]) -> No
 
 
 def check_ids(definition: ServiceDefinition) -> None:
-    """Page ids are unique, and question ids are unique across the whole service."""
+    """Page ids are unique and none is a page every service has (RESERVED_PAGE_IDS); question
+    ids are unique across the whole service."""
     pages: set[str] = set()
     questions: set[str] = set()
     for p, page in enumerate(definition.pages):
+        if page.id in RESERVED_PAGE_IDS:
+            raise DefinitionCheckError(
+                ["pages", p, "id"],
+                f"{page.id!r} is the address of a page every service has",
+                "use another id",
+            )
         if page.id in pages:
             raise DefinitionCheckError(
                 ["pages", p, "id"], f"{page.id!r} is the id of an earlier page", "use another id"

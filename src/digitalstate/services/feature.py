@@ -1,8 +1,7 @@
-"""How the services feature is installed on a node (docs/adr/0008, 0017)."""
+"""How the services feature is installed on a node (docs/adr/0008, 0017, docs/services.md)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,43 +9,72 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.services.definitions import check_against, read_definitions
-from digitalstate.services.domain import ServiceEntry
+from digitalstate.services.api import make_api_router
+from digitalstate.services.application_pages import make_applications_router
+from digitalstate.services.definitions import (
+    ServiceDefinitionError,
+    check_against,
+    read_definitions,
+)
+from digitalstate.services.handlers import unregistered
+from digitalstate.services.journey_pages import make_journey_router
+from digitalstate.services.journeys import Journey, upload_body_limit
 from digitalstate.services.pages import make_pages_router
+from digitalstate.web.hardening import allow_larger_body
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Read every service the node's [services] files declare (the node does not start if
-    one is unusable, or two share a slug), and add the "check your details" pages of the
-    first service without pages of questions, if any."""
+    one is unusable, two share a slug, or one names an action or slot source no code here
+    runs); add the pages of every service with pages, /applications, the JSON API, and the
+    "check your details" pages of the first service without pages, if any."""
     files = node.settings.service_files
     if not files:
         return  # a node that declares no service shows no service pages
     member = node.settings.node.id
     definitions = read_definitions(files)
-    entries: list[tuple[Path, ServiceEntry]] = [
-        (path, definition.entry(member))
-        for path, definition in zip(files, definitions, strict=True)
-    ]
+    for path, definition in zip(files, definitions, strict=True):
+        problem = unregistered(definition)
+        if problem is not None:
+            raise ServiceDefinitionError(f"{path}: {problem}")
 
     def ready() -> dict[str, Any]:
+        for path, definition in zip(files, definitions, strict=True):
+            problem = unregistered(definition)
+            if problem is not None:
+                return {"ok": False, "detail": f"{path}: {problem}"}
         document = node.keeper.document
         if document is None:
             return {"ok": False, "detail": "no federation document to check the services against"}
-        for path, entry in entries:
-            problem = check_against(path, entry, document)
+        for path, definition in zip(files, definitions, strict=True):
+            problem = check_against(path, definition.entry(member), document)
             if problem is not None:
                 return {"ok": False, "detail": problem}
-        return {"ok": True, "detail": ", ".join(f"{e.purpose}: {p.name}" for p, e in entries)}
+        described = [f"{d.purpose}: {p.name}" for p, d in zip(files, definitions, strict=True)]
+        return {"ok": True, "detail": ", ".join(described)}
 
     node.checks["services"] = ready
-    # The pages of services with questions are not built yet (issue 10): only the
-    # "check your details" flow has pages, for one service at /service.
-    simple = [
-        entry for (_, entry), d in zip(entries, definitions, strict=True) if not d.has_journey
-    ]
+    simple = [d for d in definitions if not d.has_journey]
     if simple:
-        app.include_router(make_pages_router(node, templates, simple[0]))
+        app.include_router(make_pages_router(node, templates, simple[0].entry(member)))
+    journeys = [Journey(d, d.entry(member)) for d in definitions if d.has_journey]
+    if journeys:
+        _allow_uploads(app, node, journeys)
+        app.include_router(make_journey_router(node, templates, journeys))
+        app.include_router(make_applications_router(node, templates, definitions))
+    details = simple[0].slug if simple else None
+    app.include_router(make_api_router(node, definitions, details))
+
+
+def _allow_uploads(app: FastAPI, node: NodeRuntime, journeys: list[Journey]) -> None:
+    """Let each page with file questions take bodies as large as its files may be."""
+    cap = node.settings.services.max_upload_bytes
+    base = node.settings.web.max_body_bytes
+    for journey in journeys:
+        for page in journey.definition.pages:
+            if journey.file_questions(page):
+                path = f"{journey.path}/{page.id}"
+                allow_larger_body(app, path, upload_body_limit(page, cap, base))
 
 
 FEATURE = Feature(name="services", roles=frozenset({"service"}), install=install)

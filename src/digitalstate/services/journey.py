@@ -91,6 +91,20 @@ def first_incomplete(definition: ServiceDefinition, answers: Answers, today: dat
     return next((p for p in visible_pages(definition, answers, today) if missing(p, answers)), None)
 
 
+def first_unanswered(definition: ServiceDefinition, answers: Answers, today: date) -> Page | None:
+    """The first page shown that was never answered (an optional question left blank is kept
+    as None, so a page answered is one whose every question has a key) or misses a required
+    answer: where a person coming back carries on. None when every page shown is answered."""
+    return next(
+        (
+            page
+            for page in visible_pages(definition, answers, today)
+            if missing(page, answers) or any(q.id not in answers for q in page.questions)
+        ),
+        None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Ineligible:
     """An eligibility rule that holds: the person cannot go on, and why."""

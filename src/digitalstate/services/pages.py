@@ -23,7 +23,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.domain import field_label
 from digitalstate.registers.presenter import display_lines
 from digitalstate.services.domain import ServiceEntry
-from digitalstate.services.returns import ReturnRefusedError, confirm_return
+from digitalstate.services.returns import RETURN_STATUS, remember_request, take_return
 from digitalstate.services.service import (
     HeldCopy,
     ServiceError,
@@ -38,7 +38,6 @@ log = logging.getLogger("digitalstate.services")
 
 # The consent request this browser was sent to the charter with, to check the way back.
 PENDING_KEY = "service_consent_request"
-CONSENT_ID_MAX = 36
 
 SignedIn = Annotated[Subject, Depends(require_subject)]
 
@@ -109,7 +108,7 @@ class ServicePages:
             asked = await request_consent(self.node, subject.sub, self.entry)
         except ServiceError as exc:
             return self.render(request, "ask", status=503, error=str(exc))
-        request.session[PENDING_KEY] = {"request_id": asked.request_id, "subject": subject.sub}
+        remember_request(request.session, PENDING_KEY, asked.request_id, subject.sub)
         return RedirectResponse(asked.url, status_code=303)
 
     async def consent_return(
@@ -121,37 +120,23 @@ class ServicePages:
         error: str = "",
     ) -> Response:
         """Where the charter sends you back: keep the consent and read your details."""
-        # Only the request this browser was sent with, for this person, and only once: a link
-        # with someone else's consent id must not show their details here.
-        pending = request.session.pop(PENDING_KEY, None)
-        if (
-            not isinstance(pending, dict)
-            or not request_id
-            or pending.get("request_id") != request_id
-            or pending.get("subject") != subject.sub
-        ):
-            return self.render(request, "return_problem", status=400, reason="unknown")
-        if error == "access_denied":
+        outcome = await take_return(
+            self.node,
+            request.session,
+            PENDING_KEY,
+            subject=subject.sub,
+            entry=self.entry,
+            request_id=request_id,
+            consent_id=consent_id,
+            error=error,
+            now=datetime.now(UTC),
+        )
+        if outcome == "agreed":
+            return RedirectResponse("/service/details", status_code=303)
+        if outcome == "declined":
             return self.render(request, "declined")
-        if error or not consent_id or len(consent_id) > CONSENT_ID_MAX:
-            return self.render(request, "return_problem", status=400, reason="failed")
-        try:
-            await confirm_return(
-                self.node,
-                request_id=request_id,
-                consent_id=consent_id,
-                subject=subject.sub,
-                entry=self.entry,
-                now=datetime.now(UTC),
-            )
-        except ReturnRefusedError as exc:
-            log.warning("way back from consent request %s refused: %s", request_id, exc)
-            return self.render(request, "return_problem", status=403, reason="refused")
-        except ServiceError as exc:
-            log.warning("way back from consent request %s failed: %s", request_id, exc)
-            return self.render(request, "return_problem", status=502, reason="failed")
-        await refresh_copy(self.node, consent_id)
-        return RedirectResponse("/service/details", status_code=303)
+        reason = "failed" if outcome == "malformed" else outcome
+        return self.render(request, "return_problem", status=RETURN_STATUS[outcome], reason=reason)
 
 
 def _purpose_wording(node: NodeRuntime, entry: ServiceEntry) -> str:

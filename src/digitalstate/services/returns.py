@@ -12,8 +12,9 @@ twice, whatever the worker or restart (docs/adr/0012).
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,13 @@ from digitalstate.exchange.client import ExchangeError
 from digitalstate.problems import Problem
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.services.models import ServiceConsent, ServiceConsentReturn
-from digitalstate.services.service import ServiceError, charter_of, problem_text, record_consent
+from digitalstate.services.service import (
+    ServiceError,
+    charter_of,
+    problem_text,
+    record_consent,
+    refresh_copy,
+)
 from digitalstate.storage.retrying import run_step
 
 if TYPE_CHECKING:
@@ -34,8 +41,74 @@ log = logging.getLogger("digitalstate.services")
 OUTCOME_PATH = "/exchange/v1/consent-requests/{request_id}/outcome"
 
 
+CONSENT_ID_MAX = 36
+
+# What came of a way back from the consent screen: the person agreed (the consent is kept and
+# read), said no, or the way back cannot be used: not this browser's request or used before
+# (unknown), malformed, not vouched for by the charter (refused), or the charter unreachable
+# (failed). The pages answer the last four with these statuses.
+ReturnOutcome = Literal["agreed", "declined", "unknown", "malformed", "refused", "failed"]
+RETURN_STATUS = {"unknown": 400, "malformed": 400, "refused": 403, "failed": 502}
+
+
 class ReturnRefusedError(ServiceError):
     """A way back naming a consent that this person did not give for this request."""
+
+
+def remember_request(
+    session: MutableMapping[str, Any], key: str, request_id: str, subject: str
+) -> None:
+    """Keep in the browser's session which consent request it was sent to the charter with."""
+    session[key] = {"request_id": request_id, "subject": subject}
+
+
+async def take_return(
+    node: NodeRuntime,
+    session: MutableMapping[str, Any],
+    key: str,
+    *,
+    subject: str,
+    entry: ServiceEntry,
+    request_id: str,
+    consent_id: str,
+    error: str,
+    now: datetime,
+) -> ReturnOutcome:
+    """The way back from the consent screen, for the request remembered under key: keep the
+    consent the charter vouches for and read the details under it.
+
+    Only the request this browser was sent with, for this person, and only once: a link with
+    someone else's consent id must not show their details here.
+    """
+    pending = session.pop(key, None)
+    if (
+        not isinstance(pending, dict)
+        or not request_id
+        or pending.get("request_id") != request_id
+        or pending.get("subject") != subject
+    ):
+        return "unknown"
+    if error == "access_denied":
+        return "declined"
+    if error or not consent_id or len(consent_id) > CONSENT_ID_MAX:
+        return "malformed"
+    try:
+        await confirm_return(
+            node,
+            request_id=request_id,
+            consent_id=consent_id,
+            subject=subject,
+            entry=entry,
+            now=now,
+        )
+    except ReturnRefusedError as exc:
+        log.warning("way back from consent request %s refused: %s", request_id, exc)
+        return "refused"
+    except ServiceError as exc:
+        log.warning("way back from consent request %s failed: %s", request_id, exc)
+        return "failed"
+    await refresh_copy(node, consent_id)
+    return "agreed"
 
 
 async def confirm_return(

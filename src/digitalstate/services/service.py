@@ -83,8 +83,11 @@ def charter_of(federation: FederationDocument) -> str:
     raise ServiceError(f"{federation.federation} has no charter node to ask for consent")
 
 
-async def request_consent(node: NodeRuntime, subject: str, entry: ServiceEntry) -> ConsentRequested:
-    """Ask the charter for the person's consent to entry's read; return where to go."""
+async def request_consent(
+    node: NodeRuntime, subject: str, entry: ServiceEntry, return_path: str = CONSENT_RETURN_PATH
+) -> ConsentRequested:
+    """Ask the charter for the person's consent to entry's read; return where to go. The
+    charter sends the person back to return_path on this node."""
     try:
         federation = node.keeper.current()
     except Problem as exc:
@@ -97,7 +100,7 @@ async def request_consent(node: NodeRuntime, subject: str, entry: ServiceEntry) 
         "purpose": entry.purpose,
         "duration_days": entry.duration_days,
         "notify": entry.notify,
-        "return_url": node.settings.node.base_url + CONSENT_RETURN_PATH,
+        "return_url": node.settings.node.base_url + return_path,
     }
     try:
         response = await node.client.call(charter, "POST", CONSENT_REQUESTS_PATH, json_body=body)
@@ -147,6 +150,25 @@ def latest_copy(session: Session, subject: str) -> HeldCopy | None:
         .limit(1)
     ).first()
     return None if consent is None else _held(session, consent)
+
+
+def copy_for(session: Session, subject: str, entry: ServiceEntry) -> HeldCopy | None:
+    """The newest active consent subject gave for entry's read (its holder, purpose and every
+    one of its fields), with its copy; None when there is none."""
+    consents = session.scalars(
+        select(ServiceConsent)
+        .where(
+            ServiceConsent.subject == subject,
+            ServiceConsent.holder == entry.holder,
+            ServiceConsent.purpose == entry.purpose,
+            ServiceConsent.status == ACTIVE,
+        )
+        .order_by(ServiceConsent.received_at.desc(), ServiceConsent.consent_id)
+    )
+    for consent in consents:
+        if set(entry.fields) <= set(json.loads(consent.fields)):
+            return _held(session, consent)
+    return None
 
 
 def held_copy(session: Session, consent_id: str) -> HeldCopy | None:

@@ -11,7 +11,8 @@ Three pure ASGI middlewares (cheap on the exchange's hot path, like exchange/ser
   operator's browser cannot read the node's pages. The Host must come once and be a host
   name (or bracketed IPv6 literal) with at most a port of digits, 1-65535.
 - ``BodyLimit`` refuses a body past ``[web] max_body_bytes`` with 413, from Content-Length
-  before reading anything, else as soon as the count of bytes read passes the limit. Under
+  before reading anything, else as soon as the count of bytes read passes the limit. A page
+  that takes files has the larger limit its feature gave it (``allow_larger_body``). Under
   /exchange/ the signed exchange applies its own ``[exchange] max_body_bytes``.
 
 docs/adr/0016-web-hardening.md says why.
@@ -23,7 +24,7 @@ import ipaddress
 import json
 import re
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.settings import EdgeSection
 
 NONCE_STATE_KEY = "csp_nonce"
+LARGER_BODIES = "larger_bodies"  # app.state: path -> the body limit of a page that takes files
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 EXCHANGE_PREFIX = "/exchange/"
 # A page form is a few short fields: these bound python-multipart beyond the body size.
@@ -60,11 +62,28 @@ def csp_context(request: Request) -> dict[str, Any]:
     return {"cspNonce": csp_nonce(request)}
 
 
-async def read_form(request: Request) -> FormData:
-    """The request's form, parsed within this module's field, file and part bounds."""
+async def read_form(
+    request: Request, *, max_files: int = FORM_MAX_FILES, max_fields: int = FORM_MAX_FIELDS
+) -> FormData:
+    """The request's form, parsed within this module's field, file and part bounds (a page
+    that takes files, or more fields, says how many). Parsed once: a second call answers the
+    form the first read."""
     return await request.form(
-        max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS, max_part_size=FORM_MAX_PART_BYTES
+        max_files=max_files, max_fields=max_fields, max_part_size=FORM_MAX_PART_BYTES
     )
+
+
+def allow_larger_body(app: Starlette, path: str, limit: int) -> None:
+    """Let requests to path have bodies of up to limit bytes (a page that takes files), past
+    [web] max_body_bytes. Call it before install_hardening (features install first)."""
+    larger = larger_bodies(app)
+    larger[path] = max(limit, larger.get(path, 0))
+    setattr(app.state, LARGER_BODIES, larger)
+
+
+def larger_bodies(app: Starlette) -> dict[str, int]:
+    """The paths allowed larger bodies, and their limits (allow_larger_body)."""
+    return dict(getattr(app.state, LARGER_BODIES, {}))
 
 
 def form_text(form: FormData, name: str) -> str:
@@ -219,29 +238,38 @@ class _BodyTooLargeError(Exception):
 class BodyLimit:
     """Answer 413 to a request body past the limit, before the app reads more of it."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, templates: Jinja2Templates) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        templates: Jinja2Templates,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.templates = templates
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check Content-Length, then count the bytes the app reads."""
         if scope["type"] != "http" or scope["path"].startswith(EXCHANGE_PREFIX):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.limit)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.limit:
-            await self.refuse(scope, receive, send)
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await self.refuse(scope, receive, send, limit)
             return
         state = {"read": 0, "answered": False, "started": False}
 
         async def counting_receive() -> Message:
             message = await receive()
             state["read"] += len(message.get("body", b""))
-            if state["read"] > self.limit:
+            if state["read"] > limit:
                 if not state["started"]:
                     state["answered"] = True
-                    await self.refuse(scope, receive, send)
+                    await self.refuse(scope, receive, send, limit)
                 raise _BodyTooLargeError
             return message
 
@@ -258,11 +286,11 @@ class BodyLimit:
             if not state["answered"]:
                 raise
 
-    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """The 413: the error page for a browser, problem+json for anything else."""
-        detail = f"this server accepts request bodies of at most {self.limit} bytes"
+        detail = f"this server accepts request bodies of at most {limit} bytes"
         if not _wants_html(scope):
-            problem = Problem("body-too-large", detail, {"limit_bytes": self.limit})
+            problem = Problem("body-too-large", detail, {"limit_bytes": limit})
             await send_problem(scope, send, problem)
             return
         context = {"status": 413, "title": "What you sent is too large", "detail": detail}
@@ -277,7 +305,9 @@ def install_hardening(
     app: Starlette, *, base_url: str, edge: EdgeSection, templates: Jinja2Templates
 ) -> None:
     """Add the three middlewares to app; call it last so that they run first."""
-    app.add_middleware(BodyLimit, limit=edge.max_body_bytes, templates=templates)
+    app.add_middleware(
+        BodyLimit, limit=edge.max_body_bytes, templates=templates, larger=larger_bodies(app)
+    )
     app.add_middleware(TrustedHostGate, hosts=allowed_host_names(base_url, edge.allowed_hosts))
     app.add_middleware(SecurityHeaders, https=base_url.startswith("https://"))
 

@@ -1,0 +1,185 @@
+"""A person's applications at this node: the list, one application, and withdrawing it.
+
+Only the signed-in person's own applications: another person's reference answers 404 and
+changes nothing, on every route. Withdrawing is possible until the application is decided,
+and is kept as an event of its history (services/applications.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from digitalstate.identity.relying_party import Subject, require_subject
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.services.applications import (
+    BY_HELPER,
+    BY_PERSON,
+    ApplicationView,
+    application_of,
+    applications_of,
+    withdraw,
+)
+from digitalstate.services.definitions import ServiceDefinition
+from digitalstate.services.journeys import register_name
+from digitalstate.services.presenter import answer_rows, by_whom, status_tag
+from digitalstate.services.references import ReferenceNumberError, parse_reference
+from digitalstate.storage.retrying import run_step
+from digitalstate.web.session import require_csrf
+
+SignedIn = Annotated[Subject, Depends(require_subject)]
+APPLICATIONS_PATH = "/applications"
+
+
+class ApplicationPages:
+    """The route handlers of the person's applications."""
+
+    def __init__(
+        self,
+        node: NodeRuntime,
+        templates: Jinja2Templates,
+        definitions: Sequence[ServiceDefinition],
+    ) -> None:
+        self.node = node
+        self.templates = templates
+        self.definitions = {definition.slug: definition for definition in definitions}
+
+    def render(self, request: Request, page: str, status: int = 200, **context: Any) -> Response:
+        """A page of services/journey/."""
+        base = {"node": self.node.settings.node, "journey": None}
+        return self.templates.TemplateResponse(
+            request, f"services/journey/{page}.html", base | context, status_code=status
+        )
+
+    def title(self, slug: str) -> str:
+        """The title of the service slug (the slug, for a service no longer declared)."""
+        definition = self.definitions.get(slug)
+        return definition.title.text("en") if definition is not None else slug
+
+    def not_found(self, request: Request) -> Response:
+        """The 404 page: no application of this person has this reference."""
+        context = {
+            "status": 404,
+            "title": "Page not found",
+            "detail": "If you typed the reference number, check it is correct.",
+        }
+        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+
+    async def own(self, subject: Subject, reference: str) -> ApplicationView | None:
+        """subject's application with reference, or None (malformed, unknown or not theirs)."""
+        try:
+            parsed = str(parse_reference(reference))
+        except ReferenceNumberError:
+            return None
+        return await run_step(self.node.sessions, lambda s: application_of(s, subject.sub, parsed))
+
+    async def list(self, request: Request, subject: SignedIn) -> Response:
+        """Your applications at this node, newest first, with their status."""
+        found = await run_step(self.node.sessions, lambda s: applications_of(s, subject.sub))
+        rows = [
+            {
+                "reference": application.reference,
+                "title": self.title(application.slug),
+                "submitted_at": application.submitted_at,
+                "tag": status_tag(application.status),
+            }
+            for application in found
+        ]
+        return self.render(request, "applications", rows=rows)
+
+    async def show(self, request: Request, reference: str, subject: SignedIn) -> Response:
+        """One application: its answers, its history, and withdraw while undecided."""
+        application = await self.own(subject, reference)
+        if application is None:
+            return self.not_found(request)
+        return self.page(request, application)
+
+    def page(self, request: Request, application: ApplicationView, problem: str = "") -> Response:
+        """Render an application's page."""
+        definition = self.definitions.get(application.slug)
+        questions = [q for _, q in definition.questions()] if definition is not None else []
+        rows = answer_rows(questions, application.answers, application.sources)
+        for row in rows:
+            if row["register"] is not None:
+                row["register"] = register_name(self.node, row["register"])
+        history = [
+            {
+                "at": event.at,
+                "tag": status_tag(event.status),
+                "reason": event.reason,
+                "by": by_whom(event.by),
+            }
+            for event in reversed(application.events)
+        ]
+        return self.render(
+            request,
+            "application",
+            status=409 if problem else 200,
+            application=application,
+            title=self.title(application.slug),
+            tag=status_tag(application.status),
+            rows=rows,
+            history=history,
+            problem=problem,
+        )
+
+    async def confirm_withdraw(
+        self, request: Request, reference: str, subject: SignedIn
+    ) -> Response:
+        """Are you sure you want to withdraw?"""
+        application = await self.own(subject, reference)
+        if application is None:
+            return self.not_found(request)
+        if not application.undecided:
+            return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
+        return self.render(
+            request, "withdraw", application=application, title=self.title(application.slug)
+        )
+
+    async def withdraw(self, request: Request, reference: str, subject: SignedIn) -> Response:
+        """Withdraw the application, if it is not decided yet."""
+        application = await self.own(subject, reference)
+        if application is None:
+            return self.not_found(request)
+        by = BY_HELPER if subject.acting_for else BY_PERSON
+        now = datetime.now(UTC)
+        outcome = await run_step(
+            self.node.sessions,
+            lambda s: withdraw(s, subject.sub, application.reference, by, now),
+        )
+        if outcome == "decided":
+            decided = await self.own(subject, application.reference)
+            return self.page(
+                request,
+                decided or application,
+                problem="This application has been decided, so it cannot be withdrawn.",
+            )
+        return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
+
+
+def make_applications_router(
+    node: NodeRuntime, templates: Jinja2Templates, definitions: Sequence[ServiceDefinition]
+) -> APIRouter:
+    """/applications: the signed-in person's applications at this node."""
+    pages = ApplicationPages(node, templates, definitions)
+    router = APIRouter(include_in_schema=False)
+    one = APPLICATIONS_PATH + "/{reference}"
+    for path, handler in (
+        (APPLICATIONS_PATH, pages.list),
+        (one, pages.show),
+        (one + "/withdraw", pages.confirm_withdraw),
+    ):
+        router.add_api_route(path, handler, methods=["GET"], response_class=HTMLResponse)
+    router.add_api_route(
+        one + "/withdraw",
+        pages.withdraw,
+        methods=["POST"],
+        dependencies=[Depends(require_csrf)],
+    )
+    return router

@@ -1,0 +1,279 @@
+"""Applications: a draft submitted, its status history, and withdrawing it (use cases, ADR 0017).
+
+Submitting turns a person's draft into an application with a reference number, in one
+transaction: the answers of the pages shown (services/journey.py), where each came from, the
+files of those answers, the first event of its history and whatever the service's submission
+action records (services/handlers.py). The application carries the draft's submission token,
+unique in the table: a second submit with the same token (a double click, or the back button
+and submit again) finds the application the first made (`by_token`), whichever worker it
+reaches, and makes none.
+
+Statuses: submitted, in-review, approved, refused, withdrawn. Each change is an event (when,
+the status, the reason, and who: `person`, `helper`, or a staff role). A person may withdraw
+an application until it is decided.
+
+Every function takes a session and `now` and never commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from digitalstate.services.definitions import ServiceDefinition
+from digitalstate.services.drafts import json_text
+from digitalstate.services.handlers import SubmitAction
+from digitalstate.services.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationFile,
+    ServiceDraft,
+)
+from digitalstate.services.references import new_reference
+
+STATUSES = ("submitted", "in-review", "approved", "refused", "withdrawn")
+UNDECIDED = frozenset({"submitted", "in-review"})
+WITHDRAWN = "withdrawn"
+DIGITAL, ASSISTED, HELPER = "digital", "assisted", "helper"
+BY_PERSON, BY_HELPER = "person", "helper"
+
+Withdrawal = Literal["withdrawn", "decided", "unknown"]
+
+
+class DraftChangedError(Exception):
+    """The draft is not the one the person checked: submitted already, or changed since."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of an application's history."""
+
+    at: datetime
+    status: str
+    reason: str | None
+    by: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file kept as an answer (without its bytes)."""
+
+    id: str
+    question_id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application as the person's pages and the API show it."""
+
+    reference: str
+    slug: str
+    channel: str
+    acting_by: str | None
+    answers: dict[str, Any]
+    sources: dict[str, Any]
+    language: str
+    submitted_at: datetime
+    status: str
+    updated_at: datetime
+    events: tuple[Event, ...] = ()
+    files: tuple[StoredFile, ...] = ()
+
+    @property
+    def undecided(self) -> bool:
+        """True while the person may still withdraw it."""
+        return self.status in UNDECIDED
+
+
+def _view(
+    row: Application, events: tuple[Event, ...] = (), files: tuple[StoredFile, ...] = ()
+) -> ApplicationView:
+    return ApplicationView(
+        reference=row.reference,
+        slug=row.slug,
+        channel=row.channel,
+        acting_by=row.acting_by,
+        answers=dict(json.loads(row.answers)),
+        sources=dict(json.loads(row.sources)),
+        language=row.language,
+        submitted_at=row.submitted_at,
+        status=row.status,
+        updated_at=row.updated_at,
+        events=events,
+        files=files,
+    )
+
+
+def by_token(session: Session, subject: str, token: str) -> str | None:
+    """The reference of subject's application made with the submission token, or None (also
+    when the token made someone else's)."""
+    return session.scalars(
+        select(Application.reference).where(
+            Application.submission_token == token, Application.subject == subject
+        )
+    ).first()
+
+
+def submit(
+    session: Session,
+    *,
+    definition: ServiceDefinition,
+    subject: str,
+    token: str,
+    answers: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    acting_by: str | None,
+    action: SubmitAction,
+    now: datetime,
+) -> str:
+    """Turn subject's draft into an application: answers and sources as checked; its reference.
+
+    Raises DraftChangedError when the draft is gone or has another token, and IntegrityError
+    (from the unique submission token) when another submit with token got there first.
+    """
+    draft = session.scalars(
+        select(ServiceDraft)
+        .where(ServiceDraft.subject == subject, ServiceDraft.slug == definition.slug)
+        .with_for_update()
+    ).first()
+    if draft is None or draft.submission_token != token:
+        raise DraftChangedError(definition.slug)
+    application = Application(
+        reference=_unused_reference(session, definition.prefix),
+        slug=definition.slug,
+        subject=subject,
+        channel=HELPER if acting_by else DIGITAL,
+        acting_by=acting_by,
+        answers=json_text(answers),
+        sources=json_text({key: value for key, value in sources.items() if key in answers}),
+        language=draft.language,
+        submitted_at=now,
+        status="submitted",
+        updated_at=now,
+        submission_token=token,
+    )
+    session.add(application)
+    session.flush()  # the unique token: a second submit stops here
+    by = BY_HELPER if acting_by else BY_PERSON
+    session.add(
+        ApplicationEvent(
+            application_id=application.id, at=now, status="submitted", reason=None, by=by
+        )
+    )
+    outcome = action(session, application, definition, now)
+    if outcome.status != "submitted":
+        application.status = outcome.status
+        session.add(
+            ApplicationEvent(
+                application_id=application.id,
+                at=now,
+                status=outcome.status,
+                reason=outcome.reason,
+                by="action:" + (definition.submit.action if definition.submit else "record"),
+            )
+        )
+    _move_files(session, draft.id, application.id, answers)
+    session.delete(draft)
+    return application.reference
+
+
+def _unused_reference(session: Session, prefix: str) -> str:
+    """A new reference number no application has (one in 30^8: drawn again when taken)."""
+    while True:
+        reference = str(new_reference(prefix))
+        taken = session.scalars(
+            select(Application.id).where(Application.reference == reference)
+        ).first()
+        if taken is None:
+            return reference
+
+
+def _move_files(
+    session: Session, draft_id: str, application_id: int, answers: Mapping[str, Any]
+) -> None:
+    """The draft's files of answers submitted go to the application; the others are deleted."""
+    wanted = [
+        question_id
+        for question_id, answer in answers.items()
+        if isinstance(answer, dict) and "sha256" in answer
+    ]
+    session.execute(
+        update(ApplicationFile)
+        .where(ApplicationFile.draft_id == draft_id, ApplicationFile.question_id.in_(wanted))
+        .values(draft_id=None, application_id=application_id)
+    )
+    session.execute(delete(ApplicationFile).where(ApplicationFile.draft_id == draft_id))
+
+
+def applications_of(session: Session, subject: str) -> list[ApplicationView]:
+    """subject's applications at this node, newest first (without history or files)."""
+    rows = session.scalars(
+        select(Application)
+        .where(Application.subject == subject)
+        .order_by(Application.submitted_at.desc(), Application.id.desc())
+    )
+    return [_view(row) for row in rows]
+
+
+def _own(session: Session, subject: str, reference: str) -> Application | None:
+    return session.scalars(
+        select(Application).where(
+            Application.reference == reference, Application.subject == subject
+        )
+    ).first()
+
+
+def application_of(session: Session, subject: str, reference: str) -> ApplicationView | None:
+    """subject's application with this reference, with its history and files; None when
+    there is none (or it is someone else's)."""
+    row = _own(session, subject, reference)
+    if row is None:
+        return None
+    events = tuple(
+        Event(e.at, e.status, e.reason, e.by)
+        for e in session.scalars(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == row.id)
+            .order_by(ApplicationEvent.at, ApplicationEvent.id)
+        )
+    )
+    files = tuple(
+        StoredFile(f.id, f.question_id, f.name, f.content_type, f.size, f.sha256)
+        for f in session.scalars(
+            select(ApplicationFile)
+            .where(ApplicationFile.application_id == row.id)
+            .order_by(ApplicationFile.question_id)
+        )
+    )
+    return _view(row, events, files)
+
+
+def withdraw(session: Session, subject: str, reference: str, by: str, now: datetime) -> Withdrawal:
+    """Withdraw subject's application while it is undecided: withdrawn, decided or unknown."""
+    row = _own(session, subject, reference)
+    if row is None:
+        return "unknown"
+    # One statement that checks and changes: a decision made at the same time wins or loses
+    # whole, never half.
+    changed = session.execute(
+        update(Application)
+        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
+        .values(status=WITHDRAWN, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return "decided"
+    session.add(
+        ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=None, by=by)
+    )
+    return "withdrawn"

@@ -1,0 +1,127 @@
+"""The code side of declared services: submission actions and slot sources, by name (ADR 0017).
+
+A definition names what happens on submission (`[submit] action`) and where a slots
+question's choices come from (`source`); the node runs them through these two registries.
+`record` is built in: it keeps the application for the node's staff, status `submitted`. The
+other actions the engine knows (electoral-registration, prison-visit, state-pension,
+change-address) and every slot source are registered by the code that runs them; a node whose
+services name one that is not registered refuses to start (`unregistered`), and its
+`/readyz` says which.
+
+A submission action runs in the transaction that stores the application, so the application
+and whatever the action records are kept together or not at all. A slot source is asked, at
+each page that shows its question and again at submission, what it offers now: a choice it no
+longer offers is refused then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from digitalstate.services.definitions import ServiceDefinition
+from digitalstate.services.models import Application
+
+if TYPE_CHECKING:
+    from digitalstate.node.runtime import NodeRuntime
+
+T = TypeVar("T")
+SUBMITTED = "submitted"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a submission action made of an application: its first status, and why."""
+
+    status: str = SUBMITTED
+    reason: str | None = None
+
+
+SubmitAction = Callable[[Session, Application, ServiceDefinition, datetime], Outcome]
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """What a slot source is asked with: the node, the service, the person and their answers."""
+
+    node: NodeRuntime
+    slug: str
+    subject: str  # this node's pseudonym for the person
+    answers: Mapping[str, Any]
+    today: date
+
+
+SlotSource = Callable[[SlotRequest], Awaitable[Sequence[str]]]
+
+
+class Registry(Generic[T]):
+    """Things of one kind by name, registered in code."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, item: T) -> None:
+        """Register item as name; a name already taken is refused (ValueError)."""
+        if name in self._items:
+            raise ValueError(f"a {self.kind} named {name!r} is registered already")
+        self._items[name] = item
+
+    def unregister(self, name: str) -> None:
+        """Forget name (nothing if it is not registered)."""
+        self._items.pop(name, None)
+
+    @contextmanager
+    def registered(self, name: str, item: T) -> Iterator[None]:
+        """name registered as item for the with block (a node built inside it keeps using it)."""
+        self.register(name, item)
+        try:
+            yield
+        finally:
+            self.unregister(name)
+
+    def get(self, name: str) -> T | None:
+        """The item registered as name, or None."""
+        return self._items.get(name)
+
+    def names(self) -> frozenset[str]:
+        """Every name registered."""
+        return frozenset(self._items)
+
+
+def record(
+    _session: Session, _application: Application, _definition: ServiceDefinition, _now: datetime
+) -> Outcome:
+    """Keep the application for the node's staff to decide: status submitted."""
+    return Outcome(SUBMITTED)
+
+
+SUBMIT_ACTIONS: Registry[SubmitAction] = Registry("submission action")
+SUBMIT_ACTIONS.register("record", record)
+SLOT_SOURCES: Registry[SlotSource] = Registry("slot source")
+
+
+def unregistered(definition: ServiceDefinition) -> str | None:
+    """What definition names that no code here runs: its action or a slot source, in a
+    sentence with the fix; None when everything it names is registered."""
+    if definition.submit is not None and SUBMIT_ACTIONS.get(definition.submit.action) is None:
+        action = definition.submit.action
+        return (
+            f"submit.action: this node has no handler for the action {action!r} (it runs "
+            f"{', '.join(sorted(SUBMIT_ACTIONS.names()))}); fix: use one of those, or leave the "
+            f"file out of [services] files until a release handles {action!r}"
+        )
+    for page, question in definition.questions():
+        if question.source is not None and SLOT_SOURCES.get(question.source) is None:
+            where = f"pages[{definition.pages.index(page)}].questions"
+            where += f"[{page.questions.index(question)}].source"
+            return (
+                f"{where}: this node offers no slots named {question.source!r}; fix: name a "
+                f"source this node registers, or leave the file out of [services] files"
+            )
+    return None

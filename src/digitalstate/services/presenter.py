@@ -1,0 +1,400 @@
+"""What a question page shows, as the parameters govuk-frontend's macros take. Plain computation.
+
+`question_view` gives one question's component: its macro (input, textarea, date, radios,
+checkboxes, select, file, or a fieldset of inputs for an address or bank details) and the
+parameters, with the values to show again and the error message of each input in error.
+`error_list` gives the error summary, each error linking to the input at fault (`anchor`:
+`#dob-month`, `#address-postcode`, `#colour` for the first radio). A question that a register's
+value can answer, when the service holds one under the person's consent, is offered as "use
+the address we already hold" yes or no, the question's own inputs revealed under "no"
+(`held_view`). Templates only lay these out (web/templates/services/journey/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from digitalstate.registers.domain import field_label
+from digitalstate.services.display import display_answer, display_slot
+from digitalstate.services.fields import Problem, input_names
+from digitalstate.services.filetypes import KIND_NAMES, size_text
+from digitalstate.services.questions import Question
+
+USE_HELD = "use-held"  # the yes/no input of a pre-filled question: <question id>-use-held
+AUTOCOMPLETE = {
+    "people.given_names": "given-name",
+    "people.family_name": "family-name",
+    "people.email": "email",
+    "people.phone": "tel",
+}
+FILE_ACCEPT = {"pdf": ".pdf", "jpeg": ".jpg,.jpeg", "png": ".png"}
+YES_NO = {"en": ("Yes", "No"), "cy": ("Ie", "Na")}
+
+
+@dataclass(frozen=True)
+class HeldValue:
+    """A register's value the service holds under the person's consent, offered as an answer.
+
+    source is what the draft keeps as the answer's origin when the person says yes.
+    """
+
+    field: str
+    value: Any
+    source: dict[str, Any]
+
+
+def anchor(question: Question, part: str | None) -> str:
+    """The id of the input an error of question is about (the first input without a part)."""
+    return f"{question.id}-{part}" if part else input_names(question)[0]
+
+
+def held_input(question: Question) -> str:
+    """The name (and id) of a pre-filled question's yes/no input."""
+    return f"{question.id}-{USE_HELD}"
+
+
+def error_list(
+    questions: Sequence[Question], problems: Mapping[str, Sequence[Problem]]
+) -> list[dict[str, str]]:
+    """The error summary: every problem, in the order of the questions, linking to its input."""
+    return [
+        {"text": problem.message, "href": "#" + _problem_anchor(question, problem)}
+        for question in questions
+        for problem in problems.get(question.id, ())
+    ]
+
+
+def _problem_anchor(question: Question, problem: Problem) -> str:
+    return held_input(question) if problem.part == USE_HELD else anchor(question, problem.part)
+
+
+def held_name(field: str) -> str:
+    """A field's name mid-sentence: 'address', 'date of birth', 'National Insurance number'."""
+    label = field_label(field)
+    first, *others = label.split(" ")
+    if any(word[:1].isupper() for word in others) or not first[1:].islower():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def held_view(
+    question: Question,
+    held: HeldValue,
+    choice: str | None,
+    problems: Sequence[Problem],
+    *,
+    heading: bool,
+    lang: str,
+) -> dict[str, Any]:
+    """The yes/no offer of held's value as the answer to question (choice: 'yes', 'no', None)."""
+    name = held_input(question)
+    shown = ", ".join(display_answer(question, held.value, lang))
+    error = next((p.message for p in problems if p.part == USE_HELD), None)
+    return {
+        "name": name,
+        "fieldset": {"legend": _legend(question, lang, heading)},
+        "hint": {"text": f"Use the {held_name(held.field)} we already hold: {shown}"},
+        "errorMessage": {"text": error} if error else None,
+        "choice": choice,
+    }
+
+
+def _legend(question: Question, lang: str, heading: bool) -> dict[str, Any]:
+    size = "govuk-fieldset__legend--l" if heading else "govuk-fieldset__legend--s"
+    return {"text": question.label.text(lang), "isPageHeading": heading, "classes": size}
+
+
+def _text(values: Mapping[str, Any], name: str) -> str:
+    value = values.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
+
+
+def _chosen(values: Mapping[str, Any], name: str) -> set[str]:
+    value = values.get(name)
+    if isinstance(value, str):
+        return {value}
+    return {item for item in value if isinstance(item, str)} if isinstance(value, list) else set()
+
+
+def _message(problems: Sequence[Problem], part: str | None = None) -> dict[str, str] | None:
+    found = [p for p in problems if p.part != USE_HELD and (part is None or p.part == part)]
+    return {"text": found[0].message} if found else None
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What one question's component is built from (see question_view)."""
+
+    question: Question
+    values: Mapping[str, Any]
+    problems: Sequence[Problem]
+    heading: bool
+    lang: str
+    offered: Sequence[str]
+    stored: Mapping[str, Any] | None
+
+    @property
+    def label(self) -> dict[str, Any]:
+        size = "govuk-label--l" if self.heading else "govuk-label--s"
+        text = self.question.label.text(self.lang)
+        return {"text": text, "isPageHeading": self.heading, "classes": size}
+
+    @property
+    def legend(self) -> dict[str, Any]:
+        return _legend(self.question, self.lang, self.heading)
+
+    def text(self, name: str) -> str:
+        return _text(self.values, name)
+
+
+Built = tuple[str, dict[str, Any], list[dict[str, Any]]]
+
+
+def question_view(
+    question: Question,
+    *,
+    values: Mapping[str, Any],
+    problems: Sequence[Problem] = (),
+    heading: bool = False,
+    lang: str = "en",
+    offered: Sequence[str] = (),
+    stored: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One question's component: {"id", "macro", "params", "parts"}.
+
+    values are the form values to show (as posted, or fields.form_values of the answer kept);
+    problems the question's errors; heading: the question is the page's only one, so its
+    label is the page's heading; offered: a slots question's choices now; stored: the file a
+    file question holds already ({"name", ...}).
+    """
+    hint = {"text": question.hint.text(lang)} if question.hint is not None else None
+    common: dict[str, Any] = {"hint": hint, "errorMessage": _message(problems)}
+    shown = _Shown(question, values, problems, heading, lang, offered, stored)
+    macro, params, parts = _BUILDERS[question.type](shown)
+    return {"id": question.id, "macro": macro, "params": common | params, "parts": parts}
+
+
+INPUT_OPTIONS: dict[str, dict[str, Any]] = {
+    "number": {"inputmode": "numeric", "classes": "govuk-input--width-10"},
+    "money": {"prefix": {"text": "£"}, "inputmode": "decimal", "classes": "govuk-input--width-10"},
+    "ni-number": {"classes": "govuk-input--width-10", "spellcheck": False},
+    "email": {"type": "email", "autocomplete": "email", "spellcheck": False},
+    "uk-phone": {"type": "tel", "autocomplete": "tel", "classes": "govuk-input--width-20"},
+    "long-text": {"rows": 5},
+}
+
+
+def _input(shown: _Shown) -> Built:
+    question = shown.question
+    params: dict[str, Any] = {
+        "id": question.id,
+        "name": question.id,
+        "label": shown.label,
+        "value": shown.text(question.id),
+    }
+    if question.prefill in AUTOCOMPLETE:
+        params["autocomplete"] = AUTOCOMPLETE[question.prefill]
+    params |= INPUT_OPTIONS.get(question.type, {})
+    return ("textarea" if question.type == "long-text" else "input"), params, []
+
+
+def _date(shown: _Shown) -> Built:
+    question = shown.question
+    wrong = {p.part for p in shown.problems if p.part != USE_HELD}
+    items = []
+    for part, width in (("day", 2), ("month", 2), ("year", 4)):
+        classes = f"govuk-input--width-{width}"
+        if None in wrong or part in wrong:
+            classes += " govuk-input--error"
+        item: dict[str, Any] = {
+            "name": part,
+            "classes": classes,
+            "value": shown.text(f"{question.id}-{part}"),
+        }
+        if question.prefill == "people.date_of_birth":
+            item["autocomplete"] = f"bday-{part}"
+        items.append(item)
+    params = {
+        "id": question.id,
+        "namePrefix": question.id,
+        "fieldset": {"legend": shown.legend},
+        "items": items,
+    }
+    return "date", params, []
+
+
+def _options(shown: _Shown) -> list[tuple[str, str, str | None]]:
+    """The (value, text, hint) of each answer a choice question offers."""
+    question, lang = shown.question, shown.lang
+    if question.type == "yes-no":
+        words = YES_NO.get(lang, YES_NO["en"])
+        return [("yes", words[0], None), ("no", words[1], None)]
+    if question.type == "slots":
+        return [(value, display_slot(value, lang), None) for value in shown.offered]
+    return [
+        (c.value, c.label.text(lang), c.hint.text(lang) if c.hint else None)
+        for c in question.choices or ()
+    ]
+
+
+def _select(shown: _Shown) -> Built:
+    question = shown.question
+    chosen = _chosen(shown.values, question.id)
+    items: list[dict[str, Any]] = [{"value": "", "text": "Choose an option"}]
+    items += [{"value": v, "text": t, "selected": v in chosen} for v, t, _ in _options(shown)]
+    params = {"id": question.id, "name": question.id, "label": shown.label, "items": items}
+    return "select", params, []
+
+
+def _choices(shown: _Shown) -> Built:
+    question = shown.question
+    chosen = _chosen(shown.values, question.id)
+    items = []
+    for value, text, hint in _options(shown):
+        item: dict[str, Any] = {"value": value, "text": text, "checked": value in chosen}
+        if hint:
+            item["hint"] = {"text": hint}
+        items.append(item)
+    params: dict[str, Any] = {
+        "name": question.id,
+        "idPrefix": question.id,
+        "fieldset": {"legend": shown.legend},
+        "items": items,
+    }
+    if question.type == "yes-no":
+        params["classes"] = "govuk-radios--inline"
+    if question.type not in ("checkboxes", "slots"):
+        return "radios", params, []
+    if question.max_choices is not None:
+        hint = question.hint.text(shown.lang) + " " if question.hint else ""
+        params["hint"] = {"text": hint + f"Select up to {question.max_choices}."}
+    if question.type == "slots" and not shown.offered:
+        params["hint"] = {"text": "There are no times to choose from at the moment."}
+    return "checkboxes", params, []
+
+
+NUMERIC = {"inputmode": "numeric", "spellcheck": False}
+WIDTH = {n: {"classes": f"govuk-input--width-{n}"} for n in (5, 10)}
+PART_INPUTS: dict[str, tuple[tuple[str, str, dict[str, Any]], ...]] = {
+    "uk-address": (
+        ("line-1", "Address line 1", {"autocomplete": "address-line1"}),
+        ("line-2", "Address line 2 (optional)", {"autocomplete": "address-line2"}),
+        (
+            "town",
+            "Town or city",
+            {"autocomplete": "address-level2", "classes": "govuk-!-width-two-thirds"},
+        ),
+        ("postcode", "Postcode", {"autocomplete": "postal-code"} | WIDTH[10]),
+    ),
+    "bank-details": (
+        ("name", "Name on the account", {"spellcheck": False}),
+        ("sort-code", "Sort code", NUMERIC | WIDTH[5]),
+        ("account-number", "Account number", NUMERIC | WIDTH[10]),
+    ),
+}
+
+
+def _parts(shown: _Shown) -> Built:
+    parts = []
+    for part, label, extra in PART_INPUTS[shown.question.type]:
+        name = f"{shown.question.id}-{part}"
+        parts.append(
+            {
+                "id": name,
+                "name": name,
+                "label": {"text": label},
+                "value": shown.text(name),
+                "errorMessage": _message(shown.problems, part),
+            }
+            | extra
+        )
+    return "fieldset", {"legend": shown.legend}, parts
+
+
+def _file(shown: _Shown) -> Built:
+    question = shown.question
+    kinds = question.file_kinds
+    accept = ",".join(FILE_ACCEPT[kind] for kind in kinds)
+    names = ", ".join(KIND_NAMES[kind] for kind in kinds)
+    limit = f"The file must be a {names} and smaller than {size_text(question.upload_limit)}."
+    hint = question.hint.text(shown.lang) + " " if question.hint else ""
+    if shown.stored is not None:
+        limit += f" You have uploaded {shown.stored['name']}: choose a file only to replace it."
+    params = {
+        "id": question.id,
+        "name": question.id,
+        "label": shown.label,
+        "hint": {"text": hint + limit},
+        "attributes": {"accept": accept},
+    }
+    return "file", params, []
+
+
+_BUILDERS = {
+    "text": _input,
+    "long-text": _input,
+    "number": _input,
+    "money": _input,
+    "ni-number": _input,
+    "email": _input,
+    "uk-phone": _input,
+    "date": _date,
+    "radios": _choices,
+    "select": _select,
+    "checkboxes": _choices,
+    "yes-no": _choices,
+    "slots": _choices,
+    "uk-address": _parts,
+    "bank-details": _parts,
+    "file": _file,
+}
+
+
+# --- applications --------------------------------------------------------------------------
+
+STATUS_TAGS: dict[str, tuple[str, str]] = {
+    "submitted": ("Submitted", "govuk-tag--blue"),
+    "in-review": ("In review", "govuk-tag--yellow"),
+    "approved": ("Approved", "govuk-tag--green"),
+    "refused": ("Refused", "govuk-tag--red"),
+    "withdrawn": ("Withdrawn", "govuk-tag--grey"),
+}
+BY_WHOM = {"person": "You", "helper": "Someone helping you"}
+
+
+def status_tag(status: str) -> dict[str, str]:
+    """The govukTag of a status."""
+    text, classes = STATUS_TAGS.get(status, (status.replace("-", " ").capitalize(), ""))
+    return {"text": text, "classes": classes}
+
+
+def by_whom(by: str) -> str:
+    """Who made a change, as the applicant reads it: you, your helper, the node's staff."""
+    return BY_WHOM.get(by, "The service" if by.startswith("action:") else "Staff")
+
+
+def answer_rows(
+    questions: Sequence[Question],
+    answers: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    lang: str = "en",
+) -> list[dict[str, Any]]:
+    """The rows of a submitted application's answers: label, lines, and the register an
+    answer came from (None: typed in)."""
+    rows = []
+    for question in questions:
+        if question.id not in answers:
+            continue
+        source = sources.get(question.id)
+        rows.append(
+            {
+                "label": question.label.text(lang),
+                "lines": display_answer(question, answers[question.id], lang),
+                "register": source.get("register") if isinstance(source, dict) else None,
+            }
+        )
+    return rows

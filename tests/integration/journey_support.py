@@ -1,0 +1,320 @@
+"""Declared services' journeys for tests: two small definitions, a node running them, a person.
+
+BUS_PASS has a page of each kind the tests need: a text question, a date and an address a
+register can pre-fill (under consent), radios that show a page by condition, an optional file
+upload, an optional last page and an eligibility rule; its action is `record`. VIEWING asks
+for slots from a source the test registers (`viewing_times`). `journey_node` runs a service
+node with both in-process (no charter to reach: a person there types their answers); with a
+charter and a register for pre-fill, services_support.running_federation takes the same files.
+A person signs in through the node's test-only route, as /auth/callback would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from digitalstate.services.handlers import SLOT_SOURCES, SlotRequest
+from digitalstate.settings import NodeSettings
+from integration.services_support import add_sign_in_route
+from support.federation import federation_document, member_of
+from support.nodes import InProcessNode, node_settings, running_node
+
+MEMBER = "liverpool-pensions"
+BUS = "/services/apply-for-a-bus-pass"
+VIEW = "/services/book-a-viewing"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TOKEN = re.compile(r'name="submission_token" value="([^"]+)"')
+REFERENCE = re.compile(r"\bBUS-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]\b")
+PHOTO_LIMIT = 20_000
+# The smallest files each kind is told by (services/filetypes.py reads their first bytes).
+PDF = b"%PDF-1.7\n" + b"0" * 200 + b"\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+BUS_PASS = """
+slug = "apply-for-a-bus-pass"
+title = "Apply for a bus pass"
+description = "Apply for a free bus pass if you are 60 or over."
+purpose = "pension-administration"
+fields = ["people.address", "people.date_of_birth"]
+reference_prefix = "BUS"
+
+[start]
+minutes = 5
+paragraphs = ["You can apply if you live in Liverpool."]
+
+[[pages]]
+id = "name"
+title = "What is your name?"
+
+[[pages.questions]]
+id = "full-name"
+type = "text"
+label = "Full name"
+max_length = 60
+
+[[pages]]
+id = "date-of-birth"
+title = "What is your date of birth?"
+
+[[pages.questions]]
+id = "date-of-birth"
+type = "date"
+label = "What is your date of birth?"
+error_name = "your date of birth"
+prefill = "people.date_of_birth"
+when = "past"
+
+[[pages]]
+id = "address"
+title = "What is your address?"
+
+[[pages.questions]]
+id = "address"
+type = "uk-address"
+label = "What is your address?"
+prefill = "people.address"
+
+[[pages]]
+id = "contact"
+title = "How should we contact you?"
+
+[[pages.questions]]
+id = "contact"
+type = "radios"
+label = "How should we contact you?"
+error_name = "how we should contact you"
+choices = [{ value = "email", label = "Email" }, { value = "post", label = "Post" }]
+
+[[pages]]
+id = "email"
+title = "What is your email address?"
+show_if = { question = "contact", equals = "email" }
+
+[[pages.questions]]
+id = "email"
+type = "email"
+label = "Email address"
+
+[[pages]]
+id = "proof"
+title = "Upload proof of your address"
+
+[[pages.questions]]
+id = "proof"
+type = "file"
+label = "Upload proof of your address"
+hint = "A council tax bill or a bank statement."
+required = false
+accept = ["pdf", "png"]
+max_bytes = 20000
+
+[[pages]]
+id = "notes"
+title = "Is there anything else we should know?"
+
+[[pages.questions]]
+id = "notes"
+type = "long-text"
+label = "Is there anything else we should know?"
+required = false
+
+[[eligibility]]
+condition = { question = "date-of-birth", age_under = 60 }
+reason = "You can get a bus pass from the age of 60."
+
+[submit]
+action = "record"
+next_steps = "We will post your bus pass within 10 working days."
+"""
+
+VIEWING = """
+slug = "book-a-viewing"
+title = "Book a viewing"
+description = "Book a time to view your records."
+purpose = "pension-administration"
+fields = ["people.address"]
+reference_prefix = "VIEW"
+
+[[pages]]
+id = "times"
+title = "When can you come?"
+
+[[pages.questions]]
+id = "times"
+type = "slots"
+label = "When can you come?"
+error_name = "times"
+source = "test-viewings"
+max_choices = 2
+
+[submit]
+action = "record"
+next_steps = "We will confirm your time by post."
+"""
+
+FILES = {"bus-pass.toml": BUS_PASS, "viewing.toml": VIEWING}
+TIMES = ["2026-05-04T14:00", "2026-05-05T10:30", "2026-05-06T09:00"]
+
+
+def write_definitions(directory: Path, files: Mapping[str, str] = FILES) -> list[str]:
+    """The definition files written in directory; their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        paths.append(str(directory / name))
+    return paths
+
+
+@dataclass
+class Offer:
+    """The viewing times the test's slot source offers now (change it to take one away)."""
+
+    times: list[str] = field(default_factory=lambda: list(TIMES))
+
+    async def __call__(self, _request: SlotRequest) -> list[str]:
+        return list(self.times)
+
+
+@dataclass
+class JourneyNode:
+    """A service node running the test definitions in-process, and a browser of it."""
+
+    node: InProcessNode
+    offer: Offer
+
+    @property
+    def settings(self) -> NodeSettings:
+        return self.node.settings
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.node.http.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.node.http.post(path, **kwargs)
+
+    def sign_in(self, sub: str, helper: str | None = None) -> None:
+        """Sign the browser in as the person this node knows as sub (helper: the pseudonym of
+        someone acting for them with a delegation)."""
+        self.node.http.client.cookies.clear()
+        params = {"sub": sub} | ({"act": helper} if helper else {})
+        assert self.get("/test/sign-in", params=params).status_code == 204
+
+    def csrf(self, path: str) -> str:
+        """The CSRF token of the form on the page at path."""
+        page = self.get(path)
+        found = CSRF.search(page.text)
+        assert found, f"{path} ({page.status_code}) has no CSRF token"
+        return found.group(1)
+
+    def answer(
+        self,
+        page: str,
+        data: Mapping[str, Any],
+        *,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        base: str = BUS,
+        query: str = "",
+    ) -> httpx.Response:
+        """Post a question page's answers (with the page's CSRF token)."""
+        path = f"{base}/{page}{query}"
+        form = {"csrf_token": self.csrf(path), **data}
+        return self.post(path, data=form, files=files)
+
+    def type_answers(self, base: str = BUS, first: str = "name") -> None:
+        """Start a journey and choose to type the answers: the first page comes next."""
+        begin = self.get(f"{base}/begin")
+        assert begin.status_code == 200 and "We can fill in some of your answers" in begin.text
+        chose = self.post(
+            f"{base}/consent", data={"csrf_token": self.csrf(f"{base}/begin"), "choice": "type"}
+        )
+        assert chose.status_code == 303 and chose.headers["location"] == f"{base}/{first}"
+
+    def fill_in(self, *, email: bool = True) -> None:
+        """Answer every page of the bus pass journey, typing each answer."""
+        for page, data in bus_pass_answers(email=email):
+            answered = self.answer(page, data)
+            assert answered.status_code == 303, (page, answered.text)
+
+    def token(self, base: str = BUS) -> str:
+        """The submission token on check your answers."""
+        page = self.get(f"{base}/check-answers")
+        found = TOKEN.search(page.text)
+        assert found, page.text
+        return found.group(1)
+
+    def submit(self, base: str = BUS, token: str | None = None) -> httpx.Response:
+        """Send the application from check your answers (its token, unless another is given)."""
+        sent = token or self.token(base)
+        form = {"csrf_token": self.csrf(f"{base}/check-answers"), "submission_token": sent}
+        return self.post(f"{base}/submit", data=form)
+
+
+def date_form(question: str, day: int, month: int, year: int) -> dict[str, str]:
+    """A date question's inputs."""
+    return {
+        f"{question}-day": str(day),
+        f"{question}-month": str(month),
+        f"{question}-year": str(year),
+    }
+
+
+ADDRESS_FORM = {
+    "address-line-1": "22 Dale Street",
+    "address-town": "Liverpool",
+    "address-postcode": "l2 2ab",
+}
+
+
+def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:
+    """Each page of the bus pass journey and a person's typed answers to it."""
+    pages: list[tuple[str, dict[str, Any]]] = [
+        ("name", {"full-name": "Ada  Lovelace"}),
+        (
+            "date-of-birth",
+            {
+                "date-of-birth-use-held": "no",
+                "date-of-birth-day": "2",
+                "date-of-birth-month": "4",
+                "date-of-birth-year": "1950",
+            },
+        ),
+        ("address", {"address-use-held": "no", **ADDRESS_FORM}),
+        ("contact", {"contact": "email" if email else "post"}),
+    ]
+    if email:
+        pages.append(("email", {"email": "ada@Example.ORG"}))
+    pages += [("proof", {}), ("notes", {"notes": ""})]
+    return pages
+
+
+@contextmanager
+def journey_node(
+    directory: Path, database_url: str, definitions: Mapping[str, str] = FILES
+) -> Iterator[JourneyNode]:
+    """The pensions node running definitions (the test ones by default) in-process on
+    database_url, signed-in through a test route, with the viewing times offered by a source
+    the test controls."""
+    offer = Offer()
+    files = write_definitions(directory / "definitions", definitions)
+    settings = node_settings(
+        directory / MEMBER,
+        MEMBER,
+        database_url,
+        name="Liverpool: pensions",
+        roles=["service"],
+        extra={"services": {"files": files}},
+    )
+    document = federation_document((member_of(settings),), federation="journey test federation")
+    with (
+        SLOT_SOURCES.registered("test-viewings", offer),
+        running_node(settings, document, background=False, prepare=add_sign_in_route) as node,
+    ):
+        yield JourneyNode(node, offer)
