@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.drafts import json_text
-from digitalstate.services.handlers import SubmitAction
+from digitalstate.services.handlers import (
+    APPROVED,
+    DECISION_HOOKS,
+    REFUSED,
+    Decision,
+    DecisionRefusedError,
+    SubmitAction,
+)
 from digitalstate.services.models import (
     Application,
     ApplicationEvent,
@@ -277,3 +284,56 @@ def withdraw(session: Session, subject: str, reference: str, by: str, now: datet
         ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=None, by=by)
     )
     return "withdrawn"
+
+
+Decided = Literal["decided", "already-decided", "unknown"]
+
+
+def decide(
+    session: Session,
+    slug: str,
+    reference: str,
+    decision: Decision,
+    definition: ServiceDefinition,
+    now: datetime,
+) -> Decided:
+    """Record a staff decision on the undecided application reference of service slug, and run
+    the service's decision hook in the same transaction: decided, already-decided or unknown.
+
+    A refusal needs a reason. A hook that cannot carry the decision out raises
+    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept.
+    """
+    if decision.status not in (APPROVED, REFUSED):
+        raise ValueError(f"a decision is approved or refused, not {decision.status!r}")
+    if decision.status == REFUSED and not (decision.reason or "").strip():
+        raise DecisionRefusedError("Enter the reason for refusing the application")
+    row = session.scalar(
+        select(Application).where(Application.slug == slug, Application.reference == reference)
+    )
+    if row is None:
+        return "unknown"
+    # One statement that checks and changes, as withdraw: a withdrawal or another decision at
+    # the same time wins or loses whole.
+    changed = session.execute(
+        update(Application)
+        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
+        .values(status=decision.status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return "already-decided"
+    session.add(
+        ApplicationEvent(
+            application_id=row.id,
+            at=now,
+            status=decision.status,
+            reason=decision.reason,
+            by=decision.by,
+        )
+    )
+    action = definition.submit.action if definition.submit is not None else None
+    hook = DECISION_HOOKS.get(action) if action is not None else None
+    if hook is not None:
+        session.refresh(row)
+        hook(session, row, definition, decision, now)
+    return "decided"

@@ -9,9 +9,13 @@ services name one that is not registered refuses to start (`unregistered`), and 
 `/readyz` says which.
 
 A submission action runs in the transaction that stores the application, so the application
-and whatever the action records are kept together or not at all. A slot source is asked, at
-each page that shows its question and again at submission, what it offers now: a choice it no
-longer offers is refused then.
+and whatever the action records are kept together or not at all. A decision hook, registered
+under the same name as the service's action, runs in the transaction of a staff decision
+(services/applications.decide): what it records (a register entry, a confirmed slot) is kept
+with the decision or not at all, and a hook that refuses (DecisionRefusedError) stops it.
+
+A slot source is asked, at each page that shows its question and again at submission, what it
+offers now: a choice it no longer offers is refused then.
 """
 
 from __future__ import annotations
@@ -57,6 +61,26 @@ class SlotRequest:
 
 
 SlotSource = Callable[[SlotRequest], Awaitable[Sequence[str]]]
+
+APPROVED, REFUSED = "approved", "refused"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A staff decision on an application: approved or refused, why, by whom, and what was
+    chosen (for a prison visit: the one slot staff confirm of the up to three asked for)."""
+
+    status: str  # APPROVED or REFUSED
+    reason: str | None
+    by: str  # the staff role that decided
+    choice: str | None = None
+
+
+class DecisionRefusedError(Exception):
+    """A decision the service's hook cannot carry out; str() says why, for the staff member."""
+
+
+DecisionHook = Callable[[Session, Application, ServiceDefinition, Decision, datetime], None]
 
 
 class Registry(Generic[T]):
@@ -104,6 +128,7 @@ def record(
 SUBMIT_ACTIONS: Registry[SubmitAction] = Registry("submission action")
 SUBMIT_ACTIONS.register("record", record)
 SLOT_SOURCES: Registry[SlotSource] = Registry("slot source")
+DECISION_HOOKS: Registry[DecisionHook] = Registry("decision hook")
 
 
 def unregistered(definition: ServiceDefinition) -> str | None:
