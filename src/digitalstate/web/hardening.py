@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.settings import EdgeSection
+from digitalstate.web.i18n import _
 
 NONCE_STATE_KEY = "csp_nonce"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -260,12 +261,12 @@ class BodyLimit:
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The 413: the error page for a browser, problem+json for anything else."""
-        detail = f"this server accepts request bodies of at most {self.limit} bytes"
         if not _wants_html(scope):
+            detail = f"this server accepts request bodies of at most {self.limit} bytes"
             problem = Problem("body-too-large", detail, {"limit_bytes": self.limit})
             await send_problem(scope, send, problem)
             return
-        context = {"status": 413, "title": "What you sent is too large", "detail": detail}
+        context = {"status": 413, "title": _("What you sent is too large"), "detail": detail}
         page = self.templates.TemplateResponse(
             Request(scope, receive), "error.html", context, status_code=413
         )

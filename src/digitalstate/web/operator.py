@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.runtime import is_loopback
 from digitalstate.problems import Problem
 from digitalstate.settings import NodeSettings
+from digitalstate.web.i18n import _
 from digitalstate.web.operator_token import stored_digest, token_digest
 from digitalstate.web.problem_handlers import problem_response
 
@@ -147,11 +148,13 @@ def install_operator_refusal(app: FastAPI, templates: Jinja2Templates) -> None:
             "error.html",
             {
                 "status": 403,
-                "title": "Operator pages are only available on the node's own machine",
-                "detail": "Open this page in a browser on the machine the node runs on "
-                "(for example through an SSH tunnel). An operator can also set "
-                "[web] operator_remote = true, but only behind a VPN or a proxy with its own "
-                "sign-in.",
+                "title": _("Operator pages are only available on the node's own machine"),
+                "detail": _(
+                    "Open this page in a browser on the machine the node runs on "
+                    "(for example through an SSH tunnel). An operator can also set "
+                    "[web] operator_remote = true, but only behind a VPN or a proxy with its own "
+                    "sign-in."
+                ),
             },
             status_code=403,
         )

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.settings import NodeSettings
 from digitalstate.web.hardening import read_form
+from digitalstate.web.i18n import _
 from digitalstate.web.operator import (
     SIGN_IN_PATH,
     OperatorOnlyError,
@@ -62,7 +63,7 @@ def make_operator_sign_in_router(settings: NodeSettings, templates: Jinja2Templa
         next_path = local_path(str(form.get("next") or ""), DEFAULT_NEXT)
         token = str(form.get("token") or "").strip()
         if not token_matches(settings.data_dir, token):
-            return form_page(request, next_path, "Enter the node's current operator token", 401)
+            return form_page(request, next_path, _("Enter the node's current operator token"), 401)
         seconds = max(60, int(settings.web.session_hours * 3600))
         answer = RedirectResponse(next_path, status_code=303)
         answer.set_cookie(
