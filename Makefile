@@ -53,10 +53,11 @@ TRANSLATED := cy
 
 translations: setup ## Extract the pages' texts into the catalogue and update each language's .po
 	$(BIN)/pybabel extract -F babel.cfg --project digitalstate --no-wrap --add-location=file \
-		--sort-by-file -o $(LOCALE)/messages.pot src/digitalstate 2>/dev/null
+		--copyright-holder "digitalstate contributors" --sort-by-file \
+		-o $(LOCALE)/messages.pot src/digitalstate 2>/dev/null
 	for lang in $(TRANSLATED); do \
 		$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --init-missing \
-			--no-wrap --ignore-obsolete --omit-header || exit 1; \
+			--no-wrap --ignore-obsolete || exit 1; \
 	done
 
 bench: setup ## Run every benchmark and compare with the targets in bench/targets.toml
