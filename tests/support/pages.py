@@ -82,7 +82,8 @@ def unmarked(html: str, allowed: Iterable[str] = ()) -> list[str]:
             break
         joined = stripped
     left = []
-    for piece in joined.split(BREAK):
+    # A title's parts ("Sign in - Charter", with an en dash) are separate texts.
+    for piece in re.split(f"{BREAK}|\\s[\u2013|]\\s", joined):
         text = " ".join(piece.split()).strip(PUNCTUATION)
         if text and not any(p.fullmatch(text) for p in patterns):
             left.append(text)
