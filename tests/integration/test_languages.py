@@ -47,6 +47,7 @@ def test_the_toggle_switches_the_language_and_the_choice_sticks(fed: Federation)
 
     welsh = browser.get("/sign-in?next=%2Fmy&lang=cy")
     assert welsh.status_code == 200
+    assert "Accept-Language" in welsh.headers["vary"]
     assert html_lang(welsh.text) == "cy"
     cookie = welsh.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=cy;") and "SameSite=Lax" in cookie and "Path=/" in cookie

@@ -156,7 +156,7 @@ def test_the_page_refuses_a_request_from_another_machine(register: Register) -> 
     retry = register.post(http, "/operator/outbox/retry-dead", {"csrf_token": "x"})
 
     assert page.status_code == retry.status_code == 403
-    assert "only available on the node's own machine" in page.text
+    assert "only available on the node&#39;s own machine" in page.text
     assert "operator_remote" in page.text
     register.loop.run(http.aclose())
 

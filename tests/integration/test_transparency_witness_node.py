@@ -285,4 +285,4 @@ def test_the_page_and_metrics_refuse_another_machine(pair: Pair) -> None:
     page = pair.get("/operator/log", host="203.0.113.9")
     metrics = pair.get("/metrics", host="203.0.113.9")
     assert page.status_code == metrics.status_code == 403
-    assert "only available on the node's own machine" in page.text
+    assert "only available on the node&#39;s own machine" in page.text

@@ -28,6 +28,7 @@ QUERY = "lang"
 STATE_KEY = "language"
 STATE_OFFERED = "languages"
 COOKIE_MAX_AGE = 365 * 24 * 3600
+VARY = b"Cookie, Accept-Language"
 # Bounds on what is read from outside: a longer header or query is read only this far.
 ACCEPT_LANGUAGE_MAX_CHARS = 512
 ACCEPT_LANGUAGE_MAX_RANGES = 32
@@ -118,8 +119,10 @@ class LanguageChoice:
         ).encode("latin-1")
 
         async def send_with_cookie(message: Message) -> None:
-            if remember and message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            if message["type"] == "http.response.start":
+                # A cache must not give one person's language to another.
+                extra = [(b"vary", VARY)] + ([(b"set-cookie", cookie)] if remember else [])
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         token = set_language(language)
