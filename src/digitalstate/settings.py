@@ -186,6 +186,18 @@ class EdgeSection(_Section):
     max_body_bytes: int = Field(
         65_536, ge=1024, description="largest request body outside /exchange/ (413 past it)"
     )
+    languages: list[Literal["en", "cy", "qps-ploc"]] = Field(
+        ["en"],
+        min_length=1,
+        description='languages of the pages, the first the default: ["en"] or ["en", "cy"]',
+    )
+
+    @field_validator("languages")
+    @classmethod
+    def _each_language_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value} names a language twice; list each language once")
+        return value
 
 
 class WebSection(EdgeSection):

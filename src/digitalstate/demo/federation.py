@@ -234,6 +234,8 @@ def prepare(
             services: dict[str, dict[str, Value]] = (
                 {"services": {"files": node.service_files}} if node.service_files else {}
             )
+            # The demo's pages are in English and Welsh (docs/i18n.md).
+            services["web"] = {"languages": ["en", "cy"]}
             init_node(
                 layout.node_dir(node),
                 member_id=node.id,

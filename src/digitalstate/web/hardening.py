@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.settings import EdgeSection
+from digitalstate.web.i18n import _
 
 NONCE_STATE_KEY = "csp_nonce"
 LARGER_BODIES = "larger_bodies"  # app.state: path -> the body limit of a page that takes files
@@ -293,7 +294,10 @@ class BodyLimit:
             problem = Problem("body-too-large", detail, {"limit_bytes": limit})
             await send_problem(scope, send, problem)
             return
-        context = {"status": 413, "title": "What you sent is too large", "detail": detail}
+        detail = _("This server accepts at most %(limit)d bytes from a form.") % {
+            "limit": self.limit
+        }
+        context = {"status": 413, "title": _("What you sent is too large"), "detail": detail}
         page = self.templates.TemplateResponse(
             Request(scope, receive), "error.html", context, status_code=413
         )
