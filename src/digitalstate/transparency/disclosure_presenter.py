@@ -52,6 +52,17 @@ OUTCOME_LABELS = {
     "recorded": "Recorded",
     "delivered": "Delivered",
 }
+STAFF_REQUESTER = "staff:"  # a requester of the holder's own staff: staff:<account id>
+STAFF_WORDS = {
+    "staff-viewed-application": "A member of staff at {where} opened your application",
+    "staff-downloaded-file": "A member of staff at {where} downloaded a file you sent",
+    "staff-marked-in-review": "A member of staff at {where} started reviewing your application",
+    "staff-decided": "A member of staff at {where} decided your application",
+    "staff-added-note": "A member of staff at {where} added a note to your application",
+    "staff-started-assisted": "A member of staff at {where} started an application with you",
+    "staff-submitted-assisted": "A member of staff at {where} sent an application with you",
+}
+"""What a staff entry about the person's application says happened, at the node where."""
 PAIR_WINDOW = timedelta(minutes=2)
 """How far apart the charter's relay and the register's record of one basis read may be."""
 HOW_TO_VERIFY = (
@@ -231,6 +242,13 @@ class ActivityView:
         return STATUS_LABELS[self.status]
 
 
+def requester_name(federation: FederationDocument, requester: str, holder: str) -> str:
+    """Who asked, in words: a member's name, or the staff of the holder (never the account)."""
+    if requester.startswith(STAFF_REQUESTER):
+        return f"Staff at {member_name(federation, holder)}"
+    return member_name(federation, requester)
+
+
 def describe_action(
     action: str, outcome: str, where: str, *, relayed: bool = False, by_charter: bool = False
 ) -> str:
@@ -245,6 +263,8 @@ def describe_action(
     if relayed:
         done = "Read" if outcome == "allowed" else "Tried to read"
         return f"{done} from {where} under a statutory basis, through the charter"
+    if action in STAFF_WORDS:
+        return STAFF_WORDS[action].format(where=where)
     return {
         "read": f"Read from {where}",
         "basis-read": f"Read from {where} under a statutory basis",
@@ -346,7 +366,7 @@ def activity_view(
     records = (checked, relay) if relay is not None else (checked,)
     return ActivityView(
         at=entry.at.astimezone(UTC),
-        who=member_name(federation, entry.requester),
+        who=requester_name(federation, entry.requester, entry.holder),
         what=_what(federation, activity, checked, relayed=relayed),
         fields=[field_label(federation, f) for f in entry.fields],
         why=purpose_title(federation, entry.purpose),
@@ -400,7 +420,7 @@ def _plain(
         "node": checked.log,
         "node_name": member_name(federation, checked.log),
         "requester": entry.requester,
-        "requester_name": member_name(federation, entry.requester),
+        "requester_name": requester_name(federation, entry.requester, entry.holder),
         "action": entry.action,
         "what": _what(federation, activity, checked, relayed=_is_relay(activity, checked)),
         "fields": list(entry.fields),
