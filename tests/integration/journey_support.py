@@ -297,20 +297,25 @@ def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:
 
 @contextmanager
 def journey_node(
-    directory: Path, database_url: str, definitions: Mapping[str, str] = FILES
+    directory: Path,
+    database_url: str,
+    definitions: Mapping[str, str] = FILES,
+    *,
+    member: str = MEMBER,
+    extra: Mapping[str, dict[str, Any]] | None = None,
 ) -> Iterator[JourneyNode]:
-    """The pensions node running definitions (the test ones by default) in-process on
-    database_url, signed-in through a test route, with the viewing times offered by a source
-    the test controls."""
+    """The pensions node (or member) running definitions (the test ones by default)
+    in-process on database_url, signed-in through a test route, with the viewing times offered
+    by a source the test controls; extra: more settings sections ([email])."""
     offer = Offer()
     files = write_definitions(directory / "definitions", definitions)
     settings = node_settings(
-        directory / MEMBER,
-        MEMBER,
+        directory / member,
+        member,
         database_url,
-        name="Liverpool: pensions",
+        name="Liverpool: pensions" if member == MEMBER else member,
         roles=["service"],
-        extra={"services": {"files": files}},
+        extra={"services": {"files": files}, **(extra or {})},
     )
     document = federation_document((member_of(settings),), federation="journey test federation")
     with (

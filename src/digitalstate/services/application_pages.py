@@ -37,6 +37,16 @@ SignedIn = Annotated[Subject, Depends(require_subject)]
 APPLICATIONS_PATH = "/applications"
 
 
+def reference_not_found(templates: Jinja2Templates, request: Request) -> Response:
+    """The 404 page of a reference number that names no application here (for whoever asks)."""
+    context = {
+        "status": 404,
+        "title": "Page not found",
+        "detail": "If you typed the reference number, check it is correct.",
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=404)
+
+
 class ApplicationPages:
     """The route handlers of the person's applications."""
 
@@ -64,12 +74,7 @@ class ApplicationPages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no application of this person has this reference."""
-        context = {
-            "status": 404,
-            "title": "Page not found",
-            "detail": "If you typed the reference number, check it is correct.",
-        }
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return reference_not_found(self.templates, request)
 
     async def own(self, subject: Subject, reference: str) -> ApplicationView | None:
         """subject's application with reference, or None (malformed, unknown or not theirs)."""

@@ -10,7 +10,9 @@ reaches, and makes none.
 
 Statuses: submitted, in-review, approved, refused, withdrawn. Each change is an event (when,
 the status, the reason, and who: `person`, `helper`, or a staff role). A person may withdraw
-an application until it is decided.
+an application until it is decided. Staff mark one in review (`mark_in_review`) and decide it
+(`decide`); each change is one guarded statement, so changes made at the same moment win or
+lose whole.
 
 Every function takes a session and `now` and never commits: the caller owns the transaction.
 """
@@ -18,7 +20,7 @@ Every function takes a session and `now` and never commits: the caller owns the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -46,11 +48,13 @@ from digitalstate.services.references import new_reference
 
 STATUSES = ("submitted", "in-review", "approved", "refused", "withdrawn")
 UNDECIDED = frozenset({"submitted", "in-review"})
-WITHDRAWN = "withdrawn"
+SUBMITTED, IN_REVIEW, WITHDRAWN = "submitted", "in-review", "withdrawn"
 DIGITAL, ASSISTED, HELPER = "digital", "assisted", "helper"
+CHANNELS = (DIGITAL, HELPER, ASSISTED)
 BY_PERSON, BY_HELPER = "person", "helper"
 
 Withdrawal = Literal["withdrawn", "decided", "unknown"]
+Review = Literal["in-review", "not-submitted", "unknown"]
 
 
 class DraftChangedError(Exception):
@@ -142,8 +146,14 @@ def submit(
     acting_by: str | None,
     action: SubmitAction,
     now: datetime,
+    channel: str | None = None,
+    by: str | None = None,
 ) -> str:
     """Turn subject's draft into an application: answers and sources as checked; its reference.
+
+    channel and by (the first event's) default to the person's own (digital, person) or, with
+    acting_by, their helper's; a member of staff filling it in with the person passes
+    ASSISTED, their role, and their account id as acting_by.
 
     Raises DraftChangedError when the draft is gone or has another token, and IntegrityError
     (from the unique submission token) when another submit with token got there first.
@@ -159,7 +169,7 @@ def submit(
         reference=_unused_reference(session, definition.prefix),
         slug=definition.slug,
         subject=subject,
-        channel=HELPER if acting_by else DIGITAL,
+        channel=channel or (HELPER if acting_by else DIGITAL),
         acting_by=acting_by,
         answers=json_text(answers),
         sources=json_text({key: value for key, value in sources.items() if key in answers}),
@@ -171,7 +181,7 @@ def submit(
     )
     session.add(application)
     session.flush()  # the unique token: a second submit stops here
-    by = BY_HELPER if acting_by else BY_PERSON
+    by = by or (BY_HELPER if acting_by else BY_PERSON)
     session.add(
         ApplicationEvent(
             application_id=application.id, at=now, status="submitted", reason=None, by=by
@@ -244,8 +254,11 @@ def application_of(session: Session, subject: str, reference: str) -> Applicatio
     """subject's application with this reference, with its history and files; None when
     there is none (or it is someone else's)."""
     row = _own(session, subject, reference)
-    if row is None:
-        return None
+    return None if row is None else full_view(session, row)
+
+
+def full_view(session: Session, row: Application) -> ApplicationView:
+    """The application row with its history and files."""
     events = tuple(
         Event(e.at, e.status, e.reason, e.by)
         for e in session.scalars(
@@ -265,25 +278,59 @@ def application_of(session: Session, subject: str, reference: str) -> Applicatio
     return _view(row, events, files)
 
 
+def _change(
+    session: Session,
+    application_id: int,
+    allowed: Collection[str],
+    status: str,
+    *,
+    by: str,
+    now: datetime,
+    reason: str | None = None,
+) -> bool:
+    """Move the application to status, with its event, if its status now is one of allowed;
+    True when it moved. One statement checks and changes: of two changes made at the same
+    moment (a withdrawal and a decision, two decisions), one wins whole and the other changes
+    nothing."""
+    changed = session.execute(
+        update(Application)
+        .where(Application.id == application_id, Application.status.in_(allowed))
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(
+        ApplicationEvent(application_id=application_id, at=now, status=status, reason=reason, by=by)
+    )
+    return True
+
+
+def _of_service(session: Session, slug: str, reference: str) -> Application | None:
+    return session.scalar(
+        select(Application).where(Application.slug == slug, Application.reference == reference)
+    )
+
+
 def withdraw(session: Session, subject: str, reference: str, by: str, now: datetime) -> Withdrawal:
     """Withdraw subject's application while it is undecided: withdrawn, decided or unknown."""
     row = _own(session, subject, reference)
     if row is None:
         return "unknown"
-    # One statement that checks and changes: a decision made at the same time wins or loses
-    # whole, never half.
-    changed = session.execute(
-        update(Application)
-        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
-        .values(status=WITHDRAWN, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if not _change(session, row.id, UNDECIDED, WITHDRAWN, by=by, now=now):
         return "decided"
-    session.add(
-        ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=None, by=by)
-    )
     return "withdrawn"
+
+
+def mark_in_review(session: Session, slug: str, reference: str, by: str, now: datetime) -> Review:
+    """Mark the submitted application reference of service slug as in review (by: the staff
+    role): in-review, not-submitted (in review already, decided or withdrawn) or unknown."""
+    row = _of_service(session, slug, reference)
+    if row is None:
+        return "unknown"
+    if not _change(session, row.id, (SUBMITTED,), IN_REVIEW, by=by, now=now):
+        return "not-submitted"
+    return "in-review"
 
 
 Decided = Literal["decided", "already-decided", "unknown"]
@@ -307,30 +354,14 @@ def decide(
         raise ValueError(f"a decision is approved or refused, not {decision.status!r}")
     if decision.status == REFUSED and not (decision.reason or "").strip():
         raise DecisionRefusedError("Enter the reason for refusing the application")
-    row = session.scalar(
-        select(Application).where(Application.slug == slug, Application.reference == reference)
-    )
+    row = _of_service(session, slug, reference)
     if row is None:
         return "unknown"
-    # One statement that checks and changes, as withdraw: a withdrawal or another decision at
-    # the same time wins or loses whole.
-    changed = session.execute(
-        update(Application)
-        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
-        .values(status=decision.status, updated_at=now)
-        .execution_options(synchronize_session=False)
+    changed = _change(
+        session, row.id, UNDECIDED, decision.status, by=decision.by, now=now, reason=decision.reason
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if not changed:
         return "already-decided"
-    session.add(
-        ApplicationEvent(
-            application_id=row.id,
-            at=now,
-            status=decision.status,
-            reason=decision.reason,
-            by=decision.by,
-        )
-    )
     action = definition.submit.action if definition.submit is not None else None
     hook = DECISION_HOOKS.get(action) if action is not None else None
     if hook is not None:

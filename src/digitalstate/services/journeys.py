@@ -148,9 +148,15 @@ async def offered(
 
 
 async def slots_gone(
-    node: NodeRuntime, journey: Journey, subject: str, answers: Mapping[str, Any], today: date
+    node: NodeRuntime,
+    journey: Journey,
+    subject: str,
+    answers: Mapping[str, Any],
+    today: date,
+    base: str | None = None,
 ) -> list[dict[str, str]]:
-    """The errors of slots chosen that their source no longer offers, for check your answers."""
+    """The errors of slots chosen that their source no longer offers, for check your answers
+    (each linking to its page under base, the journey's pages: journey.path by default)."""
     slots = [
         (page, question)
         for page, question in journey.definition.questions()
@@ -165,7 +171,7 @@ async def slots_gone(
             errors.append(
                 {
                     "text": f"{shown} is no longer available: choose {question.subject()} again",
-                    "href": f"{journey.path}/{page.id}?return=check",
+                    "href": f"{base or journey.path}/{page.id}?return=check",
                 }
             )
     return errors

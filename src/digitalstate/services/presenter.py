@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from digitalstate.registers.domain import field_label
-from digitalstate.services.display import display_answer, display_slot
+from digitalstate.services.display import display_answer, display_date, display_slot
 from digitalstate.services.fields import Problem, input_names
 from digitalstate.services.filetypes import KIND_NAMES, size_text
 from digitalstate.services.questions import Question
@@ -398,3 +399,79 @@ def answer_rows(
             }
         )
     return rows
+
+
+# --- the staff's case pages ----------------------------------------------------------------
+
+CHANNELS = {
+    "digital": "Online, by the person",
+    "helper": "Online, by someone helping them (a helper with a delegation at the charter)",
+    "assisted": "With staff help (assisted digital)",
+}
+STAFF_BY = {
+    "person": "The person",
+    "helper": "Their helper",
+    "caseworker": "Caseworker",
+    "manager": "Manager",
+}
+ENTERED_BY = {
+    "digital": "Typed in by the person",
+    "helper": "Typed in by their helper",
+    "assisted": "Typed in by staff, as the person told them",
+}
+
+
+def channel_label(channel: str) -> str:
+    """How an application came, as staff read it."""
+    return CHANNELS.get(channel, channel)
+
+
+def staff_by(by: str) -> str:
+    """Who made a change of an application's history, as staff read it."""
+    if by.startswith("action:"):
+        return f"The service ({by.removeprefix('action:')})"
+    return STAFF_BY.get(by, by)
+
+
+def moment_text(value: str) -> str:
+    """An ISO moment ('2026-11-26T09:05:00+00:00') as '26 November 2026 at 09:05 UTC'."""
+    try:
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return value
+    return f"{display_date(moment.date())} at {moment:%H:%M} UTC"
+
+
+def source_lines(source: Any, registers: Mapping[str, str], channel: str) -> list[str]:
+    """Where an answer came from, for staff: typed in (by whom), or the register, field,
+    consent and read that gave it."""
+    if not isinstance(source, dict):
+        return [ENTERED_BY.get(channel, "Typed in")]
+    register = str(source.get("register", ""))
+    lines = [f"From {registers.get(register, register)}: {field_label(str(source.get('field')))}"]
+    lines.append(f"With the person's consent {source.get('consent_id', '')}")
+    if source.get("read_at"):
+        read = moment_text(str(source["read_at"]))
+        version = source.get("version")
+        lines.append(f"Read {read}" + (f", version {version}" if version is not None else ""))
+    return lines
+
+
+def case_rows(
+    questions: Sequence[Question],
+    answers: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    registers: Mapping[str, str],
+    channel: str,
+) -> list[dict[str, Any]]:
+    """The rows of an application's answers on its case page: label, lines, and where each
+    answer came from (registers: a register's member id to its name)."""
+    return [
+        {
+            "label": question.label.text("en"),
+            "lines": display_answer(question, answers[question.id]),
+            "source": source_lines(sources.get(question.id), registers, channel),
+        }
+        for question in questions
+        if question.id in answers
+    ]

@@ -57,6 +57,23 @@ OUTCOME_LABELS = {
     "recorded": N_("Recorded"),
     "delivered": N_("Delivered"),
 }
+STAFF_REQUESTER = "staff:"  # a requester of the holder's own staff: staff:<account id>
+STAFF_WORDS = {
+    "staff-viewed-application": N_("A member of staff at %(register)s opened your application"),
+    "staff-downloaded-file": N_("A member of staff at %(register)s downloaded a file you sent"),
+    "staff-marked-in-review": N_(
+        "A member of staff at %(register)s started reviewing your application"
+    ),
+    "staff-decided": N_("A member of staff at %(register)s decided your application"),
+    "staff-added-note": N_("A member of staff at %(register)s added a note to your application"),
+    "staff-started-assisted": N_(
+        "A member of staff at %(register)s started an application with you"
+    ),
+    "staff-submitted-assisted": N_(
+        "A member of staff at %(register)s sent an application with you"
+    ),
+}
+"""What a staff entry about the person's application says happened, at the node where."""
 PAIR_WINDOW = timedelta(minutes=2)
 """How far apart the charter's relay and the register's record of one basis read may be."""
 HOW_TO_VERIFY = (
@@ -236,6 +253,13 @@ class ActivityView:
         return _(STATUS_LABELS[self.status])
 
 
+def requester_name(federation: FederationDocument, requester: str, holder: str) -> str:
+    """Who asked, in words: a member's name, or the staff of the holder (never the account)."""
+    if requester.startswith(STAFF_REQUESTER):
+        return f"Staff at {member_name(federation, holder)}"
+    return member_name(federation, requester)
+
+
 def describe_action(
     action: str, outcome: str, where: str, *, relayed: bool = False, by_charter: bool = False
 ) -> str:
@@ -259,6 +283,8 @@ def describe_action(
         else:
             done = _("Tried to read from %(register)s under a statutory basis, through the charter")
         return done % {"register": where}
+    if action in STAFF_WORDS:
+        return _(STAFF_WORDS[action]) % {"register": where}
     wording = {
         "read": N_("Read from %(register)s"),
         "basis-read": N_("Read from %(register)s under a statutory basis"),
@@ -363,7 +389,7 @@ def activity_view(
     records = (checked, relay) if relay is not None else (checked,)
     return ActivityView(
         at=entry.at.astimezone(UTC),
-        who=member_name(federation, entry.requester),
+        who=requester_name(federation, entry.requester, entry.holder),
         what=_what(federation, activity, checked, relayed=relayed),
         fields=[field_label(federation, f) for f in entry.fields],
         why=purpose_title(federation, entry.purpose),
@@ -419,7 +445,7 @@ def _plain(
         "node": checked.log,
         "node_name": member_name(federation, checked.log),
         "requester": entry.requester,
-        "requester_name": member_name(federation, entry.requester),
+        "requester_name": requester_name(federation, entry.requester, entry.holder),
         "action": entry.action,
         "what": _what(federation, activity, checked, relayed=_is_relay(activity, checked)),
         "fields": list(entry.fields),
