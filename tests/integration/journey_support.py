@@ -297,11 +297,14 @@ def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:
 
 @contextmanager
 def journey_node(
-    directory: Path, database_url: str, definitions: Mapping[str, str] = FILES
+    directory: Path,
+    database_url: str,
+    definitions: Mapping[str, str] = FILES,
+    sections: Mapping[str, dict[str, Any]] | None = None,
 ) -> Iterator[JourneyNode]:
     """The pensions node running definitions (the test ones by default) in-process on
     database_url, signed-in through a test route, with the viewing times offered by a source
-    the test controls."""
+    the test controls; sections: more of its settings ({"prisons": {}})."""
     offer = Offer()
     files = write_definitions(directory / "definitions", definitions)
     settings = node_settings(
@@ -310,7 +313,7 @@ def journey_node(
         database_url,
         name="Liverpool: pensions",
         roles=["service"],
-        extra={"services": {"files": files}},
+        extra={"services": {"files": files}, **(sections or {})},
     )
     document = federation_document((member_of(settings),), federation="journey test federation")
     with (

@@ -10,7 +10,9 @@ reaches, and makes none.
 
 Statuses: submitted, in-review, approved, refused, withdrawn. Each change is an event (when,
 the status, the reason, and who: `person`, `helper`, or a staff role). A person may withdraw
-an application until it is decided.
+an application until it is decided, and an approved one too when its service registers a
+cancellation (handlers.CANCELLATIONS: a prison visit booked is cancelled this way, status
+withdrawn, the place freed in the same transaction).
 
 Every function takes a session and `now` and never commits: the caller owns the transaction.
 """
@@ -30,8 +32,10 @@ from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.drafts import json_text
 from digitalstate.services.handlers import (
     APPROVED,
+    CANCELLATIONS,
     DECISION_HOOKS,
     REFUSED,
+    Cancellation,
     Decision,
     DecisionRefusedError,
     SubmitAction,
@@ -265,23 +269,56 @@ def application_of(session: Session, subject: str, reference: str) -> Applicatio
     return _view(row, events, files)
 
 
-def withdraw(session: Session, subject: str, reference: str, by: str, now: datetime) -> Withdrawal:
-    """Withdraw subject's application while it is undecided: withdrawn, decided or unknown."""
+def cancellation_of(definition: ServiceDefinition | None) -> Cancellation | None:
+    """The cancellation definition's action registers, if any (None: withdrawing only)."""
+    if definition is None or definition.submit is None:
+        return None
+    return CANCELLATIONS.get(definition.submit.action)
+
+
+def withdrawable(status: str, definition: ServiceDefinition | None) -> bool:
+    """True when the person may withdraw an application of definition in status: while it is
+    undecided, or approved when its service registers a cancellation."""
+    return status in UNDECIDED or (status == APPROVED and cancellation_of(definition) is not None)
+
+
+def withdraw(
+    session: Session,
+    subject: str,
+    reference: str,
+    by: str,
+    now: datetime,
+    *,
+    definition: ServiceDefinition | None = None,
+) -> Withdrawal:
+    """Withdraw subject's application while it is undecided (or approved, when definition's
+    action registers a cancellation, whose run goes in this transaction): withdrawn, decided
+    or unknown. A cancellation that refuses raises WithdrawalRefusedError: the caller rolls
+    back."""
     row = _own(session, subject, reference)
     if row is None:
         return "unknown"
+    before = row.status
+    if not withdrawable(before, definition):
+        return "decided"
     # One statement that checks and changes: a decision made at the same time wins or loses
     # whole, never half.
+    was = Application.status.in_(UNDECIDED) if before in UNDECIDED else Application.status == before
     changed = session.execute(
         update(Application)
-        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
+        .where(Application.id == row.id, was)
         .values(status=WITHDRAWN, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return "decided"
+    cancellation = cancellation_of(definition)
+    note = None
+    if cancellation is not None and definition is not None:
+        session.refresh(row)
+        note = cancellation.run(session, row, definition, before, now)
     session.add(
-        ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=None, by=by)
+        ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=note, by=by)
     )
     return "withdrawn"
 
@@ -301,7 +338,8 @@ def decide(
     the service's decision hook in the same transaction: decided, already-decided or unknown.
 
     A refusal needs a reason. A hook that cannot carry the decision out raises
-    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept.
+    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept. The
+    note a hook returns ("Visit booked: ...") is the event's reason when the decision has none.
     """
     if decision.status not in (APPROVED, REFUSED):
         raise ValueError(f"a decision is approved or refused, not {decision.status!r}")
@@ -322,18 +360,19 @@ def decide(
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return "already-decided"
-    session.add(
-        ApplicationEvent(
-            application_id=row.id,
-            at=now,
-            status=decision.status,
-            reason=decision.reason,
-            by=decision.by,
-        )
+    event = ApplicationEvent(
+        application_id=row.id,
+        at=now,
+        status=decision.status,
+        reason=decision.reason,
+        by=decision.by,
     )
+    session.add(event)
     action = definition.submit.action if definition.submit is not None else None
     hook = DECISION_HOOKS.get(action) if action is not None else None
     if hook is not None:
         session.refresh(row)
-        hook(session, row, definition, decision, now)
+        note = hook(session, row, definition, decision, now)
+        if note and not (decision.reason or "").strip():
+            event.reason = note
     return "decided"
