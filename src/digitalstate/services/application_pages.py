@@ -1,8 +1,9 @@
 """A person's applications at this node: the list, one application, and withdrawing it.
 
 Only the signed-in person's own applications: another person's reference answers 404 and
-changes nothing, on every route. Withdrawing is possible until the application is decided,
-and is kept as an event of its history (services/applications.py).
+changes nothing, on every route. Withdrawing is possible until the application is decided
+(and after an approval, when the service registers a cancellation: "Cancel this visit"), and
+is kept as an event of its history (services/applications.py).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from digitalstate.services.applications import (
     ApplicationView,
     application_of,
     applications_of,
+    cancellation_of,
     withdraw,
+    withdrawable,
 )
 from digitalstate.services.definitions import ServiceDefinition
+from digitalstate.services.handlers import WithdrawalRefusedError
 from digitalstate.services.journeys import register_name
 from digitalstate.services.presenter import answer_rows, by_whom, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
@@ -132,7 +136,17 @@ class ApplicationPages:
             rows=rows,
             history=history,
             problem=problem,
+            cancel=self.cancel_button(application),
         )
+
+    def cancel_button(self, application: ApplicationView) -> str | None:
+        """The words of the button that cancels an approved application ("Cancel this
+        visit"), when its service allows it; None otherwise."""
+        definition = self.definitions.get(application.slug)
+        cancellation = cancellation_of(definition)
+        if application.undecided or cancellation is None:
+            return None
+        return cancellation.button if withdrawable(application.status, definition) else None
 
     async def confirm_withdraw(
         self, request: Request, reference: str, subject: SignedIn
@@ -141,10 +155,16 @@ class ApplicationPages:
         application = await self.own(subject, reference)
         if application is None:
             return self.not_found(request)
-        if not application.undecided:
+        definition = self.definitions.get(application.slug)
+        if not withdrawable(application.status, definition):
             return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
+        cancellation = None if application.undecided else cancellation_of(definition)
         return self.render(
-            request, "withdraw", application=application, title=self.title(application.slug)
+            request,
+            "withdraw",
+            application=application,
+            title=self.title(application.slug),
+            cancellation=cancellation,
         )
 
     async def withdraw(self, request: Request, reference: str, subject: SignedIn) -> Response:
@@ -154,10 +174,16 @@ class ApplicationPages:
             return self.not_found(request)
         by = BY_HELPER if subject.acting_for else BY_PERSON
         now = datetime.now(UTC)
-        outcome = await run_step(
-            self.node.sessions,
-            lambda s: withdraw(s, subject.sub, application.reference, by, now),
-        )
+        definition = self.definitions.get(application.slug)
+        try:
+            outcome = await run_step(
+                self.node.sessions,
+                lambda s: withdraw(
+                    s, subject.sub, application.reference, by, now, definition=definition
+                ),
+            )
+        except WithdrawalRefusedError as refused:
+            return self.page(request, application, problem=str(refused))
         if outcome == "decided":
             decided = await self.own(subject, application.reference)
             return self.page(

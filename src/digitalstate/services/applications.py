@@ -10,9 +10,11 @@ reaches, and makes none.
 
 Statuses: submitted, in-review, approved, refused, withdrawn. Each change is an event (when,
 the status, the reason, and who: `person`, `helper`, or a staff role). A person may withdraw
-an application until it is decided. Staff mark one in review (`mark_in_review`) and decide it
-(`decide`); each change is one guarded statement, so changes made at the same moment win or
-lose whole.
+an application until it is decided, and an approved one too when its service registers a
+cancellation (handlers.CANCELLATIONS: a prison visit booked is cancelled this way, status
+withdrawn, the place freed in the same transaction). Staff mark one in review
+(`mark_in_review`) and decide it (`decide`); each change is one guarded statement, so changes
+made at the same moment win or lose whole.
 
 Every function takes a session and `now` and never commits: the caller owns the transaction.
 """
@@ -32,8 +34,10 @@ from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.drafts import json_text
 from digitalstate.services.handlers import (
     APPROVED,
+    CANCELLATIONS,
     DECISION_HOOKS,
     REFUSED,
+    Cancellation,
     Decision,
     DecisionRefusedError,
     SubmitAction,
@@ -287,11 +291,11 @@ def _change(
     by: str,
     now: datetime,
     reason: str | None = None,
-) -> bool:
+) -> ApplicationEvent | None:
     """Move the application to status, with its event, if its status now is one of allowed;
-    True when it moved. One statement checks and changes: of two changes made at the same
-    moment (a withdrawal and a decision, two decisions), one wins whole and the other changes
-    nothing."""
+    the event when it moved (None when not). One statement checks and changes: of two changes
+    made at the same moment (a withdrawal and a decision, two decisions), one wins whole and the
+    other changes nothing."""
     changed = session.execute(
         update(Application)
         .where(Application.id == application_id, Application.status.in_(allowed))
@@ -299,11 +303,12 @@ def _change(
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    session.add(
-        ApplicationEvent(application_id=application_id, at=now, status=status, reason=reason, by=by)
+        return None
+    event = ApplicationEvent(
+        application_id=application_id, at=now, status=status, reason=reason, by=by
     )
-    return True
+    session.add(event)
+    return event
 
 
 def _of_service(session: Session, slug: str, reference: str) -> Application | None:
@@ -312,13 +317,46 @@ def _of_service(session: Session, slug: str, reference: str) -> Application | No
     )
 
 
-def withdraw(session: Session, subject: str, reference: str, by: str, now: datetime) -> Withdrawal:
-    """Withdraw subject's application while it is undecided: withdrawn, decided or unknown."""
+def cancellation_of(definition: ServiceDefinition | None) -> Cancellation | None:
+    """The cancellation definition's action registers, if any (None: withdrawing only)."""
+    if definition is None or definition.submit is None:
+        return None
+    return CANCELLATIONS.get(definition.submit.action)
+
+
+def withdrawable(status: str, definition: ServiceDefinition | None) -> bool:
+    """True when the person may withdraw an application of definition in status: while it is
+    undecided, or approved when its service registers a cancellation."""
+    return status in UNDECIDED or (status == APPROVED and cancellation_of(definition) is not None)
+
+
+def withdraw(
+    session: Session,
+    subject: str,
+    reference: str,
+    by: str,
+    now: datetime,
+    *,
+    definition: ServiceDefinition | None = None,
+) -> Withdrawal:
+    """Withdraw subject's application while it is undecided (or approved, when definition's
+    action registers a cancellation, whose run goes in this transaction): withdrawn, decided
+    or unknown. A cancellation that refuses raises WithdrawalRefusedError: the caller rolls
+    back."""
     row = _own(session, subject, reference)
     if row is None:
         return "unknown"
-    if not _change(session, row.id, UNDECIDED, WITHDRAWN, by=by, now=now):
+    before = row.status
+    if not withdrawable(before, definition):
         return "decided"
+    allowed = UNDECIDED if before in UNDECIDED else frozenset({before})
+    event = _change(session, row.id, allowed, WITHDRAWN, by=by, now=now)
+    if event is None:
+        return "decided"
+    cancellation = cancellation_of(definition)
+    if cancellation is not None and definition is not None:
+        session.refresh(row)
+        event.reason = cancellation.run(session, row, definition, before, now)
     return "withdrawn"
 
 
@@ -328,7 +366,7 @@ def mark_in_review(session: Session, slug: str, reference: str, by: str, now: da
     row = _of_service(session, slug, reference)
     if row is None:
         return "unknown"
-    if not _change(session, row.id, (SUBMITTED,), IN_REVIEW, by=by, now=now):
+    if _change(session, row.id, (SUBMITTED,), IN_REVIEW, by=by, now=now) is None:
         return "not-submitted"
     return "in-review"
 
@@ -348,7 +386,8 @@ def decide(
     the service's decision hook in the same transaction: decided, already-decided or unknown.
 
     A refusal needs a reason. A hook that cannot carry the decision out raises
-    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept.
+    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept. The
+    note a hook returns ("Visit booked: ...") is the event's reason when the decision has none.
     """
     if decision.status not in (APPROVED, REFUSED):
         raise ValueError(f"a decision is approved or refused, not {decision.status!r}")
@@ -357,14 +396,16 @@ def decide(
     row = _of_service(session, slug, reference)
     if row is None:
         return "unknown"
-    changed = _change(
+    event = _change(
         session, row.id, UNDECIDED, decision.status, by=decision.by, now=now, reason=decision.reason
     )
-    if not changed:
+    if event is None:
         return "already-decided"
     action = definition.submit.action if definition.submit is not None else None
     hook = DECISION_HOOKS.get(action) if action is not None else None
     if hook is not None:
         session.refresh(row)
-        hook(session, row, definition, decision, now)
+        note = hook(session, row, definition, decision, now)
+        if note and not (decision.reason or "").strip():
+            event.reason = note
     return "decided"

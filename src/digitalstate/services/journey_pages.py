@@ -58,7 +58,7 @@ from digitalstate.services.drafts import (
 )
 from digitalstate.services.fields import Problem, form_values
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import SUBMIT_ACTIONS
+from digitalstate.services.handlers import SUBMIT_ACTIONS, SubmissionRefusedError
 from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
@@ -260,6 +260,19 @@ class JourneyFlow:
         draft, elsewhere = await self.in_turn(journey, page, who)
         if elsewhere is not None:
             return elsewhere
+        return await self.show_saved(request, journey, page, who, draft, {}, back_to)
+
+    async def show_saved(
+        self,
+        request: Request,
+        journey: Journey,
+        page: Page,
+        who: Applicant,
+        draft: Draft | None,
+        problems: Mapping[str, Sequence[Problem]],
+        back_to: str,
+    ) -> Response:
+        """Render a question page with the answers saved in draft, and problems."""
         answers = draft.answers if draft is not None else {}
         held = await self.held(journey, who)
         values: dict[str, Any] = {}
@@ -272,7 +285,7 @@ class JourneyFlow:
             if not from_register:
                 values.update(form_values(question, answers.get(question.id)))
         return await self.show_question(
-            request, journey, page, who, answers, held, values, choices, {}, back_to
+            request, journey, page, who, answers, held, values, choices, problems, back_to
         )
 
     async def show_question(
@@ -517,6 +530,14 @@ class JourneyFlow:
 
         try:
             reference = await run_step(self.node.sessions, step)
+        except SubmissionRefusedError as refused:
+            # The action cannot take an answer: the page that asks it, with the error by it.
+            found = journey.definition.question_page(refused.question)
+            if found is None:
+                error = {"text": refused.message, "href": f"{who.base}/{CHECK_PAGE}"}
+                return self.show_answers(request, journey, who, draft, [error])
+            problems = {refused.question: [Problem(refused.message)]}
+            return await self.show_saved(request, journey, found, who, draft, problems, "check")
         except (IntegrityError, DraftChangedError):
             # Another submit with this token got there first: show what it made.
             made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
