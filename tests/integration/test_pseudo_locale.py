@@ -328,10 +328,6 @@ def test_a_services_pages_are_all_in_the_catalogue(services: ServicesFederation)
 
 
 @SQLITE
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/return_problem.html is wrapped once feat/journey has landed (docs/i18n.md)",
-)
 def test_the_way_back_problem_page_is_in_the_catalogue(services: ServicesFederation) -> None:
     services.sign_in()
     page = services.browser.get("/service/consent-return", params={"request_id": "unknown"})
