@@ -31,6 +31,7 @@ AUTOCOMPLETE = {
     "people.email": "email",
     "people.phone": "tel",
 }
+DATE_PARTS = {"day": N_("Day"), "month": N_("Month"), "year": N_("Year")}
 FILE_ACCEPT = {"pdf": ".pdf", "jpeg": ".jpg,.jpeg", "png": ".png"}
 
 
@@ -216,6 +217,7 @@ def _date(shown: _Shown) -> Built:
             classes += " govuk-input--error"
         item: dict[str, Any] = {
             "name": part,
+            "label": _(DATE_PARTS[part]),
             "classes": classes,
             "value": shown.text(f"{question.id}-{part}"),
         }
