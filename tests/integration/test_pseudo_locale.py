@@ -19,6 +19,7 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.identity.service import grant_delegation
 from digitalstate.web.i18n import PSEUDO
+from integration.casework_support import QUEUE, CaseworkNode, casework_node
 from integration.consent_support import (
     Federation,
     add_person_with_record,
@@ -27,7 +28,7 @@ from integration.consent_support import (
     read_address,
     running_federation,
 )
-from integration.journey_support import BUS, JourneyNode, bus_pass_answers, journey_node
+from integration.journey_support import BUS, PDF, JourneyNode, bus_pass_answers, journey_node
 from integration.languages_support import assert_marked, in_language, offer
 from integration.operator_support import operator_headers
 from integration.registers_support import (
@@ -384,3 +385,34 @@ def test_a_declared_services_pages_are_all_in_the_catalogue(journeys: JourneyNod
     assert_marked(journeys.get(f"/applications/{reference}"), *JOURNEY_VALUES)
     assert_marked(journeys.get(f"/applications/{reference}/withdraw"), *JOURNEY_VALUES)
     assert_marked(journeys.get("/applications/BUS-0000-0000-0"), *JOURNEY_VALUES)
+
+
+@pytest.fixture
+def casework(tmp_path: Path, migrated_database_url: str) -> Iterator[CaseworkNode]:
+    with casework_node(tmp_path, migrated_database_url) as node:
+        yield node
+
+
+@SQLITE
+def test_the_staffs_queue_and_case_pages_are_all_in_the_catalogue(casework: CaseworkNode) -> None:
+    reference = casework.apply("ada-pseudonym-at-pensions", proof=("proof.pdf", PDF, "x"))
+    jo = casework.staff("jo@pensions.example.org")
+    in_language(jo.client.cookies, PSEUDO)
+    staff = (
+        *JOURNEY_VALUES,
+        "Book a viewing",
+        "Jo Bloggs",
+        r"\d+",
+        "proof.pdf|application/pdf, \\d+KB",
+        "people-register|consent-of-[a-z]+",
+    )
+    assert_marked(jo.get(QUEUE), *staff)
+    filtered = jo.get(QUEUE, params={"reference": "no!", "from-day": "40", "status": "approved"})
+    assert filtered.status_code == 400
+    assert_marked(filtered, *staff, "no!", "40")
+    case = f"{QUEUE}/{reference}"
+    assert_marked(jo.get(case), *staff)
+    assert_marked(jo.send(case, f"{case}/decision", {"decision": ""}), *staff)
+    noted = jo.send(case, f"{case}/notes", {"note": "Rang Ada."})
+    assert_marked(jo.get(noted.headers["location"]), *staff, "Rang Ada")
+    assert_marked(jo.get("/staff/assisted"), *staff, "Book a time to view your records")

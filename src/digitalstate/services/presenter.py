@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from digitalstate.registers.domain import field_label
-from digitalstate.services.display import display_answer, display_date, display_slot
+from digitalstate.services.display import display_answer, display_slot
 from digitalstate.services.fields import Problem, input_names
 from digitalstate.services.filetypes import KIND_NAMES, size_text
 from digitalstate.services.questions import Question
-from digitalstate.web.i18n import N_, _
+from digitalstate.web.i18n import N_, _, format_day
 
 USE_HELD = "use-held"  # the yes/no input of a pre-filled question: <question id>-use-held
 AUTOCOMPLETE = {
@@ -417,33 +417,33 @@ def answer_rows(
 # --- the staff's case pages ----------------------------------------------------------------
 
 CHANNELS = {
-    "digital": "Online, by the person",
-    "helper": "Online, by someone helping them (a helper with a delegation at the charter)",
-    "assisted": "With staff help (assisted digital)",
+    "digital": N_("Online, by the person"),
+    "helper": N_("Online, by someone helping them (a helper with a delegation at the charter)"),
+    "assisted": N_("With staff help (assisted digital)"),
 }
 STAFF_BY = {
-    "person": "The person",
-    "helper": "Their helper",
-    "caseworker": "Caseworker",
-    "manager": "Manager",
+    "person": N_("The person"),
+    "helper": N_("Their helper"),
+    "caseworker": N_("Caseworker"),
+    "manager": N_("Manager"),
 }
 ENTERED_BY = {
-    "digital": "Typed in by the person",
-    "helper": "Typed in by their helper",
-    "assisted": "Typed in by staff, as the person told them",
+    "digital": N_("Typed in by the person"),
+    "helper": N_("Typed in by their helper"),
+    "assisted": N_("Typed in by staff, as the person told them"),
 }
 
 
 def channel_label(channel: str) -> str:
     """How an application came, as staff read it."""
-    return CHANNELS.get(channel, channel)
+    return _(CHANNELS[channel]) if channel in CHANNELS else channel
 
 
 def staff_by(by: str) -> str:
     """Who made a change of an application's history, as staff read it."""
     if by.startswith("action:"):
-        return f"The service ({by.removeprefix('action:')})"
-    return STAFF_BY.get(by, by)
+        return _("The service (%(action)s)") % {"action": by.removeprefix("action:")}
+    return _(STAFF_BY[by]) if by in STAFF_BY else by
 
 
 def moment_text(value: str) -> str:
@@ -452,21 +452,33 @@ def moment_text(value: str) -> str:
         moment = datetime.fromisoformat(value).astimezone(UTC)
     except (TypeError, ValueError):
         return value
-    return f"{display_date(moment.date())} at {moment:%H:%M} UTC"
+    return _("%(day)s at %(time)s UTC") % {
+        "day": format_day(moment.date()),
+        "time": f"{moment:%H:%M}",
+    }
 
 
 def source_lines(source: Any, registers: Mapping[str, str], channel: str) -> list[str]:
     """Where an answer came from, for staff: typed in (by whom), or the register, field,
     consent and read that gave it."""
     if not isinstance(source, dict):
-        return [ENTERED_BY.get(channel, "Typed in")]
+        return [_(ENTERED_BY[channel]) if channel in ENTERED_BY else _("Typed in")]
     register = str(source.get("register", ""))
-    lines = [f"From {registers.get(register, register)}: {field_label(str(source.get('field')))}"]
-    lines.append(f"With the person's consent {source.get('consent_id', '')}")
+    field = field_label(str(source.get("field")))
+    lines = [
+        _("From %(register)s: %(field)s")
+        % {"register": registers.get(register, register), "field": field},
+        _("With the person's consent %(consent)s") % {"consent": source.get("consent_id", "")},
+    ]
     if source.get("read_at"):
         read = moment_text(str(source["read_at"]))
         version = source.get("version")
-        lines.append(f"Read {read}" + (f", version {version}" if version is not None else ""))
+        if version is None:
+            lines.append(_("Read %(when)s") % {"when": read})
+        else:
+            lines.append(
+                _("Read %(when)s, version %(version)s") % {"when": read, "version": version}
+            )
     return lines
 
 
@@ -476,13 +488,15 @@ def case_rows(
     sources: Mapping[str, Any],
     registers: Mapping[str, str],
     channel: str,
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
     """The rows of an application's answers on its case page: label, lines, and where each
-    answer came from (registers: a register's member id to its name)."""
+    answer came from (registers: a register's member id to its name), the service's words in
+    lang."""
     return [
         {
-            "label": question.label.text("en"),
-            "lines": display_answer(question, answers[question.id]),
+            "label": question.label.text(lang),
+            "lines": display_answer(question, answers[question.id], lang),
             "source": source_lines(sources.get(question.id), registers, channel),
         }
         for question in questions
