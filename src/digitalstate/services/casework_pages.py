@@ -94,6 +94,9 @@ DONE = {
     "refused": N_("You refused the application"),
     "note": N_("Your note was added"),
 }
+# The pagination links as govuk-frontend writes them ("page" for screen readers).
+PREVIOUS = N_('Previous<span class="govuk-visually-hidden"> page</span>')
+NEXT = N_('Next<span class="govuk-visually-hidden"> page</span>')
 FILE_ID = re.compile(r"[0-9a-f]{32}")
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 Done = Annotated[str, Query(max_length=20)]
@@ -304,13 +307,13 @@ class CaseworkPages:
                     "current": number == found.page,
                 }
             )
-        view: dict[str, Any] = {"items": items, "landmarkLabel": _("Pages")}
+        view: dict[str, Any] = {"items": items, "landmarkLabel": _("Pagination")}
         if found.page > 1:
             previous = QUEUE_PATH + filters.on_page(found.page - 1).query()
-            view["previous"] = {"href": previous, "text": _("Previous")}
+            view["previous"] = {"href": previous, "html": _(PREVIOUS)}
         if found.page < found.last:
             following = QUEUE_PATH + filters.on_page(found.page + 1).query()
-            view["next"] = {"href": following, "text": _("Next")}
+            view["next"] = {"href": following, "html": _(NEXT)}
         return view
 
     # --- one case ---------------------------------------------------------------------------
