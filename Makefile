@@ -57,7 +57,7 @@ translations: setup ## Extract the pages' texts into the catalogue and update ea
 		-o $(LOCALE)/messages.pot src/digitalstate 2>/dev/null
 	for lang in $(TRANSLATED); do \
 		$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --init-missing \
-			--no-wrap --ignore-obsolete || exit 1; \
+			--no-wrap --ignore-obsolete --no-fuzzy-matching || exit 1; \
 	done
 
 bench: setup ## Run every benchmark and compare with the targets in bench/targets.toml

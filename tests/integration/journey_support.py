@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.services.handlers import SLOT_SOURCES, SlotRequest
 from digitalstate.settings import NodeSettings
 from integration.services_support import add_sign_in_route
@@ -271,6 +272,29 @@ ADDRESS_FORM = {
     "address-town": "Liverpool",
     "address-postcode": "l2 2ab",
 }
+
+
+VOTE = "/services/register-to-vote"
+
+
+def register_to_vote() -> str:
+    """The demo's register-to-vote definition, its action swapped to `record` (the demo's
+    electoral-registration action needs the electoral register)."""
+    text = (DEMO_SERVICES / "register-to-vote.toml").read_text()
+    return text.replace('action = "electoral-registration"', 'action = "record"')
+
+
+# Each page of register-to-vote and a British voter's typed answers to it.
+VOTE_ANSWERS: list[tuple[str, dict[str, Any]]] = [
+    ("nationality", {"nationality": "british"}),
+    ("name", {"given-names": "Ada", "family-name": "Lovelace"}),
+    ("date-of-birth", date_form("date-of-birth", 10, 12, 1985)),
+    ("address", ADDRESS_FORM),
+    ("moved", {"moved": "no"}),
+    ("national-insurance", {"national-insurance-number": "jg 10 37 26 a"}),
+    ("open-register", {"open-register": "no"}),
+    ("postal-vote", {"postal-vote": "yes"}),
+]
 
 
 def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:

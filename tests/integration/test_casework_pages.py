@@ -99,7 +99,7 @@ def test_the_queue_filters_by_service_status_channel_reference_and_dates(
 
     by_service = jo.get(QUEUE, params={"service": "book-a-viewing"}).text
     assert viewing in by_service and bus not in by_service
-    assert "1 application match the filters" in by_service
+    assert "1 application matches the filters" in by_service
     # Counts by status follow the other filters; counts by service ignore the service chosen.
     assert re.search(r"In review.*?>0</a>", by_service, re.S)
     assert re.search(r"Apply for a bus pass</td>.*?>1</a>", by_service, re.S)

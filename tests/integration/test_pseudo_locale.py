@@ -19,6 +19,7 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.setup import init_anchor
 from digitalstate.identity.service import grant_delegation
 from digitalstate.web.i18n import PSEUDO
+from integration.casework_support import QUEUE, CaseworkNode, casework_node
 from integration.consent_support import (
     Federation,
     add_person_with_record,
@@ -27,6 +28,7 @@ from integration.consent_support import (
     read_address,
     running_federation,
 )
+from integration.journey_support import BUS, PDF, JourneyNode, bus_pass_answers, journey_node
 from integration.languages_support import assert_marked, in_language, offer
 from integration.operator_support import operator_headers
 from integration.registers_support import (
@@ -328,12 +330,89 @@ def test_a_services_pages_are_all_in_the_catalogue(services: ServicesFederation)
 
 
 @SQLITE
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/return_problem.html is wrapped once feat/journey has landed (docs/i18n.md)",
-)
 def test_the_way_back_problem_page_is_in_the_catalogue(services: ServicesFederation) -> None:
     services.sign_in()
     page = services.browser.get("/service/consent-return", params={"request_id": "unknown"})
     assert page.status_code == 400
     assert_marked(page, *SERVICE_VALUES)
+
+
+# A declared service's own words (the test definitions': English only) and what was typed.
+JOURNEY_VALUES = (
+    PENSIONS,
+    "Apply for a bus pass",
+    "Apply for a free bus pass if you are 60 or over",
+    "You can apply if you live in Liverpool",
+    # Its questions' labels, also in lower case (a change link's hidden text).
+    r"(?i)what is your (name|date of birth|address)|full name|email address|email|post",
+    r"(?i)how should we contact you|upload proof of your address",
+    r"(?i)is there anything else we should know",
+    "We will post your bus pass within 10 working days",
+    "Ada Lovelace|22 Dale Street|Liverpool|L2 2AB|ada@example.org|2 April 1950",
+    "Not answered",  # the definition's language's word for an optional answer left blank
+    r"BUS-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]",
+    DATE,
+)
+
+
+@pytest.fixture
+def journeys(tmp_path: Path, migrated_database_url: str) -> Iterator[JourneyNode]:
+    with journey_node(tmp_path, migrated_database_url) as node:
+        in_language(node.node.http.client.cookies, PSEUDO)
+        yield node
+
+
+@SQLITE
+def test_a_declared_services_pages_are_all_in_the_catalogue(journeys: JourneyNode) -> None:
+    assert_marked(journeys.get(BUS), *JOURNEY_VALUES)
+    journeys.sign_in("ada-pseudonym-at-pensions")
+    in_language(journeys.node.http.client.cookies, PSEUDO)
+    assert_marked(journeys.get(f"{BUS}/begin"), *JOURNEY_VALUES, *CATALOGUE_WORDS)
+    token = journeys.csrf(f"{BUS}/begin")
+    journeys.post(f"{BUS}/consent", data={"csrf_token": token, "choice": "type"})
+    wrong = journeys.answer("name", {"full-name": ""})
+    assert wrong.status_code == 400
+    assert_marked(wrong, *JOURNEY_VALUES)
+    for page, data in bus_pass_answers()[:3]:  # each page with errors, then answered
+        assert_marked(journeys.answer(page, {"date-of-birth-day": "40"}), *JOURNEY_VALUES)
+        assert journeys.answer(page, data).status_code == 303
+    journeys.fill_in()
+    assert_marked(journeys.get(f"{BUS}/check-answers"), *JOURNEY_VALUES)
+    sent = journeys.submit()
+    assert_marked(journeys.get(sent.headers["location"]), *JOURNEY_VALUES)
+    reference = sent.headers["location"].rsplit("/", 1)[1]
+    assert_marked(journeys.get("/applications"), *JOURNEY_VALUES)
+    assert_marked(journeys.get(f"/applications/{reference}"), *JOURNEY_VALUES)
+    assert_marked(journeys.get(f"/applications/{reference}/withdraw"), *JOURNEY_VALUES)
+    assert_marked(journeys.get("/applications/BUS-0000-0000-0"), *JOURNEY_VALUES)
+
+
+@pytest.fixture
+def casework(tmp_path: Path, migrated_database_url: str) -> Iterator[CaseworkNode]:
+    with casework_node(tmp_path, migrated_database_url) as node:
+        yield node
+
+
+@SQLITE
+def test_the_staffs_queue_and_case_pages_are_all_in_the_catalogue(casework: CaseworkNode) -> None:
+    reference = casework.apply("ada-pseudonym-at-pensions", proof=("proof.pdf", PDF, "x"))
+    jo = casework.staff("jo@pensions.example.org")
+    in_language(jo.client.cookies, PSEUDO)
+    staff = (
+        *JOURNEY_VALUES,
+        "Book a viewing",
+        "Jo Bloggs",
+        r"\d+",
+        "proof.pdf|application/pdf, \\d+KB",
+        "people-register|consent-of-[a-z]+",
+    )
+    assert_marked(jo.get(QUEUE), *staff)
+    filtered = jo.get(QUEUE, params={"reference": "no!", "from-day": "40", "status": "approved"})
+    assert filtered.status_code == 400
+    assert_marked(filtered, *staff, "no!", "40")
+    case = f"{QUEUE}/{reference}"
+    assert_marked(jo.get(case), *staff)
+    assert_marked(jo.send(case, f"{case}/decision", {"decision": ""}), *staff)
+    noted = jo.send(case, f"{case}/notes", {"note": "Rang Ada."})
+    assert_marked(jo.get(noted.headers["location"]), *staff, "Rang Ada")
+    assert_marked(jo.get("/staff/assisted"), *staff, "Book a time to view your records")

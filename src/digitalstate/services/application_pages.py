@@ -31,10 +31,11 @@ from digitalstate.services.applications import (
 )
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.handlers import WithdrawalRefusedError
-from digitalstate.services.journeys import register_name
+from digitalstate.services.journeys import register_name, text_language
 from digitalstate.services.presenter import answer_rows, by_whom, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
 
 SignedIn = Annotated[Subject, Depends(require_subject)]
@@ -45,8 +46,8 @@ def reference_not_found(templates: Jinja2Templates, request: Request) -> Respons
     """The 404 page of a reference number that names no application here (for whoever asks)."""
     context = {
         "status": 404,
-        "title": "Page not found",
-        "detail": "If you typed the reference number, check it is correct.",
+        "title": _("Page not found"),
+        "detail": _("If you typed the reference number, check it is correct."),
     }
     return templates.TemplateResponse(request, "error.html", context, status_code=404)
 
@@ -71,10 +72,13 @@ class ApplicationPages:
             request, f"services/journey/{page}.html", base | context, status_code=status
         )
 
-    def title(self, slug: str) -> str:
-        """The title of the service slug (the slug, for a service no longer declared)."""
+    def title(self, request: Request, slug: str) -> str:
+        """The title of the service slug in the page's language when the service has it (the
+        slug, for a service no longer declared)."""
         definition = self.definitions.get(slug)
-        return definition.title.text("en") if definition is not None else slug
+        if definition is None:
+            return slug
+        return definition.title.text(text_language(request, definition))
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no application of this person has this reference."""
@@ -94,7 +98,7 @@ class ApplicationPages:
         rows = [
             {
                 "reference": application.reference,
-                "title": self.title(application.slug),
+                "title": self.title(request, application.slug),
                 "submitted_at": application.submitted_at,
                 "tag": status_tag(application.status),
             }
@@ -113,7 +117,8 @@ class ApplicationPages:
         """Render an application's page."""
         definition = self.definitions.get(application.slug)
         questions = [q for _, q in definition.questions()] if definition is not None else []
-        rows = answer_rows(questions, application.answers, application.sources)
+        lang = text_language(request, definition) if definition is not None else "en"
+        rows = answer_rows(questions, application.answers, application.sources, lang)
         for row in rows:
             if row["register"] is not None:
                 row["register"] = register_name(self.node, row["register"])
@@ -131,7 +136,7 @@ class ApplicationPages:
             "application",
             status=409 if problem else 200,
             application=application,
-            title=self.title(application.slug),
+            title=self.title(request, application.slug),
             tag=status_tag(application.status),
             rows=rows,
             history=history,
@@ -163,7 +168,7 @@ class ApplicationPages:
             request,
             "withdraw",
             application=application,
-            title=self.title(application.slug),
+            title=self.title(request, application.slug),
             cancellation=cancellation,
         )
 
@@ -189,7 +194,7 @@ class ApplicationPages:
             return self.page(
                 request,
                 decided or application,
-                problem="This application has been decided, so it cannot be withdrawn.",
+                problem=_("This application has been decided, so it cannot be withdrawn."),
             )
         return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
 

@@ -39,6 +39,7 @@ from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
 from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.languages import request_language
 from digitalstate.web.session import require_csrf
 
 ASSISTED_PATH = "/staff/assisted"
@@ -122,15 +123,20 @@ class AssistedPages:
     async def index(self, request: Request, staff: StaffSignedIn) -> Response:
         """The services to start with a person, and the applications staff are filling in."""
         drafts = await run_step(self.node.sessions, lambda s: drafts_held_by(s, staff.id))
+        lang = request_language(request)
         context = {
             "node": self.node.settings.node,
             "staff": staff,
             "journeys": sorted(self.journeys.values(), key=lambda j: j.definition.title.text("en")),
-            "drafts": [self.in_progress(draft) for draft in drafts if draft.slug in self.journeys],
+            "drafts": [
+                self.in_progress(draft, lang) for draft in drafts if draft.slug in self.journeys
+            ],
+            # Each service's own texts in the page's language where it has them (else English).
+            "lang": lang,
         }
         return self.templates.TemplateResponse(request, "staff/assisted.html", context)
 
-    def in_progress(self, draft: Draft) -> dict[str, Any]:
+    def in_progress(self, draft: Draft, lang: str) -> dict[str, Any]:
         """A draft staff are filling in, as the list shows it: the first answer tells it apart."""
         journey = self.journeys[draft.slug]
         first = next(
@@ -138,8 +144,10 @@ class AssistedPages:
         )
         case = draft.subject.removeprefix(ASSISTED_SUBJECT)
         return {
-            "title": journey.definition.title.text("en"),
-            "first": ", ".join(display_answer(first, draft.answers[first.id])) if first else "",
+            "title": journey.definition.title.text(lang),
+            "first": ", ".join(display_answer(first, draft.answers[first.id], lang))
+            if first
+            else "",
             "updated_at": draft.updated_at,
             "href": f"{ASSISTED_PATH}/{journey.slug}/{case}/{CHECK_PAGE}",
         }

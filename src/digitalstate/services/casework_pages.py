@@ -59,9 +59,10 @@ from digitalstate.services.display import display_slot
 from digitalstate.services.domain import decision_barred
 from digitalstate.services.filetypes import size_text
 from digitalstate.services.handlers import APPROVED, REFUSED, Decision, DecisionRefusedError
-from digitalstate.services.journeys import register_name
+from digitalstate.services.journeys import register_name, text_language
 from digitalstate.services.models import MAX_NOTE
 from digitalstate.services.presenter import (
+    DATE_PARTS,
     case_rows,
     channel_label,
     staff_by,
@@ -74,6 +75,8 @@ from digitalstate.staff.service import record_staff_action
 from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
+from digitalstate.web.i18n import N_, _
+from digitalstate.web.languages import request_language
 from digitalstate.web.session import require_csrf
 
 QUEUE_PATH = "/staff/applications"
@@ -86,11 +89,14 @@ QUERY_NAMES = (
     "page",
 )
 DONE = {
-    "in-review": "You marked the application as in review",
-    "approved": "You approved the application",
-    "refused": "You refused the application",
-    "note": "Your note was added",
+    "in-review": N_("You marked the application as in review"),
+    "approved": N_("You approved the application"),
+    "refused": N_("You refused the application"),
+    "note": N_("Your note was added"),
 }
+# The pagination links as govuk-frontend writes them ("page" for screen readers).
+PREVIOUS = N_('Previous<span class="govuk-visually-hidden"> page</span>')
+NEXT = N_('Next<span class="govuk-visually-hidden"> page</span>')
 FILE_ID = re.compile(r"[0-9a-f]{32}")
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 Done = Annotated[str, Query(max_length=20)]
@@ -150,10 +156,10 @@ class CaseworkPages:
         """The 404 page: no application of this node's services has this reference."""
         return reference_not_found(self.templates, request)
 
-    def title(self, slug: str) -> str:
-        """The title of the service slug."""
+    def title(self, slug: str, lang: str = "en") -> str:
+        """The title of the service slug, in lang when the service has it."""
         definition = self.definitions.get(slug)
-        return definition.title.text("en") if definition is not None else slug
+        return definition.title.text(lang) if definition is not None else slug
 
     def log(
         self,
@@ -209,7 +215,7 @@ class CaseworkPages:
             filters=parsed.filters,
             found=found,
             dates=self.date_inputs(parsed.typed, parsed.problems),
-            **self.queue_view(parsed.filters, found),
+            **self.queue_view(parsed.filters, found, request_language(request)),
         )
 
     @staticmethod
@@ -222,20 +228,27 @@ class CaseworkPages:
             items = [
                 {
                     "name": part,
+                    "label": _(DATE_PARTS[part]),
                     "classes": f"govuk-input--width-{width}{error}",
                     "value": typed.get(f"{name}-{part}", ""),
                 }
                 for part, width in (("day", 2), ("month", 2), ("year", 4))
             ]
-            inputs.append({"name": name, "legend": legend, "error": wrong, "items": items})
+            legend_text = _(legend)
+            inputs.append({"name": name, "legend": legend_text, "error": wrong, "items": items})
         return inputs
 
-    def queue_view(self, filters: QueueFilters, found: QueuePage) -> dict[str, Any]:
-        """What the queue's template lays out: the form's choices, the counts, rows, pages."""
-        services = sorted(self.definitions, key=self.title)
+    def queue_view(self, filters: QueueFilters, found: QueuePage, lang: str) -> dict[str, Any]:
+        """What the queue's template lays out: the form's choices, the counts, rows, pages
+        (each service's title in lang when it has it)."""
+
+        def title(slug: str) -> str:
+            return self.title(slug, lang)
+
+        services = sorted(self.definitions, key=title)
         return {
             "services": [
-                {"value": slug, "text": self.title(slug), "selected": slug == filters.service}
+                {"value": slug, "text": title(slug), "selected": slug == filters.service}
                 for slug in services
             ],
             "statuses": [
@@ -256,7 +269,7 @@ class CaseworkPages:
             ],
             "service_counts": [
                 {
-                    "title": self.title(slug),
+                    "title": title(slug),
                     "count": found.by_service.get(slug, 0),
                     "href": QUEUE_PATH + filters.only(service=slug).query(),
                 }
@@ -266,7 +279,7 @@ class CaseworkPages:
                 {
                     "reference": row.reference,
                     "href": f"{QUEUE_PATH}/{row.reference}",
-                    "title": self.title(row.slug),
+                    "title": title(row.slug),
                     "submitted_at": row.submitted_at,
                     "channel": channel_label(row.channel),
                     "tag": status_tag(row.status),
@@ -294,11 +307,13 @@ class CaseworkPages:
                     "current": number == found.page,
                 }
             )
-        view: dict[str, Any] = {"items": items}
+        view: dict[str, Any] = {"items": items, "landmarkLabel": _("Pagination")}
         if found.page > 1:
-            view["previous"] = {"href": QUEUE_PATH + filters.on_page(found.page - 1).query()}
+            previous = QUEUE_PATH + filters.on_page(found.page - 1).query()
+            view["previous"] = {"href": previous, "html": _(PREVIOUS)}
         if found.page < found.last:
-            view["next"] = {"href": QUEUE_PATH + filters.on_page(found.page + 1).query()}
+            following = QUEUE_PATH + filters.on_page(found.page + 1).query()
+            view["next"] = {"href": following, "html": _(NEXT)}
         return view
 
     # --- one case ---------------------------------------------------------------------------
@@ -322,12 +337,12 @@ class CaseworkPages:
         case = await run_step(self.node.sessions, step)
         if case is None:
             return self.not_found(request)
-        return self.case_page(request, staff, case, done=DONE.get(done, ""))
+        return self.case_page(request, staff, case, done=_(DONE[done]) if done in DONE else "")
 
     def slots(self, case: Case) -> list[dict[str, str]]:
         """The times the person chose, to confirm one of (empty: the service asks for none)."""
         definition = self.definitions[case.application.slug]
-        for _, question in definition.questions():
+        for _page, question in definition.questions():
             chosen = case.application.answers.get(question.id)
             if question.type == "slots" and isinstance(chosen, list) and chosen:
                 return [{"value": str(value), "text": display_slot(str(value))} for value in chosen]
@@ -352,7 +367,8 @@ class CaseworkPages:
             for s in app.sources.values()
             if isinstance(s, dict)
         }
-        questions = [q for _, q in definition.questions()]
+        questions = [q for _page, q in definition.questions()]
+        lang = text_language(request, definition)
         barred = decision_barred(staff.role, staff.id, app.channel, app.acting_by)
         return self.render(
             request,
@@ -361,10 +377,10 @@ class CaseworkPages:
             status=status,
             case=case,
             application=app,
-            title=self.title(app.slug),
+            title=self.title(app.slug, lang),
             tag=status_tag(app.status),
             channel=channel_label(app.channel),
-            rows=case_rows(questions, app.answers, app.sources, registers, app.channel),
+            rows=case_rows(questions, app.answers, app.sources, registers, app.channel, lang),
             files=[
                 {
                     "name": f.name,
@@ -423,7 +439,7 @@ class CaseworkPages:
         if outcome == "unknown":
             return self.not_found(request)
         if outcome != IN_REVIEW:
-            message = "This application is not waiting for review: it is in review or closed"
+            message = _("This application is not waiting for review: it is in review or closed")
             return await self.problem(request, staff, parsed, 409, [error(message, "status")])
         return RedirectResponse(f"{QUEUE_PATH}/{parsed}?done=in-review", status_code=303)
 
@@ -444,7 +460,9 @@ class CaseworkPages:
             "choice": form_text(form, "choice"),
         }
         if barred == "own":
-            message = "You filled in this application with the person: another manager decides it"
+            message = _(
+                "You filled in this application with the person: another manager decides it"
+            )
             return self.case_page(
                 request, staff, case, status=403, errors=[error(message, "decision")]
             )
@@ -487,7 +505,7 @@ class CaseworkPages:
         if told:
             self.node.wake(EMAIL_EVENT)
         if outcome == "already-decided":
-            message = "This application has been decided already, or withdrawn: nothing changed"
+            message = _("This application has been decided already, or withdrawn: nothing changed")
             return await self.problem(request, staff, parsed, 409, [error(message, "status")])
         return RedirectResponse(f"{QUEUE_PATH}/{parsed}?done={chosen}", status_code=303)
 
@@ -495,17 +513,19 @@ class CaseworkPages:
         """What is missing or wrong in a decision's form, each linking to its input."""
         chosen = typed["decision"]
         if chosen not in (APPROVED, REFUSED):
-            return [error("Select if you approve or refuse the application", "decision")]
+            return [error(_("Select if you approve or refuse the application"), "decision")]
         if chosen == REFUSED:
             if not typed["reason"]:
-                return [error("Enter the reason for refusing the application", "reason")]
+                return [error(_("Enter the reason for refusing the application"), "reason")]
             if len(typed["reason"]) > MAX_REASON:
-                text = f"The reason must be {MAX_REASON:,} characters or fewer"
+                text = _("The reason must be %(num)s characters or fewer") % {
+                    "num": f"{MAX_REASON:,}"
+                }
                 return [error(text, "reason")]
             return []
         slots = [slot["value"] for slot in self.slots(case)]
         if slots and typed["choice"] not in slots:
-            return [error("Select the time to confirm", "choice")]
+            return [error(_("Select the time to confirm"), "choice")]
         return []
 
     async def note(self, request: Request, reference: str, staff: StaffSignedIn) -> Response:
@@ -516,9 +536,9 @@ class CaseworkPages:
         text = note_text(await read_form(request), "note")
         problem = ""
         if not text:
-            problem = "Enter a note"
+            problem = _("Enter a note")
         elif len(text) > MAX_NOTE:
-            problem = f"A note must be {MAX_NOTE:,} characters or fewer"
+            problem = _("A note must be %(num)s characters or fewer") % {"num": f"{MAX_NOTE:,}"}
         if problem:
             errors = [error(problem, "note")]
             return await self.problem(request, staff, parsed, 400, errors, {"note": text})

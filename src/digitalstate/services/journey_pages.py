@@ -79,6 +79,7 @@ from digitalstate.services.journeys import (
     register_name,
     slots_gone,
     take_answers,
+    text_language,
 )
 from digitalstate.services.presenter import (
     HeldValue,
@@ -91,6 +92,7 @@ from digitalstate.services.returns import RETURN_STATUS, remember_request, take_
 from digitalstate.services.service import ServiceError, copy_for, refresh_copy, request_consent
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import FORM_MAX_FIELDS, form_text, read_form
+from digitalstate.web.i18n import _
 from digitalstate.web.session import (
     CSRF_FIELD,
     CSRF_SESSION_KEY,
@@ -172,7 +174,7 @@ class JourneyFlow:
         base = {
             "node": self.node.settings.node,
             "journey": journey,
-            "lang": "en",
+            "lang": text_language(request, journey.definition) if journey else "en",
             "path": who.base if who is not None else (journey.path if journey else ""),
             "assisted": who is not None and who.assisted,
         }
@@ -184,8 +186,8 @@ class JourneyFlow:
         """The 404 page: nothing here for this person (unknown, or someone else's)."""
         context = {
             "status": 404,
-            "title": "Page not found",
-            "detail": "If you typed the web address, check it is correct.",
+            "title": _("Page not found"),
+            "detail": _("If you typed the web address, check it is correct."),
         }
         return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
 
@@ -302,7 +304,7 @@ class JourneyFlow:
         back_to: str,
     ) -> Response:
         """Render a question page with values and problems."""
-        lang = "en"
+        lang = text_language(request, journey.definition)
         single = len(page.questions) == 1
         now_offered = await offered(
             self.node, journey, page.questions, who.subject, answers, self.today()
@@ -466,7 +468,8 @@ class JourneyFlow:
         errors: Sequence[dict[str, str]] = (),
     ) -> Response:
         """Render check your answers for draft, with errors found at submission."""
-        rows = check_answers_rows(journey.definition, draft.answers, self.today(), "en", who.base)
+        lang = text_language(request, journey.definition)
+        rows = check_answers_rows(journey.definition, draft.answers, self.today(), lang, who.base)
         registers = {
             question: register_name(self.node, str(source.get("register")))
             for question, source in draft.sources.items()
@@ -572,7 +575,7 @@ class JourneyFlow:
             "not_eligible",
             journey,
             who=who,
-            reason=stopped.reason.text("en"),
+            reason=stopped.reason.text(text_language(request, journey.definition)),
             change=f"{who.base}/{page.id}?return=check",
         )
 

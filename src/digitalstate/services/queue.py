@@ -16,13 +16,15 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from digitalstate.web.i18n import N_, _
+
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
 MAX_REFERENCE_SEARCH = 20
 MAX_VALUE = 100  # characters of any other value of the form that are looked at
 MAX_VALUES = 10  # values of one name that are looked at (the statuses are five)
 DATE_PARTS = ("day", "month", "year")
-DATES = {"from": "Sent from", "to": "Sent to"}
+DATES = {"from": N_("Sent from"), "to": N_("Sent to")}
 FIRST_YEAR, LAST_YEAR = 2000, 9999
 _SEARCHABLE = re.compile(r"[A-Z0-9-]*")
 
@@ -105,12 +107,12 @@ def parse_filters(
     for name, label in DATES.items():
         parts = {part: first(f"{name}-{part}") for part in DATE_PARTS}
         typed |= {f"{name}-{part}": value for part, value in parts.items()}
-        days[name], problem = _date(parts, label)
+        days[name], problem = _date(parts, _(label))
         if problem is not None:
             problems[f"{name}-day"] = problem
     sent_from, sent_to = days["from"], days["to"]
     if sent_from is not None and sent_to is not None and sent_to < sent_from:
-        problems["to-day"] = "Sent to must be the same as or after sent from"
+        problems["to-day"] = _("Sent to must be the same as or after sent from")
         sent_to = None
     typed["reference"] = first("reference")
     reference, problem = _reference(typed["reference"])
@@ -135,25 +137,29 @@ def _date(parts: Mapping[str, str], label: str) -> tuple[date | None, str | None
         return None, None
     if not all(parts.values()):
         missing = [part for part in DATE_PARTS if not parts[part]]
-        return None, f"{label} must include a {' and a '.join(missing)}"
+        message = _("%(label)s must include a %(parts)s")
+        return None, message % {"label": label, "parts": " and a ".join(missing)}
+    real = _("%(label)s must be a real date") % {"label": label}
     if not all(_digits(value) and len(value) <= 4 for value in parts.values()):
-        return None, f"{label} must be a real date"
+        return None, real
     day, month, year = (int(parts[part]) for part in DATE_PARTS)
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        return None, f"{label} must be a real date, in {FIRST_YEAR} or later"
+        message = _("%(label)s must be a real date, in %(year)d or later")
+        return None, message % {"label": label, "year": FIRST_YEAR}
     try:
         return date(year, month, day), None
     except ValueError:
-        return None, f"{label} must be a real date"
+        return None, real
 
 
 def _reference(text: str) -> tuple[str, str | None]:
     """Part of a reference number as searched (upper case, no spaces), or why it cannot be."""
     compact = re.sub(r"\s", "", text).upper()
     if len(compact) > MAX_REFERENCE_SEARCH:
-        return "", f"Reference number must be {MAX_REFERENCE_SEARCH} characters or fewer"
+        message = _("Reference number must be %(num)d characters or fewer")
+        return "", message % {"num": MAX_REFERENCE_SEARCH}
     if not _SEARCHABLE.fullmatch(compact):
-        return "", "Reference number must only include letters, numbers and hyphens"
+        return "", _("Reference number must only include letters, numbers and hyphens")
     return compact, None
 
 
