@@ -5,18 +5,26 @@ service, sign in at the charter, agree to have their details filled in from the 
 register, answer each page (first with an error), take the details the service holds, change
 an answer from check your answers and send it. The node's caseworker finds the application in
 the queue, tries to refuse it without a reason, then approves it, and the person sees it
-approved. Every page on the way, in each of its states, is checked by `check_page` (axe-core).
+approved. A visitor asks the prisons to visit a prisoner of the demo's register at three
+times; the caseworker, after trying to approve without one, confirms one, and the visitor
+sees the visit booked. Last, the care assessment again with the keyboard only: Tab, Shift+Tab,
+Space, Enter and typing, the focus showing and landing where it should. Every page on the
+way, in each of its states, is checked by `check_page` (axe-core).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from browser.browser_pages import check_error_summary, check_page, fill_sign_in
 from digitalstate.demo.federation import DEFAULT_SEED, DEMO_STAFF_PASSWORD, demo_staff_email
+from digitalstate.demo.prisons import PRISONERS
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
@@ -135,32 +143,47 @@ def open_case(page: Page, node: str, reference: str) -> None:
     expect(page.locator("main")).to_contain_text("Submitted")
 
 
-def decide_care_assessment(browser: Browser, demo: dict[str, str], ref: str, js: bool) -> None:
-    """The caseworker finds ref, fails to refuse it without a reason, then approves it."""
-    context = browser.new_context(java_script_enabled=js)  # the staff's own cookies
+@contextmanager
+def staff_case(
+    browser: Browser, demo: dict[str, str], node_id: str, reference: str, js: bool
+) -> Iterator[Page]:
+    """The case page of reference, opened from the queue by node_id's demo caseworker in a
+    context of their own (their own cookies)."""
+    context = browser.new_context(java_script_enabled=js)
     try:
         page = context.new_page()
-        staff_sign_in(page, demo[CARE], "caseworker", CARE)
-        open_case(page, demo[CARE], ref)
-        page.get_by_role("radio", name="Refuse").check()
-        page.get_by_role("button", name="Save decision").click()
-        expect(page).to_have_title(re.compile("^Error: "))
-        check_page(page)
-        check_error_summary(page, "reason", js)
-        page.get_by_role("radio", name="Approve").check()
-        page.get_by_role("button", name="Save decision").click()
-        expect(page.locator(".govuk-notification-banner")).to_be_visible()
-        check_page(page)
-        expect(page.locator("main")).to_contain_text("Approved")
+        staff_sign_in(page, demo[node_id], "caseworker", node_id)
+        open_case(page, demo[node_id], reference)
+        yield page
     finally:
         context.close()
+
+
+def approve_after_an_error(
+    page: Page, first: str, missing: str, js: bool, choose: Callable[[], None] | None = None
+) -> None:
+    """Save the decision first without what it needs (the input missing); then approve,
+    choose() picking what approving needs."""
+    page.get_by_role("radio", name=first).check()
+    page.get_by_role("button", name="Save decision").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    check_page(page)
+    check_error_summary(page, missing, js)
+    page.get_by_role("radio", name="Approve").check()
+    if choose is not None:
+        choose()
+    page.get_by_role("button", name="Save decision").click()
+    expect(page.locator(".govuk-notification-banner")).to_be_visible()
+    check_page(page)
+    expect(page.locator("main")).to_contain_text("Approved")
 
 
 def care_assessment_decided(
     page: Page, browser: Browser, demo: dict[str, str], number: int, js: bool
 ) -> None:
     reference = ask_for_care_assessment(page, demo, number, js)
-    decide_care_assessment(browser, demo, reference, js)
+    with staff_case(browser, demo, CARE, reference, js) as staff:  # no reason, then approve
+        approve_after_an_error(staff, "Refuse", "reason", js)
     page.goto(f"{demo[CARE]}/applications/{reference}")
     check_page(page)
     expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
@@ -176,3 +199,185 @@ def test_a_care_assessment_asked_for_and_approved_without_javascript(
     page_without_javascript: Page, browser: Browser, demo: dict[str, str]
 ) -> None:
     care_assessment_decided(page_without_javascript, browser, demo, 3, js=False)
+
+
+PRISONS = "prisons"
+PRISON_SLUG = "book-a-prison-visit"
+PRISONER = PRISONERS[0]  # in the demo's register of prisoners (demo/prisons.py)
+APOSTROPHE = "\u2019"  # the typographic one the service's labels use
+PV_REFERENCE = re.compile(r"PV-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
+
+
+def fill_date(page: Page, legend: str, when: date) -> None:
+    """Type when into the date input whose legend is legend."""
+    group = page.get_by_role("group", name=legend, exact=True)
+    group.get_by_label("Day").fill(str(when.day))
+    group.get_by_label("Month").fill(str(when.month))
+    group.get_by_label("Year").fill(str(when.year))
+
+
+def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple[str, list[str]]:
+    """Person number asks to visit PRISONER, typing their answers, at three times; the
+    reference and the times chosen."""
+    node, who = demo[PRISONS], make_person(DEFAULT_SEED, number)
+    service = f"{node}/services/{PRISON_SLUG}"
+    page.goto(service)
+    check_page(page)
+    page.get_by_role("button", name="Start now").click()
+    page.wait_for_url(demo["charter"] + "/sign-in?*")
+    fill_sign_in(page, who.email, DEMO_PASSWORD)
+    page.wait_for_url(f"{service}/begin")
+    check_page(page)
+    page.get_by_label("No, I will type my answers").check()
+    continue_to(page, f"{service}/prisoner")
+    page.get_by_label(f"Prisoner{APOSTROPHE}s first name").fill(PRISONER.given_names)
+    page.get_by_label(f"Prisoner{APOSTROPHE}s last name").fill(PRISONER.family_name)
+    fill_date(page, f"Prisoner{APOSTROPHE}s date of birth", PRISONER.born)
+    page.get_by_label("Prisoner number").fill(PRISONER.number)
+    continue_to(page, f"{service}/prison")
+    page.get_by_label("Prison").select_option(PRISONER.prison)
+    continue_to(page, f"{service}/you")
+    page.get_by_label("First name").fill(who.given_names)
+    page.get_by_label("Last name").fill(who.family_name)
+    fill_date(page, "Date of birth", who.date_of_birth)
+    continue_to(page, f"{service}/your-address")
+    page.get_by_label("Address line 1").fill("1 High Street")
+    page.get_by_label("Town or city").fill("Cardiff")
+    page.get_by_label("Postcode").fill("CF10 1AA")
+    continue_to(page, f"{service}/other-visitors")
+    page.get_by_label("How many other people are visiting with you?").fill("0")
+    continue_to(page, f"{service}/times")
+    times = page.get_by_role("checkbox")
+    expect(times.first).to_be_visible()
+    assert times.count() >= 3, times.count()
+    chosen = []
+    for index in range(3):
+        times.nth(index).check()
+        chosen.append(page.locator(f'label[for="{times.nth(index).get_attribute("id")}"]'))
+    chosen_texts = [label.inner_text().strip() for label in chosen]
+    continue_to(page, f"{service}/email")
+    page.get_by_label("Email address").fill(who.email)
+    continue_to(page, f"{service}/check-answers")
+    for text in chosen_texts:
+        expect(page.locator("main")).to_contain_text(text)
+    page.get_by_role("button", name="Accept and send").click()
+    page.wait_for_url(f"{service}/confirmation/*")
+    check_page(page)
+    reference = PV_REFERENCE.search(page.locator("main").inner_text())
+    assert reference, page.locator("main").inner_text()
+    return reference.group(), chosen_texts
+
+
+def test_a_prison_visit_requested_at_three_times_and_one_confirmed(
+    page: Page, browser: Browser, demo: dict[str, str]
+) -> None:
+    reference, times = request_prison_visit(page, demo, 4)
+    with staff_case(browser, demo, PRISONS, reference, True) as staff:  # the time, then approve
+        group = staff.get_by_role("group", name="Which time do you confirm?")
+        approve_after_an_error(staff, "Approve", "choice", True, group.get_by_label(times[1]).check)
+    page.goto(f"{demo[PRISONS]}/applications/{reference}")
+    check_page(page)
+    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
+    expect(page.locator("main")).to_contain_text("Visit booked")
+    expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
+
+
+FOCUS_WITHIN_TABS = 80
+
+
+def is_focus_visible(page: Page) -> bool:
+    """Whether the focused element shows it: an outline or a box-shadow (govuk-frontend's)."""
+    return bool(
+        page.evaluate(
+            """() => {
+                const style = getComputedStyle(document.activeElement);
+                return (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+                    || style.boxShadow !== 'none';
+            }"""
+        )
+    )
+
+
+def tab_to(page: Page, target: Locator, *, backwards: bool = False) -> None:
+    """Press Tab (or Shift+Tab) until target has the focus, and check the focus shows."""
+    for _ in range(FOCUS_WITHIN_TABS):
+        if target.evaluate("element => element === document.activeElement"):
+            assert is_focus_visible(page), f"{page.url}: the focus on {target} does not show"
+            return
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+    raise AssertionError(f"{page.url}: {target} never got the focus")
+
+
+def press_on(page: Page, target: Locator, key: str, url: str | None = None) -> None:
+    """Tab to target and press key; wait for url, then check the page."""
+    tab_to(page, target)
+    page.keyboard.press(key)
+    if url is not None:
+        page.wait_for_url(url)
+        check_page(page)
+
+
+def keyboard_continue(page: Page, url: str) -> None:
+    press_on(page, page.get_by_role("button", name="Continue"), "Enter", url)
+
+
+def test_a_care_assessment_asked_for_with_the_keyboard_only(
+    page: Page, demo: dict[str, str]
+) -> None:
+    node, who = demo[CARE], make_person(DEFAULT_SEED, 5)
+    service = f"{node}/services/{CARE_SLUG}"
+    page.goto(service)
+    check_page(page)
+    press_on(page, page.get_by_role("button", name="Start now"), "Enter")
+    page.wait_for_url(demo["charter"] + "/sign-in?*")
+    tab_to(page, page.get_by_label("Email address"))
+    page.keyboard.type(who.email)
+    press_on(page, page.get_by_label("Password"), "Tab")  # lands on it: type there
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")  # sends the form
+    page.wait_for_url(f"{service}/begin")
+    check_page(page)
+    keyboard_continue(page, demo["charter"] + "/consent/*")  # "Yes" is chosen already
+    press_on(page, page.get_by_label("Yes, share these details"), "Space")
+    keyboard_continue(page, f"{service}/where")
+
+    # Sent empty: govuk-frontend moves the focus to the error summary; its link to the field.
+    press_on(page, page.get_by_role("button", name="Continue"), "Enter")
+    expect(page).to_have_title(re.compile("^Error: "))
+    check_page(page)
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator('.govuk-error-summary a[href="#lives-in-birmingham"]')).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#lives-in-birmingham")).to_be_focused()
+    assert is_focus_visible(page)
+    page.keyboard.press("Space")
+    expect(page.locator("#lives-in-birmingham")).to_be_checked()
+    keyboard_continue(page, f"{service}/name")
+
+    for question, url in (
+        ("given-names", None),
+        ("family-name", f"{service}/date-of-birth"),
+        ("date-of-birth", f"{service}/address"),
+        ("address", f"{service}/help"),
+    ):
+        press_on(page, page.locator(f"#{question}-use-held"), "Space")
+        expect(page.locator(f"#{question}-use-held")).to_be_checked()
+        if url is not None:
+            keyboard_continue(page, url)
+    press_on(page, page.get_by_label("Preparing meals"), "Space")
+    keyboard_continue(page, f"{service}/more")
+    keyboard_continue(page, f"{service}/letter")  # optional: left blank
+    keyboard_continue(page, f"{service}/phone")
+    tab_to(page, page.get_by_label("UK phone number"))
+    page.keyboard.type("0121 496 0123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{service}/check-answers")
+    check_page(page)
+    expect(page.locator("main")).to_contain_text("Preparing meals")
+    press_on(page, page.get_by_role("button", name="Accept and send"), "Enter")
+    page.wait_for_url(f"{service}/confirmation/*")
+    check_page(page)
+    assert REFERENCE.search(page.locator("main").inner_text())
