@@ -8,7 +8,9 @@ the queue, tries to refuse it without a reason, then approves it, and the person
 approved. A visitor asks the prisons to visit a prisoner of the demo's register at three
 times; the caseworker, after trying to approve without one, confirms one, and the visitor
 sees the visit booked. Last, the care assessment again with the keyboard only: Tab, Shift+Tab,
-Space, Enter and typing, the focus showing and landing where it should. Every page on the
+Space, Enter and typing, the focus showing and landing where it should; and a caseworker
+filling it in with a person (assisted digital), which the case page shows as made with staff
+help, for a manager to decide. Every page on the
 way, in each of its states, is checked by `check_page` (axe-core).
 """
 
@@ -216,6 +218,13 @@ def fill_date(page: Page, legend: str, when: date) -> None:
     group.get_by_label("Year").fill(str(when.year))
 
 
+def fill_address(page: Page, line_1: str, town: str, postcode: str) -> None:
+    """Type an address into a uk-address question's inputs."""
+    page.get_by_label("Address line 1").fill(line_1)
+    page.get_by_label("Town or city").fill(town)
+    page.get_by_label("Postcode").fill(postcode)
+
+
 def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple[str, list[str]]:
     """Person number asks to visit PRISONER, typing their answers, at three times; the
     reference and the times chosen."""
@@ -241,9 +250,7 @@ def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple
     page.get_by_label("Last name").fill(who.family_name)
     fill_date(page, "Date of birth", who.date_of_birth)
     continue_to(page, f"{service}/your-address")
-    page.get_by_label("Address line 1").fill("1 High Street")
-    page.get_by_label("Town or city").fill("Cardiff")
-    page.get_by_label("Postcode").fill("CF10 1AA")
+    fill_address(page, "1 High Street", "Cardiff", "CF10 1AA")
     continue_to(page, f"{service}/other-visitors")
     page.get_by_label("How many other people are visiting with you?").fill("0")
     continue_to(page, f"{service}/times")
@@ -381,3 +388,49 @@ def test_a_care_assessment_asked_for_with_the_keyboard_only(
     page.wait_for_url(f"{service}/confirmation/*")
     check_page(page)
     assert REFERENCE.search(page.locator("main").inner_text())
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
+def test_a_caseworker_asks_for_a_care_assessment_with_a_person(
+    browser: Browser, demo: dict[str, str], js: bool
+) -> None:
+    node, who = demo[CARE], make_person(DEFAULT_SEED, 6 if js else 7)
+    context = browser.new_context(java_script_enabled=js)
+    try:
+        page = context.new_page()
+        staff_sign_in(page, node, "caseworker", CARE)
+        page.goto(f"{node}/staff/assisted")
+        check_page(page)
+        page.get_by_role("button", name="Start Ask for a care needs assessment").click()
+        page.wait_for_url(f"{node}/staff/assisted/{CARE_SLUG}/*/where")
+        check_page(page)
+        case = page.url.rsplit("/", 1)[0]
+        page.get_by_label("Yes", exact=True).check()
+        continue_to(page, f"{case}/name")
+        expect(page.locator("main")).not_to_contain_text("we already hold")  # typed, never held
+        page.get_by_label("First name or names").fill(who.given_names)
+        page.get_by_label("Last name").fill(who.family_name)
+        continue_to(page, f"{case}/date-of-birth")
+        fill_date(page, "What is your date of birth?", who.date_of_birth)
+        continue_to(page, f"{case}/address")
+        fill_address(page, "2 Broad Street", "Birmingham", "B1 2HF")
+        continue_to(page, f"{case}/help")
+        page.get_by_label("Moving around your home").check()
+        continue_to(page, f"{case}/more")
+        continue_to(page, f"{case}/letter")
+        continue_to(page, f"{case}/phone")
+        page.get_by_label("UK phone number").fill("0121 496 0456")
+        continue_to(page, f"{case}/check-answers")
+        expect(page.locator("h1")).to_have_text("Check the answers before sending the application")
+        page.get_by_role("button", name="Accept and send").click()
+        page.wait_for_url(f"{case}/confirmation/*")
+        check_page(page)
+        reference = REFERENCE.search(page.locator("main").inner_text())
+        assert reference, page.locator("main").inner_text()
+        open_case(page, node, reference.group())
+        main = page.locator("main")
+        expect(main).to_contain_text("With staff help (assisted digital)")
+        expect(main).to_contain_text("is decided by a manager, who did not fill it in")
+        expect(page.get_by_role("button", name="Save decision")).to_have_count(0)
+    finally:
+        context.close()
