@@ -275,18 +275,26 @@ def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple
     return reference.group(), chosen_texts
 
 
+@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_prison_visit_requested_at_three_times_and_one_confirmed(
-    page: Page, browser: Browser, demo: dict[str, str]
+    browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
-    reference, times = request_prison_visit(page, demo, 4)
-    with staff_case(browser, demo, PRISONS, reference, True) as staff:  # the time, then approve
-        group = staff.get_by_role("group", name="Which time do you confirm?")
-        approve_after_an_error(staff, "Approve", "choice", True, group.get_by_label(times[1]).check)
-    page.goto(f"{demo[PRISONS]}/applications/{reference}")
-    check_page(page)
-    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-    expect(page.locator("main")).to_contain_text("Visit booked")
-    expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
+    context = browser.new_context(java_script_enabled=js)  # the visitor's own
+    try:
+        page = context.new_page()
+        reference, times = request_prison_visit(page, demo, 4 if js else 8)
+        with staff_case(browser, demo, PRISONS, reference, js) as staff:  # the time, then approve
+            group = staff.get_by_role("group", name="Which time do you confirm?")
+            approve_after_an_error(
+                staff, "Approve", "choice", js, group.get_by_label(times[1]).check
+            )
+        page.goto(f"{demo[PRISONS]}/applications/{reference}")
+        check_page(page)
+        expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
+        expect(page.locator("main")).to_contain_text("Visit booked")
+        expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
+    finally:
+        context.close()
 
 
 FOCUS_WITHIN_TABS = 80
