@@ -5,13 +5,13 @@ service, sign in at the charter, agree to have their details filled in from the 
 register, answer each page (first with an error), take the details the service holds, change
 an answer from check your answers and send it. The node's caseworker finds the application in
 the queue, tries to refuse it without a reason, then approves it, and the person sees it
-approved. A visitor asks the prisons to visit a prisoner of the demo's register at three
-times; the caseworker, after trying to approve without one, confirms one, and the visitor
-sees the visit booked. Last, the care assessment again with the keyboard only: Tab, Shift+Tab,
-Space, Enter and typing, the focus showing and landing where it should; and a caseworker
-filling it in with a person (assisted digital), which the case page shows as made with staff
-help, for a manager to decide. Every page on the
-way, in each of its states, is checked by `check_page` (axe-core).
+approved (another person, signed in, gets 404 for it). A visitor asks the prisons to visit
+a prisoner of the demo's register at three times; the caseworker, after trying to approve
+without one, confirms one, and the visitor sees the visit booked. The care assessment again
+with the keyboard only: Tab, Shift+Tab, Space, Enter and typing, the focus showing and landing
+where it should. Last, a caseworker fills it in with a person (assisted digital), which the
+case page shows as made with staff help, for a manager to decide. Every page on the way, in
+each of its states, is checked by `check_page` (axe-core).
 """
 
 from __future__ import annotations
@@ -195,6 +195,24 @@ def test_a_care_assessment_asked_for_and_approved_with_javascript(
     page: Page, browser: Browser, demo: dict[str, str]
 ) -> None:
     care_assessment_decided(page, browser, demo, 2, js=True)
+    reference = REFERENCE.search(page.locator("main").inner_text())
+    assert reference
+    # Another person, signed in, finds no such application.
+    context = browser.new_context()
+    try:
+        other = context.new_page()
+        other.goto(f"{demo[CARE]}/applications/{reference.group()}")
+        other.wait_for_url(demo["charter"] + "/sign-in?*")
+        fill_sign_in(other, make_person(DEFAULT_SEED, 9).email, DEMO_PASSWORD)
+        other.wait_for_url(f"{demo[CARE]}/applications/{reference.group()}")
+        check_page(other)
+        expect(other.locator("main")).not_to_contain_text("Approved")
+        response = other.goto(f"{demo[CARE]}/applications/{reference.group()}")
+        assert response is not None and response.status == 404, response
+        other.goto(f"{demo[CARE]}/applications")
+        expect(other.locator("main")).not_to_contain_text(reference.group())
+    finally:
+        context.close()
 
 
 def test_a_care_assessment_asked_for_and_approved_without_javascript(
