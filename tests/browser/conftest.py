@@ -6,12 +6,18 @@ with the reason, except under CI=true, where they fail: CI must not pass by skip
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
 
 import pytest
+from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from digitalstate.demo.federation import DemoLayout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -23,6 +29,9 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+DEMO_PEOPLE = 20
+DEMO_READY_WITHIN_S = 60.0
+WITNESS_INTERVAL_S = "1"  # the witnesses cosign every second: accesses are verified quickly
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +67,43 @@ def page_without_javascript(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
+    base = tmp_path_factory.mktemp("browser-demo")
+    port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's
+    stdout, stderr = base / "demo.out", base / "demo.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [
+                *CLI,
+                "demo",
+                *flags(data_dir=base / "data", base_port=port, people=DEMO_PEOPLE),
+                "--json",
+            ],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=hermetic_env(DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S),
+            preexec_fn=die_with_parent,
+        )
+
+    def listing() -> str | None:
+        assert process.poll() is None, f"the demo exited: {stderr.read_text(errors='replace')}"
+        text = stdout.read_text()
+        return text if text.endswith("\n") else None
+
+    try:
+        nodes = json.loads(wait_for(listing, DEMO_READY_WITHIN_S, "the demo's JSON listing"))[
+            "nodes"
+        ]
+        yield {node["id"]: node["base_url"] for node in nodes}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

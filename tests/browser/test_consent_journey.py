@@ -15,97 +15,21 @@ import csv
 import io
 import json
 import re
-import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
+from e2e_support import wait_for
 from playwright.sync_api import Page, expect
 
-from browser.axe_support import assert_accessible
-from digitalstate.demo.federation import DEFAULT_SEED, DemoLayout
+from browser.browser_pages import check_error_summary, check_page, fill_sign_in
+from digitalstate.demo.federation import DEFAULT_SEED
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
 pytestmark = pytest.mark.browser
 
-PEOPLE = 20
 SCREENS = Path("/tmp/screens")
-READY_WITHIN_S = 60.0
 VERIFIED_WITHIN_S = 60.0
-WITNESS_INTERVAL_S = "1"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
-    base = tmp_path_factory.mktemp("browser-demo")
-    port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's
-    stdout, stderr = base / "demo.out", base / "demo.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [*CLI, "demo", *flags(data_dir=base / "data", base_port=port, people=PEOPLE), "--json"],
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            env=hermetic_env(DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S),
-            preexec_fn=die_with_parent,
-        )
-
-    def listing() -> str | None:
-        assert process.poll() is None, f"the demo exited: {stderr.read_text(errors='replace')}"
-        text = stdout.read_text()
-        return text if text.endswith("\n") else None
-
-    try:
-        nodes = json.loads(wait_for(listing, READY_WITHIN_S, "the demo's JSON listing"))["nodes"]
-        yield {node["id"]: node["base_url"] for node in nodes}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def check_page(page: Page) -> None:
-    """The basics on every page: language, one h1, labelled inputs, none of GOV.UK's brand."""
-    # A click that navigates returns once the new page is on its way, not when it is there.
-    page.wait_for_load_state()
-    where = page.url
-    assert page.get_attribute("html", "lang") == "en-GB", where
-    expect(page.locator("h1"), where).to_have_count(1)
-    fields = page.locator(
-        "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea"
-    )
-    for index in range(fields.count()):
-        field = fields.nth(index)
-        field_id = field.get_attribute("id")
-        assert field_id, f"{where}: an input without an id cannot have a label"
-        assert page.locator(f'label[for="{field_id}"]').count() == 1, f"{where}: #{field_id}"
-    text = page.locator("body").inner_text()
-    assert "GOV.UK" not in text and "GOV.UK" not in page.title(), where
-    assert "Crown copyright" not in text, where
-    assert page.locator("[class*=crown], [class*=logotype]").count() == 0, where
-    assert_accessible(page)
-
-
-def check_error_summary(page: Page, field_id: str, javascript: bool) -> None:
-    """The error summary is there, at the top, and its link takes the person to the field."""
-    summary = page.locator(".govuk-error-summary")
-    expect(summary).to_be_visible()
-    expect(summary).to_contain_text("There is a problem")
-    link = summary.locator(f'a[href="#{field_id}"]')
-    expect(link).to_have_count(1)
-    expect(page.locator(f"#{field_id}-error")).to_be_visible()  # the inline message
-    link.click()
-    if javascript:  # govuk-frontend moves the focus to the field
-        expect(page.locator(f"#{field_id}")).to_be_focused()
-    else:  # a plain link to the field
-        assert page.url.endswith(f"#{field_id}"), page.url
 
 
 def sign_in(page: Page, demo: dict[str, str], email: str, javascript: bool) -> None:
@@ -119,9 +43,7 @@ def sign_in(page: Page, demo: dict[str, str], email: str, javascript: bool) -> N
     expect(page).to_have_title(re.compile("^Error: "))
     check_page(page)
     check_error_summary(page, "email", javascript)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    fill_sign_in(page, email, DEMO_PASSWORD)
     page.wait_for_url(demo["liverpool-pensions"] + "/service/details")
     check_page(page)
 
