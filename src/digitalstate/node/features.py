@@ -23,6 +23,8 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.consent.feature",
     "digitalstate.tellusonce.feature",
     "digitalstate.services.feature",
+    "digitalstate.electoral.feature",
+    "digitalstate.pensions.feature",
     "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
     "digitalstate.mail.feature",

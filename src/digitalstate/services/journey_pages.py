@@ -34,6 +34,7 @@ from digitalstate.services.applications import (
     DraftChangedError,
     application_of,
     by_token,
+    notes_of,
     submit,
 )
 from digitalstate.services.definitions import Page
@@ -48,7 +49,7 @@ from digitalstate.services.drafts import (
 )
 from digitalstate.services.fields import Problem, form_values
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import SUBMIT_ACTIONS
+from digitalstate.services.handlers import ELIGIBILITY, SUBMIT_ACTIONS, WAKES, Stop
 from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
@@ -147,10 +148,26 @@ class JourneyPages:
         """Where a person with these answers carries on: the page that stops them, the first
         page not yet answered, or check your answers."""
         today = self.today()
-        if eligibility(journey.definition, answers, today) is not None:
+        if self.stopped(journey, answers) is not None:
             return f"{journey.path}/not-eligible"
         page = first_unanswered(journey.definition, answers, today)
         return f"{journey.path}/{page.id if page else CHECK_PAGE}"
+
+    def stopped(self, journey: Journey, answers: Mapping[str, Any]) -> Stop | None:
+        """What stops a person with these answers: the first declared eligibility rule that
+        holds, else the rule the service's action computes (handlers.ELIGIBILITY); None when
+        nothing does."""
+        today = self.today()
+        definition = journey.definition
+        declared = eligibility(definition, answers, today)
+        if declared is not None:
+            rule = definition.eligibility[declared.rule]
+            tested = tuple(leaf.question or "" for leaf in rule.condition.leaves())
+            return Stop(declared.reason.text("en"), tested)
+        check = ELIGIBILITY.get(definition.submit.action) if definition.submit else None
+        if check is None:
+            return None
+        return check(definition, submitted_answers(definition, answers, today), today)
 
     async def draft(self, journey: Journey, subject: Subject) -> Draft | None:
         """The person's draft of journey, or None."""
@@ -474,7 +491,7 @@ class JourneyPages:
             ),
         )
         merged = {**answers, **taken.answers}
-        if eligibility(journey.definition, merged, today) is not None:
+        if self.stopped(journey, merged) is not None:
             return RedirectResponse(f"{journey.path}/not-eligible", status_code=303)
         if back_to == "check":
             return RedirectResponse(self.resume(journey, merged), status_code=303)
@@ -554,9 +571,8 @@ class JourneyPages:
         gone = await slots_gone(self.node, journey, subject.sub, answers, self.today())
         if gone:
             return self.show_answers(request, journey, draft, gone)
-        action = SUBMIT_ACTIONS.get(
-            journey.definition.submit.action if journey.definition.submit else ""
-        )
+        action_name = journey.definition.submit.action if journey.definition.submit else ""
+        action = SUBMIT_ACTIONS.get(action_name)
         if action is None:  # the node refuses to start without it; a registry changed since
             raise ServiceError(f"no handler for {slug}'s submission action")
         now = self.clock()
@@ -581,6 +597,8 @@ class JourneyPages:
             if made is None:
                 return RedirectResponse(f"{journey.path}/{CHECK_PAGE}", status_code=303)
             reference = made
+        for event in WAKES.get(action_name) or ():
+            self.node.wake(event)  # committed: what works on it may start now
         return RedirectResponse(confirmation + reference, status_code=303)
 
     async def confirmation(
@@ -595,7 +613,13 @@ class JourneyPages:
         )
         if found is None or found.slug != slug:
             return self.not_found(request)
-        return self.render(request, "confirmation", journey, application=found)
+        notes = await run_step(
+            self.node.sessions,
+            lambda s: notes_of(
+                s, subject.sub, found.reference, journey.definition, self.node.keeper.document
+            ),
+        )
+        return self.render(request, "confirmation", journey, application=found, notes=notes)
 
     async def not_eligible(self, request: Request, slug: str, subject: SignedIn) -> Response:
         """The person cannot go on: why, and what to do instead."""
@@ -604,17 +628,15 @@ class JourneyPages:
             return self.not_found(request)
         draft = await self.draft(journey, subject)
         answers = draft.answers if draft is not None else {}
-        stopped = eligibility(journey.definition, answers, self.today())
+        stopped = self.stopped(journey, answers)
         if stopped is None:
             return RedirectResponse(self.resume(journey, answers), status_code=303)
-        rule = journey.definition.eligibility[stopped.rule]
-        asked = {leaf.question for leaf in rule.condition.leaves()}
-        page = next(p for p, q in journey.definition.questions() if q.id in asked)
+        page = next(p for p, q in journey.definition.questions() if q.id in stopped.questions)
         return self.render(
             request,
             "not_eligible",
             journey,
-            reason=stopped.reason.text("en"),
+            reason=stopped.reason,
             change=f"{journey.path}/{page.id}?return=check",
         )
 
