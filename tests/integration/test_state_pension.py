@@ -83,9 +83,7 @@ def decide_claim(
     node: JourneyNode, definition: ServiceDefinition, reference: str, decision: Decision
 ) -> str:
     with node.node.runtime.sessions.begin() as session:
-        return decide(
-            session, definition.slug, reference, decision, definition, datetime.now(UTC)
-        )
+        return decide(session, definition.slug, reference, decision, definition, datetime.now(UTC))
 
 
 def test_someone_more_than_4_months_before_state_pension_age_is_stopped_with_the_date(

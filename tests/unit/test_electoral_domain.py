@@ -65,9 +65,7 @@ def test_without_a_national_insurance_number_there_is_nothing_to_match() -> None
 
 
 def test_the_roll_keeps_the_open_register_and_postal_vote_answers() -> None:
-    assert roll_status(ANSWERS) == (
-        "Registered, not on the open register, postal vote asked for"
-    )
+    assert roll_status(ANSWERS) == ("Registered, not on the open register, postal vote asked for")
     assert roll_status({"open-register": True, "postal-vote": False}) == (
         "Registered, on the open register, votes in person"
     )

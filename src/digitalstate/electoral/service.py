@@ -163,7 +163,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
         .order_by(IdentityCheck.id)
     )
     claimed = []
-    for check, application in rows.tuples():
+    for check, application in rows:
         values = match_values(json.loads(application.answers)) or {}
         claimed.append(
             ClaimedCheck(
