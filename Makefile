@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ASSETS := src/digitalstate/web/static/govuk/VERSION
 PYTEST_ARGS ?=
 
-.PHONY: demo test coverage setup assets lint typecheck lock bench clean
+.PHONY: demo test coverage setup assets lint typecheck lock translations bench clean
 
 demo: setup ## Set everything up and run the demo federation
 	$(BIN)/digitalstate demo
@@ -46,6 +46,19 @@ typecheck: setup
 
 lock: ## Re-resolve the Python lock file from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements/dev.lock --python-version 3.11
+
+LOCALE := src/digitalstate/web/locale
+# The languages with a catalogue besides English (the source language).
+TRANSLATED := cy
+
+translations: setup ## Extract the pages' texts into the catalogue and update each language's .po
+	$(BIN)/pybabel extract -F babel.cfg --project digitalstate --no-wrap --add-location=file \
+		--copyright-holder "digitalstate contributors" --sort-by-file \
+		-o $(LOCALE)/messages.pot src/digitalstate 2>/dev/null
+	for lang in $(TRANSLATED); do \
+		$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --init-missing \
+			--no-wrap --ignore-obsolete --no-fuzzy-matching || exit 1; \
+	done
 
 bench: setup ## Run every benchmark and compare with the targets in bench/targets.toml
 	$(BIN)/python bench/run.py

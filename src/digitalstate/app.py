@@ -26,6 +26,7 @@ from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import database_check, make_health_router
+from digitalstate.web.languages import install_languages
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
@@ -131,6 +132,7 @@ def create_node_app(
         max_body_bytes=settings.exchange.max_body_bytes,
     )
     install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)
+    install_languages(app, languages=settings.web.languages, base_url=settings.node.base_url)
     return app
 
 
@@ -193,4 +195,5 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
     install_hardening(
         app, base_url=settings.anchor.base_url, edge=settings.web, templates=templates
     )
+    install_languages(app, languages=settings.web.languages, base_url=settings.anchor.base_url)
     return app

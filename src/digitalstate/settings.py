@@ -186,6 +186,18 @@ class EdgeSection(_Section):
     max_body_bytes: int = Field(
         65_536, ge=1024, description="largest request body outside /exchange/ (413 past it)"
     )
+    languages: list[Literal["en", "cy", "qps-ploc"]] = Field(
+        ["en"],
+        min_length=1,
+        description='languages of the pages, the first the default: ["en"] or ["en", "cy"]',
+    )
+
+    @field_validator("languages")
+    @classmethod
+    def _each_language_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value} names a language twice; list each language once")
+        return value
 
 
 class WebSection(EdgeSection):
@@ -278,6 +290,30 @@ class ServicesSection(_Section):
         return value
 
 
+class PrisonsSection(_Section):
+    """[prisons]: this node keeps the prisons' register of prisoners and their visit slots, and
+    runs the prison-visit service's action (service role; docs/services.md)."""
+
+    lead_working_days: int = Field(
+        3, ge=0, le=30, description="visits are booked at least this many working days ahead"
+    )
+    horizon_days: int = Field(
+        28, ge=1, le=366, description="and at most this many days ahead (the booking window)"
+    )
+
+    @field_validator("horizon_days")
+    @classmethod
+    def _after_the_lead(cls, value: int, info: ValidationInfo) -> int:
+        lead = info.data.get("lead_working_days", 0)
+        # The first bookable day is at most the lead and a weekend for each 5 working days.
+        if value < lead + 2 * -(-lead // 5):
+            raise ValueError(
+                f"horizon_days {value} ends before the first bookable day {lead} working days "
+                "ahead; make horizon_days larger or lead_working_days smaller"
+            )
+        return value
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -332,6 +368,7 @@ class NodeSettings(_FileSettings):
     log: LogSection = LogSection()
     services: ServicesSection = ServicesSection()
     email: EmailSection | None = None
+    prisons: PrisonsSection | None = None
     config_path: Path | None = Field(None, exclude=True)
 
     @property

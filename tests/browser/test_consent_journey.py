@@ -24,6 +24,7 @@ import pytest
 from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
 from playwright.sync_api import Page, expect
 
+from browser.axe_support import assert_accessible
 from digitalstate.demo.federation import DEFAULT_SEED, DemoLayout
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
@@ -89,6 +90,7 @@ def check_page(page: Page) -> None:
     assert "GOV.UK" not in text and "GOV.UK" not in page.title(), where
     assert "Crown copyright" not in text, where
     assert page.locator("[class*=crown], [class*=logotype]").count() == 0, where
+    assert_accessible(page)
 
 
 def check_error_summary(page: Page, field_id: str, javascript: bool) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.services.handlers import SLOT_SOURCES, SlotRequest
 from digitalstate.settings import NodeSettings
 from integration.services_support import add_sign_in_route
@@ -273,6 +274,30 @@ ADDRESS_FORM = {
 }
 
 
+VOTE = "/services/register-to-vote"
+
+
+def register_to_vote() -> str:
+    """The demo's register-to-vote definition, its action swapped to `record` (the demo's
+    electoral-registration action needs the electoral register)."""
+    text = (DEMO_SERVICES / "register-to-vote.toml").read_text()
+    return text.replace('action = "electoral-registration"', 'action = "record"')
+
+
+# Each page of register-to-vote and a British voter's typed answers to it.
+VOTE_ANSWERS: list[tuple[str, dict[str, Any]]] = [
+    ("nationality", {"nationality": "british"}),
+    ("name", {"given-names": "Ada", "family-name": "Lovelace"}),
+    ("date-of-birth", date_form("date-of-birth", 10, 12, 1985)),
+    ("address", ADDRESS_FORM),
+    ("moved", {"moved": "no"}),
+    ("has-national-insurance", {"has-national-insurance": "yes"}),
+    ("national-insurance", {"national-insurance-number": "jg 10 37 26 a"}),
+    ("open-register", {"open-register": "no"}),
+    ("postal-vote", {"postal-vote": "yes"}),
+]
+
+
 def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:
     """Each page of the bus pass journey and a person's typed answers to it."""
     pages: list[tuple[str, dict[str, Any]]] = [
@@ -297,20 +322,25 @@ def bus_pass_answers(*, email: bool = True) -> list[tuple[str, dict[str, Any]]]:
 
 @contextmanager
 def journey_node(
-    directory: Path, database_url: str, definitions: Mapping[str, str] = FILES
+    directory: Path,
+    database_url: str,
+    definitions: Mapping[str, str] = FILES,
+    *,
+    member: str = MEMBER,
+    extra: Mapping[str, dict[str, Any]] | None = None,
 ) -> Iterator[JourneyNode]:
-    """The pensions node running definitions (the test ones by default) in-process on
-    database_url, signed-in through a test route, with the viewing times offered by a source
-    the test controls."""
+    """The pensions node (or member) running definitions (the test ones by default)
+    in-process on database_url, signed-in through a test route, with the viewing times offered
+    by a source the test controls; extra: more settings sections ([email])."""
     offer = Offer()
     files = write_definitions(directory / "definitions", definitions)
     settings = node_settings(
-        directory / MEMBER,
-        MEMBER,
+        directory / member,
+        member,
         database_url,
-        name="Liverpool: pensions",
+        name="Liverpool: pensions" if member == MEMBER else member,
         roles=["service"],
-        extra={"services": {"files": files}},
+        extra={"services": {"files": files}, **(extra or {})},
     )
     document = federation_document((member_of(settings),), federation="journey test federation")
     with (

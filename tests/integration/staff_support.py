@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.identity.service import hash_password
+from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import add_staff
@@ -65,6 +66,14 @@ def add_staff_test_routes(app: FastAPI) -> None:
     def managers_only(staff: StaffMember = Depends(require_staff("manager"))) -> dict[str, str]:
         """Who opened it (tests only)."""
         return {"email": staff.email, "role": staff.role}
+
+
+def add_staff_account(runtime: NodeRuntime, email: str, role: str, name: str, now: datetime) -> str:
+    """A staff account of the node with PASSWORD; its id."""
+    with runtime.sessions.begin() as db:
+        return add_staff(
+            db, email=email, display_name=name, role=role, password_hash=PASSWORD_HASH, now=now
+        ).id
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -112,15 +121,7 @@ class StaffNode:
 
     def add_staff(self, email: str, role: str = "caseworker", name: str = "Jo Bloggs") -> str:
         """A staff account with PASSWORD; its id."""
-        with self.running.runtime.sessions.begin() as db:
-            return add_staff(
-                db,
-                email=email,
-                display_name=name,
-                role=role,
-                password_hash=PASSWORD_HASH,
-                now=self.clock(),
-            ).id
+        return add_staff_account(self.running.runtime, email, role, name, self.clock())
 
     def sign_in_form(self, next_path: str = "", **fields: str) -> httpx.Response:
         """Post the staff sign-in form with fields, its CSRF token and next."""

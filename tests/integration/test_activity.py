@@ -477,7 +477,7 @@ def test_the_filters_narrow_the_page_and_offer_choices_in_words(fed: Federation,
     by_purpose = activity(fed, "?purpose=electoral-registration")
     (relayed,) = cards(by_purpose)
     assert "through the charter" in relayed
-    assert "1 access match your filters" in by_purpose
+    assert "1 access matches your filters" in by_purpose
     assert re.search(r'<option value="electoral-registration"\s+selected>', by_purpose)
 
     by_action = activity(fed, "?action=consent-given")

@@ -320,3 +320,29 @@ def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Pat
     assert config.read_text().count("[email]") == 1
     kept = load_node_settings(own).email
     assert kept is not None and kept.from_address == "visits@example.org"
+
+
+def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prisons = next(n for n in DEMO_NODES if n.prisons)
+    config = layout.node_config(prisons)
+    settings = load_node_settings(config)
+    assert settings.prisons is not None
+    assert [p.name for p in settings.service_files][-1] == "book-a-prison-visit.toml"
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            slots = connection.scalar(text("SELECT count(*) FROM visit_slots"))
+            prisoner = connection.scalar(text("SELECT prison_number FROM prisoners ORDER BY id"))
+    finally:
+        engine.dispose()
+    assert slots and prisoner == "A1234BC"  # the README's walk-through visits A1234BC
+
+    # A folder made before the demo booked prison visits gets [prisons] on the next run, once.
+    config.write_text(config.read_text().replace("\n[prisons]\n", "\n"))
+    assert load_node_settings(config).prisons is None
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    assert load_node_settings(config).prisons is not None
+    assert config.read_text().count("[prisons]") == 1

@@ -26,15 +26,17 @@ from digitalstate.services.models import (
 from digitalstate.services.references import parse_reference
 from digitalstate.services.service import record_consent, store_copy
 from integration.journey_support import (
-    ADDRESS_FORM,
     BUS,
     PDF,
     PNG,
     REFERENCE,
     VIEW,
+    VOTE,
+    VOTE_ANSWERS,
     JourneyNode,
     date_form,
     journey_node,
+    register_to_vote,
 )
 
 ADA, BEA = "ada-pseudonym-at-pensions", "bea-pseudonym-at-pensions"
@@ -371,24 +373,11 @@ def test_the_api_lists_the_services_their_eforms_and_the_persons_own_application
 def test_register_to_vote_runs_its_pages_with_the_record_action(
     tmp_path: Path, migrated_database_url: str
 ) -> None:
-    text = (DEMO_SERVICES / "register-to-vote.toml").read_text()
-    text = text.replace('action = "electoral-registration"', 'action = "record"')
-    with journey_node(tmp_path, migrated_database_url, {"vote.toml": text}) as voting:
-        vote = "/services/register-to-vote"
+    with journey_node(tmp_path, migrated_database_url, {"vote.toml": register_to_vote()}) as voting:
+        vote = VOTE
         voting.sign_in(ADA)
         voting.type_answers(vote, "nationality")
-        pages = [
-            ("nationality", {"nationality": "british"}),
-            ("name", {"given-names": "Ada", "family-name": "Lovelace"}),
-            ("date-of-birth", date_form("date-of-birth", 10, 12, 1985)),
-            ("address", ADDRESS_FORM),
-            ("moved", {"moved": "no"}),
-            ("has-national-insurance", {"has-national-insurance": "yes"}),
-            ("national-insurance", {"national-insurance-number": "jg 10 37 26 a"}),
-            ("open-register", {"open-register": "no"}),
-            ("postal-vote", {"postal-vote": "yes"}),
-        ]
-        for page, data in pages:
+        for page, data in VOTE_ANSWERS:
             answered = voting.answer(page, data, base=vote)
             assert answered.status_code == 303, (page, answered.text)
         check = voting.get(f"{vote}/check-answers")

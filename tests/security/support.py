@@ -125,7 +125,25 @@ _PERSON = (
     "GET /applications/{reference}/evidence",
     "POST /applications/evidence",
 )
-_STAFF = ("GET /staff",)
+_STAFF = (
+    "GET /staff",
+    # The queue and case pages (the node's own staff; a manager decides an assisted one).
+    "GET /staff/applications",
+    "GET /staff/applications/{reference}",
+    "GET /staff/applications/{reference}/files/{file_id}",
+    "POST /staff/applications/{reference}/in-review",
+    "POST /staff/applications/{reference}/decision",
+    "POST /staff/applications/{reference}/notes",
+    # Assisted digital: a journey filled in by staff with a person (cases the staff hold).
+    "GET /staff/assisted",
+    "POST /staff/assisted/{slug}/start",
+    "GET /staff/assisted/{slug}/{case}/check-answers",
+    "POST /staff/assisted/{slug}/{case}/submit",
+    "GET /staff/assisted/{slug}/{case}/not-eligible",
+    "GET /staff/assisted/{slug}/{case}/confirmation/{reference}",
+    "GET /staff/assisted/{slug}/{case}/{page_id}",
+    "POST /staff/assisted/{slug}/{case}/{page_id}",
+)
 _OPERATOR = (
     "GET /metrics",
     "GET /operator/log",

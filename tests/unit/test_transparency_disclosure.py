@@ -374,3 +374,37 @@ def test_only_an_answer_that_never_came_is_unreachable() -> None:
         with pytest.raises(UncheckedError) as raised:
             _ask(answer)
         assert str(raised.value) == words
+
+
+def test_a_staff_action_on_the_persons_application_says_staff_of_the_node_never_the_account() -> (
+    None
+):
+    entry = make_entry(
+        holder="people-register",
+        pseudonym=AT_REGISTER,
+        requester="staff:2f1c0c9e-8a1b-4a57-9d0e-2b7f3c4d5e6f",
+        action="staff-decided",
+        outcome="recorded",
+        now=NOW,
+        purpose="electoral-registration",
+        reason="RTV-7KD4-MX2Q-P approved",
+    )
+    seen = CheckedEntry(
+        log="people-register",
+        text=entry.encode().decode(),
+        entry=entry,
+        leaf_index=0,
+        proof=(),
+        status=VERIFIED,
+        detail=VERIFIED,
+        checkpoint=None,
+        checkpoint_size=1,
+    )
+
+    [row] = activity_rows(FEDERATION, activity(seen), Filters())
+
+    assert row.who == "Staff at People register"
+    assert row.what == "A member of staff at People register decided your application"
+    assert not row.refused and row.reason == "RTV-7KD4-MX2Q-P approved"
+    [plain] = json.loads(export_json(FEDERATION, activity(seen), Filters(), NOW))["entries"]
+    assert plain["requester_name"] == "Staff at People register"

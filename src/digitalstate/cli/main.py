@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from digitalstate import __version__
-from digitalstate.cli import bench, db, demo, federation, log, mail, node, outbox, service, staff
+from digitalstate.cli import (
+    bench,
+    db,
+    demo,
+    federation,
+    log,
+    mail,
+    node,
+    outbox,
+    prisons,
+    service,
+    staff,
+)
 
 app = typer.Typer(
     help="digitalstate: government as a federation of nodes that keep people's trust.",
@@ -21,6 +33,7 @@ app.add_typer(log.app, name="log")
 app.add_typer(mail.app, name="mail")
 app.add_typer(service.app, name="service")
 app.add_typer(staff.app, name="staff")
+app.add_typer(prisons.app, name="prisons")
 app.command("demo")(demo.demo_command)
 
 

@@ -39,21 +39,29 @@ from digitalstate.transparency.disclosure_presenter import (
 )
 from digitalstate.transparency.person import Activity
 from digitalstate.web.hardening import form_text, read_form
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.session import require_csrf
 
 PersonDep = Annotated[str, Depends(require_person)]
 ANSWERS = {"yes": True, "no": False}
 UNAVAILABLE = {
-    "unknown": (404, "This request is not recognised", "Go back to the service and start again."),
+    "unknown": (
+        404,
+        N_("This request is not recognised"),
+        N_("Go back to the service and start again."),
+    ),
     "expired": (
         410,
-        "This request has expired",
-        "A request to share your details lasts 30 minutes. Go back to the service and start again.",
+        N_("This request has expired"),
+        N_(
+            "A request to share your details lasts 30 minutes. Go back to the service and "
+            "start again."
+        ),
     ),
     "decided": (
         409,
-        "You have already answered this request",
-        "You can see and withdraw the consents you have given.",
+        N_("You have already answered this request"),
+        N_("You can see and withdraw the consents you have given."),
     ),
 }
 
@@ -75,19 +83,19 @@ class ConsentPages:
     def unavailable(self, request: Request, exc: RequestUnavailableError) -> Response:
         """The page for a request that cannot be answered."""
         status, title, detail = UNAVAILABLE[exc.kind]
-        context = {"title": title, "detail": detail, "kind": exc.kind}
+        context = {"title": _(title), "detail": _(detail), "kind": exc.kind}
         return self.render(request, "consent/unavailable.html", context, status)
 
     def not_found(self, request: Request) -> Response:
         """The page for a consent that is not there, or not the person's to see."""
-        context = {"title": "Page not found", "detail": "There is no consent of yours here."}
+        context = {"title": _("Page not found"), "detail": _("There is no consent of yours here.")}
         return self.render(request, "consent/unavailable.html", {**context, "kind": "unknown"}, 404)
 
     def not_yours(self, request: Request) -> Response:
         """The page for a request about someone the signed-in person may not act for."""
         context = {
-            "title": "This request is for someone else",
-            "detail": "Sign in as the person the service asked about, or as their helper.",
+            "title": _("This request is for someone else"),
+            "detail": _("Sign in as the person the service asked about, or as their helper."),
             "kind": "not-yours",
         }
         return self.render(request, "consent/unavailable.html", context, 403)

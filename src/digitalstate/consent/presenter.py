@@ -17,11 +17,12 @@ from digitalstate.federation.domain import (
     field_label,
     member_name,
 )
+from digitalstate.web.i18n import N_, _
 
-STATUS_LABELS = {"active": "Active", "withdrawn": "Withdrawn", "expired": "Expired"}
+STATUS_LABELS = {"active": N_("Active"), "withdrawn": N_("Withdrawn"), "expired": N_("Expired")}
 STATUS_TAGS = {"active": "govuk-tag--green", "withdrawn": "govuk-tag--grey", "expired": ""}
-EVENT_LABELS = {"active": "Given", "withdrawn": "Withdrawn", "expired": "Expired"}
-BY_LABELS = {"person": "You", "helper": "Your helper", "system": "Automatically"}
+EVENT_LABELS = {"active": N_("Given"), "withdrawn": N_("Withdrawn"), "expired": N_("Expired")}
+BY_LABELS = {"person": N_("You"), "helper": N_("Your helper"), "system": N_("Automatically")}
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ConsentView:
     @property
     def status_label(self) -> str:
         """The status in words."""
-        return STATUS_LABELS[self.status]
+        return _(STATUS_LABELS[self.status])
 
     @property
     def status_tag(self) -> str:
@@ -66,10 +67,13 @@ def consent_view(
     record = json.loads(consent.record)["record"]
     purpose = record["purposes"][0]
     if consent.delegation_id is not None:
-        helper = names.get(consent.given_by or "", "a helper")
-        given_by = "You, as their helper" if consent.given_by == viewer else f"{helper} (helper)"
+        helper = names.get(consent.given_by or "") or _("a helper")
+        if consent.given_by == viewer:
+            given_by = _("You, as their helper")
+        else:
+            given_by = _("%(name)s (helper)") % {"name": helper}
     else:
-        given_by = "You" if consent.person_id == viewer else names.get(consent.person_id, "")
+        given_by = _("You") if consent.person_id == viewer else names.get(consent.person_id, "")
     return ConsentView(
         id=consent.id,
         status=effective_status(consent, now),
@@ -102,7 +106,7 @@ def event_view(event: ConsentEvent) -> EventView:
     """A status change in words."""
     return EventView(
         at=event.at,
-        what=EVENT_LABELS.get(event.status, event.status),
-        by=BY_LABELS.get(event.by, event.by),
+        what=_(EVENT_LABELS[event.status]) if event.status in EVENT_LABELS else event.status,
+        by=_(BY_LABELS[event.by]) if event.by in BY_LABELS else event.by,
         detail=event.detail,
     )

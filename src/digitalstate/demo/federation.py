@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
     SeedTargets,
@@ -45,6 +46,7 @@ class DemoNode:
     roles: tuple[Role, ...]
     service: str | None = None  # its service definition file, in demo/services/
     journey: str | None = None  # a service with pages it runs too (demo/services/)
+    prisons: bool = False  # it keeps the prisons' register ([prisons]; demo/prisons.py)
 
     @property
     def service_files(self) -> list[str]:
@@ -94,7 +96,14 @@ DEMO_NODES: tuple[DemoNode, ...] = (
         "electoral-registration-details.toml",
         "register-to-vote.toml",
     ),
-    DemoNode("prisons", "Prisons", ("service",), "prison-visit-details.toml"),
+    DemoNode(
+        "prisons",
+        "Prisons",
+        ("service",),
+        "prison-visit-details.toml",
+        "book-a-prison-visit.toml",
+        prisons=True,
+    ),
     DemoNode("opendata", "Open data portal", ("opendata",)),
 )
 
@@ -132,11 +141,14 @@ def demo_service(member_id: str) -> ServiceEntry:
 
 
 def service_setting(member_id: str, roles: Sequence[str]) -> dict[str, dict[str, Value]]:
-    """[services] naming the demo's packaged files for member_id, if it has any (for tests)."""
+    """[services] naming the demo's packaged files for member_id, if it has any, and its
+    [prisons] if it keeps the prisons' register (for tests)."""
     node = next((n for n in DEMO_NODES if n.id == member_id), None)
     if "service" not in roles or node is None or not node.service_files:
         return {}
-    return {"services": {"files": [str(DEMO_SERVICES / name) for name in node.service_files]}}
+    files = [str(DEMO_SERVICES / name) for name in node.service_files]
+    settings: dict[str, dict[str, Value]] = {"services": {"files": files}}
+    return settings | ({"prisons": {}} if node.prisons else {})
 
 
 SeedProgress = Callable[[int, int], None]
@@ -241,6 +253,10 @@ def prepare(
             services: dict[str, dict[str, Value]] = (
                 {"services": {"files": node.service_files}} if node.service_files else {}
             )
+            # The demo's pages are in English and Welsh (docs/i18n.md).
+            services["web"] = {"languages": ["en", "cy"]}
+            if node.prisons:
+                services["prisons"] = {}
             init_node(
                 layout.node_dir(node),
                 member_id=node.id,
@@ -255,6 +271,7 @@ def prepare(
             )
         _give_service(layout, node)
         _give_email(layout, node)
+        _give_prisons(layout, node)
     engine = make_engine(anchor.database_url)
     try:
         with make_sessions(engine).begin() as session:
@@ -280,6 +297,7 @@ def prepare(
     recorded["base_port"] = layout.base_port
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     add_demo_staff(layout, now)
+    seed_demo_prisons(layout, now)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -335,6 +353,30 @@ def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
                         now=now,
                         account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
                     )
+        finally:
+            engine.dispose()
+
+
+def _give_prisons(layout: DemoLayout, node: DemoNode) -> None:
+    """Give the node that keeps the prisons' register its [prisons], unless its node.toml has
+    it already (a folder made before the demo booked prison visits gets it at the end)."""
+    config = layout.node_config(node)
+    if node.prisons and load_node_settings(config).prisons is None:
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + dumps({"prisons": {}}))
+
+
+def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
+    """The demo's prisons, prisoners and the next four weeks of visit slots, at the node that
+    keeps the prisons' register (demo/prisons.py): what it lacks, on every run."""
+    for node in DEMO_NODES:
+        if not node.prisons:
+            continue
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            upgrade(engine)
+            with make_sessions(engine).begin() as session:
+                seed_prisons(session, now)
         finally:
             engine.dispose()
 

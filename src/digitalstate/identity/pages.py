@@ -24,11 +24,17 @@ from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, form_texts, read_form
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.session import end_session, require_csrf
 
 HELPERS_PATH = "/my/helpers"
 FLASH_KEY = "flash"
 LAST_DAY_BOUND = date(2100, 1, 1)
+MUST_INCLUDE = {
+    "day": N_("The date their help ends must include a day"),
+    "month": N_("The date their help ends must include a month"),
+    "year": N_("The date their help ends must include a year"),
+}
 
 
 def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]:
@@ -36,18 +42,18 @@ def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]
     parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
     missing = [name for name, value in parts.items() if not value]
     if len(missing) == 3:
-        return None, "Enter the date their help ends"
+        return None, _("Enter the date their help ends")
     if missing:
-        return None, f"The date their help ends must include a {missing[0]}"
+        return None, _(MUST_INCLUDE[missing[0]])
     if not all(value.isdigit() for value in parts.values()) or len(parts["year"]) != 4:
-        return None, "The date their help ends must be a real date"
+        return None, _("The date their help ends must be a real date")
     try:
         day_typed = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
     except (ValueError, OverflowError):  # a day of 20 digits overflows a C int
-        return None, "The date their help ends must be a real date"
+        return None, _("The date their help ends must be a real date")
     # Later dates would overflow a datetime (9999-12-31 plus a day); none is meant anyway.
     if day_typed >= LAST_DAY_BOUND:
-        return None, "The date their help ends must be before 1 January 2100"
+        return None, _("The date their help ends must be before 1 January 2100")
     return day_typed, None
 
 
@@ -117,7 +123,7 @@ class _PersonPages:
         if email is None:  # not theirs, or not there: say so, the same for both
             return self.helpers_page(request, person_id, status=404)
         # By the email typed, never the account's name: the same whether or not it has one.
-        request.session[FLASH_KEY] = f"{email} can no longer act for you"
+        request.session[FLASH_KEY] = _("%(email)s can no longer act for you") % {"email": email}
         return RedirectResponse(HELPERS_PATH, status_code=303)
 
     def helpers_page(
@@ -152,9 +158,9 @@ class _PersonPages:
         """Check the form and grant the delegation, or show the page again saying why not."""
         errors: dict[str, str] = {}
         if not form["email"].strip():
-            errors["email"] = "Enter the email address of the person who will help you"
+            errors["email"] = _("Enter the email address of the person who will help you")
         if not form["scope"]:
-            errors["scope"] = "Select what they can do for you"
+            errors["scope"] = _("Select what they can do for you")
         day, problem = parse_day(form["day"], form["month"], form["year"])
         if problem:
             errors["expires"] = problem
@@ -175,7 +181,9 @@ class _PersonPages:
             return self.helpers_page(request, person_id, form=form, errors=errors, status=400)
         # The same whether or not the email has an account (no enumeration of accounts).
         email = form["email"].strip()
-        request.session[FLASH_KEY] = f"If {email} has an account, they can now act for you"
+        request.session[FLASH_KEY] = _("If %(email)s has an account, they can now act for you") % {
+            "email": email
+        }
         return RedirectResponse(HELPERS_PATH, status_code=303)
 
 

@@ -50,11 +50,12 @@ from digitalstate.identity.tokens import ALGORITHM, public_jwk
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import read_form
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.session import CSRF_FIELD, require_csrf
 
 ACT_AS_FIELD = "act_as"
 UNFIT = "A parameter holds characters that OAuth does not allow."
-CHOOSE_WHO_ERROR = "Select who you are signing in as"
+CHOOSE_WHO_ERROR = N_("Select who you are signing in as")
 
 Items = list[tuple[str, str]]
 
@@ -141,7 +142,7 @@ class _Flow:
                 "person": person,
                 "choices": choices,
                 "params": self.items,
-                "error": error,
+                "error": _(error) if error else None,
             },
             status_code=400 if error else 200,
         )
@@ -152,28 +153,30 @@ class _Flow:
             response: Response = self.server.handle_error_response(None, error)
             return response
         if isinstance(error, InvalidClientError):
-            message = (
+            message = _(
                 "The service that sent you here is not a member of this federation, "
                 "or is no longer one."
             )
         elif isinstance(error, RedirectUriRefusedError):
-            message = (
+            message = _(
                 "The service that sent you here asked to send you on to an address that is "
                 "not its own. For your safety you have not been sent there."
             )
         elif isinstance(error, InsecureTransportError):
-            message = "Signing in needs a secure (https) connection to this service."
+            message = _("Signing in needs a secure (https) connection to this service.")
         else:
-            message = "The service that sent you here made a request that cannot be accepted."
+            message = _("The service that sent you here made a request that cannot be accepted.")
         return self.templates.TemplateResponse(
             self.request,
             "identity/problem.html",
             {
                 "node": self.node.settings.node,
-                "title": "You cannot sign in",
+                "title": _("You cannot sign in"),
                 "message": message,
-                "advice": "Go back to the service and try again. If it happens again, "
-                "contact the service.",
+                "advice": _(
+                    "Go back to the service and try again. If it happens again, "
+                    "contact the service."
+                ),
                 "detail": f"{error.error}: {error.description}",
             },
             status_code=400,

@@ -40,6 +40,7 @@ from digitalstate.identity.tokens import (
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.session import (
     RedirectTo,
     current_path,
@@ -72,7 +73,10 @@ class Subject:
 
 
 class SignInFailedError(Exception):
-    """A sign-in that cannot be completed: what to tell the person, and the reason."""
+    """A sign-in that cannot be completed: what to tell the person, and the reason.
+
+    message is English, marked with N_ where it is written; the page translates it.
+    """
 
     def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(detail or message)
@@ -125,7 +129,7 @@ async def post_token_request(
             return answer.status, body
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise SignInFailedError(
-            "The sign-in service cannot be reached at the moment.",
+            N_("The sign-in service cannot be reached at the moment."),
             f"token endpoint unreachable: {type(exc).__name__}",
         ) from exc
 
@@ -162,7 +166,9 @@ def check_id_token(
     return claims
 
 
-_NOT_PROVEN = "The sign-in service's answer could not be checked, so you have not been signed in."
+_NOT_PROVEN = N_(
+    "The sign-in service's answer could not be checked, so you have not been signed in."
+)
 
 
 def subject_from_claims(claims: Mapping[str, Any]) -> Subject:
@@ -200,18 +206,18 @@ class _SignIn:
             document = self.node.keeper.current()
         except Problem as exc:
             raise SignInFailedError(
-                "Signing in is not available at the moment.", f"{exc.slug}: {exc.detail}"
+                N_("Signing in is not available at the moment."), f"{exc.slug}: {exc.detail}"
             ) from exc
         charter = find_charter(document)
         if charter is None:
             raise SignInFailedError(
-                "Signing in is not available at the moment.", "the federation has no charter"
+                N_("Signing in is not available at the moment."), "the federation has no charter"
             )
         return document, charter
 
     def start(self, request: Request, next_path: str) -> str:
         """Keep state, nonce and PKCE verifier in the session; the charter URL to go to."""
-        _, charter = self.charter()
+        _document, charter = self.charter()
         pending = {
             "state": secrets.token_urlsafe(32),
             "nonce": secrets.token_urlsafe(32),
@@ -241,7 +247,7 @@ class _SignIn:
             str(pending.get("state", "")).encode(), state.encode()
         ):
             raise SignInFailedError(
-                "This sign-in was not started here, or it has already been used.",
+                N_("This sign-in was not started here, or it has already been used."),
                 "state mismatch",
             )
         if "error" in params:
@@ -279,10 +285,10 @@ class _SignIn:
 
 def _refusal(error: str) -> str:
     if error == "access_denied":
-        return "You chose not to sign in."
+        return N_("You chose not to sign in.")
     if error == "login_required":
-        return "You need to sign in to use this service."
-    return "The sign-in service could not sign you in."
+        return N_("You need to sign in to use this service.")
+    return N_("The sign-in service could not sign you in.")
 
 
 class _RelyingPartyPages:
@@ -334,11 +340,11 @@ class _RelyingPartyPages:
             "identity/problem.html",
             {
                 "node": self.service,
-                "title": "You have not been signed in",
-                "message": exc.message,
-                "advice": "You can try again.",
+                "title": _("You have not been signed in"),
+                "message": _(exc.message),
+                "advice": _("You can try again."),
                 "detail": exc.detail,
-                "link": {"href": SIGN_IN_PATH, "text": "Sign in again"},
+                "link": {"href": SIGN_IN_PATH, "text": _("Sign in again")},
             },
             status_code=400,
         )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from digitalstate.identity.models import Delegation, IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
+from digitalstate.web.i18n import N_, _
 
 if TYPE_CHECKING:
     from digitalstate.node.runtime import NodeRuntime
@@ -32,8 +33,8 @@ MAX_EMAIL = 320  # the longest email address a person or an invitation can have
 
 # What a helper may do for a person, as people read it (the delegation's scope words).
 DELEGATION_SCOPES: dict[str, str] = {
-    "consent": "Give and withdraw consents for you",
-    "sign-in": "Use services for you",
+    "consent": N_("Give and withdraw consents for you"),
+    "sign-in": N_("Use services for you"),
 }
 SIGN_IN_SCOPE = "sign-in"
 
@@ -168,20 +169,22 @@ def _scope_words(scope: str | Iterable[str]) -> list[str]:
     words = scope.split() if isinstance(scope, str) else list(scope)
     unknown = sorted(set(words) - set(DELEGATION_SCOPES))
     if unknown:
-        raise DelegationError("scope", f"Unknown kind of help: {', '.join(unknown)}")
+        raise DelegationError(
+            "scope", _("Unknown kind of help: %(kinds)s") % {"kinds": ", ".join(unknown)}
+        )
     if not words:
-        raise DelegationError("scope", "Select what they can do for you")
+        raise DelegationError("scope", _("Select what they can do for you"))
     return sorted(set(words))
 
 
 def _helper_email(helper_email: str) -> str:
     email = normalise_email(helper_email)
     if not email:
-        raise DelegationError("email", "Enter the email address of the person who will help you")
-    local, _, domain = email.rpartition("@")
+        raise DelegationError("email", _("Enter the email address of the person who will help you"))
+    local, _at, domain = email.rpartition("@")
     if len(email) > MAX_EMAIL or not local or not domain or any(c.isspace() for c in email):
         raise DelegationError(
-            "email", "Enter an email address in the correct format, like name@example.com"
+            "email", _("Enter an email address in the correct format, like name@example.com")
         )
     return email
 
@@ -206,10 +209,10 @@ def grant_delegation(
     words = _scope_words(scope)
     email = _helper_email(helper_email)
     if expires_at <= now:
-        raise DelegationError("expires", "The date help ends must be in the future")
+        raise DelegationError("expires", _("The date help ends must be in the future"))
     person = get_person(session, person_id)
     if person is not None and person.email == email:
-        raise DelegationError("email", "Enter the email address of someone else")
+        raise DelegationError("email", _("Enter the email address of someone else"))
     for entry in delegations_for(session, person_id):
         if entry.email == email and entry.status(now) == "active":
             entry.delegation.revoked_at = now

@@ -29,14 +29,19 @@ from digitalstate.identity.throttle import (
 from digitalstate.settings import NodeSection
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, read_form
+from digitalstate.web.i18n import N_, _, ngettext
 
-BAD_COMBINATION = "Enter a correct email address and password"
+BAD_COMBINATION = N_("Enter a correct email address and password")
 BUSY_SECONDS = 30
 
 
 def too_many_attempts(minutes: int) -> str:
     """What a locked sign-in says: how long to wait, the same for every email."""
-    return f"Too many attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}"
+    return ngettext(
+        "Too many attempts. Try again in %(num)d minute",
+        "Too many attempts. Try again in %(num)d minutes",
+        minutes,
+    ) % {"num": minutes}
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,9 @@ async def submit_sign_in(
     next_path = form_text(form, "next")
     errors: dict[str, str] = {}
     if not email.strip():
-        errors["email"] = "Enter your email address"
+        errors["email"] = _("Enter your email address")
     if not password:
-        errors["password"] = "Enter your password"  # noqa: S105 - a message
+        errors["password"] = _("Enter your password")
     if errors:
         return SignInAnswer(email, next_path, errors=errors)
     client = client_key(request.client.host if request.client else None)
@@ -83,7 +88,7 @@ async def submit_sign_in(
         wait = minutes_left(attempt.locked_until, guard.clock())
         return SignInAnswer(email, next_path, errors={"email": too_many_attempts(wait)}, status=429)
     return SignInAnswer(
-        email, next_path, errors={"email": BAD_COMBINATION, "password": BAD_COMBINATION}
+        email, next_path, errors={"email": _(BAD_COMBINATION), "password": _(BAD_COMBINATION)}
     )
 
 
@@ -160,9 +165,9 @@ class SignInPages:
             "identity/problem.html",
             {
                 "node": self.node,
-                "title": "Sorry, the service is busy",
-                "message": "Too many people are signing in at the moment.",
-                "advice": "Try again in a minute.",
+                "title": _("Sorry, the service is busy"),
+                "message": _("Too many people are signing in at the moment."),
+                "advice": _("Try again in a minute."),
                 "detail": None,
             },
             status_code=503,

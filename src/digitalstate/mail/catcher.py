@@ -37,6 +37,7 @@ from digitalstate.settings import EdgeSection
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import make_health_router
+from digitalstate.web.i18n import N_
 from digitalstate.web.operator import (
     OperatorGate,
     install_operator_refusal,
@@ -59,7 +60,7 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_SHOWN_BODY_CHARS = 64 * 1024
 SMTP_TIMEOUT_SECONDS = 30
 SESSION_SECONDS = 8 * 3600
-SIGN_IN_HINT = (
+SIGN_IN_HINT = N_(
     "It is the token 'digitalstate mail catch' printed when it first started, or the demo's "
     "operator token when 'digitalstate demo' started the catcher."
 )

@@ -22,6 +22,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.registers.feature",
     "digitalstate.consent.feature",
     "digitalstate.tellusonce.feature",
+    "digitalstate.prisons.feature",  # before services: it registers the prison-visit action
     "digitalstate.services.feature",
     "digitalstate.electoral.feature",
     "digitalstate.pensions.feature",

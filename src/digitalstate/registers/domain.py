@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from digitalstate.mail.domain import ADDRESS_MESSAGE, parse_address
+from digitalstate.web.i18n import N_, _
 
 MAX_LINE = 100
 MAX_STRING = 500
@@ -33,20 +34,20 @@ ACCOUNT_NUMBER = re.compile(r"^[0-9]{8}$")
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
 
 FIELD_LABELS: dict[str, str] = {
-    "people.given_names": "Given names",
-    "people.family_name": "Family name",
-    "people.date_of_birth": "Date of birth",
-    "people.address": "Address",
-    "people.email": "Email address",
-    "people.phone": "Phone number",
-    "tax.national_insurance_number": "National Insurance number",
-    "tax.tax_code": "Tax code",
-    "motoring.driving_licence_number": "Driving licence number",
-    "motoring.entitlements": "Driving entitlements",
-    "motoring.vehicles": "Vehicles",
-    "pensions.state_pension_status": "State Pension status",
-    "pensions.bank_details": "Bank details",
-    "electoral.registration_status": "Electoral registration status",
+    "people.given_names": N_("Given names"),
+    "people.family_name": N_("Family name"),
+    "people.date_of_birth": N_("Date of birth"),
+    "people.address": N_("Address"),
+    "people.email": N_("Email address"),
+    "people.phone": N_("Phone number"),
+    "tax.national_insurance_number": N_("National Insurance number"),
+    "tax.tax_code": N_("Tax code"),
+    "motoring.driving_licence_number": N_("Driving licence number"),
+    "motoring.entitlements": N_("Driving entitlements"),
+    "motoring.vehicles": N_("Vehicles"),
+    "pensions.state_pension_status": N_("State Pension status"),
+    "pensions.bank_details": N_("Bank details"),
+    "electoral.registration_status": N_("Electoral registration status"),
 }
 
 
@@ -63,7 +64,7 @@ class FieldError(ValueError):
 def field_label(field: str) -> str:
     """The name of a field as people read it: 'people.date_of_birth' is 'Date of birth'."""
     if field in FIELD_LABELS:
-        return FIELD_LABELS[field]
+        return _(FIELD_LABELS[field])
     return field.rpartition(".")[2].replace("_", " ").capitalize()
 
 
@@ -81,10 +82,10 @@ def normalise_postcode(value: str) -> str:
 def validate_postcode(field: str, value: Any) -> str:
     """A UK postcode in normal form, or FieldError."""
     if not isinstance(value, str) or not value.strip():
-        raise FieldError(field, "Enter a postcode", "postcode")
+        raise FieldError(field, _("Enter a postcode"), "postcode")
     postcode = normalise_postcode(value)
     if not POSTCODE_PATTERN.match(postcode):
-        raise FieldError(field, "Enter a real postcode", "postcode")
+        raise FieldError(field, _("Enter a real postcode"), "postcode")
     return postcode
 
 
@@ -108,21 +109,35 @@ def address_errors(field: str, parts: AddressParts) -> list[FieldError]:
     errors: list[FieldError] = []
     if not parts.line_1.strip():
         errors.append(
-            FieldError(field, "Enter address line 1, typically the building and street", "line_1")
+            FieldError(
+                field, _("Enter address line 1, typically the building and street"), "line_1"
+            )
         )
     elif len(parts.line_1.strip()) > MAX_LINE:
         errors.append(
-            FieldError(field, f"Address line 1 must be {MAX_LINE} characters or less", "line_1")
+            FieldError(
+                field,
+                _("Address line 1 must be %(max)d characters or less") % {"max": MAX_LINE},
+                "line_1",
+            )
         )
     if len(parts.line_2.strip()) > MAX_LINE:
         errors.append(
-            FieldError(field, f"Address line 2 must be {MAX_LINE} characters or less", "line_2")
+            FieldError(
+                field,
+                _("Address line 2 must be %(max)d characters or less") % {"max": MAX_LINE},
+                "line_2",
+            )
         )
     if not parts.town.strip():
-        errors.append(FieldError(field, "Enter town or city", "town"))
+        errors.append(FieldError(field, _("Enter town or city"), "town"))
     elif len(parts.town.strip()) > MAX_LINE:
         errors.append(
-            FieldError(field, f"Town or city must be {MAX_LINE} characters or less", "town")
+            FieldError(
+                field,
+                _("Town or city must be %(max)d characters or less") % {"max": MAX_LINE},
+                "town",
+            )
         )
     try:
         validate_postcode(field, parts.postcode)
@@ -134,21 +149,31 @@ def address_errors(field: str, parts: AddressParts) -> list[FieldError]:
 def validate_uk_address(field: str, value: Any) -> dict[str, Any]:
     """{"lines": [1-3 lines], "town", "postcode"} in normal form, or FieldError."""
     if not isinstance(value, Mapping) or set(value) - {"lines", "town", "postcode"}:
-        raise FieldError(field, "Enter an address with lines, a town and a postcode")
+        raise FieldError(field, _("Enter an address with lines, a town and a postcode"))
     lines = value.get("lines")
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
-        raise FieldError(field, "Enter address line 1, typically the building and street", "line_1")
+        raise FieldError(
+            field, _("Enter address line 1, typically the building and street"), "line_1"
+        )
     cleaned = [" ".join(line.split()) for line in lines]
     if not 1 <= len(cleaned) <= 3 or not all(cleaned):
-        raise FieldError(field, "Enter between 1 and 3 address lines, none of them empty", "line_1")
+        raise FieldError(
+            field, _("Enter between 1 and 3 address lines, none of them empty"), "line_1"
+        )
     if any(len(line) > MAX_LINE for line in cleaned):
-        raise FieldError(field, f"Address lines must be {MAX_LINE} characters or less", "line_1")
+        raise FieldError(
+            field,
+            _("Address lines must be %(max)d characters or less") % {"max": MAX_LINE},
+            "line_1",
+        )
     town = value.get("town")
     if not isinstance(town, str) or not town.strip():
-        raise FieldError(field, "Enter town or city", "town")
+        raise FieldError(field, _("Enter town or city"), "town")
     town = " ".join(town.split())
     if len(town) > MAX_LINE:
-        raise FieldError(field, f"Town or city must be {MAX_LINE} characters or less", "town")
+        raise FieldError(
+            field, _("Town or city must be %(max)d characters or less") % {"max": MAX_LINE}, "town"
+        )
     postcode = validate_postcode(field, value.get("postcode"))
     return {"lines": cleaned, "town": town, "postcode": postcode}
 

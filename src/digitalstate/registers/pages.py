@@ -32,6 +32,7 @@ from digitalstate.registers.service import (
 )
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, read_form
+from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
 
 # The inputs of the address question page, by the address part each one is.
@@ -122,7 +123,9 @@ class RegisterPages:
             try:
                 before, version = await run_blocking(self.change, subject.sub, parts)
             except RecordNotFoundError:
-                return self.not_found(request, f"{self.name} holds no details about you.")
+                return self.not_found(
+                    request, _("%(register)s holds no details about you.") % {"register": self.name}
+                )
             except FieldError as exc:
                 errors = [exc]
             except ChangeConflictError:
@@ -130,7 +133,7 @@ class RegisterPages:
                 errors = [
                     FieldError(
                         ADDRESS,
-                        "Your details changed while you were typing. Check them and try again",
+                        _("Your details changed while you were typing. Check them and try again"),
                         "line_1",
                     )
                 ]
@@ -158,7 +161,7 @@ class RegisterPages:
             record = read_record(session, subject.sub)
             told = told_about(session, subject.sub, version)
         if record is None or not 1 < version <= record[1]:
-            return self.not_found(request, "There is no such change.")
+            return self.not_found(request, _("There is no such change."))
         rows = [
             {
                 "service": _member_name(federation, t.requester),
@@ -210,7 +213,7 @@ class RegisterPages:
 
     def not_found(self, request: Request, detail: str) -> Response:
         """The 404 page, saying why."""
-        context = {"status": 404, "title": "Page not found", "detail": detail}
+        context = {"status": 404, "title": _("Page not found"), "detail": detail}
         return self.render(request, "error.html", context, status=404)
 
 

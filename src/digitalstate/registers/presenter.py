@@ -7,13 +7,14 @@ from datetime import date
 from typing import Any
 
 from digitalstate.registers.domain import format_nino
+from digitalstate.web.i18n import N_, _, format_day
 
-NOT_HELD = "Not held"
+NOT_HELD = N_("Not held")
 
 
 def display_date(value: date) -> str:
-    """A date as GOV.UK writes it: '27 March 1980'."""
-    return f"{value.day} {value:%B %Y}"
+    """A date as GOV.UK writes it, in the page's language: '27 March 1980'."""
+    return format_day(value)
 
 
 def display_phone(value: str) -> str:
@@ -27,7 +28,7 @@ def display_phone(value: str) -> str:
 def display_lines(field_type: str, value: Any) -> list[str]:
     """The value of a field of field_type as lines of text for a summary list."""
     if value is None or value == [] or value == "":
-        return [NOT_HELD]
+        return [_(NOT_HELD)]
     if field_type == "uk-address" and isinstance(value, Mapping):
         return [*value.get("lines", []), value.get("town", ""), value.get("postcode", "")]
     if field_type == "date" and isinstance(value, str):
@@ -41,7 +42,10 @@ def display_lines(field_type: str, value: Any) -> list[str]:
         return [format_nino(value)]
     if field_type == "bank-account" and isinstance(value, Mapping):
         account = str(value.get("account_number", ""))
-        return [f"Sort code {value.get('sort_code', '')}", f"Account number ending {account[-4:]}"]
+        return [
+            _("Sort code %(code)s") % {"code": value.get("sort_code", "")},
+            _("Account number ending %(digits)s") % {"digits": account[-4:]},
+        ]
     if isinstance(value, list):
         return [_item_text(item) for item in value]
     return [str(value)]

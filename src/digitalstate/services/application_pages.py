@@ -1,8 +1,9 @@
 """A person's applications at this node: the list, one application, and withdrawing it.
 
 Only the signed-in person's own applications: another person's reference answers 404 and
-changes nothing, on every route. Withdrawing is possible until the application is decided,
-and is kept as an event of its history (services/applications.py).
+changes nothing, on every route. Withdrawing is possible until the application is decided
+(and after an approval, when the service registers a cancellation: "Cancel this visit"), and
+is kept as an event of its history (services/applications.py).
 """
 
 from __future__ import annotations
@@ -24,19 +25,32 @@ from digitalstate.services.applications import (
     ApplicationView,
     application_of,
     applications_of,
+    cancellation_of,
     notes_of,
     withdraw,
+    withdrawable,
 )
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.handlers import Note
-from digitalstate.services.journeys import register_name
+from digitalstate.services.handlers import Note, WithdrawalRefusedError
+from digitalstate.services.journeys import register_name, text_language
 from digitalstate.services.presenter import answer_rows, by_whom, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
 
 SignedIn = Annotated[Subject, Depends(require_subject)]
 APPLICATIONS_PATH = "/applications"
+
+
+def reference_not_found(templates: Jinja2Templates, request: Request) -> Response:
+    """The 404 page of a reference number that names no application here (for whoever asks)."""
+    context = {
+        "status": 404,
+        "title": _("Page not found"),
+        "detail": _("If you typed the reference number, check it is correct."),
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=404)
 
 
 class ApplicationPages:
@@ -59,19 +73,17 @@ class ApplicationPages:
             request, f"services/journey/{page}.html", base | context, status_code=status
         )
 
-    def title(self, slug: str) -> str:
-        """The title of the service slug (the slug, for a service no longer declared)."""
+    def title(self, request: Request, slug: str) -> str:
+        """The title of the service slug in the page's language when the service has it (the
+        slug, for a service no longer declared)."""
         definition = self.definitions.get(slug)
-        return definition.title.text("en") if definition is not None else slug
+        if definition is None:
+            return slug
+        return definition.title.text(text_language(request, definition))
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no application of this person has this reference."""
-        context = {
-            "status": 404,
-            "title": "Page not found",
-            "detail": "If you typed the reference number, check it is correct.",
-        }
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return reference_not_found(self.templates, request)
 
     async def own(self, subject: Subject, reference: str) -> ApplicationView | None:
         """subject's application with reference, or None (malformed, unknown or not theirs)."""
@@ -87,7 +99,7 @@ class ApplicationPages:
         rows = [
             {
                 "reference": application.reference,
-                "title": self.title(application.slug),
+                "title": self.title(request, application.slug),
                 "submitted_at": application.submitted_at,
                 "tag": status_tag(application.status),
             }
@@ -119,7 +131,8 @@ class ApplicationPages:
         """Render an application's page."""
         definition = self.definitions.get(application.slug)
         questions = [q for _, q in definition.questions()] if definition is not None else []
-        rows = answer_rows(questions, application.answers, application.sources)
+        lang = text_language(request, definition) if definition is not None else "en"
+        rows = answer_rows(questions, application.answers, application.sources, lang)
         for row in rows:
             if row["register"] is not None:
                 row["register"] = register_name(self.node, row["register"])
@@ -137,13 +150,23 @@ class ApplicationPages:
             "application",
             status=409 if problem else 200,
             application=application,
-            title=self.title(application.slug),
+            title=self.title(request, application.slug),
             tag=status_tag(application.status),
             rows=rows,
             history=history,
             problem=problem,
             notes=notes,
+            cancel=self.cancel_button(application),
         )
+
+    def cancel_button(self, application: ApplicationView) -> str | None:
+        """The words of the button that cancels an approved application ("Cancel this
+        visit"), when its service allows it; None otherwise."""
+        definition = self.definitions.get(application.slug)
+        cancellation = cancellation_of(definition)
+        if application.undecided or cancellation is None:
+            return None
+        return cancellation.button if withdrawable(application.status, definition) else None
 
     async def confirm_withdraw(
         self, request: Request, reference: str, subject: SignedIn
@@ -152,10 +175,16 @@ class ApplicationPages:
         application = await self.own(subject, reference)
         if application is None:
             return self.not_found(request)
-        if not application.undecided:
+        definition = self.definitions.get(application.slug)
+        if not withdrawable(application.status, definition):
             return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
+        cancellation = None if application.undecided else cancellation_of(definition)
         return self.render(
-            request, "withdraw", application=application, title=self.title(application.slug)
+            request,
+            "withdraw",
+            application=application,
+            title=self.title(request, application.slug),
+            cancellation=cancellation,
         )
 
     async def withdraw(self, request: Request, reference: str, subject: SignedIn) -> Response:
@@ -165,16 +194,22 @@ class ApplicationPages:
             return self.not_found(request)
         by = BY_HELPER if subject.acting_for else BY_PERSON
         now = datetime.now(UTC)
-        outcome = await run_step(
-            self.node.sessions,
-            lambda s: withdraw(s, subject.sub, application.reference, by, now),
-        )
+        definition = self.definitions.get(application.slug)
+        try:
+            outcome = await run_step(
+                self.node.sessions,
+                lambda s: withdraw(
+                    s, subject.sub, application.reference, by, now, definition=definition
+                ),
+            )
+        except WithdrawalRefusedError as refused:
+            return self.page(request, application, problem=str(refused))
         if outcome == "decided":
             decided = await self.own(subject, application.reference)
             return self.page(
                 request,
                 decided or application,
-                problem="This application has been decided, so it cannot be withdrawn.",
+                problem=_("This application has been decided, so it cannot be withdrawn."),
             )
         return RedirectResponse(f"{APPLICATIONS_PATH}/{application.reference}", 303)
 

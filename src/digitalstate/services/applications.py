@@ -10,7 +10,11 @@ reaches, and makes none.
 
 Statuses: submitted, in-review, approved, refused, withdrawn. Each change is an event (when,
 the status, the reason, and who: `person`, `helper`, or a staff role). A person may withdraw
-an application until it is decided.
+an application until it is decided, and an approved one too when its service registers a
+cancellation (handlers.CANCELLATIONS: a prison visit booked is cancelled this way, status
+withdrawn, the place freed in the same transaction). Staff mark one in review
+(`mark_in_review`) and decide it (`decide`); each change is one guarded statement, so changes
+made at the same moment win or lose whole.
 
 Every function takes a session and `now` and never commits: the caller owns the transaction.
 """
@@ -18,7 +22,7 @@ Every function takes a session and `now` and never commits: the caller owns the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -31,9 +35,11 @@ from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.drafts import json_text
 from digitalstate.services.handlers import (
     APPROVED,
+    CANCELLATIONS,
     DECISION_HOOKS,
     NOTES,
     REFUSED,
+    Cancellation,
     Decision,
     DecisionRefusedError,
     Note,
@@ -49,11 +55,13 @@ from digitalstate.services.references import new_reference
 
 STATUSES = ("submitted", "in-review", "approved", "refused", "withdrawn")
 UNDECIDED = frozenset({"submitted", "in-review"})
-WITHDRAWN = "withdrawn"
+SUBMITTED, IN_REVIEW, WITHDRAWN = "submitted", "in-review", "withdrawn"
 DIGITAL, ASSISTED, HELPER = "digital", "assisted", "helper"
+CHANNELS = (DIGITAL, HELPER, ASSISTED)
 BY_PERSON, BY_HELPER = "person", "helper"
 
 Withdrawal = Literal["withdrawn", "decided", "unknown"]
+Review = Literal["in-review", "not-submitted", "unknown"]
 
 
 class DraftChangedError(Exception):
@@ -145,8 +153,14 @@ def submit(
     acting_by: str | None,
     action: SubmitAction,
     now: datetime,
+    channel: str | None = None,
+    by: str | None = None,
 ) -> str:
     """Turn subject's draft into an application: answers and sources as checked; its reference.
+
+    channel and by (the first event's) default to the person's own (digital, person) or, with
+    acting_by, their helper's; a member of staff filling it in with the person passes
+    ASSISTED, their role, and their account id as acting_by.
 
     Raises DraftChangedError when the draft is gone or has another token, and IntegrityError
     (from the unique submission token) when another submit with token got there first.
@@ -162,7 +176,7 @@ def submit(
         reference=_unused_reference(session, definition.prefix),
         slug=definition.slug,
         subject=subject,
-        channel=HELPER if acting_by else DIGITAL,
+        channel=channel or (HELPER if acting_by else DIGITAL),
         acting_by=acting_by,
         answers=json_text(answers),
         sources=json_text({key: value for key, value in sources.items() if key in answers}),
@@ -174,7 +188,7 @@ def submit(
     )
     session.add(application)
     session.flush()  # the unique token: a second submit stops here
-    by = BY_HELPER if acting_by else BY_PERSON
+    by = by or (BY_HELPER if acting_by else BY_PERSON)
     session.add(
         ApplicationEvent(
             application_id=application.id, at=now, status="submitted", reason=None, by=by
@@ -247,8 +261,11 @@ def application_of(session: Session, subject: str, reference: str) -> Applicatio
     """subject's application with this reference, with its history and files; None when
     there is none (or it is someone else's)."""
     row = _own(session, subject, reference)
-    if row is None:
-        return None
+    return None if row is None else full_view(session, row)
+
+
+def full_view(session: Session, row: Application) -> ApplicationView:
+    """The application row with its history and files."""
     events = tuple(
         Event(e.at, e.status, e.reason, e.by)
         for e in session.scalars(
@@ -307,25 +324,93 @@ def event_added(
     return True
 
 
-def withdraw(session: Session, subject: str, reference: str, by: str, now: datetime) -> Withdrawal:
-    """Withdraw subject's application while it is undecided: withdrawn, decided or unknown."""
-    row = _own(session, subject, reference)
-    if row is None:
-        return "unknown"
-    # One statement that checks and changes: a decision made at the same time wins or loses
-    # whole, never half.
+def _change(
+    session: Session,
+    application_id: int,
+    allowed: Collection[str],
+    status: str,
+    *,
+    by: str,
+    now: datetime,
+    reason: str | None = None,
+) -> ApplicationEvent | None:
+    """Move the application to status, with its event, if its status now is one of allowed;
+    the event when it moved (None when not). One statement checks and changes: of two changes
+    made at the same moment (a withdrawal and a decision, two decisions), one wins whole and the
+    other changes nothing."""
     changed = session.execute(
         update(Application)
-        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
-        .values(status=WITHDRAWN, updated_at=now)
+        .where(Application.id == application_id, Application.status.in_(allowed))
+        .values(status=status, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return "decided"
-    session.add(
-        ApplicationEvent(application_id=row.id, at=now, status=WITHDRAWN, reason=None, by=by)
+        return None
+    event = ApplicationEvent(
+        application_id=application_id, at=now, status=status, reason=reason, by=by
     )
+    session.add(event)
+    return event
+
+
+def _of_service(session: Session, slug: str, reference: str) -> Application | None:
+    return session.scalar(
+        select(Application).where(Application.slug == slug, Application.reference == reference)
+    )
+
+
+def cancellation_of(definition: ServiceDefinition | None) -> Cancellation | None:
+    """The cancellation definition's action registers, if any (None: withdrawing only)."""
+    if definition is None or definition.submit is None:
+        return None
+    return CANCELLATIONS.get(definition.submit.action)
+
+
+def withdrawable(status: str, definition: ServiceDefinition | None) -> bool:
+    """True when the person may withdraw an application of definition in status: while it is
+    undecided, or approved when its service registers a cancellation."""
+    return status in UNDECIDED or (status == APPROVED and cancellation_of(definition) is not None)
+
+
+def withdraw(
+    session: Session,
+    subject: str,
+    reference: str,
+    by: str,
+    now: datetime,
+    *,
+    definition: ServiceDefinition | None = None,
+) -> Withdrawal:
+    """Withdraw subject's application while it is undecided (or approved, when definition's
+    action registers a cancellation, whose run goes in this transaction): withdrawn, decided
+    or unknown. A cancellation that refuses raises WithdrawalRefusedError: the caller rolls
+    back."""
+    row = _own(session, subject, reference)
+    if row is None:
+        return "unknown"
+    before = row.status
+    if not withdrawable(before, definition):
+        return "decided"
+    allowed = UNDECIDED if before in UNDECIDED else frozenset({before})
+    event = _change(session, row.id, allowed, WITHDRAWN, by=by, now=now)
+    if event is None:
+        return "decided"
+    cancellation = cancellation_of(definition)
+    if cancellation is not None and definition is not None:
+        session.refresh(row)
+        event.reason = cancellation.run(session, row, definition, before, now)
     return "withdrawn"
+
+
+def mark_in_review(session: Session, slug: str, reference: str, by: str, now: datetime) -> Review:
+    """Mark the submitted application reference of service slug as in review (by: the staff
+    role): in-review, not-submitted (in review already, decided or withdrawn) or unknown."""
+    row = _of_service(session, slug, reference)
+    if row is None:
+        return "unknown"
+    if _change(session, row.id, (SUBMITTED,), IN_REVIEW, by=by, now=now) is None:
+        return "not-submitted"
+    return "in-review"
 
 
 Decided = Literal["decided", "already-decided", "unknown"]
@@ -343,39 +428,26 @@ def decide(
     the service's decision hook in the same transaction: decided, already-decided or unknown.
 
     A refusal needs a reason. A hook that cannot carry the decision out raises
-    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept.
+    DecisionRefusedError: the caller rolls the transaction back, so nothing of it is kept. The
+    note a hook returns ("Visit booked: ...") is the event's reason when the decision has none.
     """
     if decision.status not in (APPROVED, REFUSED):
         raise ValueError(f"a decision is approved or refused, not {decision.status!r}")
     if decision.status == REFUSED and not (decision.reason or "").strip():
         raise DecisionRefusedError("Enter the reason for refusing the application")
-    row = session.scalar(
-        select(Application).where(Application.slug == slug, Application.reference == reference)
-    )
+    row = _of_service(session, slug, reference)
     if row is None:
         return "unknown"
-    # One statement that checks and changes, as withdraw: a withdrawal or another decision at
-    # the same time wins or loses whole.
-    changed = session.execute(
-        update(Application)
-        .where(Application.id == row.id, Application.status.in_(UNDECIDED))
-        .values(status=decision.status, updated_at=now)
-        .execution_options(synchronize_session=False)
+    event = _change(
+        session, row.id, UNDECIDED, decision.status, by=decision.by, now=now, reason=decision.reason
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if event is None:
         return "already-decided"
-    session.add(
-        ApplicationEvent(
-            application_id=row.id,
-            at=now,
-            status=decision.status,
-            reason=decision.reason,
-            by=decision.by,
-        )
-    )
     action = definition.submit.action if definition.submit is not None else None
     hook = DECISION_HOOKS.get(action) if action is not None else None
     if hook is not None:
         session.refresh(row)
-        hook(session, row, definition, decision, now)
+        note = hook(session, row, definition, decision, now)
+        if note and not (decision.reason or "").strip():
+            event.reason = note
     return "decided"

@@ -203,6 +203,10 @@ class ServiceDefinition(_Part):
         """The question whose id is question_id."""
         return next((q for _, q in self.questions() if q.id == question_id), None)
 
+    def question_page(self, question_id: str) -> Page | None:
+        """The page that asks the question question_id."""
+        return next((p for p, q in self.questions() if q.id == question_id), None)
+
     def entry(self, member: str) -> ServiceEntry:
         """The service as member runs it."""
         return ServiceEntry(

@@ -2,13 +2,14 @@
 
 Dates are written the GOV.UK way ('1 April 1960', '1 Ebrill 1960'), money with its pound sign
 ('£12.50', '£600'), a National Insurance number in pairs ('QQ 12 34 56 C'), an address as its
-lines, and a slot (an ISO date and time the service offered) as 'Monday 4 May 2026, 2pm'.
+lines, and a slot (an ISO date and time the service offered) as 'Monday 4 May 2026, 2pm', or
+one with an end ('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from digitalstate.registers.domain import format_nino
@@ -66,6 +67,7 @@ WORDS = {
         "account": "Account number",
         "am": "am",
         "pm": "pm",
+        "to": "to",
     },
     "cy": {
         "yes": "Ie",
@@ -75,6 +77,7 @@ WORDS = {
         "account": "Rhif cyfrif",
         "am": "yb",
         "pm": "yp",
+        "to": "i",
     },
 }
 
@@ -93,17 +96,26 @@ def display_date(value: date, lang: str = "en") -> str:
     return f"{value.day} {MONTH_NAMES.get(lang, MONTH_NAMES['en'])[value.month - 1]} {value.year}"
 
 
+def _clock(moment: datetime | time, lang: str) -> str:
+    """'2pm', '10:30am' ('2yp', '10:30yb' in Welsh)."""
+    hour = moment.hour % 12 or 12
+    minutes = f":{moment.minute:02d}" if moment.minute else ""
+    return f"{hour}{minutes}{_words(lang)['am' if moment.hour < 12 else 'pm']}"
+
+
 def display_slot(value: str, lang: str = "en") -> str:
-    """An offered time ('2026-05-04T14:00') as 'Monday 4 May 2026, 2pm'; others as they are."""
+    """An offered time ('2026-05-04T14:00') as 'Monday 4 May 2026, 2pm'; with its end
+    ('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'. What follows a '#' is
+    the source's own name for the slot ('...#17') and is not shown. Others as they are."""
+    start, _, end = value.split("#", 1)[0].partition("/")
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(start)
+        until = time.fromisoformat(end) if end else None
     except ValueError:
         return value
     day = DAY_NAMES.get(lang, DAY_NAMES["en"])[moment.weekday()]
-    hour = moment.hour % 12 or 12
-    minutes = f":{moment.minute:02d}" if moment.minute else ""
-    half = _words(lang)["am" if moment.hour < 12 else "pm"]
-    return f"{day} {display_date(moment.date(), lang)}, {hour}{minutes}{half}"
+    shown = f"{day} {display_date(moment.date(), lang)}, {_clock(moment, lang)}"
+    return shown if until is None else f"{shown} {_words(lang)['to']} {_clock(until, lang)}"
 
 
 def display_money(pence: int) -> str:

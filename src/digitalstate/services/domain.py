@@ -7,6 +7,7 @@ federation document's catalogue must name the service's purpose and fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from digitalstate.federation.domain import Catalogue, FederationDocument
 
@@ -42,3 +43,24 @@ def catalogue_problem(
     if elsewhere:
         return "fields", f"{', '.join(elsewhere)} not held by {entry.holder!r} (holder)"
     return None
+
+
+ASSISTED_DECIDER = "manager"
+"""The role that decides an application a member of staff filled in with the person."""
+
+
+def decision_barred(
+    role: str, staff_id: str, channel: str, acting_by: str | None
+) -> Literal["role", "own"] | None:
+    """Why a member of staff (role, account staff_id) may not decide an application of channel
+    filled in by acting_by; None when they may.
+
+    An application made with staff help (assisted) has no sign-in of the person behind it,
+    only what a member of staff typed: a manager decides it ("role"), and never the one who
+    filled it in ("own"). Any member of staff decides the others.
+    """
+    if channel != "assisted":
+        return None
+    if role != ASSISTED_DECIDER:
+        return "role"
+    return "own" if staff_id == acting_by else None

@@ -42,6 +42,7 @@ class Draft:
     language: str
     submission_token: str
     updated_at: datetime
+    held_by: str | None = None  # the staff account filling it in with the person (assisted)
 
 
 def _view(row: ServiceDraft) -> Draft:
@@ -55,6 +56,7 @@ def _view(row: ServiceDraft) -> Draft:
         language=row.language,
         submission_token=row.submission_token,
         updated_at=row.updated_at,
+        held_by=row.held_by,
     )
 
 
@@ -71,9 +73,22 @@ def find_draft(session: Session, subject: str, slug: str) -> Draft | None:
     return None if row is None else _view(row)
 
 
-def open_draft(session: Session, subject: str, slug: str, now: datetime, language: str) -> Draft:
+def open_draft(
+    session: Session,
+    subject: str,
+    slug: str,
+    now: datetime,
+    language: str,
+    *,
+    held_by: str | None = None,
+    consent: str | None = None,
+) -> Draft:
     """subject's draft of slug, made empty if there is none (two at once: the second fails on
-    the unique (subject, slug) with IntegrityError, and its caller finds the first's)."""
+    the unique (subject, slug) with IntegrityError, and its caller finds the first's).
+
+    held_by: the staff account that fills a new draft in with the person (assisted digital);
+    consent: what a new draft starts with (DECLINED: the answers are typed, never pre-filled).
+    """
     row = _row(session, subject, slug)
     if row is None:
         row = ServiceDraft(
@@ -82,15 +97,26 @@ def open_draft(session: Session, subject: str, slug: str, now: datetime, languag
             slug=slug,
             answers="{}",
             sources="{}",
-            consent=None,
+            consent=consent,
             language=language,
             submission_token=secrets.token_urlsafe(32),
             created_at=now,
             updated_at=now,
+            held_by=held_by,
         )
         session.add(row)
         session.flush()
     return _view(row)
+
+
+def drafts_held_by(session: Session, staff_id: str) -> list[Draft]:
+    """The drafts the staff account staff_id is filling in with people, newest change first."""
+    rows = session.scalars(
+        select(ServiceDraft)
+        .where(ServiceDraft.held_by == staff_id)
+        .order_by(ServiceDraft.updated_at.desc(), ServiceDraft.id)
+    )
+    return [_view(row) for row in rows]
 
 
 def save_answers(

@@ -11,6 +11,8 @@ from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.services.api import make_api_router
 from digitalstate.services.application_pages import make_applications_router
+from digitalstate.services.assisted_pages import ASSISTED_PATH, make_assisted_router
+from digitalstate.services.casework_pages import QUEUE_PATH, make_casework_router
 from digitalstate.services.definitions import (
     ServiceDefinitionError,
     check_against,
@@ -20,14 +22,17 @@ from digitalstate.services.handlers import unregistered
 from digitalstate.services.journey_pages import make_journey_router
 from digitalstate.services.journeys import Journey, upload_body_limit
 from digitalstate.services.pages import make_pages_router
+from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.hardening import allow_larger_body
+from digitalstate.web.i18n import N_
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Read every service the node's [services] files declare (the node does not start if
     one is unusable, two share a slug, or one names an action or slot source no code here
-    runs); add the pages of every service with pages, /applications, the JSON API, and the
-    "check your details" pages of the first service without pages, if any."""
+    runs); add the pages of every service with pages, /applications, the staff's queue, case
+    and assisted digital pages (under /staff), the JSON API, and the "check your details"
+    pages of the first service without pages, if any."""
     files = node.settings.service_files
     if not files:
         return  # a node that declares no service shows no service pages
@@ -62,19 +67,26 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         _allow_uploads(app, node, journeys)
         app.include_router(make_journey_router(node, templates, journeys))
         app.include_router(make_applications_router(node, templates, definitions))
+        app.include_router(make_casework_router(node, templates, definitions))
+        app.include_router(make_assisted_router(node, templates, journeys))
+        add_staff_link(app, QUEUE_PATH, N_("Applications"))
+        add_staff_link(app, ASSISTED_PATH, N_("Help someone apply (assisted digital)"))
     details = simple[0].slug if simple else None
     app.include_router(make_api_router(node, definitions, details))
 
 
 def _allow_uploads(app: FastAPI, node: NodeRuntime, journeys: list[Journey]) -> None:
-    """Let each page with file questions take bodies as large as its files may be."""
+    """Let each page with file questions take bodies as large as its files may be, on the
+    person's pages and on staff's assisted digital pages."""
     cap = node.settings.services.max_upload_bytes
     base = node.settings.web.max_body_bytes
     for journey in journeys:
         for page in journey.definition.pages:
             if journey.file_questions(page):
-                path = f"{journey.path}/{page.id}"
-                allow_larger_body(app, path, upload_body_limit(page, cap, base))
+                limit = upload_body_limit(page, cap, base)
+                allow_larger_body(app, f"{journey.path}/{page.id}", limit)
+                assisted = f"{ASSISTED_PATH}/{journey.slug}/{{case}}/{page.id}"
+                allow_larger_body(app, assisted, limit)
 
 
 FEATURE = Feature(name="services", roles=frozenset({"service"}), install=install)

@@ -41,6 +41,7 @@ from digitalstate.registers.domain import (
 from digitalstate.services.display import capitalise, display_answer
 from digitalstate.services.filetypes import Upload, check_upload
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import N_, PSEUDO, _, current_language
 
 MAX_INPUT = 20_000  # characters of any one input, before a question's own limit applies
 MAX_ITEMS = 200  # values of any one input (checkboxes, slots)
@@ -100,6 +101,17 @@ MONTHS = [
 ]
 
 
+# A date with parts missing: what its error message names (GOV.UK's date input pattern).
+MUST_INCLUDE = {
+    "day": N_("%(subject)s must include a day"),
+    "month": N_("%(subject)s must include a month"),
+    "year": N_("%(subject)s must include a year"),
+    "day and month": N_("%(subject)s must include a day and month"),
+    "day and year": N_("%(subject)s must include a day and year"),
+    "month and year": N_("%(subject)s must include a month and year"),
+}
+
+
 def input_names(question: Question) -> tuple[str, ...]:
     """The names of the form inputs a question is read from."""
     parts = PARTS.get(question.type)
@@ -131,10 +143,25 @@ def _invalid(message: str, part: str | None = None) -> Invalid:
     return Invalid((Problem(message, part),))
 
 
-def _blank(question: Question, verb: str = "Enter") -> Parsed:
+def _named(question: Question, message: str) -> str:
+    """message, a pattern that names question's answer (%(subject)s), in the page's language
+    when the service words the question in it (and in the pseudo-locale), else in English:
+    a Welsh pattern never holds an English name. Only "Enter ...", "Select ..." and "Select
+    yes if ..." are such patterns: the messages that put the name elsewhere in the sentence
+    ("... must be a real date") are patterns Welsh cannot follow (the name takes a mutation or
+    a contraction from the words before it), so they name it in English and stay English
+    (docs/i18n.md)."""
+    language = current_language()
+    if language == PSEUDO or language in question.label:
+        return _(message) % {"subject": question.subject(language)}
+    return message % {"subject": question.subject()}
+
+
+def _blank(question: Question, select: bool = False) -> Parsed:
     if not question.required:
         return Answer(None)
-    return _invalid(f"{verb} {question.subject()}")
+    message = N_("Select %(subject)s") if select else N_("Enter %(subject)s")
+    return _invalid(_named(question, message))
 
 
 # --- text and numbers ----------------------------------------------------------------------
@@ -168,7 +195,8 @@ def parse_long_text(question: Question, form: Form, _today: date) -> Parsed:
 
 def _too_long(question: Question) -> Invalid:
     subject = capitalise(question.subject())
-    return _invalid(f"{subject} must be {question.text_limit} characters or less")
+    message = _("%(subject)s must be %(num)d characters or less")
+    return _invalid(message % {"subject": subject, "num": question.text_limit})
 
 
 def _range_problem(question: Question, value: int, money: bool) -> Invalid | None:
@@ -239,23 +267,25 @@ def parse_date(question: Question, form: Form, today: date) -> Parsed:
         for part in PARTS["date"]
     }
     subject = capitalise(question.subject())
+    real = _("%(subject)s must be a real date") % {"subject": subject}
     missing = [part for part, text in texts.items() if not text]
     if len(missing) == 3:
         return _blank(question)
     if missing:
         named = " and ".join(missing) if len(missing) == 2 else missing[0]
-        return _invalid(f"{subject} must include a {named}", missing[0])
+        message = _(MUST_INCLUDE[named]) % {"subject": subject}
+        return _invalid(message, missing[0])
     day, month, year = texts["day"], _month(texts["month"]), texts["year"]
     if not day.isdigit() or len(day) > 2:
-        return _invalid(f"{subject} must be a real date", "day")
+        return _invalid(real, "day")
     if month is None:
-        return _invalid(f"{subject} must be a real date", "month")
+        return _invalid(real, "month")
     if not year.isdigit() or len(year) != 4:
-        return _invalid("Year must include 4 numbers", "year")
+        return _invalid(_("Year must include 4 numbers"), "year")
     try:
         moment = date(int(year), month, int(day))
     except ValueError:
-        return _invalid(f"{subject} must be a real date", "day")
+        return _invalid(real, "day")
     if moment < EARLIEST_DATE:
         return _invalid(f"{subject} must be on or after 1 January 1900", "year")
     if moment >= DATE_BOUND:
@@ -283,9 +313,9 @@ def parse_choice(question: Question, form: Form, _today: date) -> Parsed:
     """One of the question's choices (radios, select): its value."""
     value = _text(form, question.id)
     if not value:
-        return _blank(question, "Select")
+        return _blank(question, select=True)
     if value not in {choice.value for choice in question.choices or ()}:
-        return _invalid(f"Select {question.subject()}")
+        return _invalid(_named(question, N_("Select %(subject)s")))
     return Answer(value)
 
 
@@ -295,7 +325,7 @@ def _choose_many(
     if chosen is None:
         return _invalid(f"Select {question.subject()}")
     if not chosen:
-        return _blank(question, "Select")
+        return _blank(question, select=True)
     if any(value not in offered for value in chosen):
         return _invalid(f"Select {question.subject()} from the list")  # noqa: S608 (not SQL)
     picked = [value for value in offered if value in set(chosen)]  # in the order offered
@@ -318,8 +348,8 @@ def parse_yes_no(question: Question, form: Form, _today: date) -> Parsed:
     if not question.required and not value:
         return Answer(None)
     if question.error_name is None:
-        return _invalid("Select yes or no")
-    return _invalid(f"Select yes if {question.subject()}")
+        return _invalid(_("Select yes or no"))
+    return _invalid(_named(question, N_("Select yes if %(subject)s")))
 
 
 # --- identifiers and contact details -------------------------------------------------------

@@ -9,10 +9,17 @@ services name one that is not registered refuses to start (`unregistered`), and 
 `/readyz` says which.
 
 A submission action runs in the transaction that stores the application, so the application
-and whatever the action records are kept together or not at all. A decision hook, registered
-under the same name as the service's action, runs in the transaction of a staff decision
-(services/applications.decide): what it records (a register entry, a confirmed slot) is kept
-with the decision or not at all, and a hook that refuses (DecisionRefusedError) stops it.
+and whatever the action records are kept together or not at all; an action that finds an
+answer wrong (a prisoner who is not in the prison's register) raises SubmissionRefusedError
+naming the question, and the person sees that question's page with the error, nothing kept.
+A decision hook, registered under the same name as the service's action, runs in the
+transaction of a staff decision (services/applications.decide): what it records (a register
+entry, a confirmed slot) is kept with the decision or not at all, a hook that refuses
+(DecisionRefusedError) stops it, and the note it returns ("Visit booked: ...") is kept as the
+decision's reason when staff gave none. A cancellation, registered under the action's name
+too, runs in the transaction of every withdrawal of the service's applications, and lets the
+person cancel an approved one as well (a prison visit booked): it undoes what the decision
+hook kept.
 
 A slot source is asked, at each page that shows its question and again at submission, what it
 offers now: a choice it no longer offers is refused then.
@@ -57,6 +64,16 @@ class Outcome:
 SubmitAction = Callable[[Session, Application, ServiceDefinition, datetime], Outcome]
 
 
+class SubmissionRefusedError(Exception):
+    """An answer the submission action cannot take: the question's id and the message the
+    person sees by it (GOV.UK error pattern); nothing of the submission is kept."""
+
+    def __init__(self, question: str, message: str) -> None:
+        super().__init__(message)
+        self.question = question
+        self.message = message
+
+
 @dataclass(frozen=True)
 class SlotRequest:
     """What a slot source is asked with: the node, the service, the person and their answers."""
@@ -88,7 +105,28 @@ class DecisionRefusedError(Exception):
     """A decision the service's hook cannot carry out; str() says why, for the staff member."""
 
 
-DecisionHook = Callable[[Session, Application, ServiceDefinition, Decision, datetime], None]
+# Returns a note of what it did ("Visit booked: ..."), kept as the reason of the decision's
+# event when staff gave none (None: nothing to add).
+DecisionHook = Callable[[Session, Application, ServiceDefinition, Decision, datetime], str | None]
+
+
+class WithdrawalRefusedError(Exception):
+    """A withdrawal the service's cancellation cannot carry out; str() says why, for the person."""
+
+
+# Given the status the application had before (submitted, in-review or approved); returns a
+# note kept as the reason of the withdrawal's event (None: none).
+WithdrawalHook = Callable[[Session, Application, ServiceDefinition, str, datetime], str | None]
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What withdrawing an application of a service also does (run, in the withdrawal's
+    transaction), and the wording of cancelling one that was approved, which it allows."""
+
+    run: WithdrawalHook
+    button: str  # "Cancel this visit"
+    question: str  # "Are you sure you want to cancel this visit?"
 
 
 @dataclass(frozen=True)
@@ -167,6 +205,7 @@ DECISION_HOOKS: Registry[DecisionHook] = Registry("decision hook")
 ELIGIBILITY: Registry[EligibilityCheck] = Registry("eligibility check")
 NOTES: Registry[ApplicationNotes] = Registry("application notes")
 WAKES: Registry[tuple[str, ...]] = Registry("events to set after a submission")
+CANCELLATIONS: Registry[Cancellation] = Registry("cancellation")
 
 
 def unregistered(definition: ServiceDefinition) -> str | None:

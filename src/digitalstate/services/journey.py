@@ -132,22 +132,31 @@ class Row:
     change: str  # a path: /services/<slug>/<page>?return=check#<first input>
 
 
-def change_link(definition: ServiceDefinition, page: Page, question: Question) -> str:
-    """Where the change link of question goes: its page, back to check your answers after."""
+def change_link(
+    definition: ServiceDefinition, page: Page, question: Question, base: str | None = None
+) -> str:
+    """Where the change link of question goes: its page (under base, the journey's pages:
+    /services/<slug> by default), back to check your answers after."""
     anchor = input_names(question)[0]
-    return f"/services/{definition.slug}/{page.id}?{RETURN_TO_CHECK}#{anchor}"
+    where = base or f"/services/{definition.slug}"
+    return f"{where}/{page.id}?{RETURN_TO_CHECK}#{anchor}"
 
 
 def check_answers_rows(
-    definition: ServiceDefinition, answers: Answers, today: date, lang: str = "en"
+    definition: ServiceDefinition,
+    answers: Answers,
+    today: date,
+    lang: str = "en",
+    base: str | None = None,
 ) -> list[Row]:
-    """The rows of check your answers: every question of the pages shown, in order."""
+    """The rows of check your answers: every question of the pages shown, in order (change
+    links under base, as change_link)."""
     return [
         Row(
             question=question.id,
             label=question.label.text(lang),
             value=display_answer(question, answers.get(question.id), lang),
-            change=change_link(definition, page, question),
+            change=change_link(definition, page, question, base),
         )
         for page in visible_pages(definition, answers, today)
         for question in page.questions

@@ -11,18 +11,27 @@ A question that a register's value can answer is offered the value the service h
 the person's consent ("use the address we already hold"); a person who has not been asked is
 sent to the charter's consent screen first, from the start of the journey, and one who says no
 types their answers. Only what the person confirmed is kept, with where it came from.
+
+The question pages, check your answers, submitting, the confirmation and not-eligible are one
+implementation (`JourneyFlow`) for two zones: the person's own pages here, and the staff's
+assisted digital pages (services/assisted_pages.py), where a member of staff fills the journey
+in with a person. An `Applicant` says, for a request, whose draft it is, who acts, and where
+the journey's pages are.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -31,6 +40,7 @@ from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.domain import field_label
 from digitalstate.services.applications import (
+    ASSISTED,
     DraftChangedError,
     application_of,
     by_token,
@@ -49,7 +59,13 @@ from digitalstate.services.drafts import (
 )
 from digitalstate.services.fields import Problem, form_values
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import ELIGIBILITY, SUBMIT_ACTIONS, WAKES, Stop
+from digitalstate.services.handlers import (
+    ELIGIBILITY,
+    SUBMIT_ACTIONS,
+    WAKES,
+    Stop,
+    SubmissionRefusedError,
+)
 from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
@@ -70,6 +86,7 @@ from digitalstate.services.journeys import (
     register_name,
     slots_gone,
     take_answers,
+    text_language,
 )
 from digitalstate.services.presenter import (
     HeldValue,
@@ -82,6 +99,7 @@ from digitalstate.services.returns import RETURN_STATUS, remember_request, take_
 from digitalstate.services.service import ServiceError, copy_for, refresh_copy, request_consent
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import FORM_MAX_FIELDS, form_text, read_form
+from digitalstate.web.i18n import _
 from digitalstate.web.session import (
     CSRF_FIELD,
     CSRF_SESSION_KEY,
@@ -96,10 +114,39 @@ SignedIn = Annotated[Subject, Depends(require_subject)]
 # ?return=check: the page was reached from a change link of check your answers.
 ReturnTo = Annotated[str, Query(alias="return", max_length=10)]
 PENDING_KEY = "journey_consent_request:{slug}"
+# Run in the transaction that makes the application, with its reference (a staff log entry).
+Submitted = Callable[[Session, str, datetime], None]
+# One of JourneyFlow's pages, for a journey and an applicant.
+JourneyPage = Callable[[Request, "Journey", "Applicant"], Awaitable[Response]]
 
 
-class JourneyPages:
-    """The route handlers of every declared service's pages on one node."""
+@dataclass(frozen=True)
+class Applicant:
+    """Whom a journey's pages are filled in for, who acts, and where its pages are."""
+
+    subject: str  # the draft's and application's key: this node's pseudonym for the person
+    base: str  # the journey's pages: /services/<slug> (or an assisted case's, under /staff)
+    start: str  # where the first page's back link goes
+    acting_by: str | None = None  # a helper's pseudonym here, or the staff account (assisted)
+    channel: str | None = None  # None: digital, or helper with acting_by (applications.submit)
+    by: str | None = None  # the first event's by (None: person, or helper)
+    prefill: bool = True  # offer the register's values held under the person's consent
+    submitted: Submitted | None = None
+
+    @property
+    def assisted(self) -> bool:
+        """True when a member of staff fills the journey in with the person."""
+        return self.channel == ASSISTED
+
+
+def person(journey: Journey, subject: Subject) -> Applicant:
+    """The signed-in person (or their helper) on the journey's own pages."""
+    return Applicant(subject.sub, journey.path, journey.path, acting_by=subject.acting_for)
+
+
+class JourneyFlow:
+    """A journey's question pages, check your answers, submission, confirmation and
+    not-eligible, for whichever Applicant a zone's routes give."""
 
     def __init__(
         self,
@@ -127,10 +174,17 @@ class JourneyPages:
         template: str,
         journey: Journey | None,
         status: int = 200,
+        who: Applicant | None = None,
         **context: Any,
     ) -> Response:
         """A page of services/journey/ with what every one shows."""
-        base = {"node": self.node.settings.node, "journey": journey, "lang": "en"}
+        base = {
+            "node": self.node.settings.node,
+            "journey": journey,
+            "lang": text_language(request, journey.definition) if journey else "en",
+            "path": who.base if who is not None else (journey.path if journey else ""),
+            "assisted": who is not None and who.assisted,
+        }
         return self.templates.TemplateResponse(
             request, f"services/journey/{template}.html", base | context, status_code=status
         )
@@ -139,55 +193,428 @@ class JourneyPages:
         """The 404 page: nothing here for this person (unknown, or someone else's)."""
         context = {
             "status": 404,
-            "title": "Page not found",
-            "detail": "If you typed the web address, check it is correct.",
+            "title": _("Page not found"),
+            "detail": _("If you typed the web address, check it is correct."),
         }
         return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
 
-    def resume(self, journey: Journey, answers: Mapping[str, Any]) -> str:
+    def resume(self, journey: Journey, who: Applicant, answers: Mapping[str, Any]) -> str:
         """Where a person with these answers carries on: the page that stops them, the first
         page not yet answered, or check your answers."""
         today = self.today()
-        if self.stopped(journey, answers) is not None:
-            return f"{journey.path}/not-eligible"
+        if self.eligibility_stop(journey, answers) is not None:
+            return f"{who.base}/not-eligible"
         page = first_unanswered(journey.definition, answers, today)
-        return f"{journey.path}/{page.id if page else CHECK_PAGE}"
+        return f"{who.base}/{page.id if page else CHECK_PAGE}"
 
-    def stopped(self, journey: Journey, answers: Mapping[str, Any]) -> Stop | None:
+    def eligibility_stop(
+        self, journey: Journey, answers: Mapping[str, Any], lang: str = "en"
+    ) -> Stop | None:
         """What stops a person with these answers: the first declared eligibility rule that
-        holds, else the rule the service's action computes (handlers.ELIGIBILITY); None when
-        nothing does."""
+        holds (its reason in lang), else the rule the service's action computes
+        (handlers.ELIGIBILITY); None when nothing does."""
         today = self.today()
         definition = journey.definition
         declared = eligibility(definition, answers, today)
         if declared is not None:
             rule = definition.eligibility[declared.rule]
             tested = tuple(leaf.question or "" for leaf in rule.condition.leaves())
-            return Stop(declared.reason.text("en"), tested)
+            return Stop(declared.reason.text(lang), tested)
         check = ELIGIBILITY.get(definition.submit.action) if definition.submit else None
         if check is None:
             return None
         return check(definition, submitted_answers(definition, answers, today), today)
 
-    async def draft(self, journey: Journey, subject: Subject) -> Draft | None:
-        """The person's draft of journey, or None."""
+    async def draft(self, journey: Journey, who: Applicant) -> Draft | None:
+        """The applicant's draft of journey, or None."""
         return await run_step(
-            self.node.sessions, lambda s: find_draft(s, subject.sub, journey.slug)
+            self.node.sessions, lambda s: find_draft(s, who.subject, journey.slug)
         )
 
-    async def open(self, journey: Journey, subject: Subject) -> Draft:
-        """The person's draft of journey, made if there is none."""
+    async def open(self, journey: Journey, who: Applicant) -> Draft:
+        """The applicant's draft of journey, made if there is none."""
         now = self.clock()
 
         def step(session: Any) -> Draft:
-            return open_draft(session, subject.sub, journey.slug, now, "en")
+            return open_draft(session, who.subject, journey.slug, now, "en")
 
         try:
             return await run_step(self.node.sessions, step)
         except IntegrityError:  # made at the same moment by another request: use that one
             return await run_step(self.node.sessions, step)
 
-    # --- start, consent ---------------------------------------------------------------------
+    async def held(self, journey: Journey, who: Applicant) -> dict[str, HeldValue]:
+        """The register's values the applicant may take as answers (none when typed)."""
+        if not who.prefill:
+            return {}
+        return await held_values(self.node, journey, who.subject, self.today())
+
+    # --- question pages ---------------------------------------------------------------------
+
+    def lookup(self, slug: str, page_id: str) -> tuple[Journey, Page] | None:
+        """The journey and page at /services/<slug>/<page_id>."""
+        journey = self.journeys.get(slug)
+        page = journey.definition.page(page_id) if journey is not None else None
+        return None if journey is None or page is None else (journey, page)
+
+    async def in_turn(
+        self, journey: Journey, page: Page, who: Applicant
+    ) -> tuple[Draft | None, Response | None]:
+        """The applicant's draft, and where to go instead of page (None: page may be shown)."""
+        draft = await self.draft(journey, who)
+        answers = draft.answers if draft is not None else {}
+        elsewhere = self.out_of_turn(journey, who, page, answers)
+        return draft, None if elsewhere is None else RedirectResponse(elsewhere, 303)
+
+    def out_of_turn(
+        self, journey: Journey, who: Applicant, page: Page, answers: Mapping[str, Any]
+    ) -> str | None:
+        """Where to go instead of page: it is not shown for these answers, or comes after the
+        first page not yet answered. None: page may be shown."""
+        today = self.today()
+        shown = [p.id for p in visible_pages(journey.definition, answers, today)]
+        if page.id not in shown:
+            return self.resume(journey, who, answers)
+        first = first_unanswered(journey.definition, answers, today)
+        if first is not None and shown.index(page.id) > shown.index(first.id):
+            return f"{who.base}/{first.id}"
+        return None
+
+    async def show_page(
+        self, request: Request, journey: Journey, page: Page, who: Applicant, back_to: str
+    ) -> Response:
+        """A question page, showing the answers saved."""
+        draft, elsewhere = await self.in_turn(journey, page, who)
+        if elsewhere is not None:
+            return elsewhere
+        return await self.show_saved(request, journey, page, who, draft, {}, back_to)
+
+    async def show_saved(
+        self,
+        request: Request,
+        journey: Journey,
+        page: Page,
+        who: Applicant,
+        draft: Draft | None,
+        problems: Mapping[str, Sequence[Problem]],
+        back_to: str,
+    ) -> Response:
+        """Render a question page with the answers saved in draft, and problems."""
+        answers = draft.answers if draft is not None else {}
+        held = await self.held(journey, who)
+        values: dict[str, Any] = {}
+        choices: dict[str, str] = {}
+        sources: Mapping[str, Any] = draft.sources if draft is not None else {}
+        for question in page.questions:
+            from_register = sources.get(question.id, ENTERED) != ENTERED
+            if question.id in held and question.id in answers:
+                choices[question.id] = "yes" if from_register else "no"
+            if not from_register:
+                values.update(form_values(question, answers.get(question.id)))
+        return await self.show_question(
+            request, journey, page, who, answers, held, values, choices, problems, back_to
+        )
+
+    async def show_question(
+        self,
+        request: Request,
+        journey: Journey,
+        page: Page,
+        who: Applicant,
+        answers: Mapping[str, Any],
+        held: Mapping[str, HeldValue],
+        values: Mapping[str, Any],
+        choices: Mapping[str, str],
+        problems: Mapping[str, Sequence[Problem]],
+        back_to: str,
+    ) -> Response:
+        """Render a question page with values and problems."""
+        lang = text_language(request, journey.definition)
+        single = len(page.questions) == 1
+        now_offered = await offered(
+            self.node, journey, page.questions, who.subject, answers, self.today()
+        )
+        fields = []
+        for question in page.questions:
+            own = problems.get(question.id, ())
+            view = question_view(
+                capped(question, self.upload_cap),
+                values=values,
+                problems=own,
+                heading=single and question.id not in held,
+                lang=lang,
+                offered=now_offered.get(question.id, ()),
+                stored=answers.get(question.id) if question.type == "file" else None,
+            )
+            if question.id in held:
+                view["held"] = held_view(
+                    question,
+                    held[question.id],
+                    choices.get(question.id),
+                    own,
+                    heading=single,
+                    lang=lang,
+                )
+            fields.append(view)
+        before = previous_page(journey.definition, answers, page.id, self.today())
+        back = f"{who.base}/{before.id}" if before is not None else who.start
+        if back_to == "check":
+            back = f"{who.base}/{CHECK_PAGE}"
+        query = "?return=check" if back_to == "check" else ""
+        return self.render(
+            request,
+            "question",
+            journey,
+            status=400 if problems else 200,
+            who=who,
+            page=page,
+            heading=not single,
+            fields=fields,
+            errors=error_list(page.questions, problems),
+            back=back,
+            action=f"{who.base}/{page.id}{query}",
+            multipart=bool(journey.file_questions(page)),
+        )
+
+    async def post_page(
+        self,
+        request: Request,
+        found: tuple[Journey, Page] | None,
+        who: Applicant | None,
+        back_to: str,
+    ) -> Response:
+        """Check a page's answers: save them and go on, or show the page with its errors
+        (nothing for who None: no such journey or draft here)."""
+        files = len(found[0].file_questions(found[1])) if found is not None else 0
+        bound = form_bound(found[1]) if found is not None else FORM_MAX_FIELDS
+        form = await read_form(request, max_files=files, max_fields=bound)
+        try:
+            if not csrf_matches(request.session.get(CSRF_SESSION_KEY), form.get(CSRF_FIELD)):
+                raise CsrfRejectedError
+            if found is None or who is None:
+                return self.not_found(request)
+            return await self.take_page(request, *found, who, form, back_to)
+        finally:
+            await form.close()  # the uploads' temporary files
+
+    async def take_page(
+        self,
+        request: Request,
+        journey: Journey,
+        page: Page,
+        who: Applicant,
+        form: FormData,
+        back_to: str,
+    ) -> Response:
+        """The answers of page in form: saved, then the next page; or the page with errors."""
+        slug = journey.slug
+        draft, elsewhere = await self.in_turn(journey, page, who)
+        if elsewhere is not None:
+            return elsewhere
+        answers = draft.answers if draft is not None else {}
+        today = self.today()
+        held = await self.held(journey, who)
+        now_offered = await offered(self.node, journey, page.questions, who.subject, answers, today)
+        uploads = await self.uploads(journey, page, form)
+        # Every text value of each input, in order (checkboxes send one input many times).
+        posted = {
+            name: [value for value in form.getlist(name) if isinstance(value, str)] for name in form
+        }
+        taken = take_answers(
+            page,
+            posted,
+            saved=answers,
+            held=held,
+            offered=now_offered,
+            uploads=uploads,
+            today=today,
+            cap=self.upload_cap,
+        )
+        if taken.problems:
+            choices = {q.id: form_text(form, held_input(q)) for q in page.questions if q.id in held}
+            return await self.show_question(
+                request,
+                journey,
+                page,
+                who,
+                answers,
+                held,
+                posted,
+                choices,
+                taken.problems,
+                back_to,
+            )
+        now = self.clock()
+        await run_step(
+            self.node.sessions,
+            lambda s: save_answers(
+                s, who.subject, slug, taken.answers, taken.sources, taken.files, now
+            ),
+        )
+        merged = {**answers, **taken.answers}
+        if self.eligibility_stop(journey, merged) is not None:
+            return RedirectResponse(f"{who.base}/not-eligible", status_code=303)
+        if back_to == "check":
+            return RedirectResponse(self.resume(journey, who, merged), status_code=303)
+        following = next_page(journey.definition, merged, page.id, today)
+        target = following.id if following is not None else CHECK_PAGE
+        return RedirectResponse(f"{who.base}/{target}", status_code=303)
+
+    async def uploads(self, journey: Journey, page: Page, form: FormData) -> dict[str, Upload]:
+        """The files posted for the page's file questions, each read to one byte past its
+        limit (so that a larger one is told apart without reading it all)."""
+        uploads: dict[str, Upload] = {}
+        for question in journey.file_questions(page):
+            posted = form.get(question.id)
+            if isinstance(posted, UploadFile):
+                limit = capped(question, self.upload_cap).upload_limit
+                content = await posted.read(limit + 1)
+                uploads[question.id] = Upload(posted.filename or "", content)
+        return uploads
+
+    # --- check your answers, submit, confirmation -------------------------------------------
+
+    async def check_answers(self, request: Request, journey: Journey, who: Applicant) -> Response:
+        """Check your answers, with a change link for each and the submit button."""
+        draft = await self.draft(journey, who)
+        if draft is None:
+            return RedirectResponse(who.start if who.assisted else f"{who.base}/begin", 303)
+        where = self.resume(journey, who, draft.answers)
+        if not where.endswith("/" + CHECK_PAGE):
+            return RedirectResponse(where, status_code=303)
+        return self.show_answers(request, journey, who, draft)
+
+    def show_answers(
+        self,
+        request: Request,
+        journey: Journey,
+        who: Applicant,
+        draft: Draft,
+        errors: Sequence[dict[str, str]] = (),
+    ) -> Response:
+        """Render check your answers for draft, with errors found at submission."""
+        lang = text_language(request, journey.definition)
+        rows = check_answers_rows(journey.definition, draft.answers, self.today(), lang, who.base)
+        registers = {
+            question: register_name(self.node, str(source.get("register")))
+            for question, source in draft.sources.items()
+            if isinstance(source, dict)
+        }
+        return self.render(
+            request,
+            "check_answers",
+            journey,
+            status=400 if errors else 200,
+            who=who,
+            rows=rows,
+            registers=registers,
+            token=draft.submission_token,
+            errors=list(errors),
+        )
+
+    async def send(self, request: Request, journey: Journey, who: Applicant) -> Response:
+        """Submit: the draft becomes an application, once, whatever is sent twice."""
+        token = form_text(await read_form(request), "submission_token")[:64]
+        confirmation = f"{who.base}/confirmation/"
+        made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
+        if made is not None:
+            return RedirectResponse(confirmation + made, status_code=303)
+        draft = await self.draft(journey, who)
+        if draft is None or not token or draft.submission_token != token:
+            return RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
+        where = self.resume(journey, who, draft.answers)
+        if not where.endswith("/" + CHECK_PAGE):
+            return RedirectResponse(where, status_code=303)
+        answers = submitted_answers(journey.definition, draft.answers, self.today())
+        gone = await slots_gone(
+            self.node, journey, who.subject, answers, self.today(), base=who.base
+        )
+        if gone:
+            return self.show_answers(request, journey, who, draft, gone)
+        action_name = journey.definition.submit.action if journey.definition.submit else ""
+        action = SUBMIT_ACTIONS.get(action_name)
+        if action is None:  # the node refuses to start without it; a registry changed since
+            raise ServiceError(f"no handler for {journey.slug}'s submission action")
+        now = self.clock()
+
+        def step(session: Session) -> str:
+            reference = submit(
+                session,
+                definition=journey.definition,
+                subject=who.subject,
+                token=token,
+                answers=answers,
+                sources=draft.sources,
+                acting_by=who.acting_by,
+                action=action,
+                now=now,
+                channel=who.channel,
+                by=who.by,
+            )
+            if who.submitted is not None:
+                who.submitted(session, reference, now)
+            return reference
+
+        try:
+            reference = await run_step(self.node.sessions, step)
+        except SubmissionRefusedError as refused:
+            # The action cannot take an answer: the page that asks it, with the error by it.
+            found = journey.definition.question_page(refused.question)
+            if found is None:
+                error = {"text": refused.message, "href": f"{who.base}/{CHECK_PAGE}"}
+                return self.show_answers(request, journey, who, draft, [error])
+            problems = {refused.question: [Problem(refused.message)]}
+            return await self.show_saved(request, journey, found, who, draft, problems, "check")
+        except (IntegrityError, DraftChangedError):
+            # Another submit with this token got there first: show what it made.
+            made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
+            if made is None:
+                return RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
+            reference = made
+        for event in WAKES.get(action_name) or ():
+            self.node.wake(event)  # committed: what works on it may start now
+        return RedirectResponse(confirmation + reference, status_code=303)
+
+    async def confirmation(
+        self, request: Request, journey: Journey, who: Applicant, reference: str
+    ) -> Response:
+        """Application complete: the reference, and what happens next."""
+        found = await run_step(
+            self.node.sessions, lambda s: application_of(s, who.subject, reference[:20])
+        )
+        if found is None or found.slug != journey.slug:
+            return self.not_found(request)
+        notes = await run_step(
+            self.node.sessions,
+            lambda s: notes_of(
+                s, who.subject, found.reference, journey.definition, self.node.keeper.document
+            ),
+        )
+        return self.render(
+            request, "confirmation", journey, who=who, application=found, notes=notes
+        )
+
+    async def not_eligible(self, request: Request, journey: Journey, who: Applicant) -> Response:
+        """The person cannot go on: why, and what to do instead."""
+        draft = await self.draft(journey, who)
+        answers = draft.answers if draft is not None else {}
+        lang = text_language(request, journey.definition)
+        stopped = self.eligibility_stop(journey, answers, lang)
+        if stopped is None:
+            return RedirectResponse(self.resume(journey, who, answers), status_code=303)
+        page = next(p for p, q in journey.definition.questions() if q.id in stopped.questions)
+        return self.render(
+            request,
+            "not_eligible",
+            journey,
+            who=who,
+            reason=stopped.reason,
+            change=f"{who.base}/{page.id}?return=check",
+        )
+
+
+class JourneyPages(JourneyFlow):
+    """The route handlers of every declared service's pages for people, under /services."""
 
     async def start(self, request: Request, slug: str) -> Response:
         """The start page: what the service is, how long it takes, and Start now."""
@@ -202,7 +629,8 @@ class JourneyPages:
         journey = self.journeys.get(slug)
         if journey is None:
             return self.not_found(request)
-        draft = await self.open(journey, subject)
+        who = person(journey, subject)
+        draft = await self.open(journey, who)
         if journey.prefills and draft.consent is None:
             held = await run_step(
                 self.node.sessions, lambda s: copy_for(s, subject.sub, journey.entry)
@@ -216,7 +644,7 @@ class JourneyPages:
                 )
             if held is None:
                 return self.ask(request, journey)
-        return RedirectResponse(self.resume(journey, draft.answers), status_code=303)
+        return RedirectResponse(self.resume(journey, who, draft.answers), status_code=303)
 
     def ask(self, request: Request, journey: Journey, error: str = "") -> Response:
         """Whether we may fill in answers from the register, or the person types them."""
@@ -239,9 +667,7 @@ class JourneyPages:
             return self.not_found(request)
         form = await read_form(request)
         if form_text(form, "choice") != "share":
-            await self.decide(journey, subject, DECLINED)
-            draft = await self.draft(journey, subject)
-            return RedirectResponse(self.resume(journey, draft.answers if draft else {}), 303)
+            return await self.decide(journey, person(journey, subject), DECLINED)
         try:
             asked = await request_consent(
                 self.node, subject.sub, journey.entry, f"{journey.path}/consent-return"
@@ -253,14 +679,16 @@ class JourneyPages:
         remember_request(request.session, key, asked.request_id, subject.sub)
         return RedirectResponse(asked.url, status_code=303)
 
-    async def decide(self, journey: Journey, subject: Subject, consent: str | None) -> None:
-        """Keep what the person chose about sharing in their draft."""
-        await self.open(journey, subject)
+    async def decide(self, journey: Journey, who: Applicant, consent: str | None) -> Response:
+        """Keep what the person chose about sharing in their draft, and carry on."""
+        await self.open(journey, who)
         now = self.clock()
         await run_step(
             self.node.sessions,
-            lambda s: decide_consent(s, subject.sub, journey.slug, consent, now),
+            lambda s: decide_consent(s, who.subject, journey.slug, consent, now),
         )
+        draft = await self.draft(journey, who)
+        return RedirectResponse(self.resume(journey, who, draft.answers if draft else {}), 303)
 
     async def consent_return(
         self,
@@ -287,41 +715,14 @@ class JourneyPages:
             now=self.clock(),
         )
         if outcome in ("agreed", "declined"):
-            await self.decide(journey, subject, DECLINED if outcome == "declined" else None)
-            draft = await self.draft(journey, subject)
-            return RedirectResponse(self.resume(journey, draft.answers if draft else {}), 303)
+            consent = DECLINED if outcome == "declined" else None
+            return await self.decide(journey, person(journey, subject), consent)
         reason = "failed" if outcome == "malformed" else outcome
         return self.render(
             request, "consent_problem", journey, status=RETURN_STATUS[outcome], reason=reason
         )
 
-    # --- question pages ---------------------------------------------------------------------
-
-    def lookup(self, slug: str, page_id: str) -> tuple[Journey, Page] | None:
-        """The journey and page at /services/<slug>/<page_id>."""
-        journey = self.journeys.get(slug)
-        page = journey.definition.page(page_id) if journey is not None else None
-        return None if journey is None or page is None else (journey, page)
-
-    async def in_turn(
-        self, journey: Journey, page: Page, subject: Subject
-    ) -> tuple[Draft | None, Response | None]:
-        """The person's draft, and where to go instead of page (None: page may be shown)."""
-        draft = await self.draft(journey, subject)
-        elsewhere = self.out_of_turn(journey, page, draft.answers if draft is not None else {})
-        return draft, None if elsewhere is None else RedirectResponse(elsewhere, 303)
-
-    def out_of_turn(self, journey: Journey, page: Page, answers: Mapping[str, Any]) -> str | None:
-        """Where to go instead of page: it is not shown for these answers, or comes after the
-        first page not yet answered. None: page may be shown."""
-        today = self.today()
-        shown = [p.id for p in visible_pages(journey.definition, answers, today)]
-        if page.id not in shown:
-            return self.resume(journey, answers)
-        first = first_unanswered(journey.definition, answers, today)
-        if first is not None and shown.index(page.id) > shown.index(first.id):
-            return f"{journey.path}/{first.id}"
-        return None
+    # --- the person's routes of the shared pages -------------------------------------------
 
     async def question(
         self,
@@ -335,84 +736,7 @@ class JourneyPages:
         found = self.lookup(slug, page_id)
         if found is None:
             return self.not_found(request)
-        journey, page = found
-        draft, elsewhere = await self.in_turn(journey, page, subject)
-        if elsewhere is not None:
-            return elsewhere
-        answers = draft.answers if draft is not None else {}
-        held = await held_values(self.node, journey, subject.sub, self.today())
-        values: dict[str, Any] = {}
-        choices: dict[str, str] = {}
-        sources: Mapping[str, Any] = draft.sources if draft is not None else {}
-        for question in page.questions:
-            from_register = sources.get(question.id, ENTERED) != ENTERED
-            if question.id in held and question.id in answers:
-                choices[question.id] = "yes" if from_register else "no"
-            if not from_register:
-                values.update(form_values(question, answers.get(question.id)))
-        return await self.show_question(
-            request, journey, page, subject, answers, held, values, choices, {}, back_to
-        )
-
-    async def show_question(
-        self,
-        request: Request,
-        journey: Journey,
-        page: Page,
-        subject: Subject,
-        answers: Mapping[str, Any],
-        held: Mapping[str, HeldValue],
-        values: Mapping[str, Any],
-        choices: Mapping[str, str],
-        problems: Mapping[str, Sequence[Problem]],
-        back_to: str,
-    ) -> Response:
-        """Render a question page with values and problems."""
-        lang = "en"
-        single = len(page.questions) == 1
-        now_offered = await offered(
-            self.node, journey, page.questions, subject.sub, answers, self.today()
-        )
-        fields = []
-        for question in page.questions:
-            own = problems.get(question.id, ())
-            view = question_view(
-                capped(question, self.upload_cap),
-                values=values,
-                problems=own,
-                heading=single and question.id not in held,
-                lang=lang,
-                offered=now_offered.get(question.id, ()),
-                stored=answers.get(question.id) if question.type == "file" else None,
-            )
-            if question.id in held:
-                view["held"] = held_view(
-                    question,
-                    held[question.id],
-                    choices.get(question.id),
-                    own,
-                    heading=single,
-                    lang=lang,
-                )
-            fields.append(view)
-        before = previous_page(journey.definition, answers, page.id, self.today())
-        back = f"{journey.path}/{before.id}" if before is not None else journey.path
-        if back_to == "check":
-            back = f"{journey.path}/{CHECK_PAGE}"
-        query = "?return=check" if back_to == "check" else ""
-        return self.render(
-            request,
-            "question",
-            journey,
-            status=400 if problems else 200,
-            page=page,
-            heading=not single,
-            fields=fields,
-            errors=error_list(page.questions, problems),
-            back=back,
-            action=f"{journey.path}/{page.id}{query}",
-            multipart=bool(journey.file_questions(page)),
-        )
+        return await self.show_page(request, *found, person(found[0], subject), back_to)
 
     async def answer(
         self,
@@ -424,221 +748,36 @@ class JourneyPages:
     ) -> Response:
         """Check a page's answers: save them and go on, or show the page with its errors."""
         found = self.lookup(slug, page_id)
-        files = len(found[0].file_questions(found[1])) if found is not None else 0
-        bound = form_bound(found[1]) if found is not None else FORM_MAX_FIELDS
-        form = await read_form(request, max_files=files, max_fields=bound)
-        try:
-            if not csrf_matches(request.session.get(CSRF_SESSION_KEY), form.get(CSRF_FIELD)):
-                raise CsrfRejectedError
-            if found is None:
-                return self.not_found(request)
-            return await self.take_page(request, *found, subject, form, back_to)
-        finally:
-            await form.close()  # the uploads' temporary files
+        who = person(found[0], subject) if found is not None else None
+        return await self.post_page(request, found, who, back_to)
 
-    async def take_page(
-        self,
-        request: Request,
-        journey: Journey,
-        page: Page,
-        subject: Subject,
-        form: FormData,
-        back_to: str,
+    async def as_person(
+        self, request: Request, slug: str, subject: Subject, page: JourneyPage
     ) -> Response:
-        """The answers of page in form: saved, then the next page; or the page with errors."""
-        slug = journey.slug
-        draft, elsewhere = await self.in_turn(journey, page, subject)
-        if elsewhere is not None:
-            return elsewhere
-        answers = draft.answers if draft is not None else {}
-        today = self.today()
-        held = await held_values(self.node, journey, subject.sub, today)
-        now_offered = await offered(self.node, journey, page.questions, subject.sub, answers, today)
-        uploads = await self.uploads(journey, page, form)
-        # Every text value of each input, in order (checkboxes send one input many times).
-        posted = {
-            name: [value for value in form.getlist(name) if isinstance(value, str)] for name in form
-        }
-        taken = take_answers(
-            page,
-            posted,
-            saved=answers,
-            held=held,
-            offered=now_offered,
-            uploads=uploads,
-            today=today,
-            cap=self.upload_cap,
-        )
-        if taken.problems:
-            choices = {q.id: form_text(form, held_input(q)) for q in page.questions if q.id in held}
-            return await self.show_question(
-                request,
-                journey,
-                page,
-                subject,
-                answers,
-                held,
-                posted,
-                choices,
-                taken.problems,
-                back_to,
-            )
-        now = self.clock()
-        await run_step(
-            self.node.sessions,
-            lambda s: save_answers(
-                s, subject.sub, slug, taken.answers, taken.sources, taken.files, now
-            ),
-        )
-        merged = {**answers, **taken.answers}
-        if self.stopped(journey, merged) is not None:
-            return RedirectResponse(f"{journey.path}/not-eligible", status_code=303)
-        if back_to == "check":
-            return RedirectResponse(self.resume(journey, merged), status_code=303)
-        following = next_page(journey.definition, merged, page.id, today)
-        target = following.id if following is not None else CHECK_PAGE
-        return RedirectResponse(f"{journey.path}/{target}", status_code=303)
-
-    async def uploads(self, journey: Journey, page: Page, form: FormData) -> dict[str, Upload]:
-        """The files posted for the page's file questions, each read to one byte past its
-        limit (so that a larger one is told apart without reading it all)."""
-        uploads: dict[str, Upload] = {}
-        for question in journey.file_questions(page):
-            posted = form.get(question.id)
-            if isinstance(posted, UploadFile):
-                limit = capped(question, self.upload_cap).upload_limit
-                content = await posted.read(limit + 1)
-                uploads[question.id] = Upload(posted.filename or "", content)
-        return uploads
-
-    # --- check your answers, submit, confirmation -------------------------------------------
-
-    async def check_answers(self, request: Request, slug: str, subject: SignedIn) -> Response:
-        """Check your answers, with a change link for each and the submit button."""
+        """page of the journey slug, for the signed-in person (404 for no such journey)."""
         journey = self.journeys.get(slug)
         if journey is None:
             return self.not_found(request)
-        draft = await self.draft(journey, subject)
-        if draft is None:
-            return RedirectResponse(f"{journey.path}/begin", status_code=303)
-        where = self.resume(journey, draft.answers)
-        if not where.endswith("/" + CHECK_PAGE):
-            return RedirectResponse(where, status_code=303)
-        return self.show_answers(request, journey, draft)
+        return await page(request, journey, person(journey, subject))
 
-    def show_answers(
-        self,
-        request: Request,
-        journey: Journey,
-        draft: Draft,
-        errors: Sequence[dict[str, str]] = (),
-    ) -> Response:
-        """Render check your answers for draft, with errors found at submission."""
-        rows = check_answers_rows(journey.definition, draft.answers, self.today(), "en")
-        registers = {
-            question: register_name(self.node, str(source.get("register")))
-            for question, source in draft.sources.items()
-            if isinstance(source, dict)
-        }
-        return self.render(
-            request,
-            "check_answers",
-            journey,
-            status=400 if errors else 200,
-            rows=rows,
-            registers=registers,
-            token=draft.submission_token,
-            errors=list(errors),
-        )
+    async def check(self, request: Request, slug: str, subject: SignedIn) -> Response:
+        """Check your answers."""
+        return await self.as_person(request, slug, subject, self.check_answers)
 
-    async def send(self, request: Request, slug: str, subject: SignedIn) -> Response:
-        """Submit: the draft becomes an application, once, whatever is sent twice."""
-        journey = self.journeys.get(slug)
-        if journey is None:
-            return self.not_found(request)
-        token = form_text(await read_form(request), "submission_token")[:64]
-        confirmation = f"{journey.path}/confirmation/"
-        made = await run_step(self.node.sessions, lambda s: by_token(s, subject.sub, token))
-        if made is not None:
-            return RedirectResponse(confirmation + made, status_code=303)
-        draft = await self.draft(journey, subject)
-        if draft is None or not token or draft.submission_token != token:
-            return RedirectResponse(f"{journey.path}/{CHECK_PAGE}", status_code=303)
-        where = self.resume(journey, draft.answers)
-        if not where.endswith("/" + CHECK_PAGE):
-            return RedirectResponse(where, status_code=303)
-        answers = submitted_answers(journey.definition, draft.answers, self.today())
-        gone = await slots_gone(self.node, journey, subject.sub, answers, self.today())
-        if gone:
-            return self.show_answers(request, journey, draft, gone)
-        action_name = journey.definition.submit.action if journey.definition.submit else ""
-        action = SUBMIT_ACTIONS.get(action_name)
-        if action is None:  # the node refuses to start without it; a registry changed since
-            raise ServiceError(f"no handler for {slug}'s submission action")
-        now = self.clock()
-        try:
-            reference = await run_step(
-                self.node.sessions,
-                lambda s: submit(
-                    s,
-                    definition=journey.definition,
-                    subject=subject.sub,
-                    token=token,
-                    answers=answers,
-                    sources=draft.sources,
-                    acting_by=subject.acting_for,
-                    action=action,
-                    now=now,
-                ),
-            )
-        except (IntegrityError, DraftChangedError):
-            # Another submit with this token got there first: show what it made.
-            made = await run_step(self.node.sessions, lambda s: by_token(s, subject.sub, token))
-            if made is None:
-                return RedirectResponse(f"{journey.path}/{CHECK_PAGE}", status_code=303)
-            reference = made
-        for event in WAKES.get(action_name) or ():
-            self.node.wake(event)  # committed: what works on it may start now
-        return RedirectResponse(confirmation + reference, status_code=303)
+    async def submit(self, request: Request, slug: str, subject: SignedIn) -> Response:
+        """Send the application."""
+        return await self.as_person(request, slug, subject, self.send)
 
-    async def confirmation(
+    async def confirmed(
         self, request: Request, slug: str, reference: str, subject: SignedIn
     ) -> Response:
-        """Application complete: the reference, and what happens next."""
-        journey = self.journeys.get(slug)
-        if journey is None:
-            return self.not_found(request)
-        found = await run_step(
-            self.node.sessions, lambda s: application_of(s, subject.sub, reference[:20])
-        )
-        if found is None or found.slug != slug:
-            return self.not_found(request)
-        notes = await run_step(
-            self.node.sessions,
-            lambda s: notes_of(
-                s, subject.sub, found.reference, journey.definition, self.node.keeper.document
-            ),
-        )
-        return self.render(request, "confirmation", journey, application=found, notes=notes)
+        """Application complete."""
+        page = partial(self.confirmation, reference=reference)
+        return await self.as_person(request, slug, subject, page)
 
-    async def not_eligible(self, request: Request, slug: str, subject: SignedIn) -> Response:
-        """The person cannot go on: why, and what to do instead."""
-        journey = self.journeys.get(slug)
-        if journey is None:
-            return self.not_found(request)
-        draft = await self.draft(journey, subject)
-        answers = draft.answers if draft is not None else {}
-        stopped = self.stopped(journey, answers)
-        if stopped is None:
-            return RedirectResponse(self.resume(journey, answers), status_code=303)
-        page = next(p for p, q in journey.definition.questions() if q.id in stopped.questions)
-        return self.render(
-            request,
-            "not_eligible",
-            journey,
-            reason=stopped.reason,
-            change=f"{journey.path}/{page.id}?return=check",
-        )
+    async def stopped(self, request: Request, slug: str, subject: SignedIn) -> Response:
+        """Why the person cannot use the service."""
+        return await self.as_person(request, slug, subject, self.not_eligible)
 
 
 def make_journey_router(
@@ -652,13 +791,13 @@ def make_journey_router(
         (base, pages.start),
         (base + "/begin", pages.begin),
         (base + "/consent-return", pages.consent_return),
-        (base + "/" + CHECK_PAGE, pages.check_answers),
-        (base + "/not-eligible", pages.not_eligible),
-        (base + "/confirmation/{reference}", pages.confirmation),
+        (base + "/" + CHECK_PAGE, pages.check),
+        (base + "/not-eligible", pages.stopped),
+        (base + "/confirmation/{reference}", pages.confirmed),
         (base + "/{page_id}", pages.question),
     ):
         router.add_api_route(path, handler, methods=["GET"], response_class=HTMLResponse)
-    for path, handler in ((base + "/consent", pages.consent), (base + "/submit", pages.send)):
+    for path, handler in ((base + "/consent", pages.consent), (base + "/submit", pages.submit)):
         router.add_api_route(path, handler, methods=["POST"], dependencies=[Depends(require_csrf)])
     # The CSRF token of a question page is checked once its form is read (it may hold files).
     router.add_api_route(base + "/{page_id}", pages.answer, methods=["POST"])

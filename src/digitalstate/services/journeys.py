@@ -28,14 +28,26 @@ from digitalstate.services.questions import Question
 from digitalstate.services.service import copy_for
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import FORM_MAX_FIELDS
+from digitalstate.web.i18n import ENGLISH, _
+from digitalstate.web.languages import request_language
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from digitalstate.node.runtime import NodeRuntime
 
 SERVICES_PATH = "/services"
 # Bounds of a question page's form beyond its own inputs: the CSRF token, a few spare.
 FORM_SPARE_FIELDS = 10
 MAX_OFFERED = 200  # a slot source's choices shown at most
+
+
+def text_language(request: Request, definition: ServiceDefinition) -> str:
+    """The language of definition's own texts on request's page: the page's language when
+    the service declares it (`languages`), else English (the page's chrome stays in the
+    page's language)."""
+    language = request_language(request)
+    return language if language in definition.languages else ENGLISH
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,7 @@ async def held_values(
         "version": held.version,
     }
     values: dict[str, HeldValue] = {}
-    for _, question in journey.definition.questions():
+    for _page, question in journey.definition.questions():
         value = held.data.get(question.prefill or "")
         if question.prefill is None or value is None:
             continue
@@ -148,9 +160,15 @@ async def offered(
 
 
 async def slots_gone(
-    node: NodeRuntime, journey: Journey, subject: str, answers: Mapping[str, Any], today: date
+    node: NodeRuntime,
+    journey: Journey,
+    subject: str,
+    answers: Mapping[str, Any],
+    today: date,
+    base: str | None = None,
 ) -> list[dict[str, str]]:
-    """The errors of slots chosen that their source no longer offers, for check your answers."""
+    """The errors of slots chosen that their source no longer offers, for check your answers
+    (each linking to its page under base, the journey's pages: journey.path by default)."""
     slots = [
         (page, question)
         for page, question in journey.definition.questions()
@@ -165,7 +183,7 @@ async def slots_gone(
             errors.append(
                 {
                     "text": f"{shown} is no longer available: choose {question.subject()} again",
-                    "href": f"{journey.path}/{page.id}?return=check",
+                    "href": f"{base or journey.path}/{page.id}?return=check",
                 }
             )
     return errors
@@ -205,7 +223,9 @@ def take_answers(
                 continue
             if choice != "no":
                 name = held_name(held[question.id].field)
-                message = f"Select yes if you want to use the {name} we already hold"
+                message = _("Select yes if you want to use the %(name)s we already hold") % {
+                    "name": name
+                }
                 taken.problems[question.id] = [Problem(message, USE_HELD)]
                 continue
         upload = uploads.get(question.id)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
@@ -74,8 +83,12 @@ class ServiceDraft(Base):
     submission_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    held_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a staff account
 
-    __table_args__ = (UniqueConstraint("subject", "slug"),)
+    __table_args__ = (
+        UniqueConstraint("subject", "slug"),
+        Index("ix_service_drafts_held_by", "held_by"),
+    )
 
 
 class Application(Base):
@@ -144,4 +157,25 @@ class ApplicationFile(Base):
     __table_args__ = (
         Index("ix_application_files_draft_id", "draft_id"),
         Index("ix_application_files_application_id", "application_id"),
+    )
+
+
+MAX_NOTE = 5_000  # characters of a staff note
+
+
+class ApplicationNote(Base):
+    """A note a member of staff wrote on an application's case page: by whom, as what, when."""
+
+    __tablename__ = "application_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"))  # never deleted
+    role: Mapped[str] = mapped_column(String(16))  # the role they had when they wrote it
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_application_notes_application_id", "application_id"),
+        CheckConstraint(f"length(text) BETWEEN 1 AND {MAX_NOTE}", name="text_length"),
     )

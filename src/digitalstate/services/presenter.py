@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from digitalstate.registers.domain import field_label
@@ -21,6 +22,7 @@ from digitalstate.services.display import display_answer, display_slot
 from digitalstate.services.fields import Problem, input_names
 from digitalstate.services.filetypes import KIND_NAMES, size_text
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import N_, _, format_day
 
 USE_HELD = "use-held"  # the yes/no input of a pre-filled question: <question id>-use-held
 AUTOCOMPLETE = {
@@ -29,8 +31,8 @@ AUTOCOMPLETE = {
     "people.email": "email",
     "people.phone": "tel",
 }
+DATE_PARTS = {"day": N_("Day"), "month": N_("Month"), "year": N_("Year")}
 FILE_ACCEPT = {"pdf": ".pdf", "jpeg": ".jpg,.jpeg", "png": ".png"}
-YES_NO = {"en": ("Yes", "No"), "cy": ("Ie", "Na")}
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,10 @@ def held_view(
     return {
         "name": name,
         "fieldset": {"legend": _legend(question, lang, heading)},
-        "hint": {"text": f"Use the {held_name(held.field)} we already hold: {shown}"},
+        "hint": {
+            "text": _("Use the %(name)s we already hold: %(value)s")
+            % {"name": held_name(held.field), "value": shown}
+        },
         "errorMessage": {"text": error} if error else None,
         "choice": choice,
     }
@@ -122,7 +127,7 @@ def _chosen(values: Mapping[str, Any], name: str) -> set[str]:
 
 def _message(problems: Sequence[Problem], part: str | None = None) -> dict[str, str] | None:
     found = [p for p in problems if p.part != USE_HELD and (part is None or p.part == part)]
-    return {"text": found[0].message} if found else None
+    return {"text": found[0].message, "visuallyHiddenText": _("Error")} if found else None
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,7 @@ def _date(shown: _Shown) -> Built:
             classes += " govuk-input--error"
         item: dict[str, Any] = {
             "name": part,
+            "label": _(DATE_PARTS[part]),
             "classes": classes,
             "value": shown.text(f"{question.id}-{part}"),
         }
@@ -231,8 +237,7 @@ def _options(shown: _Shown) -> list[tuple[str, str, str | None]]:
     """The (value, text, hint) of each answer a choice question offers."""
     question, lang = shown.question, shown.lang
     if question.type == "yes-no":
-        words = YES_NO.get(lang, YES_NO["en"])
-        return [("yes", words[0], None), ("no", words[1], None)]
+        return [("yes", _("Yes"), None), ("no", _("No"), None)]
     if question.type == "slots":
         return [(value, display_slot(value, lang), None) for value in shown.offered]
     return [
@@ -244,7 +249,7 @@ def _options(shown: _Shown) -> list[tuple[str, str, str | None]]:
 def _select(shown: _Shown) -> Built:
     question = shown.question
     chosen = _chosen(shown.values, question.id)
-    items: list[dict[str, Any]] = [{"value": "", "text": "Choose an option"}]
+    items: list[dict[str, Any]] = [{"value": "", "text": _("Choose an option")}]
     items += [{"value": v, "text": t, "selected": v in chosen} for v, t, _ in _options(shown)]
     params = {"id": question.id, "name": question.id, "label": shown.label, "items": items}
     return "select", params, []
@@ -271,9 +276,9 @@ def _choices(shown: _Shown) -> Built:
         return "radios", params, []
     if question.max_choices is not None:
         hint = question.hint.text(shown.lang) + " " if question.hint else ""
-        params["hint"] = {"text": hint + f"Select up to {question.max_choices}."}
+        params["hint"] = {"text": hint + _("Select up to %(num)d.") % {"num": question.max_choices}}
     if question.type == "slots" and not shown.offered:
-        params["hint"] = {"text": "There are no times to choose from at the moment."}
+        params["hint"] = {"text": _("There are no times to choose from at the moment.")}
     return "checkboxes", params, []
 
 
@@ -281,19 +286,19 @@ NUMERIC = {"inputmode": "numeric", "spellcheck": False}
 WIDTH = {n: {"classes": f"govuk-input--width-{n}"} for n in (5, 10)}
 PART_INPUTS: dict[str, tuple[tuple[str, str, dict[str, Any]], ...]] = {
     "uk-address": (
-        ("line-1", "Address line 1", {"autocomplete": "address-line1"}),
-        ("line-2", "Address line 2 (optional)", {"autocomplete": "address-line2"}),
+        ("line-1", N_("Address line 1"), {"autocomplete": "address-line1"}),
+        ("line-2", N_("Address line 2 (optional)"), {"autocomplete": "address-line2"}),
         (
             "town",
-            "Town or city",
+            N_("Town or city"),
             {"autocomplete": "address-level2", "classes": "govuk-!-width-two-thirds"},
         ),
-        ("postcode", "Postcode", {"autocomplete": "postal-code"} | WIDTH[10]),
+        ("postcode", N_("Postcode"), {"autocomplete": "postal-code"} | WIDTH[10]),
     ),
     "bank-details": (
-        ("name", "Name on the account", {"spellcheck": False}),
-        ("sort-code", "Sort code", NUMERIC | WIDTH[5]),
-        ("account-number", "Account number", NUMERIC | WIDTH[10]),
+        ("name", N_("Name on the account"), {"spellcheck": False}),
+        ("sort-code", N_("Sort code"), NUMERIC | WIDTH[5]),
+        ("account-number", N_("Account number"), NUMERIC | WIDTH[10]),
     ),
 }
 
@@ -306,7 +311,7 @@ def _parts(shown: _Shown) -> Built:
             {
                 "id": name,
                 "name": name,
-                "label": {"text": label},
+                "label": {"text": _(label)},
                 "value": shown.text(name),
                 "errorMessage": _message(shown.problems, part),
             }
@@ -320,10 +325,15 @@ def _file(shown: _Shown) -> Built:
     kinds = question.file_kinds
     accept = ",".join(FILE_ACCEPT[kind] for kind in kinds)
     names = ", ".join(KIND_NAMES[kind] for kind in kinds)
-    limit = f"The file must be a {names} and smaller than {size_text(question.upload_limit)}."
+    limit = _("The file must be a %(kinds)s and smaller than %(size)s.") % {
+        "kinds": names,
+        "size": size_text(question.upload_limit),
+    }
     hint = question.hint.text(shown.lang) + " " if question.hint else ""
     if shown.stored is not None:
-        limit += f" You have uploaded {shown.stored['name']}: choose a file only to replace it."
+        limit += " " + _("You have uploaded %(name)s: choose a file only to replace it.") % {
+            "name": shown.stored["name"]
+        }
     params = {
         "id": question.id,
         "name": question.id,
@@ -357,24 +367,28 @@ _BUILDERS = {
 # --- applications --------------------------------------------------------------------------
 
 STATUS_TAGS: dict[str, tuple[str, str]] = {
-    "submitted": ("Submitted", "govuk-tag--blue"),
-    "in-review": ("In review", "govuk-tag--yellow"),
-    "approved": ("Approved", "govuk-tag--green"),
-    "refused": ("Refused", "govuk-tag--red"),
-    "withdrawn": ("Withdrawn", "govuk-tag--grey"),
+    "submitted": (N_("Submitted"), "govuk-tag--blue"),
+    "in-review": (N_("In review"), "govuk-tag--yellow"),
+    "approved": (N_("Approved"), "govuk-tag--green"),
+    "refused": (N_("Refused"), "govuk-tag--red"),
+    "withdrawn": (N_("Withdrawn"), "govuk-tag--grey"),
 }
-BY_WHOM = {"person": "You", "helper": "Someone helping you"}
+BY_WHOM = {"person": N_("You"), "helper": N_("Someone helping you")}
 
 
 def status_tag(status: str) -> dict[str, str]:
     """The govukTag of a status."""
-    text, classes = STATUS_TAGS.get(status, (status.replace("-", " ").capitalize(), ""))
-    return {"text": text, "classes": classes}
+    found = STATUS_TAGS.get(status)
+    if found is None:
+        return {"text": status.replace("-", " ").capitalize(), "classes": ""}
+    return {"text": _(found[0]), "classes": found[1]}
 
 
 def by_whom(by: str) -> str:
     """Who made a change, as the applicant reads it: you, your helper, the node's staff."""
-    return BY_WHOM.get(by, "The service" if by.startswith("action:") else "Staff")
+    if by in BY_WHOM:
+        return _(BY_WHOM[by])
+    return _("The service") if by.startswith("action:") else _("Staff")
 
 
 def answer_rows(
@@ -398,3 +412,93 @@ def answer_rows(
             }
         )
     return rows
+
+
+# --- the staff's case pages ----------------------------------------------------------------
+
+CHANNELS = {
+    "digital": N_("Online, by the person"),
+    "helper": N_("Online, by someone helping them (a helper with a delegation at the charter)"),
+    "assisted": N_("With staff help (assisted digital)"),
+}
+STAFF_BY = {
+    "person": N_("The person"),
+    "helper": N_("Their helper"),
+    "caseworker": N_("Caseworker"),
+    "manager": N_("Manager"),
+}
+ENTERED_BY = {
+    "digital": N_("Typed in by the person"),
+    "helper": N_("Typed in by their helper"),
+    "assisted": N_("Typed in by staff, as the person told them"),
+}
+
+
+def channel_label(channel: str) -> str:
+    """How an application came, as staff read it."""
+    return _(CHANNELS[channel]) if channel in CHANNELS else channel
+
+
+def staff_by(by: str) -> str:
+    """Who made a change of an application's history, as staff read it."""
+    if by.startswith("action:"):
+        return _("The service (%(action)s)") % {"action": by.removeprefix("action:")}
+    return _(STAFF_BY[by]) if by in STAFF_BY else by
+
+
+def moment_text(value: str) -> str:
+    """An ISO moment ('2026-11-26T09:05:00+00:00') as '26 November 2026 at 09:05 UTC'."""
+    try:
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return value
+    return _("%(day)s at %(time)s UTC") % {
+        "day": format_day(moment.date()),
+        "time": f"{moment:%H:%M}",
+    }
+
+
+def source_lines(source: Any, registers: Mapping[str, str], channel: str) -> list[str]:
+    """Where an answer came from, for staff: typed in (by whom), or the register, field,
+    consent and read that gave it."""
+    if not isinstance(source, dict):
+        return [_(ENTERED_BY[channel]) if channel in ENTERED_BY else _("Typed in")]
+    register = str(source.get("register", ""))
+    field = field_label(str(source.get("field")))
+    lines = [
+        _("From %(register)s: %(field)s")
+        % {"register": registers.get(register, register), "field": field},
+        _("With the person's consent %(consent)s") % {"consent": source.get("consent_id", "")},
+    ]
+    if source.get("read_at"):
+        read = moment_text(str(source["read_at"]))
+        version = source.get("version")
+        if version is None:
+            lines.append(_("Read %(when)s") % {"when": read})
+        else:
+            lines.append(
+                _("Read %(when)s, version %(version)s") % {"when": read, "version": version}
+            )
+    return lines
+
+
+def case_rows(
+    questions: Sequence[Question],
+    answers: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    registers: Mapping[str, str],
+    channel: str,
+    lang: str = "en",
+) -> list[dict[str, Any]]:
+    """The rows of an application's answers on its case page: label, lines, and where each
+    answer came from (registers: a register's member id to its name), the service's words in
+    lang."""
+    return [
+        {
+            "label": question.label.text(lang),
+            "lines": display_answer(question, answers[question.id], lang),
+            "source": source_lines(sources.get(question.id), registers, channel),
+        }
+        for question in questions
+        if question.id in answers
+    ]

@@ -10,10 +10,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from digitalstate.web.i18n import N_
+
 Role = Literal["caseworker", "manager"]
 ROLES: tuple[Role, ...] = get_args(Role)
 """Every role, from the least to the most a member of staff may do."""
-ROLE_LABELS: dict[str, str] = {"caseworker": "Caseworker", "manager": "Manager"}
+ROLE_LABELS: dict[str, str] = {"caseworker": N_("Caseworker"), "manager": N_("Manager")}
 MAX_EMAIL = 320
 MAX_NAME = 200
 MAX_PASSWORD = 1024  # argon2 hashes any length; a bound keeps the input bounded

@@ -18,6 +18,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.staff.domain import ROLE_LABELS
 from digitalstate.staff.pages import make_pages_router
 from digitalstate.staff.sessions import HOME_PATH, STAFF_ZONE, StaffRoleError
+from digitalstate.web.i18n import _
 from digitalstate.web.session import SessionZone, add_session_zone
 from digitalstate.web.session_store import KIND_STAFF, SqlSessionStore
 
@@ -47,12 +48,15 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
             "identity/problem.html",
             {
                 "node": node.settings.node,
-                "title": "You cannot use this page",
-                "message": f"This page is for a {ROLE_LABELS[exc.needed].lower()}. You are "
-                f"signed in as a {exc.staff.role_label.lower()}.",
-                "advice": "Ask a manager if you need to use it.",
+                "title": _("You cannot use this page"),
+                "message": _("This page is for a %(needed)s. You are signed in as a %(role)s.")
+                % {
+                    "needed": _(ROLE_LABELS[exc.needed]).lower(),
+                    "role": _(exc.staff.role_label).lower(),
+                },
+                "advice": _("Ask a manager if you need to use it."),
                 "detail": None,
-                "link": {"href": HOME_PATH, "text": "Go back to the staff home page"},
+                "link": {"href": HOME_PATH, "text": _("Go back to the staff home page")},
             },
             status_code=403,
         )

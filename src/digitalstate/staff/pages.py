@@ -26,6 +26,7 @@ from digitalstate.staff.sessions import (
     StaffSignedIn,
     sign_in_staff,
     sign_out_staff,
+    staff_links,
     staff_next,
 )
 from digitalstate.web.session import require_csrf
@@ -46,9 +47,8 @@ class StaffPages:
 
     def home(self, request: Request, staff: StaffSignedIn) -> Response:
         """Who is signed in, and their role."""
-        return self.templates.TemplateResponse(
-            request, "staff/home.html", {"node": self.node.settings.node, "staff": staff}
-        )
+        context = {"node": self.node.settings.node, "staff": staff, "links": staff_links(request)}
+        return self.templates.TemplateResponse(request, "staff/home.html", context)
 
 
 def make_pages_router(

@@ -38,6 +38,7 @@ HOME_PATH = "/staff"
 SIGN_IN_PATH = "/staff/sign-in"
 SIGN_OUT_PATH = "/staff/sign-out"
 _UNCHECKED = object()
+STAFF_LINKS = "staff_links"  # app.state: the links of the staff home page, as features add them
 
 
 class StaffRoleError(Exception):
@@ -105,8 +106,23 @@ def require_staff(role: Role | None = None) -> Callable[[Request], StaffMember]:
     return staff_signed_in
 
 
-StaffSignedIn = Annotated[StaffMember, Depends(require_staff())]
+ANY_STAFF = require_staff()
+"""The dependency of a page for any member of staff (also as a route's first dependency, so
+that a POST without a staff session goes to sign in before its CSRF token is checked)."""
+StaffSignedIn = Annotated[StaffMember, Depends(ANY_STAFF)]
 """A route parameter: the signed-in member of staff, any role."""
+
+
+def add_staff_link(app: Any, href: str, text: str) -> None:
+    """Show a link to a feature's staff pages (href, under /staff) on the staff home page."""
+    links: list[dict[str, str]] = getattr(app.state, STAFF_LINKS, [])
+    links.append({"href": href, "text": text})
+    setattr(app.state, STAFF_LINKS, links)
+
+
+def staff_links(request: Request) -> list[dict[str, str]]:
+    """The links the staff home page shows."""
+    return list(getattr(request.app.state, STAFF_LINKS, []))
 
 
 def sign_in_staff(request: Request, account_id: str, holder: str) -> None:

@@ -35,6 +35,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.staff.models",
     "digitalstate.web.models",
     "digitalstate.mail.models",
+    "digitalstate.prisons.models",
     "digitalstate.electoral.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""

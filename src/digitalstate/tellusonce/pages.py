@@ -26,6 +26,7 @@ from digitalstate.tellusonce.service import (
     retry_notices,
 )
 from digitalstate.tellusonce.worker import OUTBOX_EVENT
+from digitalstate.web.i18n import N_
 from digitalstate.web.operator import operator_only
 from digitalstate.web.session import require_csrf
 
@@ -77,9 +78,9 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRoute
 
 
 STATES: tuple[tuple[OutboxState, str], ...] = (
-    ("dead", "Dead-lettered"),
-    ("failing", "Failing"),
-    ("pending", "Waiting to be sent"),
+    ("dead", N_("Dead-lettered")),
+    ("failing", N_("Failing")),
+    ("pending", N_("Waiting to be sent")),
 )
 
 

@@ -33,25 +33,47 @@ from digitalstate.transparency.person import (
     CheckedEntry,
     worst,
 )
+from digitalstate.web.i18n import N_, _
 
 ACTION_LABELS = {
-    "read": "Read with your consent",
-    "basis-read": "Read under a statutory basis",
-    "refused": "Refused",
-    "notified": "Told your details changed",
-    "consent-given": "Consent recorded",
-    "consent-withdrawn": "Withdrawal recorded",
+    "read": N_("Read with your consent"),
+    "basis-read": N_("Read under a statutory basis"),
+    "refused": N_("Refused"),
+    "notified": N_("Told your details changed"),
+    "consent-given": N_("Consent recorded"),
+    "consent-withdrawn": N_("Withdrawal recorded"),
 }
 """The actions a person can filter by, in their words, in the order the filter lists them."""
-STATUS_LABELS = {VERIFIED: "Verified", PENDING: "Not yet verified", FAILED: "Failed verification"}
+STATUS_LABELS = {
+    VERIFIED: N_("Verified"),
+    PENDING: N_("Not yet verified"),
+    FAILED: N_("Failed verification"),
+}
 STATUS_TAGS = {VERIFIED: "govuk-tag--green", PENDING: "govuk-tag--yellow", FAILED: "govuk-tag--red"}
 OUTCOME_LABELS = {
-    "allowed": "Allowed",
-    "refused": "Refused",
-    "failed": "Failed",
-    "recorded": "Recorded",
-    "delivered": "Delivered",
+    "allowed": N_("Allowed"),
+    "refused": N_("Refused"),
+    "failed": N_("Failed"),
+    "recorded": N_("Recorded"),
+    "delivered": N_("Delivered"),
 }
+STAFF_REQUESTER = "staff:"  # a requester of the holder's own staff: staff:<account id>
+STAFF_WORDS = {
+    "staff-viewed-application": N_("A member of staff at %(register)s opened your application"),
+    "staff-downloaded-file": N_("A member of staff at %(register)s downloaded a file you sent"),
+    "staff-marked-in-review": N_(
+        "A member of staff at %(register)s started reviewing your application"
+    ),
+    "staff-decided": N_("A member of staff at %(register)s decided your application"),
+    "staff-added-note": N_("A member of staff at %(register)s added a note to your application"),
+    "staff-started-assisted": N_(
+        "A member of staff at %(register)s started an application with you"
+    ),
+    "staff-submitted-assisted": N_(
+        "A member of staff at %(register)s sent an application with you"
+    ),
+}
+"""What a staff entry about the person's application says happened, at the node where."""
 PAIR_WINDOW = timedelta(minutes=2)
 """How far apart the charter's relay and the register's record of one basis read may be."""
 HOW_TO_VERIFY = (
@@ -148,9 +170,9 @@ class FilterOptions:
     def selects(self, chosen: Filters) -> list[dict[str, Any]]:
         """The three filters as govukSelect parameters, each with its label and "all" choice."""
         return [
-            _select("node", "Recorded by", "All nodes", self.nodes, chosen.node),
-            _select("purpose", "Why", "All reasons", self.purposes, chosen.purpose),
-            _select("action", "What happened", "Everything", self.actions, chosen.action),
+            _select("node", _("Recorded by"), _("All nodes"), self.nodes, chosen.node),
+            _select("purpose", _("Why"), _("All reasons"), self.purposes, chosen.purpose),
+            _select("action", _("What happened"), _("Everything"), self.actions, chosen.action),
         ]
 
 
@@ -174,7 +196,7 @@ def filter_options(
         (Option(code, purpose_title(federation, code)) for code in codes),
         key=lambda o: o.label,
     )
-    actions = [Option(code, label) for code, label in ACTION_LABELS.items()]
+    actions = [Option(code, _(label)) for code, label in ACTION_LABELS.items()]
     return FilterOptions(nodes, purposes, actions)
 
 
@@ -194,7 +216,7 @@ class RecordView:
     @property
     def status_label(self) -> str:
         """The status in words, for its tag."""
-        return STATUS_LABELS[self.status]
+        return _(STATUS_LABELS[self.status])
 
     @property
     def status_tag(self) -> str:
@@ -228,7 +250,14 @@ class ActivityView:
     @property
     def status_label(self) -> str:
         """The row's status in words."""
-        return STATUS_LABELS[self.status]
+        return _(STATUS_LABELS[self.status])
+
+
+def requester_name(federation: FederationDocument, requester: str, holder: str) -> str:
+    """Who asked, in words: a member's name, or the staff of the holder (never the account)."""
+    if requester.startswith(STAFF_REQUESTER):
+        return f"Staff at {member_name(federation, holder)}"
+    return member_name(federation, requester)
 
 
 def describe_action(
@@ -240,19 +269,33 @@ def describe_action(
     charter refused such a read before it reached where ('' when no register was named).
     """
     if by_charter:
-        tried = f"Tried to read from {where}" if where else "Tried to read your details"
-        return f"{tried} under a statutory basis, and was refused by the charter"
+        if not where:
+            return _(
+                "Tried to read your details under a statutory basis, and was refused by the charter"
+            )
+        return _(
+            "Tried to read from %(register)s under a statutory basis, and was refused by the "
+            "charter"
+        ) % {"register": where}
     if relayed:
-        done = "Read" if outcome == "allowed" else "Tried to read"
-        return f"{done} from {where} under a statutory basis, through the charter"
-    return {
-        "read": f"Read from {where}",
-        "basis-read": f"Read from {where} under a statutory basis",
-        "refused": f"Was refused by {where}",
-        "notified": f"Was told by {where} that your details changed",
-        "consent-given": f"Your consent was recorded at {where}",
-        "consent-withdrawn": f"Your withdrawal was recorded at {where}",
-    }.get(action, f"{action} at {where}")
+        if outcome == "allowed":
+            done = _("Read from %(register)s under a statutory basis, through the charter")
+        else:
+            done = _("Tried to read from %(register)s under a statutory basis, through the charter")
+        return done % {"register": where}
+    if action in STAFF_WORDS:
+        return _(STAFF_WORDS[action]) % {"register": where}
+    wording = {
+        "read": N_("Read from %(register)s"),
+        "basis-read": N_("Read from %(register)s under a statutory basis"),
+        "refused": N_("Was refused by %(register)s"),
+        "notified": N_("Was told by %(register)s that your details changed"),
+        "consent-given": N_("Your consent was recorded at %(register)s"),
+        "consent-withdrawn": N_("Your withdrawal was recorded at %(register)s"),
+    }.get(action)
+    if wording is None:
+        return _("%(action)s at %(register)s") % {"action": action, "register": where}
+    return _(wording) % {"register": where}
 
 
 def _record(federation: FederationDocument, checked: CheckedEntry) -> RecordView:
@@ -346,14 +389,16 @@ def activity_view(
     records = (checked, relay) if relay is not None else (checked,)
     return ActivityView(
         at=entry.at.astimezone(UTC),
-        who=member_name(federation, entry.requester),
+        who=requester_name(federation, entry.requester, entry.holder),
         what=_what(federation, activity, checked, relayed=relayed),
         fields=[field_label(federation, f) for f in entry.fields],
         why=purpose_title(federation, entry.purpose),
         consent_id=entry.consent_id,
         basis_id=entry.basis_id,
         legislation=basis.legislation if basis is not None else None,
-        outcome=OUTCOME_LABELS.get(entry.outcome, entry.outcome),
+        outcome=_(OUTCOME_LABELS[entry.outcome])
+        if entry.outcome in OUTCOME_LABELS
+        else entry.outcome,
         reason=entry.reason,
         refused=entry.outcome not in ("allowed", "recorded", "delivered"),
         records=tuple(_record(federation, c) for c in records),
@@ -400,7 +445,7 @@ def _plain(
         "node": checked.log,
         "node_name": member_name(federation, checked.log),
         "requester": entry.requester,
-        "requester_name": member_name(federation, entry.requester),
+        "requester_name": requester_name(federation, entry.requester, entry.holder),
         "action": entry.action,
         "what": _what(federation, activity, checked, relayed=_is_relay(activity, checked)),
         "fields": list(entry.fields),

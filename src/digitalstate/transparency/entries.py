@@ -21,9 +21,23 @@ PERSON_ACTIONS = frozenset(
 )
 """What happened to a person's data: a read, a refused attempt, a change notice, a consent
 event, a basis read."""
-STAFF_ACTIONS = frozenset({"staff-signed-in", "staff-sign-in-failed", "staff-signed-out"})
+STAFF_ACTIONS = frozenset(
+    {
+        "staff-signed-in",
+        "staff-sign-in-failed",
+        "staff-signed-out",
+        "staff-viewed-application",
+        "staff-downloaded-file",
+        "staff-marked-in-review",
+        "staff-decided",
+        "staff-added-note",
+        "staff-started-assisted",
+        "staff-submitted-assisted",
+    }
+)
 """What a member of the node's staff did (docs/transparency.md#staff-entries): the requester
-is ``staff:<account id>``; an entry about no one person has the pseudonym NO_ONE."""
+is ``staff:<account id>``; an entry about no one person has the pseudonym NO_ONE, one about a
+person's application the node's pseudonym for them."""
 ACTIONS = PERSON_ACTIONS | STAFF_ACTIONS
 NO_ONE = ""
 """The pseudonym of an entry about no one person (a staff sign-in). No person's pseudonym is

@@ -40,6 +40,7 @@ from digitalstate.transparency.verify import (
     verify_entry,
     witness_keys,
 )
+from digitalstate.web.i18n import _, ngettext
 
 VERIFIED = "verified"
 PENDING = "not yet verified"
@@ -94,7 +95,9 @@ def _name(federation: FederationDocument, member_id: str) -> str:
 
 def _names(federation: FederationDocument, members: Sequence[str]) -> str:
     names = [_name(federation, m) for m in members]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return _("%(first)s and %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,11 @@ def _verdict(
             None,
             None,
             (),
-            f"{name}'s signed checkpoint does not check ({exc}): the log may have been "
-            "tampered with.",
+            _(
+                "%(name)s's signed checkpoint does not check (%(error)s): the log may have been "
+                "tampered with."
+            )
+            % {"name": name, "error": exc},
         )
     found = cosigners(note, witness_keys(federation, besides=member, at=at))
     return _Verdict(note, checkpoint, tuple(found), None)
@@ -141,51 +147,56 @@ def _entry_status(
     if verdict.failure is not None:
         return FAILED, verdict.failure
     if entry.holder != member:
-        return FAILED, (
-            f"The entry says {_name(federation, entry.holder)} recorded it, but it came from "
-            f"{name}'s log."
-        )
+        return FAILED, _(
+            "The entry says %(holder)s recorded it, but it came from %(name)s's log."
+        ) % {"holder": _name(federation, entry.holder), "name": name}
     checkpoint = verdict.checkpoint
     if checkpoint is None:
         if proof is not None:
-            return FAILED, f"{name} sent a proof for this entry without a checkpoint to check."
-        return PENDING, (
-            f"Recorded moments ago: {name}'s log has no signed checkpoint yet. Look again in a "
+            return FAILED, _(
+                "%(name)s sent a proof for this entry without a checkpoint to check."
+            ) % {"name": name}
+        return PENDING, _(
+            "Recorded moments ago: %(name)s's log has no signed checkpoint yet. Look again in a "
             "few seconds."
-        )
+        ) % {"name": name}
     if index is None or index >= checkpoint.size:
         if proof is not None:
-            return FAILED, f"{name} sent a proof for an entry that is not in its checkpoint."
-        return PENDING, (
-            f"Recorded moments ago and not yet in {name}'s signed checkpoint. Look again in a "
+            return FAILED, _(
+                "%(name)s sent a proof for an entry that is not in its checkpoint."
+            ) % {"name": name}
+        return PENDING, _(
+            "Recorded moments ago and not yet in %(name)s's signed checkpoint. Look again in a "
             "few seconds."
-        )
+        ) % {"name": name}
     if proof is None:
         if error is not None:
-            return FAILED, (
-                f"{name} could not prove that this entry is in its signed checkpoint of "
-                f"{_count(checkpoint.size)}. It says: {error}"
-            )
-        return FAILED, (
-            f"{name} gave no proof that this entry is in its signed checkpoint of "
-            f"{_count(checkpoint.size)}."
-        )
+            return FAILED, _(
+                "%(name)s could not prove that this entry is in its signed checkpoint of "
+                "%(entries)s. It says: %(error)s"
+            ) % {"name": name, "entries": _count(checkpoint.size), "error": error}
+        return FAILED, _(
+            "%(name)s gave no proof that this entry is in its signed checkpoint of %(entries)s."
+        ) % {"name": name, "entries": _count(checkpoint.size)}
     try:
         verify_entry(data, index, proof, checkpoint)
     except ProofError:
-        return FAILED, (
-            f"The proof that this entry is in {name}'s log does not check against the log's "
+        return FAILED, _(
+            "The proof that this entry is in %(name)s's log does not check against the log's "
             "signed checkpoint: the entry or the log was changed after it was recorded."
-        )
+        ) % {"name": name}
     if not verdict.witnesses:
-        return PENDING, (
-            f"In {name}'s signed checkpoint, which no other node has confirmed yet. Look again "
+        return PENDING, _(
+            "In %(name)s's signed checkpoint, which no other node has confirmed yet. Look again "
             "in a few seconds."
-        )
-    return VERIFIED, (
-        f"Checked against {name}'s signed checkpoint of {_count(checkpoint.size)}, confirmed by "
-        f"{_names(federation, verdict.witnesses)}."
-    )
+        ) % {"name": name}
+    return VERIFIED, _(
+        "Checked against %(name)s's signed checkpoint of %(entries)s, confirmed by %(witnesses)s."
+    ) % {
+        "name": name,
+        "entries": _count(checkpoint.size),
+        "witnesses": _names(federation, verdict.witnesses),
+    }
 
 
 def _proof(value: Any) -> list[bytes] | None:
@@ -225,7 +236,9 @@ def check_answer(
         or not isinstance(answer.get("entries"), list)
         or not isinstance(answer.get("checkpoint"), str | None)
     ):
-        checked.problems.append(f"{name}'s answer could not be read: it is not a log answer.")
+        checked.problems.append(
+            _("%(name)s's answer could not be read: it is not a log answer.") % {"name": name}
+        )
         return checked
     note_text = answer["checkpoint"]
     verdict = _verdict(federation, member, note_text, at)
@@ -265,17 +278,19 @@ def check_answer(
         )
     if unreadable:
         checked.problems.append(
-            f"{name} sent {_count(unreadable)} that could not be read as log entries."
+            _("%(name)s sent %(entries)s that could not be read as log entries.")
+            % {"name": name, "entries": _count(unreadable)}
         )
     if strangers:
         checked.problems.append(
-            f"{name} sent {_count(strangers)} about someone else; they are not shown."
+            _("%(name)s sent %(entries)s about someone else; they are not shown.")
+            % {"name": name, "entries": _count(strangers)}
         )
     return checked
 
 
 def _count(n: int) -> str:
-    return "1 entry" if n == 1 else f"{n} entries"
+    return ngettext("%(num)d entry", "%(num)d entries", n) % {"num": n}
 
 
 @dataclass

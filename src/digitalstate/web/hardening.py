@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 from digitalstate.settings import EdgeSection
+from digitalstate.web.i18n import _
 
 NONCE_STATE_KEY = "csp_nonce"
 LARGER_BODIES = "larger_bodies"  # app.state: path -> the body limit of a page that takes files
@@ -45,6 +46,7 @@ EXCHANGE_PREFIX = "/exchange/"
 FORM_MAX_FIELDS = 100
 FORM_MAX_FILES = 0
 FORM_MAX_PART_BYTES = 65_536
+PATH_PARAMETER = re.compile(r"\{\w+\}")  # a route's path parameter: {slug}
 # A Host header: a DNS name or IPv4 address, or a bracketed IPv6 literal; then an optional port.
 HOST_HEADER = re.compile(
     r"(?:\[(?P<literal>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?"
@@ -75,7 +77,9 @@ async def read_form(
 
 def allow_larger_body(app: Starlette, path: str, limit: int) -> None:
     """Let requests to path have bodies of up to limit bytes (a page that takes files), past
-    [web] max_body_bytes. Call it before install_hardening (features install first)."""
+    [web] max_body_bytes. Call it before install_hardening (features install first).
+
+    A segment of path written {name} stands for any one segment (no "/"), as in a route."""
     larger = larger_bodies(app)
     larger[path] = max(limit, larger.get(path, 0))
     setattr(app.state, LARGER_BODIES, larger)
@@ -235,6 +239,12 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """path as a pattern: each {name} is one segment, the rest is matched as it is."""
+    parts = PATH_PARAMETER.split(path)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
+
+
 class BodyLimit:
     """Answer 413 to a request body past the limit, before the app reads more of it."""
 
@@ -249,14 +259,24 @@ class BodyLimit:
         self.app = app
         self.limit = limit
         self.templates = templates
-        self.larger = dict(larger or {})
+        self.larger = {p: n for p, n in (larger or {}).items() if not PATH_PARAMETER.search(p)}
+        self.patterns = [
+            (_path_pattern(p), n) for p, n in (larger or {}).items() if PATH_PARAMETER.search(p)
+        ]
+
+    def limit_of(self, path: str) -> int:
+        """The body limit of a request to path."""
+        if path in self.larger:
+            return self.larger[path]
+        found = [n for pattern, n in self.patterns if pattern.fullmatch(path)]
+        return max(found) if found else self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check Content-Length, then count the bytes the app reads."""
         if scope["type"] != "http" or scope["path"].startswith(EXCHANGE_PREFIX):
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.limit)
+        limit = self.limit_of(scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await self.refuse(scope, receive, send, limit)
@@ -293,7 +313,10 @@ class BodyLimit:
             problem = Problem("body-too-large", detail, {"limit_bytes": limit})
             await send_problem(scope, send, problem)
             return
-        context = {"status": 413, "title": "What you sent is too large", "detail": detail}
+        detail = _("This server accepts at most %(limit)d bytes from a form.") % {
+            "limit": self.limit
+        }
+        context = {"status": 413, "title": _("What you sent is too large"), "detail": detail}
         page = self.templates.TemplateResponse(
             Request(scope, receive), "error.html", context, status_code=413
         )

@@ -29,11 +29,12 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.runtime import is_loopback
 from digitalstate.problems import Problem
 from digitalstate.settings import NodeSettings
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.operator_token import stored_digest, token_digest
 from digitalstate.web.problem_handlers import problem_response
 
 SIGN_IN_PATH = "/operator/sign-in"
-NODE_SIGN_IN_HINT = (
+NODE_SIGN_IN_HINT = N_(
     "It was shown once when it was issued with 'digitalstate node operator-token'; on the "
     "node's machine, run 'digitalstate node operator-token --config node.toml' for a new one."
 )
@@ -194,11 +195,13 @@ def install_operator_refusal(app: FastAPI, templates: Jinja2Templates) -> None:
             "error.html",
             {
                 "status": 403,
-                "title": "Operator pages are only available on the node's own machine",
-                "detail": "Open this page in a browser on the machine the node runs on "
-                "(for example through an SSH tunnel). An operator can also set "
-                "[web] operator_remote = true, but only behind a VPN or a proxy with its own "
-                "sign-in.",
+                "title": _("Operator pages are only available on the node's own machine"),
+                "detail": _(
+                    "Open this page in a browser on the machine the node runs on "
+                    "(for example through an SSH tunnel). An operator can also set "
+                    "[web] operator_remote = true, but only behind a VPN or a proxy with its own "
+                    "sign-in."
+                ),
             },
             status_code=403,
         )

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.settings import NodeSettings
 from digitalstate.web.hardening import read_form
+from digitalstate.web.i18n import _
 from digitalstate.web.operator import (
     SIGN_IN_PATH,
     OperatorGate,
@@ -52,7 +53,7 @@ def make_operator_sign_in_router(
                 "next": next_path,
                 "error": error,
                 "issued": stored_digest(gate.data_dir) is not None,
-                "sign_in_hint": gate.sign_in_hint,
+                "sign_in_hint": _(gate.sign_in_hint),
             },
             status_code=status,
         )
@@ -69,7 +70,7 @@ def make_operator_sign_in_router(
         next_path = local_path(str(form.get("next") or ""), fallback)
         token = str(form.get("token") or "").strip()
         if not token_matches(gate.data_dir, token):
-            return form_page(request, next_path, "Enter the current operator token", 401)
+            return form_page(request, next_path, _("Enter the current operator token"), 401)
         seconds = gate.session_seconds
         answer = RedirectResponse(next_path, status_code=303)
         answer.set_cookie(

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digitalstate.files import SecretFileError, load_or_create_secret
 from digitalstate.web.hardening import read_form
+from digitalstate.web.i18n import N_, _
 from digitalstate.web.session_store import Also, SignedIn, SqlSessionStore
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_SESSION_KEY = "csrf"
 SESSION_ID_KEY = "sid"
 _UNCHECKED = object()  # request.state.signed_in before the session's row was read
-CSRF_FAILED_MESSAGE = "This form has expired. Go back, refresh the page and try again."
+CSRF_FAILED_MESSAGE = N_("This form has expired. Go back, refresh the page and try again.")
 # Machine paths never read a session: skipping them keeps the exchange's hot path as it was.
 SESSIONLESS_PREFIXES = ("/exchange/", "/static/", "/healthz", "/readyz", "/.well-known/")
 STORE_SCOPE_KEY = "digitalstate.session_store"  # the store of the request's session, in scope
@@ -229,7 +230,7 @@ def install_sessions(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates
         return templates.TemplateResponse(
             request,
             "identity/csrf_failed.html",
-            {"message": CSRF_FAILED_MESSAGE, "node": settings.node},
+            {"message": _(CSRF_FAILED_MESSAGE), "node": settings.node},
             status_code=403,
         )
 

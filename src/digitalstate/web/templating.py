@@ -17,7 +17,9 @@ from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from digitalstate.web import i18n
 from digitalstate.web.hardening import csp_context
+from digitalstate.web.languages import language_toggle
 from digitalstate.web.session import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -62,7 +64,22 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
             ),
         ]
     )
-    env = jinja2.Environment(loader=loader, autoescape=True, bytecode_cache=_COMPILED)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        bytecode_cache=_COMPILED,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # gettext and friends look the request's language up on each call (web/i18n.py), so the
+    # environment every request shares never has one language installed. Newstyle: _() escapes
+    # and formats, _("Hello %(name)s", name=...); a literal percent sign is written %%.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.globals["current_language"] = i18n.current_language
+    env.globals["html_lang"] = html_lang
+    env.globals["language_toggle"] = language_toggle
     env.globals["static_path"] = STATIC_PATH
     # Every POST form: <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
     env.globals["csrf_token"] = csrf_token
@@ -77,21 +94,29 @@ def make_templates(template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
     return Jinja2Templates(env=make_environment(template_dirs), context_processors=[csp_context])
 
 
+def html_lang() -> str:
+    """The lang attribute of the page's <html>: 'en-GB' or 'cy'."""
+    return i18n.LANGUAGES[i18n.current_language()].html
+
+
 def mount_static(app: Starlette) -> None:
     """Serve web/static at /static; the app starts even when the assets are not built."""
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
 
 def format_date(value: datetime) -> str:
-    """A day as GOV.UK writes it, in UTC: '26 November 2026'."""
+    """A day as GOV.UK writes it, in UTC and the page's language: '26 November 2026'."""
     moment = in_utc(value)
-    return f"{moment.day} {moment:%B %Y}"
+    return i18n.format_day(moment.date())
 
 
 def format_datetime(value: datetime) -> str:
     """A moment for people to read, in UTC: '26 November 2025 at 09:05 UTC'."""
     moment = in_utc(value)
-    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
+    return i18n.gettext("%(date)s at %(time)s UTC") % {
+        "date": format_date(moment),
+        "time": f"{moment:%H:%M}",
+    }
 
 
 def iso_datetime(value: datetime) -> str:
