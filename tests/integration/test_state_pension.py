@@ -120,7 +120,7 @@ def test_an_approved_claim_puts_the_award_in_the_pensions_register(
         "pensions.bank_details": {"sort_code": "30-94-95", "account_number": "00733445"},
     }
     page = node.get(f"/applications/{reference}")
-    assert "Approved" in page.text
+    assert "Approved" in page.text and "Receiving State Pension (pensions register)" in page.text
 
 
 def test_a_refused_claim_writes_nothing_to_the_register(

@@ -95,9 +95,10 @@ def add_to_roll(
     _definition: ServiceDefinition,
     decision: Decision,
     now: datetime,
-) -> None:
+) -> str | None:
     """The decision hook: end the application's identity check and, on approval, put the
-    person on the electoral roll with their open register and postal vote answers."""
+    person on the electoral roll with their open register and postal vote answers; the note
+    kept as the decision's reason when staff gave none."""
     session.execute(
         update(IdentityCheck)
         .where(IdentityCheck.application_id == application.id, IdentityCheck.state.in_(OPEN))
@@ -105,7 +106,7 @@ def add_to_roll(
         .execution_options(synchronize_session=False)
     )
     if decision.status != APPROVED:
-        return
+        return None
     status = roll_status(json.loads(application.answers))
     put_fields(
         session,
@@ -114,6 +115,7 @@ def add_to_roll(
         now=now,
         catalogue=ROLL_FIELDS,
     )
+    return f"Added to the electoral register: {status}"
 
 
 # --- the worker's steps ---------------------------------------------------------------------

@@ -96,10 +96,11 @@ def award(
     definition: ServiceDefinition,
     decision: Decision,
     now: datetime,
-) -> None:
-    """On approval, write the award to the pensions register: its status and the account."""
+) -> str | None:
+    """On approval, write the award to the pensions register: its status and the account; the
+    note kept as the decision's reason when staff gave none."""
     if decision.status != APPROVED:
-        return
+        return None
     answers = json.loads(application.answers)
     born = date_of_birth(definition, answers)
     if born is None:
@@ -116,6 +117,7 @@ def award(
         now=now,
         catalogue=AWARD_FIELDS,
     )
+    return f"{changes[STATUS]} (pensions register)"
 
 
 SUBMIT_ACTIONS.register(ACTION, submit_claim)
