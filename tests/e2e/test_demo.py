@@ -240,7 +240,7 @@ def test_demo_prints_one_json_listing_of_the_anchor_and_ten_nodes(demo: Demo) ->
     assert nodes[0]["roles"] == ["trust-anchor"]
     roles = {n["id"]: n["roles"] for n in nodes}
     assert roles["charter"] == ["charter"]
-    assert roles["people-register"] == ["register"]
+    assert roles["people-register"] == ["register", "service"]
     assert roles["swansea-motoring"] == ["register", "service"]
     assert roles["prisons"] == ["service"]
     assert roles["opendata"] == ["opendata"]

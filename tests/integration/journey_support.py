@@ -291,6 +291,7 @@ VOTE_ANSWERS: list[tuple[str, dict[str, Any]]] = [
     ("date-of-birth", date_form("date-of-birth", 10, 12, 1985)),
     ("address", ADDRESS_FORM),
     ("moved", {"moved": "no"}),
+    ("has-national-insurance", {"has-national-insurance": "yes"}),
     ("national-insurance", {"national-insurance-number": "jg 10 37 26 a"}),
     ("open-register", {"open-register": "no"}),
     ("postal-vote", {"postal-vote": "yes"}),

@@ -262,10 +262,9 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
     copy = layout.node_dir(pensions) / "state-pension-details.toml"
     for node in DEMO_NODES:
         files = load_node_settings(layout.node_config(node)).service_files
-        if node.service is None:
-            assert files == []
-            continue
         assert files == [(layout.node_dir(node) / name).resolve() for name in node.service_files]
+        if node.service is None:
+            continue
         assert demo_service(node.id) == load_service_definition(files[0], node.id)
 
     # A folder made before services were files gets its copy and setting on the next run;
@@ -275,14 +274,15 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
     copy.write_text(copy.read_text().replace("State Pension", "pension"))
     prepare(layout, datetime.now(UTC), people=1, seed=1)
     files = load_node_settings(config).service_files
-    assert files == [copy.resolve()]
+    journey = layout.node_dir(pensions) / str(pensions.journey)
+    assert files == [copy.resolve(), journey.resolve()]
     assert load_service_definition(copy, pensions.id).title == "Check your pension details"
     prepare(layout, datetime.now(UTC), people=1, seed=1)
     assert config.read_text().count("[services]") == 1
 
     # A folder made before the node ran its service with pages gets that file added to the
     # list an earlier demo wrote.
-    care = next(n for n in DEMO_NODES if n.journey)
+    care = next(n for n in DEMO_NODES if n.id == "birmingham-social-care")
     config = layout.node_config(care)
     journey = layout.node_dir(care) / str(care.journey)
     journey.unlink()

@@ -22,7 +22,7 @@ def test_every_demo_file_checks_ok_against_the_demo_catalogue() -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == len(DEMO_FILES)
     vote = DEMO_SERVICES / "register-to-vote.toml"
-    assert f"{vote}: ok (register-to-vote, 9 pages, 10 questions)" in lines
+    assert f"{vote}: ok (register-to-vote, 11 pages, 12 questions)" in lines
     assert f"{DEMO_SERVICES / 'tax-details.toml'}: ok (tax-details, 0 pages, 0 questions)" in lines
     assert result.stderr == ""
 
@@ -43,7 +43,7 @@ def test_each_unusable_file_is_one_line_and_the_status_is_1(tmp_path: Path) -> N
     assert result.stdout.splitlines() == [f"{good}: ok (tax-details, 0 pages, 0 questions)"]
     errors = result.stderr.splitlines()
     assert len(errors) == 3
-    assert errors[0].startswith(f"{broken}: pages[2].questions[0].type: Input should be ")
+    assert errors[0].startswith(f"{broken}: pages[1].questions[0].type: Input should be ")
     assert "; fix: use one of the values named" in errors[0]
     assert errors[1].startswith(f"{twin}: slug: 'tax-details' is also the slug of {good}")
     assert errors[2].startswith(f"{missing}: no such service definition file")

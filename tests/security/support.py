@@ -121,6 +121,9 @@ _PERSON = (
     "POST /applications/{reference}/withdraw",
     "GET /api/v1/applications",
     "GET /api/v1/applications/{reference}",
+    # Register to vote's evidence: the applicant's own application, when it asks for some.
+    "GET /applications/{reference}/evidence",
+    "POST /applications/evidence",
 )
 _STAFF = (
     "GET /staff",
@@ -156,7 +159,9 @@ _EXCHANGE = (
     "POST /exchange/v1/consent-requests",
     "POST /exchange/v1/consent-requests/{request_id}/outcome",
     "POST /exchange/v1/basis-reads",
+    "POST /exchange/v1/basis-matches",
     "POST /exchange/v1/records/read",
+    "POST /exchange/v1/records/match",
     "POST /exchange/v1/consents",
     "POST /exchange/v1/consents/{consent_id}/withdrawal",
     "POST /exchange/v1/notices",

@@ -1,4 +1,4 @@
-"""Consent routes on the exchange: requests and basis reads (charter), copies (register)."""
+"""Consent routes on the exchange: requests, basis reads and matches (charter), copies."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from digitalstate.consent.models import Consent
 from digitalstate.consent.people import person_for_pseudonym, pseudonym_of
 from digitalstate.consent.records import RecordRefusedError, signer_keys, verify_record
 from digitalstate.consent.returns import ReturnRefusedError, request_outcome
-from digitalstate.consent.schemas import BasisReadBody, ConsentRequestBody, OutcomeBody
+from digitalstate.consent.schemas import (
+    BasisMatchBody,
+    BasisReadBody,
+    ConsentRequestBody,
+    OutcomeBody,
+)
 from digitalstate.consent.service import RequestInvalidError, create_request
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.exchange.legal_ground import Ground, personal_data
@@ -26,6 +31,7 @@ from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.store import record_access
 
 READ_PATH = "/exchange/v1/records/read"
+MATCH_PATH = "/exchange/v1/records/match"
 REQUEST_ID_MAX = 36
 
 
@@ -57,6 +63,7 @@ def make_charter_router() -> APIRouter:
     router.add_api_route("/consent-requests", ask_for_consent, methods=["POST"], status_code=201)
     router.add_api_route("/consent-requests/{request_id}/outcome", answer_outcome, methods=["POST"])
     router.add_api_route("/basis-reads", read_under_basis, methods=["POST"])
+    router.add_api_route("/basis-matches", match_under_basis, methods=["POST"])
     return router
 
 
@@ -157,6 +164,25 @@ async def read_under_basis(
     basis does not allow is refused here, recorded once in the charter's own log, and never
     reaches the register; an allowed one is relayed and recorded as the relay.
     """
+    return await _relay(request, body, ground, READ_PATH, {"fields": body.fields})
+
+
+async def match_under_basis(
+    request: Request, body: BasisMatchBody, ground: Ground = personal_data
+) -> Response:
+    """Ask a register whether values are a person's, under a statutory basis: relayed and
+    recorded exactly as a basis read, and answered only {"matched": true|false}."""
+    return await _relay(request, body, ground, MATCH_PATH, {"values": body.values})
+
+
+async def _relay(
+    request: Request,
+    body: BasisReadBody | BasisMatchBody,
+    ground: Ground,
+    path: str,
+    payload: dict[str, Any],
+) -> Response:
+    """Check a basis call, relay it to the register under its pseudonym, record the relay."""
     node = node_of(request)
     federation = node.keeper.current()
     person, holder_pseudonym = await run_blocking(_subject, node, ground, body)
@@ -169,12 +195,8 @@ async def read_under_basis(
         answer = await node.client.call(
             body.holder,
             "POST",
-            READ_PATH,
-            json_body={
-                "fields": body.fields,
-                "subject": holder_pseudonym,
-                "on_behalf_of": ground.requester,
-            },
+            path,
+            json_body={**payload, "subject": holder_pseudonym, "on_behalf_of": ground.requester},
             purpose=ground.purpose,
             basis=basis.id,
         )
@@ -189,7 +211,7 @@ async def read_under_basis(
 
 
 def check_basis(
-    federation: FederationDocument, ground: Ground, body: BasisReadBody
+    federation: FederationDocument, ground: Ground, body: BasisReadBody | BasisMatchBody
 ) -> StatutoryBasis:
     """The basis named by the call, when it lets this caller read these fields for this purpose."""
     if ground.basis_id is None:
@@ -211,7 +233,9 @@ def check_basis(
     return basis
 
 
-def _subject(node: NodeRuntime, ground: Ground, body: BasisReadBody) -> tuple[str, str]:
+def _subject(
+    node: NodeRuntime, ground: Ground, body: BasisReadBody | BasisMatchBody
+) -> tuple[str, str]:
     """The person the caller's pseudonym names, and the holder's pseudonym for them.
 
     404 subject-unknown, with nothing recorded, when the charter issued no such pseudonym.
@@ -244,7 +268,7 @@ def _record_refusal(
     node: NodeRuntime,
     federation: FederationDocument,
     ground: Ground,
-    body: BasisReadBody,
+    body: BasisReadBody | BasisMatchBody,
     person: str,
     refused: Problem,
 ) -> None:
@@ -268,7 +292,7 @@ def _record_refusal(
 def _record_relay(
     node: NodeRuntime,
     ground: Ground,
-    body: BasisReadBody,
+    body: BasisReadBody | BasisMatchBody,
     holder_pseudonym: str,
     outcome: str,
     reason: str,
@@ -285,8 +309,13 @@ def _record_relay(
             purpose=ground.purpose,
             basis_id=ground.basis_id,
             fields=body.fields,
-            reason=reason or f"relayed to {body.holder}",
+            reason=reason or f"{_kind(body)}relayed to {body.holder}",
         )
+
+
+def _kind(body: BasisReadBody | BasisMatchBody) -> str:
+    """How the relay's record names a match (a read is the default)."""
+    return "a match (no value returned) " if isinstance(body, BasisMatchBody) else ""
 
 
 def _refusal(problem: ReceivedProblem | None) -> str:

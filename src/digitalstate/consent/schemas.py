@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class ConsentRequestBody(BaseModel):
@@ -37,3 +39,23 @@ class BasisReadBody(BaseModel):
     subject: str = Field(description="the caller's pseudonym for the person")
     holder: str = Field(description="the register to read from")
     fields: list[str] = Field(min_length=1, description="field names the basis lists")
+
+
+MatchValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class BasisMatchBody(BaseModel):
+    """A match under a statutory basis, relayed by the charter: are these values the person's?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="the caller's pseudonym for the person")
+    holder: str = Field(description="the register to compare with")
+    values: dict[str, MatchValue] = Field(
+        min_length=1, max_length=10, description="field name -> the value to compare"
+    )
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields compared: the basis must list each, as for a read."""
+        return list(self.values)

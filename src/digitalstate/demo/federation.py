@@ -56,7 +56,12 @@ class DemoNode:
 
 DEMO_NODES: tuple[DemoNode, ...] = (
     DemoNode("charter", "Charter: your account and your consents", ("charter",)),
-    DemoNode("people-register", "People register", ("register",)),
+    DemoNode(
+        "people-register",
+        "People register",
+        ("register", "service"),
+        journey="change-your-address.toml",
+    ),
     DemoNode(
         "swansea-motoring",
         "Swansea: motoring",
@@ -69,6 +74,7 @@ DEMO_NODES: tuple[DemoNode, ...] = (
         "Liverpool: pensions",
         ("register", "service"),
         "state-pension-details.toml",
+        "apply-for-state-pension.toml",
     ),
     DemoNode(
         "birmingham-social-care",
@@ -88,6 +94,7 @@ DEMO_NODES: tuple[DemoNode, ...] = (
         "Electoral registration office",
         ("register", "service"),
         "electoral-registration-details.toml",
+        "register-to-vote.toml",
     ),
     DemoNode(
         "prisons",

@@ -24,6 +24,8 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.tellusonce.feature",
     "digitalstate.prisons.feature",  # before services: it registers the prison-visit action
     "digitalstate.services.feature",
+    "digitalstate.electoral.feature",
+    "digitalstate.pensions.feature",
     "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
     "digitalstate.mail.feature",

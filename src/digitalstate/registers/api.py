@@ -1,4 +1,4 @@
-"""A register's exchange routes: consented and basis reads, and the access records of a person."""
+"""A register's exchange routes: consented and basis reads, and basis matches (yes or no)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.registers.reads import (
+    MatchAnswer,
     ReadAnswer,
     ReadOutcome,
+    ReadRefusal,
+    match_under_basis,
     read_under_basis,
     read_under_consent,
 )
-from digitalstate.registers.schemas import ReadBody
+from digitalstate.registers.schemas import MatchBody, ReadBody
 from digitalstate.storage.threads import run_blocking
 
 T = TypeVar("T")
@@ -95,7 +98,44 @@ def make_api_router(node: NodeRuntime) -> APIRouter:
         payload = {"fields": outcome.fields, "version": outcome.version}
         return Response(json.dumps(payload), media_type="application/json")
 
+    @router.post("/records/match")
+    async def match_record(body: MatchBody, ground: Ground = personal_data) -> Response:
+        """Say whether values are the person's, under a statutory basis: matched or not, and
+        never a value of the record."""
+        federation = node.keeper.current()
+        outcome = await calls.run(_match, node, federation, held(federation), body, ground)
+        if not isinstance(outcome, MatchAnswer):
+            raise Problem(outcome.slug, outcome.reason)
+        return Response(json.dumps({"matched": outcome.matched}), media_type="application/json")
+
     return router
+
+
+def _match(
+    node: NodeRuntime,
+    federation: FederationDocument,
+    held: frozenset[str],
+    body: MatchBody,
+    ground: Ground,
+) -> MatchAnswer | ReadRefusal:
+    if ground.basis_id is None or ground.consent_id is not None:
+        raise Problem(
+            "malformed-request", "a match is made under a statutory basis only, not a consent"
+        )
+    with node.sessions.begin() as session:
+        return match_under_basis(
+            session,
+            federation=federation,
+            caller=ground.requester,
+            basis_id=ground.basis_id,
+            purpose=ground.purpose,
+            subject=body.subject,
+            on_behalf_of=body.on_behalf_of,
+            values=body.values,
+            held=held,
+            now=datetime.now(UTC),
+            holder=node.settings.node.id,
+        )
 
 
 def _read(

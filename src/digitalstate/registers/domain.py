@@ -337,3 +337,35 @@ def validate_value(field_type: str, field: str, value: Any, *, today: date) -> A
     if validator is None:
         raise FieldError(field, f"{field_label(field)} has a type this register cannot check")
     return validator(field, value, today)
+
+
+# --- matching ------------------------------------------------------------------------------
+
+MAX_MATCH_VALUE = 200
+
+
+def match_key(field_type: str, value: Any) -> str | None:
+    """A value as a match compares it, or None when it cannot be one of field_type's values.
+
+    A National Insurance number and a date in their normal form; text without case or repeated
+    spaces. So 'qq 12 34 56 c' matches 'QQ123456C', and 'ada  LOVELACE'
+    matches 'Ada Lovelace', but 'Ada' does not match 'Ada Mary': a match is of the whole value.
+    """
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_MATCH_VALUE:
+        return None
+    try:
+        if field_type == "nino":
+            return validate_nino("match", value)
+        if field_type == "date":
+            return date.fromisoformat(value.strip()).isoformat()
+    except (FieldError, ValueError):
+        return None
+    if field_type == "string":
+        return " ".join(value.split()).casefold()
+    return None
+
+
+def values_match(field_type: str, held: Any, given: Any) -> bool:
+    """True when the value given is the value held (match_key of both, and both usable)."""
+    held_key = match_key(field_type, held)
+    return held_key is not None and held_key == match_key(field_type, given)

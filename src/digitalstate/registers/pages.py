@@ -21,9 +21,10 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.domain import AddressParts, FieldError, address_errors, field_label
 from digitalstate.registers.presenter import display_date, display_lines
 from digitalstate.registers.service import (
+    ADDRESS,
     ChangeConflictError,
     RecordNotFoundError,
-    change_fields,
+    change_address,
     held_fields,
     read_record,
     services_to_tell,
@@ -34,7 +35,6 @@ from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
 
-ADDRESS = "people.address"
 # The inputs of the address question page, by the address part each one is.
 ADDRESS_INPUTS = {
     "line_1": "address-line-1",
@@ -177,17 +177,14 @@ class RegisterPages:
     def change(self, pseudonym: str, parts: AddressParts) -> tuple[int, int]:
         """Write the new address and its notices in one transaction: the versions before, after."""
         with self.node.sessions.begin() as session:
-            before = read_record(session, pseudonym)
-            if before is None:
-                raise RecordNotFoundError(pseudonym)
-            version = change_fields(
+            made = change_address(
                 session,
                 pseudonym=pseudonym,
-                changes={ADDRESS: parts.as_value()},
+                address=parts.as_value(),
                 now=datetime.now(UTC),
                 catalogue=self.node.keeper.current().fields,
             )
-        return before[1], version
+        return made.before, made.version
 
     def holds_address(self) -> bool:
         """True when this register is the one that holds people's addresses."""

@@ -1,5 +1,8 @@
 """Reads at a register, enforced on every call: under a consent, or under a statutory basis.
 
+A match under a basis is a read whose answer is only "matched" or "not matched": the register
+compares the values given with the person's record and gives none of its own back.
+
 Each function decides, reads and records the access (or the refusal) in the caller's
 transaction, and returns either the answer or the refusal with its problem type and reason.
 The read path runs a handful of statements by primary key: it is the hot path of the
@@ -9,7 +12,7 @@ federation (docs/benchmarks.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from time import perf_counter
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from digitalstate.consent.domain import Allowed, ConsentTerms, check_read
 from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
+from digitalstate.registers.domain import values_match
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.transparency.store import record_access
 
@@ -50,6 +54,13 @@ class ReadAnswer:
 
     fields: dict[str, Any]
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MatchAnswer:
+    """Whether the values given are the person's: all of them, or not."""
+
+    matched: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,76 @@ def read_under_basis(
     holder: str,
 ) -> ReadOutcome:
     """Check a basis read relayed by the charter, read the fields asked, record either way."""
+    attempt, basis, reason = _basis_attempt(
+        federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
+    )
+    if reason is not None or basis is None:
+        return _refuse(session.connection(), attempt, "basis-refused", reason or "", now)
+    return _read(
+        session.connection(),
+        attempt,
+        held,
+        now,
+        action="basis-read",
+        reason=f"basis {basis.id}: {basis.legislation}",
+    )
+
+
+def match_under_basis(
+    session: Session,
+    *,
+    federation: FederationDocument,
+    caller: str,
+    basis_id: str,
+    purpose: str,
+    subject: str | None,
+    on_behalf_of: str | None,
+    values: Mapping[str, str],
+    held: Collection[str],
+    now: datetime,
+    holder: str,
+) -> MatchAnswer | ReadRefusal:
+    """Check a basis match relayed by the charter as a basis read is checked, compare the
+    values given with the person's record, and record it: the answer is matched or not, and
+    never a value (registers/domain.py values_match says what counts as the same value)."""
+    fields = tuple(values)
+    attempt, basis, reason = _basis_attempt(
+        federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
+    )
+    db = session.connection()
+    if reason is not None or basis is None:
+        return _refuse(db, attempt, "basis-refused", reason or "", now)
+    found = _held_record(db, attempt, held, now)
+    if isinstance(found, ReadRefusal):
+        return found
+    types = {f.name: f.type for f in federation.fields}
+    matched = all(
+        values_match(types.get(name, ""), found.fields.get(name), values[name]) for name in fields
+    )
+    answered = "matched" if matched else "not matched"
+    _record(
+        db,
+        attempt,
+        now,
+        action="basis-read",
+        outcome="allowed",
+        reason=f"basis {basis.id}: {basis.legislation}; a match of the values given, answered "
+        f"{answered}: no value was given back",
+    )
+    return MatchAnswer(matched)
+
+
+def _basis_attempt(
+    federation: FederationDocument,
+    caller: str,
+    basis_id: str,
+    purpose: str,
+    subject: str | None,
+    on_behalf_of: str | None,
+    fields: tuple[str, ...],
+    holder: str,
+) -> tuple[_Attempt, StatutoryBasis | None, str | None]:
+    """Who asked what of whom under a basis, the basis, and why it is refused (None: it is not)."""
     basis = next((b for b in federation.statutory_bases if b.id == basis_id), None)
     member = federation.member(caller)
     relayed = member is not None and "charter" in member.roles
@@ -173,16 +254,7 @@ def read_under_basis(
     reason = _basis_refusal(
         basis, basis_id, caller, relayed, subject, on_behalf_of, purpose, fields
     )
-    if reason is not None or basis is None:
-        return _refuse(session.connection(), attempt, "basis-refused", reason or "", now)
-    return _read(
-        session.connection(),
-        attempt,
-        held,
-        now,
-        action="basis-read",
-        reason=f"basis {basis.id}: {basis.legislation}",
-    )
+    return attempt, basis, reason
 
 
 def _basis_refusal(
@@ -222,6 +294,17 @@ def _read(
     action: str,
     reason: str,
 ) -> ReadOutcome:
+    answer = _held_record(db, attempt, held, now)
+    if isinstance(answer, ReadAnswer):
+        _record(db, attempt, now, action=action, outcome="allowed", reason=reason)
+    return answer
+
+
+def _held_record(
+    db: Connection, attempt: _Attempt, held: Collection[str], now: datetime
+) -> ReadOutcome:
+    """The fields attempted of the person's record, or the refusal (recorded) when this
+    register does not hold one of them or holds no record of the person."""
     not_held = [f for f in attempt.fields if f not in held]
     if not_held:
         return _refuse(
@@ -237,7 +320,6 @@ def _read(
         return _refuse(
             db, attempt, "record-not-found", "this register holds no record of the person", now
         )
-    _record(db, attempt, now, action=action, outcome="allowed", reason=reason)
     return answer
 
 

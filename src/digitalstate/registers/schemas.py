@@ -21,3 +21,21 @@ class ReadBody(BaseModel):
     fields: list[FieldName] = Field(min_length=1, max_length=50)
     subject: Pseudonym | None = None
     on_behalf_of: MemberId | None = None
+
+
+MatchValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class MatchBody(BaseModel):
+    """POST /exchange/v1/records/match: the values to compare with the person's record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[FieldName, MatchValue] = Field(min_length=1, max_length=10)
+    subject: Pseudonym | None = None
+    on_behalf_of: MemberId | None = None
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields compared, as a read names them."""
+        return list(self.values)

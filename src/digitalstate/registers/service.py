@@ -128,6 +128,69 @@ def change_fields(
     return version
 
 
+def put_fields(
+    session: Session,
+    *,
+    pseudonym: str,
+    changes: Mapping[str, Any],
+    now: datetime,
+    catalogue: Sequence[FieldDefinition],
+) -> int:
+    """change_fields, or a new record of changes when this register holds none for the person
+    yet (version 1, its notices queued as a change's are); the version. Raises FieldError."""
+    exists = session.execute(
+        select(_RECORDS.c.version).where(_RECORDS.c.pseudonym == pseudonym).with_for_update()
+    ).first()
+    if exists is not None:
+        return change_fields(
+            session, pseudonym=pseudonym, changes=changes, now=now, catalogue=catalogue
+        )
+    normal = normalise_changes(changes, {f.name: f for f in catalogue}, today=now.date())
+    session.execute(
+        insert(RegisterRecord).values(
+            pseudonym=pseudonym, data=json.dumps(normal, sort_keys=True), version=1, updated_at=now
+        )
+    )
+    queue_notices(session, pseudonym=pseudonym, fields=sorted(normal), version=1, now=now)
+    return 1
+
+
+ADDRESS = "people.address"
+
+
+@dataclass(frozen=True, slots=True)
+class AddressChange:
+    """A change of address: the record's version before and after (equal: nothing changed)."""
+
+    before: int
+    version: int
+
+    @property
+    def changed(self) -> bool:
+        """True when the address was another one before."""
+        return self.version != self.before
+
+
+def change_address(
+    session: Session,
+    *,
+    pseudonym: str,
+    address: Mapping[str, Any],
+    now: datetime,
+    catalogue: Sequence[FieldDefinition],
+) -> AddressChange:
+    """Write a person's new address and the notices to every service to tell, in the caller's
+    transaction: what /my/details/address and the change-address service both do. Raises
+    RecordNotFoundError, FieldError or ChangeConflictError."""
+    before = read_record(session, pseudonym)
+    if before is None:
+        raise RecordNotFoundError(pseudonym)
+    version = change_fields(
+        session, pseudonym=pseudonym, changes={ADDRESS: address}, now=now, catalogue=catalogue
+    )
+    return AddressChange(before[1], version)
+
+
 def queue_notices(
     session: Session, *, pseudonym: str, fields: Sequence[str], version: int, now: datetime
 ) -> int:

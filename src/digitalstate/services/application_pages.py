@@ -26,11 +26,12 @@ from digitalstate.services.applications import (
     application_of,
     applications_of,
     cancellation_of,
+    notes_of,
     withdraw,
     withdrawable,
 )
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.handlers import WithdrawalRefusedError
+from digitalstate.services.handlers import Note, WithdrawalRefusedError
 from digitalstate.services.journeys import register_name, text_language
 from digitalstate.services.presenter import answer_rows, by_whom, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
@@ -111,9 +112,22 @@ class ApplicationPages:
         application = await self.own(subject, reference)
         if application is None:
             return self.not_found(request)
-        return self.page(request, application)
+        definition = self.definitions.get(application.slug)
+        notes = await run_step(
+            self.node.sessions,
+            lambda s: notes_of(
+                s, subject.sub, application.reference, definition, self.node.keeper.document
+            ),
+        )
+        return self.page(request, application, notes=notes)
 
-    def page(self, request: Request, application: ApplicationView, problem: str = "") -> Response:
+    def page(
+        self,
+        request: Request,
+        application: ApplicationView,
+        problem: str = "",
+        notes: Sequence[Note] = (),
+    ) -> Response:
         """Render an application's page."""
         definition = self.definitions.get(application.slug)
         questions = [q for _, q in definition.questions()] if definition is not None else []
@@ -141,6 +155,7 @@ class ApplicationPages:
             rows=rows,
             history=history,
             problem=problem,
+            notes=notes,
             cancel=self.cancel_button(application),
         )
 

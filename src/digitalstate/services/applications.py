@@ -30,16 +30,19 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.drafts import json_text
 from digitalstate.services.handlers import (
     APPROVED,
     CANCELLATIONS,
     DECISION_HOOKS,
+    NOTES,
     REFUSED,
     Cancellation,
     Decision,
     DecisionRefusedError,
+    Note,
     SubmitAction,
 )
 from digitalstate.services.models import (
@@ -280,6 +283,45 @@ def full_view(session: Session, row: Application) -> ApplicationView:
         )
     )
     return _view(row, events, files)
+
+
+def notes_of(
+    session: Session,
+    subject: str,
+    reference: str,
+    definition: ServiceDefinition | None,
+    document: FederationDocument | None,
+) -> list[Note]:
+    """What the service's action tells subject about their application reference now (its
+    registered NOTES); none for someone else's, or a service whose action registers none."""
+    action = definition.submit.action if definition and definition.submit else None
+    notes = NOTES.get(action) if action is not None else None
+    row = _own(session, subject, reference) if notes is not None else None
+    if notes is None or row is None:
+        return []
+    return notes(session, row, document)
+
+
+def event_added(
+    session: Session, application: Application, reason: str, by: str, now: datetime
+) -> bool:
+    """Add an event to an undecided application without changing its status (evidence asked
+    for, or sent): False, and nothing added, when it was decided or withdrawn meanwhile."""
+    touched = session.execute(
+        update(Application)
+        .where(Application.id == application.id, Application.status.in_(UNDECIDED))
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if touched.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    status = session.scalar(select(Application.status).where(Application.id == application.id))
+    session.add(
+        ApplicationEvent(
+            application_id=application.id, at=now, status=str(status), reason=reason, by=by
+        )
+    )
+    return True
 
 
 def _change(

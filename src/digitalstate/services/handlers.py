@@ -23,6 +23,13 @@ hook kept.
 
 A slot source is asked, at each page that shows its question and again at submission, what it
 offers now: a choice it no longer offers is refused then.
+
+Three more registries, each under the action's name, let an action's code do what a
+definition's data cannot: ELIGIBILITY, a rule computed from the answers (State Pension age
+from the date of birth) that stops the person as a declared eligibility rule does; NOTES, what
+the application's confirmation and its page tell the applicant now (who was told of a change,
+evidence to send); WAKES, the node events to set once an application is committed (a worker
+that does the action's work outside the submit transaction).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.models import Application
 
@@ -121,6 +129,33 @@ class Cancellation:
     question: str  # "Are you sure you want to cancel this visit?"
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Why an action's own eligibility rule stops the person, and the questions it tested."""
+
+    reason: str
+    questions: tuple[str, ...]
+
+
+EligibilityCheck = Callable[[ServiceDefinition, Mapping[str, Any], date], Stop | None]
+"""The answers of the pages shown and today: a Stop, or None when nothing stops the person."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something an application's pages tell the applicant now: a heading, its lines, and a
+    link (its text and address) to what they can do."""
+
+    heading: str
+    lines: tuple[str, ...] = ()
+    link: tuple[str, str] | None = None
+
+
+ApplicationNotes = Callable[[Session, Application, FederationDocument | None], list[Note]]
+"""What to tell the applicant now, from the node's database and its federation document (the
+names of members), if it holds one."""
+
+
 class Registry(Generic[T]):
     """Things of one kind by name, registered in code."""
 
@@ -167,6 +202,9 @@ SUBMIT_ACTIONS: Registry[SubmitAction] = Registry("submission action")
 SUBMIT_ACTIONS.register("record", record)
 SLOT_SOURCES: Registry[SlotSource] = Registry("slot source")
 DECISION_HOOKS: Registry[DecisionHook] = Registry("decision hook")
+ELIGIBILITY: Registry[EligibilityCheck] = Registry("eligibility check")
+NOTES: Registry[ApplicationNotes] = Registry("application notes")
+WAKES: Registry[tuple[str, ...]] = Registry("events to set after a submission")
 CANCELLATIONS: Registry[Cancellation] = Registry("cancellation")
 
 

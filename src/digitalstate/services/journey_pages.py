@@ -44,6 +44,7 @@ from digitalstate.services.applications import (
     DraftChangedError,
     application_of,
     by_token,
+    notes_of,
     submit,
 )
 from digitalstate.services.definitions import Page
@@ -58,7 +59,13 @@ from digitalstate.services.drafts import (
 )
 from digitalstate.services.fields import Problem, form_values
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import SUBMIT_ACTIONS, SubmissionRefusedError
+from digitalstate.services.handlers import (
+    ELIGIBILITY,
+    SUBMIT_ACTIONS,
+    WAKES,
+    Stop,
+    SubmissionRefusedError,
+)
 from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
@@ -195,10 +202,28 @@ class JourneyFlow:
         """Where a person with these answers carries on: the page that stops them, the first
         page not yet answered, or check your answers."""
         today = self.today()
-        if eligibility(journey.definition, answers, today) is not None:
+        if self.eligibility_stop(journey, answers) is not None:
             return f"{who.base}/not-eligible"
         page = first_unanswered(journey.definition, answers, today)
         return f"{who.base}/{page.id if page else CHECK_PAGE}"
+
+    def eligibility_stop(
+        self, journey: Journey, answers: Mapping[str, Any], lang: str = "en"
+    ) -> Stop | None:
+        """What stops a person with these answers: the first declared eligibility rule that
+        holds (its reason in lang), else the rule the service's action computes
+        (handlers.ELIGIBILITY); None when nothing does."""
+        today = self.today()
+        definition = journey.definition
+        declared = eligibility(definition, answers, today)
+        if declared is not None:
+            rule = definition.eligibility[declared.rule]
+            tested = tuple(leaf.question or "" for leaf in rule.condition.leaves())
+            return Stop(declared.reason.text(lang), tested)
+        check = ELIGIBILITY.get(definition.submit.action) if definition.submit else None
+        if check is None:
+            return None
+        return check(definition, submitted_answers(definition, answers, today), today)
 
     async def draft(self, journey: Journey, who: Applicant) -> Draft | None:
         """The applicant's draft of journey, or None."""
@@ -427,7 +452,7 @@ class JourneyFlow:
             ),
         )
         merged = {**answers, **taken.answers}
-        if eligibility(journey.definition, merged, today) is not None:
+        if self.eligibility_stop(journey, merged) is not None:
             return RedirectResponse(f"{who.base}/not-eligible", status_code=303)
         if back_to == "check":
             return RedirectResponse(self.resume(journey, who, merged), status_code=303)
@@ -506,9 +531,8 @@ class JourneyFlow:
         )
         if gone:
             return self.show_answers(request, journey, who, draft, gone)
-        action = SUBMIT_ACTIONS.get(
-            journey.definition.submit.action if journey.definition.submit else ""
-        )
+        action_name = journey.definition.submit.action if journey.definition.submit else ""
+        action = SUBMIT_ACTIONS.get(action_name)
         if action is None:  # the node refuses to start without it; a registry changed since
             raise ServiceError(f"no handler for {journey.slug}'s submission action")
         now = self.clock()
@@ -547,6 +571,8 @@ class JourneyFlow:
             if made is None:
                 return RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
             reference = made
+        for event in WAKES.get(action_name) or ():
+            self.node.wake(event)  # committed: what works on it may start now
         return RedirectResponse(confirmation + reference, status_code=303)
 
     async def confirmation(
@@ -558,24 +584,31 @@ class JourneyFlow:
         )
         if found is None or found.slug != journey.slug:
             return self.not_found(request)
-        return self.render(request, "confirmation", journey, who=who, application=found)
+        notes = await run_step(
+            self.node.sessions,
+            lambda s: notes_of(
+                s, who.subject, found.reference, journey.definition, self.node.keeper.document
+            ),
+        )
+        return self.render(
+            request, "confirmation", journey, who=who, application=found, notes=notes
+        )
 
     async def not_eligible(self, request: Request, journey: Journey, who: Applicant) -> Response:
         """The person cannot go on: why, and what to do instead."""
         draft = await self.draft(journey, who)
         answers = draft.answers if draft is not None else {}
-        stopped = eligibility(journey.definition, answers, self.today())
+        lang = text_language(request, journey.definition)
+        stopped = self.eligibility_stop(journey, answers, lang)
         if stopped is None:
             return RedirectResponse(self.resume(journey, who, answers), status_code=303)
-        rule = journey.definition.eligibility[stopped.rule]
-        asked = {leaf.question for leaf in rule.condition.leaves()}
-        page = next(p for p, q in journey.definition.questions() if q.id in asked)
+        page = next(p for p, q in journey.definition.questions() if q.id in stopped.questions)
         return self.render(
             request,
             "not_eligible",
             journey,
             who=who,
-            reason=stopped.reason.text(text_language(request, journey.definition)),
+            reason=stopped.reason,
             change=f"{who.base}/{page.id}?return=check",
         )
 

@@ -36,6 +36,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.web.models",
     "digitalstate.mail.models",
     "digitalstate.prisons.models",
+    "digitalstate.electoral.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""
 

@@ -1,7 +1,9 @@
 """How the tellusonce feature is installed on a node (docs/adr/0008).
 
 On a register node: the outbox's delivery worker and the operator's outbox page. On a service
-node: the route that takes change notices and the worker that re-reads after them.
+node: the route that takes change notices and the worker that re-reads after them. Importing
+this module registers the `change-address` action (tellusonce/change_address.py), which a
+register that also runs services (the People register) offers as a declared journey.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.tellusonce import change_address as _registers_the_action  # noqa: F401
 from digitalstate.tellusonce.api import make_api_router
 from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker

@@ -1,0 +1,1 @@
+"""The electoral registration office: register to vote, the identity check, the roll."""

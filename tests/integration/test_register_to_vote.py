@@ -1,0 +1,288 @@
+"""Register to vote across real nodes (SQLite and PostgreSQL): the identity check matches the
+National Insurance number at the tax register and the name and date of birth at the People
+register, each under the published basis electoral-identity-check, relayed by the charter and
+recorded in both logs; a match puts the person on the roll at once, no match asks for a
+document that a caseworker decides on. The match route answers only matched or not, and only
+under the basis, through the charter. The worker loses nothing while the tax register is
+down. Another person can neither see the application nor send its evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from log_support import logged_entries
+from sqlalchemy import select
+
+from digitalstate.electoral.models import IdentityCheck
+from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
+from digitalstate.keys import KeyPair
+from digitalstate.registers.models import RegisterRecord
+from digitalstate.services.applications import decide
+from digitalstate.services.handlers import Decision
+from digitalstate.services.models import Application, ApplicationEvent, ApplicationFile
+from integration.electoral_support import (
+    ADA_NINO,
+    ADA_PEOPLE,
+    CHARTER,
+    ELECTORAL,
+    PEOPLE,
+    PNG,
+    TAX,
+    VoteFederation,
+    Voter,
+    running_vote_federation,
+)
+
+BASIS = "electoral-identity-check"
+ROLL = "electoral.registration_status"
+
+
+@pytest.fixture
+def fed(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> Iterator[VoteFederation]:
+    yield from running_vote_federation(tmp_path, migrated_database_url, more_databases)
+
+
+@pytest.fixture
+def ada(fed: VoteFederation) -> Voter:
+    return fed.add_voter("ada", ADA_PEOPLE, ADA_NINO)
+
+
+def roll_entry(fed: VoteFederation, voter: Voter) -> str | None:
+    with fed.databases[ELECTORAL].begin() as session:
+        row = session.get(RegisterRecord, voter.subject)
+        return None if row is None else json.loads(row.data).get(ROLL)
+
+
+def application(fed: VoteFederation, reference: str) -> tuple[str, list[tuple[str, str]]]:
+    """Its status, and its history as (status, by)."""
+    with fed.databases[ELECTORAL].begin() as session:
+        row = session.scalars(select(Application).where(Application.reference == reference)).one()
+        events = session.scalars(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == row.id)
+            .order_by(ApplicationEvent.id)
+        )
+        return row.status, [(e.status, e.by) for e in events]
+
+
+def check_state(fed: VoteFederation) -> tuple[str, int]:
+    with fed.databases[ELECTORAL].begin() as session:
+        check = session.scalars(select(IdentityCheck)).one()
+        return check.state, check.attempts
+
+
+def basis_entries(fed: VoteFederation, member: str) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """The log's entries of member under the identity check basis: requester, outcome, fields,
+    reason."""
+    with fed.databases[member].begin() as session:
+        return [
+            (e.requester, e.outcome, tuple(sorted(e.fields)), e.reason)
+            for e in logged_entries(session)
+            if e.basis_id == BASIS
+        ]
+
+
+def test_a_match_puts_the_person_on_the_roll_at_once_and_is_logged_at_both_ends(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    reference = fed.apply(ada, nino="jg 10 37 26 a", open_register=False, postal=True)
+    assert reference.startswith("RTV-")
+    page = fed.office.http.get(f"/applications/{reference}")
+    assert "We are checking who you are" in page.text
+    assert check_state(fed) == ("pending", 0)
+    assert fed.check_due() == 1
+    assert check_state(fed) == ("matched", 0)
+    assert roll_entry(fed, ada) == "Registered, not on the open register, postal vote asked for"
+    status, history = application(fed, reference)
+    assert status == "approved"
+    assert history == [("submitted", "person"), ("approved", "action:electoral-registration")]
+    assert (
+        "You are on the electoral register"
+        in fed.office.http.get(f"/applications/{reference}").text
+    )
+    # At the tax register and at the People register: one match each, no value given back.
+    (tax,) = basis_entries(fed, TAX)
+    assert tax[:3] == (ELECTORAL, "allowed", ("tax.national_insurance_number",))
+    assert "answered matched: no value was given back" in tax[3]
+    (people,) = basis_entries(fed, PEOPLE)
+    names = ("people.date_of_birth", "people.family_name", "people.given_names")
+    assert people[:3] == (ELECTORAL, "allowed", names)
+    # At the charter: the relay of each.
+    relays = basis_entries(fed, CHARTER)
+    assert sorted(r[3] for r in relays) == [
+        "a match (no value returned) relayed to newcastle-tax",
+        "a match (no value returned) relayed to people-register",
+    ]
+    assert fed.check_due() == 0  # nothing left to do
+
+
+def test_no_match_asks_for_a_document_and_a_caseworker_approves(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    reference = fed.apply(ada, nino="JG103726B", open_register=True, postal=False)
+    assert fed.check_due() == 1
+    assert check_state(fed) == ("evidence-needed", 0)
+    status, history = application(fed, reference)
+    assert status == "submitted"
+    assert history[-1] == ("submitted", "action:electoral-registration")
+    assert roll_entry(fed, ada) is None
+    page = fed.office.http.get(f"/applications/{reference}")
+    assert "Send us a document that proves who you are" in page.text
+    assert f"/applications/{reference}/evidence" in page.text
+    # A file that is not a document is refused with the question's message.
+    evidence = f"/applications/{reference}/evidence"
+    form = {"csrf_token": fed.csrf(evidence), "reference": reference}
+    wrong = fed.office.http.post(
+        "/applications/evidence",
+        data=form,
+        files={"identity-evidence": ("a.txt", b"hello", "text/plain")},
+    )
+    assert wrong.status_code == 400 and "The selected file must be" in wrong.text
+    sent = fed.office.http.post(
+        "/applications/evidence",
+        data={"csrf_token": fed.csrf(evidence), "reference": reference},
+        files={"identity-evidence": ("passport.png", PNG, "image/png")},
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == f"/applications/{reference}"
+    assert check_state(fed) == ("evidence-sent", 0)
+    assert fed.office.http.get(evidence).status_code == 404  # sent: not asked again
+    with fed.databases[ELECTORAL].begin() as session:
+        kept = session.scalars(select(ApplicationFile)).one()
+        assert (kept.question_id, kept.content_type, kept.content) == (
+            "identity-evidence",
+            "image/png",
+            PNG,
+        )
+        approve = Decision("approved", None, "caseworker")
+        slug = fed.definition.slug
+        now = datetime.now(UTC)
+        assert decide(session, slug, reference, approve, fed.definition, now) == "decided"
+    assert roll_entry(fed, ada) == "Registered, on the open register, votes in person"
+    assert check_state(fed) == ("closed", 0)
+
+
+def test_a_person_without_a_number_sends_a_document_and_nothing_is_matched(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    reference = fed.apply(ada, nino=None, open_register=False, postal=False)
+    assert check_state(fed) == ("evidence-sent", 0)
+    assert fed.check_due() == 0
+    assert basis_entries(fed, TAX) == [] and basis_entries(fed, CHARTER) == []
+    assert (
+        "A caseworker will check your document"
+        in fed.office.http.get(f"/applications/{reference}").text
+    )
+    with fed.databases[ELECTORAL].begin() as session:
+        refuse = Decision("refused", "The document was not readable", "caseworker")
+        now = datetime.now(UTC)
+        assert (
+            decide(session, fed.definition.slug, reference, refuse, fed.definition, now)
+            == "decided"
+        )
+    assert roll_entry(fed, ada) is None
+
+
+def test_another_person_cannot_see_the_application_or_send_its_evidence(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    reference = fed.apply(ada, nino="JG103726B", open_register=False, postal=False)
+    fed.check_due()
+    bea = fed.add_voter("bea", {**ADA_PEOPLE, "people.given_names": "Bea"}, "JT123456C")
+    fed.sign_in(bea)
+    http = fed.office.http
+    assert http.get(f"/applications/{reference}").status_code == 404
+    assert http.get(f"/applications/{reference}/evidence").status_code == 404
+    token = fed.csrf("/services/register-to-vote/begin")
+    sent = http.post(
+        "/applications/evidence",
+        data={"csrf_token": token, "reference": reference},
+        files={"identity-evidence": ("passport.png", PNG, "image/png")},
+    )
+    assert sent.status_code == 404
+    assert check_state(fed) == ("evidence-needed", 0)
+    with fed.databases[ELECTORAL].begin() as session:
+        assert session.scalars(select(ApplicationFile)).first() is None
+
+
+def call(fed: VoteFederation, member: str, path: str, body: Any, **ground: str) -> ExchangeResponse:
+    """Call member's exchange route, signed as the electoral registration office."""
+    key = KeyPair.load(fed.settings[ELECTORAL].key_path)
+    document = fed.office.runtime.keeper.current()
+
+    async def signed() -> ExchangeResponse:
+        async with ExchangeClient(ELECTORAL, key, lambda: document) as client:
+            return await client.call(member, "POST", path, json_body=body, **ground)
+
+    return asyncio.run(signed())
+
+
+def test_the_match_route_answers_only_under_the_basis_through_the_charter_and_gives_no_value(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    nino = {"tax.national_insurance_number": ADA_NINO}
+    ground = {"purpose": "electoral-registration", "basis": BASIS}
+    # Straight to the register, without the charter: refused, whoever names the basis.
+    direct = call(fed, TAX, "/exchange/v1/records/match", {"values": nino}, **ground)
+    assert direct.status == 403 and direct.problem().slug == "basis-refused"
+    assert "relayed by the charter" in (direct.problem().detail or "")
+    body = {"subject": ada.subject, "holder": TAX, "values": nino}
+    # Through the charter under another basis, or under none: refused there.
+    other = call(
+        fed,
+        CHARTER,
+        "/exchange/v1/basis-matches",
+        body,
+        purpose="electoral-registration",
+        basis="electoral-canvass",
+    )
+    assert other.status == 403 and other.problem().slug == "basis-refused"
+    none = call(fed, CHARTER, "/exchange/v1/basis-matches", body, purpose="electoral-registration")
+    assert none.status == 403 and none.problem().slug == "legal-ground-missing"
+    # Under the basis: a yes or a no, and nothing else.
+    assert call(fed, CHARTER, "/exchange/v1/basis-matches", body, **ground).json() == {
+        "matched": True
+    }
+    wrong = {**body, "values": {"tax.national_insurance_number": "JG103726B"}}
+    assert call(fed, CHARTER, "/exchange/v1/basis-matches", wrong, **ground).json() == {
+        "matched": False
+    }
+    # A field the basis does not list (the tax code) is refused, not compared.
+    code = {**body, "values": {"tax.tax_code": "1257L"}}
+    refused = call(fed, CHARTER, "/exchange/v1/basis-matches", code, **ground)
+    assert refused.status == 403 and "does not cover tax.tax_code" in (
+        refused.problem().detail or ""
+    )
+
+
+def test_the_worker_tries_again_while_the_tax_register_is_down_and_loses_nothing(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> None:
+    for fed in running_vote_federation(
+        tmp_path, migrated_database_url, more_databases, tax_up=False
+    ):
+        ada = fed.add_voter("ada", ADA_PEOPLE, ADA_NINO)
+        reference = fed.apply(ada, nino=ADA_NINO, open_register=True, postal=True)
+        assert fed.check_due() == 1
+        assert check_state(fed) == ("pending", 1)
+        assert fed.check_due() == 0  # not due again yet: backing off
+        with fed.databases[ELECTORAL].begin() as session:
+            check = session.scalars(select(IdentityCheck)).one()
+            assert check.next_attempt_at > fed.clock.now and "newcastle-tax" in check.last_error
+            assert check.claim is None
+        fed.clock.advance(seconds=5)
+        assert fed.check_due() == 1
+        assert check_state(fed) == ("pending", 2)
+        assert application(fed, reference)[0] == "submitted"
+        fed.servers[TAX].start()
+        fed.clock.advance(minutes=10)
+        assert fed.check_due() == 1
+        assert check_state(fed) == ("matched", 2)
+        assert roll_entry(fed, ada) == "Registered, on the open register, postal vote asked for"
