@@ -30,7 +30,9 @@ from digitalstate.demo.prisons import PRISONERS
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
-pytestmark = pytest.mark.browser
+# A bound, not a speed target: the first test waits for another module's demo to end
+# (one_demo_at_a_time), and a page with axe-core takes seconds on a busy machine.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 CARE = "birmingham-social-care"
 CARE_SLUG = "ask-for-a-care-assessment"

@@ -231,7 +231,7 @@ class HttpAnswer:
 
 
 def http_get(
-    url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None
+    url: str, timeout: float = 30.0, headers: Mapping[str, str] | None = None
 ) -> HttpAnswer:
     """GET url (with headers), whatever the status."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
