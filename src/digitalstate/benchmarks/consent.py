@@ -1,10 +1,10 @@
 """`digitalstate bench consent`: consented reads at a register holding N people and N consents.
 
 Processes, all on loopback: a trust anchor; the holder (`people-register`, role register,
-with the bench mirror); ten subscriber nodes (role service) for the fan-out; and the
-requester's load process (`bench-client`, see consent_load.py). The holder's database (SQLite
-in the run's temporary directory, or a fresh schema of --database-url) is filled before any
-node starts (consent_fill.py).
+with the bench mirror); subscriber nodes (role service; ten unless --subscribers says) for
+the fan-out; and the requester's load process (`bench-client`, see consent_load.py). The
+holder's database (SQLite in the run's temporary directory, or a fresh schema of
+--database-url) is filled before any node starts (consent_fill.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 
 HOST = "127.0.0.1"
-SUBSCRIBERS = [f"bench-subscriber-{n:02d}" for n in range(1, 11)]
 QUIET = {"server": {"log_level": "warning", "access_log": False}}
 Progress = Callable[[str, int, int], None]
 
@@ -53,6 +52,11 @@ class Options:
     rounds: int = 2
     changes: int = 30
     database_url: str | None = None
+    subscribers: int = 10
+
+    def subscriber_ids(self) -> list[str]:
+        """The subscriber nodes' member ids: bench-subscriber-01, -02, ..."""
+        return [f"bench-subscriber-{n:02d}" for n in range(1, self.subscribers + 1)]
 
 
 def _free_port() -> int:
@@ -72,7 +76,7 @@ class Federation:
     subscribers: list[NodeSettings]
 
 
-def _setup(root: Path, holder_database: str) -> Federation:
+def _setup(root: Path, holder_database: str, subscribers: list[str]) -> Federation:
     now = datetime.now(UTC)
     port = _free_port()
     anchor_settings, _ = init_anchor(
@@ -87,7 +91,7 @@ def _setup(root: Path, holder_database: str) -> Federation:
     )
     anchor_key = KeyPair.load(anchor_settings.key_path)
     nodes = [(HOLDER, "register", QUIET, holder_database), (REQUESTER, "service", QUIET, "")]
-    nodes += [(member, "service", QUIET, "") for member in SUBSCRIBERS]
+    nodes += [(member, "service", QUIET, "") for member in subscribers]
     made: list[NodeSettings] = []
     for member_id, role, extra, database in nodes:
         node_port = _free_port()
@@ -144,14 +148,14 @@ def run_consent_bench(options: Options, on_progress: Progress | None = None) -> 
         _fresh_schema(options.database_url) as database,
     ):
         root = Path(tmp)
-        federation = _setup(root, database)
+        federation = _setup(root, database, options.subscriber_ids())
         secret = secrets.token_bytes(32)
         began = time.perf_counter()
         fill = fill_holder(
             federation.holder.database_url,
             people=options.people,
             secret=secret,
-            subscribers=SUBSCRIBERS,
+            subscribers=options.subscriber_ids(),
             now=datetime.now(UTC),
             on_chunk=lambda done: report("fill", done, options.people),
         )

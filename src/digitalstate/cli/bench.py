@@ -56,8 +56,11 @@ def consent_command(
     ] = 10,
     connections: Annotated[int, typer.Option(min=1, max=512, help="Concurrent connections.")] = 32,
     changes: Annotated[
-        int, typer.Option(min=1, help="Address changes told to the 10 subscribers.")
+        int, typer.Option(min=1, help="Address changes told to the subscribers.")
     ] = 30,
+    subscribers: Annotated[
+        int, typer.Option(min=1, max=50, help="Subscriber nodes told of each change.")
+    ] = 10,
     database_url: Annotated[
         str | None,
         typer.Option(help="PostgreSQL URL for the register (a fresh schema); default SQLite."),
@@ -67,12 +70,21 @@ def consent_command(
     """Consented reads at a register of N people against bare reads, and change fan-out."""
     from digitalstate.benchmarks.consent import Options, run_consent_bench
 
-    options = Options(people, seconds, connections, changes=changes, database_url=database_url)
+    options = Options(
+        people,
+        seconds,
+        connections,
+        changes=changes,
+        database_url=database_url,
+        subscribers=subscribers,
+    )
     with progress_bar(hidden=as_json) as progress:
         stages = {
             "fill": progress.add_task("Filling the register", total=people),
             "reads": progress.add_task("Measuring bare and consented reads", total=None),
-            "fan-out": progress.add_task("Telling 10 subscribers of changes", total=changes),
+            "fan-out": progress.add_task(
+                f"Telling {subscribers} subscribers of changes", total=changes
+            ),
         }
 
         def advance(stage: str, done: int, total: int) -> None:
