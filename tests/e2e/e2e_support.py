@@ -26,7 +26,6 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import load_anchor_settings, load_node_settings
 from digitalstate.storage.engine import make_engine, make_sessions
 from support.cli import completed, hermetic, invoke
-from support.processes import ForkedProcess
 
 HOST = "127.0.0.1"
 CLI = [sys.executable, "-m", "digitalstate"]
@@ -288,13 +287,25 @@ def children_of(pid: int) -> list[int]:
     return sorted(out)
 
 
+def descendants_of(pid: int) -> list[int]:
+    """The running processes under pid: its children, theirs (a fork server's), and so on."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        children = children_of(pending.pop())
+        found += children
+        pending += children
+    return sorted(found)
+
+
 def cmdline(pid: int) -> list[str]:
-    """A process's command line."""
+    """A process's command line; a forked node's is its title, `digitalstate node serve ...`."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    parts = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    return parts[0].split() if len(parts) == 1 else parts
 
 
 class Processes:
@@ -307,12 +318,9 @@ class Processes:
     def start(
         self, name: str, args: list[str], url: str, env: Mapping[str, str] | None = None
     ) -> Child:
-        """Start `digitalstate ARGS` as a process (forked: support.processes) answering at url."""
+        """Start `digitalstate ARGS` as a process answering at url (forked: demo/forking.py)."""
         child = Child(name, [*CLI, *args], url, self.logs / f"{name}-{len(self.children)}.log")
-        child.log_path.parent.mkdir(parents=True, exist_ok=True)
-        child.process = ForkedProcess(  # type: ignore[assignment]  # Popen's parts tests use
-            args, env if env is not None else hermetic_env(), child.log_path
-        )
+        child.start(dict(env) if env is not None else hermetic_env())
         self.children.append(child)
         return child
 

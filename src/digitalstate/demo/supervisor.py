@@ -1,8 +1,10 @@
 """Run several node processes, wait until they answer, and stop them all cleanly.
 
-Each child is its own OS process. On Linux each child also asks the kernel to send it
-SIGTERM if the supervisor dies (PR_SET_PDEATHSIG), so even a supervisor killed with SIGKILL
-leaves no process behind.
+Each child is its own OS process. A child running `digitalstate ...` with this interpreter
+(python_command) is forked from a fork server that has imported digitalstate once (forking.py),
+where the system has one; any other command is started as a new program. On Linux each child
+also asks the kernel to send it SIGTERM if its parent dies (PR_SET_PDEATHSIG), so even a
+supervisor killed with SIGKILL leaves no process behind.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from digitalstate.demo.forking import ForkedProcess, can_fork
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -39,12 +43,17 @@ class Child:
     args: list[str]
     url: str
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | ForkedProcess | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str] | None = None) -> None:
-        """Start the process, its output going to its log file."""
+        """Start the process (env: this process's environment by default), output to its log."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        interpreter = python_command()
+        if self.args[: len(interpreter)] == interpreter and can_fork():
+            command = self.args[len(interpreter) :]
+            self.process = ForkedProcess(command, env or dict(os.environ), self.log_path)
+            return
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.args,
@@ -147,7 +156,7 @@ def stop_all(children: Sequence[Child], grace: float = 10.0) -> None:
 
 
 def python_command(*args: str) -> list[str]:
-    """The command line that runs `digitalstate ARGS` with this interpreter."""
+    """The command line that runs `digitalstate ARGS` with this interpreter (a Child forks it)."""
     return [sys.executable, "-m", "digitalstate", *args]
 
 
