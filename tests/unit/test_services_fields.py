@@ -198,6 +198,26 @@ def test_email_and_phone_use_the_registers_rules() -> None:
     assert error(phone, {"q": "12345"}).startswith("Enter a UK phone number")
 
 
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("07700 900123", "07700 900123"),
+        ("020 7946 0000", "020 7946 0000"),
+        ("0121 496 0000", "0121 496 0000"),
+        ("01214960000", "0121 496 0000"),
+        ("+44 121 496 0000", "0121 496 0000"),
+        ("+44 (0)7700 900123", "07700 900123"),
+    ],
+)
+def test_a_phone_number_reads_and_re_edits_as_people_write_it(typed: str, shown: str) -> None:
+    phone = QUESTIONS["uk-phone"]
+    kept = value(phone, {"q": typed})
+    assert kept.startswith("+44")
+    assert display(phone, kept) == [shown]  # on check your answers
+    assert form_values(phone, kept) == {"q": shown}  # in the input on the Change page
+    assert value(phone, form_values(phone, kept)) == kept  # and parses back to the same
+
+
 def test_bank_details_name_each_input_that_is_wrong() -> None:
     q = QUESTIONS["bank-details"]
     form = {"q-name": "A Lovelace", "q-sort-code": "30 94 30", "q-account-number": "00733445"}

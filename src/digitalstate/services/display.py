@@ -1,9 +1,10 @@
 """Answers as people read them on check your answers, in English or Welsh. Plain computation.
 
 Dates are written the GOV.UK way ('1 April 1960', '1 Ebrill 1960'), money with its pound sign
-('£12.50', '£600'), a National Insurance number in pairs ('QQ 12 34 56 C'), an address as its
-lines, and a slot (an ISO date and time the service offered) as 'Monday 4 May 2026, 2pm', or
-one with an end ('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'.
+('£12.50', '£600'), a National Insurance number in pairs ('QQ 12 34 56 C'), a phone number
+grouped by its area code ('0121 496 0000'), an address as its lines, and a slot (an ISO date
+and time the service offered) as 'Monday 4 May 2026, 2pm', or one with an end
+('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from digitalstate.registers.domain import format_nino
-from digitalstate.registers.presenter import display_phone
+from digitalstate.registers.domain import format_nino, format_phone
 from digitalstate.services.questions import Question
 
 MONTH_NAMES = {
@@ -149,7 +149,7 @@ def display_answer(question: Question, answer: Any, lang: str = "en") -> list[st
     if kind == "ni-number":
         return [format_nino(answer)]
     if kind == "uk-phone":
-        return [display_phone(answer)]
+        return [format_phone(answer)]
     if kind == "bank-details":
         return [
             answer["name"],

@@ -34,6 +34,7 @@ from digitalstate.registers.domain import (
     AddressParts,
     FieldError,
     address_errors,
+    format_phone,
     validate_email,
     validate_phone,
     validate_uk_address,
@@ -525,4 +526,6 @@ def form_values(question: Question, answer: Any) -> dict[str, Any]:
         return {question.id: list(answer)}
     if kind == "file":
         return {}
+    if kind == "uk-phone":
+        return {question.id: format_phone(answer)}  # '0121 496 0000' as typed, not '+44...'
     return {question.id: str(answer)}
