@@ -23,6 +23,7 @@ from digitalstate.services.fields import (
     parse,
 )
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import reset_language, set_language
 
 TODAY = date(2026, 4, 1)
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(20)
@@ -275,6 +276,30 @@ def test_slots_are_chosen_from_what_the_service_offers_now() -> None:
     assert error(q, {}, offered=SLOTS) == "Select visit times"
     assert display(q, SLOTS[:2]) == ["Monday 4 May 2026, 2pm", "Tuesday 5 May 2026, 10:30am"]
     assert display(q, SLOTS[:1], "cy") == ["Dydd Llun 4 Mai 2026, 2yp"]
+
+
+def test_an_answers_words_come_from_the_catalogue_in_the_services_language() -> None:
+    bank = {"name": "A Lovelace", "sort_code": "30-94-30", "account_number": "00733445"}
+    slots = QUESTIONS["slots"]
+    ended = ["2026-12-07T09:30/11:00#3"]
+    token = set_language("cy")  # the page's language is not the one the answers read in
+    try:
+        assert display(QUESTIONS["bank-details"], bank, "en")[1:] == [
+            "Sort code 30-94-30",
+            "Account number 00733445",
+        ]
+        assert display(QUESTIONS["text"], "", "en") == ["Not answered"]
+    finally:
+        reset_language(token)
+    assert display(QUESTIONS["bank-details"], bank, "cy")[1:] == [
+        "Cod didoli 30-94-30",
+        "Rhif y cyfrif 00733445",
+    ]
+    assert display(QUESTIONS["text"], "", "cy") == ["Heb ateb"]
+    assert display(QUESTIONS["yes-no"], False, "cy") == ["Na"]
+    assert display(slots, ended, "en") == ["Monday 7 December 2026, 9:30am to 11am"]
+    assert display(slots, ended, "cy") == ["Dydd Llun 7 Rhagfyr 2026, 9:30yb i 11yb"]
+    assert display(slots, ended, "fr") == display(slots, ended, "en")  # no catalogue: English
 
 
 def test_the_input_names_are_the_ids_and_their_parts() -> None:
