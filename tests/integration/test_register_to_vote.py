@@ -9,6 +9,7 @@ down. Another person can neither see the application nor send its evidence."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -160,6 +161,20 @@ def test_no_match_asks_for_a_document_and_a_caseworker_approves(
             "identity-evidence",
             "image/png",
             PNG,
+        )
+        # The file and the answer are one description (services/drafts.keep_file), the file
+        # held by the application, not by a draft.
+        row = session.scalars(select(Application)).one()
+        assert json.loads(row.answers)["identity-evidence"] == {
+            "name": "passport.png",
+            "type": "image/png",
+            "size": len(PNG),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        }
+        assert (kept.draft_id, kept.application_id, kept.name) == (
+            None,
+            row.id,
+            "passport.png",
         )
         approve = Decision("approved", None, "caseworker")
         slug = fed.definition.slug

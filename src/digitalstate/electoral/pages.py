@@ -23,7 +23,6 @@ from starlette.templating import Jinja2Templates
 from digitalstate.electoral.domain import EVIDENCE, EVIDENCE_NEEDED
 from digitalstate.electoral.service import (
     ACTION,
-    EvidenceFile,
     check_of,
     own_application,
     take_evidence,
@@ -151,19 +150,11 @@ class EvidencePages:
                 return self.render(request, reference, definition, question, error or "")
         finally:
             await form.close()
-        described = upload.describe()
-        file = EvidenceFile(
-            name=described["name"],
-            content_type=described["type"],
-            size=described["size"],
-            sha256=described["sha256"],
-            content=upload.content,
-        )
         by = BY_HELPER if subject.acting_for else BY_PERSON
         now = datetime.now(UTC)
         await run_step(
             self.node.sessions,
-            lambda s: take_evidence(s, subject.sub, reference, file, by, now),
+            lambda s: take_evidence(s, subject.sub, reference, upload, by, now),
         )
         return RedirectResponse(f"/applications/{reference}", status_code=303)
 

@@ -49,9 +49,10 @@ from digitalstate.federation.domain import FederationDocument, FieldDefinition
 from digitalstate.registers.service import put_fields
 from digitalstate.services.applications import UNDECIDED, decide, event_added
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.drafts import ENTERED, json_text
+from digitalstate.services.drafts import ENTERED, json_text, keep_file
+from digitalstate.services.filetypes import Upload
 from digitalstate.services.handlers import APPROVED, SUBMITTED, Decision, Note, Outcome
-from digitalstate.services.models import Application, ApplicationFile
+from digitalstate.services.models import Application
 
 ACTION = "electoral-registration"
 BY_ACTION = "action:" + ACTION
@@ -320,17 +321,6 @@ def notes(
 Evidence = Literal["sent", "not-asked", "unknown"]
 
 
-@dataclass(frozen=True)
-class EvidenceFile:
-    """A document to keep as the evidence answer: as a file question keeps it, and its bytes."""
-
-    name: str
-    content_type: str
-    size: int
-    sha256: str
-    content: bytes
-
-
 def own_application(session: Session, subject: str, reference: str) -> Application | None:
     """subject's register-to-vote application reference, or None (unknown, or not theirs)."""
     return session.scalars(
@@ -341,7 +331,7 @@ def own_application(session: Session, subject: str, reference: str) -> Applicati
 
 
 def take_evidence(
-    session: Session, subject: str, reference: str, file: EvidenceFile, by: str, now: datetime
+    session: Session, subject: str, reference: str, upload: Upload, by: str, now: datetime
 ) -> Evidence:
     """Keep the document subject sent as the evidence their application was asked for: the
     application's answer to the evidence question, its file, an event; the check waits for a
@@ -357,30 +347,12 @@ def take_evidence(
     ).one_or_none()
     if check is None or check.state != EVIDENCE_NEEDED:
         return "not-asked"
-    if not event_added(session, application, f"Evidence sent: {file.name}", by, now):
+    if not event_added(session, application, f"Evidence sent: {upload.name}", by, now):
         return "not-asked"
-    session.add(
-        ApplicationFile(
-            id=secrets.token_hex(16),
-            draft_id=None,
-            application_id=application.id,
-            question_id=EVIDENCE,
-            name=file.name,
-            content_type=file.content_type,
-            size=file.size,
-            sha256=file.sha256,
-            content=file.content,
-            created_at=now,
-        )
-    )
+    kept = keep_file(session, upload, EVIDENCE, now, application_id=application.id)
     answers = json.loads(application.answers)
     sources = json.loads(application.sources)
-    answers[EVIDENCE] = {
-        "name": file.name,
-        "type": file.content_type,
-        "size": file.size,
-        "sha256": file.sha256,
-    }
+    answers[EVIDENCE] = kept
     sources[EVIDENCE] = ENTERED
     application.answers = json_text(answers)
     application.sources = json_text(sources)
