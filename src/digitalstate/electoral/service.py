@@ -53,6 +53,7 @@ from digitalstate.services.drafts import ENTERED, json_text, keep_file
 from digitalstate.services.filetypes import Upload
 from digitalstate.services.handlers import APPROVED, SUBMITTED, Decision, Note, Outcome
 from digitalstate.services.models import Application
+from digitalstate.web.i18n import N_, _
 
 ACTION = "electoral-registration"
 BY_ACTION = "action:" + ACTION
@@ -62,11 +63,13 @@ OPEN = (PENDING, EVIDENCE_NEEDED, EVIDENCE_SENT)
 # The catalogue's entry of the field the roll keeps (the demo catalogue's): a decision hook is
 # not given the federation document, and this is the register's own field.
 ROLL_FIELDS = (FieldDefinition(name=ROLL_FIELD, type="string", holder=HOLDER),)
-MATCHED_REASON = (
+# The reasons of the events the action adds: kept in English, shown in the page's language
+# (services/presenter.event_reason).
+MATCHED_REASON = N_(
     "Your National Insurance number, name and date of birth matched: you are on the electoral "
     "register"
 )
-EVIDENCE_REASON = (
+EVIDENCE_REASON = N_(
     "Evidence needed: we could not match your National Insurance number, name and date of "
     "birth with the registers' records"
 )
@@ -278,41 +281,48 @@ def notes(
     if check.state == PENDING:
         return [
             Note(
-                "We are checking who you are",
+                _("We are checking who you are"),
                 (
-                    "We are matching your National Insurance number, name and date of birth "
-                    "with the registers that hold them. This usually takes a few seconds: "
-                    "refresh this page to see the result.",
+                    _(
+                        "We are matching your National Insurance number, name and date of "
+                        "birth with the registers that hold them. This usually takes a few "
+                        "seconds: refresh this page to see the result."
+                    ),
                 ),
             )
         ]
     if check.state == MATCHED:
         return [
             Note(
-                "You are on the electoral register",
+                _("You are on the electoral register"),
                 (
-                    "Your National Insurance number, name and date of birth matched the "
-                    "registers' records, so we added you to the electoral register.",
+                    _(
+                        "Your National Insurance number, name and date of birth matched the "
+                        "registers' records, so we added you to the electoral register."
+                    ),
                 ),
             )
         ]
     if check.state == EVIDENCE_NEEDED:
         return [
             Note(
-                "Send us a document that proves who you are",
+                _("Send us a document that proves who you are"),
                 (
-                    "We could not match your National Insurance number, name and date of birth "
-                    "with the registers' records. Upload a passport, driving licence or birth "
-                    "certificate: a caseworker will check it and decide your application.",
+                    _(
+                        "We could not match your National Insurance number, name and date of "
+                        "birth with the registers' records. Upload a passport, driving licence "
+                        "or birth certificate: a caseworker will check it and decide your "
+                        "application."
+                    ),
                 ),
-                ("Upload a document", f"/applications/{application.reference}/evidence"),
+                (_("Upload a document"), f"/applications/{application.reference}/evidence"),
             )
         ]
     if check.state == EVIDENCE_SENT:
         return [
             Note(
-                "A caseworker will check your document",
-                ("We will write to you when they have decided your application.",),
+                _("A caseworker will check your document"),
+                (_("We will write to you when they have decided your application."),),
             )
         ]
     return []

@@ -33,7 +33,7 @@ from digitalstate.services.applications import (
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.handlers import Note, WithdrawalRefusedError
 from digitalstate.services.journeys import register_name, text_language
-from digitalstate.services.presenter import answer_rows, by_whom, status_tag
+from digitalstate.services.presenter import answer_rows, by_whom, event_reason, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.i18n import _
@@ -140,7 +140,7 @@ class ApplicationPages:
             {
                 "at": event.at,
                 "tag": status_tag(event.status),
-                "reason": event.reason,
+                "reason": event_reason(event.by, event.reason),
                 "by": by_whom(event.by),
             }
             for event in reversed(application.events)
