@@ -12,7 +12,6 @@ with definition() and page(), which tests use for definitions of their own.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ import httpx
 from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.services.handlers import SLOT_SOURCES, SlotRequest
 from digitalstate.settings import NodeSettings
+from digitalstate.tomlwrite import toml_value
 from integration.services_support import add_sign_in_route
 from support.federation import federation_document, member_of
 from support.nodes import InProcessNode, node_settings, running_node
@@ -39,21 +39,6 @@ PHOTO_LIMIT = 20_000
 # The smallest files each kind is told by (services/filetypes.py reads their first bytes).
 PDF = b"%PDF-1.7\n" + b"0" * 200 + b"\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40
-
-
-def toml_value(value: Any) -> str:
-    """value as TOML writes it: text, a number, true or false, an array or an inline table."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string, escapes and all
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML form for {value!r}")
 
 
 def toml_keys(table: Mapping[str, Any]) -> str:
