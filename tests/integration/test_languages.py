@@ -232,6 +232,7 @@ def test_register_to_vote_evidence_and_status_pages_are_wholly_welsh(
     after = unescape(http.get(status).text)
     assert "Bydd gweithiwr achos yn gwirio eich dogfen" in after
     assert "Byddwn yn ysgrifennu atoch pan fyddant wedi penderfynu ar eich cais." in after
-    assert "A caseworker will check" not in after
+    assert "Anfonwyd dogfen i brofi pwy ydych chi" in after  # the event's reason
+    assert "A caseworker will check" not in after and "Document sent" not in after
     gone = http.get(evidence)  # sent: not asked again, and the 404 page is Welsh too
     assert gone.status_code == 404 and "Page not found" not in gone.text

@@ -64,7 +64,7 @@ OPEN = (PENDING, EVIDENCE_NEEDED, EVIDENCE_SENT)
 # not given the federation document, and this is the register's own field.
 ROLL_FIELDS = (FieldDefinition(name=ROLL_FIELD, type="string", holder=HOLDER),)
 # The reasons of the events the action adds: kept in English, shown in the page's language
-# (services/presenter.event_reason).
+# (registered in handlers.REASONS by electoral/feature.py).
 MATCHED_REASON = N_(
     "Your National Insurance number, name and date of birth matched: you are on the electoral "
     "register"
@@ -73,6 +73,8 @@ EVIDENCE_REASON = N_(
     "Evidence needed: we could not match your National Insurance number, name and date of "
     "birth with the registers' records"
 )
+EVIDENCE_SENT_REASON = N_("Document sent to prove who you are")
+REASONS = frozenset({MATCHED_REASON, EVIDENCE_REASON, EVIDENCE_SENT_REASON})
 
 
 def start_check(
@@ -357,7 +359,7 @@ def take_evidence(
     ).one_or_none()
     if check is None or check.state != EVIDENCE_NEEDED:
         return "not-asked"
-    if not event_added(session, application, f"Evidence sent: {upload.name}", by, now):
+    if not event_added(session, application, EVIDENCE_SENT_REASON, by, now):
         return "not-asked"
     kept = keep_file(session, upload, EVIDENCE, now, application_id=application.id)
     answers = json.loads(application.answers)

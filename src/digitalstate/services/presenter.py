@@ -400,13 +400,10 @@ def by_whom(by: str) -> str:
     return _("The service") if by.startswith("action:") else _("Staff")
 
 
-def event_reason(by: str, reason: str | None) -> str | None:
-    """An event's reason as the applicant reads it: a service action's own words (marked
-    with N_() where the action defines them) in the page's language; what a person or the
-    staff typed as it is."""
-    if reason and by.startswith("action:"):
-        return _(reason)
-    return reason
+def event_reason(reason: str | None, own: frozenset[str] = frozenset()) -> str | None:
+    """An event's reason as the applicant reads it: one of own, the words the service's
+    action writes (handlers.REASONS), in the page's language; what staff typed as it is."""
+    return _(reason) if reason and reason in own else reason
 
 
 def answer_rows(
