@@ -137,6 +137,12 @@ class EmailSection(_Section):
     poll_seconds: float = Field(
         1.0, gt=0, description="how often the worker looks for messages due when not woken"
     )
+    keep_sent_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="days a sent message stays in the outbox before the worker deletes it",
+    )
 
     @field_validator("password_file")
     @classmethod

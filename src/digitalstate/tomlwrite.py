@@ -2,6 +2,7 @@
 
 The standard library reads TOML but does not write it; these files hold only tables of
 strings, numbers, booleans and lists of strings, so a few lines suffice (docs/adr/0004).
+toml_value also writes an inline table (the tests build service definitions with it).
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ Scalar = str | int | float | bool
 Value = Scalar | list[str]
 
 
-def _value(value: Value) -> str:
+def toml_value(value: object) -> str:
+    """value as TOML writes it: text, a number, true or false, an array, an inline table."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    raise TypeError(f"no TOML form for {value!r}")
 
 
 def dumps(tables: Mapping[str, Mapping[str, Value]], header: str = "") -> str:
@@ -31,7 +37,7 @@ def dumps(tables: Mapping[str, Mapping[str, Value]], header: str = "") -> str:
         if lines:
             lines.append("")
         lines.append(f"[{name}]")
-        lines.extend(f"{key} = {_value(value)}" for key, value in table.items())
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in table.items())
     return "\n".join(lines) + "\n"
 
 

@@ -6,13 +6,14 @@ upload, an optional last page and an eligibility rule; its action is `record`. V
 for slots from a source the test registers (`viewing_times`). `journey_node` runs a service
 node with both in-process (no charter to reach: a person there types their answers); with a
 charter and a register for pre-fill, services_support.running_federation takes the same files.
-A person signs in through the node's test-only route, as /auth/callback would.
+A person signs in through the node's test-only route, as /auth/callback would. Both are built
+with definition() and page(), which tests use for definitions of their own.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import httpx
 from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.services.handlers import SLOT_SOURCES, SlotRequest
 from digitalstate.settings import NodeSettings
+from digitalstate.tomlwrite import toml_value
 from integration.services_support import add_sign_in_route
 from support.federation import federation_document, member_of
 from support.nodes import InProcessNode, node_settings, running_node
@@ -38,127 +40,131 @@ PHOTO_LIMIT = 20_000
 PDF = b"%PDF-1.7\n" + b"0" * 200 + b"\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40
 
-BUS_PASS = """
-slug = "apply-for-a-bus-pass"
-title = "Apply for a bus pass"
-description = "Apply for a free bus pass if you are 60 or over."
-purpose = "pension-administration"
-fields = ["people.address", "people.date_of_birth"]
-reference_prefix = "BUS"
 
-[start]
-minutes = 5
-paragraphs = ["You can apply if you live in Liverpool."]
+def toml_keys(table: Mapping[str, Any]) -> str:
+    """A table's keys, one line each."""
+    return "".join(f"{key} = {toml_value(value)}\n" for key, value in table.items())
 
-[[pages]]
-id = "name"
-title = "What is your name?"
 
-[[pages.questions]]
-id = "full-name"
-type = "text"
-label = "Full name"
-max_length = 60
+def page(
+    page_id: str,
+    kind: str,
+    title: str,
+    *,
+    question: str | None = None,
+    label: str | None = None,
+    show_if: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> str:
+    """A [[pages]] table that asks one question of type kind: the question's id is the
+    page's unless told, its label the page's title unless told; options are its other keys
+    (error_name, prefill, choices, required...)."""
+    shown = {"show_if": show_if} if show_if else {}
+    asked = {"id": question or page_id, "type": kind, "label": label or title, **options}
+    return (
+        f"[[pages]]\n{toml_keys({'id': page_id, 'title': title, **shown})}\n"
+        f"[[pages.questions]]\n{toml_keys(asked)}"
+    )
 
-[[pages]]
-id = "date-of-birth"
-title = "What is your date of birth?"
 
-[[pages.questions]]
-id = "date-of-birth"
-type = "date"
-label = "What is your date of birth?"
-error_name = "your date of birth"
-prefill = "people.date_of_birth"
-when = "past"
+def definition(
+    pages: Sequence[str],
+    *,
+    submit: Mapping[str, Any],
+    start: Mapping[str, Any] | None = None,
+    eligibility: Sequence[Mapping[str, Any]] = (),
+    **head: Any,
+) -> str:
+    """A service definition file: head's keys (slug, title, purpose...), its [start], its
+    pages (page()), its [[eligibility]] rules and its [submit]."""
+    parts = [toml_keys(head)]
+    if start is not None:
+        parts.append(f"[start]\n{toml_keys(start)}")
+    parts += pages
+    parts += [f"[[eligibility]]\n{toml_keys(rule)}" for rule in eligibility]
+    parts.append(f"[submit]\n{toml_keys(submit)}")
+    return "\n".join(parts)
 
-[[pages]]
-id = "address"
-title = "What is your address?"
 
-[[pages.questions]]
-id = "address"
-type = "uk-address"
-label = "What is your address?"
-prefill = "people.address"
+BUS_PASS = definition(
+    slug="apply-for-a-bus-pass",
+    title="Apply for a bus pass",
+    description="Apply for a free bus pass if you are 60 or over.",
+    purpose="pension-administration",
+    fields=["people.address", "people.date_of_birth"],
+    reference_prefix="BUS",
+    start={"minutes": 5, "paragraphs": ["You can apply if you live in Liverpool."]},
+    pages=[
+        page(
+            "name",
+            "text",
+            "What is your name?",
+            question="full-name",
+            label="Full name",
+            max_length=60,
+        ),
+        page(
+            "date-of-birth",
+            "date",
+            "What is your date of birth?",
+            error_name="your date of birth",
+            prefill="people.date_of_birth",
+            when="past",
+        ),
+        page("address", "uk-address", "What is your address?", prefill="people.address"),
+        page(
+            "contact",
+            "radios",
+            "How should we contact you?",
+            error_name="how we should contact you",
+            choices=[{"value": "email", "label": "Email"}, {"value": "post", "label": "Post"}],
+        ),
+        page(
+            "email",
+            "email",
+            "What is your email address?",
+            label="Email address",
+            show_if={"question": "contact", "equals": "email"},
+        ),
+        page(
+            "proof",
+            "file",
+            "Upload proof of your address",
+            hint="A council tax bill or a bank statement.",
+            required=False,
+            accept=["pdf", "png"],
+            max_bytes=PHOTO_LIMIT,
+        ),
+        page("notes", "long-text", "Is there anything else we should know?", required=False),
+    ],
+    eligibility=[
+        {
+            "condition": {"question": "date-of-birth", "age_under": 60},
+            "reason": "You can get a bus pass from the age of 60.",
+        }
+    ],
+    submit={"action": "record", "next_steps": "We will post your bus pass within 10 working days."},
+)
 
-[[pages]]
-id = "contact"
-title = "How should we contact you?"
-
-[[pages.questions]]
-id = "contact"
-type = "radios"
-label = "How should we contact you?"
-error_name = "how we should contact you"
-choices = [{ value = "email", label = "Email" }, { value = "post", label = "Post" }]
-
-[[pages]]
-id = "email"
-title = "What is your email address?"
-show_if = { question = "contact", equals = "email" }
-
-[[pages.questions]]
-id = "email"
-type = "email"
-label = "Email address"
-
-[[pages]]
-id = "proof"
-title = "Upload proof of your address"
-
-[[pages.questions]]
-id = "proof"
-type = "file"
-label = "Upload proof of your address"
-hint = "A council tax bill or a bank statement."
-required = false
-accept = ["pdf", "png"]
-max_bytes = 20000
-
-[[pages]]
-id = "notes"
-title = "Is there anything else we should know?"
-
-[[pages.questions]]
-id = "notes"
-type = "long-text"
-label = "Is there anything else we should know?"
-required = false
-
-[[eligibility]]
-condition = { question = "date-of-birth", age_under = 60 }
-reason = "You can get a bus pass from the age of 60."
-
-[submit]
-action = "record"
-next_steps = "We will post your bus pass within 10 working days."
-"""
-
-VIEWING = """
-slug = "book-a-viewing"
-title = "Book a viewing"
-description = "Book a time to view your records."
-purpose = "pension-administration"
-fields = ["people.address"]
-reference_prefix = "VIEW"
-
-[[pages]]
-id = "times"
-title = "When can you come?"
-
-[[pages.questions]]
-id = "times"
-type = "slots"
-label = "When can you come?"
-error_name = "times"
-source = "test-viewings"
-max_choices = 2
-
-[submit]
-action = "record"
-next_steps = "We will confirm your time by post."
-"""
+VIEWING = definition(
+    slug="book-a-viewing",
+    title="Book a viewing",
+    description="Book a time to view your records.",
+    purpose="pension-administration",
+    fields=["people.address"],
+    reference_prefix="VIEW",
+    pages=[
+        page(
+            "times",
+            "slots",
+            "When can you come?",
+            error_name="times",
+            source="test-viewings",
+            max_choices=2,
+        )
+    ],
+    submit={"action": "record", "next_steps": "We will confirm your time by post."},
+)
 
 FILES = {"bus-pass.toml": BUS_PASS, "viewing.toml": VIEWING}
 TIMES = ["2026-05-04T14:00", "2026-05-05T10:30", "2026-05-06T09:00"]

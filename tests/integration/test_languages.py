@@ -1,17 +1,26 @@
 """English and Welsh at the charter: the toggle switches and the choice sticks, Accept-Language
 is the fallback, an unknown ?lang= is ignored, and the sign-in page and the consent screen are
-wholly Welsh (docs/i18n.md)."""
+wholly Welsh, and so are the pages a register-to-vote applicant sees after sending (their
+application's status, the evidence page) (docs/i18n.md)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 from digitalstate.web.languages import COOKIE
 from integration.consent_support import Federation, add_person_with_record, ask, running_federation
+from integration.electoral_support import (
+    ADA_NINO,
+    ADA_PEOPLE,
+    PNG,
+    VoteFederation,
+    running_vote_federation,
+)
 from integration.languages_support import offer
 from support.pages import shared_texts
 
@@ -162,3 +171,68 @@ def test_a_node_that_offers_english_only_has_no_toggle(
         assert html_lang(page.text) == "en-GB"
         assert "ds-language-select" not in page.text
         assert COOKIE not in page.headers.get("set-cookie", "")
+
+
+@pytest.fixture
+def voting(
+    tmp_path: Path,
+    migrated_database_url: str,
+    more_databases: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[VoteFederation]:
+    offer(monkeypatch, "en", "cy")
+    yield from running_vote_federation(tmp_path, migrated_database_url, more_databases)
+
+
+def test_register_to_vote_evidence_and_status_pages_are_wholly_welsh(
+    voting: VoteFederation,
+) -> None:
+    """The pages a register-to-vote applicant sees after sending: their application's status
+    with what the identity check says, the evidence page and its error, and the status once
+    the document is sent."""
+    ada = voting.add_voter("ada", ADA_PEOPLE, ADA_NINO)
+    reference = voting.apply(ada, nino="JG103726B", open_register=True, postal=False)
+    assert voting.check_due() == 1  # no match: a document is asked for
+    http = voting.office.http
+    status, evidence = f"/applications/{reference}", f"/applications/{reference}/evidence"
+    pages: dict[str, tuple[str, ...]] = {}
+    for code in ("en", "cy"):
+        http.client.cookies.set(COOKIE, code)
+        form = {"csrf_token": voting.csrf(evidence), "reference": reference}
+        unsent = http.post("/applications/evidence", data=form)
+        assert unsent.status_code == 400
+        pages[code] = (http.get(status).text, http.get(evidence).text, unsent.text)
+    # What Ada typed, her reference, the file names and the times are values.
+    values = [
+        reference,
+        rf"{reference}.*",
+        r"Ada|Lovelace|British|Prydeinig|passport\.png",
+        r"JG 10 37 26 B|.*Street.*|Liverpool|[A-Z]{1,2}\d.*",
+        r"\d{1,2}:\d\d(am|pm|yb|yp)?.*|\d.*\d{4}.*",
+    ]
+    for english, welsh in zip(pages["en"], pages["cy"], strict=True):
+        assert html_lang(welsh) == "cy"
+        assert shared_texts(english, welsh, values) == set()
+    welsh_status, welsh_evidence, welsh_unsent = (unescape(page) for page in pages["cy"])
+    assert "Anfonwch ddogfen atom sy'n profi pwy ydych chi" in welsh_status
+    assert "Uwchlwytho dogfen" in welsh_status
+    assert "Mae angen tystiolaeth: nid oeddem yn gallu paru" in welsh_status  # the reason
+    assert "Cofrestru i bleidleisio: " in welsh_evidence  # the caption
+    assert "Uwchlwythwch ddogfen sy\u2019n profi pwy ydych chi" in welsh_evidence
+    assert "Llun neu sgan o\u2019ch pasbort" in welsh_evidence and "Anfon dogfen" in welsh_evidence
+    assert "Gwall:" in welsh_unsent and "Mae problem wedi codi" in welsh_unsent
+    assert "Dewiswch ddogfen sy\u2019n profi pwy ydych chi" in welsh_unsent
+
+    sent = http.post(
+        "/applications/evidence",
+        data={"csrf_token": voting.csrf(evidence), "reference": reference},
+        files={"identity-evidence": ("passport.png", PNG, "image/png")},
+    )
+    assert sent.status_code == 303
+    after = unescape(http.get(status).text)
+    assert "Bydd gweithiwr achos yn gwirio eich dogfen" in after
+    assert "Byddwn yn ysgrifennu atoch pan fyddant wedi penderfynu ar eich cais." in after
+    assert "Anfonwyd dogfen i brofi pwy ydych chi" in after  # the event's reason
+    assert "A caseworker will check" not in after and "Document sent" not in after
+    gone = http.get(evidence)  # sent: not asked again, and the 404 page is Welsh too
+    assert gone.status_code == 404 and "Page not found" not in gone.text

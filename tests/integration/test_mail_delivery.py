@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from digitalstate.mail import worker as mail_worker
 from digitalstate.mail.domain import InvalidEmailError
 from digitalstate.mail.models import OutboxEmail
 from digitalstate.mail.service import claim_due, count_outbox, mark_sent, queue_email
 from digitalstate.mail.smtp import SmtpConfig
-from digitalstate.mail.worker import EMAIL_EVENT
+from digitalstate.mail.worker import EMAIL_EVENT, EmailWorker
 from digitalstate.settings import SettingsError
 from digitalstate.storage.engine import is_busy
 from integration.mail_support import ALICE, Mailer, mail_node_settings
@@ -190,6 +191,86 @@ def test_a_5xx_answer_to_the_message_itself_fails_it_too(mailer: Mailer) -> None
     mailer.deliver()
     row = mailer.row(queued.id)
     assert row.failed_at is not None and "554 5.6.0 Message refused" in row.last_error
+
+
+def purge(worker: EmailWorker) -> int:
+    """One purge pass of worker, on the test's clock."""
+    return asyncio.run(worker.purge_due())
+
+
+def test_sent_messages_are_deleted_after_keep_sent_days_and_no_others(
+    mailer: Mailer,
+) -> None:
+    """The default keeps a sent message 90 days; a failed one and an unsent one stay."""
+    settings = mailer.node.settings.email
+    assert settings is not None and settings.keep_sent_days == 90
+    sent = [mailer.queue(f"visit:old-{n}").id for n in range(5)]
+    mailer.deliver()  # all five sent at START
+    mailer.smtp.refuse("550 5.1.1 No such mailbox here")
+    failed = mailer.queue("visit:failed").id
+    mailer.deliver()  # failed for good at START
+    mailer.smtp.refuse("451 4.3.0 Try again later")
+    waiting = mailer.queue("visit:waiting").id
+    mailer.deliver()  # tried, and waits
+    worker = mailer.worker()
+    worker.purge_batch = 2  # three batches: 2, 2 and 1
+
+    mailer.clock.advance(days=90)  # exactly the period: kept
+    assert purge(worker) == 0
+    mailer.clock.advance(minutes=10, seconds=1)
+    assert purge(worker) == 5
+    left = {row.id for row in mailer.rows()}
+    assert left == {failed, waiting} and not left & set(sent)
+    # The waiting one, sent now, stays until its own 90 days have passed.
+    mailer.smtp.refuse(None)
+    mailer.clock.advance(days=1)
+    assert mailer.deliver() == [(1, True)]
+    mailer.clock.advance(days=89)
+    assert purge(worker) == 0
+    assert {row.id for row in mailer.rows()} == {failed, waiting}
+
+
+def test_a_purge_runs_at_most_every_ten_minutes_and_a_bounded_number_of_batches(
+    mailer: Mailer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail_worker, "PURGE_BATCHES", 2)
+    for n in range(5):
+        mailer.queue(f"visit:{n}")
+    mailer.deliver()
+    worker = mailer.worker()
+    worker.purge_batch = 2
+    mailer.clock.advance(days=91)
+
+    assert purge(worker) == 4  # two batches of two: the rest waits for the next pass
+    assert len(mailer.rows()) == 1
+    mailer.clock.advance(minutes=9)
+    assert purge(worker) == 0  # too soon
+    mailer.clock.advance(minutes=1)
+    assert purge(worker) == 1
+    assert mailer.rows() == []
+
+
+def test_the_worker_purges_on_its_loop_as_set_in_keep_sent_days(mailer: Mailer) -> None:
+    settings = mailer.node.settings.email
+    assert settings is not None
+    settings.keep_sent_days = 7
+    mailer.queue("visit:week")
+    mailer.deliver()
+    worker = mailer.worker()
+    mailer.clock.advance(days=7, seconds=1)
+
+    asyncio.run(worker.drain())  # one pass of the loop: nothing to send, then the purge
+
+    assert mailer.rows() == []
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651])
+def test_keep_sent_days_out_of_range_stops_the_node_naming_the_key(
+    tmp_path: Path, database_url: str, smtp: SmtpServer, days: int
+) -> None:
+    with pytest.raises(SettingsError) as stopped:
+        mail_node_settings(tmp_path, database_url, smtp, keep_sent_days=days)
+    assert "keep_sent_days" in str(stopped.value)
 
 
 def test_a_4xx_answer_is_tried_again_later(mailer: Mailer) -> None:

@@ -9,6 +9,7 @@ down. Another person can neither see the application nor send its evidence."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,12 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
 from log_support import logged_entries
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from digitalstate.electoral.domain import EVIDENCE_NEEDED
 from digitalstate.electoral.models import IdentityCheck
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.keys import KeyPair
+from digitalstate.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.services.applications import decide
 from digitalstate.services.handlers import Decision
@@ -161,6 +166,20 @@ def test_no_match_asks_for_a_document_and_a_caseworker_approves(
             "image/png",
             PNG,
         )
+        # The file and the answer are one description (services/drafts.keep_file), the file
+        # held by the application, not by a draft.
+        row = session.scalars(select(Application)).one()
+        assert json.loads(row.answers)["identity-evidence"] == {
+            "name": "passport.png",
+            "type": "image/png",
+            "size": len(PNG),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        }
+        assert (kept.draft_id, kept.application_id, kept.name) == (
+            None,
+            row.id,
+            "passport.png",
+        )
         approve = Decision("approved", None, "caseworker")
         slug = fed.definition.slug
         now = datetime.now(UTC)
@@ -209,6 +228,83 @@ def test_another_person_cannot_see_the_application_or_send_its_evidence(
     assert sent.status_code == 404
     assert check_state(fed) == ("evidence-needed", 0)
     with fed.databases[ELECTORAL].begin() as session:
+        assert session.scalars(select(ApplicationFile)).first() is None
+
+
+def asked_again(fed: VoteFederation) -> None:
+    """The application waits for evidence again, its document gone."""
+    with fed.databases[ELECTORAL].begin() as session:
+        assert session.scalars(select(ApplicationFile)).one().content_type in DOCUMENT_TYPES
+        session.execute(delete(ApplicationFile))
+        session.scalars(select(IdentityCheck)).one().state = EVIDENCE_NEEDED
+
+
+DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
+DOCUMENT_STARTS = [b"", PNG[:16], b"%PDF-1.7\n", b"\xff\xd8\xff\xe0", b"GIF89a"]
+EVIDENCE_FUZZ = settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_any_evidence_upload_is_answered_with_a_page_never_a_server_error(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    """Property: whatever form reaches the evidence upload (a reference, a CSRF token, files
+    of any name, type and bytes, within and beyond the question's size) it is answered 303,
+    or 400 with the error summary (a problem for more files than the page has inputs), or
+    403/404/413, and a document is kept only when it is one."""
+    reference = fed.apply(ada, nino="JG103726B", open_register=False, postal=False)
+    fed.check_due()
+    http = fed.office.http
+    evidence = f"/applications/{reference}/evidence"
+    token = fed.csrf(evidence)
+    junk = st.text(max_size=40)
+    limit = fed.definition.question("identity-evidence").upload_limit  # type: ignore[union-attr]
+    content = st.builds(
+        bytes.__add__, st.sampled_from(DOCUMENT_STARTS), st.binary(max_size=2048)
+    ) | st.just(b"%PDF-" + b"0" * limit)
+    kinds = st.sampled_from(["image/png", "application/pdf", "text/plain", "x/y"])
+    names = st.sampled_from(["passport.png", "scan.PDF", "photo.jpg", "no-extension"])
+    upload = st.tuples(names | st.text(max_size=300), content, kinds)
+    files = st.lists(upload, max_size=2)
+    forms = st.fixed_dictionaries(
+        {},
+        optional={
+            "reference": st.sampled_from([reference, reference.lower(), "RTV-0000-0000"]) | junk,
+            "csrf_token": st.just(token) | junk,
+            "extra": junk,
+        },
+    )
+
+    seen: set[int] = set()
+
+    @EVIDENCE_FUZZ
+    @given(form=forms, sent=files)
+    @example(
+        form={"reference": reference, "csrf_token": token},
+        sent=[("passport.png", PNG, "image/png")],
+    )
+    def fuzz(form: dict[str, str], sent: list[tuple[str, bytes, str]]) -> None:
+        parts = [("identity-evidence", upload) for upload in sent]
+        answer = http.post("/applications/evidence", data=form, files=parts)
+        seen.add(answer.status_code)
+        assert answer.status_code in (303, 400, 403, 404, 413), answer.text[:300]
+        if answer.status_code == 303:
+            assert answer.headers["location"] == f"/applications/{reference}"
+            asked_again(fed)  # each example starts from an application that waits for one
+        if answer.status_code == 400:  # the page with its error, or a form no page sends
+            problem = answer.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+            assert "govuk-error-summary" in answer.text or (problem and len(sent) > 1)
+
+    fuzz()
+    assert {303, 400, 403} <= seen, seen  # kept once, refused with a message, no token
+    with fed.databases[ELECTORAL].begin() as session:  # only refusals since the last reset
         assert session.scalars(select(ApplicationFile)).first() is None
 
 

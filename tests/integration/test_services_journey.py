@@ -27,6 +27,7 @@ from digitalstate.services.references import parse_reference
 from digitalstate.services.service import record_consent, store_copy
 from integration.journey_support import (
     BUS,
+    FILES,
     PDF,
     PNG,
     REFERENCE,
@@ -35,8 +36,11 @@ from integration.journey_support import (
     VOTE_ANSWERS,
     JourneyNode,
     date_form,
+    definition,
     journey_node,
+    page,
     register_to_vote,
+    write_definitions,
 )
 
 ADA, BEA = "ada-pseudonym-at-pensions", "bea-pseudonym-at-pensions"
@@ -46,6 +50,33 @@ ADA, BEA = "ada-pseudonym-at-pensions", "bea-pseudonym-at-pensions"
 def node(tmp_path: Path, migrated_database_url: str) -> Iterator[JourneyNode]:
     with journey_node(tmp_path, migrated_database_url) as running:
         yield running
+
+
+def test_the_test_definitions_are_built_as_the_service_loader_reads_them(tmp_path: Path) -> None:
+    quoted = definition(
+        slug="say-hello",
+        title='Say "hello" \u2013 in Welsh: "Shw\u2019mae"',
+        description="A\\B",
+        purpose="pension-administration",
+        fields=["people.address"],
+        pages=[page("hello", "yes-no", "Shall we say it?", required=False)],
+        submit={"action": "record", "next_steps": "We will say it."},
+    )
+    files = write_definitions(tmp_path, {**FILES, "quoted.toml": quoted})
+    bus, viewing, hello = (read_definition(Path(path)) for path in files)
+    assert [p.id for p in bus.pages] == [
+        "name",
+        "date-of-birth",
+        "address",
+        "contact",
+        "email",
+        "proof",
+        "notes",
+    ]
+    assert bus.question("full-name") is not None and bus.question("email") is not None
+    assert [q.type for _, q in viewing.questions()] == ["slots"]
+    assert hello.title.text("en") == 'Say "hello" \u2013 in Welsh: "Shw\u2019mae"'
+    assert hello.description.text("en") == "A\\B"
 
 
 def applications(node: JourneyNode) -> list[Application]:

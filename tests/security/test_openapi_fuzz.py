@@ -2,9 +2,12 @@
 
 schemathesis generates requests from each app's own /openapi.json; requests to exchange paths
 are signed as a member the tests play (FUZZER_ID, every role), so that their bodies reach the
-routes behind the signature. Every answer must be below 500, and every error must be
-application/problem+json, except where a protocol fixes another form (EXEMPT). Few examples,
-derandomized, no deadline and no shrinking: the whole file runs in well under a minute.
+routes behind the signature; /exchange/v1/records/match also gets bodies under a published
+statutory basis, relayed as the charter relays it (the fuzzer has every role), and must answer
+some of them at the register that holds their fields. Every answer must be below 500, and
+every error must be application/problem+json, except where a protocol fixes another form
+(EXEMPT). Few examples, derandomized, no deadline and no shrinking: the whole file runs in well
+under a minute.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.oidc import AUTHORIZE_PATH, TOKEN_PATH, oauth_description
 from digitalstate.identity.tokens import client_assertion
 from digitalstate.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
-from integration.registers_support import PERSON, add_consent, add_record
+from integration.registers_support import PERSON, RECORD, add_consent, add_record
 from security.support import (
     ANCHOR_APP,
     FUZZER,
@@ -45,6 +48,11 @@ PURPOSE = "pension-administration"
 CONSENT = "0b6f0c1e-5d4c-4f0e-9a53-fuzz00000001"
 FIELD_NAMES = [f.name for f in load_catalogue().fields]
 CONSENTED = ["people.address", "people.date_of_birth"]  # what add_consent gives by default
+# A published basis the fuzzing member relays as the charter does (it has every role), so that
+# a read or a match under a basis gets past the check of its grounds to the record.
+BASIS = next(b for b in load_catalogue().statutory_bases if b.id == "electoral-identity-check")
+MATCH_PATH = "/exchange/v1/records/match"
+MATCHED_AT = "people-register"  # the register holding the basis's people.* fields
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -153,6 +161,8 @@ def either_mode(operation: Any) -> st.SearchStrategy[Any]:
     names = {p.name for p in operation.iter_parameters()}
     if PURPOSE_HEADER not in names:
         return cases
+    if operation.path == MATCH_PATH:  # under a basis only: a consent is refused at once
+        return cases | on_basis(operation)
     grounds = {PURPOSE_HEADER: PURPOSE, CONSENT_HEADER: CONSENT}
     names = st.sampled_from(CONSENTED) | st.sampled_from(FIELD_NAMES)
     fields = st.lists(names, min_size=1, max_size=4)
@@ -160,9 +170,32 @@ def either_mode(operation: Any) -> st.SearchStrategy[Any]:
     return cases | (operation.as_strategy(headers=grounds) | read).map(on_consent_only)
 
 
+def on_basis(operation: Any) -> st.SearchStrategy[Any]:
+    """Matches relayed under BASIS for its requester about the seeded person: values of the
+    basis's fields (and others, junk among them), the record's own or not."""
+    grounds = {PURPOSE_HEADER: BASIS.purpose, BASIS_HEADER: BASIS.id}
+    held = st.sampled_from([f for f in BASIS.fields if f.startswith("people.")])
+    named = st.sampled_from(BASIS.fields) | st.sampled_from(FIELD_NAMES)
+    said = st.sampled_from([v for v in RECORD.values() if isinstance(v, str)]) | st.text(
+        min_size=1, max_size=40
+    )
+    values = st.dictionaries(held, said, min_size=1, max_size=3) | st.dictionaries(
+        named, said, min_size=1, max_size=4
+    )
+    body = values.map(lambda v: {"values": v, "subject": PERSON, "on_behalf_of": BASIS.requester})
+    cases = body.flatmap(lambda b: operation.as_strategy(headers=grounds, body=b))
+    return cases.map(on_basis_only)
+
+
 def on_consent_only(case: Any) -> Any:
     """case without a statutory basis header (a call names a consent or a basis, not both)."""
     case.headers.pop(BASIS_HEADER, None)
+    return case
+
+
+def on_basis_only(case: Any) -> Any:
+    """case without a consent header."""
+    case.headers.pop(CONSENT_HEADER, None)
     return case
 
 
@@ -184,6 +217,10 @@ def fuzz_operation(node: InProcessClient, name: str, operation: Any) -> str | No
         return f"{label}: " + " | ".join(str(exc).strip().splitlines()[:12])
     if operation.path.startswith(EXCHANGE_PREFIX) and set(statuses) == {401}:
         return f"{label}: every signed request was refused; the fuzzer's signature is wrong"
+    if (
+        operation.path == MATCH_PATH and name == MATCHED_AT and 200 not in statuses
+    ):  # no body got past the grounds to the record
+        return f"{label}: no match was answered ({sorted(set(statuses))})"
     return None
 
 

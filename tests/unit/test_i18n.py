@@ -127,6 +127,21 @@ def test_welsh_is_read_from_its_catalogue_and_english_is_the_source() -> None:
     assert i18n.gettext("Sign in") == "Sign in"
 
 
+def test_a_text_can_be_asked_for_in_a_language_other_than_the_pages() -> None:
+    day = __import__("datetime").date(2027, 3, 12)  # a Friday
+    token = i18n.set_language(i18n.WELSH)
+    try:
+        assert i18n.gettext_in(i18n.ENGLISH, "Sign in") == "Sign in"
+        assert i18n.format_day(day, i18n.ENGLISH) == "12 March 2027"
+        assert i18n.day_name(day.weekday(), i18n.ENGLISH) == "Friday"
+        assert i18n.day_name(day.weekday()) == "Dydd Gwener"  # the page's language
+    finally:
+        i18n.reset_language(token)
+    assert i18n.gettext_in(i18n.WELSH, "Sign in") == "Mewngofnodi"
+    assert i18n.format_day(day, i18n.WELSH) == "12 Mawrth 2027"
+    assert i18n.day_name(0, i18n.PSEUDO) == "Monday"  # CLDR has no pseudo-text: English
+
+
 def test_the_pseudo_locale_marks_every_text_it_is_given() -> None:
     token = i18n.set_language(i18n.PSEUDO)
     try:

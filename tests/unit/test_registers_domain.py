@@ -15,6 +15,7 @@ from digitalstate.registers.domain import (
     address_errors,
     field_label,
     format_nino,
+    format_phone,
     normalise_postcode,
     validate_bank_account,
     validate_date,
@@ -266,6 +267,29 @@ def test_an_email_address_in_the_wrong_format_is_refused(typed: str) -> None:
 )
 def test_a_uk_phone_number_is_kept_in_international_form(typed: str, normal: str) -> None:
     assert validate_phone("people.phone", typed) == normal
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("07700 900123", "07700 900123"),  # a mobile
+        ("020 7946 0000", "020 7946 0000"),  # London
+        ("0121 496 0000", "0121 496 0000"),  # Birmingham, not '01214 960000'
+        ("+44 121 496 0000", "0121 496 0000"),
+        ("+44 (0)20 7946 0000", "020 7946 0000"),
+        ("0044 7700 900123", "07700 900123"),
+        ("0113 496 0000", "0113 496 0000"),  # Leeds
+        ("01632 960001", "01632 960001"),  # a five-digit area code
+        ("0800 123 4567", "0800 123 4567"),
+    ],
+)
+def test_a_uk_phone_number_reads_grouped_by_its_area_code(typed: str, shown: str) -> None:
+    assert format_phone(validate_phone("people.phone", typed)) == shown
+
+
+def test_a_phone_value_not_in_the_kept_form_reads_as_it_is() -> None:
+    for value in ("+33123456789", "+44", "+44" + "9" * 40, "01214960000", ""):
+        assert format_phone(value) == value
 
 
 @pytest.mark.parametrize(

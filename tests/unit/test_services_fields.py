@@ -23,6 +23,7 @@ from digitalstate.services.fields import (
     parse,
 )
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import reset_language, set_language
 
 TODAY = date(2026, 4, 1)
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(20)
@@ -198,6 +199,26 @@ def test_email_and_phone_use_the_registers_rules() -> None:
     assert error(phone, {"q": "12345"}).startswith("Enter a UK phone number")
 
 
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("07700 900123", "07700 900123"),
+        ("020 7946 0000", "020 7946 0000"),
+        ("0121 496 0000", "0121 496 0000"),
+        ("01214960000", "0121 496 0000"),
+        ("+44 121 496 0000", "0121 496 0000"),
+        ("+44 (0)7700 900123", "07700 900123"),
+    ],
+)
+def test_a_phone_number_reads_and_re_edits_as_people_write_it(typed: str, shown: str) -> None:
+    phone = QUESTIONS["uk-phone"]
+    kept = value(phone, {"q": typed})
+    assert kept.startswith("+44")
+    assert display(phone, kept) == [shown]  # on check your answers
+    assert form_values(phone, kept) == {"q": shown}  # in the input on the Change page
+    assert value(phone, form_values(phone, kept)) == kept  # and parses back to the same
+
+
 def test_bank_details_name_each_input_that_is_wrong() -> None:
     q = QUESTIONS["bank-details"]
     form = {"q-name": "A Lovelace", "q-sort-code": "30 94 30", "q-account-number": "00733445"}
@@ -255,6 +276,30 @@ def test_slots_are_chosen_from_what_the_service_offers_now() -> None:
     assert error(q, {}, offered=SLOTS) == "Select visit times"
     assert display(q, SLOTS[:2]) == ["Monday 4 May 2026, 2pm", "Tuesday 5 May 2026, 10:30am"]
     assert display(q, SLOTS[:1], "cy") == ["Dydd Llun 4 Mai 2026, 2yp"]
+
+
+def test_an_answers_words_come_from_the_catalogue_in_the_services_language() -> None:
+    bank = {"name": "A Lovelace", "sort_code": "30-94-30", "account_number": "00733445"}
+    slots = QUESTIONS["slots"]
+    ended = ["2026-12-07T09:30/11:00#3"]
+    token = set_language("cy")  # the page's language is not the one the answers read in
+    try:
+        assert display(QUESTIONS["bank-details"], bank, "en")[1:] == [
+            "Sort code 30-94-30",
+            "Account number 00733445",
+        ]
+        assert display(QUESTIONS["text"], "", "en") == ["Not answered"]
+    finally:
+        reset_language(token)
+    assert display(QUESTIONS["bank-details"], bank, "cy")[1:] == [
+        "Cod didoli 30-94-30",
+        "Rhif y cyfrif 00733445",
+    ]
+    assert display(QUESTIONS["text"], "", "cy") == ["Heb ateb"]
+    assert display(QUESTIONS["yes-no"], False, "cy") == ["Na"]
+    assert display(slots, ended, "en") == ["Monday 7 December 2026, 9:30am to 11am"]
+    assert display(slots, ended, "cy") == ["Dydd Llun 7 Rhagfyr 2026, 9:30yb i 11yb"]
+    assert display(slots, ended, "fr") == display(slots, ended, "en")  # no catalogue: English
 
 
 def test_the_input_names_are_the_ids_and_their_parts() -> None:

@@ -2,7 +2,8 @@
 
 Importing this module (node/features.py reads every feature module before installing any)
 registers the `electoral-registration` action, its decision hook (the roll), the notes its
-application pages show and the event the journey sets after a submission. On a service node
+application pages show, the reasons it writes on events and the event the journey sets after
+a submission. On a service node
 whose [services] files name the action, install adds the identity check worker and the
 applicant's evidence page; a definition naming the action without the questions it reads
 (electoral/domain.py QUESTIONS) stops the node at start, in one line naming the file.
@@ -15,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.electoral.domain import QUESTIONS
 from digitalstate.electoral.pages import SEND_PATH, make_evidence_router, services_of
-from digitalstate.electoral.service import ACTION, add_to_roll, notes, start_check
+from digitalstate.electoral.service import ACTION, REASONS, add_to_roll, notes, start_check
 from digitalstate.electoral.worker import CHECK_EVENT, IdentityCheckWorker
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
@@ -26,12 +27,16 @@ from digitalstate.services.handlers import (
     SUBMIT_ACTIONS,
     WAKES,
 )
+from digitalstate.services.handlers import (
+    REASONS as EVENT_REASONS,
+)
 from digitalstate.web.hardening import allow_larger_body
 
 SUBMIT_ACTIONS.register(ACTION, start_check)
 DECISION_HOOKS.register(ACTION, add_to_roll)
 NOTES.register(ACTION, notes)
 WAKES.register(ACTION, (CHECK_EVENT,))
+EVENT_REASONS.register(ACTION, REASONS)
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

@@ -23,17 +23,18 @@ from starlette.templating import Jinja2Templates
 from digitalstate.electoral.domain import EVIDENCE, EVIDENCE_NEEDED
 from digitalstate.electoral.service import (
     ACTION,
-    EvidenceFile,
     check_of,
     own_application,
     take_evidence,
 )
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.services.application_pages import reference_not_found
 from digitalstate.services.applications import BY_HELPER, BY_PERSON
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.filetypes import Upload, check_upload, size_text
-from digitalstate.services.journeys import capped
+from digitalstate.services.filetypes import Upload, check_upload
+from digitalstate.services.journeys import capped, text_language
+from digitalstate.services.presenter import file_accept, file_hint
 from digitalstate.services.questions import Question
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
@@ -101,15 +102,17 @@ class EvidencePages:
         question: Question,
         error: str = "",
     ) -> Response:
-        """The evidence page (400 with its error)."""
+        """The evidence page (400 with its error), the service's texts in the page's language
+        when the service declares it."""
+        lang = text_language(request, definition)
         context = {
             "node": self.node.settings.node,
             "journey": None,
             "reference": reference,
-            "title": definition.title.text("en"),
-            "label": question.label.text("en"),
-            "hint": question.hint.text("en") if question.hint is not None else "",
-            "limit": size_text(question.upload_limit),
+            "title": definition.title.text(lang),
+            "label": question.label.text(lang),
+            "hint": file_hint(question, lang),
+            "accept": file_accept(question),
             "error": error,
         }
         return self.templates.TemplateResponse(
@@ -118,12 +121,7 @@ class EvidencePages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no application of this person asks for evidence under this reference."""
-        context = {
-            "status": 404,
-            "title": "Page not found",
-            "detail": "If you typed the reference number, check it is correct.",
-        }
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return reference_not_found(self.templates, request)
 
     async def show(self, request: Request, reference: str, subject: SignedIn) -> Response:
         """Upload a document that proves who you are."""
@@ -151,19 +149,11 @@ class EvidencePages:
                 return self.render(request, reference, definition, question, error or "")
         finally:
             await form.close()
-        described = upload.describe()
-        file = EvidenceFile(
-            name=described["name"],
-            content_type=described["type"],
-            size=described["size"],
-            sha256=described["sha256"],
-            content=upload.content,
-        )
         by = BY_HELPER if subject.acting_for else BY_PERSON
         now = datetime.now(UTC)
         await run_step(
             self.node.sessions,
-            lambda s: take_evidence(s, subject.sub, reference, file, by, now),
+            lambda s: take_evidence(s, subject.sub, reference, upload, by, now),
         )
         return RedirectResponse(f"/applications/{reference}", status_code=303)
 

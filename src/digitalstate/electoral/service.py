@@ -49,9 +49,11 @@ from digitalstate.federation.domain import FederationDocument, FieldDefinition
 from digitalstate.registers.service import put_fields
 from digitalstate.services.applications import UNDECIDED, decide, event_added
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.drafts import ENTERED, json_text
+from digitalstate.services.drafts import ENTERED, json_text, keep_file
+from digitalstate.services.filetypes import Upload
 from digitalstate.services.handlers import APPROVED, SUBMITTED, Decision, Note, Outcome
-from digitalstate.services.models import Application, ApplicationFile
+from digitalstate.services.models import Application
+from digitalstate.web.i18n import N_, _
 
 ACTION = "electoral-registration"
 BY_ACTION = "action:" + ACTION
@@ -61,14 +63,18 @@ OPEN = (PENDING, EVIDENCE_NEEDED, EVIDENCE_SENT)
 # The catalogue's entry of the field the roll keeps (the demo catalogue's): a decision hook is
 # not given the federation document, and this is the register's own field.
 ROLL_FIELDS = (FieldDefinition(name=ROLL_FIELD, type="string", holder=HOLDER),)
-MATCHED_REASON = (
+# The reasons of the events the action adds: kept in English, shown in the page's language
+# (registered in handlers.REASONS by electoral/feature.py).
+MATCHED_REASON = N_(
     "Your National Insurance number, name and date of birth matched: you are on the electoral "
     "register"
 )
-EVIDENCE_REASON = (
+EVIDENCE_REASON = N_(
     "Evidence needed: we could not match your National Insurance number, name and date of "
     "birth with the registers' records"
 )
+EVIDENCE_SENT_REASON = N_("Document sent to prove who you are")
+REASONS = frozenset({MATCHED_REASON, EVIDENCE_REASON, EVIDENCE_SENT_REASON})
 
 
 def start_check(
@@ -277,58 +283,54 @@ def notes(
     if check.state == PENDING:
         return [
             Note(
-                "We are checking who you are",
+                _("We are checking who you are"),
                 (
-                    "We are matching your National Insurance number, name and date of birth "
-                    "with the registers that hold them. This usually takes a few seconds: "
-                    "refresh this page to see the result.",
+                    _(
+                        "We are matching your National Insurance number, name and date of "
+                        "birth with the registers that hold them. This usually takes a few "
+                        "seconds: refresh this page to see the result."
+                    ),
                 ),
             )
         ]
     if check.state == MATCHED:
         return [
             Note(
-                "You are on the electoral register",
+                _("You are on the electoral register"),
                 (
-                    "Your National Insurance number, name and date of birth matched the "
-                    "registers' records, so we added you to the electoral register.",
+                    _(
+                        "Your National Insurance number, name and date of birth matched the "
+                        "registers' records, so we added you to the electoral register."
+                    ),
                 ),
             )
         ]
     if check.state == EVIDENCE_NEEDED:
         return [
             Note(
-                "Send us a document that proves who you are",
+                _("Send us a document that proves who you are"),
                 (
-                    "We could not match your National Insurance number, name and date of birth "
-                    "with the registers' records. Upload a passport, driving licence or birth "
-                    "certificate: a caseworker will check it and decide your application.",
+                    _(
+                        "We could not match your National Insurance number, name and date of "
+                        "birth with the registers' records. Upload a passport, driving licence "
+                        "or birth certificate: a caseworker will check it and decide your "
+                        "application."
+                    ),
                 ),
-                ("Upload a document", f"/applications/{application.reference}/evidence"),
+                (_("Upload a document"), f"/applications/{application.reference}/evidence"),
             )
         ]
     if check.state == EVIDENCE_SENT:
         return [
             Note(
-                "A caseworker will check your document",
-                ("We will write to you when they have decided your application.",),
+                _("A caseworker will check your document"),
+                (_("We will write to you when they have decided your application."),),
             )
         ]
     return []
 
 
 Evidence = Literal["sent", "not-asked", "unknown"]
-
-
-@dataclass(frozen=True)
-class EvidenceFile:
-    """A document to keep as the evidence answer: as a file question keeps it, and its bytes."""
-
-    name: str
-    content_type: str
-    size: int
-    sha256: str
-    content: bytes
 
 
 def own_application(session: Session, subject: str, reference: str) -> Application | None:
@@ -341,7 +343,7 @@ def own_application(session: Session, subject: str, reference: str) -> Applicati
 
 
 def take_evidence(
-    session: Session, subject: str, reference: str, file: EvidenceFile, by: str, now: datetime
+    session: Session, subject: str, reference: str, upload: Upload, by: str, now: datetime
 ) -> Evidence:
     """Keep the document subject sent as the evidence their application was asked for: the
     application's answer to the evidence question, its file, an event; the check waits for a
@@ -357,30 +359,12 @@ def take_evidence(
     ).one_or_none()
     if check is None or check.state != EVIDENCE_NEEDED:
         return "not-asked"
-    if not event_added(session, application, f"Evidence sent: {file.name}", by, now):
+    if not event_added(session, application, EVIDENCE_SENT_REASON, by, now):
         return "not-asked"
-    session.add(
-        ApplicationFile(
-            id=secrets.token_hex(16),
-            draft_id=None,
-            application_id=application.id,
-            question_id=EVIDENCE,
-            name=file.name,
-            content_type=file.content_type,
-            size=file.size,
-            sha256=file.sha256,
-            content=file.content,
-            created_at=now,
-        )
-    )
+    kept = keep_file(session, upload, EVIDENCE, now, application_id=application.id)
     answers = json.loads(application.answers)
     sources = json.loads(application.sources)
-    answers[EVIDENCE] = {
-        "name": file.name,
-        "type": file.content_type,
-        "size": file.size,
-        "sha256": file.sha256,
-    }
+    answers[EVIDENCE] = kept
     sources[EVIDENCE] = ENTERED
     application.answers = json_text(answers)
     application.sources = json_text(sources)

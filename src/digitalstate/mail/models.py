@@ -13,7 +13,8 @@ from digitalstate.storage.types import UtcDateTime
 
 
 class OutboxEmail(Base):
-    """A message to send, being sent, sent or failed for good; never deleted by the worker."""
+    """A message to send, being sent, sent or failed for good. The worker deletes a sent one
+    after [email] keep_sent_days (mail/worker.py), never a failed or unsent one."""
 
     __tablename__ = "email_outbox"
 

@@ -3,7 +3,8 @@
 Every function takes a session and an explicit `now`; none commits (the caller owns the
 transaction). queue_email is what the other features call: the message is queued if and only
 if the caller's change commits. The delivery worker (mail/worker.py) runs each other step in
-a transaction of its own.
+a transaction of its own, and deletes sent messages older than [email] keep_sent_days
+(purge_sent), a bounded batch at a time.
 
 Claiming is what keeps two workers (two processes over one database) from sending a message
 twice: a worker takes due messages with one guarded UPDATE that sets its own claim token only
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -287,6 +288,23 @@ def count_outbox(session: Session) -> dict[EmailState, int]:
         )
         counts[state] += number
     return counts
+
+
+def purge_sent(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to limit messages sent before before, oldest first: how many. A failed or
+    unsent message is never deleted (the operator's page shows it); a deleted one's key no
+    longer stops the same key being queued again."""
+    ids = list(
+        session.scalars(
+            select(OutboxEmail.id)
+            .where(OutboxEmail.sent_at < before)
+            .order_by(OutboxEmail.sent_at, OutboxEmail.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(OutboxEmail).where(OutboxEmail.id.in_(ids)))
+    return len(ids)
 
 
 def pending_count(session: Session) -> int:

@@ -9,6 +9,11 @@ out. Nothing queued is lost while the server is down: a transient failure only m
 try later (bounded exponential back-off with jitter); a refusal that will not change (a 5xx
 answer to the sender, the recipients or the message) fails the message for good, with the
 server's answer, for the operator's page.
+
+A sent message is kept [email] keep_sent_days, then deleted: at most every PURGE_EVERY, a pass
+deletes the messages sent before then, PURGE_BATCH at a time (each batch a short transaction
+of its own), at most PURGE_BATCHES batches a pass, so that a large backlog is worked off over
+several passes without holding up sending. Failed and unsent messages are never deleted.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from typing import TYPE_CHECKING
 from digitalstate.backoff import Backoff
 from digitalstate.mail.domain import build_message, message_id
 from digitalstate.mail.metrics import EmailMetrics
-from digitalstate.mail.service import ClaimedEmail, claim_due, mark_sent, record_failure, release
+from digitalstate.mail.service import (
+    ClaimedEmail,
+    claim_due,
+    mark_sent,
+    purge_sent,
+    record_failure,
+    release,
+)
 from digitalstate.mail.smtp import SendError, SmtpConfig, send
 from digitalstate.settings import EmailSection
 from digitalstate.storage.retrying import run_step
@@ -39,6 +51,9 @@ BATCH_SIZE = 8  # claimed and sent at the same time, each on its own connection
 # A claim outlasts the longest send by this much, so that it never runs out mid-send.
 LEASE_MARGIN_SECONDS = 60.0
 WARN_AFTER_ATTEMPTS = 5
+PURGE_EVERY = timedelta(minutes=10)
+PURGE_BATCH = 500  # sent messages deleted in one transaction
+PURGE_BATCHES = 20  # batches in one pass at most
 
 
 def utc_now() -> datetime:
@@ -56,6 +71,8 @@ class EmailWorker:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
     batch_size: int = BATCH_SIZE
+    purge_batch: int = PURGE_BATCH
+    purged_at: datetime | None = None  # when the last purge pass ran (None: not yet)
 
     @property
     def settings(self) -> EmailSection:
@@ -80,11 +97,33 @@ class EmailWorker:
         )
 
     async def drain(self) -> None:
-        """Send due messages batch after batch until fewer than a full batch were due."""
+        """Send due messages batch after batch until fewer than a full batch were due; then
+        delete old sent messages, when a purge is due."""
         while True:
             taken, clean = await self.deliver_due()
             if taken < self.batch_size or not clean:
-                return
+                break
+        await self.purge_due()
+
+    async def purge_due(self) -> int:
+        """Delete messages sent more than keep_sent_days ago, if PURGE_EVERY has passed since
+        the last purge: at most PURGE_BATCHES batches of purge_batch. How many were deleted."""
+        now = self.clock()
+        if self.purged_at is not None and now - self.purged_at < PURGE_EVERY:
+            return 0
+        self.purged_at = now
+        before = now - timedelta(days=self.settings.keep_sent_days)
+        deleted = 0
+        for _ in range(PURGE_BATCHES):
+            count = await run_step(
+                self.node.sessions, lambda s: purge_sent(s, before, self.purge_batch)
+            )
+            deleted += count
+            if count < self.purge_batch:
+                break
+        if deleted:
+            log.info("deleted %d email messages sent before %s", deleted, before.isoformat())
+        return deleted
 
     async def deliver_due(self) -> tuple[int, bool]:
         """Claim and send the messages due now (one batch): how many, and whether all settled."""

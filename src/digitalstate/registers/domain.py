@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import phonenumbers
+
 from digitalstate.mail.domain import ADDRESS_MESSAGE, parse_address
 from digitalstate.web.i18n import N_, _
 
@@ -32,6 +34,7 @@ NINO_INVALID_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 SORT_CODE = re.compile(r"^[0-9]{6}$")
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8}$")
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
+PHONE_MAX_KEPT = len("+44") + 10  # the longest number validate_phone keeps
 
 FIELD_LABELS: dict[str, str] = {
     "people.given_names": N_("Given names"),
@@ -278,6 +281,20 @@ def validate_phone(field: str, value: Any) -> str:
     if not national.isdigit() or not size_ok or national[0] in "046":
         raise FieldError(field, message)
     return f"+44{national}"
+
+
+def format_phone(value: str) -> str:
+    """A number validate_phone kept ('+441214960000') as people in the UK write it, grouped
+    by its area code the way Ofcom's numbering plan does: '0121 496 0000', '020 7946 0000',
+    '07700 900123', '0800 123 4567'. Grouping is libphonenumber's (phonenumberslite), not a
+    table of our own; a value not in that form is given back as it is."""
+    if not value.startswith("+44") or len(value) > PHONE_MAX_KEPT:
+        return value
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 # --- tax and money -------------------------------------------------------------------------

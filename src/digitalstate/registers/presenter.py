@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from digitalstate.registers.domain import format_nino
+from digitalstate.registers.domain import format_nino, format_phone
 from digitalstate.web.i18n import N_, _, format_day
 
 NOT_HELD = N_("Not held")
@@ -15,14 +15,6 @@ NOT_HELD = N_("Not held")
 def display_date(value: date) -> str:
     """A date as GOV.UK writes it, in the page's language: '27 March 1980'."""
     return format_day(value)
-
-
-def display_phone(value: str) -> str:
-    """+447700900123 as people dial it in the UK: '07700 900123'."""
-    if not value.startswith("+44"):
-        return value
-    national = "0" + value[3:]
-    return f"{national[:5]} {national[5:]}"
 
 
 def display_lines(field_type: str, value: Any) -> list[str]:
@@ -37,7 +29,7 @@ def display_lines(field_type: str, value: Any) -> list[str]:
         except ValueError:
             return [value]
     if field_type == "phone" and isinstance(value, str):
-        return [display_phone(value)]
+        return [format_phone(value)]
     if field_type == "nino" and isinstance(value, str) and len(value) == 9:
         return [format_nino(value)]
     if field_type == "bank-account" and isinstance(value, Mapping):

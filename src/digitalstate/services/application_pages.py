@@ -31,9 +31,9 @@ from digitalstate.services.applications import (
     withdrawable,
 )
 from digitalstate.services.definitions import ServiceDefinition
-from digitalstate.services.handlers import Note, WithdrawalRefusedError
+from digitalstate.services.handlers import REASONS, Note, WithdrawalRefusedError
 from digitalstate.services.journeys import register_name, text_language
-from digitalstate.services.presenter import answer_rows, by_whom, status_tag
+from digitalstate.services.presenter import answer_rows, by_whom, event_reason, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.i18n import _
@@ -133,6 +133,8 @@ class ApplicationPages:
         questions = [q for _, q in definition.questions()] if definition is not None else []
         lang = text_language(request, definition) if definition is not None else "en"
         rows = answer_rows(questions, application.answers, application.sources, lang)
+        submit = definition.submit if definition is not None else None
+        own = (REASONS.get(submit.action) if submit is not None else None) or frozenset()
         for row in rows:
             if row["register"] is not None:
                 row["register"] = register_name(self.node, row["register"])
@@ -140,7 +142,7 @@ class ApplicationPages:
             {
                 "at": event.at,
                 "tag": status_tag(event.status),
-                "reason": event.reason,
+                "reason": event_reason(event.reason, own),
                 "by": by_whom(event.by),
             }
             for event in reversed(application.events)

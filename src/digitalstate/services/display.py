@@ -1,85 +1,29 @@
 """Answers as people read them on check your answers, in English or Welsh. Plain computation.
 
 Dates are written the GOV.UK way ('1 April 1960', '1 Ebrill 1960'), money with its pound sign
-('£12.50', '£600'), a National Insurance number in pairs ('QQ 12 34 56 C'), an address as its
-lines, and a slot (an ISO date and time the service offered) as 'Monday 4 May 2026, 2pm', or
-one with an end ('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'.
+('£12.50', '£600'), a National Insurance number in pairs ('QQ 12 34 56 C'), a phone number
+grouped by its area code ('0121 496 0000'), an address as its lines, and a slot (an ISO date
+and time the service offered) as 'Monday 4 May 2026, 2pm', or one with an end
+('2026-05-04T14:00/15:30') as 'Monday 4 May 2026, 2pm to 3:30pm'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from digitalstate.registers.domain import format_nino
-from digitalstate.registers.presenter import display_phone
+from digitalstate.registers.domain import format_nino, format_phone
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import N_, day_name, format_day, gettext_in
 
-MONTH_NAMES = {
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-    "cy": [
-        "Ionawr",
-        "Chwefror",
-        "Mawrth",
-        "Ebrill",
-        "Mai",
-        "Mehefin",
-        "Gorffennaf",
-        "Awst",
-        "Medi",
-        "Hydref",
-        "Tachwedd",
-        "Rhagfyr",
-    ],
-}
-DAY_NAMES = {
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "cy": [
-        "Dydd Llun",
-        "Dydd Mawrth",
-        "Dydd Mercher",
-        "Dydd Iau",
-        "Dydd Gwener",
-        "Dydd Sadwrn",
-        "Dydd Sul",
-    ],
-}
-WORDS = {
-    "en": {
-        "yes": "Yes",
-        "no": "No",
-        "none": "Not answered",
-        "sort_code": "Sort code",
-        "account": "Account number",
-        "am": "am",
-        "pm": "pm",
-        "to": "to",
-    },
-    "cy": {
-        "yes": "Ie",
-        "no": "Na",
-        "none": "Heb ateb",
-        "sort_code": "Cod didoli",
-        "account": "Rhif cyfrif",
-        "am": "yb",
-        "pm": "yp",
-        "to": "i",
-    },
-}
+# The words an answer reads with, translated in the language of the service's own texts
+# (gettext_in), which need not be the page's: the catalogue has them (web/locale).
+NOT_ANSWERED = N_("Not answered")
+YES, NO = N_("Yes"), N_("No")
+SORT_CODE, ACCOUNT_NUMBER = N_("Sort code"), N_("Account number")
+# A time of day ('2pm', '10:30am') and an offered time with its end ('... 2pm to 3:30pm').
+MORNING, AFTERNOON = N_("%(time)sam"), N_("%(time)spm")
+UNTIL = N_("%(start)s to %(end)s")
 
 
 def capitalise(text: str) -> str:
@@ -87,20 +31,17 @@ def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _words(lang: str) -> Mapping[str, str]:
-    return WORDS.get(lang, WORDS["en"])
-
-
 def display_date(value: date, lang: str = "en") -> str:
     """'1 April 1960' ('1 Ebrill 1960' in Welsh)."""
-    return f"{value.day} {MONTH_NAMES.get(lang, MONTH_NAMES['en'])[value.month - 1]} {value.year}"
+    return format_day(value, lang)
 
 
 def _clock(moment: datetime | time, lang: str) -> str:
     """'2pm', '10:30am' ('2yp', '10:30yb' in Welsh)."""
     hour = moment.hour % 12 or 12
     minutes = f":{moment.minute:02d}" if moment.minute else ""
-    return f"{hour}{minutes}{_words(lang)['am' if moment.hour < 12 else 'pm']}"
+    shown = gettext_in(lang, MORNING if moment.hour < 12 else AFTERNOON)
+    return shown % {"time": f"{hour}{minutes}"}
 
 
 def display_slot(value: str, lang: str = "en") -> str:
@@ -113,9 +54,11 @@ def display_slot(value: str, lang: str = "en") -> str:
         until = time.fromisoformat(end) if end else None
     except ValueError:
         return value
-    day = DAY_NAMES.get(lang, DAY_NAMES["en"])[moment.weekday()]
-    shown = f"{day} {display_date(moment.date(), lang)}, {_clock(moment, lang)}"
-    return shown if until is None else f"{shown} {_words(lang)['to']} {_clock(until, lang)}"
+    shown = f"{day_name(moment.weekday(), lang)} {display_date(moment.date(), lang)}, "
+    shown += _clock(moment, lang)
+    if until is None:
+        return shown
+    return gettext_in(lang, UNTIL) % {"start": shown, "end": _clock(until, lang)}
 
 
 def display_money(pence: int) -> str:
@@ -126,10 +69,9 @@ def display_money(pence: int) -> str:
 
 def display_answer(question: Question, answer: Any, lang: str = "en") -> list[str]:
     """An answer to question as lines of text, in lang."""
-    words = _words(lang)
     kind = question.type
     if answer is None or answer == [] or answer == "":
-        return [words["none"]]
+        return [gettext_in(lang, NOT_ANSWERED)]
     if kind == "date":
         return [display_date(date.fromisoformat(answer), lang)]
     if kind == "money":
@@ -137,7 +79,7 @@ def display_answer(question: Question, answer: Any, lang: str = "en") -> list[st
     if kind == "number":
         return [f"{answer:,}"]
     if kind == "yes-no":
-        return [words["yes"] if answer else words["no"]]
+        return [gettext_in(lang, YES if answer else NO)]
     if kind in ("radios", "select"):
         return [question.choice_label(answer, lang)]
     if kind == "checkboxes":
@@ -149,12 +91,12 @@ def display_answer(question: Question, answer: Any, lang: str = "en") -> list[st
     if kind == "ni-number":
         return [format_nino(answer)]
     if kind == "uk-phone":
-        return [display_phone(answer)]
+        return [format_phone(answer)]
     if kind == "bank-details":
         return [
             answer["name"],
-            f"{words['sort_code']} {answer['sort_code']}",
-            f"{words['account']} {answer['account_number']}",
+            f"{gettext_in(lang, SORT_CODE)} {answer['sort_code']}",
+            f"{gettext_in(lang, ACCOUNT_NUMBER)} {answer['account_number']}",
         ]
     if kind == "file":
         return [answer["name"]]

@@ -149,22 +149,37 @@ def save_answers(
                 ApplicationFile.draft_id == row.id, ApplicationFile.question_id == question_id
             )
         )
-        described = upload.describe()
-        session.add(
-            ApplicationFile(
-                id=secrets.token_hex(16),
-                draft_id=row.id,
-                application_id=None,
-                question_id=question_id,
-                name=described["name"],
-                content_type=described["type"],
-                size=described["size"],
-                sha256=described["sha256"],
-                content=upload.content,
-                created_at=now,
-            )
-        )
+        keep_file(session, upload, question_id, now, draft_id=row.id)
     return _view(row)
+
+
+def keep_file(
+    session: Session,
+    upload: Upload,
+    question_id: str,
+    now: datetime,
+    *,
+    draft_id: str | None = None,
+    application_id: int | None = None,
+) -> dict[str, Any]:
+    """Keep upload as the file of the answer to question_id, held by a draft or by an
+    application; the answer a file question keeps (its name, type, size and SHA-256)."""
+    described = upload.describe()
+    session.add(
+        ApplicationFile(
+            id=secrets.token_hex(16),
+            draft_id=draft_id,
+            application_id=application_id,
+            question_id=question_id,
+            name=described["name"],
+            content_type=described["type"],
+            size=described["size"],
+            sha256=described["sha256"],
+            content=upload.content,
+            created_at=now,
+        )
+    )
+    return described
 
 
 def decide_consent(

@@ -34,6 +34,7 @@ from digitalstate.registers.domain import (
     AddressParts,
     FieldError,
     address_errors,
+    format_phone,
     validate_email,
     validate_phone,
     validate_uk_address,
@@ -41,7 +42,7 @@ from digitalstate.registers.domain import (
 from digitalstate.services.display import capitalise, display_answer
 from digitalstate.services.filetypes import Upload, check_upload
 from digitalstate.services.questions import Question
-from digitalstate.web.i18n import N_, PSEUDO, _, current_language
+from digitalstate.web.i18n import N_, _
 
 MAX_INPUT = 20_000  # characters of any one input, before a question's own limit applies
 MAX_ITEMS = 200  # values of any one input (checkboxes, slots)
@@ -143,25 +144,11 @@ def _invalid(message: str, part: str | None = None) -> Invalid:
     return Invalid((Problem(message, part),))
 
 
-def _named(question: Question, message: str) -> str:
-    """message, a pattern that names question's answer (%(subject)s), in the page's language
-    when the service words the question in it (and in the pseudo-locale), else in English:
-    a Welsh pattern never holds an English name. Only "Enter ...", "Select ..." and "Select
-    yes if ..." are such patterns: the messages that put the name elsewhere in the sentence
-    ("... must be a real date") are patterns Welsh cannot follow (the name takes a mutation or
-    a contraction from the words before it), so they name it in English and stay English
-    (docs/i18n.md)."""
-    language = current_language()
-    if language == PSEUDO or language in question.label:
-        return _(message) % {"subject": question.subject(language)}
-    return message % {"subject": question.subject()}
-
-
 def _blank(question: Question, select: bool = False) -> Parsed:
     if not question.required:
         return Answer(None)
     message = N_("Select %(subject)s") if select else N_("Enter %(subject)s")
-    return _invalid(_named(question, message))
+    return _invalid(question.named(message))
 
 
 # --- text and numbers ----------------------------------------------------------------------
@@ -315,7 +302,7 @@ def parse_choice(question: Question, form: Form, _today: date) -> Parsed:
     if not value:
         return _blank(question, select=True)
     if value not in {choice.value for choice in question.choices or ()}:
-        return _invalid(_named(question, N_("Select %(subject)s")))
+        return _invalid(question.named(N_("Select %(subject)s")))
     return Answer(value)
 
 
@@ -349,7 +336,7 @@ def parse_yes_no(question: Question, form: Form, _today: date) -> Parsed:
         return Answer(None)
     if question.error_name is None:
         return _invalid(_("Select yes or no"))
-    return _invalid(_named(question, N_("Select yes if %(subject)s")))
+    return _invalid(question.named(N_("Select yes if %(subject)s")))
 
 
 # --- identifiers and contact details -------------------------------------------------------
@@ -525,4 +512,6 @@ def form_values(question: Question, answer: Any) -> dict[str, Any]:
         return {question.id: list(answer)}
     if kind == "file":
         return {}
+    if kind == "uk-phone":
+        return {question.id: format_phone(answer)}  # '0121 496 0000' as typed, not '+44...'
     return {question.id: str(answer)}

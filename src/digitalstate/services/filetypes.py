@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitalstate.services.questions import Question
+from digitalstate.web.i18n import N_
 
 MAX_NAME = 100
 KIND_NAMES = {"pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
@@ -84,7 +85,7 @@ def kinds_text(kinds: tuple[str, ...]) -> str:
 def check_upload(question: Question, upload: Upload | None) -> str | None:
     """The GOV.UK error message for upload as the answer to question, None if it is fine."""
     if upload is None or (not upload.content and not upload.filename):
-        return None if not question.required else f"Select {question.subject()}"
+        return None if not question.required else question.named(N_("Select %(subject)s"))
     if not upload.content:
         return "The selected file is empty"
     if len(upload.content) > question.upload_limit:

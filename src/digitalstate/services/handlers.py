@@ -206,6 +206,10 @@ ELIGIBILITY: Registry[EligibilityCheck] = Registry("eligibility check")
 NOTES: Registry[ApplicationNotes] = Registry("application notes")
 WAKES: Registry[tuple[str, ...]] = Registry("events to set after a submission")
 CANCELLATIONS: Registry[Cancellation] = Registry("cancellation")
+# The reasons an action writes on its applications' events, each marked N_(): an applicant
+# reads them in the page's language (presenter.event_reason); any other reason is shown as
+# it was written (what staff typed).
+REASONS: Registry[frozenset[str]] = Registry("event reasons")
 
 
 def unregistered(definition: ServiceDefinition) -> str | None:

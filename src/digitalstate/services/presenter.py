@@ -320,26 +320,35 @@ def _parts(shown: _Shown) -> Built:
     return "fieldset", {"legend": shown.legend}, parts
 
 
-def _file(shown: _Shown) -> Built:
-    question = shown.question
-    kinds = question.file_kinds
-    accept = ",".join(FILE_ACCEPT[kind] for kind in kinds)
-    names = ", ".join(KIND_NAMES[kind] for kind in kinds)
+def file_accept(question: Question) -> str:
+    """The accept attribute of a file question's input: 'application/pdf,.pdf,...'."""
+    return ",".join(FILE_ACCEPT[kind] for kind in question.file_kinds)
+
+
+def file_hint(question: Question, lang: str) -> str:
+    """A file question's hint in lang, then the kinds and size it takes in the page's
+    language: '... The file must be a PDF, JPG or PNG and smaller than 2MB.'"""
+    names = ", ".join(KIND_NAMES[kind] for kind in question.file_kinds)
     limit = _("The file must be a %(kinds)s and smaller than %(size)s.") % {
         "kinds": names,
         "size": size_text(question.upload_limit),
     }
-    hint = question.hint.text(shown.lang) + " " if question.hint else ""
+    return question.hint.text(lang) + " " + limit if question.hint else limit
+
+
+def _file(shown: _Shown) -> Built:
+    question = shown.question
+    hint = file_hint(question, shown.lang)
     if shown.stored is not None:
-        limit += " " + _("You have uploaded %(name)s: choose a file only to replace it.") % {
+        hint += " " + _("You have uploaded %(name)s: choose a file only to replace it.") % {
             "name": shown.stored["name"]
         }
     params = {
         "id": question.id,
         "name": question.id,
         "label": shown.label,
-        "hint": {"text": hint + limit},
-        "attributes": {"accept": accept},
+        "hint": {"text": hint},
+        "attributes": {"accept": file_accept(question)},
     }
     return "file", params, []
 
@@ -389,6 +398,12 @@ def by_whom(by: str) -> str:
     if by in BY_WHOM:
         return _(BY_WHOM[by])
     return _("The service") if by.startswith("action:") else _("Staff")
+
+
+def event_reason(reason: str | None, own: frozenset[str] = frozenset()) -> str | None:
+    """An event's reason as the applicant reads it: one of own, the words the service's
+    action writes (handlers.REASONS), in the page's language; what staff typed as it is."""
+    return _(reason) if reason and reason in own else reason
 
 
 def answer_rows(

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
 from digitalstate.services.conditions import DefinitionCheckError
+from digitalstate.web.i18n import PSEUDO, _, current_language
 
 MAX_CHOICES = 100
 ID_PATTERN = r"^[a-z][a-z0-9_-]{0,47}$"
@@ -225,6 +226,19 @@ class Question(_Part):
         if first[1:].islower() and not any(word[:1].isupper() for word in others):
             return first[:1].lower() + label[1:]
         return label
+
+    def named(self, message: str) -> str:
+        """message, a pattern that names the answer (%(subject)s), in the page's language
+        when the service words the question in it (and in the pseudo-locale), else in English:
+        a Welsh pattern never holds an English name. Only "Enter ...", "Select ..." and "Select
+        yes if ..." are such patterns: the messages that put the name elsewhere in the sentence
+        ("... must be a real date") are patterns Welsh cannot follow (the name takes a mutation
+        or a contraction from the words before it), so they name it in English and stay English
+        (docs/i18n.md)."""
+        language = current_language()
+        if language == PSEUDO or language in self.label:
+            return _(message) % {"subject": self.subject(language)}
+        return message % {"subject": self.subject()}
 
     def choice_label(self, value: Any, lang: str = "en") -> str:
         """The label of the choice whose value is value (the value itself if none)."""

@@ -26,7 +26,7 @@ from datetime import date
 from io import BytesIO
 from pathlib import Path
 
-from babel.dates import get_month_names
+from babel.dates import get_day_names, get_month_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -156,16 +156,34 @@ def npgettext(context: str, singular: str, plural: str, count: int) -> str:
     return _CATALOGUES.get(_current.get()).npgettext(context, singular, plural, count)
 
 
-def format_day(day: date) -> str:
-    """A day as GOV.UK writes it, in the current language: '26 November 2026'."""
-    return f"{day.day} {month_name(day.month)} {day.year}"
+def gettext_in(code: str, message: str) -> str:
+    """message in language code whatever the page's language: a service's answers read in the
+    language of its own texts (services/display.py), a letter in its reader's. Mark message
+    with N_() where it is defined, so the catalogue has it."""
+    return _CATALOGUES.get(code).gettext(message)
 
 
-def month_name(month: int) -> str:
-    """The name of month (1-12) in the current language (CLDR's; English for the pseudo-text)."""
-    code = _current.get()
-    names = get_month_names("wide", locale=code if code in _CLDR_LOCALES else ENGLISH)
-    return str(names[month])
+def _cldr_locale(code: str | None) -> str:
+    code = _current.get() if code is None else code
+    return code if code in _CLDR_LOCALES else ENGLISH
+
+
+def format_day(day: date, code: str | None = None) -> str:
+    """A day as GOV.UK writes it, in language code (the current one if None): '26 November
+    2026', '26 Tachwedd 2026'."""
+    return f"{day.day} {month_name(day.month, code)} {day.year}"
+
+
+def month_name(month: int, code: str | None = None) -> str:
+    """The name of month (1-12) in language code, the current one if None (CLDR's; English for
+    the pseudo-text)."""
+    return str(get_month_names("wide", locale=_cldr_locale(code))[month])
+
+
+def day_name(weekday: int, code: str | None = None) -> str:
+    """The name of a day of the week (0 is Monday, as date.weekday() counts) in language code,
+    the current one if None (CLDR's: 'Monday', 'Dydd Llun'; English for the pseudo-text)."""
+    return str(get_day_names("wide", locale=_cldr_locale(code))[weekday])
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "marked, translated later"
