@@ -405,6 +405,12 @@ def register_to_vote(
     answer_yes_no(page, "Yes" if shared else "No", f"{service}/postal-vote")
     answer_yes_no(page, "No", f"{service}/check-answers")
     expect(page.locator("main")).to_contain_text(spaced(nino))  # as the service writes it
+    if not shared:  # a page filled in: the typed name, changed from check your answers
+        page.get_by_role("link", name=re.compile("Change.*first name", re.IGNORECASE)).click()
+        page.wait_for_url(f"{service}/name?return=check*")
+        check_page(page)
+        expect(page.get_by_label("First name or names")).to_have_value(who.given_names)
+        continue_to(page, f"{service}/check-answers")
     return send_application(page, service, VOTE_REFERENCE)
 
 
