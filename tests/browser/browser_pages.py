@@ -109,10 +109,12 @@ def continue_to(page: Page, url: str) -> None:
     check_page(page)
 
 
-def continue_with_an_error(page: Page, field_id: str, javascript: bool) -> None:
-    """Press Continue with the page as it is (unanswered or wrong): the page again, with its
-    error summary linking to field_id."""
-    page.get_by_role("button", name="Continue").click()
+def continue_with_an_error(
+    page: Page, field_id: str, javascript: bool, button: str = "Continue"
+) -> None:
+    """Press button (Continue) with the form as it is (unanswered or wrong): the page again,
+    with its error summary linking to field_id."""
+    page.get_by_role("button", name=button).click()
     expect(page).to_have_title(re.compile("^Error: "))
     check_page(page)
     check_error_summary(page, field_id, javascript)
@@ -218,10 +220,7 @@ def approve_after_an_error(
     """Save the decision first without what it needs (the input missing); then approve,
     choose() picking what approving needs."""
     page.get_by_role("radio", name=first).check()
-    page.get_by_role("button", name="Save decision").click()
-    expect(page).to_have_title(re.compile("^Error: "))
-    check_page(page)
-    check_error_summary(page, missing, js)
+    continue_with_an_error(page, missing, js, "Save decision")
     approve(page, choose)
 
 

@@ -10,7 +10,16 @@ a prisoner of the demo's register at three times; the caseworker, after trying t
 without one, confirms one, and the visitor sees the visit booked. The care assessment again
 with the keyboard only: Tab, Shift+Tab, Space, Enter and typing, the focus showing and landing
 where it should. Last, a caseworker fills it in with a person (assisted digital), which the
-case page shows as made with staff help, for a manager to decide. Every page on the way, in
+case page shows as made with staff help, for a manager to decide.
+
+Register to vote: a person whose number, name and date of birth match is on the roll within
+seconds; one who typed someone else's number is asked for a document, sends it (after an empty
+try) and a caseworker approves it. A person of State Pension age claims it, their details
+shared from the People register, a caseworker approves it and the award shows among their
+details at pensions; then they tell the People register their new address, and pensions is
+among who will be told. Last, a person lets a helper act for them at the charter; the helper
+signs in for them, agrees to share their details and claims their State Pension, and the
+person sees it approved. Each journey with and without JavaScript. Every page on the way, in
 each of its states, is checked by `check_page` (axe-core).
 """
 
@@ -26,7 +35,6 @@ from browser.browser_pages import (
     answer_yes_no,
     approve,
     approve_after_an_error,
-    check_error_summary,
     check_page,
     continue_to,
     continue_with_an_error,
@@ -193,24 +201,18 @@ def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_prison_visit_requested_at_three_times_and_one_confirmed(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
-    context = browser.new_context(java_script_enabled=js)  # the visitor's own
-    try:
-        page = context.new_page()
-        reference, times = request_prison_visit(page, demo, 4 if js else 8)
-        with staff_case(browser, demo, PRISONS, reference, js) as staff:  # the time, then approve
-            group = staff.get_by_role("group", name="Which time do you confirm?")
-            approve_after_an_error(
-                staff, "Approve", "choice", js, group.get_by_label(times[1]).check
-            )
-        page.goto(f"{demo[PRISONS]}/applications/{reference}")
-        check_page(page)
-        expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-        expect(page.locator("main")).to_contain_text("Visit booked")
-        expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
-    finally:
-        context.close()
+    page = own_page
+    reference, times = request_prison_visit(page, demo, 4 if js else 8)
+    with staff_case(browser, demo, PRISONS, reference, js) as staff:  # the time, then approve
+        group = staff.get_by_role("group", name="Which time do you confirm?")
+        approve_after_an_error(staff, "Approve", "choice", js, group.get_by_label(times[1]).check)
+    page.goto(f"{demo[PRISONS]}/applications/{reference}")
+    check_page(page)
+    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
+    expect(page.locator("main")).to_contain_text("Visit booked")
+    expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
 
 
 FOCUS_WITHIN_TABS = 80
@@ -316,43 +318,39 @@ def test_a_care_assessment_asked_for_with_the_keyboard_only(
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_caseworker_asks_for_a_care_assessment_with_a_person(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, demo: dict[str, str], js: bool
 ) -> None:
     node, who = demo[CARE], make_person(DEFAULT_SEED, 6 if js else 7)
-    context = browser.new_context(java_script_enabled=js)
-    try:
-        page = context.new_page()
-        staff_sign_in(page, node, "caseworker", CARE)
-        page.goto(f"{node}/staff/assisted")
-        check_page(page)
-        page.get_by_role("button", name="Start Ask for a care needs assessment").click()
-        page.wait_for_url(f"{node}/staff/assisted/{CARE_SLUG}/*/where")
-        check_page(page)
-        case = page.url.rsplit("/", 1)[0]
-        page.get_by_label("Yes", exact=True).check()
-        continue_to(page, f"{case}/name")
-        expect(page.locator("main")).not_to_contain_text("we already hold")  # typed, never held
-        page.get_by_label("First name or names").fill(who.given_names)
-        page.get_by_label("Last name").fill(who.family_name)
-        continue_to(page, f"{case}/date-of-birth")
-        fill_date(page, "What is your date of birth?", who.date_of_birth)
-        continue_to(page, f"{case}/address")
-        fill_address(page, "2 Broad Street", "Birmingham", "B1 2HF")
-        continue_to(page, f"{case}/help")
-        page.get_by_label("Moving around your home").check()
-        continue_to(page, f"{case}/more")
-        continue_to(page, f"{case}/letter")
-        continue_to(page, f"{case}/phone")
-        page.get_by_label("UK phone number").fill("0121 496 0456")
-        continue_to(page, f"{case}/check-answers")
-        expect(page.locator("h1")).to_have_text("Check the answers before sending the application")
-        open_case(page, node, send_application(page, case, REFERENCE))
-        main = page.locator("main")
-        expect(main).to_contain_text("With staff help (assisted digital)")
-        expect(main).to_contain_text("is decided by a manager, who did not fill it in")
-        expect(page.get_by_role("button", name="Save decision")).to_have_count(0)
-    finally:
-        context.close()
+    page = own_page
+    staff_sign_in(page, node, "caseworker", CARE)
+    page.goto(f"{node}/staff/assisted")
+    check_page(page)
+    page.get_by_role("button", name="Start Ask for a care needs assessment").click()
+    page.wait_for_url(f"{node}/staff/assisted/{CARE_SLUG}/*/where")
+    check_page(page)
+    case = page.url.rsplit("/", 1)[0]
+    page.get_by_label("Yes", exact=True).check()
+    continue_to(page, f"{case}/name")
+    expect(page.locator("main")).not_to_contain_text("we already hold")  # typed, never held
+    page.get_by_label("First name or names").fill(who.given_names)
+    page.get_by_label("Last name").fill(who.family_name)
+    continue_to(page, f"{case}/date-of-birth")
+    fill_date(page, "What is your date of birth?", who.date_of_birth)
+    continue_to(page, f"{case}/address")
+    fill_address(page, "2 Broad Street", "Birmingham", "B1 2HF")
+    continue_to(page, f"{case}/help")
+    page.get_by_label("Moving around your home").check()
+    continue_to(page, f"{case}/more")
+    continue_to(page, f"{case}/letter")
+    continue_to(page, f"{case}/phone")
+    page.get_by_label("UK phone number").fill("0121 496 0456")
+    continue_to(page, f"{case}/check-answers")
+    expect(page.locator("h1")).to_have_text("Check the answers before sending the application")
+    open_case(page, node, send_application(page, case, REFERENCE))
+    main = page.locator("main")
+    expect(main).to_contain_text("With staff help (assisted digital)")
+    expect(main).to_contain_text("is decided by a manager, who did not fill it in")
+    expect(page.get_by_role("button", name="Save decision")).to_have_count(0)
 
 
 ELECTORAL = "electoral-registration"
@@ -429,55 +427,44 @@ def on_the_roll(page: Page, demo: dict[str, str], entry: str) -> None:
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_person_registers_to_vote_and_is_on_the_roll_at_once(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, demo: dict[str, str], js: bool
 ) -> None:
     number = 4 if js else 13  # Eilidh, and Theodore: neither registered yet
-    context = browser.new_context(java_script_enabled=js)
-    try:
-        page = context.new_page()
-        nino = spaced(make_person(DEFAULT_SEED, number).nino)  # typed as on the card
-        reference = register_to_vote(page, demo, number, nino, js, shared=True)
-        page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
-        reload_until(page, ON_THE_ROLL)  # matched by the worker, through the charter
-        expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-        on_the_roll(page, demo, "Registered, on the open register, votes in person")
-    finally:
-        context.close()
+    page = own_page
+    nino = spaced(make_person(DEFAULT_SEED, number).nino)  # typed as on the card
+    reference = register_to_vote(page, demo, number, nino, js, shared=True)
+    page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
+    reload_until(page, ON_THE_ROLL)  # matched by the worker, through the charter
+    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
+    on_the_roll(page, demo, "Registered, on the open register, votes in person")
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_person_not_matched_sends_a_document_that_a_caseworker_approves(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
     number = 12 if js else 14
     someone_elses = make_person(DEFAULT_SEED, 0).nino  # a real number, not theirs
-    context = browser.new_context(java_script_enabled=js)
-    try:
-        page = context.new_page()
-        reference = register_to_vote(page, demo, number, someone_elses, js, shared=False)
-        page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
-        reload_until(page, "Send us a document that proves who you are")
-        page.get_by_role("link", name="Upload a document").click()
-        page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}/evidence")
-        check_page(page)
-        page.get_by_role("button", name="Send document").click()  # no file chosen
-        expect(page).to_have_title(re.compile("^Error: "))
-        check_page(page)
-        check_error_summary(page, "identity-evidence", js)
-        page.get_by_label("Upload a document that proves who you are").set_input_files(PASSPORT)
-        page.get_by_role("button", name="Send document").click()
-        page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}")
-        check_page(page)
-        expect(page.locator("main")).to_contain_text("A caseworker will check your document")
-        with staff_case(browser, demo, ELECTORAL, reference, js) as staff:
-            expect(staff.locator("main")).to_contain_text(PASSPORT["name"])
-            approve(staff)
-        page.reload()
-        check_page(page)
-        expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-        on_the_roll(page, demo, "Registered, not on the open register, votes in person")
-    finally:
-        context.close()
+    page = own_page
+    reference = register_to_vote(page, demo, number, someone_elses, js, shared=False)
+    page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
+    reload_until(page, "Send us a document that proves who you are")
+    page.get_by_role("link", name="Upload a document").click()
+    page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}/evidence")
+    check_page(page)
+    continue_with_an_error(page, "identity-evidence", js, "Send document")  # no file chosen
+    page.get_by_label("Upload a document that proves who you are").set_input_files(PASSPORT)
+    page.get_by_role("button", name="Send document").click()
+    page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}")
+    check_page(page)
+    expect(page.locator("main")).to_contain_text("A caseworker will check your document")
+    with staff_case(browser, demo, ELECTORAL, reference, js) as staff:
+        expect(staff.locator("main")).to_contain_text(PASSPORT["name"])
+        approve(staff)
+    page.reload()
+    check_page(page)
+    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
+    on_the_roll(page, demo, "Registered, not on the open register, votes in person")
 
 
 PENSIONS = "liverpool-pensions"
@@ -526,66 +513,58 @@ def pension_awarded(
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_state_pension_claimed_and_awarded_then_a_new_address_told_to_pensions(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
     number = 3 if js else 15  # Dorota, and Rosie Murray: both of State Pension age
     account = f"{55_500_000 + number:08d}"
-    context = browser.new_context(java_script_enabled=js)
-    try:
-        page = context.new_page()
-        service = start_service(
-            page, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, number).email
-        )
-        share_from_the_register(page, demo, service, "date-of-birth")
-        reference = claim_state_pension(page, service, number, account, js)
-        pension_awarded(page, browser, demo, reference, account, js)
+    page = own_page
+    service = start_service(
+        page, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, number).email
+    )
+    share_from_the_register(page, demo, service, "date-of-birth")
+    reference = claim_state_pension(page, service, number, account, js)
+    pension_awarded(page, browser, demo, reference, account, js)
 
-        # Pensions, given the address with consent, is told when it changes.
-        service = start_service(page, demo, PEOPLE, ADDRESS_SLUG, None)  # signed in already
-        page.wait_for_url(f"{service}/new-address")
-        check_page(page)
-        continue_with_an_error(page, "new-address-line-1", js)
-        fill_address(page, "1 New Street", "Leeds", "LS1 4AP")
-        continue_to(page, f"{service}/moved-on")
-        fill_date(page, "When did you move to your new address?", date.today())
-        continue_to(page, f"{service}/check-answers")
-        expect(page.locator("main")).to_contain_text("LS1 4AP")
-        send_application(page, service, ADDRESS_REFERENCE)
-        main = page.locator("main")
-        expect(main).to_contain_text("Who we will tell")
-        expect(main).to_contain_text("Liverpool: pensions")
-    finally:
-        context.close()
+    # Pensions, given the address with consent, is told when it changes.
+    service = start_service(page, demo, PEOPLE, ADDRESS_SLUG, None)  # signed in already
+    page.wait_for_url(f"{service}/new-address")
+    check_page(page)
+    continue_with_an_error(page, "new-address-line-1", js)
+    fill_address(page, "1 New Street", "Leeds", "LS1 4AP")
+    continue_to(page, f"{service}/moved-on")
+    fill_date(page, "When did you move to your new address?", date.today())
+    continue_to(page, f"{service}/check-answers")
+    expect(page.locator("main")).to_contain_text("LS1 4AP")
+    send_application(page, service, ADDRESS_REFERENCE)
+    main = page.locator("main")
+    expect(main).to_contain_text("Who we will tell")
+    expect(main).to_contain_text("Liverpool: pensions")
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_a_helper_the_person_added_claims_their_state_pension_for_them(
-    browser: Browser, demo: dict[str, str], js: bool
+    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
     number, helper = (10, 11) if js else (16, 18)  # of State Pension age; and their helper
     who, account = make_person(DEFAULT_SEED, number), f"{66_600_000 + number:08d}"
     charter = demo["charter"]
-    person_context = browser.new_context(java_script_enabled=js)
+    page = own_page  # the person lets their helper act for them
+    page.goto(f"{charter}/my/helpers")
+    page.wait_for_url(f"{charter}/sign-in?*")
+    fill_sign_in(page, who.email, DEMO_PASSWORD)
+    page.wait_for_url(f"{charter}/my/helpers")
+    check_page(page)
+    continue_with_an_error(page, "email", js, "Add helper")  # nothing filled in
+    page.get_by_label("Their email address").fill(make_person(DEFAULT_SEED, helper).email)
+    page.get_by_label("Give and withdraw consents for you").check()
+    page.get_by_label("Use services for you").check()
+    fill_date(page, "When does their help end?", date.today() + timedelta(days=30))
+    page.get_by_role("button", name="Add helper").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
+    check_page(page)
+
     helper_context = browser.new_context(java_script_enabled=js)
     try:
-        page = person_context.new_page()  # the person lets their helper act for them
-        page.goto(f"{charter}/my/helpers")
-        page.wait_for_url(f"{charter}/sign-in?*")
-        fill_sign_in(page, who.email, DEMO_PASSWORD)
-        page.wait_for_url(f"{charter}/my/helpers")
-        check_page(page)
-        page.get_by_role("button", name="Add helper").click()  # nothing filled in
-        expect(page).to_have_title(re.compile("^Error: "))
-        check_page(page)
-        check_error_summary(page, "email", js)
-        page.get_by_label("Their email address").fill(make_person(DEFAULT_SEED, helper).email)
-        page.get_by_label("Give and withdraw consents for you").check()
-        page.get_by_label("Use services for you").check()
-        fill_date(page, "When does their help end?", date.today() + timedelta(days=30))
-        page.get_by_role("button", name="Add helper").click()
-        expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
-        check_page(page)
-
         acting = helper_context.new_page()  # the helper signs in to pensions for them
         service = start_service(
             acting, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, helper).email
@@ -602,4 +581,3 @@ def test_a_helper_the_person_added_claims_their_state_pension_for_them(
         pension_awarded(page, browser, demo, reference, account, js)  # the person sees it
     finally:
         helper_context.close()
-        person_context.close()
