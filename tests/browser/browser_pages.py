@@ -160,7 +160,8 @@ def send_application(page: Page, service: str, reference: re.Pattern[str]) -> st
 
 
 def reload_until(page: Page, text: str, within_s: float = 60.0) -> None:
-    """Reload the page until its main content says text (what a worker does after a reply)."""
+    """Reload the page until its main content says text: what a node's worker writes a moment
+    after the page was sent (the identity check's result, say)."""
 
     def said() -> bool | None:
         if text in page.locator("main").inner_text():
