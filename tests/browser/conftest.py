@@ -70,6 +70,16 @@ def page_without_javascript(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+@pytest.fixture
+def own_page(browser: Browser, js: bool) -> Iterator[Page]:
+    """A fresh page in its own context, JavaScript on or off as the test's `js` parameter
+    says (a test parametrized with js asks for this one)."""
+    context = browser.new_context(java_script_enabled=js)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def one_demo_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Hold the test run's browser-demo lock for the module.
