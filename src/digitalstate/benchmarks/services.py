@@ -57,10 +57,13 @@ PORTS_LOW, PORTS_HIGH = 20_000, 30_000  # below the kernel's usual ephemeral ran
 
 @dataclass(frozen=True)
 class Options:
-    """How many people at once, and which demo seed they come from."""
+    """How many people at once, which demo seed they come from, and over how many seconds
+    they arrive (person k of n starts at k/n of ramp_seconds: a crowd does not press sign-in
+    in the same millisecond, and the charter checks only so many passwords at once)."""
 
     people: int = 50
     seed: int = DEFAULT_SEED
+    ramp_seconds: float = 10.0
 
 
 def choose_people(count: int, seed: int, today: date) -> list[SyntheticPerson]:
@@ -116,7 +119,7 @@ def run_services_bench(options: Options, on_progress: Progress | None = None) ->
         try:
             start(first, nodes, threading.Event())
             urls = {node.id: layout.url(node) for node in DEMO_NODES}
-            figures = uvloop.run(_measure(urls, warm, people, today, report))
+            figures = uvloop.run(_measure(urls, warm, people, today, options, report))
         except StartError as exc:
             raise RuntimeError(f"the demo did not start: {exc}") from exc
         finally:
@@ -129,19 +132,25 @@ async def _measure(
     warm: SyntheticPerson,
     people: list[SyntheticPerson],
     today: date,
+    options: Options,
     report: Progress,
 ) -> dict[str, Any]:
     weights = {s.slug: await weigh(start_url(urls, s)) for s in SERVICES}
     connector = aiohttp.TCPConnector(limit=0)
     try:
-        warm_up = await _walk(connector, urls, [warm], today, lambda _done: None)
+        warm_up = await _walk(connector, urls, [warm], today, 0, lambda _done: None)
         if warm_up.errors:
             raise RuntimeError(f"a person could not complete the services: {warm_up.reasons[0]}")
         total = len(people) * len(SERVICES)
         report("journeys", 0, total)
         load_before = os.getloadavg()
         run = await _walk(
-            connector, urls, people, today, lambda done: report("journeys", done, total)
+            connector,
+            urls,
+            people,
+            today,
+            options.ramp_seconds,
+            lambda done: report("journeys", done, total),
         )
         load_after = os.getloadavg()
     finally:
@@ -168,12 +177,28 @@ async def _measure(
         "client_p95_ms": round(percentile(client, 0.95), 1),
         "journey_p50_s": round(percentile(journeys, 0.50), 2),
         "journey_p95_s": round(percentile(journeys, 0.95), 2),
+        "slowest_pages": slowest(run.timings.by_page),
         "page_kb": {slug: weight.kb for slug, weight in weights.items()},
         "page_kb_uncompressed": round(heaviest.uncompressed_bytes / 1000, 1),
         "seconds": round(run.seconds, 1),
         "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
         "services": len(SERVICES),
+        "ramp_seconds": options.ramp_seconds,
     }
+
+
+def slowest(by_page: dict[str, list[float]], count: int = 8) -> dict[str, dict[str, float]]:
+    """The count kinds of page with the highest p95 server time: their p95, p50 and number."""
+    figures = {}
+    for kind, times in by_page.items():
+        ordered = sorted(times)
+        figures[kind] = {
+            "p95_ms": round(percentile(ordered, 0.95), 1),
+            "p50_ms": round(percentile(ordered, 0.50), 1),
+            "count": len(ordered),
+        }
+    ranked = sorted(figures.items(), key=lambda item: item[1]["p95_ms"], reverse=True)
+    return dict(ranked[:count])
 
 
 @dataclass
@@ -191,12 +216,15 @@ async def _walk(
     urls: dict[str, str],
     people: list[SyntheticPerson],
     today: date,
+    ramp_seconds: float,
     on_journey: Callable[[int], None],
 ) -> _Run:
-    """Every person at once, each through every service, person k starting at service k."""
+    """Every person at once, each through every service, person k starting at service k
+    once k/len(people) of ramp_seconds have passed."""
     run = _Run(Timings(), 0.0, [], {s.slug: 0 for s in SERVICES}, 0, [])
 
     async def person(k: int, who: SyntheticPerson) -> None:
+        await asyncio.sleep(ramp_seconds * k / len(people))
         browser = Browser(connector, run.timings)
         try:
             for step in range(len(SERVICES)):

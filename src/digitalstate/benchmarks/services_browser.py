@@ -93,6 +93,14 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+ID_SEGMENT = re.compile(r"^(?=(?:.*[0-9]){2})[A-Za-z0-9_-]{8,}$")  # a reference, token or id
+
+
+def page_kind(path: str) -> str:
+    """The path with its ids and references written {id}: one kind of page, whoever asked."""
+    return "/".join("{id}" if ID_SEGMENT.match(part) else part for part in path.split("/"))
+
+
 def server_time_ms(header: str | None) -> float | None:
     """The app's duration from a Server-Timing header, or None when it has none."""
     if not header:
@@ -128,6 +136,7 @@ class Timings:
     """What every simulated person measured: server and client times, and errors."""
 
     server_ms: list[float] = field(default_factory=list)  # one per response, redirects too
+    by_page: dict[str, list[float]] = field(default_factory=dict)  # "GET /path" -> server_ms
     untimed: int = 0  # responses without a Server-Timing header
     client_ms: list[float] = field(default_factory=list)  # per request, redirects followed
 
@@ -175,12 +184,16 @@ class Browser:
         began = time.perf_counter()
         async with self.http.request(method, url, data=data, max_redirects=20) as response:
             body = await read_bounded(response, MAX_PAGE_BYTES)
-            for answer in (*response.history, response):
+            answers = (*response.history, response)
+            for n, answer in enumerate(answers):
                 spent = server_time_ms(answer.headers.get("server-timing"))
                 if spent is None:
                     self.timings.untimed += 1
-                else:
-                    self.timings.server_ms.append(spent)
+                    continue
+                self.timings.server_ms.append(spent)
+                asked = method if n == 0 else "GET"  # a 303 or 302 is followed with a GET
+                key = f"{asked} {page_kind(answer.url.path)}"
+                self.timings.by_page.setdefault(key, []).append(spent)
             page = Page(
                 str(response.url),
                 response.status,

@@ -152,6 +152,9 @@ def services_command(
         ),
     ] = 50,
     seed: Annotated[int, typer.Option(help="The demo seed the people come from.")] = 1,
+    ramp_seconds: Annotated[
+        float, typer.Option(min=0, max=600, help="Seconds over which the people arrive.")
+    ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """People completing every declared service of the demo at once, over real HTTP."""
@@ -167,7 +170,7 @@ def services_command(
             progress.update(stages[stage], completed=done, total=total)
 
         try:
-            result = run_services_bench(Options(people, seed), on_progress=advance)
+            result = run_services_bench(Options(people, seed, ramp_seconds), on_progress=advance)
         except RuntimeError as exc:
             raise CliError(str(exc)) from exc
     _print(result, as_json, f"Declared services, {people} people at once")
