@@ -52,6 +52,8 @@ from digitalstate.demo.synthetic import SyntheticPerson, make_person
 
 Progress = Callable[[str, int, int], None]
 ERRORS_KEPT = 5
+# Eleven processes starting at once on a busy 2-core machine take minutes, not seconds.
+START_TIMEOUT_S = 300.0
 PORTS_LOW, PORTS_HIGH = 20_000, 30_000  # below the kernel's usual ephemeral range
 
 
@@ -117,7 +119,7 @@ def run_services_bench(options: Options, on_progress: Progress | None = None) ->
         first, nodes = children(layout)
         everyone = [*first, *nodes]
         try:
-            start(first, nodes, threading.Event())
+            start(first, nodes, threading.Event(), timeout=START_TIMEOUT_S)
             urls = {node.id: layout.url(node) for node in DEMO_NODES}
             figures = uvloop.run(_measure(urls, warm, people, today, options, report))
         except StartError as exc:
