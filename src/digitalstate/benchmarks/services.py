@@ -14,7 +14,7 @@ What it reports:
   response of every journey.
 - journeys_per_s: journeys completed over the wall seconds of the load.
 - max_page_kb: the largest first load of a service's start page, its HTML and every asset
-  it loads, gzipped as transferred (page_weight.py).
+  it loads, as transferred to a browser that accepts gzip (page_weight.py).
 - errors: journeys that did not end on their confirmation page (the first reasons kept).
 """
 
