@@ -24,6 +24,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.compression import install_compression
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import database_check, make_health_router
 from digitalstate.web.languages import install_languages
@@ -31,6 +32,7 @@ from digitalstate.web.operator import install_operator_refusal, metrics_refusal
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
 from digitalstate.web.templating import make_templates, mount_static
+from digitalstate.web.timing import install_server_timing
 
 METRICS_PATH = "/metrics"
 
@@ -131,8 +133,10 @@ def create_node_app(
         skew=settings.exchange.clock_skew_seconds,
         max_body_bytes=settings.exchange.max_body_bytes,
     )
+    install_compression(app)
     install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)
     install_languages(app, languages=settings.web.languages, base_url=settings.node.base_url)
+    install_server_timing(app)
     return app
 
 
@@ -192,8 +196,10 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
             request, "anchor_home.html", {"settings": settings.anchor, "document": anchor.document}
         )
 
+    install_compression(app)
     install_hardening(
         app, base_url=settings.anchor.base_url, edge=settings.web, templates=templates
     )
     install_languages(app, languages=settings.web.languages, base_url=settings.anchor.base_url)
+    install_server_timing(app)
     return app

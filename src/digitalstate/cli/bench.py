@@ -142,6 +142,40 @@ def log_command(
     _print(result, as_json, f"Transparency log, {entries:,} entries")
 
 
+@app.command("services")
+@one_line_errors
+def services_command(
+    people: Annotated[
+        int,
+        typer.Option(
+            min=1, max=1000, help="Simulated people at once, each a different demo person."
+        ),
+    ] = 50,
+    seed: Annotated[int, typer.Option(help="The demo seed the people come from.")] = 1,
+    ramp_seconds: Annotated[
+        float, typer.Option(min=0, max=600, help="Seconds over which the people arrive.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """People completing every declared service of the demo at once, over real HTTP."""
+    from digitalstate.benchmarks.services import Options, run_services_bench
+
+    with progress_bar(hidden=as_json) as progress:
+        stages = {
+            "seed": progress.add_task("Seeding the demo's people", total=None),
+            "journeys": progress.add_task("Completing the services", total=None),
+        }
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(stages[stage], completed=done, total=total)
+
+        try:
+            result = run_services_bench(Options(people, seed, ramp_seconds), on_progress=advance)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+    _print(result, as_json, f"Declared services, {people} people at once")
+
+
 def _print(result: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
         print(json.dumps(result))

@@ -112,8 +112,10 @@ def start(
     nodes: Sequence[Child],
     stopping: threading.Event,
     on_ready: Callable[[Child], None] | None = None,
+    timeout: float = START_TIMEOUT_S,
 ) -> None:
-    """Start first (anchor, mail catcher) and wait for /healthz, then the nodes and /readyz.
+    """Start first (anchor, mail catcher) and wait for /healthz, then the nodes and /readyz,
+    each group within timeout seconds.
 
     Raises StartError when one does not answer in time, StartCancelled once stopping is set.
     """
@@ -122,7 +124,7 @@ def start(
     wait_until(
         first,
         "/healthz",
-        time.monotonic() + START_TIMEOUT_S,
+        time.monotonic() + timeout,
         stop=stopping,
         on_ready=on_ready,
     )
@@ -131,7 +133,7 @@ def start(
     wait_until(
         nodes,
         "/readyz",
-        time.monotonic() + START_TIMEOUT_S,
+        time.monotonic() + timeout,
         stop=stopping,
         on_ready=on_ready,
     )

@@ -35,6 +35,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate import __version__
 from digitalstate.settings import EdgeSection
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.compression import install_compression
 from digitalstate.web.hardening import install_hardening
 from digitalstate.web.health import make_health_router
 from digitalstate.web.i18n import N_
@@ -48,6 +49,7 @@ from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
 from digitalstate.web.session import NodeSessionMiddleware, load_or_create_session_key
 from digitalstate.web.templating import make_templates, mount_static
+from digitalstate.web.timing import install_server_timing
 
 CATCHER_ID = "mail-catcher"
 CATCHER_NAME = "Mail catcher"
@@ -249,7 +251,9 @@ def create_catcher_app(
         same_site="lax",
         https_only=False,
     )
+    install_compression(app)
     install_hardening(app, base_url=base_url, edge=EdgeSection(), templates=templates)
+    install_server_timing(app)
     return app
 
 
