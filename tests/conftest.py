@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -46,6 +47,29 @@ settings.load_profile("digitalstate")
 # production keeps PasswordHasher()'s defaults. Node processes the e2e tests start keep them
 # too, but verify a hash at the cost written in it.
 identity_service._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's loadscope, but with every browser test in one unit of work.
+
+    A browser module starts a demo (twelve processes) and Chromium, and its pages wait on
+    those processes: two such modules at once on a 2-core machine make each several times
+    slower and starve the other workers. As one unit they run one after another on one
+    worker, from the start of the run (tests/browser is collected first), while the other
+    workers take everything else.
+    """
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/browser/"):
+                return "tests/browser"
+            return super()._split_scope(nodeid)
+
+    return BrowserTestsTogether(config, log)
+
 
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -136,7 +136,8 @@ def create_node_app(
     install_compression(app)
     install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)
     install_languages(app, languages=settings.web.languages, base_url=settings.node.base_url)
-    install_server_timing(app)
+    if settings.web.server_timing:
+        install_server_timing(app)
     return app
 
 
@@ -201,5 +202,6 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
         app, base_url=settings.anchor.base_url, edge=settings.web, templates=templates
     )
     install_languages(app, languages=settings.web.languages, base_url=settings.anchor.base_url)
-    install_server_timing(app)
+    if settings.web.server_timing:
+        install_server_timing(app)
     return app

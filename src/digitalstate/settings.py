@@ -192,6 +192,11 @@ class EdgeSection(_Section):
     max_body_bytes: int = Field(
         65_536, ge=1024, description="largest request body outside /exchange/ (413 past it)"
     )
+    server_timing: bool = Field(
+        False,
+        description="send Server-Timing: app;dur=<ms> on every response (for measuring: it "
+        "tells every client how long the server took)",
+    )
     languages: list[Literal["en", "cy", "qps-ploc"]] = Field(
         ["en"],
         min_length=1,

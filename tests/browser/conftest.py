@@ -6,7 +6,6 @@ with the reason, except under CI=true, where they fail: CI must not pass by skip
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -81,25 +80,7 @@ def own_page(browser: Browser, js: bool) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def one_demo_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Hold the test run's browser-demo lock for the module.
-
-    A demo is twelve processes and Chromium: two modules' demos at once on other pytest-xdist
-    workers starve everything else on a small machine, so each waits for the other's to end.
-    """
-    lock_path = tmp_path_factory.getbasetemp().parent / "browser-demo.lock"
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@pytest.fixture(scope="module")
-def demo(
-    tmp_path_factory: pytest.TempPathFactory, one_demo_at_a_time: None
-) -> Iterator[dict[str, str]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
     base = tmp_path_factory.mktemp("browser-demo")
     port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's

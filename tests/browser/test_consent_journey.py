@@ -26,8 +26,7 @@ from digitalstate.demo.federation import DEFAULT_SEED
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
-# A bound, not a speed target: the first test waits for another module's demo to end
-# (one_demo_at_a_time), and a page with axe-core takes seconds on a busy machine.
+# A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 SCREENS = Path("/tmp/screens")

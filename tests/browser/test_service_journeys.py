@@ -10,30 +10,20 @@ a prisoner of the demo's register at three times; the caseworker, after trying t
 without one, confirms one, and the visitor sees the visit booked. The care assessment again
 with the keyboard only: Tab, Shift+Tab, Space, Enter and typing, the focus showing and landing
 where it should. Last, a caseworker fills it in with a person (assisted digital), which the
-case page shows as made with staff help, for a manager to decide.
-
-Register to vote: a person whose number, name and date of birth match is on the roll within
-seconds; one who typed someone else's number is asked for a document, sends it (after an empty
-try) and a caseworker approves it. A person of State Pension age claims it, their details
-shared from the People register, a caseworker approves it and the award shows among their
-details at pensions; then they tell the People register their new address, and pensions is
-among who will be told. Last, a person lets a helper act for them at the charter; the helper
-signs in for them, agrees to share their details and claims their State Pension, and the
-person sees it approved. Each journey with and without JavaScript. Every page on the way, in
-each of its states, is checked by `check_page` (axe-core).
+case page shows as made with staff help, for a manager to decide. Every page on the way, in
+each of its states, is checked by `check_page` (axe-core). Register to vote is in
+test_vote_journeys.py, the State Pension and helpers in test_pension_journeys.py: each module
+has its own demo, so that the three run side by side on the test run's workers.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from browser.browser_pages import (
-    answer_yes_no,
-    approve,
     approve_after_an_error,
     check_page,
     continue_to,
@@ -42,7 +32,6 @@ from browser.browser_pages import (
     fill_date,
     fill_sign_in,
     open_case,
-    reload_until,
     send_application,
     share_from_the_register,
     staff_case,
@@ -56,8 +45,7 @@ from digitalstate.demo.prisons import PRISONERS
 from digitalstate.demo.seed import DEMO_PASSWORD
 from digitalstate.demo.synthetic import make_person
 
-# A bound, not a speed target: the first test waits for another module's demo to end
-# (one_demo_at_a_time), and a page with axe-core takes seconds on a busy machine.
+# A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 CARE = "birmingham-social-care"
@@ -349,233 +337,3 @@ def test_a_caseworker_asks_for_a_care_assessment_with_a_person(
     expect(main).to_contain_text("With staff help (assisted digital)")
     expect(main).to_contain_text("is decided by a manager, who did not fill it in")
     expect(page.get_by_role("button", name="Save decision")).to_have_count(0)
-
-
-ELECTORAL = "electoral-registration"
-VOTE_SLUG = "register-to-vote"
-VOTE_REFERENCE = re.compile(r"RTV-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
-ON_THE_ROLL = "You are on the electoral register"
-PASSPORT = {  # a document the evidence question takes: a PDF, by its first bytes
-    "name": "passport.pdf",
-    "mimeType": "application/pdf",
-    "buffer": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n",
-}
-
-
-def register_to_vote(
-    page: Page, demo: dict[str, str], number: int, nino: str, js: bool, *, shared: bool
-) -> str:
-    """Person number registers to vote giving nino, their name, date of birth and address
-    shared from the People register (else typed), on the open register only when shared;
-    the reference. The first page is sent empty once."""
-    who = make_person(DEFAULT_SEED, number)
-    service = start_service(page, demo, ELECTORAL, VOTE_SLUG, who.email)
-    if shared:
-        share_from_the_register(page, demo, service, "nationality")
-    else:
-        type_the_answers(page, service, "nationality")
-    continue_with_an_error(page, "nationality", js)
-    page.get_by_label("British").check()
-    continue_to(page, f"{service}/name")
-    if shared:
-        use_held(page, "First name or names")
-        use_held(page, "Last name")
-    else:
-        page.get_by_label("First name or names").fill(who.given_names)
-        page.get_by_label("Last name").fill(who.family_name)
-    continue_to(page, f"{service}/date-of-birth")
-    if shared:
-        use_held(page, "What is your date of birth?")
-    else:
-        fill_date(page, "What is your date of birth?", who.date_of_birth)
-    continue_to(page, f"{service}/address")
-    if shared:
-        use_held(page, "What is your address?")
-    else:
-        fill_address(page, "3 Grey Street", "Newcastle upon Tyne", "NE1 6EE")
-    continue_to(page, f"{service}/moved")
-    answer_yes_no(page, "No", f"{service}/has-national-insurance")
-    answer_yes_no(page, "Yes", f"{service}/national-insurance")
-    page.get_by_label("What is your National Insurance number?").fill(nino)
-    continue_to(page, f"{service}/open-register")
-    answer_yes_no(page, "Yes" if shared else "No", f"{service}/postal-vote")
-    answer_yes_no(page, "No", f"{service}/check-answers")
-    expect(page.locator("main")).to_contain_text(spaced(nino))  # as the service writes it
-    if not shared:  # a page filled in: the typed name, changed from check your answers
-        page.get_by_role("link", name=re.compile("Change.*first name", re.IGNORECASE)).click()
-        page.wait_for_url(f"{service}/name?return=check*")
-        check_page(page)
-        expect(page.get_by_label("First name or names")).to_have_value(who.given_names)
-        continue_to(page, f"{service}/check-answers")
-    return send_application(page, service, VOTE_REFERENCE)
-
-
-def spaced(nino: str) -> str:
-    """A National Insurance number as it is printed on a card: 'QQ 12 34 56 C'."""
-    nino = nino.replace(" ", "")
-    return f"{nino[:2]} {nino[2:4]} {nino[4:6]} {nino[6:8]} {nino[8]}"
-
-
-def on_the_roll(page: Page, demo: dict[str, str], entry: str) -> None:
-    """The person's record at the electoral registration office says entry."""
-    page.goto(f"{demo[ELECTORAL]}/my/details")
-    check_page(page)
-    expect(page.locator("main")).to_contain_text(entry)
-
-
-@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
-def test_a_person_registers_to_vote_and_is_on_the_roll_at_once(
-    own_page: Page, demo: dict[str, str], js: bool
-) -> None:
-    number = 4 if js else 13  # Eilidh, and Theodore: neither registered yet
-    page = own_page
-    nino = spaced(make_person(DEFAULT_SEED, number).nino)  # typed as on the card
-    reference = register_to_vote(page, demo, number, nino, js, shared=True)
-    page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
-    reload_until(page, ON_THE_ROLL)  # matched by the worker, through the charter
-    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-    on_the_roll(page, demo, "Registered, on the open register, votes in person")
-
-
-@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
-def test_a_person_not_matched_sends_a_document_that_a_caseworker_approves(
-    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
-) -> None:
-    number = 12 if js else 14
-    someone_elses = make_person(DEFAULT_SEED, 0).nino  # a real number, not theirs
-    page = own_page
-    reference = register_to_vote(page, demo, number, someone_elses, js, shared=False)
-    page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
-    reload_until(page, "Send us a document that proves who you are")
-    page.get_by_role("link", name="Upload a document").click()
-    page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}/evidence")
-    check_page(page)
-    continue_with_an_error(page, "identity-evidence", js, "Send document")  # no file chosen
-    page.get_by_label("Upload a document that proves who you are").set_input_files(PASSPORT)
-    page.get_by_role("button", name="Send document").click()
-    page.wait_for_url(f"{demo[ELECTORAL]}/applications/{reference}")
-    check_page(page)
-    expect(page.locator("main")).to_contain_text("A caseworker will check your document")
-    with staff_case(browser, demo, ELECTORAL, reference, js) as staff:
-        expect(staff.locator("main")).to_contain_text(PASSPORT["name"])
-        approve(staff)
-    page.reload()
-    check_page(page)
-    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-    on_the_roll(page, demo, "Registered, not on the open register, votes in person")
-
-
-PENSIONS = "liverpool-pensions"
-PENSION_SLUG = "apply-for-state-pension"
-PENSION_REFERENCE = re.compile(r"SP-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
-PEOPLE = "people-register"
-ADDRESS_SLUG = "change-your-address"
-ADDRESS_REFERENCE = re.compile(r"CA-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
-
-
-def claim_state_pension(page: Page, service: str, number: int, account: str, js: bool) -> str:
-    """At the claim's first page, with the People register's details shared: claim person
-    number's State Pension into account (the National Insurance number sent empty once);
-    the reference."""
-    who = make_person(DEFAULT_SEED, number)
-    use_held(page, "What is your date of birth?")
-    continue_to(page, f"{service}/address")
-    use_held(page, "What is your address?")
-    continue_to(page, f"{service}/national-insurance")
-    continue_with_an_error(page, "national-insurance-number", js)
-    page.get_by_label("What is your National Insurance number?").fill(who.nino)
-    continue_to(page, f"{service}/bank")
-    page.get_by_label("Name on the account").fill(f"{who.given_names} {who.family_name}")
-    page.get_by_label("Sort code").fill("30 94 30")
-    page.get_by_label("Account number").fill(account)
-    continue_to(page, f"{service}/phone")
-    continue_to(page, f"{service}/check-answers")  # optional: left blank
-    expect(page.locator("main")).to_contain_text(account)
-    return send_application(page, service, PENSION_REFERENCE)
-
-
-def pension_awarded(
-    page: Page, browser: Browser, demo: dict[str, str], reference: str, account: str, js: bool
-) -> None:
-    """The caseworker approves the claim; the person's record at pensions pays into account."""
-    with staff_case(browser, demo, PENSIONS, reference, js) as staff:
-        approve(staff)
-    page.goto(f"{demo[PENSIONS]}/applications/{reference}")
-    check_page(page)
-    expect(page.locator("main .govuk-tag").first).to_have_text("Approved")
-    page.goto(f"{demo[PENSIONS]}/my/details")
-    check_page(page)
-    expect(page.locator("main")).to_contain_text("Receiving State Pension")
-    expect(page.locator("main")).to_contain_text(f"Account number ending {account[-4:]}")
-
-
-@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
-def test_a_state_pension_claimed_and_awarded_then_a_new_address_told_to_pensions(
-    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
-) -> None:
-    number = 3 if js else 15  # Dorota, and Rosie Murray: both of State Pension age
-    account = f"{55_500_000 + number:08d}"
-    page = own_page
-    service = start_service(
-        page, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, number).email
-    )
-    share_from_the_register(page, demo, service, "date-of-birth")
-    reference = claim_state_pension(page, service, number, account, js)
-    pension_awarded(page, browser, demo, reference, account, js)
-
-    # Pensions, given the address with consent, is told when it changes.
-    service = start_service(page, demo, PEOPLE, ADDRESS_SLUG, None)  # signed in already
-    page.wait_for_url(f"{service}/new-address")
-    check_page(page)
-    continue_with_an_error(page, "new-address-line-1", js)
-    fill_address(page, "1 New Street", "Leeds", "LS1 4AP")
-    continue_to(page, f"{service}/moved-on")
-    fill_date(page, "When did you move to your new address?", date.today())
-    continue_to(page, f"{service}/check-answers")
-    expect(page.locator("main")).to_contain_text("LS1 4AP")
-    send_application(page, service, ADDRESS_REFERENCE)
-    main = page.locator("main")
-    expect(main).to_contain_text("Who we will tell")
-    expect(main).to_contain_text("Liverpool: pensions")
-
-
-@pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
-def test_a_helper_the_person_added_claims_their_state_pension_for_them(
-    own_page: Page, browser: Browser, demo: dict[str, str], js: bool
-) -> None:
-    number, helper = (10, 11) if js else (16, 18)  # of State Pension age; and their helper
-    who, account = make_person(DEFAULT_SEED, number), f"{66_600_000 + number:08d}"
-    charter = demo["charter"]
-    page = own_page  # the person lets their helper act for them
-    page.goto(f"{charter}/my/helpers")
-    page.wait_for_url(f"{charter}/sign-in?*")
-    fill_sign_in(page, who.email, DEMO_PASSWORD)
-    page.wait_for_url(f"{charter}/my/helpers")
-    check_page(page)
-    continue_with_an_error(page, "email", js, "Add helper")  # nothing filled in
-    page.get_by_label("Their email address").fill(make_person(DEFAULT_SEED, helper).email)
-    page.get_by_label("Give and withdraw consents for you").check()
-    page.get_by_label("Use services for you").check()
-    fill_date(page, "When does their help end?", date.today() + timedelta(days=30))
-    page.get_by_role("button", name="Add helper").click()
-    expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
-    check_page(page)
-
-    helper_context = browser.new_context(java_script_enabled=js)
-    try:
-        acting = helper_context.new_page()  # the helper signs in to pensions for them
-        service = start_service(
-            acting, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, helper).email
-        )
-        acting.wait_for_url(f"{charter}/oidc/authorize?*")
-        check_page(acting)
-        acting.get_by_label(who.display_name).check()
-        acting.get_by_role("button", name="Continue").click()
-        share_from_the_register(acting, demo, service, "date-of-birth")
-        reference = claim_state_pension(acting, service, number, account, js)
-
-        with staff_case(browser, demo, PENSIONS, reference, js) as staff:
-            expect(staff.locator("main")).to_contain_text("Their helper")
-        pension_awarded(page, browser, demo, reference, account, js)  # the person sees it
-    finally:
-        helper_context.close()

@@ -169,8 +169,11 @@ class RegisterNode:
         return token
 
 
-def start_register(directory: Path, database_url: str) -> Iterator[RegisterNode]:
-    """The People register's app in-process, holding a fresh federation document."""
+def start_register(
+    directory: Path, database_url: str, extra: dict[str, dict[str, Any]] | None = None
+) -> Iterator[RegisterNode]:
+    """The People register's app in-process, holding a fresh federation document (extra: more
+    settings, by section)."""
     peers = (member(i, name, roles, key) for i, (name, roles, key) in PEERS.items())
     # No background work: these tests call the register, they do not deliver its notices.
     with nodes.start_register(
@@ -180,6 +183,7 @@ def start_register(directory: Path, database_url: str) -> Iterator[RegisterNode]
         base_url=BASE_URL,
         anchor=ANCHOR,
         federation="registers test federation",
+        extra=extra,
     ) as node:
         yield RegisterNode(node.settings, node.runtime, node.document, node.http)
 

@@ -26,7 +26,7 @@ def invite(fed: Federation, email: str) -> tuple[int, dict[str, str], str, str]:
     headers = {
         k: without_tokens(v, email)
         for k, v in answer.headers.items()
-        if k not in ("set-cookie", "content-length", "server-timing")
+        if k not in ("set-cookie", "content-length")
     }
     return answer.status_code, headers, without_tokens(answer.text, email), shown
 

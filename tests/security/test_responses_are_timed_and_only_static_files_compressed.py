@@ -1,7 +1,8 @@
-"""Every response says the server's time (Server-Timing); static files are gzipped for a client
-that asks, and nothing else is: a page holds the session's CSRF token next to what a person
-typed (BREACH), and an exchange answer is signed over its body (web/timing.py,
-web/compression.py; docs/architecture.md, "The HTTP edge")."""
+"""With `[web] server_timing` on, every response says the server's time (Server-Timing); off (the
+default), none does. Static files are gzipped for a client that asks, and nothing else is: a
+page holds the session's CSRF token next to what a person typed (BREACH), and an exchange
+answer is signed over its body (web/timing.py, web/compression.py; docs/architecture.md,
+"The HTTP edge")."""
 
 from __future__ import annotations
 
@@ -20,7 +21,17 @@ TIMING = re.compile(r"^app;dur=[0-9]+\.[0-9]$")
 
 @pytest.fixture
 def node(tmp_path: Path, database_url: str, engine: object) -> Iterator[RegisterNode]:
-    yield from start_register(tmp_path / "register", database_url)
+    timed = {"web": {"server_timing": True}}
+    yield from start_register(tmp_path / "register", database_url, extra=timed)
+
+
+def test_by_default_no_response_says_the_servers_time(
+    tmp_path: Path, database_url: str, engine: object
+) -> None:
+    for node in start_register(tmp_path / "plain", database_url):
+        node.sign_in()
+        for path in ("/", "/my/details", "/static/digitalstate.css", "/no-such-page"):
+            assert "server-timing" not in node.http.get(path).headers, path
 
 
 def test_static_files_are_gzipped_when_asked_and_every_response_is_timed(

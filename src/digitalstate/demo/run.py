@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from digitalstate.demo.federation import (
     DEMO_NODES,
@@ -113,14 +113,15 @@ def start(
     stopping: threading.Event,
     on_ready: Callable[[Child], None] | None = None,
     timeout: float = START_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """Start first (anchor, mail catcher) and wait for /healthz, then the nodes and /readyz,
-    each group within timeout seconds.
+    each group within timeout seconds; env: the children's environment (default this one's).
 
     Raises StartError when one does not answer in time, StartCancelled once stopping is set.
     """
     for child in first:
-        child.start()
+        child.start(dict(env) if env is not None else None)
     wait_until(
         first,
         "/healthz",
@@ -129,7 +130,7 @@ def start(
         on_ready=on_ready,
     )
     for child in nodes:
-        child.start()
+        child.start(dict(env) if env is not None else None)
     wait_until(
         nodes,
         "/readyz",
