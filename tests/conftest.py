@@ -260,17 +260,22 @@ class _PostgresPool:
         while self._free:
             self._dropper.drop(_drop_database(self._free.pop()))
 
-    def _empty(self, name: str) -> bool:
+    _OTHERS = "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+
+    def _alone(self, name: str) -> bool:
+        """Whether no other connection is open to name (after ending those a test left)."""
         with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
-            # Connections a test left open (a node process killed mid-transaction) go first.
-            others = "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
-            admin.execute(f"SELECT pg_terminate_backend(pid) {others}", [name])
+            admin.execute(f"SELECT pg_terminate_backend(pid) {self._OTHERS}", [name])
             for _ in range(100):
-                if admin.execute(f"SELECT count(*) {others}", [name]).fetchone() == (0,):
-                    break
+                if admin.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone() == (0,):
+                    return True
                 time.sleep(0.02)
-            else:
-                return False
+        return False
+
+    def _empty(self, name: str) -> bool:
+        # Connections a test left open (a node process killed mid-transaction) go first.
+        if not self._alone(name):
+            return False
         with psycopg.connect(_postgres_database_url(name), autocommit=True) as connection:
             connection.execute("SET lock_timeout = '2s'")
             if tuple(connection.execute(self._SHAPE).fetchone() or ()) != self._shape:
@@ -289,7 +294,10 @@ class _PostgresPool:
                     connection.execute(f'DELETE FROM "{table}"')
                 for (sequence,) in sequences:
                     connection.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
-        return True
+            # Whatever connected meanwhile (a thread or process of the test still running)
+            # could write after the DELETE: such a database is dropped, never given on.
+            others = connection.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone()
+        return others == (0,)
 
 
 @pytest.fixture(scope="session")

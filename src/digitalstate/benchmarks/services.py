@@ -160,6 +160,8 @@ async def _measure(
     finally:
         await connector.close()
     server = sorted(run.timings.server_ms)
+    if not server:
+        raise RuntimeError("no response said its server time: is [web] server_timing on?")
     client = sorted(run.timings.client_ms)
     journeys = sorted(run.journey_s)
     heaviest = max(weights.values(), key=lambda w: w.total_bytes)

@@ -11,7 +11,11 @@ running the same `digitalstate` command through the same Typer app. Its process 
 The fork server is a fresh interpreter (never a fork of the caller, whatever threads the caller
 runs) and exits when the process that started it does; each child asks the kernel for SIGTERM
 when the fork server goes (PR_SET_PDEATHSIG, Linux), so a supervisor killed with SIGKILL
-leaves nothing behind.
+leaves nothing behind (but for a child forked in the instant before its fork server went,
+which never hears of it). Two differences from subprocess.Popen: the fork server, not the
+supervisor, reaps a child, so a signal sent the instant after it ended could reach a new
+process given the same pid; and a child is a daemonic multiprocessing process, which may not
+start processes of its own through multiprocessing (no node does).
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ class Child:
         interpreter = python_command()
         if self.args[: len(interpreter)] == interpreter and can_fork():
             command = self.args[len(interpreter) :]
-            self.process = ForkedProcess(command, env or dict(os.environ), self.log_path)
+            environment = env if env is not None else dict(os.environ)
+            self.process = ForkedProcess(command, environment, self.log_path)
             return
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
