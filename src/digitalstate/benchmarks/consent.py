@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 from digitalstate.benchmarks.app import bench_node_command
 from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_holder
 from digitalstate.benchmarks.load import percentile
+from digitalstate.benchmarks.ports import free_port
 from digitalstate.benchmarks.schemas import fresh_postgres_schema
 from digitalstate.demo.supervisor import Child, python_command, stop_all, wait_until
 from digitalstate.federation.catalogue import load_catalogue
@@ -59,12 +59,6 @@ class Options:
         return [f"bench-subscriber-{n:02d}" for n in range(1, self.subscribers + 1)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Federation:
     """The run's anchor and nodes, set up but not started."""
@@ -78,7 +72,7 @@ class Federation:
 
 def _setup(root: Path, holder_database: str, subscribers: list[str]) -> Federation:
     now = datetime.now(UTC)
-    port = _free_port()
+    port = free_port()
     anchor_settings, _ = init_anchor(
         root / "anchor",
         federation="bench",
@@ -94,7 +88,7 @@ def _setup(root: Path, holder_database: str, subscribers: list[str]) -> Federati
     nodes += [(member, "service", QUIET, "") for member in subscribers]
     made: list[NodeSettings] = []
     for member_id, role, extra, database in nodes:
-        node_port = _free_port()
+        node_port = free_port()
         made.append(
             init_node(
                 root / member_id,

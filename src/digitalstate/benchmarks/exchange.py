@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from digitalstate.benchmarks.app import bench_node_command
+from digitalstate.benchmarks.ports import free_port
 from digitalstate.demo.supervisor import Child, python_command, stop_all, wait_until
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
@@ -25,17 +26,9 @@ from digitalstate.storage.engine import make_engine, make_sessions
 HOST = "127.0.0.1"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def _setup(root: Path) -> tuple[Path, Path, Path]:
     now = datetime.now(UTC)
-    anchor_port, server_port, client_port = _free_port(), _free_port(), _free_port()
+    anchor_port, server_port, client_port = free_port(), free_port(), free_port()
     anchor_settings, _ = init_anchor(
         root / "anchor",
         federation="bench",

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import socket
 import tempfile
 import threading
 import time
@@ -38,6 +36,7 @@ import uvloop
 
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.page_weight import weigh
+from digitalstate.benchmarks.ports import free_port_block
 from digitalstate.benchmarks.services_browser import Browser, JourneyError, Timings
 from digitalstate.benchmarks.services_journeys import (
     SERVICES,
@@ -45,7 +44,7 @@ from digitalstate.benchmarks.services_journeys import (
     start_url,
     takes_everyone,
 )
-from digitalstate.demo.federation import DEFAULT_SEED, DEMO_NODES, HOST, DemoLayout, prepare
+from digitalstate.demo.federation import DEFAULT_SEED, DEMO_NODES, DemoLayout, prepare
 from digitalstate.demo.run import children, start
 from digitalstate.demo.supervisor import StartError, stop_all
 from digitalstate.demo.synthetic import SyntheticPerson, make_person
@@ -54,7 +53,6 @@ Progress = Callable[[str, int, int], None]
 ERRORS_KEPT = 5
 # Eleven processes starting at once on a busy 2-core machine take minutes, not seconds.
 START_TIMEOUT_S = 300.0
-PORTS_LOW, PORTS_HIGH = 20_000, 30_000  # below the kernel's usual ephemeral range
 
 
 @dataclass(frozen=True)
@@ -78,25 +76,6 @@ def choose_people(count: int, seed: int, today: date) -> list[SyntheticPerson]:
             chosen.append(who)
         number += 1
     return chosen
-
-
-def free_port_block(count: int) -> int:
-    """The first of count consecutive loopback ports that can all be bound now."""
-    rng = random.Random()  # noqa: S311 - not a secret
-    for _ in range(200):
-        base = rng.randrange(PORTS_LOW, PORTS_HIGH - count)
-        if all(_bindable(port) for port in range(base, base + count)):
-            return base
-    raise RuntimeError(f"no block of {count} free loopback ports found")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def run_services_bench(options: Options, on_progress: Progress | None = None) -> dict[str, Any]:
