@@ -31,7 +31,10 @@ CHROMIUM_FLAGS = [
 ]
 DEMO_PEOPLE = 20
 DEMO_READY_WITHIN_S = 60.0
-WITNESS_INTERVAL_S = "1"  # the witnesses cosign every second: accesses are verified quickly
+# How often the demo's witnesses cosign, unless a module sets its own WITNESS_INTERVAL_S: every
+# node witnesses every other, so a short interval costs the whole demo a third of a core while
+# it runs. Only the consent journey waits for accesses to be verified.
+WITNESS_INTERVAL_S = "3600"
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +83,14 @@ def own_page(browser: Browser, js: bool) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node."""
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """`digitalstate demo --people 20` on free ports (SQLite): the base URL of each node.
+
+    The witnesses run every WITNESS_INTERVAL_S seconds, the test module's own if it sets one.
+    """
+    witness_interval = getattr(request.module, "WITNESS_INTERVAL_S", WITNESS_INTERVAL_S)
     base = tmp_path_factory.mktemp("browser-demo")
     port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's
     stdout, stderr = base / "demo.out", base / "demo.err"
@@ -96,7 +105,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env=hermetic_env(DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S),
+            env=hermetic_env(DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=witness_interval),
             preexec_fn=die_with_parent,
         )
 

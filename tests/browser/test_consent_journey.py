@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 SCREENS = Path("/tmp/screens")
 VERIFIED_WITHIN_S = 60.0
+WITNESS_INTERVAL_S = "1"  # the demo's witnesses cosign every second (tests/browser/conftest.py)
 
 
 def sign_in(page: Page, demo: dict[str, str], email: str, javascript: bool) -> None:

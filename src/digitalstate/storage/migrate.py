@@ -20,7 +20,13 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database up to revision (default the newest)."""
+    """Bring the database up to revision (default the newest).
+
+    A database already at the newest revision is left as it is after one query: a node checks
+    at every start, and Alembic's own path loads and compiles every migration script first.
+    """
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
     command.upgrade(alembic_config(engine), revision)
 
 
