@@ -1,19 +1,24 @@
-"""What the charter keeps of a sign-in on its way: authorization codes, and ID token claims.
+"""What the charter keeps of a sign-in on its way: authorization codes, the ids of the client
+assertions used, and ID token claims.
 
-The caller owns the transaction. Codes live CODE_SECONDS and are spent on first use.
+The caller owns the transaction. Codes live CODE_SECONDS and are spent on first use; a client
+assertion's jti is used once, until the assertion expires. Both are rows in the node's
+database, so a use at one worker is a use at every worker, and after a restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from digitalstate.identity.models import AuthorizationCode, Person
+from digitalstate.identity.models import AuthorizationCode, Person, UsedAssertionId
 from digitalstate.identity.service import pseudonym_for
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.storage.engine import dialect_insert
 
 CODE_SECONDS = 60
 ID_TOKEN_SECONDS = 300
@@ -75,6 +80,31 @@ def nonce_in_use(session: Session, client_id: str, nonce: str) -> bool:
         )
     )
     return found is not None
+
+
+def first_use_of_assertion(
+    session: Session, client_id: str, jti: str, keep_until: int, now: int, grace: int
+) -> bool:
+    """Keep client_id's assertion id jti until keep_until (Unix s); False when it was kept before.
+
+    One INSERT ... ON CONFLICT DO NOTHING on the primary key (client, jti): of two workers
+    taking the same jti at once, PostgreSQL lets one insert and makes the other wait for its
+    commit, then do nothing; SQLite has one writer at a time. Rows that expired more than grace
+    seconds ago (another worker's clock may lag) go in the same transaction.
+    """
+    session.execute(delete(UsedAssertionId).where(UsedAssertionId.expires_at < now - grace))
+    table = UsedAssertionId.__table__
+    statement = (
+        dialect_insert(session.get_bind().dialect.name)(table)
+        .values(
+            client_id=client_id,
+            jti_hash=hashlib.sha256(jti.encode()).hexdigest(),
+            expires_at=keep_until,
+        )
+        .on_conflict_do_nothing()
+        .returning(table.c.client_id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def id_token_claims(

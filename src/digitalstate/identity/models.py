@@ -1,4 +1,5 @@
-"""Tables of the charter node: people, their sign-in, delegations and sign-in codes."""
+"""Tables of the charter node: people, their sign-in, delegations, sign-in codes and the ids of
+client assertions already used."""
 
 from __future__ import annotations
 
@@ -64,6 +65,24 @@ class AuthorizationCode(Base):
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_oidc_codes_expires_at", "expires_at"),)
+
+
+class UsedAssertionId(Base):
+    """A client assertion's jti (RFC 7523) a member used at the token endpoint: usable once.
+
+    The primary key makes the INSERT itself the check, at every worker of the node and after a
+    restart (docs/adr/0023). jti is kept as its SHA-256: the client chooses it, of any length.
+    """
+
+    __tablename__ = "oidc_used_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Unix seconds: the assertion's exp plus the leeway it is accepted with. Past it, the
+    # assertion is refused on its time alone, so the row is no longer needed.
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_oidc_used_assertions_expires_at", "expires_at"),)
 
 
 class IssuedPseudonym(Base):
