@@ -4,7 +4,8 @@ The charter here runs two workers, as `node serve --workers 2` would: two runtim
 over one database and one data directory, behind one load balancer (support.clients.Balancer),
 on SQLite and PostgreSQL. A browser's request goes to the worker the test names, or to the
 next in turn. An authorization code, a client assertion's jti, a session's end and a sign-in
-lock taken at one worker hold at the other; where two requests race, exactly one wins.
+lock taken at one worker hold at the other, as does an OpenID Connect nonce while a code
+carries it; where two requests race, exactly one wins.
 Signed requests' nonces have their own tests (test_replay_is_refused_after_a_restart.py), as
 have the email outbox's claims (integration/test_mail_delivery.py), a consent request's
 answer (integration/test_consent_service.py) and a service's submission token
@@ -30,9 +31,11 @@ from integration.identity_support import (
     Federation,
     assert_token_error,
     authorize_params,
+    authorize_path,
     code_for,
     csrf_of,
     is_signed_in,
+    query_of,
     start_federation,
     token_form,
 )
@@ -99,6 +102,38 @@ def test_one_code_sent_to_both_workers_at_once_gives_exactly_one_token(
     for answer in answers:
         if answer.status_code != 200:
             assert_token_error(answer, "invalid_grant")
+
+
+def test_a_nonce_in_a_live_code_from_one_worker_is_refused_at_the_other(
+    fed: Federation, alice: str
+) -> None:
+    fed.sign_in_at_charter(ALICE)
+    code_for(fed, worker=0)
+
+    answer = fed.charter.get(authorize_path(authorize_params()), worker=1)
+
+    assert answer.status_code == 302, answer.text
+    assert query_of(answer.headers["location"])["error"] == "invalid_request"
+
+
+def test_one_nonce_sent_to_both_workers_at_once_gets_exactly_one_code(
+    fed: Federation, alice: str
+) -> None:
+    """Two authorization requests with one nonce at once: the unique key lets one code in."""
+    fed.sign_in_at_charter(ALICE)
+    path = authorize_path(authorize_params())
+
+    async def race() -> list[httpx.Response]:
+        return await asyncio.gather(
+            *(fed.charter.client.get(path, extensions={WORKER: n % 2}) for n in range(AT_ONCE))
+        )
+
+    answers = fed.charter.loop.run(race())
+
+    queries = [query_of(a.headers["location"]) for a in answers if a.status_code == 302]
+    assert len(queries) == AT_ONCE, [a.status_code for a in answers]
+    assert sorted("code" in q for q in queries) == [False] * (AT_ONCE - 1) + [True]
+    assert all(q["error"] == "invalid_request" for q in queries if "code" not in q)
 
 
 # client assertions (RFC 7523 jti) --------------------------------------------------------------

@@ -39,14 +39,25 @@ ID_TOKEN_CLAIMS = (
 )
 
 
+def sha256_hex(text: str) -> str:
+    """The SHA-256 (hex) of text: what a key holds of a value the client chose."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def store_code(session: Session, row: AuthorizationCode, now: datetime) -> None:
-    """Keep a new code until CODE_SECONDS from now; drop codes that expired long ago."""
+    """Keep a new code until CODE_SECONDS from now; drop codes that expired long ago.
+
+    Raises IntegrityError when a code of the same client already carries the same nonce (two
+    authorization requests with one nonce at once, at two workers): the unique key decides.
+    """
     row.expires_at = now + timedelta(seconds=CODE_SECONDS)
     row.used = False
+    row.nonce_hash = sha256_hex(row.nonce)
     session.execute(
         delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(hours=1))
     )
     session.add(row)
+    session.flush()
 
 
 def spend_code(
@@ -76,7 +87,8 @@ def nonce_in_use(session: Session, client_id: str, nonce: str) -> bool:
     """True when a code of client_id still carries nonce (a replayed request)."""
     found = session.scalar(
         select(AuthorizationCode.code).where(
-            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.nonce_hash == sha256_hex(nonce),
         )
     )
     return found is not None
@@ -98,7 +110,7 @@ def first_use_of_assertion(
         dialect_insert(session.get_bind().dialect.name)(table)
         .values(
             client_id=client_id,
-            jti_hash=hashlib.sha256(jti.encode()).hexdigest(),
+            jti_hash=sha256_hex(jti),
             expires_at=keep_until,
         )
         .on_conflict_do_nothing()

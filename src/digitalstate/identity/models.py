@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
@@ -58,13 +67,19 @@ class AuthorizationCode(Base):
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str] = mapped_column(Text)
+    # SHA-256 of nonce: one live code per client and nonce, held by the unique key (the nonce
+    # is the client's, of any length; a key on it could outgrow an index row).
+    nonce_hash: Mapped[str] = mapped_column(String(64))
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     auth_time: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_oidc_codes_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_oidc_codes_expires_at", "expires_at"),
+        UniqueConstraint("client_id", "nonce_hash", name="uq_oidc_codes_client_id_nonce_hash"),
+    )
 
 
 class UsedAssertionId(Base):

@@ -43,6 +43,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator  # type: ignore[import-u
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
 from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import JSONResponse, Response
 
 from digitalstate.federation.domain import Member
@@ -451,9 +452,18 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
     # Codes and ID tokens ------------------------------------------------------------------
 
     def save_code(self, row: AuthorizationCode) -> None:
-        """Store a new code (it lives CODE_SECONDS)."""
-        with self.node.sessions.begin() as session:
-            store_code(session, row, self.now())
+        """Store a new code (it lives CODE_SECONDS).
+
+        Raises InvalidRequestError, as the nonce check does, when another worker made a code
+        with the same client and nonce at the same moment (the unique key lets one in).
+        """
+        try:
+            with self.node.sessions.begin() as session:
+                store_code(session, row, self.now())
+        except IntegrityError:
+            if not self.nonce_in_use(row.client_id, row.nonce):
+                raise
+            raise InvalidRequestError("Replay attack", redirect_uri=row.redirect_uri) from None
 
     def spend_code(self, code: str, client_id: str) -> IssuedCode | None:
         """The code, spent, when it was unused, unexpired and client_id's."""
