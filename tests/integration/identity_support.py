@@ -33,6 +33,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
 from digitalstate.web.session import csrf_token
 from support import federation as shared
+from support.clients import WORKER, Balancer
 from support.federation import hold
 from support.fixtures import BOB
 from support.nodes import node_runtime, node_settings
@@ -116,9 +117,15 @@ class App:
     app: FastAPI
     client: httpx.AsyncClient
     loop: asyncio.Runner
+    # Every worker of the node (runtime, app): more than one when the test asked for them.
+    workers: list[tuple[NodeRuntime, FastAPI]] = field(default_factory=list)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Make a request to the app and wait for its answer."""
+    def request(
+        self, method: str, path: str, *, worker: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Make a request to the app (to that worker of the node) and wait for its answer."""
+        if worker is not None:
+            kwargs["extensions"] = {WORKER: worker}
         return self.loop.run(self.client.request(method, path, **kwargs))
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -263,9 +270,15 @@ def add_test_routes(app: FastAPI) -> None:
 
 
 def start_federation(
-    tmp_path: Path, database_url: str, *, with_rp: bool = False
+    tmp_path: Path, database_url: str, *, with_rp: bool = False, charter_workers: int = 1
 ) -> Iterator[Federation]:
-    """The charter (on database_url) and, with_rp, liverpool-pensions (on SQLite)."""
+    """The charter (on database_url) and, with_rp, liverpool-pensions (on SQLite).
+
+    charter_workers: how many workers the charter runs, each its own runtime and app over the
+    charter's database and files, behind one Balancer (fed.charter.workers; a request goes to
+    the worker named by its worker argument, else to the next in turn). fed.charter.runtime
+    and .app are the first worker's.
+    """
     specs = [(CHARTER_ID, CHARTER_NAME, ["charter"], CHARTER_URL, database_url)]
     if with_rp:
         rp_db = f"sqlite:///{tmp_path / 'rp.db'}"
@@ -283,25 +296,32 @@ def start_federation(
     hold(document, *settings.values(), anchor=ANCHOR)
     loop = asyncio.Runner()
     federation = Federation(document)
-    entered = []
+    entered: list[Any] = []
+    clients: list[httpx.AsyncClient] = []
     try:
         for member_id, one in settings.items():
-            runtime = node_runtime(one)
-            app = create_node_app(one, runtime)
-            add_test_routes(app)
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=one.node.base_url
-            )
-            lifespan = app.router.lifespan_context(app)
-            loop.run(lifespan.__aenter__())
-            entered.append((lifespan, client))
-            federation.apps[member_id] = App(one, runtime, app, client, loop)
+            workers = []
+            for _ in range(charter_workers if member_id == CHARTER_ID else 1):
+                runtime = node_runtime(one)
+                app = create_node_app(one, runtime)
+                add_test_routes(app)
+                lifespan = app.router.lifespan_context(app)
+                loop.run(lifespan.__aenter__())
+                entered.append(lifespan)
+                workers.append((runtime, app))
+            apps = [app for _, app in workers]
+            transport = Balancer(apps) if len(apps) > 1 else httpx.ASGITransport(app=apps[0])
+            client = httpx.AsyncClient(transport=transport, base_url=one.node.base_url)
+            clients.append(client)
+            runtime, app = workers[0]
+            federation.apps[member_id] = App(one, runtime, app, client, loop, workers)
         if with_rp:
             federation.rp.app.state.oidc_token_poster = _poster_to(federation.charter)
         yield federation
     finally:
-        for lifespan, client in reversed(entered):
+        for client in clients:
             loop.run(client.aclose())
+        for lifespan in reversed(entered):
             loop.run(lifespan.__aexit__(None, None, None))
         loop.close()
 
@@ -316,6 +336,33 @@ def _poster_to(charter: App) -> Any:
             return answer.status_code, None
 
     return post
+
+
+# the OAuth client's side, as a relying party does -----------------------------------------
+
+
+def code_for(
+    fed: Federation, params: dict[str, str] | None = None, *, worker: int | None = None
+) -> str:
+    """Authorize as the signed-in person (at that worker); the code in the redirect."""
+    params = params or authorize_params()
+    answer = fed.charter.get(authorize_path(params), worker=worker)
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(params["redirect_uri"] + "?")
+    query = query_of(location)
+    assert query["state"] == params["state"]
+    return query["code"]
+
+
+def assert_token_error(answer: httpx.Response, error: str) -> dict[str, str]:
+    """The body of a token endpoint's error answer, checked to say error."""
+    assert answer.status_code in (400, 401), answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body: dict[str, str] = answer.json()
+    assert body["error"] == error, body
+    assert "id_token" not in body
+    return body
 
 
 # driving the charter's pages, as a person does -------------------------------------------------

@@ -354,3 +354,14 @@ def journey_node(
         running_node(settings, document, background=False, prepare=add_sign_in_route) as node,
     ):
         yield JourneyNode(node, offer)
+
+
+@contextmanager
+def another_worker(node: JourneyNode) -> Iterator[JourneyNode]:
+    """Another worker of node: a second runtime and app over its database and files, reached
+    by the same browser (node's cookies, copied as they are now)."""
+    with running_node(
+        node.settings, node.node.document, cached=False, background=False, prepare=add_sign_in_route
+    ) as other:
+        other.http.client.cookies = node.node.http.client.cookies
+        yield JourneyNode(other, node.offer)

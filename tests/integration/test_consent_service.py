@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from digitalstate.consent.records import (
 from digitalstate.consent.service import RequestInvalidError, RequestUnavailableError, Signer
 from digitalstate.identity.service import create_person
 from digitalstate.keys import KeyPair
+from digitalstate.storage.engine import make_engine, make_sessions
 from integration.consent_support import federation_document, peer_members
 from support.federation import member
 
@@ -181,6 +184,59 @@ def test_an_agreed_consent_is_stored_with_its_signed_record_and_first_event(
         with pytest.raises(RequestUnavailableError) as caught:
             service.open_request(session, request.id, now=NOW)
     assert caught.value.kind == "decided"
+
+
+def test_two_answers_at_once_at_two_workers_close_the_request_once(
+    sessions: sessionmaker[Session], migrated_database_url: str
+) -> None:
+    """Two workers (two engines) both read the request open, then answer: one answer counts.
+
+    Neither takes the row lock here (the screen's read takes none): the closing UPDATE alone
+    decides, on SQLite as on PostgreSQL.
+    """
+    with sessions.begin() as session:
+        actor = Actor(a_person(session), a_person(session, "bo@example.org"), person_name="Ada")
+        request_id = ask(session).id
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def answer(factory: sessionmaker[Session], agree: bool) -> str:
+        with factory.begin() as session:
+            request = service.open_request(session, request_id, now=NOW)
+            terms = service.request_terms(request, FEDERATION, now=NOW)
+            issuer = FEDERATION.member("charter")
+            assert issuer is not None
+            record = service.prepare_consent(
+                terms, actor=actor, issuer=issuer, pseudonyms=("p-req", "p-hold"), now=NOW
+            )
+            barrier.wait(10)
+            try:
+                if agree:
+                    service.store_consent(
+                        session,
+                        request=request,
+                        record=record,
+                        envelope=SIGNER.sign(record),
+                        actor=actor,
+                        now=NOW,
+                    )
+                else:
+                    service.refuse_request(session, request, now=NOW)
+            except RequestUnavailableError as exc:
+                return exc.kind
+            return "agreed" if agree else "refused"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(answer, (sessions, make_sessions(other)), (True, True)))
+    finally:
+        other.dispose()
+
+    assert outcomes == ["agreed", "decided"]
+    with sessions.begin() as session:
+        [consent] = session.scalars(select(Consent)).all()
+        request = session.get(ConsentRequest, request_id)
+        assert request is not None and request.consent_id == consent.id
 
 
 def test_a_consent_given_by_a_helper_says_so_in_the_record_and_history(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import pytest
@@ -98,6 +99,39 @@ def test_upgrading_keeps_each_delegation_with_its_helpers_email(empty_engine: En
     with empty_engine.connect() as connection:
         kept = connection.execute(text("SELECT helper_id, helper_email FROM delegations"))
         assert kept.all() == [("bob", "bob@example.test")]
+    migrate.check(empty_engine)
+
+
+def test_upgrading_gives_each_code_its_nonce_hash_and_keeps_one_code_per_client_and_nonce(
+    empty_engine: Engine,
+) -> None:
+    command.upgrade(migrate.alembic_config(empty_engine), "0015")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO people (id, email, password_hash, display_name,"
+                " level_of_assurance, created_at) VALUES ('alice', 'alice@example.test', 'x',"
+                " 'Alice', 'low', CURRENT_TIMESTAMP)"
+            )
+        )
+        for code, client, nonce in (("a", "rp", "n1"), ("b", "rp", "n1"), ("c", "tax", "n1")):
+            connection.execute(
+                text(
+                    "INSERT INTO oidc_codes (code, client_id, person_id, redirect_uri, scope,"
+                    " nonce, code_challenge, code_challenge_method, auth_time, expires_at,"
+                    " used) VALUES (:code, :client, 'alice', 'https://rp.test/auth/callback',"
+                    " 'openid', :nonce, 'c', 'S256', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+                    " false)"
+                ),
+                {"code": code, "client": client, "nonce": nonce},
+            )
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        kept = connection.execute(text("SELECT code, nonce_hash FROM oidc_codes ORDER BY code"))
+        digest = hashlib.sha256(b"n1").hexdigest()
+        assert kept.all() == [("a", digest), ("c", digest)]
     migrate.check(empty_engine)
 
 

@@ -35,8 +35,10 @@ from .identity_support import (
     STRANGER,
     TOKEN_ENDPOINT,
     Federation,
+    assert_token_error,
     authorize_params,
     authorize_path,
+    code_for,
     csrf_of,
     query_of,
     start_federation,
@@ -56,18 +58,6 @@ def fed(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
 @pytest.fixture
 def alice(fed: Federation) -> str:
     return fed.add_person(ALICE, "Alice Example", level="medium")
-
-
-def code_for(fed: Federation, params: dict[str, str] | None = None) -> str:
-    """Authorize as the signed-in person; the code in the redirect to the callback."""
-    params = params or authorize_params()
-    answer = fed.charter.get(authorize_path(params))
-    assert answer.status_code == 302, answer.text
-    location = answer.headers["location"]
-    assert location.startswith(params["redirect_uri"] + "?")
-    query = query_of(location)
-    assert query["state"] == params["state"]
-    return query["code"]
 
 
 def exchange(fed: Federation, form: dict[str, str]) -> httpx.Response:
@@ -103,15 +93,6 @@ def assert_sent_back_with(answer: httpx.Response, error: str) -> dict[str, str]:
     query = query_of(location)
     assert query["error"] == error, query
     return query
-
-
-def assert_token_error(answer: httpx.Response, error: str) -> dict[str, str]:
-    assert answer.status_code in (400, 401), answer.text
-    assert answer.headers["cache-control"] == "no-store"
-    body: dict[str, str] = answer.json()
-    assert body["error"] == error, body
-    assert "id_token" not in body
-    return body
 
 
 # discovery and keys ------------------------------------------------------------------------

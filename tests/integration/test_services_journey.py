@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -35,6 +38,7 @@ from integration.journey_support import (
     VOTE,
     VOTE_ANSWERS,
     JourneyNode,
+    another_worker,
     date_form,
     definition,
     journey_node,
@@ -273,6 +277,30 @@ def test_a_double_submit_and_a_submit_after_going_back_make_one_application(
     assert len(applications(node)) == 1
     # The draft is gone: check your answers starts a new application from the beginning.
     assert node.get(f"{BUS}/check-answers").headers["location"] == f"{BUS}/begin"
+
+
+def test_a_submit_sent_to_two_workers_at_once_makes_one_application(node: JourneyNode) -> None:
+    """The submission token is used once per node: the same form at two workers (a double
+    click the load balancer spread), at the same moment, makes one application, and both
+    answers lead to it."""
+    node.sign_in(ADA)
+    node.type_answers()
+    node.fill_in()
+    form = {"csrf_token": node.csrf(f"{BUS}/check-answers"), "submission_token": node.token()}
+    with another_worker(node) as other:
+        barrier = threading.Barrier(2)
+
+        def send(worker: JourneyNode) -> httpx.Response:
+            barrier.wait(10)
+            return worker.post(f"{BUS}/submit", data=form)
+
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(send, (node, other))
+        again = other.post(f"{BUS}/submit", data=form)  # later, at the other worker
+
+    assert first.status_code == second.status_code == again.status_code == 303
+    assert first.headers["location"] == second.headers["location"] == again.headers["location"]
+    assert len(applications(node)) == 1
 
 
 def test_answers_are_kept_across_signing_out_and_the_person_carries_on_where_they_left(

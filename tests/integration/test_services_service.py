@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -24,6 +26,7 @@ from digitalstate.exchange.client import ExchangeError, ExchangeResponse
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_BASE, read_problem
+from digitalstate.services.returns import ReturnRefusedError, use_return
 from digitalstate.services.service import (
     ServiceError,
     held_copy,
@@ -32,6 +35,7 @@ from digitalstate.services.service import (
     refresh_copy,
     request_consent,
 )
+from digitalstate.storage.engine import make_engine, make_sessions
 from support.federation import federation_document, member
 
 PENSIONS = demo_service("liverpool-pensions")
@@ -186,6 +190,45 @@ def test_recording_the_same_consent_twice_is_a_no_op_but_not_for_someone_else(
         assert again.received_at is not None
     with pytest.raises(ServiceError, match="given by someone else"), sessions.begin() as session:
         record_consent(session, consent_id, "t" * 32, PENSIONS, NOW)  # type: ignore[arg-type]
+
+
+def test_a_way_back_used_at_one_worker_is_refused_at_the_other_also_at_the_same_moment(
+    sessions: sessionmaker[Session], migrated_database_url: str
+) -> None:
+    """Two workers (two engines) take the same answer from the consent screen at once, then
+    once more: it is used once (the primary key of service_consent_returns decides)."""
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+    consent_id = str(uuid.uuid4())
+
+    def take(factory: sessionmaker[Session], wait: bool = True) -> str:
+        if wait:
+            barrier.wait(10)
+        try:
+            with factory.begin() as session:
+                use_return(
+                    session,
+                    request_id="request-1",
+                    consent_id=consent_id,
+                    subject=SUBJECT,
+                    entry=PENSIONS,  # type: ignore[arg-type]
+                    now=NOW,
+                )
+        except ReturnRefusedError as exc:
+            return str(exc)
+        return "used"
+
+    try:
+        workers = (sessions, make_sessions(other))
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(take, workers))
+        later = [take(worker, wait=False) for worker in workers]
+    finally:
+        other.dispose()
+
+    refused = "the answer to request request-1 was used before"
+    assert outcomes == [refused, "used"]
+    assert later == [refused, refused]
 
 
 # --- reading under the consent ---------------------------------------------------------------

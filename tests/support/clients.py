@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -17,6 +17,30 @@ from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+WORKER = "worker"
+"""The request extension naming which of a node's workers (by index) a Balancer sends it to."""
+
+
+class Balancer(httpx.AsyncBaseTransport):
+    """A load balancer in front of several workers (apps) of one node, in-process.
+
+    Each request goes to the worker its extensions name (``extensions={WORKER: 1}``), else to
+    the next in turn. The workers share nothing but the node's database and files, as worker
+    processes do; one client (one cookie jar, one browser) reaches them all.
+    """
+
+    def __init__(self, apps: Sequence[FastAPI]) -> None:
+        self.workers = [httpx.ASGITransport(app=app) for app in apps]
+        self._turn = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The answer of the named worker, or of the next in turn."""
+        worker = request.extensions.get(WORKER)
+        if worker is None:
+            worker, self._turn = self._turn, (self._turn + 1) % len(self.workers)
+        return await self.workers[worker].handle_async_request(request)
 
 
 class InProcessClient:

@@ -1,4 +1,4 @@
-"""The provider's plain parts: members as clients, the replay memory, dates typed by people."""
+"""The provider's plain parts: members as clients, PKCE, dates typed by people."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from digitalstate.federation.domain import Member, MemberKey
-from digitalstate.identity.oidc import MemberClient, SeenTokens, redirect_uri_of
+from digitalstate.identity.oidc import MemberClient, redirect_uri_of
 from digitalstate.identity.pages import end_of_day, parse_day
 from digitalstate.identity.relying_party import pkce_challenge
 from digitalstate.keys import KeyPair
@@ -57,27 +57,6 @@ def test_openid_must_be_asked_for_and_other_scopes_are_dropped(
     asked: str | None, granted: str | None
 ) -> None:
     assert CLIENT.get_allowed_scope(asked) == granted
-
-
-def test_a_client_assertion_id_is_accepted_once_until_it_expires() -> None:
-    now = [1000.0]
-    seen = SeenTokens(lambda: now[0])
-
-    assert seen.first_use("pensions\x00jti-1", 1060)
-    assert not seen.first_use("pensions\x00jti-1", 1060)
-    assert seen.first_use("tax\x00jti-1", 1060)
-    now[0] = 1061
-    assert seen.first_use("pensions\x00jti-1", 1120)
-
-
-def test_the_replay_memory_forgets_expired_ids() -> None:
-    now = [0.0]
-    seen = SeenTokens(lambda: now[0])
-    for number in range(2000):
-        seen.first_use(f"id-{number}", 10)
-    now[0] = 20
-    seen.first_use("fresh", 30)
-    assert len(seen._seen) <= 2
 
 
 def test_the_pkce_challenge_is_the_rfc_7636_example() -> None:

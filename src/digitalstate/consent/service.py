@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.domain import Status
@@ -240,7 +240,11 @@ def store_consent(
     actor: Actor,
     now: datetime,
 ) -> Consent:
-    """Keep an agreed consent, its first event, and close the request."""
+    """Close the request and keep the agreed consent and its first event.
+
+    Raises RequestUnavailableError ("decided") when another answer closed the request first.
+    """
+    _close(session, request, now, record.consent_id)
     consent = Consent(
         id=record.consent_id,
         person_id=actor.person_id,
@@ -261,15 +265,29 @@ def store_consent(
     session.flush()
     detail = f"given by {actor.helper_name} for {actor.person_name}" if actor.is_helper else ""
     add_event(session, consent.id, "active", actor.by, now, detail)
-    request.decided_at = now
-    request.consent_id = consent.id
     return consent
 
 
 def refuse_request(session: Session, request: ConsentRequest, *, now: datetime) -> None:
-    """Close a request the person refused; nothing is recorded about them."""
-    del session
-    request.decided_at = now
+    """Close a request the person refused; nothing is recorded about them.
+
+    Raises RequestUnavailableError ("decided") when another answer closed it first.
+    """
+    _close(session, request, now, None)
+
+
+def _close(
+    session: Session, request: ConsentRequest, now: datetime, consent_id: str | None
+) -> None:
+    # An UPDATE only an open request matches: of two answers at once (two workers, or a double
+    # click), exactly one closes it, on PostgreSQL and SQLite alike, whatever was read before.
+    closed = session.execute(
+        update(ConsentRequest)
+        .where(ConsentRequest.id == request.id, ConsentRequest.decided_at.is_(None))
+        .values(decided_at=now, consent_id=consent_id)
+    )
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
+        raise RequestUnavailableError("decided", "this consent request has been answered")
 
 
 def add_event(

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
@@ -29,6 +28,7 @@ from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import pseudonym
 from digitalstate.identity.service import claim_invitations
 from digitalstate.registers.models import RegisterRecord
+from digitalstate.storage.engine import dialect_insert
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published on purpose: every seeded person's
 CHUNK = 10_000
@@ -203,6 +203,5 @@ def tune_for_bulk_load(engine: Engine) -> None:
 def _insert_ignoring_existing(engine: Engine, table: Table) -> Insert:
     # An interrupted seeding leaves a chunk half-written on some databases: the rerun writes
     # the chunk again and skips what is already there.
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    statement: Insert = dialect_insert(engine.dialect.name)(table).on_conflict_do_nothing()
+    return statement

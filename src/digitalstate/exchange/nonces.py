@@ -16,11 +16,10 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, Executable, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from digitalstate.exchange.models import ExchangeNonceRow
-from digitalstate.storage.engine import is_busy
+from digitalstate.storage.engine import dialect_insert, is_busy
 from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,9 @@ class SqlNonceStore:
         # One statement, compiled once; many rows go through SQLAlchemy's "insertmanyvalues"
         # (a multi-row INSERT ... RETURNING on both SQLite and PostgreSQL).
         table = ExchangeNonceRow.__table__
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect_insert(self.engine.dialect.name)
         self._insert = (
-            dialect.insert(table).on_conflict_do_nothing().returning(table.c.keyid, table.c.nonce)
+            insert(table).on_conflict_do_nothing().returning(table.c.keyid, table.c.nonce)
         )
 
     async def remember(self, keyid: str, nonce: str, expires_at: int) -> bool:

@@ -1,10 +1,20 @@
-"""Tables of the charter node: people, their sign-in, delegations and sign-in codes."""
+"""Tables of the charter node: people, their sign-in, delegations, sign-in codes and the ids of
+client assertions already used."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from digitalstate.storage.base import Base
@@ -57,13 +67,37 @@ class AuthorizationCode(Base):
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str] = mapped_column(Text)
+    # SHA-256 of nonce: one live code per client and nonce, held by the unique key (the nonce
+    # is the client's, of any length; a key on it could outgrow an index row).
+    nonce_hash: Mapped[str] = mapped_column(String(64))
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     auth_time: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_oidc_codes_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_oidc_codes_expires_at", "expires_at"),
+        UniqueConstraint("client_id", "nonce_hash", name="uq_oidc_codes_client_id_nonce_hash"),
+    )
+
+
+class UsedAssertionId(Base):
+    """A client assertion's jti (RFC 7523) a member used at the token endpoint: usable once.
+
+    The primary key makes the INSERT itself the check, at every worker of the node and after a
+    restart (docs/adr/0023). jti is kept as its SHA-256: the client chooses it, of any length.
+    """
+
+    __tablename__ = "oidc_used_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Unix seconds: the assertion's exp plus the leeway it is accepted with. Past it, the
+    # assertion is refused on its time alone, so the row is no longer needed.
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_oidc_used_assertions_expires_at", "expires_at"),)
 
 
 class IssuedPseudonym(Base):

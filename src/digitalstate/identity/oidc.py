@@ -9,6 +9,8 @@ fills in what Authlib leaves to its user, exactly as docs/adr/0008 fixes it:
   signed by its Ed25519 node key, checked against the federation document;
 - PKCE with S256, ``state`` and ``nonce`` are required;
 - codes live 60 s in ``oidc_codes`` and are spent on first use, even a failed one;
+- a client assertion's ``jti`` is used once: kept in ``oidc_used_assertions`` until the
+  assertion expires, so a replay to another worker is refused too (docs/adr/0023);
 - ID tokens carry the pairwise pseudonym as ``sub``, ``acr`` from the level of assurance and,
   when a helper signs in for someone, ``act`` with the helper's pseudonym.
 
@@ -18,7 +20,6 @@ has already read (Starlette reads forms asynchronously, Authlib is synchronous).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -42,11 +43,13 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator  # type: ignore[import-u
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
 from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import JSONResponse, Response
 
 from digitalstate.federation.domain import Member
 from digitalstate.identity.codes import (
     ID_TOKEN_SECONDS,
+    first_use_of_assertion,
     forget_code,
     id_token_claims,
     nonce_in_use,
@@ -245,26 +248,6 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
         return self._datalist
 
 
-class SeenTokens:
-    """Client assertion ids (jti) seen, each kept until its token expires."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()  # token requests run in the thread pool
-
-    def first_use(self, key: str, expires_at: float) -> bool:
-        """Remember key until expires_at; False when it was seen and has not expired."""
-        now = self._clock()
-        with self._lock:
-            if len(self._seen) > 1024:
-                self._seen = {k: exp for k, exp in self._seen.items() if exp > now}
-            if self._seen.get(key, 0) > now:
-                return False
-            self._seen[key] = max(expires_at, now + 1)
-            return True
-
-
 class MemberAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
     """private_key_jwt (RFC 7523 §2.2): an EdDSA JWT signed by the member's node key."""
 
@@ -304,10 +287,10 @@ class MemberAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         super().verify_claims(claims)
 
     def validate_jti(self, claims: Any, jti: Any) -> bool:
-        """False when this client used jti before (until the assertion expires)."""
+        """False when this client used jti before (at any worker, until the assertion expires)."""
         if not isinstance(jti, str) or not jti:
             return False
-        return self.server.seen_assertions.first_use(f"{claims['sub']}\x00{jti}", claims["exp"])
+        return self.server.first_use_of_assertion(claims["sub"], jti, claims["exp"])
 
 
 class RequiredS256(CodeChallenge):  # type: ignore[misc]
@@ -420,7 +403,6 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
         self.clock = clock
         self.issuer = node.settings.node.base_url
         self.token_endpoint = self.issuer + TOKEN_PATH
-        self.seen_assertions = SeenTokens(clock)
         self.register_token_generator(
             "default",
             BearerTokenGenerator(
@@ -470,9 +452,18 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
     # Codes and ID tokens ------------------------------------------------------------------
 
     def save_code(self, row: AuthorizationCode) -> None:
-        """Store a new code (it lives CODE_SECONDS)."""
-        with self.node.sessions.begin() as session:
-            store_code(session, row, self.now())
+        """Store a new code (it lives CODE_SECONDS).
+
+        Raises InvalidRequestError, as the nonce check does, when another worker made a code
+        with the same client and nonce at the same moment (the unique key lets one in).
+        """
+        try:
+            with self.node.sessions.begin() as session:
+                store_code(session, row, self.now())
+        except IntegrityError:
+            if not self.nonce_in_use(row.client_id, row.nonce):
+                raise
+            raise InvalidRequestError("Replay attack", redirect_uri=row.redirect_uri) from None
 
     def spend_code(self, code: str, client_id: str) -> IssuedCode | None:
         """The code, spent, when it was unused, unexpired and client_id's."""
@@ -486,6 +477,25 @@ class CharterServer(AuthorizationServer):  # type: ignore[misc]
         """Delete a spent code."""
         with self.node.sessions.begin() as session:
             forget_code(session, code)
+
+    def first_use_of_assertion(self, client_id: str, jti: str, exp: Any) -> bool:
+        """Keep client_id's jti while its assertion could be accepted; False when kept before.
+
+        Kept until exp plus the leeway Authlib accepts an expired assertion with, so that no
+        assertion is accepted twice inside that leeway.
+        """
+        if not isinstance(exp, int | float):
+            return False
+        keep_until = int(exp) + ASSERTION_LEEWAY_SECONDS
+        with self.node.sessions.begin() as session:
+            return first_use_of_assertion(
+                session,
+                client_id,
+                jti,
+                keep_until,
+                now=int(self.clock()),
+                grace=ASSERTION_LEEWAY_SECONDS,
+            )
 
     def nonce_in_use(self, client_id: str, nonce: str) -> bool:
         """True when a code of client_id still carries nonce."""

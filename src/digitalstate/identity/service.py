@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from digitalstate.identity.models import Delegation, IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
+from digitalstate.storage.engine import dialect_insert
 from digitalstate.web.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -339,9 +339,8 @@ def record_pseudonym(
         "person_id": person_id,
         "issued_at": now or datetime.now(UTC),
     }
-    dialect = session.get_bind().dialect.name
     # One statement that ignores a duplicate, so two sign-ins at once cannot collide.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(session.get_bind().dialect.name)
     session.execute(insert(IssuedPseudonym).values(**values).on_conflict_do_nothing())
 
 

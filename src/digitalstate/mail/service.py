@@ -24,13 +24,12 @@ from datetime import datetime, timedelta
 from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from digitalstate.backoff import Backoff, next_attempt
 from digitalstate.mail.domain import MAX_REASON_CHARS, Email, check_key, compose
 from digitalstate.mail.models import OutboxEmail
+from digitalstate.storage.engine import dialect_insert
 
 EmailState = Literal["queued", "retrying", "sent", "failed"]
 EMAIL_STATES: tuple[EmailState, ...] = ("queued", "retrying", "sent", "failed")
@@ -74,8 +73,7 @@ def queue_email(
         "next_attempt_at": now,
         "last_error": "",
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(session.get_bind().dialect.name)
     # ON CONFLICT DO NOTHING: a concurrent transaction queueing the same key waits for the
     # first to end and then does nothing, where a plain INSERT would fail and abort the
     # caller's transaction.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +54,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     """A session factory; callers own the transaction (with sessions.begin())."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    """The INSERT construct of dialect ("postgresql" or "sqlite"), which has ON CONFLICT."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_busy(exc: OperationalError) -> bool:
