@@ -319,7 +319,7 @@ def _postgres_migrated_url(pool: _PostgresPool) -> Iterator[str]:
         pool.give_back(name)
 
 
-MIGRATED = ("migrated_database_url", "engine")
+EMPTY = "empty_database_url"
 
 
 @pytest.fixture(
@@ -331,13 +331,13 @@ MIGRATED = ("migrated_database_url", "engine")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A SQLAlchemy URL of the test's own database: a fresh SQLite file or PostgreSQL database.
+    """A SQLAlchemy URL of the test's own database, SQLite or PostgreSQL, every migration applied.
 
-    Empty, unless the test also asks for migrated_database_url or engine: then it is that same
-    database, copied from a template migrated once per test process (running every migration
-    for every test was most of the suite's time).
+    It is copied from a template migrated once per test process (running every migration for
+    every test was most of the suite's time). A test that asks for empty_database_url too gets
+    the same database with nothing in it, not even Alembic's table.
     """
-    migrated = any(name in request.fixturenames for name in MIGRATED)
+    migrated = EMPTY not in request.fixturenames
     if request.param == "sqlite":
         # Outside tmp_path, so that tests creating node or anchor directories there see only
         # their own files.
@@ -356,7 +356,13 @@ def database_url(
 
 @pytest.fixture
 def migrated_database_url(database_url: str) -> str:
-    """database_url with every migration applied (nodes started on it find nothing to do)."""
+    """database_url, every migration applied (nodes started on it find nothing to do)."""
+    return database_url
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> str:
+    """database_url with nothing in it: for the tests of migrations and of what runs them."""
     return database_url
 
 

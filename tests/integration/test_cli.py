@@ -548,10 +548,10 @@ def test_node_serve_names_a_port_already_in_use(plain_node: Path, busy_port: int
 
 
 def test_db_upgrade_current_and_check_work_on_a_node_database(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
     config = init_node(tmp_path / "swansea", "swansea-motoring", SOME_ANCHOR_KEY,
-                       "--database-url", database_url)  # fmt: skip
+                       "--database-url", empty_database_url)  # fmt: skip
     head = migrate.head_revision()
 
     assert succeeds("db", "current", "--config", config).strip() == f"current None, newest {head}"

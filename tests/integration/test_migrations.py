@@ -15,9 +15,9 @@ from digitalstate.storage.engine import make_engine
 
 
 @pytest.fixture
-def empty_engine(database_url: str) -> Iterator[Engine]:
+def empty_engine(empty_database_url: str) -> Iterator[Engine]:
     """An engine on a database no migration has touched."""
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     yield engine
     engine.dispose()
 
