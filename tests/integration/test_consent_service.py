@@ -290,6 +290,48 @@ def test_withdrawing_re_signs_the_record_and_waits_for_the_holder(
     assert events == [("active", "person"), ("withdrawn", "person")]
 
 
+@pytest.mark.parametrize("other_ends_by", ["withdrawn", "expired"])
+def test_two_ends_of_a_consent_at_once_at_two_workers_end_it_once(
+    sessions: sessionmaker[Session], migrated_database_url: str, other_ends_by: str
+) -> None:
+    """Two workers (two engines) both read the consent active, then one withdraws it and the
+    other withdraws it too, or expires it: one ends it and writes its event, the other is told
+    it was not active (the row as the winner left it)."""
+    consent = give(sessions)
+    actor = Actor(consent.person_id, consent.person_id)
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def end(factory: sessionmaker[Session], how: str) -> str | None:
+        with factory.begin() as session:
+            stored = session.get(Consent, consent.id)
+            assert stored is not None and stored.status == "active"
+            barrier.wait(10)
+            if how == "expired":
+                ended = (
+                    service.expire_due(session, signer=SIGNER, now=NOW + timedelta(days=365)) == 1
+                )
+            else:
+                ended = service.withdraw(session, stored, actor=actor, signer=SIGNER, now=NOW)
+            return how if ended else None
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            ends = list(
+                pool.map(end, (sessions, make_sessions(other)), ("withdrawn", other_ends_by))
+            )
+    finally:
+        other.dispose()
+
+    [winner] = [how for how in ends if how is not None]
+    with sessions.begin() as session:
+        events = [e.status for e in service.events_of(session, consent.id)]
+        stored = session.get(Consent, consent.id)
+        assert stored is not None and stored.status == winner
+        assert verify_record(json.loads(stored.record), [CHARTER_KEY.public]).status == winner
+    assert events == ["active", winner]
+
+
 def test_a_consent_past_its_expiry_is_expired_and_marked_so_by_the_system(
     sessions: sessionmaker[Session],
 ) -> None:
