@@ -430,6 +430,39 @@ def test_the_holder_withdraws_its_copy_once_and_records_it(
     assert actions == ["consent-given", "consent-withdrawn"]
 
 
+def test_two_withdrawals_of_a_copy_at_once_at_two_workers_are_recorded_once(
+    sessions: sessionmaker[Session], migrated_database_url: str
+) -> None:
+    """The charter's push and its retry reach two workers of the register at once, both
+    having read the copy active: the copy is withdrawn and the withdrawal recorded once."""
+    record, envelope = signed_copy(sessions)
+    with sessions.begin() as session:
+        holding.hold_consent(session, record, envelope, now=NOW)
+    withdrawn = with_status(record, "withdrawn", NOW + timedelta(hours=1))
+    withdrawal = sign_record(withdrawn, CHARTER_KEY, "charter")
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def withdraw(factory: sessionmaker[Session]) -> str | None:
+        with factory.begin() as session:
+            # What the copy looked like before the FOR UPDATE (a no-op on SQLite).
+            assert session.get(HeldConsent, record.consent_id) is not None
+            barrier.wait(10)
+            held = holding.withdraw_held(session, withdrawn, withdrawal, now=NOW)
+            return None if held is None else held.status
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(pool.map(withdraw, (sessions, make_sessions(other))))
+    finally:
+        other.dispose()
+
+    assert statuses == ["withdrawn", "withdrawn"]
+    with sessions.begin() as session:
+        actions = [e.action for e in logged_entries(session)]
+    assert actions == ["consent-given", "consent-withdrawn"]
+
+
 def test_the_holder_knows_nothing_to_withdraw_for_an_unknown_consent(
     sessions: sessionmaker[Session],
 ) -> None:
