@@ -290,6 +290,48 @@ def test_withdrawing_re_signs_the_record_and_waits_for_the_holder(
     assert events == [("active", "person"), ("withdrawn", "person")]
 
 
+@pytest.mark.parametrize("other_ends_by", ["withdrawn", "expired"])
+def test_two_ends_of_a_consent_at_once_at_two_workers_end_it_once(
+    sessions: sessionmaker[Session], migrated_database_url: str, other_ends_by: str
+) -> None:
+    """Two workers (two engines) both read the consent active, then one withdraws it and the
+    other withdraws it too, or expires it: one ends it and writes its event, the other is told
+    it was not active (the row as the winner left it)."""
+    consent = give(sessions)
+    actor = Actor(consent.person_id, consent.person_id)
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def end(factory: sessionmaker[Session], how: str) -> str | None:
+        with factory.begin() as session:
+            stored = session.get(Consent, consent.id)
+            assert stored is not None and stored.status == "active"
+            barrier.wait(10)
+            if how == "expired":
+                ended = (
+                    service.expire_due(session, signer=SIGNER, now=NOW + timedelta(days=365)) == 1
+                )
+            else:
+                ended = service.withdraw(session, stored, actor=actor, signer=SIGNER, now=NOW)
+            return how if ended else None
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            ends = list(
+                pool.map(end, (sessions, make_sessions(other)), ("withdrawn", other_ends_by))
+            )
+    finally:
+        other.dispose()
+
+    [winner] = [how for how in ends if how is not None]
+    with sessions.begin() as session:
+        events = [e.status for e in service.events_of(session, consent.id)]
+        stored = session.get(Consent, consent.id)
+        assert stored is not None and stored.status == winner
+        assert verify_record(json.loads(stored.record), [CHARTER_KEY.public]).status == winner
+    assert events == ["active", winner]
+
+
 def test_a_consent_past_its_expiry_is_expired_and_marked_so_by_the_system(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -385,6 +427,39 @@ def test_the_holder_withdraws_its_copy_once_and_records_it(
         held = session.get(HeldConsent, record.consent_id)
         assert held is not None
         assert json.loads(held.record) == withdrawal
+    assert actions == ["consent-given", "consent-withdrawn"]
+
+
+def test_two_withdrawals_of_a_copy_at_once_at_two_workers_are_recorded_once(
+    sessions: sessionmaker[Session], migrated_database_url: str
+) -> None:
+    """The charter's push and its retry reach two workers of the register at once, both
+    having read the copy active: the copy is withdrawn and the withdrawal recorded once."""
+    record, envelope = signed_copy(sessions)
+    with sessions.begin() as session:
+        holding.hold_consent(session, record, envelope, now=NOW)
+    withdrawn = with_status(record, "withdrawn", NOW + timedelta(hours=1))
+    withdrawal = sign_record(withdrawn, CHARTER_KEY, "charter")
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def withdraw(factory: sessionmaker[Session]) -> str | None:
+        with factory.begin() as session:
+            # What the copy looked like before the FOR UPDATE (a no-op on SQLite).
+            assert session.get(HeldConsent, record.consent_id) is not None
+            barrier.wait(10)
+            held = holding.withdraw_held(session, withdrawn, withdrawal, now=NOW)
+            return None if held is None else held.status
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(pool.map(withdraw, (sessions, make_sessions(other))))
+    finally:
+        other.dispose()
+
+    assert statuses == ["withdrawn", "withdrawn"]
+    with sessions.begin() as session:
+        actions = [e.action for e in logged_entries(session)]
     assert actions == ["consent-given", "consent-withdrawn"]
 
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from authlib.oauth2.rfc6749 import InvalidRequestError  # type: ignore[import-untyped]
 
+from digitalstate.identity.models import AuthorizationCode
 from digitalstate.identity.oidc import ASSERTION_LEEWAY_SECONDS, CharterServer
 from digitalstate.identity.tokens import client_assertion
 from integration.identity_support import (
@@ -134,6 +137,37 @@ def test_one_nonce_sent_to_both_workers_at_once_gets_exactly_one_code(
     assert len(queries) == AT_ONCE, [a.status_code for a in answers]
     assert sorted("code" in q for q in queries) == [False] * (AT_ONCE - 1) + [True]
     assert all(q["error"] == "invalid_request" for q in queries if "code" not in q)
+
+
+def test_a_nonce_both_workers_found_free_gets_one_code_whatever_the_timing(
+    fed: Federation, alice: str
+) -> None:
+    """The race above, made certain: both workers have passed Authlib's read of the nonce
+    (free at each), then each makes its code. The INSERT decides, not the read before it."""
+    first, second = servers(fed)
+    nonce = authorize_params()["nonce"]
+    assert not first.nonce_in_use(RP_ID, nonce) and not second.nonce_in_use(RP_ID, nonce)
+
+    def code(name: str) -> AuthorizationCode:
+        return AuthorizationCode(
+            code=name,
+            client_id=RP_ID,
+            person_id=alice,
+            redirect_uri=authorize_params()["redirect_uri"],
+            scope="openid",
+            nonce=nonce,
+            code_challenge=authorize_params()["code_challenge"],
+            code_challenge_method="S256",
+            auth_time=datetime.now(UTC),
+        )
+
+    first.save_code(code("code-at-worker-0"))
+    with pytest.raises(InvalidRequestError) as refused:
+        second.save_code(code("code-at-worker-1"))
+
+    assert refused.value.description == "Replay attack"
+    assert second.spend_code("code-at-worker-1", RP_ID) is None
+    assert first.spend_code("code-at-worker-0", RP_ID) is not None
 
 
 # client assertions (RFC 7523 jti) --------------------------------------------------------------

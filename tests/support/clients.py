@@ -27,8 +27,10 @@ class Balancer(httpx.AsyncBaseTransport):
     """A load balancer in front of several workers (apps) of one node, in-process.
 
     Each request goes to the worker its extensions name (``extensions={WORKER: 1}``), else to
-    the next in turn. The workers share nothing but the node's database and files, as worker
-    processes do; one client (one cookie jar, one browser) reaches them all.
+    the next in turn. Each worker has its own runtime and app, as worker processes do, over
+    the node's database and files; they are in one process, so module-level state is shared
+    (the code keeps none that a use changes). One client (one cookie jar, one browser)
+    reaches them all.
     """
 
     def __init__(self, apps: Sequence[FastAPI]) -> None:

@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.models import HeldConsent
@@ -64,9 +65,20 @@ def withdraw_held(
         record.pii_principal.holder_pseudonym
     ):
         raise RecordRefusedError("mismatch", "the withdrawal does not match the consent held")
-    held.status = "withdrawn"
-    held.withdrawn_at = record.withdrawn_at or now
-    held.record = json.dumps(envelope)
+    # An UPDATE only a copy not yet withdrawn matches: FOR UPDATE above waits on PostgreSQL
+    # but is nothing on SQLite, so of two withdrawals at once (the charter's push and its
+    # retry, at two workers) this decides which one records it.
+    withdrawn = session.execute(
+        update(HeldConsent)
+        .where(HeldConsent.id == held.id, HeldConsent.status != "withdrawn")
+        .values(
+            status="withdrawn", withdrawn_at=record.withdrawn_at or now, record=json.dumps(envelope)
+        ),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    if withdrawn.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(held)
+        return held
     _record(session, record, "consent-withdrawn", now)
     return held
 

@@ -320,10 +320,12 @@ def withdraw(
     """Withdraw an active consent at the charter; False when it was not active."""
     if effective_status(consent, now) != "active":
         return False
-    consent.status = "withdrawn"
-    consent.withdrawn_at = now
-    consent.holder_synced_at = None
-    consent.record = signer.sign(with_status(record_of(consent), "withdrawn", now))
+    record = signer.sign(with_status(record_of(consent), "withdrawn", now))
+    ended = _end(
+        session, consent, status="withdrawn", withdrawn_at=now, holder_synced_at=None, record=record
+    )
+    if not ended:
+        return False
     detail = f"withdrawn by {actor.helper_name} for {actor.person_name}" if actor.is_helper else ""
     add_event(session, consent.id, "withdrawn", actor.by, now, detail)
     return True
@@ -356,12 +358,28 @@ def expire_due(session: Session, *, signer: Signer, now: datetime, limit: int = 
         .limit(limit)
     )
     count = 0
-    for consent in session.scalars(query):
-        consent.status = "expired"
-        consent.record = signer.sign(with_status(record_of(consent), "expired", now))
-        add_event(session, consent.id, "expired", "system", now, "the agreed period ended")
-        count += 1
+    for consent in session.scalars(query).all():
+        record = signer.sign(with_status(record_of(consent), "expired", now))
+        if _end(session, consent, status="expired", record=record):
+            add_event(session, consent.id, "expired", "system", now, "the agreed period ended")
+            count += 1
     return count
+
+
+def _end(session: Session, consent: Consent, **values: object) -> bool:
+    # An UPDATE only an active consent matches: of a withdrawal and another, or the expiry, at
+    # two workers at once, one ends it and writes its event; the other finds it ended (and
+    # the row as the winner left it), on PostgreSQL and SQLite alike.
+    ended = session.execute(
+        update(Consent)
+        .where(Consent.id == consent.id, Consent.status == "active")
+        .values(**values),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    if ended.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(consent)
+        return False
+    return True
 
 
 def consents_of(session: Session, person_ids: Sequence[str]) -> list[Consent]:
