@@ -27,6 +27,7 @@ from digitalstate.federation.keeper import (
     Fetched,
 )
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.node.roles import Roles, RolesCollector, Work
 from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
@@ -58,7 +59,11 @@ class NodeRuntime:
     keeper: FederationKeeper
     nonces: SqlNonceStore
     client: ExchangeClient
-    # Long-running work the features add (delivery workers, ...), started with the node.
+    # The roles one worker of the node holds at a time (node/roles.py); features declare them
+    # with exclusive().
+    roles: Roles
+    # Long-running work the features add (delivery workers, ...), started with the node in
+    # every worker; work that must run in one worker at a time is wrapped by exclusive().
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     # Named events a feature waits on and another sets (for example "outbox": a change was
     # committed, deliver now rather than at the next poll).
@@ -95,6 +100,12 @@ class NodeRuntime:
             anchor_key, settings.federation_cache_path, fetch or fetch_from_anchor
         )
         skew = settings.exchange.clock_skew_seconds
+        roles = Roles(
+            engine,
+            settings.node.id,
+            retry_seconds=settings.server.role_retry_seconds,
+            dead_peer_seconds=settings.server.role_dead_peer_seconds,
+        )
         runtime = cls(
             settings=settings,
             key=key,
@@ -110,9 +121,15 @@ class NodeRuntime:
                 timeout=settings.exchange.client_timeout_seconds,
                 skew=skew,
             ),
+            roles=roles,
         )
+        runtime.metrics.register(RolesCollector(roles))
         holder["runtime"] = runtime
         return runtime
+
+    def exclusive(self, role: str, work: Work) -> None:
+        """Add work as background work that runs in one worker of the node at a time."""
+        self.background.append(self.roles.exclusive(role, work))
 
     def event(self, name: str) -> asyncio.Event:
         """The named event, made on first use."""
@@ -222,4 +239,5 @@ class NodeRuntime:
             await self.client.close()
             if self._http is not None:
                 await self._http.close()
+            self.roles.dispose()
             self.engine.dispose()

@@ -13,7 +13,11 @@ header that never ends is refused too, within one read of the bound).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import signal
+import sys
 from typing import Any
 
 import uvicorn
@@ -112,12 +116,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in a child process
+    """Ask the kernel (Linux) to SIGTERM this process when its parent dies."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def serve(
     app: Any, *, host: str, port: int, log_level: str, access_log: bool, **options: Any
 ) -> None:
     """Run app under uvicorn with uvloop and the bounded httptools protocol.
 
-    options are further uvicorn settings (the forwarded-header trust of web.hardening).
+    options are further uvicorn settings (the forwarded-header trust of web.hardening; with
+    workers, app is the import string of a factory, and factory=True).
     """
     uvicorn.run(
         app,

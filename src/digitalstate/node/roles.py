@@ -1,0 +1,236 @@
+"""Roles one worker of a node holds at a time: PostgreSQL session advisory locks (ADR 0023).
+
+A node may run as several worker processes, on one machine or several, over one PostgreSQL.
+Most background work is safe wherever it runs (row locks with SKIP LOCKED share it out), but
+some must run in one worker of the node at a time: the log's sequencer, the witness (its alarms
+must not be raised twice), the delivery of change notices. Each is a named role:
+
+- a worker that wants a role opens a connection of its own and asks for the role's lock with
+  ``pg_try_advisory_lock(key)``, the key derived from the node id and the role's name; the
+  worker that gets it runs the role's work, the others are its standbys and ask again every
+  ``[server] role_retry_seconds``;
+- a session lock lives as long as its connection: when the holder's process dies, the kernel
+  closes the connection, PostgreSQL ends the session and the lock is free for the next standby
+  to take, within one retry interval. When the holder's machine goes, PostgreSQL notices its
+  silent connection within ``[server] role_dead_peer_seconds`` (TCP keepalives and user
+  timeout, set on the connection), and a standby takes the role after that;
+- the holder checks its connection every retry interval too; when the check fails or does not
+  answer within the interval, it stops the role's work at once and becomes a standby again.
+
+On SQLite a node runs as one process (more workers are refused when it starts), and that
+process holds every role. No consensus of our own: PostgreSQL's lock manager decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from digitalstate.storage.threads import run_blocking
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Coroutine[Any, Any, None]]
+
+# The roles of a node (those its features declare: a charter has no notices to deliver).
+SEQUENCER = "log-sequencer"
+WITNESS = "log-witness"
+NOTICE_DELIVERY = "notice-delivery"
+CONSENT_WITHDRAWALS = "consent-withdrawals"
+
+
+def lock_key(node_id: str, role: str) -> int:
+    """The advisory lock key of a node's role: 64 bits of SHA-256, as a signed bigint."""
+    digest = hashlib.sha256(f"digitalstate role\0{node_id}\0{role}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def worker_id() -> str:
+    """This worker's name in /readyz and /metrics: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def keepalive_settings(dead_peer_seconds: float) -> dict[str, int]:
+    """Server-side TCP settings that end a silent holder's session within dead_peer_seconds.
+
+    PostgreSQL sets them per session: the first keepalive after half the time, then three more
+    a sixth apart, and the user timeout (unacknowledged data) at the whole.
+    """
+    whole = max(2, math.ceil(dead_peer_seconds))
+    return {
+        "tcp_keepalives_idle": max(1, whole // 2),
+        "tcp_keepalives_interval": max(1, whole // 6),
+        "tcp_keepalives_count": 3,
+        "tcp_user_timeout": whole * 1000,
+    }
+
+
+@dataclass
+class Roles:
+    """The roles this worker holds, and the loops that take them; one per NodeRuntime."""
+
+    engine: Engine
+    node_id: str
+    retry_seconds: float = 2.0
+    dead_peer_seconds: float = 10.0
+    declared: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+    _lock_engine: Engine | None = None
+
+    @property
+    def locks(self) -> bool:
+        """True when roles are locks (PostgreSQL); False when this process holds them all."""
+        return self.engine.dialect.name == "postgresql"
+
+    def exclusive(self, role: str, work: Work) -> Work:
+        """work, run only while this worker holds role: a background task for NodeRuntime."""
+        if role in self.declared:
+            raise ValueError(f"role {role!r} is declared twice")
+        self.declared.append(role)
+
+        async def run() -> None:
+            await self.hold(role, work)
+
+        return run
+
+    def describe(self) -> dict[str, Any]:
+        """This worker and its roles, for /readyz."""
+        return {
+            "id": worker_id(),
+            "pid": os.getpid(),
+            "holds": sorted(self.held),
+            "standby": sorted(set(self.declared) - self.held),
+        }
+
+    async def hold(self, role: str, work: Work) -> None:
+        """Run work whenever this worker holds role, standing by otherwise; until cancelled."""
+        if not self.locks:
+            self.held.add(role)
+            try:
+                await work()
+            finally:
+                self.held.discard(role)
+            return
+        while True:
+            try:
+                connection = await run_blocking(self._try_take, role)
+            except Exception as exc:  # the database is down: stand by and ask again
+                log.warning("cannot ask for the role %s: %s", role, exc)
+                connection = None
+            if connection is None:
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            log.info("worker %s holds the role %s", worker_id(), role)
+            self.held.add(role)
+            try:
+                await self._run_while_held(role, work, connection)
+            finally:
+                self.held.discard(role)
+            await asyncio.sleep(self.retry_seconds)  # a standby may take it meanwhile
+
+    async def _run_while_held(self, role: str, work: Work, connection: Connection) -> None:
+        task = asyncio.create_task(work(), name=f"role {role}")
+        check: asyncio.Future[None] | None = None
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.retry_seconds)
+                if done:
+                    error = None if task.cancelled() else task.exception()
+                    log.error("the work of role %s ended (%r); letting the role go", role, error)
+                    return
+                check = asyncio.ensure_future(run_blocking(_still_there, connection))
+                done, _ = await asyncio.wait({check}, timeout=self.retry_seconds)
+                if not done or check.exception() is not None:
+                    log.error(
+                        "the lock connection of role %s %s; stopping its work",
+                        role,
+                        "did not answer" if not done else f"failed: {check.exception()!r}",
+                    )
+                    return
+                check = None
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            if check is not None and not check.done():
+                # Hung on a dead network: close the connection once the check gives up.
+                check.add_done_callback(lambda _: _close_quietly(connection))
+            else:
+                await run_blocking(_close_quietly, connection)
+
+    def _engine_for_locks(self) -> Engine:
+        if self._lock_engine is None:
+            self._lock_engine = create_engine(
+                self.engine.url,
+                poolclass=NullPool,
+                isolation_level="AUTOCOMMIT",  # a session lock, never an open transaction
+                connect_args={"connect_timeout": max(1, math.ceil(self.retry_seconds))},
+            )
+        return self._lock_engine
+
+    def _try_take(self, role: str) -> Connection | None:
+        """A new connection holding role's lock, or None when another session holds it."""
+        connection = self._engine_for_locks().connect()
+        try:
+            for name, value in keepalive_settings(self.dead_peer_seconds).items():
+                connection.execute(text(f"SET {name} = {int(value)}"))
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"),
+                {"key": lock_key(self.node_id, role)},
+            ).scalar_one()
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        if not taken:
+            _close_quietly(connection)
+            return None
+        return connection
+
+    def dispose(self) -> None:
+        """Close the lock engine (each held lock's connection is closed by its own loop)."""
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
+
+def _still_there(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))
+
+
+def _close_quietly(connection: Connection) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+class RolesCollector(Collector):
+    """/metrics: which worker answered, and the roles it holds (1) or stands by for (0)."""
+
+    def __init__(self, roles: Roles) -> None:
+        self.roles = roles
+
+    def collect(self) -> Iterable[InfoMetricFamily | GaugeMetricFamily]:
+        """The worker's info and one gauge per declared role."""
+        worker = worker_id()
+        info = InfoMetricFamily("digitalstate_worker", "The worker process that answered")
+        info.add_metric([], {"worker": worker, "pid": str(os.getpid())})
+        yield info
+        held = GaugeMetricFamily(
+            "digitalstate_role_held",
+            "1 when this worker holds the node's role, 0 when it stands by",
+            labels=["role", "worker"],
+        )
+        for role in self.roles.declared:
+            held.add_metric([role, worker], 1.0 if role in self.roles.held else 0.0)
+        yield held
