@@ -316,10 +316,18 @@ class Processes:
         self.children: list[Child] = []
 
     def start(
-        self, name: str, args: list[str], url: str, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        url: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        fork: bool = True,
     ) -> Child:
-        """Start `digitalstate ARGS` as a process answering at url (forked: demo/forking.py)."""
-        child = Child(name, [*CLI, *args], url, self.logs / f"{name}-{len(self.children)}.log")
+        """Start `digitalstate ARGS` as a process answering at url (forked: demo/forking.py;
+        fork False for a node of several workers, which starts processes of its own)."""
+        log = self.logs / f"{name}-{len(self.children)}.log"
+        child = Child(name, [*CLI, *args], url, log, fork=fork)
         child.start(dict(env) if env is not None else hermetic_env())
         self.children.append(child)
         return child
