@@ -126,6 +126,7 @@ WorkersOption = Annotated[
 WORKER_CONFIG_ENV = "_DIGITALSTATE_WORKER_CONFIG"
 WORKER_APP_ENV = "_DIGITALSTATE_WORKER_APP"
 WORKER_HEALTHCHECK_SECONDS = 30
+WORKERS_VARIABLE = "DIGITALSTATE_SERVER__WORKERS"
 
 
 @app.command("serve")
@@ -167,7 +168,11 @@ def serve_node(
 
     settings = load_node_settings(config)
     count = workers if workers is not None else settings.server.workers
-    source = "--workers" if workers is not None else f"{config} ([server] workers)"
+    source = f"{config} ([server] workers)"
+    if workers is not None:
+        source = "--workers"
+    elif WORKERS_VARIABLE in os.environ:
+        source = f"{WORKERS_VARIABLE}, which overrides {config}"
     refuse_workers_on_sqlite(settings, count, source)
     ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
     options = {
