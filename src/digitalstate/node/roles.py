@@ -14,8 +14,9 @@ must not be raised twice), the delivery of change notices. Each is a named role:
   to take, within one retry interval. When the holder's machine goes, PostgreSQL notices its
   silent connection within ``[server] role_dead_peer_seconds`` (TCP keepalives and user
   timeout, set on the connection), and a standby takes the role after that;
-- the holder checks its connection every retry interval too; when the check fails or does not
-  answer within the interval, it stops the role's work at once and becomes a standby again.
+- the holder checks its connection every retry interval too; when the check fails, or does not
+  answer within half of role_dead_peer_seconds (before PostgreSQL would free the lock for a
+  standby), it stops the role's work at once and becomes a standby again.
 
 On SQLite a node runs as one process (more workers are refused when it starts), and that
 process holds every role. No consensus of our own: PostgreSQL's lock manager decides.
@@ -95,6 +96,12 @@ class Roles:
         """True when roles are locks (PostgreSQL); False when this process holds them all."""
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def check_timeout(self) -> float:
+        """How long the holder waits for its lock check: half the time PostgreSQL gives a
+        silent holder, so that it stops the role's work before a standby can take it."""
+        return self.dead_peer_seconds / 2
+
     def exclusive(self, role: str, work: Work) -> Work:
         """work, run only while this worker holds role: a background task for NodeRuntime."""
         if role in self.declared:
@@ -152,7 +159,7 @@ class Roles:
                     log.error("the work of role %s ended (%r); letting the role go", role, error)
                     return
                 check = asyncio.ensure_future(run_blocking(_still_there, connection))
-                done, _ = await asyncio.wait({check}, timeout=self.retry_seconds)
+                done, _ = await asyncio.wait({check}, timeout=self.check_timeout)
                 if not done or check.exception() is not None:
                     log.error(
                         "the lock connection of role %s %s; stopping its work",
