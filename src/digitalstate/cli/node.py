@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -185,8 +186,11 @@ def serve_node(
     if count == 1:
         serve(make_app(settings), **options)
         return
+    # Built once here, and dropped, so that what is wrong with the settings is said in one line
+    # before any worker starts (each worker builds its own).
+    make_app(settings).state.node.engine.dispose()
     os.environ[WORKER_CONFIG_ENV] = str(config.resolve())
-    os.environ[WORKER_APP_ENV] = f"{make_app.__module__}:{make_app.__qualname__}"
+    os.environ[WORKER_APP_ENV] = f"{_module_of(make_app)}:{make_app.__qualname__}"
     serve(
         f"{__name__}:worker_app",
         factory=True,
@@ -196,6 +200,16 @@ def serve_node(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         **options,
     )
+
+
+def _module_of(function: Callable[..., object]) -> str:
+    """The importable name of function's module, also when it was run with `python -m`."""
+    module = function.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        if spec is not None:
+            return str(spec.name)
+    return module
 
 
 def worker_app() -> FastAPI:

@@ -21,7 +21,9 @@ import sys
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -134,14 +136,23 @@ def serve(
     options are further uvicorn settings (the forwarded-header trust of web.hardening; with
     workers, app is the import string of a factory, and factory=True).
     """
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        loop="uvloop",
-        http=BoundedHttpToolsProtocol,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": access_log,
+        "loop": "uvloop",
+        "http": BoundedHttpToolsProtocol,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         **options,
-    )
+    }
+    if options.get("workers", 1) == 1:
+        uvicorn.run(app, **settings)
+        return
+    # uvicorn.run with workers, but exiting non-zero when a worker could not start (uvicorn.run
+    # then stops every worker and exits 0).
+    config = uvicorn.Config(app, **settings)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)
