@@ -30,6 +30,9 @@ from support.cli import completed, hermetic, invoke
 HOST = "127.0.0.1"
 CLI = [sys.executable, "-m", "digitalstate"]
 START_TIMEOUT_S = 30.0
+# A node of several workers spawns a fresh interpreter per worker, each importing the app:
+# slower than a fork of the fork server, which has imported it already.
+SPAWNED_START_TIMEOUT_S = 90.0
 PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
@@ -352,7 +355,8 @@ class Processes:
 
     def wait_ready(self, child: Child, path: str = "/readyz") -> None:
         """Wait until child answers 200 at path."""
-        wait_until([child], path, time.monotonic() + START_TIMEOUT_S)
+        bound = START_TIMEOUT_S if child.fork else SPAWNED_START_TIMEOUT_S
+        wait_until([child], path, time.monotonic() + bound)
 
     def stop(self, child: Child) -> None:
         """Stop one child now."""

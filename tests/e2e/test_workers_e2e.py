@@ -45,12 +45,20 @@ from consent_e2e_support import (
     sign_in_at_pensions,
     whole_journey,
 )
-from e2e_support import HttpAnswer, http_get, run_cli, wait_for
+from e2e_support import (
+    SPAWNED_START_TIMEOUT_S,
+    HttpAnswer,
+    free_port,
+    hermetic_env,
+    http_get,
+    run_cli,
+    wait_for,
+)
 from sqlalchemy import func, select
 
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.keys import KeyPair
-from digitalstate.node.roles import NOTICE_DELIVERY, SEQUENCER
+from digitalstate.node.roles import NOTICE_DELIVERY, SEQUENCER, WITNESS
 from digitalstate.registers.models import OutboxMessage
 from digitalstate.transparency.models import LogEntryRow
 from digitalstate.transparency.note import SignedNote
@@ -87,6 +95,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentFede
         RUN,
         lambda procs, urls: set_up_federation(root, procs, database_urls=urls, env=env),
     ) as running:
+        for member in env:  # /readyz was answered by one worker: wait for all three
+            every_worker_answers(running.urls[member])
         yield running
 
 
@@ -136,6 +146,15 @@ def workers_seen(url: str, tries: int = 30) -> dict[int, list[str]]:
     return seen
 
 
+def every_worker_answers(url: str) -> None:
+    """Wait until WORKERS workers answer at url (each spawned interpreter starts on its own)."""
+    wait_for(
+        lambda: len(workers_seen(url)) == WORKERS,
+        SPAWNED_START_TIMEOUT_S,
+        f"every worker at {url} to answer",
+    )
+
+
 def holder_of(url: str, role: str, not_pid: int | None = None) -> int:
     """The pid of the worker holding role (another than not_pid), polled until one says so."""
 
@@ -164,6 +183,33 @@ def test_each_worker_says_who_it_is_and_the_roles_are_held_once(
             held += worker["holds"]
         assert sorted(held) == sorted({*held}), "a role is held by two workers"
         assert {SEQUENCER, NOTICE_DELIVERY} <= set(held)
+
+
+def test_another_machine_serving_the_same_node_stands_by_for_every_role(
+    federation: ConsentFederation,
+) -> None:
+    """A second `node serve` of the same node.toml, as another machine would run it (here on
+    another port of this one), shares the roles with the three workers: it holds none of them
+    while they hold every one, and it answers signed reads of the same database."""
+    port = free_port()
+    other_url = f"http://127.0.0.1:{port}"
+    child = federation.procs.start(
+        "register-elsewhere",
+        ["node", "serve", "--config", str(federation.config(REGISTER))],
+        other_url,
+        hermetic_env(**{**MANY_WORKERS, WORKERS_ENV: "1", "DIGITALSTATE_NODE__PORT": str(port)}),
+    )
+    try:
+        federation.procs.wait_ready(child)
+        elsewhere = http_get(other_url + "/readyz").json()["worker"]
+        assert elsewhere["holds"] == []
+        assert set(elsewhere["standby"]) == {SEQUENCER, WITNESS, NOTICE_DELIVERY}
+        held = [
+            role for holds in workers_seen(federation.urls[REGISTER]).values() for role in holds
+        ]
+        assert sorted(held) == sorted({SEQUENCER, WITNESS, NOTICE_DELIVERY})
+    finally:
+        federation.procs.stop(child)
 
 
 def test_a_signed_request_replayed_to_another_worker_is_refused(
@@ -297,10 +343,7 @@ def test_killing_the_role_holders_moves_the_roles_and_loses_nothing(
             )
         assert len(outbox) == 1 and outbox[0].delivered_at is not None
         # uvicorn's supervisor replaced both killed workers.
-        wait_for(
-            lambda: len(workers_seen(url)) == WORKERS and sequencer not in workers_seen(url),
-            SETTLED_WITHIN_S,
-            "three workers again",
-        )
+        every_worker_answers(url)
+        assert not {sequencer, delivering} & set(workers_seen(url))
     finally:
         browser.close()
