@@ -133,7 +133,7 @@ class Roles:
             return
         while True:
             try:
-                connection = await run_blocking(self._try_take, role)
+                connection = await self._take(role)
             except Exception as exc:  # the database is down: stand by and ask again
                 log.warning("cannot ask for the role %s: %s", role, exc)
                 connection = None
@@ -147,6 +147,19 @@ class Roles:
             finally:
                 self.held.discard(role)
             await asyncio.sleep(self.retry_seconds)  # a standby may take it meanwhile
+
+    async def _take(self, role: str) -> Connection | None:
+        """_try_take in a thread; a lock taken as the task is cancelled is let go, not leaked."""
+        taking = asyncio.ensure_future(run_blocking(self._try_take, role))
+        try:
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            await asyncio.wait([taking])
+            if not taking.cancelled() and taking.exception() is None:
+                taken = taking.result()
+                if taken is not None:
+                    _close_quietly(taken)
+            raise
 
     async def _run_while_held(self, role: str, work: Work, connection: Connection) -> None:
         task = asyncio.create_task(work(), name=f"role {role}")
