@@ -50,6 +50,16 @@ def holders(engine: Engine, node_id: str, count: int) -> list[Roles]:
     return [Roles(make_engine(url), node_id, retry_seconds=RETRY_S) for _ in range(count)]
 
 
+def run_then_dispose(scenario: Callable[[], Coroutine[Any, Any, None]], *all_roles: Roles) -> None:
+    """asyncio.run(scenario()), then close every holder's engines."""
+    try:
+        asyncio.run(scenario())
+    finally:
+        for roles in all_roles:
+            roles.dispose()
+            roles.engine.dispose()
+
+
 @pytest.fixture
 def pg_engine(database_url: str) -> Engine:
     if not database_url.startswith("postgresql"):
@@ -108,12 +118,7 @@ def test_one_of_two_holds_a_role_and_it_moves_when_the_holders_session_ends(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for roles in (first, second):
-            roles.dispose()
-            roles.engine.dispose()
+    run_then_dispose(scenario, first, second)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -143,12 +148,38 @@ def test_a_holder_that_stops_lets_its_standby_take_the_role_and_other_roles_stay
                 task.cancel()
             await asyncio.gather(*others, return_exceptions=True)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for roles in (first, second):
-            roles.dispose()
-            roles.engine.dispose()
+    run_then_dispose(scenario, first, second)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_wake_in_a_standby_reaches_the_holder_through_notify(pg_engine: Engine) -> None:
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    first, second = holders(pg_engine, node_id, 2)
+    record = Recorder()
+    woken: list[tuple[str, str]] = []
+    first.on_wake = lambda event: woken.append(("first", event))
+    second.on_wake = lambda event: woken.append(("second", event))
+    # A long interval: only a NOTIFY can wake the holder within the test's bound.
+    for roles in (first, second):
+        roles.retry_seconds = 30
+
+    async def scenario() -> None:
+        holding = asyncio.create_task(
+            first.exclusive("notice-delivery", record.work("first"), wakes="outbox")()
+        )
+        await until(lambda: record.running == ["first"], "the first to hold the role")
+        second.exclusive("notice-delivery", record.work("second"), wakes="outbox")
+        try:
+            assert second.held_elsewhere("outbox") == ["notice-delivery"]
+            assert first.held_elsewhere("outbox") == []  # held here: nobody to tell
+            assert second.held_elsewhere("email") == []
+            await asyncio.to_thread(second.notify, "outbox")
+            await until(lambda: woken == [("first", "outbox")], "the holder to be woken")
+        finally:
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
+
+    run_then_dispose(scenario, first, second)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

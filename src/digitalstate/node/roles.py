@@ -18,6 +18,10 @@ must not be raised twice), the delivery of change notices. Each is a named role:
   answer within half of role_dead_peer_seconds (before PostgreSQL would free the lock for a
   standby), it stops the role's work at once and becomes a standby again.
 
+A role may name the runtime event that wakes its work (notice delivery: "outbox"): its holder's
+lock connection LISTENs on the role's channel, and a worker that sets the event without holding
+the role sends a NOTIFY there (NodeRuntime.wake), so the holder starts at once.
+
 On SQLite a node runs as one process (more workers are refused when it starts), and that
 process holds every role. No consensus of our own: PostgreSQL's lock manager decides.
 """
@@ -45,6 +49,7 @@ from digitalstate.storage.threads import run_blocking
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Coroutine[Any, Any, None]]
+LISTEN_SLICE_S = 1.0
 
 # The roles of a node (those its features declare: a charter has no notices to deliver).
 SEQUENCER = "log-sequencer"
@@ -89,6 +94,11 @@ class Roles:
     dead_peer_seconds: float = 10.0
     declared: list[str] = field(default_factory=list)
     held: set[str] = field(default_factory=set)
+    # role -> the runtime event that wakes its work; another worker's wake reaches the holder
+    # as a NOTIFY on the channel its lock connection LISTENs to.
+    wakes: dict[str, str] = field(default_factory=dict)
+    # Told the event when a NOTIFY for it arrives (the runtime sets its event).
+    on_wake: Callable[[str], None] = lambda _event: None
     _lock_engine: Engine | None = None
 
     @property
@@ -102,16 +112,41 @@ class Roles:
         silent holder, so that it stops the role's work before a standby can take it."""
         return self.dead_peer_seconds / 2
 
-    def exclusive(self, role: str, work: Work) -> Work:
-        """work, run only while this worker holds role: a background task for NodeRuntime."""
+    def exclusive(self, role: str, work: Work, *, wakes: str | None = None) -> Work:
+        """work, run only while this worker holds role: a background task for NodeRuntime.
+
+        wakes names the runtime event that wakes work: set in a worker that does not hold the
+        role, it reaches the holder (notify).
+        """
         if role in self.declared:
             raise ValueError(f"role {role!r} is declared twice")
         self.declared.append(role)
+        if wakes is not None:
+            self.wakes[role] = wakes
 
         async def run() -> None:
             await self.hold(role, work)
 
         return run
+
+    def held_elsewhere(self, event: str) -> list[str]:
+        """The roles event wakes that another worker holds (PostgreSQL only)."""
+        if not self.locks:
+            return []
+        return [r for r, e in self.wakes.items() if e == event and r not in self.held]
+
+    def notify(self, event: str) -> None:
+        """Tell the holders of the roles event wakes (NOTIFY on each one's channel); blocking."""
+        roles = self.held_elsewhere(event)
+        if not roles:
+            return
+        with self.engine.connect() as connection:
+            for role in roles:
+                connection.execute(
+                    text("SELECT pg_notify(:channel, '')"),
+                    {"channel": channel(self.node_id, role)},
+                )
+            connection.commit()
 
     def describe(self) -> dict[str, Any]:
         """This worker and its roles, for /readyz."""
@@ -163,32 +198,57 @@ class Roles:
 
     async def _run_while_held(self, role: str, work: Work, connection: Connection) -> None:
         task = asyncio.create_task(work(), name=f"role {role}")
-        check: asyncio.Future[None] | None = None
+        event = self.wakes.get(role)
+        pending: asyncio.Future[Any] | None = None
+        on_connection = False  # pending is a thread using the connection (not the sleep)
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=self.retry_seconds)
-                if done:
+                # Between checks: the interval, or for a role other workers wake (its lock
+                # connection LISTENs), until a NOTIFY comes.
+                on_connection = event is not None
+                if event is None:
+                    pending = asyncio.ensure_future(asyncio.sleep(self.retry_seconds))
+                else:
+                    # In slices of at most a second: a thread cannot be stopped, and the node's
+                    # shutdown waits for it.
+                    listen = min(self.retry_seconds, LISTEN_SLICE_S)
+                    pending = asyncio.ensure_future(run_blocking(_notified, connection, listen))
+                done, _ = await asyncio.wait(
+                    {task, pending},
+                    timeout=self.retry_seconds + self.check_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if task in done:
                     error = None if task.cancelled() else task.exception()
                     log.error("the work of role %s ended (%r); letting the role go", role, error)
                     return
-                check = asyncio.ensure_future(run_blocking(_still_there, connection))
-                done, _ = await asyncio.wait({check}, timeout=self.check_timeout)
-                if not done or check.exception() is not None:
+                if pending in done and pending.exception() is None:
+                    if event is not None and pending.result():
+                        self.on_wake(event)
+                    pending = asyncio.ensure_future(run_blocking(_still_there, connection))
+                    on_connection = True
+                    done, _ = await asyncio.wait({pending}, timeout=self.check_timeout)
+                if pending not in done or pending.exception() is not None:
                     log.error(
                         "the lock connection of role %s %s; stopping its work",
                         role,
-                        "did not answer" if not done else f"failed: {check.exception()!r}",
+                        "did not answer"
+                        if pending not in done
+                        else f"failed: {pending.exception()!r}",
                     )
                     return
-                check = None
+                pending = None
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            if check is not None and not check.done():
-                # Hung on a dead network: close the connection once the check gives up.
-                check.add_done_callback(lambda _: _close_quietly(connection))
+            if pending is not None and not pending.done() and on_connection:
+                # A thread still on the connection (hung on a dead network, or waiting for a
+                # NOTIFY): close the connection once it returns.
+                pending.add_done_callback(lambda _: _close_quietly(connection))
             else:
+                if pending is not None:
+                    pending.cancel()  # only ever the sleep between checks
                 await run_blocking(_close_quietly, connection)
 
     def _engine_for_locks(self) -> Engine:
@@ -211,6 +271,8 @@ class Roles:
                 text("SELECT pg_try_advisory_lock(:key)"),
                 {"key": lock_key(self.node_id, role)},
             ).scalar_one()
+            if taken and role in self.wakes:
+                connection.execute(text(f'LISTEN "{channel(self.node_id, role)}"'))
         except BaseException:
             _close_quietly(connection)
             raise
@@ -223,6 +285,17 @@ class Roles:
         """Close the lock engine (each held lock's connection is closed by its own loop)."""
         if self._lock_engine is not None:
             self._lock_engine.dispose()
+
+
+def channel(node_id: str, role: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes the holder of a node's role."""
+    return f"digitalstate_{lock_key(node_id, role) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def _notified(connection: Connection, timeout: float) -> bool:
+    """Wait up to timeout for a NOTIFY on the connection; True when one came."""
+    driver = connection.connection.driver_connection
+    return any(True for _ in driver.notifies(timeout=timeout, stop_after=1))  # type: ignore[union-attr]
 
 
 def _still_there(connection: Connection) -> None:

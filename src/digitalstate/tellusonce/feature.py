@@ -18,7 +18,7 @@ from digitalstate.tellusonce import change_address as _registers_the_action  # n
 from digitalstate.tellusonce.api import make_api_router
 from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker
-from digitalstate.tellusonce.worker import DeliveryWorker
+from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
@@ -26,7 +26,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     roles = node.settings.node.roles
     if "register" in roles:
         app.include_router(make_pages_router(node, templates))
-        node.exclusive(NOTICE_DELIVERY, DeliveryWorker(node).run)
+        node.exclusive(NOTICE_DELIVERY, DeliveryWorker(node).run, wakes=OUTBOX_EVENT)
     if "service" in roles:
         app.include_router(make_api_router(node))
         # In every worker: the one that took a notice re-reads at once; a re-read twice (a
