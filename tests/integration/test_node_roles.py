@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -62,7 +62,7 @@ def run_then_dispose(scenario: Callable[[], Coroutine[Any, Any, None]], *all_rol
 
 
 @pytest.fixture
-def pg_engine(database_url: str) -> Engine:
+def pg_engine(database_url: str) -> Iterator[Engine]:
     if not database_url.startswith("postgresql"):
         pytest.skip("advisory locks are PostgreSQL's")
     engine = make_engine(database_url)
