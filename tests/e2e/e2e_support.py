@@ -32,7 +32,7 @@ CLI = [sys.executable, "-m", "digitalstate"]
 START_TIMEOUT_S = 30.0
 # A node of several workers spawns a fresh interpreter per worker, each importing the app:
 # slower than a fork of the fork server, which has imported it already.
-SPAWNED_START_TIMEOUT_S = 90.0
+SPAWNED_START_TIMEOUT_S = 150.0
 PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")

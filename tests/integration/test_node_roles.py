@@ -70,10 +70,10 @@ def pg_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def terminate_holder(engine: Engine, node_id: str, role: str) -> int:
+def terminate_holder(engine: Engine, roles: Roles, role: str) -> int:
     """End the PostgreSQL session holding role's lock, as a crash or network loss would."""
-    key = lock_key(node_id, role)  # a bigint lock shows as its high and low 32 bits
     with engine.connect() as connection:
+        key = lock_key(roles.scope(connection), role)  # shown as its high and low 32 bits
         ended = connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
@@ -110,7 +110,7 @@ def test_one_of_two_holds_a_role_and_it_moves_when_the_holders_session_ends(
             # The holder's session goes (a dropped connection, as when its process is killed):
             # its work is stopped, and the role is taken again (by whichever asks first).
             was = record.running[0]
-            assert await asyncio.to_thread(terminate_holder, pg_engine, node_id, "log-sequencer")
+            assert await asyncio.to_thread(terminate_holder, pg_engine, holder, "log-sequencer")
             await until(lambda: record.stopped == [was], "the old holder's work to stop")
             await until(lambda: len(record.running) == 1, "a new holder")
             assert len(first.held) + len(second.held) == 1

@@ -59,7 +59,11 @@ CONSENT_WITHDRAWALS = "consent-withdrawals"
 
 
 def lock_key(node_id: str, role: str) -> int:
-    """The advisory lock key of a node's role: 64 bits of SHA-256, as a signed bigint."""
+    """The advisory lock key of a node's role: 64 bits of SHA-256, as a signed bigint.
+
+    node_id is the node's id and the schema its tables are in (Roles.scope): advisory locks
+    are per database, and nodes may share one database in schemas of their own.
+    """
     digest = hashlib.sha256(f"digitalstate role\0{node_id}\0{role}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -100,6 +104,7 @@ class Roles:
     # Told the event when a NOTIFY for it arrives (the runtime sets its event).
     on_wake: Callable[[str], None] = lambda _event: None
     _lock_engine: Engine | None = None
+    _scope: str | None = None
 
     @property
     def locks(self) -> bool:
@@ -129,6 +134,13 @@ class Roles:
 
         return run
 
+    def scope(self, connection: Connection) -> str:
+        """The node id and the schema of the node's tables: what a lock key is made from."""
+        if self._scope is None:
+            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            self._scope = f"{self.node_id}\0{schema}"
+        return self._scope
+
     def held_elsewhere(self, event: str) -> list[str]:
         """The roles event wakes that another worker holds (PostgreSQL only)."""
         if not self.locks:
@@ -144,7 +156,7 @@ class Roles:
             for role in roles:
                 connection.execute(
                     text("SELECT pg_notify(:channel, '')"),
-                    {"channel": channel(self.node_id, role)},
+                    {"channel": channel(self.scope(connection), role)},
                 )
             connection.commit()
 
@@ -239,6 +251,7 @@ class Roles:
                     return
                 pending = None
         finally:
+            self.held.discard(role)  # its work stops now; the lock goes with the connection
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -269,10 +282,10 @@ class Roles:
                 connection.execute(text(f"SET {name} = {int(value)}"))
             taken = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"),
-                {"key": lock_key(self.node_id, role)},
+                {"key": lock_key(self.scope(connection), role)},
             ).scalar_one()
             if taken and role in self.wakes:
-                connection.execute(text(f'LISTEN "{channel(self.node_id, role)}"'))
+                connection.execute(text(f'LISTEN "{channel(self.scope(connection), role)}"'))
         except BaseException:
             _close_quietly(connection)
             raise
