@@ -81,7 +81,7 @@ def create_node_app(
             **{name: check() for name, check in node.checks.items()},
         }
 
-    app.include_router(make_health_router(checks))
+    app.include_router(make_health_router(checks, node.roles.describe))
     app.include_router(make_api_router())
     app.include_router(make_operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):

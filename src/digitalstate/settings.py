@@ -332,6 +332,34 @@ class ServerSection(_Section):
     access_log: bool = Field(False, description="log every request")
 
 
+MAX_WORKERS = 64
+
+
+class NodeServerSection(ServerSection):
+    """[server] of a node: the HTTP server, its worker processes and the roles they hold."""
+
+    workers: int = Field(
+        1,
+        ge=1,
+        le=MAX_WORKERS,
+        description="worker processes serving the node on its port (more than 1: PostgreSQL)",
+    )
+    role_retry_seconds: float = Field(
+        2,
+        gt=0,
+        le=60,
+        description="how often a standby asks for a role held by another worker, and the "
+        "holder checks its lock; a role moves within this long after its worker dies",
+    )
+    role_dead_peer_seconds: float = Field(
+        10,
+        ge=2,
+        le=600,
+        description="how long PostgreSQL waits on a silent holder's connection (a machine "
+        "gone) before it frees the holder's roles",
+    )
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -371,7 +399,7 @@ class NodeSettings(_FileSettings):
     database: DatabaseSection = DatabaseSection()
     federation: FederationSection
     exchange: ExchangeSection = ExchangeSection()
-    server: ServerSection = ServerSection()
+    server: NodeServerSection = NodeServerSection()
     web: WebSection = WebSection()
     signin: SignInSection = SignInSection()
     staff: StaffSection = StaffSection()

@@ -82,6 +82,7 @@ PENSIONS_PURPOSE = "pension-administration"
 SEED = 1
 PEOPLE = 12
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"
+WORKERS_ENV = "DIGITALSTATE_SERVER__WORKERS"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -214,11 +215,13 @@ class ConsentFederation:
 
     def start(self, member: str) -> Child:
         """Start one member's process (again), with its own environment."""
+        env = self.env.get(member, {})
         return self.procs.start(
             member,
             ["node", "serve", "--config", str(self.config(member))],
             self.urls[member],
-            hermetic_env(**self.env.get(member, {})),
+            hermetic_env(**env),
+            fork=int(env.get(WORKERS_ENV, "1")) == 1,
         )
 
     def serve(self, member: str) -> None:

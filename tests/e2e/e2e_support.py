@@ -30,6 +30,9 @@ from support.cli import completed, hermetic, invoke
 HOST = "127.0.0.1"
 CLI = [sys.executable, "-m", "digitalstate"]
 START_TIMEOUT_S = 30.0
+# A node of several workers spawns a fresh interpreter per worker, each importing the app:
+# slower than a fork of the fork server, which has imported it already.
+SPAWNED_START_TIMEOUT_S = 150.0
 PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
@@ -316,10 +319,18 @@ class Processes:
         self.children: list[Child] = []
 
     def start(
-        self, name: str, args: list[str], url: str, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        url: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        fork: bool = True,
     ) -> Child:
-        """Start `digitalstate ARGS` as a process answering at url (forked: demo/forking.py)."""
-        child = Child(name, [*CLI, *args], url, self.logs / f"{name}-{len(self.children)}.log")
+        """Start `digitalstate ARGS` as a process answering at url (forked: demo/forking.py;
+        fork False for a node of several workers, which starts processes of its own)."""
+        log = self.logs / f"{name}-{len(self.children)}.log"
+        child = Child(name, [*CLI, *args], url, log, fork=fork)
         child.start(dict(env) if env is not None else hermetic_env())
         self.children.append(child)
         return child
@@ -344,7 +355,8 @@ class Processes:
 
     def wait_ready(self, child: Child, path: str = "/readyz") -> None:
         """Wait until child answers 200 at path."""
-        wait_until([child], path, time.monotonic() + START_TIMEOUT_S)
+        bound = START_TIMEOUT_S if child.fork else SPAWNED_START_TIMEOUT_S
+        wait_until([child], path, time.monotonic() + bound)
 
     def stop(self, child: Child) -> None:
         """Stop one child now."""

@@ -53,4 +53,21 @@ def test_the_consent_benchmark_reports_every_figure_from_real_processes_on_sqlit
 
 @pytest.mark.postgres
 def test_the_consent_benchmark_reports_every_figure_with_the_register_on_postgresql() -> None:
-    _check(_bench("--database-url", require_postgres()), "postgresql")
+    figures = _bench("--database-url", require_postgres(), "--workers", "2")
+    _check(figures, "postgresql")
+    # The reads again with the register on two workers, side by side with one.
+    assert figures["workers"] == 2
+    assert figures["consented_reads_rps_1_worker"] == figures["consented_reads_rps"]
+    assert figures["bare_reads_rps_1_worker"] == figures["bare_reads_rps"]
+    assert figures["consented_reads_rps_2_workers"] > 0
+    assert figures["bare_reads_rps_2_workers"] > 0
+    assert figures["errors_2_workers"] == 0
+
+
+def test_the_consent_benchmark_refuses_several_workers_on_sqlite_in_one_line() -> None:
+    done = run_cli("bench", "consent", "--people", "10", "--workers", "2", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "digitalstate: error: --workers: 2 workers need PostgreSQL (SQLite has one writer); "
+        "fix: give --database-url postgresql://..., or leave --workers out"
+    )

@@ -544,6 +544,27 @@ def test_node_serve_names_a_port_already_in_use(plain_node: Path, busy_port: int
     assert f"{plain_node} ([node] port)" in line
 
 
+def test_node_serve_refuses_more_than_one_worker_on_sqlite_naming_the_flag(
+    plain_node: Path,
+) -> None:
+    line = fails("node", "serve", "--config", plain_node, "--workers", "3")
+
+    assert line.startswith("digitalstate: error: --workers: 3 workers need PostgreSQL")
+    assert "SQLite has one writer" in line and "advisory locks" in line
+    assert "fix: set [database] url to a PostgreSQL URL, or serve with 1 worker" in line
+
+
+def test_node_serve_refuses_workers_set_in_the_file_on_sqlite_naming_file_and_field(
+    plain_node: Path,
+) -> None:
+    with plain_node.open("a") as config:
+        config.write("\n[server]\nworkers = 2\n")
+
+    line = fails("node", "serve", "--config", plain_node)
+
+    assert f"{plain_node} ([server] workers): 2 workers need PostgreSQL" in line
+
+
 # db ---------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ about httpx), signed the way a peer signs them.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from digitalstate.federation.domain import (
     sign_document,
 )
 from digitalstate.keys import KeyPair
+from digitalstate.node.roles import SEQUENCER, WITNESS
 from digitalstate.settings import NodeSettings
 from digitalstate.storage import migrate
 from integration.node_app_support import (
@@ -51,6 +54,7 @@ from integration.node_app_support import (
     federation_document,
     make_node_settings,
 )
+from integration.operator_support import operator_headers
 from support.clients import InProcessClient
 from support.nodes import running_node
 
@@ -180,6 +184,22 @@ def test_readyz_is_ready_with_a_migrated_database_and_a_fresh_document(node: Nod
     }
     assert body["checks"]["federation"]["ok"] is True
     assert body["checks"]["federation"]["detail"].startswith("version 3, expires ")
+
+
+def test_readyz_and_metrics_name_the_worker_and_the_roles_it_holds(node: Node) -> None:
+    # The only process of the node takes every role (on PostgreSQL, its advisory locks).
+    deadline = time.monotonic() + 10
+    while (worker := node.http.get("/readyz").json()["worker"])["standby"]:
+        assert time.monotonic() < deadline, f"roles not taken: {worker}"
+        time.sleep(0.01)
+    assert worker["pid"] == os.getpid()
+    assert worker["id"] == f"{socket.gethostname()}:{os.getpid()}"
+    assert {SEQUENCER, WITNESS} <= set(worker["holds"])
+
+    metrics = node.http.get("/metrics", headers=operator_headers(node.settings.data_dir)).text
+    assert f'digitalstate_worker_info{{pid="{os.getpid()}",worker="{worker["id"]}"}} 1.0' in metrics
+    for role in worker["holds"]:
+        assert f'digitalstate_role_held{{role="{role}",worker="{worker["id"]}"}} 1.0' in metrics
 
 
 def test_readyz_is_not_ready_once_the_document_has_expired(expired_node: Node) -> None:

@@ -28,7 +28,7 @@ from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_h
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.ports import free_port
 from digitalstate.benchmarks.schemas import fresh_postgres_schema
-from digitalstate.demo.supervisor import Child, python_command, stop_all, wait_until
+from digitalstate.demo.supervisor import Child, child_env, python_command, stop_all, wait_until
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
 from digitalstate.federation.setup import init_anchor
@@ -53,6 +53,9 @@ class Options:
     changes: int = 30
     database_url: str | None = None
     subscribers: int = 10
+    # More than 1: the reads are measured again with the holder served by this many workers
+    # (PostgreSQL only), and both figures are reported side by side.
+    workers: int = 1
 
     def subscriber_ids(self) -> list[str]:
         """The subscriber nodes' member ids: bench-subscriber-01, -02, ..."""
@@ -160,6 +163,11 @@ def run_consent_bench(options: Options, on_progress: Progress | None = None) -> 
             reads = _drive(federation.requester, options, fill, secret, report)
             timings = _get(federation.holder.node.base_url + "/bench/unsigned/timings")
             fanout = _fanout(federation.holder.node.base_url, fill, options.changes, report)
+            compared = {}
+            if options.workers > 1:
+                children[1] = _restart_holder(children[1], options.workers)
+                more = _drive(federation.requester, options, fill, secret, report)
+                compared = _side_by_side(options.workers, reads, more)
         finally:
             stop_all(children)
     return {
@@ -174,7 +182,33 @@ def run_consent_bench(options: Options, on_progress: Progress | None = None) -> 
         "fill_seconds": round(fill_seconds, 1),
         "database": "postgresql" if options.database_url else "sqlite",
         "seconds": options.seconds,
+        **compared,
     }
+
+
+def _restart_holder(holder: Child, workers: int) -> Child:
+    """Stop the holder and serve it again with workers worker processes; wait until ready."""
+    stop_all([holder])
+    again = Child(
+        holder.name,
+        holder.args,
+        holder.url,
+        holder.log_path.with_name(f"{holder.name}-{workers}-workers.log"),
+        fork=False,  # a node of several workers starts processes of its own
+    )
+    again.start(child_env(DIGITALSTATE_SERVER__WORKERS=str(workers)))
+    wait_until([again], "/readyz", time.monotonic() + 120)
+    return again
+
+
+def _side_by_side(workers: int, one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any]:
+    """The reads/s of the holder with 1 worker and with workers, as figures of their own."""
+    figures: dict[str, Any] = {"workers": workers}
+    for name in ("consented_reads_rps", "bare_reads_rps"):
+        figures[f"{name}_1_worker"] = one[name]
+        figures[f"{name}_{workers}_workers"] = many[name]
+    figures[f"errors_{workers}_workers"] = many["errors"]
+    return figures
 
 
 def _children(root: Path, federation: Federation) -> list[Child]:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from digitalstate.cli.common import CliError, console, one_line_errors, progress_bar
+from digitalstate.settings import MAX_WORKERS
 
 app = typer.Typer(help="Benchmarks across real node processes on loopback.", no_args_is_help=True)
 
@@ -65,11 +66,24 @@ def consent_command(
         str | None,
         typer.Option(help="PostgreSQL URL for the register (a fresh schema); default SQLite."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Measure the reads again with the register on this many workers (PostgreSQL).",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Consented reads at a register of N people against bare reads, and change fan-out."""
     from digitalstate.benchmarks.consent import Options, run_consent_bench
 
+    if workers > 1 and database_url is None:
+        raise CliError(
+            f"--workers: {workers} workers need PostgreSQL (SQLite has one writer); "
+            "fix: give --database-url postgresql://..., or leave --workers out"
+        )
     options = Options(
         people,
         seconds,
@@ -77,6 +91,7 @@ def consent_command(
         changes=changes,
         database_url=database_url,
         subscribers=subscribers,
+        workers=workers,
     )
     with progress_bar(hidden=as_json) as progress:
         stages = {

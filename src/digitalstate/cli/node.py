@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +16,7 @@ from digitalstate.federation.domain import ROLES
 from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.node.setup import NODE_CONFIG, init_node
 from digitalstate.services.definitions import load_service_definition
-from digitalstate.settings import NodeSettings, load_node_settings
+from digitalstate.settings import MAX_WORKERS, NodeSettings, load_node_settings
 from digitalstate.tomlwrite import Value
 
 if TYPE_CHECKING:
@@ -109,31 +112,111 @@ def operator_token_command(
     print(token)
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=MAX_WORKERS,
+        help="Worker processes on the node's port (default [server] workers; more than 1 "
+        "needs PostgreSQL).",
+    ),
+]
+# How a worker process (spawned by uvicorn's supervisor) finds its node: the settings file and
+# the app factory, "module:function".
+WORKER_CONFIG_ENV = "_DIGITALSTATE_WORKER_CONFIG"
+WORKER_APP_ENV = "_DIGITALSTATE_WORKER_APP"
+WORKER_HEALTHCHECK_SECONDS = 30
+WORKERS_VARIABLE = "DIGITALSTATE_SERVER__WORKERS"
+
+
 @app.command("serve")
 @one_line_errors
 def serve_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="The node's node.toml.")] = Path(
         NODE_CONFIG
     ),
+    workers: WorkersOption = None,
 ) -> None:
     """Run the node: its exchange API, health endpoints and pages."""
     from digitalstate.app import create_node_app
 
-    serve_node(config, create_node_app)
+    serve_node(config, create_node_app, workers=workers)
 
 
-def serve_node(config: Path, make_app: Callable[[NodeSettings], FastAPI]) -> None:
-    """Serve the app make_app builds from the node's settings at config, where they say."""
+def refuse_workers_on_sqlite(settings: NodeSettings, workers: int, source: str) -> None:
+    """CliError when more than one worker would serve a node on SQLite; source names the field."""
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        raise CliError(
+            f"{source}: {workers} workers need PostgreSQL, and this node keeps its data in "
+            "SQLite: SQLite has one writer, and the roles one worker holds at a time (the log "
+            "sequencer, notice delivery, the witness) are PostgreSQL advisory locks; fix: set "
+            "[database] url to a PostgreSQL URL, or serve with 1 worker"
+        )
+
+
+def serve_node(
+    config: Path, make_app: Callable[[NodeSettings], FastAPI], *, workers: int | None = None
+) -> None:
+    """Serve the app make_app builds from the node's settings at config, where they say.
+
+    With more than one worker (workers, else [server] workers), uvicorn's supervisor binds the
+    port and hands it to that many worker processes, each building make_app anew
+    (worker_app); it starts a new one when one dies (ADR 0024).
+    """
     from digitalstate.web.hardening import server_options
     from digitalstate.web.serving import serve
 
     settings = load_node_settings(config)
+    count = workers if workers is not None else settings.server.workers
+    source = f"{config} ([server] workers)"
+    if workers is not None:
+        source = "--workers"
+    elif WORKERS_VARIABLE in os.environ:
+        source = f"{WORKERS_VARIABLE}, which overrides {config}"
+    refuse_workers_on_sqlite(settings, count, source)
     ensure_port_free(settings.node.host, settings.node.port, f"{config} ([node] port)")
-    serve(
-        make_app(settings),
-        host=settings.node.host,
-        port=settings.node.port,
-        log_level=settings.server.log_level,
-        access_log=settings.server.access_log,
+    options = {
+        "host": settings.node.host,
+        "port": settings.node.port,
+        "log_level": settings.server.log_level,
+        "access_log": settings.server.access_log,
         **server_options(settings.web),
+    }
+    if count == 1:
+        serve(make_app(settings), **options)
+        return
+    # Built once here, and dropped, so that what is wrong with the settings is said in one line
+    # before any worker starts (each worker builds its own).
+    make_app(settings).state.node.engine.dispose()
+    os.environ[WORKER_CONFIG_ENV] = str(config.resolve())
+    os.environ[WORKER_APP_ENV] = f"{_module_of(make_app)}:{make_app.__qualname__}"
+    serve(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=count,
+        # A worker that does not answer the supervisor's ping this long is killed and replaced;
+        # starting one (a new interpreter importing the app) takes seconds on a busy machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
     )
+
+
+def _module_of(function: Callable[..., object]) -> str:
+    """The importable name of function's module, also when it was run with `python -m`."""
+    module = function.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        if spec is not None:
+            return str(spec.name)
+    return module
+
+
+def worker_app() -> FastAPI:
+    """In a worker process: the node's app, built as serve_node was told to build it."""
+    from digitalstate.web.serving import die_with_parent
+
+    die_with_parent()  # a supervisor killed with SIGKILL leaves no worker behind
+    module, name = os.environ[WORKER_APP_ENV].split(":")
+    make_app: Callable[[NodeSettings], FastAPI] = getattr(importlib.import_module(module), name)
+    return make_app(load_node_settings(Path(os.environ[WORKER_CONFIG_ENV])))

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.consent import api, flows, pages
 from digitalstate.node.features import Feature
+from digitalstate.node.roles import CONSENT_WITHDRAWALS
 from digitalstate.node.runtime import NodeRuntime
 
 
@@ -21,7 +22,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     if "charter" in roles:
         app.include_router(api.make_charter_router())
         app.include_router(pages.make_pages_router(node, templates))
-        node.background.append(lambda: flows.run_withdrawal_retries(node))
+        node.exclusive(CONSENT_WITHDRAWALS, lambda: flows.run_withdrawal_retries(node))
         node.background.append(lambda: flows.run_expiry(node))
     if "register" in roles:
         app.include_router(api.make_holder_router())

@@ -10,7 +10,6 @@ supervisor killed with SIGKILL leaves no process behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -25,14 +24,9 @@ from pathlib import Path
 from typing import IO
 
 from digitalstate.demo.forking import ForkedProcess, can_fork
+from digitalstate.web.serving import die_with_parent
 
 PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -44,13 +38,16 @@ class Child:
     url: str
     log_path: Path
     process: subprocess.Popen[bytes] | ForkedProcess | None = None
+    # Forked from the fork server when it runs `digitalstate` (demo/forking.py); off for a
+    # process that starts processes of its own (a node with several workers).
+    fork: bool = True
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str] | None = None) -> None:
         """Start the process (env: this process's environment by default), output to its log."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         interpreter = python_command()
-        if self.args[: len(interpreter)] == interpreter and can_fork():
+        if self.fork and self.args[: len(interpreter)] == interpreter and can_fork():
             command = self.args[len(interpreter) :]
             environment = env if env is not None else dict(os.environ)
             self.process = ForkedProcess(command, environment, self.log_path)
@@ -62,7 +59,7 @@ class Child:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def alive(self) -> bool:

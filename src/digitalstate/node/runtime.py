@@ -27,6 +27,7 @@ from digitalstate.federation.keeper import (
     Fetched,
 )
 from digitalstate.keys import KeyPair, PublicKey
+from digitalstate.node.roles import Roles, RolesCollector, Work
 from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
@@ -58,7 +59,11 @@ class NodeRuntime:
     keeper: FederationKeeper
     nonces: SqlNonceStore
     client: ExchangeClient
-    # Long-running work the features add (delivery workers, ...), started with the node.
+    # The roles one worker of the node holds at a time (node/roles.py); features declare them
+    # with exclusive().
+    roles: Roles
+    # Long-running work the features add (delivery workers, ...), started with the node in
+    # every worker; work that must run in one worker at a time is wrapped by exclusive().
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     # Named events a feature waits on and another sets (for example "outbox": a change was
     # committed, deliver now rather than at the next poll).
@@ -75,6 +80,7 @@ class NodeRuntime:
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _notifying: set[asyncio.Future[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: NodeSettings, *, fetch: Fetch | None = None) -> NodeRuntime:
@@ -95,6 +101,12 @@ class NodeRuntime:
             anchor_key, settings.federation_cache_path, fetch or fetch_from_anchor
         )
         skew = settings.exchange.clock_skew_seconds
+        roles = Roles(
+            engine,
+            settings.node.id,
+            retry_seconds=settings.server.role_retry_seconds,
+            dead_peer_seconds=settings.server.role_dead_peer_seconds,
+        )
         runtime = cls(
             settings=settings,
             key=key,
@@ -110,9 +122,20 @@ class NodeRuntime:
                 timeout=settings.exchange.client_timeout_seconds,
                 skew=skew,
             ),
+            roles=roles,
         )
+        runtime.metrics.register(RolesCollector(roles))
+        roles.on_wake = runtime.wake_here
         holder["runtime"] = runtime
         return runtime
+
+    def exclusive(self, role: str, work: Work, *, wakes: str | None = None) -> None:
+        """Add work as background work that runs in one worker of the node at a time.
+
+        wakes names the event that wakes work (run_when_woken): wake() in any worker reaches
+        the worker holding the role.
+        """
+        self.background.append(self.roles.exclusive(role, work, wakes=wakes))
 
     def event(self, name: str) -> asyncio.Event:
         """The named event, made on first use."""
@@ -143,6 +166,10 @@ class NodeRuntime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), wait_seconds())
 
+    def wake_here(self, name: str) -> None:
+        """Set the named event of this worker (on the loop's thread)."""
+        self.event(name).set()
+
     def wake(self, name: str) -> None:
         """Set the named event, waking whatever waits on it; safe from any thread."""
         loop = self._loop
@@ -155,6 +182,21 @@ class NodeRuntime:
             loop.call_soon_threadsafe(self.event(name).set)
         else:
             self.event(name).set()
+        if loop is not None and self.roles.held_elsewhere(name):
+            loop.call_soon_threadsafe(self._notify_holders, name)
+
+    def _notify_holders(self, name: str) -> None:
+        """NOTIFY the other worker holding a role the event wakes; in the background."""
+
+        async def notify() -> None:
+            try:
+                await run_blocking(self.roles.notify, name)
+            except Exception:  # the holder's next poll finds the work all the same
+                log.exception("could not wake the worker holding %s's role", name)
+
+        task = asyncio.ensure_future(notify())
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
 
     async def fetch_federation(self, etag: str | None = None) -> Any:
         """GET the signed federation document from the trust anchor, unless it is etag still."""
@@ -222,4 +264,5 @@ class NodeRuntime:
             await self.client.close()
             if self._http is not None:
                 await self._http.close()
+            self.roles.dispose()
             self.engine.dispose()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -19,15 +20,32 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# The advisory lock that lets one process at a time upgrade a PostgreSQL database: a node's
+# workers all start with upgrade_on_start, and two migrations at once would collide.
+MIGRATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"digitalstate migrations").digest()[:8], "big", signed=True
+)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database up to revision (default the newest).
+    """Bring the database up to revision (default the newest), one process at a time.
 
     A database already at the newest revision is left as it is after one query: a node checks
     at every start, and Alembic's own path loads and compiles every migration script first.
     """
     if revision == "head" and current_revision(engine) == head_revision():
         return
-    command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)  # SQLite: one writer anyway
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        lock.commit()  # the session lock stays; no transaction stays open while others wait
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            lock.commit()
 
 
 def check(engine: Engine) -> None:

@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
+from digitalstate.node.roles import NOTICE_DELIVERY
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.tellusonce import change_address as _registers_the_action  # noqa: F401
 from digitalstate.tellusonce.api import make_api_router
 from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker
-from digitalstate.tellusonce.worker import DeliveryWorker
+from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
@@ -25,9 +26,11 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     roles = node.settings.node.roles
     if "register" in roles:
         app.include_router(make_pages_router(node, templates))
-        node.background.append(DeliveryWorker(node).run)
+        node.exclusive(NOTICE_DELIVERY, DeliveryWorker(node).run, wakes=OUTBOX_EVENT)
     if "service" in roles:
         app.include_router(make_api_router(node))
+        # In every worker: the one that took a notice re-reads at once; a re-read twice (a
+        # sweep of another worker meeting it) only refreshes the copy twice.
         node.background.append(RereadWorker(node).run)
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
+from digitalstate.node.roles import SEQUENCER, WITNESS
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.transparency.api import make_exchange_router, make_public_router
 from digitalstate.transparency.metrics import LogStateCollector, log_metrics
@@ -35,8 +36,8 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     async def witness() -> None:
         await run_witness(node)
 
-    node.background.append(sequencer)
-    node.background.append(witness)
+    node.exclusive(SEQUENCER, sequencer)
+    node.exclusive(WITNESS, witness)
 
 
 FEATURE = Feature(name="transparency", roles=frozenset({"*"}), install=install)

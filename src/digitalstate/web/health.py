@@ -26,8 +26,15 @@ def database_check(engine: Engine) -> dict[str, Any]:
     return {"ok": True, "detail": f"schema at {revision}"}
 
 
-def make_health_router(checks: Callable[[], dict[str, dict[str, Any]]]) -> APIRouter:
-    """/healthz (alive) and /readyz (every check passes) for an app."""
+def make_health_router(
+    checks: Callable[[], dict[str, dict[str, Any]]],
+    worker: Callable[[], dict[str, Any]] | None = None,
+) -> APIRouter:
+    """/healthz (alive) and /readyz (every check passes) for an app.
+
+    worker, when given, says which worker process answered and the roles it holds (a node's
+    node/roles.py); /readyz shows it under "worker", whatever the checks say.
+    """
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -40,9 +47,9 @@ def make_health_router(checks: Callable[[], dict[str, dict[str, Any]]]) -> APIRo
         """Answer 200 when the database is reachable and the federation document fresh."""
         results = checks()
         ready = all(r["ok"] for r in results.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
+        if worker is not None:
+            body["worker"] = worker()
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

@@ -13,11 +13,17 @@ header that never ends is refused too, within one read of the bound).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import signal
+import sys
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -112,21 +118,41 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in a child process
+    """Ask the kernel (Linux) to SIGTERM this process when its parent dies."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def serve(
     app: Any, *, host: str, port: int, log_level: str, access_log: bool, **options: Any
 ) -> None:
     """Run app under uvicorn with uvloop and the bounded httptools protocol.
 
-    options are further uvicorn settings (the forwarded-header trust of web.hardening).
+    options are further uvicorn settings (the forwarded-header trust of web.hardening; with
+    workers, app is the import string of a factory, and factory=True).
     """
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        loop="uvloop",
-        http=BoundedHttpToolsProtocol,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": access_log,
+        "loop": "uvloop",
+        "http": BoundedHttpToolsProtocol,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         **options,
-    )
+    }
+    if options.get("workers", 1) == 1:
+        uvicorn.run(app, **settings)
+        return
+    # uvicorn.run with workers, but exiting non-zero when a worker could not start (uvicorn.run
+    # then stops every worker and exits 0).
+    config = uvicorn.Config(app, **settings)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)

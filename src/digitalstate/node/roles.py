@@ -1,0 +1,342 @@
+"""Roles one worker of a node holds at a time: PostgreSQL session advisory locks (ADR 0024).
+
+A node may run as several worker processes, on one machine or several, over one PostgreSQL.
+Most background work is safe wherever it runs (row locks with SKIP LOCKED share it out), but
+some must run in one worker of the node at a time: the log's sequencer, the witness (its alarms
+must not be raised twice), the delivery of change notices. Each is a named role:
+
+- a worker that wants a role opens a connection of its own and asks for the role's lock with
+  ``pg_try_advisory_lock(key)``, the key derived from the node id and the role's name; the
+  worker that gets it runs the role's work, the others are its standbys and ask again every
+  ``[server] role_retry_seconds``;
+- a session lock lives as long as its connection: when the holder's process dies, the kernel
+  closes the connection, PostgreSQL ends the session and the lock is free for the next standby
+  to take, within one retry interval. When the holder's machine goes, PostgreSQL notices its
+  silent connection within ``[server] role_dead_peer_seconds`` (TCP keepalives and user
+  timeout, set on the connection), and a standby takes the role after that;
+- the holder checks its connection every retry interval too; when the check fails, or does not
+  answer within half of role_dead_peer_seconds (before PostgreSQL would free the lock for a
+  standby), it stops the role's work at once and becomes a standby again.
+
+A role may name the runtime event that wakes its work (notice delivery: "outbox"): its holder's
+lock connection LISTENs on the role's channel, and a worker that sets the event without holding
+the role sends a NOTIFY there (NodeRuntime.wake), so the holder starts at once.
+
+On SQLite a node runs as one process (more workers are refused when it starts), and that
+process holds every role. No consensus of our own: PostgreSQL's lock manager decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from digitalstate.storage.threads import run_blocking
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Coroutine[Any, Any, None]]
+LISTEN_SLICE_S = 1.0
+
+# The roles of a node (those its features declare: a charter has no notices to deliver).
+SEQUENCER = "log-sequencer"
+WITNESS = "log-witness"
+NOTICE_DELIVERY = "notice-delivery"
+CONSENT_WITHDRAWALS = "consent-withdrawals"
+
+
+def lock_key(node_id: str, role: str) -> int:
+    """The advisory lock key of a node's role: 64 bits of SHA-256, as a signed bigint.
+
+    node_id is the node's id and the schema its tables are in (Roles.scope): advisory locks
+    are per database, and nodes may share one database in schemas of their own.
+    """
+    digest = hashlib.sha256(f"digitalstate role\0{node_id}\0{role}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def worker_id() -> str:
+    """This worker's name in /readyz and /metrics: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def keepalive_settings(dead_peer_seconds: float) -> dict[str, int]:
+    """Server-side TCP settings that end a silent holder's session within dead_peer_seconds.
+
+    PostgreSQL sets them per session: the first keepalive after half the time, then three more
+    a sixth apart, and the user timeout (unacknowledged data) at the whole.
+    """
+    whole = max(2, math.ceil(dead_peer_seconds))
+    return {
+        "tcp_keepalives_idle": max(1, whole // 2),
+        "tcp_keepalives_interval": max(1, whole // 6),
+        "tcp_keepalives_count": 3,
+        "tcp_user_timeout": whole * 1000,
+    }
+
+
+@dataclass
+class Roles:
+    """The roles this worker holds, and the loops that take them; one per NodeRuntime."""
+
+    engine: Engine
+    node_id: str
+    retry_seconds: float = 2.0
+    dead_peer_seconds: float = 10.0
+    declared: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+    # role -> the runtime event that wakes its work; another worker's wake reaches the holder
+    # as a NOTIFY on the channel its lock connection LISTENs to.
+    wakes: dict[str, str] = field(default_factory=dict)
+    # Told the event when a NOTIFY for it arrives (the runtime sets its event).
+    on_wake: Callable[[str], None] = lambda _event: None
+    _lock_engine: Engine | None = None
+    _scope: str | None = None
+
+    @property
+    def locks(self) -> bool:
+        """True when roles are locks (PostgreSQL); False when this process holds them all."""
+        return self.engine.dialect.name == "postgresql"
+
+    @property
+    def check_timeout(self) -> float:
+        """How long the holder waits for its lock check: half the time PostgreSQL gives a
+        silent holder, so that it stops the role's work before a standby can take it."""
+        return self.dead_peer_seconds / 2
+
+    def exclusive(self, role: str, work: Work, *, wakes: str | None = None) -> Work:
+        """work, run only while this worker holds role: a background task for NodeRuntime.
+
+        wakes names the runtime event that wakes work: set in a worker that does not hold the
+        role, it reaches the holder (notify).
+        """
+        if role in self.declared:
+            raise ValueError(f"role {role!r} is declared twice")
+        self.declared.append(role)
+        if wakes is not None:
+            self.wakes[role] = wakes
+
+        async def run() -> None:
+            await self.hold(role, work)
+
+        return run
+
+    def scope(self, connection: Connection) -> str:
+        """The node id and the schema of the node's tables: what a lock key is made from."""
+        if self._scope is None:
+            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            self._scope = f"{self.node_id}\0{schema}"
+        return self._scope
+
+    def held_elsewhere(self, event: str) -> list[str]:
+        """The roles event wakes that another worker holds (PostgreSQL only)."""
+        if not self.locks:
+            return []
+        return [r for r, e in self.wakes.items() if e == event and r not in self.held]
+
+    def notify(self, event: str) -> None:
+        """Tell the holders of the roles event wakes (NOTIFY on each one's channel); blocking."""
+        roles = self.held_elsewhere(event)
+        if not roles:
+            return
+        with self.engine.connect() as connection:
+            for role in roles:
+                connection.execute(
+                    text("SELECT pg_notify(:channel, '')"),
+                    {"channel": channel(self.scope(connection), role)},
+                )
+            connection.commit()
+
+    def describe(self) -> dict[str, Any]:
+        """This worker and its roles, for /readyz."""
+        return {
+            "id": worker_id(),
+            "pid": os.getpid(),
+            "holds": sorted(self.held),
+            "standby": sorted(set(self.declared) - self.held),
+        }
+
+    async def hold(self, role: str, work: Work) -> None:
+        """Run work whenever this worker holds role, standing by otherwise; until cancelled."""
+        if not self.locks:
+            self.held.add(role)
+            try:
+                await work()
+            finally:
+                self.held.discard(role)
+            return
+        while True:
+            try:
+                connection = await self._take(role)
+            except Exception as exc:  # the database is down: stand by and ask again
+                log.warning("cannot ask for the role %s: %s", role, exc)
+                connection = None
+            if connection is None:
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            log.info("worker %s holds the role %s", worker_id(), role)
+            self.held.add(role)
+            try:
+                await self._run_while_held(role, work, connection)
+            finally:
+                self.held.discard(role)
+            await asyncio.sleep(self.retry_seconds)  # a standby may take it meanwhile
+
+    async def _take(self, role: str) -> Connection | None:
+        """_try_take in a thread; a lock taken as the task is cancelled is let go, not leaked."""
+        taking = asyncio.ensure_future(run_blocking(self._try_take, role))
+        try:
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            await asyncio.wait([taking])
+            if not taking.cancelled() and taking.exception() is None:
+                taken = taking.result()
+                if taken is not None:
+                    _close_quietly(taken)
+            raise
+
+    async def _run_while_held(self, role: str, work: Work, connection: Connection) -> None:
+        task = asyncio.create_task(work(), name=f"role {role}")
+        event = self.wakes.get(role)
+        pending: asyncio.Future[Any] | None = None
+        on_connection = False  # pending is a thread using the connection (not the sleep)
+        try:
+            while True:
+                # Between checks: the interval, or for a role other workers wake (its lock
+                # connection LISTENs), until a NOTIFY comes.
+                on_connection = event is not None
+                if event is None:
+                    pending = asyncio.ensure_future(asyncio.sleep(self.retry_seconds))
+                else:
+                    # In slices of at most a second: a thread cannot be stopped, and the node's
+                    # shutdown waits for it.
+                    listen = min(self.retry_seconds, LISTEN_SLICE_S)
+                    pending = asyncio.ensure_future(run_blocking(_notified, connection, listen))
+                done, _ = await asyncio.wait(
+                    {task, pending},
+                    timeout=self.retry_seconds + self.check_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if task in done:
+                    error = None if task.cancelled() else task.exception()
+                    log.error("the work of role %s ended (%r); letting the role go", role, error)
+                    return
+                if pending in done and pending.exception() is None:
+                    if event is not None and pending.result():
+                        self.on_wake(event)
+                    pending = asyncio.ensure_future(run_blocking(_still_there, connection))
+                    on_connection = True
+                    done, _ = await asyncio.wait({pending}, timeout=self.check_timeout)
+                if pending not in done or pending.exception() is not None:
+                    log.error(
+                        "the lock connection of role %s %s; stopping its work",
+                        role,
+                        "did not answer"
+                        if pending not in done
+                        else f"failed: {pending.exception()!r}",
+                    )
+                    return
+                pending = None
+        finally:
+            self.held.discard(role)  # its work stops now; the lock goes with the connection
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            if pending is not None and not pending.done() and on_connection:
+                # A thread still on the connection (hung on a dead network, or waiting for a
+                # NOTIFY): close the connection once it returns.
+                pending.add_done_callback(lambda _: _close_quietly(connection))
+            else:
+                if pending is not None:
+                    pending.cancel()  # only ever the sleep between checks
+                await run_blocking(_close_quietly, connection)
+
+    def _engine_for_locks(self) -> Engine:
+        if self._lock_engine is None:
+            self._lock_engine = create_engine(
+                self.engine.url,
+                poolclass=NullPool,
+                isolation_level="AUTOCOMMIT",  # a session lock, never an open transaction
+                connect_args={"connect_timeout": max(1, math.ceil(self.retry_seconds))},
+            )
+        return self._lock_engine
+
+    def _try_take(self, role: str) -> Connection | None:
+        """A new connection holding role's lock, or None when another session holds it."""
+        connection = self._engine_for_locks().connect()
+        try:
+            for name, value in keepalive_settings(self.dead_peer_seconds).items():
+                connection.execute(text(f"SET {name} = {int(value)}"))
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"),
+                {"key": lock_key(self.scope(connection), role)},
+            ).scalar_one()
+            if taken and role in self.wakes:
+                connection.execute(text(f'LISTEN "{channel(self.scope(connection), role)}"'))
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        if not taken:
+            _close_quietly(connection)
+            return None
+        return connection
+
+    def dispose(self) -> None:
+        """Close the lock engine (each held lock's connection is closed by its own loop)."""
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
+
+def channel(node_id: str, role: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes the holder of a node's role."""
+    return f"digitalstate_{lock_key(node_id, role) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def _notified(connection: Connection, timeout: float) -> bool:
+    """Wait up to timeout for a NOTIFY on the connection; True when one came."""
+    driver = connection.connection.driver_connection
+    return any(True for _ in driver.notifies(timeout=timeout, stop_after=1))  # type: ignore[union-attr]
+
+
+def _still_there(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))
+
+
+def _close_quietly(connection: Connection) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+class RolesCollector(Collector):
+    """/metrics: which worker answered, and the roles it holds (1) or stands by for (0)."""
+
+    def __init__(self, roles: Roles) -> None:
+        self.roles = roles
+
+    def collect(self) -> Iterable[InfoMetricFamily | GaugeMetricFamily]:
+        """The worker's info and one gauge per declared role."""
+        worker = worker_id()
+        info = InfoMetricFamily("digitalstate_worker", "The worker process that answered")
+        info.add_metric([], {"worker": worker, "pid": str(os.getpid())})
+        yield info
+        held = GaugeMetricFamily(
+            "digitalstate_role_held",
+            "1 when this worker holds the node's role, 0 when it stands by",
+            labels=["role", "worker"],
+        )
+        for role in self.roles.declared:
+            held.add_metric([role, worker], 1.0 if role in self.roles.held else 0.0)
+        yield held

@@ -1,0 +1,210 @@
+"""Roles held by one worker at a time (node/roles.py): PostgreSQL advisory locks, real sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from digitalstate.node.roles import Roles, lock_key
+from digitalstate.storage.engine import make_engine
+
+RETRY_S = 0.05
+BOUND_S = 10.0  # generous: a loaded machine; the roles move within a few RETRY_S
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Poll condition every few milliseconds until it holds; fail after BOUND_S."""
+    deadline = time.monotonic() + BOUND_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Recorder:
+    """Work for a role that records which holder runs it, and when it is stopped."""
+
+    def __init__(self) -> None:
+        self.running: list[str] = []
+        self.stopped: list[str] = []
+
+    def work(self, name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            self.running.append(name)
+            try:
+                await asyncio.Event().wait()  # forever, like a worker
+            finally:
+                self.running.remove(name)
+                self.stopped.append(name)
+
+        return run
+
+
+def holders(engine: Engine, node_id: str, count: int) -> list[Roles]:
+    url = engine.url.render_as_string(hide_password=False)
+    return [Roles(make_engine(url), node_id, retry_seconds=RETRY_S) for _ in range(count)]
+
+
+def run_then_dispose(scenario: Callable[[], Coroutine[Any, Any, None]], *all_roles: Roles) -> None:
+    """asyncio.run(scenario()), then close every holder's engines."""
+    try:
+        asyncio.run(scenario())
+    finally:
+        for roles in all_roles:
+            roles.dispose()
+            roles.engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(database_url: str) -> Iterator[Engine]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("advisory locks are PostgreSQL's")
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def terminate_holder(engine: Engine, roles: Roles, role: str) -> int:
+    """End the PostgreSQL session holding role's lock, as a crash or network loss would."""
+    with engine.connect() as connection:
+        key = lock_key(roles.scope(connection), role)  # shown as its high and low 32 bits
+        ended = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND granted AND objsubid = 1 AND classid = :high AND objid = :low"
+            ),
+            {"high": (key >> 32) & 0xFFFF_FFFF, "low": key & 0xFFFF_FFFF},
+        ).all()
+    return len(ended)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_one_of_two_holds_a_role_and_it_moves_when_the_holders_session_ends(
+    pg_engine: Engine,
+) -> None:
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    first, second = holders(pg_engine, node_id, 2)
+    record = Recorder()
+
+    async def scenario() -> None:
+        tasks = [
+            asyncio.create_task(first.hold("log-sequencer", record.work("first"))),
+            asyncio.create_task(second.hold("log-sequencer", record.work("second"))),
+        ]
+        try:
+            await until(lambda: len(record.running) == 1, "one holder")
+            # Several retry intervals later, still exactly one runs the role.
+            for _ in range(5):
+                await asyncio.sleep(RETRY_S)
+                assert len(record.running) == 1
+            holder, standby = (first, second) if record.running == ["first"] else (second, first)
+            assert holder.describe()["holds"] == ["log-sequencer"]
+            assert standby.describe()["holds"] == []
+
+            # The holder's session goes (a dropped connection, as when its process is killed):
+            # its work is stopped, and the role is taken again (by whichever asks first).
+            was = record.running[0]
+            assert await asyncio.to_thread(terminate_holder, pg_engine, holder, "log-sequencer")
+            await until(lambda: record.stopped == [was], "the old holder's work to stop")
+            await until(lambda: len(record.running) == 1, "a new holder")
+            assert len(first.held) + len(second.held) == 1
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    run_then_dispose(scenario, first, second)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_holder_that_stops_lets_its_standby_take_the_role_and_other_roles_stay(
+    pg_engine: Engine,
+) -> None:
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    first, second = holders(pg_engine, node_id, 2)
+    record = Recorder()
+
+    async def scenario() -> None:
+        first_task = asyncio.create_task(first.hold("log-witness", record.work("first")))
+        await until(lambda: record.running == ["first"], "the first to hold the witness")
+        others = [
+            asyncio.create_task(second.hold("log-witness", record.work("second"))),
+            asyncio.create_task(second.hold("notice-delivery", record.work("delivery"))),
+        ]
+        try:
+            await until(lambda: "delivery" in record.running, "the free role to be taken")
+            assert "second" not in record.running  # the witness is held by the first
+            first_task.cancel()  # the first worker stops (its connection closes)
+            await asyncio.gather(first_task, return_exceptions=True)
+            await until(lambda: "second" in record.running, "the standby to take over")
+            assert sorted(second.held) == ["log-witness", "notice-delivery"]
+        finally:
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+    run_then_dispose(scenario, first, second)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_wake_in_a_standby_reaches_the_holder_through_notify(pg_engine: Engine) -> None:
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    first, second = holders(pg_engine, node_id, 2)
+    record = Recorder()
+    woken: list[tuple[str, str]] = []
+    first.on_wake = lambda event: woken.append(("first", event))
+    second.on_wake = lambda event: woken.append(("second", event))
+    # A long interval: only a NOTIFY can wake the holder within the test's bound.
+    for roles in (first, second):
+        roles.retry_seconds = 30
+
+    async def scenario() -> None:
+        holding = asyncio.create_task(
+            first.exclusive("notice-delivery", record.work("first"), wakes="outbox")()
+        )
+        await until(lambda: record.running == ["first"], "the first to hold the role")
+        second.exclusive("notice-delivery", record.work("second"), wakes="outbox")
+        try:
+            assert second.held_elsewhere("outbox") == ["notice-delivery"]
+            assert first.held_elsewhere("outbox") == []  # held here: nobody to tell
+            assert second.held_elsewhere("email") == []
+            await asyncio.to_thread(second.notify, "outbox")
+            await until(lambda: woken == [("first", "outbox")], "the holder to be woken")
+        finally:
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
+
+    run_then_dispose(scenario, first, second)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_the_one_process_holds_every_role(database_url: str) -> None:
+    engine = make_engine(database_url)
+    roles = Roles(engine, "sqlite-node", retry_seconds=RETRY_S)
+    record = Recorder()
+    run = roles.exclusive("log-sequencer", record.work("only"))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run())
+        await until(lambda: record.running == ["only"], "the role's work")
+        assert roles.describe()["holds"] == ["log-sequencer"]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert roles.describe()["holds"] == []
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+
+
+def test_each_node_and_role_has_its_own_lock_key() -> None:
+    keys = {lock_key(node, role) for node in ("a", "b") for role in ("log-sequencer", "x")}
+    assert len(keys) == 4
+    assert all(-(2**63) <= key < 2**63 for key in keys)
