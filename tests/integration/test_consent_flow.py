@@ -8,6 +8,7 @@ their keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from digitalstate.consent import flows
 from digitalstate.consent.models import Consent, ConsentRequest, HeldConsent
 from digitalstate.consent.records import sign_record, signer_keys, verify_record
+from digitalstate.consent.service import RequestUnavailableError
 from digitalstate.identity.service import grant_delegation, pseudonym_for
 from digitalstate.problems import PROBLEM_BASE
 from integration.consent_support import (
@@ -233,6 +235,38 @@ def test_the_request_cannot_be_answered_twice(fed: Federation, ada: str) -> None
     assert "You have already answered this request" in page.text
 
 
+def test_two_answers_at_once_give_the_register_one_copy(fed: Federation, ada: str) -> None:
+    """A double click (two answers at once): one consent, and one copy at the register; the
+    other answer is told the request is answered before it pushes anything."""
+    asked = ask(fed, ada)
+
+    async def twice() -> list[Any]:
+        answers = (
+            flows.answer_request(
+                fed.charter,
+                request_id=asked["request_id"],
+                signed_in=ada,
+                agree=True,
+                now=datetime.now(UTC),
+            )
+            for _ in range(2)
+        )
+        return await asyncio.gather(*answers, return_exceptions=True)
+
+    outcomes = fed.browser.run(twice())
+
+    [location] = [o for o in outcomes if isinstance(o, str)]
+    [refused] = [o for o in outcomes if not isinstance(o, str)]
+    assert isinstance(refused, RequestUnavailableError) and refused.kind == "decided"
+    consent_id = parse_qs(urlsplit(location).query)["consent_id"][0]
+    with fed.charter.sessions.begin() as session:
+        assert [c.id for c in session.scalars(select(Consent))] == [consent_id]
+    with fed.holder_sessions.begin() as session:
+        assert [(h.id, h.status) for h in session.scalars(select(HeldConsent))] == [
+            (consent_id, "active")
+        ]
+
+
 def test_refusing_sends_the_person_back_with_access_denied(fed: Federation, ada: str) -> None:
     asked = ask(fed, ada)
 
@@ -264,7 +298,7 @@ def test_when_the_register_cannot_be_reached_the_consent_is_not_given(
         assert session.scalars(select(Consent)).all() == []
         request = session.get(ConsentRequest, asked["request_id"])
         assert request is not None
-        assert request.decided_at is None
+        assert (request.decided_at, request.consent_id) == (None, None)  # held, then released
 
     fed.start_holder()
     assert answer(fed, asked["request_id"], "yes").status_code == 303

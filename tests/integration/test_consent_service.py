@@ -239,6 +239,60 @@ def test_two_answers_at_once_at_two_workers_close_the_request_once(
         assert request is not None and request.consent_id == consent.id
 
 
+def test_two_answers_at_once_at_two_workers_push_one_copy(
+    sessions: sessionmaker[Session], migrated_database_url: str
+) -> None:
+    """The screen holds the request for its consent id before its copy goes to the register:
+    of two answers at once at two workers, the loser is told "answered" before pushing, so the
+    register never holds a copy the charter has no consent for."""
+    with sessions.begin() as session:
+        request_id = ask(session).id
+    other = make_engine(migrated_database_url)
+    barrier = threading.Barrier(2)
+
+    def reserve(factory: sessionmaker[Session], consent_id: str) -> str:
+        with factory.begin() as session:
+            service.open_request(session, request_id, now=NOW)
+            barrier.wait(10)
+            try:
+                service.reserve_request(session, request_id, consent_id)
+            except RequestUnavailableError as exc:
+                return exc.kind
+            return consent_id
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(reserve, (sessions, make_sessions(other)), ("c-1", "c-2")))
+    finally:
+        other.dispose()
+
+    [held] = [o for o in outcomes if o != "decided"]  # and the other is "decided"
+    with sessions.begin() as session:
+        request = session.get(ConsentRequest, request_id)
+        assert request is not None and (request.consent_id, request.decided_at) == (held, None)
+        with pytest.raises(RequestUnavailableError):  # a refusal, or another answer, loses
+            service.refuse_request(session, request, now=NOW)
+        with pytest.raises(RequestUnavailableError):
+            service.reserve_request(session, request_id, "c-3")
+
+
+def test_a_request_held_for_a_copy_that_did_not_go_is_released(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        request_id = ask(session).id
+        service.reserve_request(session, request_id, "c-1")
+    with sessions.begin() as session:
+        service.release_request(session, request_id, "c-2")  # not its own: changes nothing
+        request = session.get(ConsentRequest, request_id)
+        assert request is not None and request.consent_id == "c-1"
+        service.release_request(session, request_id, "c-1")
+    with sessions.begin() as session:
+        service.reserve_request(session, request_id, "c-2")
+        request = session.get(ConsentRequest, request_id)
+        assert request is not None and request.consent_id == "c-2"
+
+
 def test_a_consent_given_by_a_helper_says_so_in_the_record_and_history(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,20 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from log_support import logged_entries
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, event, select
 
 from digitalstate.electoral.domain import EVIDENCE_NEEDED
 from digitalstate.electoral.models import IdentityCheck
+from digitalstate.electoral.service import take_evidence
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.services.applications import decide
+from digitalstate.services.applications import BY_PERSON, decide
+from digitalstate.services.filetypes import Upload
 from digitalstate.services.handlers import Decision
 from digitalstate.services.models import Application, ApplicationEvent, ApplicationFile
+from digitalstate.storage.engine import make_engine, make_sessions
 from integration.electoral_support import (
     ADA_NINO,
     ADA_PEOPLE,
@@ -229,6 +234,48 @@ def test_another_person_cannot_see_the_application_or_send_its_evidence(
     assert check_state(fed) == ("evidence-needed", 0)
     with fed.databases[ELECTORAL].begin() as session:
         assert session.scalars(select(ApplicationFile)).first() is None
+
+
+def test_two_uploads_of_evidence_at_once_at_two_workers_keep_one_document(
+    fed: VoteFederation, ada: Voter, migrated_database_url: str
+) -> None:
+    """Two workers (two engines) both read the check waiting for evidence, then each keeps
+    the document it was sent: one is kept, with its event; the other writes nothing and is
+    answered as for evidence already sent. Neither read decides (SQLite takes no row lock):
+    the check's conditional UPDATE does, on SQLite as on PostgreSQL."""
+    reference = fed.apply(ada, nino="JG103726B", open_register=False, postal=False)
+    fed.check_due()
+    _, asked = application(fed, reference)
+    barrier = threading.Barrier(2)
+
+    def both_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "electoral_identity_checks" in statement:
+            barrier.wait(10)
+
+    engines = [make_engine(migrated_database_url) for _ in range(2)]
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", both_read)
+
+    def upload(engine: Engine, name: str) -> str:
+        with make_sessions(engine).begin() as session:
+            document, now = Upload(name, PNG), datetime.now(UTC)
+            return take_evidence(session, ada.subject, reference, document, BY_PERSON, now)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(upload, engines, ("first.png", "second.png")))
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+    assert outcomes == ["not-asked", "sent"]
+    assert check_state(fed) == ("evidence-sent", 0)
+    _, history = application(fed, reference)
+    assert history == [*asked, ("submitted", BY_PERSON)]
+    with fed.databases[ELECTORAL].begin() as session:
+        [kept] = session.scalars(select(ApplicationFile)).all()
+        row = session.scalars(select(Application)).one()
+        assert json.loads(row.answers)["identity-evidence"]["name"] == kept.name
 
 
 def asked_again(fed: VoteFederation) -> None:

@@ -123,12 +123,19 @@ async def answer_request(
         return with_query(request.return_url, request_id=request.id, error="access_denied")
     record = _prepare(node, screen, now)
     envelope = sign_record(record, node.key, node.settings.node.id)
-    await _push_copy(node, screen.terms.holder, envelope)
+    # Held for this answer before its copy leaves: of two answers at once (two workers, or a
+    # double click) the loser stops here, having pushed nothing to the register.
+    await run_blocking(_reserve, node, request_id, record.consent_id, now)
+    try:
+        await _push_copy(node, screen.terms.holder, envelope)
+    except Exception:
+        await run_blocking(_release, node, request_id, record.consent_id)
+        raise
     try:
         await run_blocking(_store, node, request_id, record, envelope, screen.actor, now)
     except Exception:
-        # Not kept here (answered twice at once and the other answer won, or the database
-        # failed): take back the copy just pushed, so the register holds nothing we do not.
+        # Not kept here (the database failed; no other answer closes a request held for this
+        # one): take back the copy just pushed, so the register holds nothing we do not.
         await push_withdrawal(node, record.holder, _withdrawn_copy(node, record, now))
         raise
     return with_query(request.return_url, request_id=request.id, consent_id=record.consent_id)
@@ -137,6 +144,21 @@ async def answer_request(
 def _read_screen(node: NodeRuntime, request_id: str, signed_in: str, now: datetime) -> Screen:
     with node.sessions.begin() as session:
         return load_screen(session, node, request_id=request_id, signed_in=signed_in, now=now)
+
+
+def _reserve(node: NodeRuntime, request_id: str, consent_id: str, now: datetime) -> None:
+    with node.sessions.begin() as session:
+        service.open_request(session, request_id, now=now)
+        service.reserve_request(session, request_id, consent_id)
+
+
+def _release(node: NodeRuntime, request_id: str, consent_id: str) -> None:
+    try:
+        with node.sessions.begin() as session:
+            service.release_request(session, request_id, consent_id)
+    except Exception:
+        # Held until it expires (the service asks again); the copy was not taken.
+        log.exception("consent request %s not released after its push failed", request_id)
 
 
 def _refuse(node: NodeRuntime, request_id: str, now: datetime) -> None:

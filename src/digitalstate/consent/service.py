@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from digitalstate.consent.domain import Status
@@ -276,17 +276,51 @@ def refuse_request(session: Session, request: ConsentRequest, *, now: datetime) 
     _close(session, request, now, None)
 
 
+def reserve_request(session: Session, request_id: str, consent_id: str) -> None:
+    """Hold an open request for the agreement consent_id, before its copy goes to the register.
+
+    Raises RequestUnavailableError ("decided") when another answer holds or closed it first:
+    of two answers at once, the loser stops here and pushes nothing.
+    """
+    _decide(session, request_id, reserved_by=None, consent_id=consent_id)
+
+
+def release_request(session: Session, request_id: str, consent_id: str) -> None:
+    """Give back a request held for consent_id whose copy did not reach the register."""
+    session.execute(
+        update(ConsentRequest)
+        .where(
+            ConsentRequest.id == request_id,
+            ConsentRequest.decided_at.is_(None),
+            ConsentRequest.consent_id == consent_id,
+        )
+        .values(consent_id=None)
+    )
+
+
 def _close(
     session: Session, request: ConsentRequest, now: datetime, consent_id: str | None
 ) -> None:
-    # An UPDATE only an open request matches: of two answers at once (two workers, or a double
-    # click), exactly one closes it, on PostgreSQL and SQLite alike, whatever was read before.
-    closed = session.execute(
+    # An agreement closes the request it reserved (or one nobody holds); a refusal one
+    # nobody holds.
+    _decide(session, request.id, reserved_by=consent_id, consent_id=consent_id, decided_at=now)
+
+
+def _decide(
+    session: Session, request_id: str, *, reserved_by: str | None, **values: object
+) -> None:
+    # An UPDATE only an open request matches, held by nobody or by this answer: of two answers
+    # at once (two workers, or a double click), exactly one reserves or closes it, on
+    # PostgreSQL and SQLite alike, whatever was read before.
+    held: ColumnElement[bool] = ConsentRequest.consent_id.is_(None)
+    if reserved_by is not None:
+        held = or_(held, ConsentRequest.consent_id == reserved_by)
+    decided = session.execute(
         update(ConsentRequest)
-        .where(ConsentRequest.id == request.id, ConsentRequest.decided_at.is_(None))
-        .values(decided_at=now, consent_id=consent_id)
+        .where(ConsentRequest.id == request_id, ConsentRequest.decided_at.is_(None), held)
+        .values(**values)
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    if decided.rowcount != 1:  # type: ignore[attr-defined]
         raise RequestUnavailableError("decided", "this consent request has been answered")
 
 

@@ -353,13 +353,12 @@ def take_evidence(
     if application is None:
         return "unknown"
     check = session.scalars(
-        select(IdentityCheck)
-        .where(IdentityCheck.application_id == application.id)
-        .with_for_update()
+        select(IdentityCheck).where(IdentityCheck.application_id == application.id)
     ).one_or_none()
-    if check is None or check.state != EVIDENCE_NEEDED:
+    if check is None or not _moved(session, check, EVIDENCE_NEEDED, EVIDENCE_SENT):
         return "not-asked"
     if not event_added(session, application, EVIDENCE_SENT_REASON, by, now):
+        _moved(session, check, EVIDENCE_SENT, EVIDENCE_NEEDED)  # decided meanwhile: as it was
         return "not-asked"
     kept = keep_file(session, upload, EVIDENCE, now, application_id=application.id)
     answers = json.loads(application.answers)
@@ -368,5 +367,17 @@ def take_evidence(
     sources[EVIDENCE] = ENTERED
     application.answers = json_text(answers)
     application.sources = json_text(sources)
-    check.state = EVIDENCE_SENT
     return "sent"
+
+
+def _moved(session: Session, check: IdentityCheck, state: str, to: str) -> bool:
+    # An UPDATE only a check still in state matches: of two uploads at once (two workers, or a
+    # double click), one moves it on, before anything else is written; the other writes nothing
+    # and is answered as for evidence already sent, on PostgreSQL and SQLite alike.
+    moved = session.execute(
+        update(IdentityCheck)
+        .where(IdentityCheck.id == check.id, IdentityCheck.state == state)
+        .values(state=to),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
