@@ -22,12 +22,14 @@ from digitalstate.registers.reads import (
     ReadAnswer,
     ReadOutcome,
     ReadRefusal,
+    Recorded,
     match_under_basis,
     read_under_basis,
     read_under_consent,
 )
 from digitalstate.registers.schemas import MatchBody, ReadBody
 from digitalstate.storage.threads import run_blocking
+from digitalstate.transparency.appender import LogAppender
 
 T = TypeVar("T")
 DEFAULT_THREADS = 10
@@ -61,9 +63,10 @@ def require_role(federation: FederationDocument, member_id: str, role: str) -> N
 class DatabaseCalls:
     """Run the read path on the event loop (SQLite) or in worker threads (other databases).
 
-    An embedded SQLite read by primary key takes tens of microseconds and SQLite has one
-    writer at a time: on the loop, a read skips two thread hops and never waits for the write
-    lock behind another read. A database over the network is waited for in worker threads, so
+    An embedded SQLite read by primary key takes tens of microseconds: on the loop, a read
+    skips two thread hops. It writes nothing there: its log entry is committed with the other
+    reads' by the LogAppender, in a worker thread, so the loop never waits for SQLite's write
+    lock or a disk flush. A database over the network is waited for in worker threads, so
     that the loop goes on serving, at most as many at once as the connection pool keeps open
     (more would open and close a connection per call). See docs/benchmarks.md.
     """
@@ -87,12 +90,17 @@ def make_api_router(node: NodeRuntime) -> APIRouter:
     held = HeldFieldNames(node.settings.node.id)
 
     calls = DatabaseCalls(node.engine)
+    # Every read's entry is durable before its answer leaves; the reads that arrive together
+    # share one commit (transparency/appender.py).
+    appender = LogAppender(node.engine)
 
     @router.post("/records/read")
     async def read_record(body: ReadBody, ground: Ground = personal_data) -> Response:
         """Read fields of a person's record under a consent or a statutory basis."""
         federation = node.keeper.current()
-        outcome = await calls.run(_read, node, federation, held(federation), body, ground)
+        outcome, entry = await calls.run(_read, node, federation, held(federation), body, ground)
+        if entry is not None:
+            await appender.append(entry)
         if not isinstance(outcome, ReadAnswer):
             raise Problem(outcome.slug, outcome.reason)
         payload = {"fields": outcome.fields, "version": outcome.version}
@@ -103,7 +111,9 @@ def make_api_router(node: NodeRuntime) -> APIRouter:
         """Say whether values are the person's, under a statutory basis: matched or not, and
         never a value of the record."""
         federation = node.keeper.current()
-        outcome = await calls.run(_match, node, federation, held(federation), body, ground)
+        outcome, entry = await calls.run(_match, node, federation, held(federation), body, ground)
+        if entry is not None:
+            await appender.append(entry)
         if not isinstance(outcome, MatchAnswer):
             raise Problem(outcome.slug, outcome.reason)
         return Response(json.dumps({"matched": outcome.matched}), media_type="application/json")
@@ -117,14 +127,14 @@ def _match(
     held: frozenset[str],
     body: MatchBody,
     ground: Ground,
-) -> MatchAnswer | ReadRefusal:
+) -> Recorded[MatchAnswer | ReadRefusal]:
     if ground.basis_id is None or ground.consent_id is not None:
         raise Problem(
             "malformed-request", "a match is made under a statutory basis only, not a consent"
         )
-    with node.sessions.begin() as session:
+    with node.engine.connect() as connection:
         return match_under_basis(
-            session,
+            connection,
             federation=federation,
             caller=ground.requester,
             basis_id=ground.basis_id,
@@ -144,7 +154,7 @@ def _read(
     held: frozenset[str],
     body: ReadBody,
     ground: Ground,
-) -> ReadOutcome:
+) -> Recorded[ReadOutcome]:
     now = datetime.now(UTC)
     fields = tuple(body.fields)
     if ground.consent_id is not None and ground.basis_id is not None:
@@ -155,7 +165,7 @@ def _read(
                 "malformed-request",
                 "a read under a consent names no subject or on_behalf_of: the consent does",
             )
-        with node.engine.begin() as connection:
+        with node.engine.connect() as connection:
             return read_under_consent(
                 connection,
                 consent_id=ground.consent_id,
@@ -168,9 +178,9 @@ def _read(
                 check_timer=node.check_timer,
             )
     assert ground.basis_id is not None  # personal_data guarantees one of the two
-    with node.sessions.begin() as session:
+    with node.engine.connect() as connection:
         return read_under_basis(
-            session,
+            connection,
             federation=federation,
             caller=ground.requester,
             basis_id=ground.basis_id,

@@ -3,9 +3,11 @@
 A match under a basis is a read whose answer is only "matched" or "not matched": the register
 compares the values given with the person's record and gives none of its own back.
 
-Each function decides, reads and records the access (or the refusal) in the caller's
-transaction, and returns either the answer or the refusal with its problem type and reason.
-The read path runs a handful of statements by primary key: it is the hot path of the
+Each function decides and reads, and returns either the answer or the refusal with its
+problem type and reason, together with the log entry that records the access (or the refusal;
+None when the attempt names no person). It writes nothing: the caller appends the entry and
+answers only once it is durable (transparency/appender.py, commits shared by the reads that
+arrive together). The read path runs two statements by primary key: it is the hot path of the
 federation (docs/benchmarks.md).
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -26,7 +28,7 @@ from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.registers.domain import values_match
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.transparency.store import record_access
+from digitalstate.transparency.entries import LogEntry, make_entry
 
 _CONSENTS = HeldConsent.__table__
 _RECORDS = RegisterRecord.__table__
@@ -72,6 +74,9 @@ class ReadRefusal:
 
 
 ReadOutcome = ReadAnswer | ReadRefusal
+T = TypeVar("T")
+Recorded = tuple[T, LogEntry | None]
+"""An outcome and the log entry that records it (None: the attempt names nobody)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,7 @@ def held_consent_terms(session: Session | Connection, consent_id: str) -> Consen
 
 
 def read_under_consent(
-    session: Session | Connection,
+    db: Connection,
     *,
     consent_id: str,
     requester: str,
@@ -117,14 +122,12 @@ def read_under_consent(
     now: datetime,
     holder: str,
     check_timer: Callable[[float], None] | None = None,
-) -> ReadOutcome:
-    """Check the consent, read exactly the consented fields asked for, record either way.
+) -> Recorded[ReadOutcome]:
+    """Check the consent, read exactly the consented fields asked for; the entry either way.
 
     check_timer, when given, is told the seconds the consent check took (loading the held
     consent and check_read); only the benchmarks give one (NodeRuntime.check_timer).
     """
-    # The connection, used directly: the ORM has nothing to add on this hot path.
-    db = session.connection() if isinstance(session, Session) else session
     began = perf_counter()
     terms = held_consent_terms(db, consent_id)
     decision = check_read(
@@ -146,12 +149,12 @@ def read_under_consent(
         consent_id=consent_id,
     )
     if not isinstance(decision, Allowed):
-        return _refuse(db, attempt, "consent-refused", decision.reason, now)
+        return _refuse(attempt, "consent-refused", decision.reason, now)
     return _read(db, attempt, held, now, action="read", reason=decision.reason)
 
 
 def read_under_basis(
-    session: Session,
+    db: Connection,
     *,
     federation: FederationDocument,
     caller: str,
@@ -163,15 +166,15 @@ def read_under_basis(
     held: Collection[str],
     now: datetime,
     holder: str,
-) -> ReadOutcome:
-    """Check a basis read relayed by the charter, read the fields asked, record either way."""
+) -> Recorded[ReadOutcome]:
+    """Check a basis read relayed by the charter, read the fields asked; the entry either way."""
     attempt, basis, reason = _basis_attempt(
         federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
     )
     if reason is not None or basis is None:
-        return _refuse(session.connection(), attempt, "basis-refused", reason or "", now)
+        return _refuse(attempt, "basis-refused", reason or "", now)
     return _read(
-        session.connection(),
+        db,
         attempt,
         held,
         now,
@@ -181,7 +184,7 @@ def read_under_basis(
 
 
 def match_under_basis(
-    session: Session,
+    db: Connection,
     *,
     federation: FederationDocument,
     caller: str,
@@ -193,27 +196,26 @@ def match_under_basis(
     held: Collection[str],
     now: datetime,
     holder: str,
-) -> MatchAnswer | ReadRefusal:
+) -> Recorded[MatchAnswer | ReadRefusal]:
     """Check a basis match relayed by the charter as a basis read is checked, compare the
-    values given with the person's record, and record it: the answer is matched or not, and
-    never a value (registers/domain.py values_match says what counts as the same value)."""
+    values given with the person's record; the entry either way: the answer is matched or
+    not, and never a value (registers/domain.py values_match says what counts as the same
+    value)."""
     fields = tuple(values)
     attempt, basis, reason = _basis_attempt(
         federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
     )
-    db = session.connection()
     if reason is not None or basis is None:
-        return _refuse(db, attempt, "basis-refused", reason or "", now)
-    found = _held_record(db, attempt, held, now)
+        return _refuse(attempt, "basis-refused", reason or "", now)
+    found, refused = _held_record(db, attempt, held, now)
     if isinstance(found, ReadRefusal):
-        return found
+        return found, refused
     types = {f.name: f.type for f in federation.fields}
     matched = all(
         values_match(types.get(name, ""), found.fields.get(name), values[name]) for name in fields
     )
     answered = "matched" if matched else "not matched"
-    _record(
-        db,
+    entry = _entry(
         attempt,
         now,
         action="basis-read",
@@ -221,7 +223,7 @@ def match_under_basis(
         reason=f"basis {basis.id}: {basis.legislation}; a match of the values given, answered "
         f"{answered}: no value was given back",
     )
-    return MatchAnswer(matched)
+    return MatchAnswer(matched), entry
 
 
 def _basis_attempt(
@@ -293,34 +295,30 @@ def _read(
     *,
     action: str,
     reason: str,
-) -> ReadOutcome:
-    answer = _held_record(db, attempt, held, now)
-    if isinstance(answer, ReadAnswer):
-        _record(db, attempt, now, action=action, outcome="allowed", reason=reason)
-    return answer
+) -> Recorded[ReadOutcome]:
+    answer, refused = _held_record(db, attempt, held, now)
+    if isinstance(answer, ReadRefusal):
+        return answer, refused
+    return answer, _entry(attempt, now, action=action, outcome="allowed", reason=reason)
 
 
 def _held_record(
     db: Connection, attempt: _Attempt, held: Collection[str], now: datetime
-) -> ReadOutcome:
-    """The fields attempted of the person's record, or the refusal (recorded) when this
+) -> Recorded[ReadOutcome]:
+    """The fields attempted of the person's record, or the refusal (with its entry) when this
     register does not hold one of them or holds no record of the person."""
     not_held = [f for f in attempt.fields if f not in held]
     if not_held:
         return _refuse(
-            db,
-            attempt,
-            "field-not-held",
-            f"this register does not hold {', '.join(not_held)}",
-            now,
+            attempt, "field-not-held", f"this register does not hold {', '.join(not_held)}", now
         )
     assert attempt.pseudonym is not None  # a consent names its person; a basis read checked it
     answer = record_fields(db, attempt.pseudonym, attempt.fields)
     if answer is None:
         return _refuse(
-            db, attempt, "record-not-found", "this register holds no record of the person", now
+            attempt, "record-not-found", "this register holds no record of the person", now
         )
-    return answer
+    return answer, None
 
 
 def record_fields(db: Connection, pseudonym: str, fields: Collection[str]) -> ReadAnswer | None:
@@ -332,22 +330,18 @@ def record_fields(db: Connection, pseudonym: str, fields: Collection[str]) -> Re
     return ReadAnswer({name: data.get(name) for name in fields}, row.version)
 
 
-def _refuse(
-    db: Connection, attempt: _Attempt, slug: str, reason: str, now: datetime
-) -> ReadRefusal:
+def _refuse(attempt: _Attempt, slug: str, reason: str, now: datetime) -> Recorded[ReadRefusal]:
     # A refusal is recorded whenever the person it concerns is known: from the consent, or
     # from the subject of a basis read. An unknown consent names nobody to record it for.
+    entry = None
     if attempt.pseudonym is not None:
-        _record(db, attempt, now, action="refused", outcome="refused", reason=reason)
-    return ReadRefusal(slug, reason)
+        entry = _entry(attempt, now, action="refused", outcome="refused", reason=reason)
+    return ReadRefusal(slug, reason), entry
 
 
-def _record(
-    db: Connection, attempt: _Attempt, now: datetime, *, action: str, outcome: str, reason: str
-) -> None:
+def _entry(attempt: _Attempt, now: datetime, *, action: str, outcome: str, reason: str) -> LogEntry:
     assert attempt.pseudonym is not None
-    record_access(
-        db,
+    return make_entry(
         holder=attempt.holder,
         pseudonym=attempt.pseudonym,
         requester=attempt.requester,
