@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from digitalstate import __version__
 from digitalstate.exchange.api import make_api_router, offered
-from digitalstate.exchange.server import SignedExchangeMiddleware
+from digitalstate.exchange.server import SignedExchangeMiddleware, direct_calls
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
 from digitalstate.federation.keeper import FEDERATION_PATH, Fetch
@@ -132,6 +132,7 @@ def create_node_app(
         nonces=node.nonces,
         skew=settings.exchange.clock_skew_seconds,
         max_body_bytes=settings.exchange.max_body_bytes,
+        direct=direct_calls(app.state),
     )
     install_compression(app)
     install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)

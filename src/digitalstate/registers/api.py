@@ -9,11 +9,20 @@ from typing import Any, TypeVar
 
 import anyio
 from fastapi import APIRouter
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 
-from digitalstate.exchange.legal_ground import Ground, personal_data
+from digitalstate.exchange.legal_ground import (
+    BASIS_HEADER,
+    CONSENT_HEADER,
+    PURPOSE_HEADER,
+    Ground,
+    ground_of,
+    personal_data,
+)
+from digitalstate.exchange.server import DirectCall, DirectCalls
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
@@ -33,6 +42,8 @@ from digitalstate.transparency.appender import LogAppender
 
 T = TypeVar("T")
 DEFAULT_THREADS = 10
+READ_PATH = "/exchange/v1/records/read"
+GROUND_HEADERS = frozenset({PURPOSE_HEADER, CONSENT_HEADER, BASIS_HEADER})
 
 
 class HeldFieldNames:
@@ -84,8 +95,9 @@ class DatabaseCalls:
         return await run_blocking(func, *args, limiter=self.limiter)
 
 
-def make_api_router(node: NodeRuntime) -> APIRouter:
-    """The register's exchange routes, bound to node."""
+def make_api_router(node: NodeRuntime, direct: DirectCalls | None = None) -> APIRouter:
+    """The register's exchange routes, bound to node; the read also as a direct call in
+    direct, when given (exchange/server.py: answered without the app's routing)."""
     router = APIRouter(prefix="/exchange/v1", tags=["registers"])
     held = HeldFieldNames(node.settings.node.id)
 
@@ -94,17 +106,43 @@ def make_api_router(node: NodeRuntime) -> APIRouter:
     # share one commit (transparency/appender.py).
     appender = LogAppender(node.engine)
 
-    @router.post("/records/read")
-    async def read_record(body: ReadBody, ground: Ground = personal_data) -> Response:
-        """Read fields of a person's record under a consent or a statutory basis."""
-        federation = node.keeper.current()
+    async def answer_read(federation: FederationDocument, body: ReadBody, ground: Ground) -> bytes:
         outcome, entry = await calls.run(_read, node, federation, held(federation), body, ground)
         if entry is not None:
             await appender.append(entry)
         if not isinstance(outcome, ReadAnswer):
             raise Problem(outcome.slug, outcome.reason)
-        payload = {"fields": outcome.fields, "version": outcome.version}
-        return Response(json.dumps(payload), media_type="application/json")
+        return json.dumps({"fields": outcome.fields, "version": outcome.version}).encode()
+
+    @router.post("/records/read")
+    async def read_record(body: ReadBody, ground: Ground = personal_data) -> Response:
+        """Read fields of a person's record under a consent or a statutory basis."""
+        answer = await answer_read(node.keeper.current(), body, ground)
+        return Response(answer, media_type="application/json")
+
+    async def direct_read(call: DirectCall) -> bytes | None:
+        """The read as a direct call: the same checks and answer as read_record, the body read
+        by the model alone. Anything unusual (another content type, a body the model refuses,
+        a ground header sent twice) is declined, and answered by read_record."""
+        headers = call.headers
+        if headers.get("content-type") != "application/json" or call.repeated & GROUND_HEADERS:
+            return None
+        try:
+            body = ReadBody.model_validate_json(call.body)
+        except ValidationError:
+            return None
+        federation = node.keeper.current()
+        ground = ground_of(
+            call.member_id,
+            headers.get(PURPOSE_HEADER),
+            headers.get(CONSENT_HEADER),
+            headers.get(BASIS_HEADER),
+            federation,
+        )
+        return await answer_read(federation, body, ground)
+
+    if direct is not None:
+        direct[("POST", READ_PATH)] = direct_read
 
     @router.post("/records/match")
     async def match_record(body: MatchBody, ground: Ground = personal_data) -> Response:
