@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from digitalstate import __version__
-from digitalstate.exchange.api import make_api_router, offered
+from digitalstate.exchange.api import install_direct_services, make_api_router, offered
 from digitalstate.exchange.server import SignedExchangeMiddleware, direct_calls
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
@@ -83,6 +83,7 @@ def create_node_app(
 
     app.include_router(make_health_router(checks))
     app.include_router(make_api_router())
+    install_direct_services(app)
     app.include_router(make_operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):
         feature.install(app, node, templates)
