@@ -2,7 +2,7 @@
 
 The People register runs in-process with its real app; calls are signed by test members whose
 keys the tests hold. Every allowed read and every refusal whose person is known must leave an
-access record, in the same transaction as the read.
+access record, committed before the answer leaves.
 """
 
 from __future__ import annotations
