@@ -14,8 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from digitalstate import __version__
-from digitalstate.exchange.api import make_api_router, offered
-from digitalstate.exchange.server import SignedExchangeMiddleware
+from digitalstate.exchange.api import install_direct_services, make_api_router, offered
+from digitalstate.exchange.server import SignedExchangeMiddleware, direct_calls
 from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
 from digitalstate.federation.keeper import FEDERATION_PATH, Fetch
@@ -83,6 +83,7 @@ def create_node_app(
 
     app.include_router(make_health_router(checks, node.roles.describe))
     app.include_router(make_api_router())
+    install_direct_services(app)
     app.include_router(make_operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):
         feature.install(app, node, templates)
@@ -132,6 +133,7 @@ def create_node_app(
         nonces=node.nonces,
         skew=settings.exchange.clock_skew_seconds,
         max_body_bytes=settings.exchange.max_body_bytes,
+        direct=direct_calls(app.state),
     )
     install_compression(app)
     install_hardening(app, base_url=settings.node.base_url, edge=settings.web, templates=templates)

@@ -2,11 +2,12 @@
 
 The People register runs in-process with its real app; calls are signed by test members whose
 keys the tests hold. Every allowed read and every refusal whose person is known must leave an
-access record, in the same transaction as the read.
+access record, committed before the answer leaves.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from integration.registers_support import (
     problem,
     start_register,
 )
+from support.clients import ground_headers
 
 READ = "/exchange/v1/records/read"
 ACCESS = "/exchange/v1/access-records"
@@ -221,6 +223,43 @@ def test_a_read_naming_both_a_consent_and_a_basis_is_malformed(node: RegisterNod
 def test_a_malformed_body_is_refused(node: RegisterNode, body: dict[str, Any]) -> None:
     consent = given(node)
     problem(node.call(READ, body, consent=consent), 422, "validation-failed")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "named", "slug"),
+    [
+        (None, True, "purpose-missing"),
+        ("  ", True, "purpose-missing"),
+        ("no-such-purpose", True, "purpose-unknown"),
+        ("pension-administration", False, "legal-ground-missing"),
+    ],
+)
+def test_a_read_naming_no_ground_is_refused_and_nothing_is_read_or_recorded(
+    node: RegisterNode, purpose: str | None, named: bool, slug: str
+) -> None:
+    """The read is answered without the app's routing (a direct call, exchange/server.py):
+    the ground is checked there as the route's dependency checks it."""
+    consent = given(node)
+    response = node.call(
+        READ, {"fields": ["people.address"]}, purpose=purpose, consent=consent if named else None
+    )
+    problem(response, 403, slug)
+    assert records(node) == []
+
+
+def test_a_read_sent_as_another_content_type_is_refused_by_the_full_path(
+    node: RegisterNode,
+) -> None:
+    """A direct call declines what is not JSON; the app's route answers it, as before: the
+    body is not read as the model."""
+    consent = given(node)
+    raw = json.dumps({"fields": ["people.address"]}).encode()
+    headers = {**ground_headers(purpose="pension-administration", consent=consent)}
+    headers["content-type"] = "text/plain"
+    caller = "liverpool-pensions"
+    response = node.http.signed(caller, PEERS[caller][2], node.document, "POST", READ, raw, headers)
+    problem(response, 422, "validation-failed")
+    assert records(node) == []
 
 
 def test_the_read_route_is_listed_as_touching_personal_data(node: RegisterNode) -> None:

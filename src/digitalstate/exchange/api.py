@@ -9,6 +9,9 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from digitalstate.exchange.legal_ground import PURPOSE_HEADER
+from digitalstate.exchange.server import DirectCall, direct_calls
+
+SERVICES_PATH = "/exchange/v1/services"
 
 
 def describe_services(app: FastAPI) -> list[dict[str, Any]]:
@@ -50,14 +53,28 @@ def offered(app: FastAPI) -> list[dict[str, Any]]:
     return services
 
 
+def services_body(app: FastAPI) -> bytes:
+    """The JSON body that lists what app offers, made at the first call and kept."""
+    body: bytes | None = getattr(app.state, "services_body", None)
+    if body is None:
+        member = app.state.node.settings.node.id
+        body = json.dumps({"member": member, "services": offered(app)}).encode()
+        app.state.services_body = body
+    return body
+
+
 async def list_services(request: Request) -> Response:
     """List what this node offers over the exchange, and which calls touch personal data."""
-    body: bytes | None = getattr(request.app.state, "services_body", None)
-    if body is None:
-        member = request.app.state.node.settings.node.id
-        body = json.dumps({"member": member, "services": offered(request.app)}).encode()
-        request.app.state.services_body = body
-    return Response(body, media_type="application/json")
+    return Response(services_body(request.app), media_type="application/json")
+
+
+def install_direct_services(app: FastAPI) -> None:
+    """Answer the listing as a direct call (exchange/server.py), as list_services answers it."""
+
+    async def services(_call: DirectCall) -> bytes:
+        return services_body(app)
+
+    direct_calls(app.state)[("GET", SERVICES_PATH)] = services
 
 
 def make_api_router() -> APIRouter:

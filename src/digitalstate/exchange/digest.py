@@ -12,11 +12,22 @@ from digitalstate.exchange.structured import Item
 from digitalstate.problems import Problem
 
 _SINGLE_SHA256 = re.compile(r"sha-256=:([A-Za-z0-9+/]{43}=):")
+_EMPTY_SHA256 = hashlib.sha256(b"").digest()
+"""The digest of an empty body (every GET), worked out once."""
+
+
+def _sha256(body: bytes) -> bytes:
+    return hashlib.sha256(body).digest() if body else _EMPTY_SHA256
 
 
 def content_digest(body: bytes) -> str:
     """The Content-Digest header value for body."""
+    if not body:
+        return _EMPTY_DIGEST
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+
+
+_EMPTY_DIGEST = "sha-256=:" + base64.b64encode(_EMPTY_SHA256).decode("ascii") + ":"
 
 
 def check_content_digest(header: str | None, body: bytes) -> str:
@@ -36,7 +47,7 @@ def check_content_digest(header: str | None, body: bytes) -> str:
             received = base64.b64decode(single.group(1), validate=True)
         except ValueError as exc:
             raise Problem("digest-mismatch", "the sha-256 Content-Digest is not base64") from exc
-        if not hmac.compare_digest(received, hashlib.sha256(body).digest()):
+        if not hmac.compare_digest(received, _sha256(body)):
             raise Problem("digest-mismatch", "the body does not match its sha-256 Content-Digest")
         return header
     members = parse_field("Content-Digest", header, "digest-mismatch")
@@ -45,6 +56,6 @@ def check_content_digest(header: str | None, body: bytes) -> str:
         raise Problem("digest-missing", "the Content-Digest header has no sha-256 member")
     if not isinstance(member, Item) or not isinstance(member.value, bytes):
         raise Problem("digest-mismatch", "the sha-256 Content-Digest is not a byte sequence")
-    if not hmac.compare_digest(member.value, hashlib.sha256(body).digest()):
+    if not hmac.compare_digest(member.value, _sha256(body)):
         raise Problem("digest-mismatch", "the body does not match its sha-256 Content-Digest")
     return header

@@ -12,7 +12,7 @@ Two rules, applied before any signature is checked:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from digitalstate.exchange.structured import (
     DEFAULT_BOUNDS,
@@ -27,8 +27,13 @@ from digitalstate.problems import Problem
 MAX_FIELD_LENGTH = DEFAULT_BOUNDS.max_length
 
 
-def collect_fields(pairs: Iterable[tuple[bytes, bytes]]) -> tuple[dict[str, str], frozenset[str]]:
+def collect_fields(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[dict[str, str], frozenset[str]]:
     """One value per lower-case field name (repeats joined by ", ") and the names repeated."""
+    # One pass in a comprehension for the usual message, where no name repeats (as many
+    # names as pairs); the loop below joins repeats when some do.
+    once = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in pairs}
+    if len(once) == len(pairs):
+        return once, frozenset()
     out: dict[str, str] = {}
     repeated: set[str] = set()
     for raw_name, raw_value in pairs:

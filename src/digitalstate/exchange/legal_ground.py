@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from digitalstate.federation.domain import FederationDocument
 from digitalstate.problems import Problem
 
 PURPOSE_HEADER = "digitalstate-purpose"
@@ -50,12 +51,22 @@ async def require_ground(
     requester = request.scope.get("state", {}).get("exchange_member")
     if requester is None:
         raise Problem("signature-missing", "a call for personal data must be signed")
+    return ground_of(requester, purpose, consent, basis, request.app.state.node.keeper.current())
+
+
+def ground_of(
+    requester: str,
+    purpose: str | None,
+    consent: str | None,
+    basis: str | None,
+    federation: FederationDocument,
+) -> Ground:
+    """The ground a signed call names in its headers; a Problem when it names none."""
     purpose = (purpose or "").strip()
     consent_id = (consent or "").strip() or None
     basis_id = (basis or "").strip() or None
     if not purpose:
         raise Problem("purpose-missing", f"name the purpose in the {PURPOSE_HEADER} header")
-    federation = request.app.state.node.keeper.current()
     if federation.purpose(purpose) is None:
         raise Problem(
             "purpose-unknown", f"{purpose!r} is not in the federation's purpose catalogue"

@@ -9,14 +9,22 @@ the signature itself. For paths under the exchange prefix it:
 2. verifies the request signature, digest, clock skew, nonce and key (401 problem+json);
 3. hands the call on with the verified member id in ``scope["state"]["exchange_member"]``;
 4. signs the response, binding it to the request's signature (RFC 9421 §2.4).
+
+A route on the federation's hot path may also be registered as a direct call
+(``DirectCalls``): once the request is verified, its handler gets the headers and body read
+here and answers without the app's inner middleware, router and dependency machinery
+(docs/benchmarks.md). It may decline a call (return None), which then goes through the app as
+any other, so that everything unusual is answered by the one full path.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,8 +46,16 @@ from digitalstate.exchange.verification import (
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_MEDIA_TYPE, Problem
 
+log = logging.getLogger(__name__)
+
 EXCHANGE_PREFIX = "/exchange/"
 MEMBER_STATE_KEY = "exchange_member"
+JSON_CONTENT = (b"content-type", b"application/json")
+
+
+INTERNAL_ERROR = Problem(
+    "internal-error", "the node could not complete this request; it has been logged"
+)
 
 
 def problem_body(problem: Problem, instance: str | None = None) -> bytes:
@@ -67,6 +83,30 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+@dataclass(frozen=True, slots=True)
+class DirectCall:
+    """A verified exchange call as a direct handler gets it."""
+
+    member_id: str
+    headers: dict[str, str]
+    repeated: frozenset[str]
+    body: bytes
+
+
+DirectHandler = Callable[[DirectCall], Awaitable[bytes | None]]
+"""Answer a call with a JSON body (200), raise Problem, or return None to decline it."""
+DirectCalls = dict[tuple[str, str], DirectHandler]
+"""Direct handlers by method and path."""
+
+
+def direct_calls(state: Any) -> DirectCalls:
+    """The direct calls table kept on an app's state (made at the first call)."""
+    table: DirectCalls | None = getattr(state, "direct_exchange_calls", None)
+    if table is None:
+        table = state.direct_exchange_calls = {}
+    return table
+
+
 class NonceStore(Protocol):
     """Where accepted nonces are kept (the node's database: SqlNonceStore)."""
 
@@ -90,6 +130,7 @@ class SignedExchangeMiddleware:
         skew: float,
         max_body_bytes: int,
         clock: Callable[[], float] = time.time,
+        direct: DirectCalls | None = None,
     ) -> None:
         self.app = app
         self.member_id = member_id
@@ -100,6 +141,7 @@ class SignedExchangeMiddleware:
         self.skew = skew
         self.max_body_bytes = max_body_bytes
         self.clock = clock
+        self.direct = direct if direct is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(EXCHANGE_PREFIX):
@@ -143,6 +185,23 @@ class SignedExchangeMiddleware:
         except Problem as problem:
             await self._send_problem(send, problem, scope["path"], request, label)
             return
+        handler = self.direct.get((scope["method"], scope["path"]))
+        if handler is not None:
+            call = DirectCall(verified.member_id, headers, repeated, body)
+            try:
+                answer = await handler(call)
+            except Problem as problem:
+                await self._send_problem(send, problem, scope["path"], request, label)
+                return
+            except Exception:  # answered as the app's own handler answers it (problem_handlers)
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                await self._send_problem(send, INTERNAL_ERROR, scope["path"], request, label)
+                return
+            if answer is not None:
+                out = self._sign(200, [JSON_CONTENT], answer, request, label)
+                await send({"type": "http.response.start", "status": 200, "headers": out})
+                await send({"type": "http.response.body", "body": answer})
+                return
         scope.setdefault("state", {})[MEMBER_STATE_KEY] = verified.member_id
         await self.app(scope, _replay(body, receive), self._signing_send(send, request, label))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.templating import Jinja2Templates
 
+from digitalstate.exchange.server import direct_calls
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.api import make_api_router
@@ -13,7 +14,7 @@ from digitalstate.registers.pages import make_pages_router
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the register's exchange routes and the person's pages to a node."""
-    app.include_router(make_api_router(node))
+    app.include_router(make_api_router(node, direct_calls(app.state)))
     # Every register shows a signed-in person what it holds about them (/my/details), even
     # when none of its fields can be changed there.
     app.include_router(make_pages_router(node, templates))

@@ -3,9 +3,11 @@
 A match under a basis is a read whose answer is only "matched" or "not matched": the register
 compares the values given with the person's record and gives none of its own back.
 
-Each function decides, reads and records the access (or the refusal) in the caller's
-transaction, and returns either the answer or the refusal with its problem type and reason.
-The read path runs a handful of statements by primary key: it is the hot path of the
+Each function decides and reads, and returns either the answer or the refusal with its
+problem type and reason, together with the log entry that records the access (or the refusal;
+None when the attempt names no person). It writes nothing: the caller appends the entry and
+answers only once it is durable (transparency/appender.py, commits shared by the reads that
+arrive together). The read path runs two statements by primary key: it is the hot path of the
 federation (docs/benchmarks.md).
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -26,25 +28,30 @@ from digitalstate.consent.models import HeldConsent
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.registers.domain import values_match
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.transparency.store import record_access
+from digitalstate.storage.driver import DriverQuery
+from digitalstate.transparency.entries import LogEntry, make_entry
 
 _CONSENTS = HeldConsent.__table__
 _RECORDS = RegisterRecord.__table__
-# Built once, with bound parameters: SQLAlchemy then finds the compiled form in its cache
-# without rebuilding the statement on every read.
-_CONSENT_QUERY = select(
-    _CONSENTS.c.requester,
-    _CONSENTS.c.holder_pseudonym,
-    _CONSENTS.c.fields,
-    _CONSENTS.c.purpose,
-    _CONSENTS.c.granted_at,
-    _CONSENTS.c.expires_at,
-    _CONSENTS.c.notify,
-    _CONSENTS.c.status,
-    _CONSENTS.c.withdrawn_at,
-).where(_CONSENTS.c.id == bindparam("consent_id"))
-_RECORD_QUERY = select(_RECORDS.c.data, _RECORDS.c.version).where(
-    _RECORDS.c.pseudonym == bindparam("pseudonym")
+# Built and compiled once, run on the driver's cursor (storage/driver.py): on this hot path
+# SQLAlchemy's execution costs about as much as the database's own work.
+_CONSENT_QUERY = DriverQuery(
+    select(
+        _CONSENTS.c.requester,
+        _CONSENTS.c.holder_pseudonym,
+        _CONSENTS.c.fields,
+        _CONSENTS.c.purpose,
+        _CONSENTS.c.granted_at,
+        _CONSENTS.c.expires_at,
+        _CONSENTS.c.notify,
+        _CONSENTS.c.status,
+        _CONSENTS.c.withdrawn_at,
+    ).where(_CONSENTS.c.id == bindparam("consent_id"))
+)
+_RECORD_QUERY = DriverQuery(
+    select(_RECORDS.c.data, _RECORDS.c.version).where(
+        _RECORDS.c.pseudonym == bindparam("pseudonym")
+    )
 )
 
 
@@ -72,6 +79,9 @@ class ReadRefusal:
 
 
 ReadOutcome = ReadAnswer | ReadRefusal
+T = TypeVar("T")
+Recorded = tuple[T, LogEntry | None]
+"""An outcome and the log entry that records it (None: the attempt names nobody)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +99,27 @@ class _Attempt:
 
 def held_consent_terms(session: Session | Connection, consent_id: str) -> ConsentTerms | None:
     """The holder's copy of a consent as terms to check, or None when it is not known here."""
-    row = session.execute(_CONSENT_QUERY, {"consent_id": consent_id}).first()
+    db = session.connection() if isinstance(session, Session) else session
+    row = _CONSENT_QUERY.first(db, {"consent_id": consent_id})
     if row is None:
         return None
+    requester, pseudonym, fields, purpose, granted, expires, notify, status, withdrawn = row
     return ConsentTerms(
         consent_id=consent_id,
-        requester=row.requester,
-        holder_pseudonym=row.holder_pseudonym,
-        fields=frozenset(json.loads(row.fields)),
-        purpose=row.purpose,
-        granted_at=row.granted_at,
-        expires_at=row.expires_at,
-        notify=row.notify,
-        status=row.status,
-        withdrawn_at=row.withdrawn_at,
+        requester=requester,
+        holder_pseudonym=pseudonym,
+        fields=frozenset(json.loads(fields)),
+        purpose=purpose,
+        granted_at=granted,
+        expires_at=expires,
+        notify=notify,
+        status=status,
+        withdrawn_at=withdrawn,
     )
 
 
 def read_under_consent(
-    session: Session | Connection,
+    db: Connection,
     *,
     consent_id: str,
     requester: str,
@@ -117,14 +129,12 @@ def read_under_consent(
     now: datetime,
     holder: str,
     check_timer: Callable[[float], None] | None = None,
-) -> ReadOutcome:
-    """Check the consent, read exactly the consented fields asked for, record either way.
+) -> Recorded[ReadOutcome]:
+    """Check the consent, read exactly the consented fields asked for; the entry either way.
 
     check_timer, when given, is told the seconds the consent check took (loading the held
     consent and check_read); only the benchmarks give one (NodeRuntime.check_timer).
     """
-    # The connection, used directly: the ORM has nothing to add on this hot path.
-    db = session.connection() if isinstance(session, Session) else session
     began = perf_counter()
     terms = held_consent_terms(db, consent_id)
     decision = check_read(
@@ -146,12 +156,12 @@ def read_under_consent(
         consent_id=consent_id,
     )
     if not isinstance(decision, Allowed):
-        return _refuse(db, attempt, "consent-refused", decision.reason, now)
+        return _refuse(attempt, "consent-refused", decision.reason, now)
     return _read(db, attempt, held, now, action="read", reason=decision.reason)
 
 
 def read_under_basis(
-    session: Session,
+    db: Connection,
     *,
     federation: FederationDocument,
     caller: str,
@@ -163,15 +173,15 @@ def read_under_basis(
     held: Collection[str],
     now: datetime,
     holder: str,
-) -> ReadOutcome:
-    """Check a basis read relayed by the charter, read the fields asked, record either way."""
+) -> Recorded[ReadOutcome]:
+    """Check a basis read relayed by the charter, read the fields asked; the entry either way."""
     attempt, basis, reason = _basis_attempt(
         federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
     )
     if reason is not None or basis is None:
-        return _refuse(session.connection(), attempt, "basis-refused", reason or "", now)
+        return _refuse(attempt, "basis-refused", reason or "", now)
     return _read(
-        session.connection(),
+        db,
         attempt,
         held,
         now,
@@ -181,7 +191,7 @@ def read_under_basis(
 
 
 def match_under_basis(
-    session: Session,
+    db: Connection,
     *,
     federation: FederationDocument,
     caller: str,
@@ -193,27 +203,26 @@ def match_under_basis(
     held: Collection[str],
     now: datetime,
     holder: str,
-) -> MatchAnswer | ReadRefusal:
+) -> Recorded[MatchAnswer | ReadRefusal]:
     """Check a basis match relayed by the charter as a basis read is checked, compare the
-    values given with the person's record, and record it: the answer is matched or not, and
-    never a value (registers/domain.py values_match says what counts as the same value)."""
+    values given with the person's record; the entry either way: the answer is matched or
+    not, and never a value (registers/domain.py values_match says what counts as the same
+    value)."""
     fields = tuple(values)
     attempt, basis, reason = _basis_attempt(
         federation, caller, basis_id, purpose, subject, on_behalf_of, fields, holder
     )
-    db = session.connection()
     if reason is not None or basis is None:
-        return _refuse(db, attempt, "basis-refused", reason or "", now)
-    found = _held_record(db, attempt, held, now)
+        return _refuse(attempt, "basis-refused", reason or "", now)
+    found, refused = _held_record(db, attempt, held, now)
     if isinstance(found, ReadRefusal):
-        return found
+        return found, refused
     types = {f.name: f.type for f in federation.fields}
     matched = all(
         values_match(types.get(name, ""), found.fields.get(name), values[name]) for name in fields
     )
     answered = "matched" if matched else "not matched"
-    _record(
-        db,
+    entry = _entry(
         attempt,
         now,
         action="basis-read",
@@ -221,7 +230,7 @@ def match_under_basis(
         reason=f"basis {basis.id}: {basis.legislation}; a match of the values given, answered "
         f"{answered}: no value was given back",
     )
-    return MatchAnswer(matched)
+    return MatchAnswer(matched), entry
 
 
 def _basis_attempt(
@@ -293,61 +302,53 @@ def _read(
     *,
     action: str,
     reason: str,
-) -> ReadOutcome:
-    answer = _held_record(db, attempt, held, now)
-    if isinstance(answer, ReadAnswer):
-        _record(db, attempt, now, action=action, outcome="allowed", reason=reason)
-    return answer
+) -> Recorded[ReadOutcome]:
+    answer, refused = _held_record(db, attempt, held, now)
+    if isinstance(answer, ReadRefusal):
+        return answer, refused
+    return answer, _entry(attempt, now, action=action, outcome="allowed", reason=reason)
 
 
 def _held_record(
     db: Connection, attempt: _Attempt, held: Collection[str], now: datetime
-) -> ReadOutcome:
-    """The fields attempted of the person's record, or the refusal (recorded) when this
+) -> Recorded[ReadOutcome]:
+    """The fields attempted of the person's record, or the refusal (with its entry) when this
     register does not hold one of them or holds no record of the person."""
     not_held = [f for f in attempt.fields if f not in held]
     if not_held:
         return _refuse(
-            db,
-            attempt,
-            "field-not-held",
-            f"this register does not hold {', '.join(not_held)}",
-            now,
+            attempt, "field-not-held", f"this register does not hold {', '.join(not_held)}", now
         )
     assert attempt.pseudonym is not None  # a consent names its person; a basis read checked it
     answer = record_fields(db, attempt.pseudonym, attempt.fields)
     if answer is None:
         return _refuse(
-            db, attempt, "record-not-found", "this register holds no record of the person", now
+            attempt, "record-not-found", "this register holds no record of the person", now
         )
-    return answer
+    return answer, None
 
 
 def record_fields(db: Connection, pseudonym: str, fields: Collection[str]) -> ReadAnswer | None:
     """The named fields of the record under pseudonym (None where unset), or None: no checks."""
-    row = db.execute(_RECORD_QUERY, {"pseudonym": pseudonym}).first()
+    row = _RECORD_QUERY.first(db, {"pseudonym": pseudonym})
     if row is None:
         return None
-    data = json.loads(row.data)
-    return ReadAnswer({name: data.get(name) for name in fields}, row.version)
+    data = json.loads(row[0])
+    return ReadAnswer({name: data.get(name) for name in fields}, row[1])
 
 
-def _refuse(
-    db: Connection, attempt: _Attempt, slug: str, reason: str, now: datetime
-) -> ReadRefusal:
+def _refuse(attempt: _Attempt, slug: str, reason: str, now: datetime) -> Recorded[ReadRefusal]:
     # A refusal is recorded whenever the person it concerns is known: from the consent, or
     # from the subject of a basis read. An unknown consent names nobody to record it for.
+    entry = None
     if attempt.pseudonym is not None:
-        _record(db, attempt, now, action="refused", outcome="refused", reason=reason)
-    return ReadRefusal(slug, reason)
+        entry = _entry(attempt, now, action="refused", outcome="refused", reason=reason)
+    return ReadRefusal(slug, reason), entry
 
 
-def _record(
-    db: Connection, attempt: _Attempt, now: datetime, *, action: str, outcome: str, reason: str
-) -> None:
+def _entry(attempt: _Attempt, now: datetime, *, action: str, outcome: str, reason: str) -> LogEntry:
     assert attempt.pseudonym is not None
-    record_access(
-        db,
+    return make_entry(
         holder=attempt.holder,
         pseudonym=attempt.pseudonym,
         requester=attempt.requester,
