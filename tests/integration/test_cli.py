@@ -554,15 +554,32 @@ def test_node_serve_refuses_more_than_one_worker_on_sqlite_naming_the_flag(
     assert "fix: set [database] url to a PostgreSQL URL, or serve with 1 worker" in line
 
 
+def serve_fails_with_server(config: Path, server: str) -> str:
+    """node serve's error line for config with a [server] section of server's lines."""
+    with config.open("a") as file:
+        file.write(f"\n[server]\n{server}\n")
+    return fails("node", "serve", "--config", config)
+
+
 def test_node_serve_refuses_workers_set_in_the_file_on_sqlite_naming_file_and_field(
     plain_node: Path,
 ) -> None:
-    with plain_node.open("a") as config:
-        config.write("\n[server]\nworkers = 2\n")
-
-    line = fails("node", "serve", "--config", plain_node)
+    line = serve_fails_with_server(plain_node, "workers = 2")
 
     assert f"{plain_node} ([server] workers): 2 workers need PostgreSQL" in line
+
+
+def test_node_serve_refuses_a_role_retry_that_leaves_a_cut_off_holder_no_time_to_stop(
+    plain_node: Path,
+) -> None:
+    # A holder checks its lock every retry interval and waits half of role_dead_peer_seconds
+    # for the answer; PostgreSQL may give its roles to a standby after role_dead_peer_seconds.
+    line = serve_fails_with_server(
+        plain_node, "role_retry_seconds = 5\nrole_dead_peer_seconds = 10"
+    )
+
+    assert "[server] role_dead_peer_seconds" in line and str(plain_node) in line
+    assert "make role_dead_peer_seconds at least 4 times role_retry_seconds" in line
 
 
 # db ---------------------------------------------------------------------------------------

@@ -123,6 +123,33 @@ def test_one_of_two_holds_a_role_and_it_moves_when_the_holders_session_ends(
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_holder_whose_session_the_server_ends_stops_its_work_at_once(
+    pg_engine: Engine,
+) -> None:
+    # The server ending the lock's session frees the lock for a standby at once, so the holder
+    # must not run on until its next check: with checks 30 s apart (and 300 s to answer), only
+    # the holder's wait on its lock connection can stop the work within the test's bound.
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    (holder,) = holders(pg_engine, node_id, 1)
+    holder.retry_seconds = 30
+    holder.dead_peer_seconds = 600
+    record = Recorder()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(holder.hold("log-sequencer", record.work("holder")))
+        try:
+            await until(lambda: record.running == ["holder"], "the holder's work")
+            assert await asyncio.to_thread(terminate_holder, pg_engine, holder, "log-sequencer")
+            await until(lambda: record.stopped == ["holder"], "the holder's work to stop")
+            assert holder.held == set()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run_then_dispose(scenario, holder)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_holder_that_stops_lets_its_standby_take_the_role_and_other_roles_stay(
     pg_engine: Engine,
 ) -> None:
@@ -208,3 +235,23 @@ def test_each_node_and_role_has_its_own_lock_key() -> None:
     keys = {lock_key(node, role) for node in ("a", "b") for role in ("log-sequencer", "x")}
     assert len(keys) == 4
     assert all(-(2**63) <= key < 2**63 for key in keys)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_lock_connection_gives_up_on_a_silent_peer_at_both_ends(pg_engine: Engine) -> None:
+    # The server ends a silent holder's session; the holder's own side ends a check hung on a
+    # dead network, so its thread returns rather than waiting for the kernel's retransmissions.
+    (holder,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    holder.dead_peer_seconds = 12
+    connection = holder._try_take("log-witness")
+    try:
+        assert connection is not None
+        client = connection.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert client["keepalives_idle"] == "6" and client["tcp_user_timeout"] == "12000"
+        server = connection.execute(text("SHOW tcp_user_timeout")).scalar_one()
+        assert server == "12000"  # milliseconds, as PostgreSQL shows it
+    finally:
+        if connection is not None:
+            connection.close()
+        holder.dispose()
+        holder.engine.dispose()
