@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from digitalstate.node.roles import Roles, lock_key
+from digitalstate.node.roles import Roles, channel, lock_key
 from digitalstate.storage.engine import make_engine
 
 RETRY_S = 0.05
@@ -255,3 +255,26 @@ def test_a_lock_connection_gives_up_on_a_silent_peer_at_both_ends(pg_engine: Eng
             connection.close()
         holder.dispose()
         holder.engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_burst_of_wakes_in_a_standby_costs_at_most_two_notifies(pg_engine: Engine) -> None:
+    # Each committed change at a worker that does not hold notice delivery wakes the holder;
+    # a NOTIFY apiece would take a pooled connection and a request thread apiece.
+    (standby,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    standby.exclusive("notice-delivery", Recorder().work("standby"), wakes="outbox")
+    listener = pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    listener.execute(text(f'LISTEN "{channel(standby.scope(listener), "notice-delivery")}"'))
+
+    async def scenario() -> None:
+        for _ in range(50):
+            standby.notify_soon("outbox")
+        await until(lambda: not standby._notifiers, "the notifier to finish")
+
+    try:
+        run_then_dispose(scenario, standby)
+        driver = listener.connection.driver_connection
+        received = list(driver.notifies(timeout=0.5))  # type: ignore[union-attr]
+        assert 1 <= len(received) <= 2
+    finally:
+        listener.close()
