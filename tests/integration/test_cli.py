@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from digitalstate.cli.node import SUPERVISOR_ENV, WORKER_APP_ENV, WORKER_CONFIG_ENV
 from digitalstate.keys import KeyPair
 from digitalstate.settings import load_node_settings
 from digitalstate.storage import migrate
@@ -661,3 +662,24 @@ def test_the_console_script_reports_a_bad_setting_on_stderr_only_and_exits_one(
     assert finished.stderr.count("\n") == 1
     assert finished.stderr.startswith(f"digitalstate: error: {plain_node}: [node] roles.0: ")
     assert "Traceback" not in finished.stderr
+
+
+def test_a_worker_whose_supervisor_died_as_it_started_stops_before_serving(
+    plain_node: Path,
+) -> None:
+    # The kernel tells a worker of its supervisor's death only from when the worker asks, a
+    # moment into its start; a supervisor gone before that leaves the worker another parent.
+    def start_worker(supervisor: int) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, SUPERVISOR_ENV: str(supervisor), WORKER_CONFIG_ENV: "",
+               WORKER_APP_ENV: "digitalstate.no_such_module:make"}  # fmt: skip
+        code = "from digitalstate.cli.node import worker_app; worker_app()"
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    orphan = start_worker(supervisor=os.getppid())  # not the worker's parent: this process is
+    assert orphan.returncode == 1
+    assert orphan.stderr.strip().endswith("is gone; the worker stops")
+
+    child = start_worker(supervisor=os.getpid())  # its parent: it goes on to build the app
+    assert "No module named 'digitalstate.no_such_module'" in child.stderr
