@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from digitalstate.node.roles import Roles, channel, lock_key
+from digitalstate.node.roles import Roles, channel, lock_key, notified
 from digitalstate.storage.engine import make_engine
 
 RETRY_S = 0.05
@@ -276,5 +276,23 @@ def test_a_burst_of_wakes_in_a_standby_costs_at_most_two_notifies(pg_engine: Eng
         driver = listener.connection.driver_connection
         received = list(driver.notifies(timeout=0.5))  # type: ignore[union-attr]
         assert 1 <= len(received) <= 2
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_one_wait_of_the_holder_takes_every_notify_already_received(pg_engine: Engine) -> None:
+    # NOTIFYs that arrive while the holder checks its lock wait in psycopg's backlog; taken one
+    # per wait, a steady stream of them would grow it without end.
+    listener = pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        listener.execute(text('LISTEN "roles_backlog"'))
+        with pg_engine.connect() as sender:
+            for _ in range(20):
+                sender.execute(text("NOTIFY roles_backlog"))
+                sender.commit()
+        listener.execute(text("SELECT 1"))  # they arrive during a query: kept for later
+        assert notified(listener, 0.5)
+        assert not notified(listener, 0.05)
     finally:
         listener.close()

@@ -262,7 +262,7 @@ class Roles:
                 # most a second: a thread cannot be stopped, and the node's shutdown waits.
                 listen = min(self.retry_seconds, LISTEN_SLICE_S)
                 pending = asyncio.ensure_future(
-                    run_blocking(_notified, connection, listen, limiter=self._waits())
+                    run_blocking(notified, connection, listen, limiter=self._waits())
                 )
                 done, _ = await asyncio.wait(
                     {task, pending},
@@ -357,10 +357,14 @@ def channel(node_id: str, role: str) -> str:
     return f"digitalstate_{lock_key(node_id, role) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
-def _notified(connection: Connection, timeout: float) -> bool:
-    """Wait up to timeout for a NOTIFY on the connection; True when one came."""
+def notified(connection: Connection, timeout: float) -> bool:
+    """Wait up to timeout for NOTIFYs on the connection; True when any came.
+
+    Every one already received is taken (psycopg keeps those that arrive during a check): one
+    per wait would leave a backlog that grows for as long as they come faster than the checks.
+    """
     driver = connection.connection.driver_connection
-    return any(True for _ in driver.notifies(timeout=timeout, stop_after=1))  # type: ignore[union-attr]
+    return bool(list(driver.notifies(timeout=timeout, stop_after=1)))  # type: ignore[union-attr]
 
 
 def _still_there(connection: Connection) -> None:
