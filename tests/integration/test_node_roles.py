@@ -231,6 +231,35 @@ def test_on_sqlite_the_one_process_holds_every_role(database_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_role_whose_work_fails_is_started_again(database_url: str) -> None:
+    # As a PostgreSQL holder lets a failed role go and takes it again: the sequencer's loop
+    # failing once must not leave the node without a sequencer until it restarts.
+    engine = make_engine(database_url)
+    roles = Roles(engine, "sqlite-node", retry_seconds=RETRY_S)
+    starts: list[int] = []
+
+    async def fails_once() -> None:
+        starts.append(len(starts))
+        if len(starts) == 1:
+            raise RuntimeError("the first run fails")
+        await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(roles.exclusive("log-sequencer", fails_once)())
+        try:
+            await until(lambda: len(starts) == 2, "the work to be started again")
+            assert roles.describe()["holds"] == ["log-sequencer"]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+
+
 def test_each_node_and_role_has_its_own_lock_key() -> None:
     keys = {lock_key(node, role) for node in ("a", "b") for role in ("log-sequencer", "x")}
     assert len(keys) == 4

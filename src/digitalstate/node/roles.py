@@ -211,13 +211,17 @@ class Roles:
 
     async def hold(self, role: str, work: Work) -> None:
         """Run work whenever this worker holds role, standing by otherwise; until cancelled."""
-        if not self.locks:
+        while not self.locks:  # the one process holds it; work that ends is started again
             self.held.add(role)
             try:
                 await work()
+                error: BaseException | None = None
+            except Exception as exc:
+                error = exc
             finally:
                 self.held.discard(role)
-            return
+            log.error("the work of role %s ended (%r); starting it again", role, error)
+            await asyncio.sleep(self.retry_seconds)
         while True:
             try:
                 connection = await self._take(role)
