@@ -359,6 +359,23 @@ class NodeServerSection(ServerSection):
         "gone) before it frees the holder's roles",
     )
 
+    @field_validator("role_dead_peer_seconds")
+    @classmethod
+    def _room_to_stop(cls, value: float, info: ValidationInfo) -> float:
+        retry = info.data.get("role_retry_seconds", 0)
+        # A holder cut off from the database stops its roles' work up to a retry interval and
+        # half of this after it last heard from it; PostgreSQL may free its locks for a
+        # standby after this. A quarter is kept for the holder's own slowness.
+        if retry > value / 4:
+            raise ValueError(
+                f"role_dead_peer_seconds {value:g} is too short for role_retry_seconds "
+                f"{retry:g}: a holder cut off from the database stops its roles' work up to "
+                f"{retry:g} s plus half of {value:g} s after it last heard from it, too close "
+                f"to the {value:g} s after which PostgreSQL gives its roles to a standby; make "
+                "role_dead_peer_seconds at least 4 times role_retry_seconds"
+            )
+        return value
+
 
 class _TomlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:

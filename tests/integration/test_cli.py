@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from digitalstate.cli.node import SUPERVISOR_ENV, WORKER_APP_ENV, WORKER_CONFIG_ENV
 from digitalstate.keys import KeyPair
 from digitalstate.settings import load_node_settings
 from digitalstate.storage import migrate
@@ -554,15 +555,32 @@ def test_node_serve_refuses_more_than_one_worker_on_sqlite_naming_the_flag(
     assert "fix: set [database] url to a PostgreSQL URL, or serve with 1 worker" in line
 
 
+def serve_fails_with_server(config: Path, server: str) -> str:
+    """node serve's error line for config with a [server] section of server's lines."""
+    with config.open("a") as file:
+        file.write(f"\n[server]\n{server}\n")
+    return fails("node", "serve", "--config", config)
+
+
 def test_node_serve_refuses_workers_set_in_the_file_on_sqlite_naming_file_and_field(
     plain_node: Path,
 ) -> None:
-    with plain_node.open("a") as config:
-        config.write("\n[server]\nworkers = 2\n")
-
-    line = fails("node", "serve", "--config", plain_node)
+    line = serve_fails_with_server(plain_node, "workers = 2")
 
     assert f"{plain_node} ([server] workers): 2 workers need PostgreSQL" in line
+
+
+def test_node_serve_refuses_a_role_retry_that_leaves_a_cut_off_holder_no_time_to_stop(
+    plain_node: Path,
+) -> None:
+    # A holder checks its lock every retry interval and waits half of role_dead_peer_seconds
+    # for the answer; PostgreSQL may give its roles to a standby after role_dead_peer_seconds.
+    line = serve_fails_with_server(
+        plain_node, "role_retry_seconds = 5\nrole_dead_peer_seconds = 10"
+    )
+
+    assert "[server] role_dead_peer_seconds" in line and str(plain_node) in line
+    assert "make role_dead_peer_seconds at least 4 times role_retry_seconds" in line
 
 
 # db ---------------------------------------------------------------------------------------
@@ -644,3 +662,24 @@ def test_the_console_script_reports_a_bad_setting_on_stderr_only_and_exits_one(
     assert finished.stderr.count("\n") == 1
     assert finished.stderr.startswith(f"digitalstate: error: {plain_node}: [node] roles.0: ")
     assert "Traceback" not in finished.stderr
+
+
+def test_a_worker_whose_supervisor_died_as_it_started_stops_before_serving(
+    plain_node: Path,
+) -> None:
+    # The kernel tells a worker of its supervisor's death only from when the worker asks, a
+    # moment into its start; a supervisor gone before that leaves the worker another parent.
+    def start_worker(supervisor: int) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, SUPERVISOR_ENV: str(supervisor), WORKER_CONFIG_ENV: "",
+               WORKER_APP_ENV: "digitalstate.no_such_module:make"}  # fmt: skip
+        code = "from digitalstate.cli.node import worker_app; worker_app()"
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    orphan = start_worker(supervisor=os.getppid())  # not the worker's parent: this process is
+    assert orphan.returncode == 1
+    assert orphan.stderr.strip().endswith("is gone; the worker stops")
+
+    child = start_worker(supervisor=os.getpid())  # its parent: it goes on to build the app
+    assert "No module named 'digitalstate.no_such_module'" in child.stderr

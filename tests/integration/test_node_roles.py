@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from digitalstate.node.roles import Roles, lock_key
+from digitalstate.node.roles import Roles, channel, lock_key, notified
 from digitalstate.storage.engine import make_engine
 
 RETRY_S = 0.05
@@ -123,6 +123,33 @@ def test_one_of_two_holds_a_role_and_it_moves_when_the_holders_session_ends(
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_holder_whose_session_the_server_ends_stops_its_work_at_once(
+    pg_engine: Engine,
+) -> None:
+    # The server ending the lock's session frees the lock for a standby at once, so the holder
+    # must not run on until its next check: with checks 30 s apart (and 300 s to answer), only
+    # the holder's wait on its lock connection can stop the work within the test's bound.
+    node_id = f"roles-{uuid.uuid4().hex[:8]}"
+    (holder,) = holders(pg_engine, node_id, 1)
+    holder.retry_seconds = 30
+    holder.dead_peer_seconds = 600
+    record = Recorder()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(holder.hold("log-sequencer", record.work("holder")))
+        try:
+            await until(lambda: record.running == ["holder"], "the holder's work")
+            assert await asyncio.to_thread(terminate_holder, pg_engine, holder, "log-sequencer")
+            await until(lambda: record.stopped == ["holder"], "the holder's work to stop")
+            assert holder.held == set()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run_then_dispose(scenario, holder)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_holder_that_stops_lets_its_standby_take_the_role_and_other_roles_stay(
     pg_engine: Engine,
 ) -> None:
@@ -204,7 +231,97 @@ def test_on_sqlite_the_one_process_holds_every_role(database_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_role_whose_work_fails_is_started_again(database_url: str) -> None:
+    # As a PostgreSQL holder lets a failed role go and takes it again: the sequencer's loop
+    # failing once must not leave the node without a sequencer until it restarts.
+    engine = make_engine(database_url)
+    roles = Roles(engine, "sqlite-node", retry_seconds=RETRY_S)
+    starts: list[int] = []
+
+    async def fails_once() -> None:
+        starts.append(len(starts))
+        if len(starts) == 1:
+            raise RuntimeError("the first run fails")
+        await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(roles.exclusive("log-sequencer", fails_once)())
+        try:
+            await until(lambda: len(starts) == 2, "the work to be started again")
+            assert roles.describe()["holds"] == ["log-sequencer"]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+
+
 def test_each_node_and_role_has_its_own_lock_key() -> None:
     keys = {lock_key(node, role) for node in ("a", "b") for role in ("log-sequencer", "x")}
     assert len(keys) == 4
     assert all(-(2**63) <= key < 2**63 for key in keys)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_lock_connection_gives_up_on_a_silent_peer_at_both_ends(pg_engine: Engine) -> None:
+    # The server ends a silent holder's session; the holder's own side ends a check hung on a
+    # dead network, so its thread returns rather than waiting for the kernel's retransmissions.
+    (holder,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    holder.dead_peer_seconds = 12
+    connection = holder._try_take("log-witness")
+    try:
+        assert connection is not None
+        client = connection.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert client["keepalives_idle"] == "6" and client["tcp_user_timeout"] == "12000"
+        server = connection.execute(text("SHOW tcp_user_timeout")).scalar_one()
+        assert server == "12000"  # milliseconds, as PostgreSQL shows it
+    finally:
+        if connection is not None:
+            connection.close()
+        holder.dispose()
+        holder.engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_burst_of_wakes_in_a_standby_costs_at_most_two_notifies(pg_engine: Engine) -> None:
+    # Each committed change at a worker that does not hold notice delivery wakes the holder;
+    # a NOTIFY apiece would take a pooled connection and a request thread apiece.
+    (standby,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    standby.exclusive("notice-delivery", Recorder().work("standby"), wakes="outbox")
+    listener = pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    listener.execute(text(f'LISTEN "{channel(standby.scope(listener), "notice-delivery")}"'))
+
+    async def scenario() -> None:
+        for _ in range(50):
+            standby.notify_soon("outbox")
+        await until(lambda: not standby._notifiers, "the notifier to finish")
+
+    try:
+        run_then_dispose(scenario, standby)
+        driver = listener.connection.driver_connection
+        received = list(driver.notifies(timeout=0.5))  # type: ignore[union-attr]
+        assert 1 <= len(received) <= 2
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_one_wait_of_the_holder_takes_every_notify_already_received(pg_engine: Engine) -> None:
+    # NOTIFYs that arrive while the holder checks its lock wait in psycopg's backlog; taken one
+    # per wait, a steady stream of them would grow it without end.
+    listener = pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        listener.execute(text('LISTEN "roles_backlog"'))
+        with pg_engine.connect() as sender:
+            for _ in range(20):
+                sender.execute(text("NOTIFY roles_backlog"))
+                sender.commit()
+        listener.execute(text("SELECT 1"))  # they arrive during a query: kept for later
+        assert notified(listener, 0.5)
+        assert not notified(listener, 0.05)
+    finally:
+        listener.close()

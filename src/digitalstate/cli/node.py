@@ -126,6 +126,7 @@ WorkersOption = Annotated[
 # the app factory, "module:function".
 WORKER_CONFIG_ENV = "_DIGITALSTATE_WORKER_CONFIG"
 WORKER_APP_ENV = "_DIGITALSTATE_WORKER_APP"
+SUPERVISOR_ENV = "_DIGITALSTATE_SUPERVISOR_PID"
 WORKER_HEALTHCHECK_SECONDS = 30
 WORKERS_VARIABLE = "DIGITALSTATE_SERVER__WORKERS"
 
@@ -191,6 +192,7 @@ def serve_node(
     make_app(settings).state.node.engine.dispose()
     os.environ[WORKER_CONFIG_ENV] = str(config.resolve())
     os.environ[WORKER_APP_ENV] = f"{_module_of(make_app)}:{make_app.__qualname__}"
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     serve(
         f"{__name__}:worker_app",
         factory=True,
@@ -217,6 +219,15 @@ def worker_app() -> FastAPI:
     from digitalstate.web.serving import die_with_parent
 
     die_with_parent()  # a supervisor killed with SIGKILL leaves no worker behind
+    # ... unless it died before that, while this worker was starting (seconds on a busy
+    # machine): the kernel has given the worker another parent, and it would serve, and take
+    # the node's roles, with nothing to stop it.
+    supervisor = os.environ[SUPERVISOR_ENV]
+    if str(os.getppid()) != supervisor:
+        raise SystemExit(
+            f"digitalstate: worker {os.getpid()}: its supervisor (process {supervisor}) is "
+            "gone; the worker stops"
+        )
     module, name = os.environ[WORKER_APP_ENV].split(":")
     make_app: Callable[[NodeSettings], FastAPI] = getattr(importlib.import_module(module), name)
     return make_app(load_node_settings(Path(os.environ[WORKER_CONFIG_ENV])))

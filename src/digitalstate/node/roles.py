@@ -16,7 +16,10 @@ must not be raised twice), the delivery of change notices. Each is a named role:
   timeout, set on the connection), and a standby takes the role after that;
 - the holder checks its connection every retry interval too; when the check fails, or does not
   answer within half of role_dead_peer_seconds (before PostgreSQL would free the lock for a
-  standby), it stops the role's work at once and becomes a standby again.
+  standby), it stops the role's work at once and becomes a standby again. Between checks it
+  waits on the connection's socket, so a session the server ends (which frees the lock for a
+  standby at once) stops the work at once too. role_dead_peer_seconds is at least 4 times
+  role_retry_seconds (settings.py), or a cut-off holder could run on after its lock is freed.
 
 A role may name the runtime event that wakes its work (notice delivery: "outbox"): its holder's
 lock connection LISTENs on the role's channel, and a worker that sets the event without holding
@@ -39,6 +42,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 
 Work = Callable[[], Coroutine[Any, Any, None]]
 LISTEN_SLICE_S = 1.0
+ROLE_THREADS = 16
 
 # The roles of a node (those its features declare: a charter has no notices to deliver).
 SEQUENCER = "log-sequencer"
@@ -88,6 +93,18 @@ def keepalive_settings(dead_peer_seconds: float) -> dict[str, int]:
     }
 
 
+def client_keepalives(dead_peer_seconds: float) -> dict[str, int]:
+    """libpq's connection parameters for keepalive_settings, on the worker's side."""
+    server = keepalive_settings(dead_peer_seconds)
+    return {
+        "keepalives": 1,
+        "keepalives_idle": server["tcp_keepalives_idle"],
+        "keepalives_interval": server["tcp_keepalives_interval"],
+        "keepalives_count": server["tcp_keepalives_count"],
+        "tcp_user_timeout": server["tcp_user_timeout"],
+    }
+
+
 @dataclass
 class Roles:
     """The roles this worker holds, and the loops that take them; one per NodeRuntime."""
@@ -105,6 +122,10 @@ class Roles:
     on_wake: Callable[[str], None] = lambda _event: None
     _lock_engine: Engine | None = None
     _scope: str | None = None
+    _wait_limiter: anyio.CapacityLimiter | None = None
+    # Events whose holders are to be told (notify_soon), and the one task per event telling them.
+    _to_notify: set[str] = field(default_factory=set)
+    _notifiers: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
     @property
     def locks(self) -> bool:
@@ -160,6 +181,25 @@ class Roles:
                 )
             connection.commit()
 
+    def notify_soon(self, event: str) -> None:
+        """notify(event) in the background, on the loop's thread; wakes that come while one is
+        sent are told with one more, so a burst of writes costs two NOTIFYs, not one each (and
+        as many connections and threads, taken from the requests')."""
+        self._to_notify.add(event)
+        if event not in self._notifiers:
+            self._notifiers[event] = asyncio.ensure_future(self._notifier(event))
+
+    async def _notifier(self, event: str) -> None:
+        try:
+            while event in self._to_notify:
+                self._to_notify.discard(event)
+                try:
+                    await run_blocking(self.notify, event)
+                except Exception:  # the holder's next poll finds the work all the same
+                    log.exception("could not wake the worker holding %s's role", event)
+        finally:
+            del self._notifiers[event]
+
     def describe(self) -> dict[str, Any]:
         """This worker and its roles, for /readyz."""
         return {
@@ -171,13 +211,17 @@ class Roles:
 
     async def hold(self, role: str, work: Work) -> None:
         """Run work whenever this worker holds role, standing by otherwise; until cancelled."""
-        if not self.locks:
+        while not self.locks:  # the one process holds it; work that ends is started again
             self.held.add(role)
             try:
                 await work()
+                error: BaseException | None = None
+            except Exception as exc:
+                error = exc
             finally:
                 self.held.discard(role)
-            return
+            log.error("the work of role %s ended (%r); starting it again", role, error)
+            await asyncio.sleep(self.retry_seconds)
         while True:
             try:
                 connection = await self._take(role)
@@ -212,19 +256,18 @@ class Roles:
         task = asyncio.create_task(work(), name=f"role {role}")
         event = self.wakes.get(role)
         pending: asyncio.Future[Any] | None = None
-        on_connection = False  # pending is a thread using the connection (not the sleep)
         try:
             while True:
-                # Between checks: the interval, or for a role other workers wake (its lock
-                # connection LISTENs), until a NOTIFY comes.
-                on_connection = event is not None
-                if event is None:
-                    pending = asyncio.ensure_future(asyncio.sleep(self.retry_seconds))
-                else:
-                    # In slices of at most a second: a thread cannot be stopped, and the node's
-                    # shutdown waits for it.
-                    listen = min(self.retry_seconds, LISTEN_SLICE_S)
-                    pending = asyncio.ensure_future(run_blocking(_notified, connection, listen))
+                # Between checks, a thread waits on the lock connection's socket: for a NOTIFY
+                # (a role other workers wake LISTENs), and for the server ending the session
+                # (pg_terminate_backend, a restart, an idle timeout), which frees the lock for
+                # a standby at once: the wait fails then, and the work stops at once rather
+                # than at the next check, while a standby may already run it. In slices of at
+                # most a second: a thread cannot be stopped, and the node's shutdown waits.
+                listen = min(self.retry_seconds, LISTEN_SLICE_S)
+                pending = asyncio.ensure_future(
+                    run_blocking(notified, connection, listen, limiter=self._waits())
+                )
                 done, _ = await asyncio.wait(
                     {task, pending},
                     timeout=self.retry_seconds + self.check_timeout,
@@ -237,8 +280,9 @@ class Roles:
                 if pending in done and pending.exception() is None:
                     if event is not None and pending.result():
                         self.on_wake(event)
-                    pending = asyncio.ensure_future(run_blocking(_still_there, connection))
-                    on_connection = True
+                    pending = asyncio.ensure_future(
+                        run_blocking(_still_there, connection, limiter=self._waits())
+                    )
                     done, _ = await asyncio.wait({pending}, timeout=self.check_timeout)
                 if pending not in done or pending.exception() is not None:
                     log.error(
@@ -255,14 +299,20 @@ class Roles:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            if pending is not None and not pending.done() and on_connection:
+            if pending is not None and not pending.done():
                 # A thread still on the connection (hung on a dead network, or waiting for a
                 # NOTIFY): close the connection once it returns.
                 pending.add_done_callback(lambda _: _close_quietly(connection))
             else:
-                if pending is not None:
-                    pending.cancel()  # only ever the sleep between checks
                 await run_blocking(_close_quietly, connection)
+
+    def _waits(self) -> anyio.CapacityLimiter:
+        """The threads that wait on lock connections (one at a time per held role, more while
+        a hung one returns), apart from those requests use (anyio's default limiter, which
+        Starlette shares)."""
+        if self._wait_limiter is None:
+            self._wait_limiter = anyio.CapacityLimiter(ROLE_THREADS)
+        return self._wait_limiter
 
     def _engine_for_locks(self) -> Engine:
         if self._lock_engine is None:
@@ -270,7 +320,13 @@ class Roles:
                 self.engine.url,
                 poolclass=NullPool,
                 isolation_level="AUTOCOMMIT",  # a session lock, never an open transaction
-                connect_args={"connect_timeout": max(1, math.ceil(self.retry_seconds))},
+                connect_args={
+                    "connect_timeout": max(1, math.ceil(self.retry_seconds)),
+                    # The client's side of the connection gives up on a silent server as the
+                    # server's side does on a silent holder: a check or a lock request hung on a
+                    # dead network returns within this long, not the kernel's quarter hour.
+                    **client_keepalives(self.dead_peer_seconds),
+                },
             )
         return self._lock_engine
 
@@ -305,10 +361,14 @@ def channel(node_id: str, role: str) -> str:
     return f"digitalstate_{lock_key(node_id, role) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
-def _notified(connection: Connection, timeout: float) -> bool:
-    """Wait up to timeout for a NOTIFY on the connection; True when one came."""
+def notified(connection: Connection, timeout: float) -> bool:
+    """Wait up to timeout for NOTIFYs on the connection; True when any came.
+
+    Every one already received is taken (psycopg keeps those that arrive during a check): one
+    per wait would leave a backlog that grows for as long as they come faster than the checks.
+    """
     driver = connection.connection.driver_connection
-    return any(True for _ in driver.notifies(timeout=timeout, stop_after=1))  # type: ignore[union-attr]
+    return bool(list(driver.notifies(timeout=timeout, stop_after=1)))  # type: ignore[union-attr]
 
 
 def _still_there(connection: Connection) -> None:

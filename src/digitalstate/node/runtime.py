@@ -80,7 +80,6 @@ class NodeRuntime:
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _notifying: set[asyncio.Future[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: NodeSettings, *, fetch: Fetch | None = None) -> NodeRuntime:
@@ -183,20 +182,7 @@ class NodeRuntime:
         else:
             self.event(name).set()
         if loop is not None and self.roles.held_elsewhere(name):
-            loop.call_soon_threadsafe(self._notify_holders, name)
-
-    def _notify_holders(self, name: str) -> None:
-        """NOTIFY the other worker holding a role the event wakes; in the background."""
-
-        async def notify() -> None:
-            try:
-                await run_blocking(self.roles.notify, name)
-            except Exception:  # the holder's next poll finds the work all the same
-                log.exception("could not wake the worker holding %s's role", name)
-
-        task = asyncio.ensure_future(notify())
-        self._notifying.add(task)
-        task.add_done_callback(self._notifying.discard)
+            loop.call_soon_threadsafe(self.roles.notify_soon, name)
 
     async def fetch_federation(self, etag: str | None = None) -> Any:
         """GET the signed federation document from the trust anchor, unless it is etag still."""
