@@ -516,12 +516,19 @@ class JourneyFlow:
         """Submit: the draft becomes an application, once, whatever is sent twice."""
         token = form_text(await read_form(request), "submission_token")[:64]
         confirmation = f"{who.base}/confirmation/"
-        made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
-        if made is not None:
-            return RedirectResponse(confirmation + made, status_code=303)
+
+        async def made_with_token() -> Response | None:
+            made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
+            return None if made is None else RedirectResponse(confirmation + made, status_code=303)
+
+        if (made := await made_with_token()) is not None:
+            return made
         draft = await self.draft(journey, who)
         if draft is None or not token or draft.submission_token != token:
-            return RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
+            # Another submit with this token (at another worker, say) may have turned the
+            # draft into its application since the look-up above: show what it made.
+            made = await made_with_token()
+            return made or RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
         where = self.resume(journey, who, draft.answers)
         if not where.endswith("/" + CHECK_PAGE):
             return RedirectResponse(where, status_code=303)
@@ -567,10 +574,8 @@ class JourneyFlow:
             return await self.show_saved(request, journey, found, who, draft, problems, "check")
         except (IntegrityError, DraftChangedError):
             # Another submit with this token got there first: show what it made.
-            made = await run_step(self.node.sessions, lambda s: by_token(s, who.subject, token))
-            if made is None:
-                return RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
-            reference = made
+            made = await made_with_token()
+            return made or RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
         for event in WAKES.get(action_name) or ():
             self.node.wake(event)  # committed: what works on it may start now
         return RedirectResponse(confirmation + reference, status_code=303)
