@@ -18,6 +18,7 @@ from digitalstate.consent import service
 from digitalstate.consent.models import Consent, ConsentEvent, ConsentRequest, HeldConsent
 from digitalstate.consent.people import Actor
 from digitalstate.consent.records import (
+    ConsentRecord,
     RecordRefusedError,
     sign_record,
     verify_record,
@@ -82,20 +83,26 @@ def give(sessions: sessionmaker[Session], actor: Actor | None = None) -> Consent
             person = a_person(session)
             actor = Actor(person, person, person_name="Ada")
         request = ask(session)
-        terms = service.request_terms(request, FEDERATION, now=NOW)
-        issuer = FEDERATION.member("charter")
-        assert issuer is not None
-        record = service.prepare_consent(
-            terms, actor=actor, issuer=issuer, pseudonyms=("p-req", "p-hold"), now=NOW
-        )
-        return service.store_consent(
-            session,
-            request=request,
-            record=record,
-            envelope=SIGNER.sign(record),
-            actor=actor,
-            now=NOW,
-        )
+        return agree_to(session, request, prepared(request, actor), actor)
+
+
+def prepared(request: ConsentRequest, actor: Actor) -> ConsentRecord:
+    """The consent record the charter would sign for actor's agreement to request."""
+    terms = service.request_terms(request, FEDERATION, now=NOW)
+    issuer = FEDERATION.member("charter")
+    assert issuer is not None
+    return service.prepare_consent(
+        terms, actor=actor, issuer=issuer, pseudonyms=("p-req", "p-hold"), now=NOW
+    )
+
+
+def agree_to(
+    session: Session, request: ConsentRequest, record: ConsentRecord, actor: Actor
+) -> Consent:
+    """Store actor's agreement to request as record, signed."""
+    return service.store_consent(
+        session, request=request, record=record, envelope=SIGNER.sign(record), actor=actor, now=NOW
+    )
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -203,23 +210,11 @@ def test_two_answers_at_once_at_two_workers_close_the_request_once(
     def answer(factory: sessionmaker[Session], agree: bool) -> str:
         with factory.begin() as session:
             request = service.open_request(session, request_id, now=NOW)
-            terms = service.request_terms(request, FEDERATION, now=NOW)
-            issuer = FEDERATION.member("charter")
-            assert issuer is not None
-            record = service.prepare_consent(
-                terms, actor=actor, issuer=issuer, pseudonyms=("p-req", "p-hold"), now=NOW
-            )
+            record = prepared(request, actor)
             barrier.wait(10)
             try:
                 if agree:
-                    service.store_consent(
-                        session,
-                        request=request,
-                        record=record,
-                        envelope=SIGNER.sign(record),
-                        actor=actor,
-                        now=NOW,
-                    )
+                    agree_to(session, request, record, actor)
                 else:
                     service.refuse_request(session, request, now=NOW)
             except RequestUnavailableError as exc:
