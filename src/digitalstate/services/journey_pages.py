@@ -263,8 +263,18 @@ class JourneyFlow:
         now: datetime,
         page: str | None = None,
     ) -> None:
-        """Record an event of the applicant's journey in session's transaction."""
-        record_event(session, journey.slug, kind, now, draft_id, assisted=who.assisted, page=page)
+        """Record an event of the applicant's journey in session's transaction, with the
+        variant of the experiment they see (none for assisted digital: ADR 0027)."""
+        record_event(
+            session,
+            journey.slug,
+            kind,
+            now,
+            draft_id,
+            assisted=who.assisted,
+            page=page,
+            variant=journey.variant,
+        )
 
     async def noted(
         self,
@@ -693,7 +703,9 @@ class JourneyFlow:
             now = self.clock()
             await run_step(
                 self.node.sessions,
-                lambda s: record_leaving(s, journey.slug, now, draft.id, assisted=who.assisted),
+                lambda s: record_leaving(
+                    s, journey.slug, now, draft.id, assisted=who.assisted, variant=journey.variant
+                ),
             )
         return self.render(request, "left", journey, who=who, kept=draft is not None)
 
@@ -704,7 +716,14 @@ class JourneyFlow:
             now = self.clock()
 
             def step(session: Session) -> None:
-                record_leaving(session, journey.slug, now, draft.id, assisted=who.assisted)
+                record_leaving(
+                    session,
+                    journey.slug,
+                    now,
+                    draft.id,
+                    assisted=who.assisted,
+                    variant=journey.variant,
+                )
                 delete_draft(session, who.subject, journey.slug)
 
             await run_step(self.node.sessions, step)
