@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from digitalstate.demo.experiments import seed_experiment_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -27,7 +28,7 @@ from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
-from digitalstate.services.definitions import load_service_definition
+from digitalstate.services.definitions import load_service_definition, read_definitions
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.staff.domain import ROLES
@@ -298,6 +299,7 @@ def prepare(
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     add_demo_staff(layout, now)
     seed_demo_prisons(layout, now)
+    seed_demo_experiments(layout, now, seed)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -353,6 +355,24 @@ def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
                         now=now,
                         account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
                     )
+        finally:
+            engine.dispose()
+
+
+def seed_demo_experiments(layout: DemoLayout, now: datetime, seed: int) -> None:
+    """Synthetic journeys of the experiments the demo's services run (demo/experiments.py),
+    at each node whose services declare one: written once."""
+    for node in DEMO_NODES:
+        paths = [layout.node_dir(node) / name for name in node.service_files]
+        declaring = [d for d in read_definitions(paths) if d.experiments] if paths else []
+        if not declaring:
+            continue
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            upgrade(engine)
+            with make_sessions(engine).begin() as session:
+                for definition in declaring:
+                    seed_experiment_journeys(session, definition, seed=seed, now=now)
         finally:
             engine.dispose()
 
