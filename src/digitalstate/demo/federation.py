@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from digitalstate.demo.experiments import seed_experiment_journeys
 from digitalstate.demo.prisons import seed_prisons
@@ -330,6 +332,18 @@ def _give_service(layout: DemoLayout, node: DemoNode) -> None:
         config.write_text(config.read_text(encoding="utf-8").replace(before, after, 1))
 
 
+@contextmanager
+def node_database(layout: DemoLayout, node: DemoNode) -> Iterator[Session]:
+    """A transaction on node's database, migrated first (committed when the block ends)."""
+    engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+    try:
+        upgrade(engine)
+        with make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
     """A caseworker and a manager at every service node, once (demo_staff_email, the password
     DEMO_STAFF_PASSWORD); their ids come from the node and role, so every demo has the same."""
@@ -337,26 +351,21 @@ def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
     for node in DEMO_NODES:
         if "service" not in node.roles:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                for role in ROLES:
-                    email = demo_staff_email(node.id, role)
-                    if find_staff(session, email) is not None:
-                        continue
-                    password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
-                    add_staff(
-                        session,
-                        email=email,
-                        display_name=DEMO_STAFF_NAMES[role],
-                        role=role,
-                        password_hash=password_hash,
-                        now=now,
-                        account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
-                    )
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            for role in ROLES:
+                email = demo_staff_email(node.id, role)
+                if find_staff(session, email) is not None:
+                    continue
+                password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
+                add_staff(
+                    session,
+                    email=email,
+                    display_name=DEMO_STAFF_NAMES[role],
+                    role=role,
+                    password_hash=password_hash,
+                    now=now,
+                    account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
+                )
 
 
 def seed_demo_experiments(layout: DemoLayout, now: datetime, seed: int) -> None:
@@ -367,14 +376,9 @@ def seed_demo_experiments(layout: DemoLayout, now: datetime, seed: int) -> None:
         declaring = [d for d in read_definitions(paths) if d.experiments] if paths else []
         if not declaring:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                for definition in declaring:
-                    seed_experiment_journeys(session, definition, seed=seed, now=now)
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            for definition in declaring:
+                seed_experiment_journeys(session, definition, seed=seed, now=now)
 
 
 def _give_prisons(layout: DemoLayout, node: DemoNode) -> None:
@@ -392,13 +396,8 @@ def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
     for node in DEMO_NODES:
         if not node.prisons:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                seed_prisons(session, now)
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            seed_prisons(session, now)
 
 
 def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:
