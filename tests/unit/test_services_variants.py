@@ -210,8 +210,8 @@ def test_each_variant_shows_its_page_and_the_control_changes_nothing(tmp_path: P
 
 def test_a_stopped_experiment_shows_its_winner_to_everyone_unrecorded(tmp_path: Path) -> None:
     definition = read_definition(write(tmp_path, SERVICE))
-    for n in range(50):
-        shown, recorded = shown_definition(definition, {"name-wording": "plain"}, f"p{n}")
+    for key in [None, *(f"p{n}" for n in range(50))]:  # None: assisted digital too
+        shown, recorded = shown_definition(definition, {"name-wording": "plain"}, key)
         assert recorded is None
         page = shown.page("name")
         assert page is not None and page.title.text("en") == "Your name"
