@@ -72,3 +72,16 @@ def test_an_unreadable_catalogue_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("digitalstate: error: ")
     assert "cannot read the catalogue" in result.stderr
+
+
+def test_an_experiment_whose_shares_do_not_add_up_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "care.toml"
+    care = (DEMO_SERVICES / "ask-for-a-care-assessment.toml").read_text()
+    assert care.count("share = 50") == 2
+    path.write_text(care.replace("share = 50", "share = 45", 1))
+    result = runner.invoke(app, ["service", "check", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: experiments[0].variants: the variants' shares add up to 95, not 100; "
+        "fix: make the shares (whole percentages) add up to 100"
+    ]

@@ -147,6 +147,10 @@ _STAFF = (
     "GET /staff/assisted/{slug}/{case}/confirmation/{reference}",
     "GET /staff/assisted/{slug}/{case}/{page_id}",
     "POST /staff/assisted/{slug}/{case}/{page_id}",
+    # Experiments: each variant's figures (any of the staff) and stopping one (a manager).
+    "GET /staff/experiments",
+    "GET /staff/experiments/{slug}/{experiment}",
+    "POST /staff/experiments/{slug}/{experiment}/stop",
 )
 _OPERATOR = (
     "GET /metrics",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from digitalstate.demo.experiments import seed_experiment_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -27,7 +30,7 @@ from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
-from digitalstate.services.definitions import load_service_definition
+from digitalstate.services.definitions import load_service_definition, read_definitions
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.staff.domain import ROLES
@@ -298,6 +301,7 @@ def prepare(
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     add_demo_staff(layout, now)
     seed_demo_prisons(layout, now)
+    seed_demo_experiments(layout, now, seed)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -328,6 +332,18 @@ def _give_service(layout: DemoLayout, node: DemoNode) -> None:
         config.write_text(config.read_text(encoding="utf-8").replace(before, after, 1))
 
 
+@contextmanager
+def node_database(layout: DemoLayout, node: DemoNode) -> Iterator[Session]:
+    """A transaction on node's database, migrated first (committed when the block ends)."""
+    engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+    try:
+        upgrade(engine)
+        with make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
     """A caseworker and a manager at every service node, once (demo_staff_email, the password
     DEMO_STAFF_PASSWORD); their ids come from the node and role, so every demo has the same."""
@@ -335,26 +351,34 @@ def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
     for node in DEMO_NODES:
         if "service" not in node.roles:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                for role in ROLES:
-                    email = demo_staff_email(node.id, role)
-                    if find_staff(session, email) is not None:
-                        continue
-                    password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
-                    add_staff(
-                        session,
-                        email=email,
-                        display_name=DEMO_STAFF_NAMES[role],
-                        role=role,
-                        password_hash=password_hash,
-                        now=now,
-                        account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
-                    )
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            for role in ROLES:
+                email = demo_staff_email(node.id, role)
+                if find_staff(session, email) is not None:
+                    continue
+                password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
+                add_staff(
+                    session,
+                    email=email,
+                    display_name=DEMO_STAFF_NAMES[role],
+                    role=role,
+                    password_hash=password_hash,
+                    now=now,
+                    account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
+                )
+
+
+def seed_demo_experiments(layout: DemoLayout, now: datetime, seed: int) -> None:
+    """Synthetic journeys of the experiments the demo's services run (demo/experiments.py),
+    at each node whose services declare one: written once."""
+    for node in DEMO_NODES:
+        paths = [layout.node_dir(node) / name for name in node.service_files]
+        declaring = [d for d in read_definitions(paths) if d.experiments] if paths else []
+        if not declaring:
+            continue
+        with node_database(layout, node) as session:
+            for definition in declaring:
+                seed_experiment_journeys(session, definition, seed=seed, now=now)
 
 
 def _give_prisons(layout: DemoLayout, node: DemoNode) -> None:
@@ -372,13 +396,8 @@ def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
     for node in DEMO_NODES:
         if not node.prisons:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                seed_prisons(session, now)
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            seed_prisons(session, now)
 
 
 def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:

@@ -24,6 +24,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.tellusonce.feature",
     "digitalstate.prisons.feature",  # before services: it registers the prison-visit action
     "digitalstate.services.feature",
+    "digitalstate.experiments.feature",  # after services: the staff's pages of its experiments
     "digitalstate.electoral.feature",
     "digitalstate.pensions.feature",
     "digitalstate.staff.feature",

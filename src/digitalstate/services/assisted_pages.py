@@ -192,7 +192,7 @@ class AssistedPages:
         journey, who, made = found
         if made is not None and not sent:
             return RedirectResponse(f"{who.base}/confirmation/{made}", status_code=303)
-        return await page(request, journey, who)
+        return await page(request, await self.flow.shown(journey, who), who)
 
     async def question(
         self,
@@ -227,10 +227,11 @@ class AssistedPages:
         found = await self.held(slug, case, staff)
         if found is not None and found[2] is not None:
             return RedirectResponse(f"{found[1].base}/confirmation/{found[2]}", status_code=303)
-        page = found[0].definition.page(page_id) if found is not None else None
-        if found is None or page is None:
+        journey = await self.flow.shown(found[0], found[1]) if found is not None else None
+        page = journey.definition.page(page_id) if journey is not None else None
+        if found is None or journey is None or page is None:
             return await self.flow.post_page(request, None, None, back_to)
-        return await self.flow.post_page(request, (found[0], page), found[1], back_to)
+        return await self.flow.post_page(request, (journey, page), found[1], back_to)
 
     async def check(self, request: Request, slug: str, case: str, staff: StaffSignedIn) -> Response:
         """Check the answers with the person."""

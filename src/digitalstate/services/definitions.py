@@ -54,6 +54,7 @@ from digitalstate.services.questions import (
     _Part,
     _wording,
 )
+from digitalstate.services.variants import MAX_EXPERIMENTS, Experiment, check_experiments
 from digitalstate.settings import SettingsError
 
 MAX_FILE_BYTES = 64 * 1024
@@ -154,6 +155,7 @@ class ServiceDefinition(_Part):
     eligibility: list[Eligibility] = Field([], max_length=MAX_ELIGIBILITY_RULES)
     submit: Submit | None = None
     reference_prefix: str | None = Field(None, pattern=PREFIX_PATTERN)
+    experiments: list[Experiment] = Field([], max_length=MAX_EXPERIMENTS)
 
     @field_validator("languages")
     @classmethod
@@ -173,6 +175,7 @@ class ServiceDefinition(_Part):
         check_ids(self)
         check_conditions(self)
         check_prefill(self)
+        check_experiments(self)
         return self
 
     @property

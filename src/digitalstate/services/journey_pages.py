@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -100,6 +100,8 @@ from digitalstate.services.presenter import (
 )
 from digitalstate.services.returns import RETURN_STATUS, remember_request, take_return
 from digitalstate.services.service import ServiceError, copy_for, refresh_copy, request_consent
+from digitalstate.services.variant_state import winners
+from digitalstate.services.variants import shown_definition
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import FORM_MAX_FIELDS, form_text, read_form
 from digitalstate.web.i18n import _
@@ -261,8 +263,18 @@ class JourneyFlow:
         now: datetime,
         page: str | None = None,
     ) -> None:
-        """Record an event of the applicant's journey in session's transaction."""
-        record_event(session, journey.slug, kind, now, draft_id, assisted=who.assisted, page=page)
+        """Record an event of the applicant's journey in session's transaction, with the
+        variant of the experiment they see (none for assisted digital: ADR 0027)."""
+        record_event(
+            session,
+            journey.slug,
+            kind,
+            now,
+            draft_id,
+            assisted=who.assisted,
+            page=page,
+            variant=journey.variant,
+        )
 
     async def noted(
         self,
@@ -286,13 +298,31 @@ class JourneyFlow:
             return {}
         return await held_values(self.node, journey, who.subject, self.today())
 
+    async def shown(self, journey: Journey, who: Applicant) -> Journey:
+        """journey as who sees it: the winners of its stopped experiments, and their variant of
+        the running one, recorded on the journey's events (an assisted digital journey sees the
+        running experiment's first variant and is in no experiment: ADR 0027)."""
+        base = self.journeys.get(journey.slug, journey)
+        if not base.definition.experiments:
+            return base
+        won = await run_step(self.node.sessions, lambda s: winners(s, base.slug))
+        key = None if who.assisted else who.subject
+        definition, variant = shown_definition(base.definition, won, key)
+        return replace(base, definition=definition, variant=variant)
+
     # --- question pages ---------------------------------------------------------------------
 
-    def lookup(self, slug: str, page_id: str) -> tuple[Journey, Page] | None:
-        """The journey and page at /services/<slug>/<page_id>."""
+    async def lookup(
+        self, slug: str, page_id: str, who: Callable[[Journey], Applicant]
+    ) -> tuple[Journey, Page, Applicant] | None:
+        """The journey and page at <slug>/<page_id> as the applicant who(journey) sees them."""
         journey = self.journeys.get(slug)
-        page = journey.definition.page(page_id) if journey is not None else None
-        return None if journey is None or page is None else (journey, page)
+        if journey is None or journey.definition.page(page_id) is None:
+            return None
+        applicant = who(journey)
+        journey = await self.shown(journey, applicant)
+        page = journey.definition.page(page_id)
+        return None if page is None else (journey, page, applicant)
 
     async def in_turn(
         self, journey: Journey, page: Page, who: Applicant
@@ -673,7 +703,9 @@ class JourneyFlow:
             now = self.clock()
             await run_step(
                 self.node.sessions,
-                lambda s: record_leaving(s, journey.slug, now, draft.id, assisted=who.assisted),
+                lambda s: record_leaving(
+                    s, journey.slug, now, draft.id, assisted=who.assisted, variant=journey.variant
+                ),
             )
         return self.render(request, "left", journey, who=who, kept=draft is not None)
 
@@ -684,7 +716,14 @@ class JourneyFlow:
             now = self.clock()
 
             def step(session: Session) -> None:
-                record_leaving(session, journey.slug, now, draft.id, assisted=who.assisted)
+                record_leaving(
+                    session,
+                    journey.slug,
+                    now,
+                    draft.id,
+                    assisted=who.assisted,
+                    variant=journey.variant,
+                )
                 delete_draft(session, who.subject, journey.slug)
 
             await run_step(self.node.sessions, step)
@@ -708,6 +747,7 @@ class JourneyPages(JourneyFlow):
         if journey is None:
             return self.not_found(request)
         who = person(journey, subject)
+        journey = await self.shown(journey, who)
         draft = await self.open(journey, who)
         if journey.prefills and draft.consent is None:
             held = await run_step(
@@ -759,6 +799,7 @@ class JourneyPages(JourneyFlow):
 
     async def decide(self, journey: Journey, who: Applicant, consent: str | None) -> Response:
         """Keep what the person chose about sharing in their draft, and carry on."""
+        journey = await self.shown(journey, who)
         await self.open(journey, who)
         now = self.clock()
         await run_step(
@@ -811,10 +852,11 @@ class JourneyPages(JourneyFlow):
         back_to: ReturnTo = "",
     ) -> Response:
         """A question page, showing the answers saved."""
-        found = self.lookup(slug, page_id)
+        found = await self.lookup(slug, page_id, partial(person, subject=subject))
         if found is None:
             return self.not_found(request)
-        return await self.show_page(request, *found, person(found[0], subject), back_to)
+        journey, page, who = found
+        return await self.show_page(request, journey, page, who, back_to)
 
     async def answer(
         self,
@@ -825,9 +867,9 @@ class JourneyPages(JourneyFlow):
         back_to: ReturnTo = "",
     ) -> Response:
         """Check a page's answers: save them and go on, or show the page with its errors."""
-        found = self.lookup(slug, page_id)
-        who = person(found[0], subject) if found is not None else None
-        return await self.post_page(request, found, who, back_to)
+        found = await self.lookup(slug, page_id, partial(person, subject=subject))
+        pair = (found[0], found[1]) if found is not None else None
+        return await self.post_page(request, pair, found[2] if found else None, back_to)
 
     async def as_person(
         self, request: Request, slug: str, subject: Subject, page: JourneyPage
@@ -836,7 +878,8 @@ class JourneyPages(JourneyFlow):
         journey = self.journeys.get(slug)
         if journey is None:
             return self.not_found(request)
-        return await page(request, journey, person(journey, subject))
+        who = person(journey, subject)
+        return await page(request, await self.shown(journey, who), who)
 
     async def check(self, request: Request, slug: str, subject: SignedIn) -> Response:
         """Check your answers."""

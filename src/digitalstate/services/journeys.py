@@ -52,10 +52,12 @@ def text_language(request: Request, definition: ServiceDefinition) -> str:
 
 @dataclass(frozen=True)
 class Journey:
-    """A service with pages, as this node runs it."""
+    """A service with pages, as this node runs it (or as one person sees it, with the
+    variant of its running experiment recorded on their events: JourneyFlow.shown)."""
 
     definition: ServiceDefinition
     entry: ServiceEntry
+    variant: str | None = None  # "<experiment-id>:<variant-id>" (services/variants.py)
 
     @property
     def slug(self) -> str:

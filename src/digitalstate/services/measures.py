@@ -27,19 +27,29 @@ def record_event(
     *,
     assisted: bool,
     page: str | None = None,
+    variant: str | None = None,
 ) -> None:
     """Record an event of the journey in the caller's transaction; an end point's with the
-    time since the journey was started."""
+    time since the journey was started; variant: the experiment's variant the person sees
+    (services/variants.py)."""
     duration = None
     if kind in ("completed", "refused", "left") and journey is not None:
         duration = duration_ms(started_at(session, journey), at)
     channel: Channel = "assisted" if assisted else "digital"
-    event = ServiceEvent(slug, kind, at, journey, page, channel, duration_ms=duration)
+    event = ServiceEvent(
+        slug, kind, at, journey, page, channel, variant=variant, duration_ms=duration
+    )
     record(session, event)
 
 
 def record_leaving(
-    session: Session, slug: str, at: datetime, journey: str, *, assisted: bool
+    session: Session,
+    slug: str,
+    at: datetime,
+    journey: str,
+    *,
+    assisted: bool,
+    variant: str | None = None,
 ) -> None:
     """Record that the person left the journey, at the last page they saw, once: nothing when
     its last event already says so (the page shown again, or the answers deleted after)."""
@@ -47,4 +57,4 @@ def record_leaving(
     if last is not None and last.kind == "left":
         return
     page = last_page(session, journey)
-    record_event(session, slug, "left", at, journey, assisted=assisted, page=page)
+    record_event(session, slug, "left", at, journey, assisted=assisted, page=page, variant=variant)

@@ -179,3 +179,22 @@ class ApplicationNote(Base):
         Index("ix_application_notes_application_id", "application_id"),
         CheckConstraint(f"length(text) BETWEEN 1 AND {MAX_NOTE}", name="text_length"),
     )
+
+
+class ServiceExperiment(Base):
+    """Where an experiment a service declares stands: running (no row, or this one), or
+    stopped with the winning variant everyone sees from then on (services/variants.py)."""
+
+    __tablename__ = "service_experiments"
+
+    service: Mapped[str] = mapped_column(String(63), primary_key=True)  # the service's slug
+    experiment: Mapped[str] = mapped_column(String(31), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))
+    winner: Mapped[str | None] = mapped_column(String(31), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    changed_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # staff account
+
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'stopped')", name="state"),
+        CheckConstraint("state = 'running' OR winner IS NOT NULL", name="winner"),
+    )

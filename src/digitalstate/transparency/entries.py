@@ -33,6 +33,7 @@ STAFF_ACTIONS = frozenset(
         "staff-added-note",
         "staff-started-assisted",
         "staff-submitted-assisted",
+        "staff-stopped-experiment",
     }
 )
 """What a member of the node's staff did (docs/transparency.md#staff-entries): the requester
