@@ -41,6 +41,9 @@ from .staff_support import PASSWORD, add_staff_account, csrf_of
 
 QUEUE = "/staff/applications"
 ASSISTED = "/staff/assisted"
+BUS_SLUG = "apply-for-a-bus-pass"
+CASE_PAGE = re.compile(rf"^{ASSISTED}/{BUS_SLUG}/([0-9a-f]{{32}})/name$")
+TOKEN = re.compile(r'name="submission_token" value="([^"]+)"')
 ADA, BEA = "ada-pseudonym-at-pensions", "bea-pseudonym-at-pensions"
 VIEW_REFERENCE = re.compile(r"\bVIEW-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]\b")
 EMAIL = {
@@ -201,6 +204,35 @@ class CaseworkNode:
                     )
                 )
         return references
+
+
+def start_assisted(staff: StaffBrowser) -> str:
+    """Start the bus pass with a person; the case's pages' path."""
+    started = staff.send(ASSISTED, f"{ASSISTED}/{BUS_SLUG}/start")
+    assert started.status_code == 303, started.text
+    assert CASE_PAGE.match(started.headers["location"]), started.headers["location"]
+    return started.headers["location"].removesuffix("/name")
+
+
+def fill_in_assisted(staff: StaffBrowser, base: str, *, stop_after: str | None = None) -> None:
+    """Type the person's answers to each page, as they give them."""
+    for page, data in bus_pass_answers():
+        answered = staff.send(f"{base}/{page}", f"{base}/{page}", data)
+        assert answered.status_code == 303, (page, answered.text)
+        if page == stop_after:
+            return
+
+
+def send_assisted(staff: StaffBrowser, base: str) -> str:
+    """Send the application from check your answers; the confirmation's path."""
+    check = staff.get(f"{base}/check-answers")
+    found = TOKEN.search(check.text)
+    assert found, check.text
+    sent = staff.send(
+        f"{base}/check-answers", f"{base}/submit", {"submission_token": found.group(1)}
+    )
+    assert sent.status_code == 303, sent.text
+    return str(sent.headers["location"])
 
 
 @contextmanager

@@ -11,47 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from .casework_support import ASSISTED, QUEUE, CaseworkNode, StaffBrowser, casework_node
-from .journey_support import PDF, bus_pass_answers
-
-BUS_SLUG = "apply-for-a-bus-pass"
-CASE_PAGE = re.compile(rf"^{ASSISTED}/{BUS_SLUG}/([0-9a-f]{{32}})/name$")
-TOKEN = re.compile(r'name="submission_token" value="([^"]+)"')
+from .casework_support import (
+    ASSISTED,
+    BUS_SLUG,
+    QUEUE,
+    TOKEN,
+    CaseworkNode,
+    StaffBrowser,
+    casework_node,
+    fill_in_assisted,
+    send_assisted,
+    start_assisted,
+)
+from .journey_support import PDF
 
 
 @pytest.fixture
 def node(tmp_path: Path, migrated_database_url: str) -> Iterator[CaseworkNode]:
     with casework_node(tmp_path, migrated_database_url) as running:
         yield running
-
-
-def start(staff: StaffBrowser) -> str:
-    """Start the bus pass with a person; the case's pages' path."""
-    started = staff.send(ASSISTED, f"{ASSISTED}/{BUS_SLUG}/start")
-    assert started.status_code == 303, started.text
-    assert CASE_PAGE.match(started.headers["location"]), started.headers["location"]
-    return started.headers["location"].removesuffix("/name")
-
-
-def fill_in(staff: StaffBrowser, base: str, *, stop_after: str | None = None) -> None:
-    """Type the person's answers to each page, as they give them."""
-    for page, data in bus_pass_answers():
-        answered = staff.send(f"{base}/{page}", f"{base}/{page}", data)
-        assert answered.status_code == 303, (page, answered.text)
-        if page == stop_after:
-            return
-
-
-def send(staff: StaffBrowser, base: str) -> str:
-    """Send the application from check your answers; the confirmation's path."""
-    check = staff.get(f"{base}/check-answers")
-    found = TOKEN.search(check.text)
-    assert found, check.text
-    sent = staff.send(
-        f"{base}/check-answers", f"{base}/submit", {"submission_token": found.group(1)}
-    )
-    assert sent.status_code == 303, sent.text
-    return str(sent.headers["location"])
 
 
 def test_staff_fill_in_a_journey_with_a_person_and_it_is_sent_as_assisted_in_their_name(
@@ -63,12 +41,12 @@ def test_staff_fill_in_a_journey_with_a_person_and_it_is_sent_as_assisted_in_the
     assert listed.status_code == 200
     assert "Apply for a bus pass" in listed.text and "Book a viewing" in listed.text
     assert "Nothing is filled in from a register" in listed.text
-    base = start(jo)
+    base = start_assisted(jo)
     first = jo.get(f"{base}/name")
     assert first.status_code == 200 and "Assisted" in first.text
     assert "their answers are not filled in from a register" in first.text
     assert f'action="{base}/name"' in first.text and f'href="{ASSISTED}"' in first.text
-    fill_in(jo, base, stop_after="email")
+    fill_in_assisted(jo, base, stop_after="email")
     assert "Ada Lovelace" in jo.get(ASSISTED).text  # in progress: the first answer tells it apart
     assert jo.send(f"{base}/proof", f"{base}/proof", {}).status_code == 303
     assert jo.send(f"{base}/notes", f"{base}/notes", {"notes": ""}).status_code == 303
@@ -77,7 +55,7 @@ def test_staff_fill_in_a_journey_with_a_person_and_it_is_sent_as_assisted_in_the
     assert f'href="{base}/name?return=check#full-name"' in check.text
     assert f'action="{base}/submit"' in check.text
 
-    confirmation = send(jo, base)
+    confirmation = send_assisted(jo, base)
 
     assert confirmation.startswith(f"{base}/confirmation/BUS-")
     reference = confirmation.rsplit("/", 1)[1]
@@ -118,8 +96,8 @@ def test_a_case_is_the_staff_members_own_and_no_other_opens_or_answers_it(
 ) -> None:
     jo = node.staff("jo@pensions.example.org")
     sam = node.staff("sam@pensions.example.org", "manager", "Sam Manager")
-    base = start(jo)
-    fill_in(jo, base, stop_after="name")
+    base = start_assisted(jo)
+    fill_in_assisted(jo, base, stop_after="name")
     token = re.search(r'name="csrf_token" value="([^"]+)"', sam.get(ASSISTED).text)
     assert token
 
@@ -138,8 +116,8 @@ def test_a_case_is_the_staff_members_own_and_no_other_opens_or_answers_it(
 
 def test_an_assisted_page_takes_its_files_and_no_more(node: CaseworkNode) -> None:
     jo = node.staff("jo@pensions.example.org")
-    base = start(jo)
-    fill_in(jo, base, stop_after="email")
+    base = start_assisted(jo)
+    fill_in_assisted(jo, base, stop_after="email")
     limit = node.journeys.settings.web.max_body_bytes
     token = re.search(r'name="csrf_token" value="([^"]+)"', jo.get(f"{base}/proof").text)
     assert token
@@ -163,9 +141,9 @@ def test_a_manager_who_did_not_fill_it_in_decides_an_assisted_application(
     jo = node.staff("jo@pensions.example.org")
     sam = node.staff("sam@pensions.example.org", "manager", "Sam Manager")
     alex = node.staff("alex@pensions.example.org", "manager", "Alex Manager")
-    base = start(sam)
-    fill_in(sam, base)
-    reference = send(sam, base).rsplit("/", 1)[1]
+    base = start_assisted(sam)
+    fill_in_assisted(sam, base)
+    reference = send_assisted(sam, base).rsplit("/", 1)[1]
     case = f"{QUEUE}/{reference}"
 
     page = jo.get(case).text

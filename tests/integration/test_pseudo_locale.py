@@ -377,6 +377,7 @@ def test_a_declared_services_pages_are_all_in_the_catalogue(journeys: JourneyNod
         assert_marked(journeys.answer(page, {"date-of-birth-day": "40"}), *JOURNEY_VALUES)
         assert journeys.answer(page, data).status_code == 303
     journeys.fill_in()
+    assert_marked(journeys.get(f"{BUS}/leave"), *JOURNEY_VALUES)
     assert_marked(journeys.get(f"{BUS}/check-answers"), *JOURNEY_VALUES)
     sent = journeys.submit()
     assert_marked(journeys.get(sent.headers["location"]), *JOURNEY_VALUES)

@@ -166,6 +166,7 @@ class AssistedPages:
                 session, who.subject, slug, now, "en", held_by=staff.id, consent=DECLINED
             )
             self.log(session, staff, ASSISTED_STARTED, journey, who.subject, slug, now)
+            self.flow.note(session, journey, who, "started", draft.id, now)
             return draft
 
         draft = await run_step(self.node.sessions, step)
@@ -247,6 +248,16 @@ class AssistedPages:
         """Why the person cannot use the service."""
         return await self.for_case(request, slug, case, staff, self.flow.not_eligible)
 
+    async def left(self, request: Request, slug: str, case: str, staff: StaffSignedIn) -> Response:
+        """The person has left the service (their answers kept, for now)."""
+        return await self.for_case(request, slug, case, staff, self.flow.leave)
+
+    async def forgotten(
+        self, request: Request, slug: str, case: str, staff: StaffSignedIn
+    ) -> Response:
+        """The person left the service: delete the answers typed so far."""
+        return await self.for_case(request, slug, case, staff, self.flow.forget)
+
     async def confirmed(
         self, request: Request, slug: str, case: str, reference: str, staff: StaffSignedIn
     ) -> Response:
@@ -266,6 +277,7 @@ def make_assisted_router(
         (ASSISTED_PATH, pages.index),
         (case + "/" + CHECK_PAGE, pages.check),
         (case + "/not-eligible", pages.stopped),
+        (case + "/leave", pages.left),
         (case + "/confirmation/{reference}", pages.confirmed),
         (case + "/{page_id}", pages.question),
     ):
@@ -276,6 +288,7 @@ def make_assisted_router(
         ASSISTED_PATH + "/{slug}/start", pages.start, methods=["POST"], dependencies=checked
     )
     router.add_api_route(case + "/submit", pages.submit, methods=["POST"], dependencies=checked)
+    router.add_api_route(case + "/leave", pages.forgotten, methods=["POST"], dependencies=checked)
     # The CSRF token of a question page is checked once its form is read (it may hold files).
     router.add_api_route(
         case + "/{page_id}", pages.answer, methods=["POST"], dependencies=[Depends(ANY_STAFF)]

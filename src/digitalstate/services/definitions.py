@@ -69,7 +69,7 @@ ACTIONS = frozenset(
 # The addresses under /services/<slug>/ that every service has: no page may take one as its id.
 RESERVED_PAGE_IDS = frozenset(
     {"begin", "consent", "consent-return", "check-answers", "submit", "confirmation"}
-    | {"not-eligible"}
+    | {"not-eligible", "leave"}
 )
 _FIXES = {
     "missing": "add it",

@@ -109,6 +109,16 @@ def open_draft(
     return _view(row)
 
 
+def delete_draft(session: Session, subject: str, slug: str) -> bool:
+    """Delete subject's draft of slug and the files kept with it; False when there is none."""
+    row = _row(session, subject, slug, lock=True)
+    if row is None:
+        return False
+    session.execute(delete(ApplicationFile).where(ApplicationFile.draft_id == row.id))
+    session.delete(row)
+    return True
+
+
 def drafts_held_by(session: Session, staff_id: str) -> list[Draft]:
     """The drafts the staff account staff_id is filling in with people, newest change first."""
     rows = session.scalars(

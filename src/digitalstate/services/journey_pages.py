@@ -38,6 +38,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.performance.domain import EventKind
 from digitalstate.registers.domain import field_label
 from digitalstate.services.applications import (
     ASSISTED,
@@ -53,6 +54,7 @@ from digitalstate.services.drafts import (
     ENTERED,
     Draft,
     decide_consent,
+    delete_draft,
     find_draft,
     open_draft,
     save_answers,
@@ -88,6 +90,7 @@ from digitalstate.services.journeys import (
     take_answers,
     text_language,
 )
+from digitalstate.services.measures import record_event, record_leaving
 from digitalstate.services.presenter import (
     HeldValue,
     error_list,
@@ -232,16 +235,50 @@ class JourneyFlow:
         )
 
     async def open(self, journey: Journey, who: Applicant) -> Draft:
-        """The applicant's draft of journey, made if there is none."""
+        """The applicant's draft of journey, made if there is none (the journey started)."""
         now = self.clock()
 
-        def step(session: Any) -> Draft:
-            return open_draft(session, who.subject, journey.slug, now, "en")
+        def step(session: Session) -> Draft:
+            found = find_draft(session, who.subject, journey.slug)
+            if found is not None:
+                return found
+            draft = open_draft(session, who.subject, journey.slug, now, "en")
+            self.note(session, journey, who, "started", draft.id, now)
+            return draft
 
         try:
             return await run_step(self.node.sessions, step)
         except IntegrityError:  # made at the same moment by another request: use that one
             return await run_step(self.node.sessions, step)
+
+    def note(
+        self,
+        session: Session,
+        journey: Journey,
+        who: Applicant,
+        kind: EventKind,
+        draft_id: str | None,
+        now: datetime,
+        page: str | None = None,
+    ) -> None:
+        """Record an event of the applicant's journey in session's transaction."""
+        record_event(session, journey.slug, kind, now, draft_id, assisted=who.assisted, page=page)
+
+    async def noted(
+        self,
+        journey: Journey,
+        who: Applicant,
+        kind: EventKind,
+        draft: Draft | None,
+        page: str | None = None,
+    ) -> None:
+        """Record an event of the applicant's journey in a transaction of its own."""
+        now = self.clock()
+        draft_id = draft.id if draft is not None else None
+        await run_step(
+            self.node.sessions,
+            lambda s: self.note(s, journey, who, kind, draft_id, now, page),
+        )
 
     async def held(self, journey: Journey, who: Applicant) -> dict[str, HeldValue]:
         """The register's values the applicant may take as answers (none when typed)."""
@@ -287,6 +324,7 @@ class JourneyFlow:
         draft, elsewhere = await self.in_turn(journey, page, who)
         if elsewhere is not None:
             return elsewhere
+        await self.noted(journey, who, "page", draft, page.id)
         return await self.show_saved(request, journey, page, who, draft, {}, back_to)
 
     async def show_saved(
@@ -374,6 +412,7 @@ class JourneyFlow:
             back=back,
             action=f"{who.base}/{page.id}{query}",
             multipart=bool(journey.file_questions(page)),
+            leave=f"{who.base}/leave",
         )
 
     async def post_page(
@@ -431,6 +470,7 @@ class JourneyFlow:
             cap=self.upload_cap,
         )
         if taken.problems:
+            await self.noted(journey, who, "answer_error", draft, page.id)
             choices = {q.id: form_text(form, held_input(q)) for q in page.questions if q.id in held}
             return await self.show_question(
                 request,
@@ -445,14 +485,20 @@ class JourneyFlow:
                 back_to,
             )
         now = self.clock()
-        await run_step(
-            self.node.sessions,
-            lambda s: save_answers(
-                s, who.subject, slug, taken.answers, taken.sources, taken.files, now
-            ),
-        )
         merged = {**answers, **taken.answers}
-        if self.eligibility_stop(journey, merged) is not None:
+        stopped = self.eligibility_stop(journey, merged) is not None
+
+        def save(session: Session) -> None:
+            saved = save_answers(
+                session, who.subject, slug, taken.answers, taken.sources, taken.files, now
+            )
+            if draft is None:  # made by this page's answers
+                self.note(session, journey, who, "started", saved.id, now)
+            if stopped:
+                self.note(session, journey, who, "refused", saved.id, now, page.id)
+
+        await run_step(self.node.sessions, save)
+        if stopped:
             return RedirectResponse(f"{who.base}/not-eligible", status_code=303)
         if back_to == "check":
             return RedirectResponse(self.resume(journey, who, merged), status_code=303)
@@ -560,6 +606,7 @@ class JourneyFlow:
             )
             if who.submitted is not None:
                 who.submitted(session, reference, now)
+            self.note(session, journey, who, "completed", draft.id, now)
             return reference
 
         try:
@@ -571,6 +618,7 @@ class JourneyFlow:
                 error = {"text": refused.message, "href": f"{who.base}/{CHECK_PAGE}"}
                 return self.show_answers(request, journey, who, draft, [error])
             problems = {refused.question: [Problem(refused.message)]}
+            await self.noted(journey, who, "answer_error", draft, found.id)
             return await self.show_saved(request, journey, found, who, draft, problems, "check")
         except (IntegrityError, DraftChangedError):
             # Another submit with this token got there first: show what it made.
@@ -616,6 +664,31 @@ class JourneyFlow:
             reason=stopped.reason,
             change=f"{who.base}/{page.id}?return=check",
         )
+
+    async def leave(self, request: Request, journey: Journey, who: Applicant) -> Response:
+        """The person has left the service: their answers are kept until they delete them
+        here (or come back to carry on)."""
+        draft = await self.draft(journey, who)
+        if draft is not None:
+            now = self.clock()
+            await run_step(
+                self.node.sessions,
+                lambda s: record_leaving(s, journey.slug, now, draft.id, assisted=who.assisted),
+            )
+        return self.render(request, "left", journey, who=who, kept=draft is not None)
+
+    async def forget(self, request: Request, journey: Journey, who: Applicant) -> Response:
+        """Leave the service and delete the answers given so far."""
+        draft = await self.draft(journey, who)
+        if draft is not None:
+            now = self.clock()
+
+            def step(session: Session) -> None:
+                record_leaving(session, journey.slug, now, draft.id, assisted=who.assisted)
+                delete_draft(session, who.subject, journey.slug)
+
+            await run_step(self.node.sessions, step)
+        return self.render(request, "left", journey, who=who, kept=False, deleted=True)
 
 
 class JourneyPages(JourneyFlow):
@@ -784,6 +857,14 @@ class JourneyPages(JourneyFlow):
         """Why the person cannot use the service."""
         return await self.as_person(request, slug, subject, self.not_eligible)
 
+    async def left(self, request: Request, slug: str, subject: SignedIn) -> Response:
+        """The person has left the service."""
+        return await self.as_person(request, slug, subject, self.leave)
+
+    async def forgotten(self, request: Request, slug: str, subject: SignedIn) -> Response:
+        """Leave the service and delete the answers."""
+        return await self.as_person(request, slug, subject, self.forget)
+
 
 def make_journey_router(
     node: NodeRuntime, templates: Jinja2Templates, journeys: Sequence[Journey]
@@ -798,11 +879,16 @@ def make_journey_router(
         (base + "/consent-return", pages.consent_return),
         (base + "/" + CHECK_PAGE, pages.check),
         (base + "/not-eligible", pages.stopped),
+        (base + "/leave", pages.left),
         (base + "/confirmation/{reference}", pages.confirmed),
         (base + "/{page_id}", pages.question),
     ):
         router.add_api_route(path, handler, methods=["GET"], response_class=HTMLResponse)
-    for path, handler in ((base + "/consent", pages.consent), (base + "/submit", pages.submit)):
+    for path, handler in (
+        (base + "/consent", pages.consent),
+        (base + "/submit", pages.submit),
+        (base + "/leave", pages.forgotten),
+    ):
         router.add_api_route(path, handler, methods=["POST"], dependencies=[Depends(require_csrf)])
     # The CSRF token of a question page is checked once its form is read (it may hold files).
     router.add_api_route(base + "/{page_id}", pages.answer, methods=["POST"])

@@ -1,0 +1,50 @@
+"""What a declared service's journey records for the node's performance figures.
+
+A journey is one attempt at a service, known by its draft's id. It records `started` when its
+draft is made, `page` at each question page shown, `answer_error` at a page answered with
+errors, and one of its end points: `completed` (the application made), `refused` (an answer
+that makes the person not eligible) or `left` (the person chose to leave the service), each
+with the time since it was started. Assisted digital journeys (staff with the person) are of
+the channel `assisted`, every other one `digital` (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from digitalstate.performance.domain import Channel, EventKind, ServiceEvent, duration_ms
+from digitalstate.performance.service import last_event, last_page, record, started_at
+
+
+def record_event(
+    session: Session,
+    slug: str,
+    kind: EventKind,
+    at: datetime,
+    journey: str | None,
+    *,
+    assisted: bool,
+    page: str | None = None,
+) -> None:
+    """Record an event of the journey in the caller's transaction; an end point's with the
+    time since the journey was started."""
+    duration = None
+    if kind in ("completed", "refused", "left") and journey is not None:
+        duration = duration_ms(started_at(session, journey), at)
+    channel: Channel = "assisted" if assisted else "digital"
+    event = ServiceEvent(slug, kind, at, journey, page, channel, duration_ms=duration)
+    record(session, event)
+
+
+def record_leaving(
+    session: Session, slug: str, at: datetime, journey: str, *, assisted: bool
+) -> None:
+    """Record that the person left the journey, at the last page they saw, once: nothing when
+    its last event already says so (the page shown again, or the answers deleted after)."""
+    last = last_event(session, journey)
+    if last is not None and last.kind == "left":
+        return
+    page = last_page(session, journey)
+    record_event(session, slug, "left", at, journey, assisted=assisted, page=page)
