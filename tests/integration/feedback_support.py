@@ -70,9 +70,7 @@ class FeedbackNode:
     ) -> httpx.Response:
         """Tell a story through the public form; the answer to the POST."""
         teller = browser or self.browser()
-        return teller.send(
-            TELL, TELL, {"about": about, "title": title, "body": body, "tags": tags}
-        )
+        return teller.send(TELL, TELL, {"about": about, "title": title, "body": body, "tags": tags})
 
     def told(self, *args: Any, **kwargs: Any) -> str:
         """Tell a story that the form takes; its id."""
@@ -106,9 +104,7 @@ class FeedbackNode:
     def responses(self, story_id: str) -> list[tuple[str, str, str, str]]:
         """The responses of a story as stored: (role, body, change, staff id)."""
         with self.runtime.sessions.begin() as db:
-            rows = db.scalars(
-                select(StoryResponse).where(StoryResponse.story_id == story_id)
-            ).all()
+            rows = db.scalars(select(StoryResponse).where(StoryResponse.story_id == story_id)).all()
             return [(r.role, r.body, r.change, r.staff_id) for r in rows]
 
     def rated(self) -> list[tuple[str, str | None, int | None]]:

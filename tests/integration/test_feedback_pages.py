@@ -22,12 +22,13 @@ from .feedback_support import (
     STAFF_STORIES,
     TELL,
     FeedbackNode,
+    csrf,
     feedback_node,
     flags,
 )
 from .journey_support import MEMBER
 
-JOURNEY = "0b5c3d1e-2f4a-4b6c-8d9e-0f1a2b3c4d5e"
+JOURNEY = "0b5c3d1e2f4a4b6c8d9e0f1a2b3c4d5e"  # a draft id
 FEEDBACK = f"/feedback/{BUS_SLUG}"
 
 
@@ -50,7 +51,11 @@ def test_an_answer_at_an_end_point_is_a_rated_event_of_the_journey_and_the_comme
     assert "Overall, how did you feel about the service you received today?" in shown.text
     assert shown.text.index("Very satisfied") < shown.text.index("Very dissatisfied")
 
-    sent = person.send(page, FEEDBACK, {"rating": "2", "comment": " Too many questions ", "end": "refused", "journey": JOURNEY})
+    sent = person.send(
+        page,
+        FEEDBACK,
+        {"rating": "2", "comment": " Too many questions ", "end": "refused", "journey": JOURNEY},
+    )
 
     assert sent.status_code == 303 and sent.headers["location"] == f"{FEEDBACK}/thanks"
     assert node.rated() == [(BUS_SLUG, JOURNEY, 2)]
@@ -158,7 +163,9 @@ def test_a_story_about_a_node_or_service_that_is_not_there_is_refused(
     node: FeedbackNode, about: str, message: str
 ) -> None:
     refused = node.tell(about=about)
-    assert refused.status_code == 400 and message in refused.text and 'href="#about"' in refused.text
+    assert (
+        refused.status_code == 400 and message in refused.text and 'href="#about"' in refused.text
+    )
 
 
 def test_a_story_about_the_node_itself_is_taken(node: FeedbackNode) -> None:
@@ -188,15 +195,25 @@ def test_a_deidentified_story_publishes_the_edit_and_never_the_original(node: Fe
     story = node.told("Ann Smith's visit", "My name is Ann Smith and the visit was cancelled.")
     jo = node.staff("jo@pensions.example.org")
 
-    done = node.publish(jo, story, title="A visit", body="My name is [name removed] and the visit was cancelled.")
+    done = node.publish(
+        jo, story, title="A visit", body="My name is [name removed] and the visit was cancelled."
+    )
 
     assert done.status_code == 303 and done.headers["location"].endswith("?done=deidentified")
     row = node.story_row(story)
     assert row.deidentified and row.body.startswith("My name is Ann Smith")  # the original kept
     anyone = node.browser()
-    for path in (f"/stories/{story}", "/stories", f"/stories/services/{BUS_SLUG}",
-                 f"/stories/nodes/{MEMBER}", "/stories/feed.atom", "/api/v1/stories",
-                 f"/api/v1/stories/{story}", "/datasets/stories.csv", "/datasets/stories.json"):
+    for path in (
+        f"/stories/{story}",
+        "/stories",
+        f"/stories/services/{BUS_SLUG}",
+        f"/stories/nodes/{MEMBER}",
+        "/stories/feed.atom",
+        "/api/v1/stories",
+        f"/api/v1/stories/{story}",
+        "/datasets/stories.csv",
+        "/datasets/stories.json",
+    ):
         shown = anyone.get(path)
         assert shown.status_code == 200, path
         assert "[name removed]" in shown.text, path
@@ -206,7 +223,9 @@ def test_a_deidentified_story_publishes_the_edit_and_never_the_original(node: Fe
     assert [a for a, _p, _r in node.staff_entries(jo.account_id)] == ["staff-deidentified-story"]
 
 
-def test_a_rejected_story_keeps_its_reason_for_staff_and_is_never_public(node: FeedbackNode) -> None:
+def test_a_rejected_story_keeps_its_reason_for_staff_and_is_never_public(
+    node: FeedbackNode,
+) -> None:
     story = node.told()
     jo = node.staff("jo@pensions.example.org")
     refused = node.act(jo, story, "reject", {"reason": ""})
@@ -218,22 +237,33 @@ def test_a_rejected_story_keeps_its_reason_for_staff_and_is_never_public(node: F
     assert node.story_row(story).status == "rejected"
     assert "Spam" in jo.get(f"{STAFF_STORIES}/{story}").text
     assert node.browser().get(f"/stories/{story}").status_code == 404
-    again = node.publish(jo, story)
+    token = csrf(jo.get("/staff/stories/subscriptions"))  # the rejected story's page has no form
+    again = jo.post(f"{STAFF_STORIES}/{story}/publish", data={"csrf_token": token, "edit": "no"})
     assert again.status_code == 409 and "moderated already" in again.text
-    assert node.staff_entries(jo.account_id) == [
-        ("staff-rejected-story", "", f"story {story}")
-    ]
+    assert node.staff_entries(jo.account_id) == [("staff-rejected-story", "", f"story {story}")]
 
 
-def test_staff_answer_under_their_role_and_changes_are_counted_and_shown(node: FeedbackNode) -> None:
+def test_staff_answer_under_their_role_and_changes_are_counted_and_shown(
+    node: FeedbackNode,
+) -> None:
     first, second = node.told(), node.told("Slow letters", "The letter took a month.")
     jo = node.staff("jo@pensions.example.org", name="Jo Bloggs")
     sam = node.staff("sam@pensions.example.org", "manager")
     for story in (first, second):
         assert node.publish(jo, story).status_code == 303
-    assert node.act(jo, first, "responses", {"response": "Thank you!", "change": "none"}).status_code == 303
-    assert node.act(sam, second, "responses", {"response": "We will send them faster.", "change": "planned"}).status_code == 303
-    answered = node.act(sam, second, "responses", {"response": "Letters now go first class.", "change": "made"})
+    assert (
+        node.act(jo, first, "responses", {"response": "Thank you!", "change": "none"}).status_code
+        == 303
+    )
+    assert (
+        node.act(
+            sam, second, "responses", {"response": "We will send them faster.", "change": "planned"}
+        ).status_code
+        == 303
+    )
+    answered = node.act(
+        sam, second, "responses", {"response": "Letters now go first class.", "change": "made"}
+    )
     assert answered.status_code == 303
 
     page = node.browser().get(f"/stories/{second}")
@@ -263,13 +293,21 @@ def test_a_response_needs_text_and_a_change_and_a_published_story(node: Feedback
     node.publish(jo, story)
     empty = node.act(jo, story, "responses", {"response": "", "change": "sideways"})
     assert empty.status_code == 400
-    assert "Enter your response" in empty.text and "Select if the story led to a change" in empty.text
+    assert (
+        "Enter your response" in empty.text and "Select if the story led to a change" in empty.text
+    )
 
 
-def test_subscribed_staff_are_emailed_about_new_stories_without_their_text(node: FeedbackNode) -> None:
+def test_subscribed_staff_are_emailed_about_new_stories_without_their_text(
+    node: FeedbackNode,
+) -> None:
     jo = node.staff("jo@pensions.example.org")
     sam = node.staff("sam@pensions.example.org")
-    saved = jo.send("/staff/stories/subscriptions", "/staff/stories/subscriptions", {"services": [BUS_SLUG, "nonsense"]})
+    saved = jo.send(
+        "/staff/stories/subscriptions",
+        "/staff/stories/subscriptions",
+        {"services": [BUS_SLUG, "nonsense"]},
+    )
     assert saved.status_code == 303
     sam.send("/staff/stories/subscriptions", "/staff/stories/subscriptions", {"services": ["node"]})
 
@@ -283,7 +321,9 @@ def test_subscribed_staff_are_emailed_about_new_stories_without_their_text(node:
     assert "Apply for a bus pass" in subject
     assert f"/staff/stories/{story}" in body and "Secret" not in body + subject
     node.told(about=f"node:{MEMBER}")
-    assert [to for _k, to, _s, _b in node.outbox() if _k.startswith("story:")][-1] == ["sam@pensions.example.org"]
+    assert [to for _k, to, _s, _b in node.outbox() if _k.startswith("story:")][-1] == [
+        "sam@pensions.example.org"
+    ]
     assert node.staff_entries(jo.account_id) == [
         ("staff-changed-story-subscriptions", "", f"stories of: {BUS_SLUG}")
     ]
@@ -297,7 +337,13 @@ def published(node: FeedbackNode, count: int, **story: str) -> list[str]:
     jo = node.staff(f"mod{count}@pensions.example.org")
     ids = []
     for n in range(count):
-        ids.append(node.told(f"{story.get('title', 'Story')} {n}", story.get("body", "It went well."), tags=story.get("tags", "speed")))
+        ids.append(
+            node.told(
+                f"{story.get('title', 'Story')} {n}",
+                story.get("body", "It went well."),
+                tags=story.get("tags", "speed"),
+            )
+        )
         assert node.publish(jo, ids[-1]).status_code == 303
     return ids
 
@@ -318,9 +364,11 @@ def test_the_public_pages_are_paged_newest_first(node: FeedbackNode) -> None:
 
 
 def test_the_feed_is_atom_with_the_newest_stories_escaped(node: FeedbackNode) -> None:
-    (story,) = published(node, 1, title="<b>Bold</b> & \"quoted\"", body="5 < 6 & done")
+    (story,) = published(node, 1, title='<b>Bold</b> & "quoted"', body="5 < 6 & done")
     feed = node.browser().get("/stories/feed.atom")
-    assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom+xml")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith(
+        "application/atom+xml"
+    )
     root = ElementTree.fromstring(feed.content)
     entry = root.find(f"{{{ATOM}}}entry")
     assert entry is not None
@@ -342,7 +390,12 @@ def test_the_api_lists_published_stories_filtered_and_paged(node: FeedbackNode) 
     assert api.get("/api/v1/stories", params={"tag": "waiting times"}).json()["total"] == 3
     assert api.get("/api/v1/stories", params={"tag": "other"}).json()["total"] == 0
     assert api.get("/api/v1/stories", params={"service": BUS_SLUG}).json()["total"] == 3
-    assert api.get("/api/v1/stories", params={"node": MEMBER, "from": "2000-01-01", "to": "2999-12-31"}).json()["total"] == 3
+    assert (
+        api.get(
+            "/api/v1/stories", params={"node": MEMBER, "from": "2000-01-01", "to": "2999-12-31"}
+        ).json()["total"]
+        == 3
+    )
     assert api.get("/api/v1/stories", params={"to": "2000-01-01"}).json()["total"] == 0
     one = api.get(f"/api/v1/stories/{ids[0]}").json()
     assert one["answers"] == [] and one["url"].endswith(f"/stories/{ids[0]}")
@@ -389,12 +442,16 @@ def test_the_datasets_validate_against_their_table_schemas(node: FeedbackNode) -
     for dataset, count in (("stories", 2), ("story-responses", 1)):
         schema = anyone.get(f"/datasets/{dataset}.schema.json").json()
         text = anyone.get(f"/datasets/{dataset}.csv").text
-        report = validate(Resource(data=text.encode(), format="csv", schema=Schema.from_descriptor(schema)))
+        report = validate(
+            Resource(data=text.encode(), format="csv", schema=Schema.from_descriptor(schema))
+        )
         assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
         rows = list(csv.DictReader(io.StringIO(text)))
         assert len(rows) == count
         document = json.loads(anyone.get(f"/datasets/{dataset}.json").text)
-        assert len(document["rows"]) == count and document["schema"].endswith(f"/datasets/{dataset}.schema.json")
+        assert len(document["rows"]) == count and document["schema"].endswith(
+            f"/datasets/{dataset}.schema.json"
+        )
         resource = Resource(data=document["rows"], schema=Schema.from_descriptor(schema))
         assert validate(resource).valid
     responses = list(csv.DictReader(io.StringIO(anyone.get("/datasets/story-responses.csv").text)))
@@ -419,10 +476,14 @@ def test_staff_actions_without_a_staff_session_change_nothing(node: FeedbackNode
     story = node.told()
     person = node.browser()
     token = person.get(TELL)  # a people's session with its own CSRF token
-    from .feedback_support import csrf
-
-    for action, data in (("publish", {"edit": "no"}), ("reject", {"reason": "x"}), ("responses", {"response": "x", "change": "made"})):
-        answer = person.post(f"{STAFF_STORIES}/{story}/{action}", data={"csrf_token": csrf(token), **data})
+    for action, data in (
+        ("publish", {"edit": "no"}),
+        ("reject", {"reason": "x"}),
+        ("responses", {"response": "x", "change": "made"}),
+    ):
+        answer = person.post(
+            f"{STAFF_STORIES}/{story}/{action}", data={"csrf_token": csrf(token), **data}
+        )
         assert answer.status_code == 303 and answer.headers["location"].startswith("/staff/sign-in")
     assert node.story_row(story).status == "held"
 

@@ -17,6 +17,7 @@ from digitalstate.feedback.atom import rfc3339
 from digitalstate.feedback.domain import DatasetResponse, PublicStory
 
 STORIES = "stories"
+TAG_SEPARATOR = ";"  # a tag holds letters, digits, spaces and hyphens only
 RESPONSES = "story-responses"
 CHANGE_FIELD: dict[str, Any] = {
     "name": "change",
@@ -116,7 +117,7 @@ def to_csv(dataset: str, rows: Iterable[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=field_names(dataset), lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow(row)
     return out.getvalue()
 
 
@@ -138,7 +139,7 @@ def story_rows(stories: Iterable[PublicStory]) -> list[dict[str, Any]]:
             "service": story.service or "",
             "title": story.title,
             "body": story.body,
-            "tags": list(story.tags),
+            "tags": TAG_SEPARATOR.join(story.tags),
             "change": story.change,
             "responses": story.response_count,
             "published_at": rfc3339(story.published_at),

@@ -34,7 +34,6 @@ End = Literal["done", "refused", "left"]
 ENDS: tuple[End, ...] = get_args(End)
 """The end points of a declared service the question is asked at."""
 MAX_COMMENT = 1200
-JOURNEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 

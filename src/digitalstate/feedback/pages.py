@@ -25,7 +25,6 @@ from digitalstate.feedback.catalogue import Catalogue
 from digitalstate.feedback.domain import (
     CHANGE_LABELS,
     ENDS,
-    JOURNEY_ID,
     MAX_BODY,
     MAX_COMMENT,
     MAX_TAGS,
@@ -52,6 +51,7 @@ from digitalstate.feedback.service import (
 from digitalstate.identity.throttle import client_key
 from digitalstate.mail.worker import EMAIL_EVENT
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.services.journey import JOURNEY_ID
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from digitalstate.feedback.domain import (
@@ -286,9 +286,7 @@ def moderation_queue(
     db: Session, status: str, page: int, size: int, services: Sequence[str | None] | None = None
 ) -> ModerationPage:
     """Stories of a status, oldest held first (newest first once moderated), paged."""
-    counts = dict(
-        db.execute(select(Story.status, func.count()).group_by(Story.status)).tuples().all()
-    )
+    counts = _counts(db, select(Story.status, func.count()).group_by(Story.status))
     order = Story.told_at.asc() if status == "held" else Story.told_at.desc()
     total = counts.get(status, 0)
     last = max(1, -(-total // size))
@@ -301,6 +299,11 @@ def moderation_queue(
         .limit(size)
     )
     return ModerationPage([held_view(s) for s in rows], counts, page, last)
+
+
+def _counts(db: Session, query: Select[str, int]) -> dict[str, int]:
+    """A grouped count's rows as {key: count}."""
+    return {str(key): int(count) for key, count in db.execute(query)}
 
 
 def publish_story(
@@ -461,14 +464,11 @@ def published_page(db: Session, filters: StoryFilters, size: int) -> StoryPage:
     )
     counts: dict[str, int] = {}
     if rows:
-        counts = dict(
-            db.execute(
-                select(StoryResponse.story_id, func.count())
-                .where(StoryResponse.story_id.in_([r.id for r in rows]))
-                .group_by(StoryResponse.story_id)
-            )
-            .tuples()
-            .all()
+        counts = _counts(
+            db,
+            select(StoryResponse.story_id, func.count())
+            .where(StoryResponse.story_id.in_([r.id for r in rows]))
+            .group_by(StoryResponse.story_id),
         )
     return StoryPage([_public(r, count=counts.get(r.id, 0)) for r in rows], total, page, last)
 
@@ -478,12 +478,8 @@ def change_counts(
 ) -> dict[str, int]:
     """How many published stories led to a change planned and a change made."""
     filters = StoryFilters(node=node, service=service)
-    found = dict(
-        db.execute(
-            select(Story.change, func.count()).where(*_where(filters)).group_by(Story.change)
-        )
-        .tuples()
-        .all()
+    found = _counts(
+        db, select(Story.change, func.count()).where(*_where(filters)).group_by(Story.change)
     )
     return {"planned": int(found.get("planned", 0)), "made": int(found.get("made", 0))}
 
@@ -493,10 +489,8 @@ def all_published(db: Session) -> list[PublicStory]:
     rows = db.scalars(
         select(Story).where(Story.status == "published").order_by(Story.published_at, Story.id)
     )
-    counts = dict(
-        db.execute(select(StoryResponse.story_id, func.count()).group_by(StoryResponse.story_id))
-        .tuples()
-        .all()
+    counts = _counts(
+        db, select(StoryResponse.story_id, func.count()).group_by(StoryResponse.story_id)
     )
     return [_public(r, count=counts.get(r.id, 0)) for r in rows]
 

@@ -72,6 +72,7 @@ from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
     eligibility,
+    feedback_link,
     first_unanswered,
     next_page,
     previous_page,
@@ -626,7 +627,8 @@ class JourneyFlow:
             return made or RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
         for event in WAKES.get(action_name) or ():
             self.node.wake(event)  # committed: what works on it may start now
-        return RedirectResponse(confirmation + reference, status_code=303)
+        # The journey's id goes with it, for the satisfaction question's link (feedback).
+        return RedirectResponse(f"{confirmation}{reference}?journey={draft.id}", status_code=303)
 
     async def confirmation(
         self, request: Request, journey: Journey, who: Applicant, reference: str
@@ -643,8 +645,15 @@ class JourneyFlow:
                 s, who.subject, found.reference, journey.definition, self.node.keeper.document
             ),
         )
+        journey_id = request.query_params.get("journey", "")
         return self.render(
-            request, "confirmation", journey, who=who, application=found, notes=notes
+            request,
+            "confirmation",
+            journey,
+            who=who,
+            application=found,
+            notes=notes,
+            feedback=feedback_link(journey.slug, "done", journey_id),
         )
 
     async def not_eligible(self, request: Request, journey: Journey, who: Applicant) -> Response:
@@ -663,6 +672,7 @@ class JourneyFlow:
             who=who,
             reason=stopped.reason,
             change=f"{who.base}/{page.id}?return=check",
+            feedback=feedback_link(journey.slug, "refused", draft.id if draft else ""),
         )
 
     async def leave(self, request: Request, journey: Journey, who: Applicant) -> Response:
@@ -675,7 +685,15 @@ class JourneyFlow:
                 self.node.sessions,
                 lambda s: record_leaving(s, journey.slug, now, draft.id, assisted=who.assisted),
             )
-        return self.render(request, "left", journey, who=who, kept=draft is not None)
+        journey_id = draft.id if draft is not None else ""
+        return self.render(
+            request,
+            "left",
+            journey,
+            who=who,
+            kept=draft is not None,
+            feedback=feedback_link(journey.slug, "left", journey_id),
+        )
 
     async def forget(self, request: Request, journey: Journey, who: Applicant) -> Response:
         """Leave the service and delete the answers given so far."""

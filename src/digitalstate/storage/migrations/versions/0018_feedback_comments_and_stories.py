@@ -65,9 +65,7 @@ def upgrade() -> None:
         sa.Column("told_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("moderated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "change IN ('none', 'planned', 'made')", name=op.f("ck_stories_change")
-        ),
+        sa.CheckConstraint("change IN ('none', 'planned', 'made')", name=op.f("ck_stories_change")),
         sa.CheckConstraint(
             "status IN ('held', 'published', 'rejected')", name=op.f("ck_stories_status")
         ),
