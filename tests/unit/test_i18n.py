@@ -51,6 +51,7 @@ MUST_BE_WELSH = (
     "web/templates/services/journey/check_answers.html",
     "web/templates/services/journey/confirmation.html",
     "web/templates/services/journey/not_eligible.html",
+    "web/templates/services/journey/_feedback.html",
     "web/templates/services/journey/applications.html",
     "web/templates/services/journey/application.html",
     "web/templates/services/journey/withdraw.html",
