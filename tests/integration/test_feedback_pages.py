@@ -7,15 +7,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from frictionless import Resource, Schema, validate
+from sqlalchemy import select
 
 from digitalstate.feedback.atom import ATOM
+from digitalstate.performance.models import ServiceEventRow
 
+from .casework_support import ADA, BEA
 from .feedback_support import (
     BUS_SLUG,
     LIMIT,
@@ -26,10 +30,11 @@ from .feedback_support import (
     feedback_node,
     flags,
 )
-from .journey_support import MEMBER
+from .journey_support import BUS, MEMBER
 
 JOURNEY = "0b5c3d1e2f4a4b6c8d9e0f1a2b3c4d5e"  # a draft id
 FEEDBACK = f"/feedback/{BUS_SLUG}"
+FEEDBACK_LINK = re.compile(rf"{FEEDBACK}\?end=(\w+)&amp;journey=([0-9a-f]{{32}})")
 
 
 @pytest.fixture
@@ -494,3 +499,35 @@ def test_a_staff_action_without_its_csrf_token_is_refused(node: FeedbackNode) ->
     answer = jo.post(f"{STAFF_STORIES}/{story}/publish", data={"edit": "no"})
     assert answer.status_code == 403
     assert node.story_row(story).status == "held"
+
+
+# --- the links from the end points -------------------------------------------------------------
+
+
+def test_the_confirmation_and_the_left_page_link_the_question_with_the_journeys_id(
+    node: FeedbackNode,
+) -> None:
+    reference = node.casework.apply(ADA)
+    person = node.casework.journeys
+    page = person.get(f"{BUS}/confirmation/{reference}")
+    found = FEEDBACK_LINK.search(page.text)
+    assert found, page.text
+    assert found.group(1) == "done"
+    with node.runtime.sessions.begin() as db:
+        completed = db.scalars(
+            select(ServiceEventRow.journey).where(ServiceEventRow.kind == "completed")
+        ).all()
+    assert completed == [found.group(2)]
+
+    person.sign_in(BEA)
+    person.type_answers()
+    left = person.get(f"{BUS}/leave")
+    found = FEEDBACK_LINK.search(left.text)
+    assert left.status_code == 200 and found, left.text
+    assert found.group(1) == "left" and len(found.group(2)) == 32
+    # Answered from there, the answer joins the journey.
+    answer = node.browser()
+    link = found.group(0).replace("&amp;", "&")
+    sent = answer.send(link, FEEDBACK, {"rating": "4", "end": "left", "journey": found.group(2)})
+    assert sent.status_code == 303
+    assert node.rated() == [(BUS_SLUG, found.group(2), 4)]

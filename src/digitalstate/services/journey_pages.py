@@ -91,7 +91,7 @@ from digitalstate.services.journeys import (
     take_answers,
     text_language,
 )
-from digitalstate.services.measures import record_event, record_leaving
+from digitalstate.services.measures import completed_journey, record_event, record_leaving
 from digitalstate.services.presenter import (
     HeldValue,
     error_list,
@@ -627,8 +627,7 @@ class JourneyFlow:
             return made or RedirectResponse(f"{who.base}/{CHECK_PAGE}", status_code=303)
         for event in WAKES.get(action_name) or ():
             self.node.wake(event)  # committed: what works on it may start now
-        # The journey's id goes with it, for the satisfaction question's link (feedback).
-        return RedirectResponse(f"{confirmation}{reference}?journey={draft.id}", status_code=303)
+        return RedirectResponse(confirmation + reference, status_code=303)
 
     async def confirmation(
         self, request: Request, journey: Journey, who: Applicant, reference: str
@@ -645,7 +644,10 @@ class JourneyFlow:
                 s, who.subject, found.reference, journey.definition, self.node.keeper.document
             ),
         )
-        journey_id = request.query_params.get("journey", "")
+        journey_id = await run_step(
+            self.node.sessions,
+            lambda s: completed_journey(s, journey.slug, found.submitted_at),
+        )
         return self.render(
             request,
             "confirmation",
@@ -653,7 +655,7 @@ class JourneyFlow:
             who=who,
             application=found,
             notes=notes,
-            feedback=feedback_link(journey.slug, "done", journey_id),
+            feedback=feedback_link(journey.slug, "done", journey_id or ""),
         )
 
     async def not_eligible(self, request: Request, journey: Journey, who: Applicant) -> Response:
