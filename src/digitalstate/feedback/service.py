@@ -33,6 +33,7 @@ from digitalstate.feedback.models import (
     FeedbackComment,
     FeedbackSubmission,
     Story,
+    StoryCount,
     StoryResponse,
     StorySubscription,
     StoryTag,
@@ -42,6 +43,7 @@ from digitalstate.mail.service import queue_email
 from digitalstate.settings import FeedbackSection
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.models import StaffAccount
+from digitalstate.storage.engine import dialect_insert
 
 NODE_WIDE = ""
 """The service of a subscription to the stories about the node itself."""
@@ -323,7 +325,42 @@ def publish_story(
     story.deidentified = (public_title, public_body) != (story.title, story.body)
     story.status = "published"
     story.moderated_at = story.published_at = now
+    count_published(db, story.node, story.service)
     return "published"
+
+
+def count_published(db: Session, node: str, service: str | None, by: int = 1) -> None:
+    """Add by to the published counts of the node's list, of node and of service."""
+    insert = dialect_insert(db.get_bind().dialect.name)
+    scopes = [("all", ""), ("node", node)] + ([("service", service)] if service else [])
+    for scope, key in scopes:
+        statement = insert(StoryCount).values(scope=scope, key=key, published=by)
+        db.execute(
+            statement.on_conflict_do_update(
+                index_elements=["scope", "key"],
+                set_={"published": StoryCount.published + by},
+            )
+        )
+
+
+def _counted(db: Session, filters: StoryFilters) -> int | None:
+    """The kept count of published stories for filters, or None when filters narrow the list
+    further than the counts do (a tag, dates, a change, or both node and service)."""
+    if filters.tag or filters.since or filters.until or filters.change:
+        return None
+    if filters.node is not None and filters.service is not None:
+        return None
+    scope, key = (
+        ("service", filters.service)
+        if filters.service is not None
+        else ("node", filters.node)
+        if filters.node is not None
+        else ("all", "")
+    )
+    found = db.scalar(
+        select(StoryCount.published).where(StoryCount.scope == scope, StoryCount.key == key)
+    )
+    return int(found or 0)
 
 
 def reject_story(db: Session, story_id: str, reason: str, now: datetime) -> str:
@@ -450,7 +487,9 @@ def _where(filters: StoryFilters) -> list[ColumnElement[bool]]:
 def published_page(db: Session, filters: StoryFilters, size: int) -> StoryPage:
     """A page of published stories matching filters, newest first, with response counts."""
     where = _where(filters)
-    total = int(db.scalar(select(func.count()).select_from(Story).where(*where)) or 0)
+    total = _counted(db, filters)
+    if total is None:
+        total = int(db.scalar(select(func.count()).select_from(Story).where(*where)) or 0)
     last = max(1, -(-total // size))
     page = min(max(1, filters.page), last)
     rows = list(
@@ -478,9 +517,9 @@ def change_counts(
 ) -> dict[str, int]:
     """How many published stories led to a change planned and a change made."""
     filters = StoryFilters(node=node, service=service)
-    found = _counts(
-        db, select(Story.change, func.count()).where(*_where(filters)).group_by(Story.change)
-    )
+    changed = Story.change.in_(("planned", "made"))  # the index's leading column
+    query = select(Story.change, func.count()).where(changed, *_where(filters))
+    found = _counts(db, query.group_by(Story.change))
     return {"planned": int(found.get("planned", 0)), "made": int(found.get("made", 0))}
 
 

@@ -1,6 +1,7 @@
 """feedback comments and stories: comments left with a satisfaction answer, stories told and
 moderated (what was told kept apart from what is published), their tags and public
-responses, staff's subscriptions, and each client's recent submissions (issue 12)
+responses, how many are published (per node, member and service), staff's subscriptions,
+and each client's recent submissions (issue 12)
 
 Revision ID: 0018
 Revises: 0017
@@ -74,19 +75,35 @@ def upgrade() -> None:
     op.create_index(
         "ix_stories_node_status_published_at",
         "stories",
-        ["node", "status", "published_at"],
+        ["node", "status", "published_at", "id"],
         unique=False,
     )
     op.create_index(
         "ix_stories_service_status_published_at",
         "stories",
-        ["service", "status", "published_at"],
+        ["service", "status", "published_at", "id"],
         unique=False,
     )
     op.create_index(
-        "ix_stories_status_published_at", "stories", ["status", "published_at"], unique=False
+        "ix_stories_status_published_at",
+        "stories",
+        ["status", "published_at", "id"],
+        unique=False,
     )
     op.create_index("ix_stories_status_told_at", "stories", ["status", "told_at"], unique=False)
+    op.create_index(
+        "ix_stories_change_status_node_service",
+        "stories",
+        ["change", "status", "node", "service"],
+        unique=False,
+    )
+    op.create_table(
+        "story_counts",
+        sa.Column("scope", sa.String(length=8), nullable=False),
+        sa.Column("key", sa.String(length=63), nullable=False),
+        sa.Column("published", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_story_counts")),
+    )
     op.create_table(
         "story_subscriptions",
         sa.Column("staff_id", sa.String(length=36), nullable=False),
@@ -137,7 +154,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_story_responses_story_id"), table_name="story_responses")
     op.drop_table("story_responses")
     op.drop_table("story_subscriptions")
+    op.drop_table("story_counts")
     for name in (
+        "ix_stories_change_status_node_service",
         "ix_stories_status_told_at",
         "ix_stories_status_published_at",
         "ix_stories_service_status_published_at",
