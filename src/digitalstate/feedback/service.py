@@ -145,11 +145,14 @@ def recent_comments(db: Session, services: Sequence[str], limit: int = 50) -> li
 # --- telling -----------------------------------------------------------------------------------
 
 
-def tell_story(db: Session, draft: StoryDraft, rules: Rules, now: datetime) -> Story:
-    """Keep a story as told, held for moderation with what the rules flag in it."""
+def tell_story(
+    db: Session, draft: StoryDraft, rules: Rules, now: datetime, *, story_id: str | None = None
+) -> Story:
+    """Keep a story as told, held for moderation with what the rules flag in it (its id new
+    unless given: the demo's are the same at every demo)."""
     flags = flag_text(f"{draft.title}\n{draft.body}", rules)
     story = Story(
-        id=new_story_id(),
+        id=story_id or new_story_id(),
         node=draft.node,
         service=draft.service,
         title=draft.title,
