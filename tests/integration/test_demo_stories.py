@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from digitalstate.demo.stories import STORIES, demo_story_id, seed_stories
 from digitalstate.feedback.models import Story
-from digitalstate.feedback.service import StoryFilters, change_counts, published_page
+from digitalstate.feedback.published import StoryFilters, change_counts, published_page
 from digitalstate.identity.service import hash_password
 from digitalstate.staff.service import add_staff, member
 from digitalstate.storage.engine import make_sessions

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digitalstate.feedback.api import MAX_QUERY_VALUE, QUERY_NAMES, parse_query
-from digitalstate.feedback.service import MAX_PAGE
+from digitalstate.feedback.published import MAX_PAGE
 from digitalstate.problems import Problem
 
 NAMES = st.one_of(st.sampled_from(sorted(QUERY_NAMES)), st.text(max_size=50))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digitalstate.benchmarks.stories import MEMBER, Options, fill_stories
-from digitalstate.feedback.service import StoryFilters, change_counts, published_page
+from digitalstate.feedback.published import StoryFilters, change_counts, published_page
 from digitalstate.storage.engine import make_engine, make_sessions
 
 

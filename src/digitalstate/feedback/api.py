@@ -11,7 +11,7 @@ Frictionless table schema at `.schema.json`, are the node's open data.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -31,16 +31,16 @@ from digitalstate.feedback.datasets import (
     to_json,
 )
 from digitalstate.feedback.domain import CHANGES, MAX_TAG, SLUG, TAG
-from digitalstate.feedback.schemas import StoryDetail, StoryList, response_out, story_out
-from digitalstate.feedback.service import (
+from digitalstate.feedback.published import (
     MAX_PAGE,
     StoryFilters,
     all_published,
     all_responses,
-    is_story_id,
     published_page,
     published_story,
 )
+from digitalstate.feedback.schemas import StoryDetail, StoryList, response_out, story_out
+from digitalstate.feedback.service import is_story_id
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.storage.retrying import run_step
@@ -152,7 +152,13 @@ def make_api_router(node: NodeRuntime, catalogue: Catalogue) -> APIRouter:
     return router
 
 
-def add_dataset(router: APIRouter, dataset: str, rows: Any, schema_url: Any) -> None:
+Rows = Callable[[str], Awaitable[list[dict[str, Any]]]]
+"""The rows of a dataset, by its name."""
+
+
+def add_dataset(
+    router: APIRouter, dataset: str, rows: Rows, schema_url: Callable[[str], str]
+) -> None:
     """/datasets/<dataset>.csv, .json and .schema.json."""
     path = f"{DATASETS_PATH}/{dataset}"
 

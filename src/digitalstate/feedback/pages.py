@@ -3,7 +3,7 @@ a story, the published stories (per story, per service, per node) and their Atom
 
 No page here needs a sign-in. Every form carries the people's session CSRF token; every
 submission counts against the client's flood limit ([feedback], service.take_submission).
-Stories are read only through service.published_page and service.published_story, which see
+Stories are read only through published.published_page and published.published_story, which see
 nothing but published stories' public text.
 """
 
@@ -36,13 +36,15 @@ from digitalstate.feedback.domain import (
     parse_tags,
     rating_of,
 )
-from digitalstate.feedback.service import (
+from digitalstate.feedback.published import (
     StoryFilters,
-    alert_subscribers,
     change_counts,
-    is_story_id,
     published_page,
     published_story,
+)
+from digitalstate.feedback.service import (
+    alert_subscribers,
+    is_story_id,
     rules_from,
     save_comment,
     take_submission,
