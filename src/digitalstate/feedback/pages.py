@@ -370,9 +370,7 @@ class FeedbackPages:
 
     async def node_stories(self, request: Request, page: Page = 1) -> Response:
         """Every published story told at this node, newest first."""
-        heading = _("Stories about %(name)s and its services") % {
-            "name": self.node.settings.node.name
-        }
+        heading = _("Stories told at %(name)s") % {"name": self.node.settings.node.name}
         return await self.listing(
             request, StoryFilters(page=page), heading=heading, base=STORIES_PATH
         )
