@@ -132,7 +132,8 @@ class FeedbackPages:
 
     # --- the satisfaction question ----------------------------------------------------------
 
-    def end_of(self, request: Request, slug: str) -> tuple[str, str | None] | None:
+    @staticmethod
+    def end_of(request: Request) -> tuple[str, str | None] | None:
         """The end point and journey id the question was linked with, or None when wrong."""
         end = request.query_params.get("end", "done")
         journey = request.query_params.get("journey") or None
@@ -168,7 +169,7 @@ class FeedbackPages:
 
     async def ask(self, request: Request, slug: str) -> Response:
         """The satisfaction question of a service, at one of its end points."""
-        if slug not in self.catalogue.services or self.end_of(request, slug) is None:
+        if slug not in self.catalogue.services or self.end_of(request) is None:
             return self.not_found(request)
         return self.satisfaction(request, slug)
 
