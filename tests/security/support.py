@@ -132,6 +132,8 @@ _PERSON = (
     "GET /services/{slug}/consent-return",
     "GET /services/{slug}/check-answers",
     "POST /services/{slug}/submit",
+    "GET /services/{slug}/leave",
+    "POST /services/{slug}/leave",
     "GET /services/{slug}/not-eligible",
     "GET /services/{slug}/leave",
     "POST /services/{slug}/leave",
