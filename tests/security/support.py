@@ -135,8 +135,6 @@ _PERSON = (
     "GET /services/{slug}/leave",
     "POST /services/{slug}/leave",
     "GET /services/{slug}/not-eligible",
-    "GET /services/{slug}/leave",
-    "POST /services/{slug}/leave",
     "GET /services/{slug}/confirmation/{reference}",
     "GET /services/{slug}/{page_id}",
     "POST /services/{slug}/{page_id}",
