@@ -325,6 +325,81 @@ class PrisonsSection(_Section):
         return value
 
 
+MAX_FEEDBACK_PATTERNS = 50
+MAX_PATTERN = 200
+MAX_ABUSE_WORDS = 500
+DEFAULT_ABUSE_WORDS = ["idiot", "idiots", "moron", "morons", "scum", "bastard", "bastards"]
+
+
+class FeedbackSection(_Section):
+    """[feedback]: satisfaction answers and stories at a service node: floods and moderation."""
+
+    submissions_per_client: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="answers and stories one address may send in the window before a wait",
+    )
+    window_minutes: float = Field(
+        10, gt=0, le=24 * 60, description="how far back one address's submissions are counted"
+    )
+    page_size: int = Field(
+        20, ge=5, le=100, description="stories on a public page and in an API page"
+    )
+    titles: list[str] = Field(
+        ["Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Lady", "Lord"],
+        max_length=100,
+        description="titles before a name that flag a story as naming someone (Mr Jones)",
+    )
+    name_patterns: list[str] = Field(
+        [],
+        max_length=MAX_FEEDBACK_PATTERNS,
+        description="regular expressions (Python re) for personal data a story may hold, each "
+        "flagged as such (a case number, a ward name)",
+    )
+    abuse_words: list[str] = Field(
+        DEFAULT_ABUSE_WORDS,
+        max_length=MAX_ABUSE_WORDS,
+        description="words that flag a story as abusive (whole words, any case)",
+    )
+    phone_region: str = Field(
+        "GB", description="the region whose national phone numbers a story is checked for"
+    )
+
+    @field_validator("titles", "abuse_words")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        for word in value:
+            if not word.strip() or len(word) > 60 or any(c.isspace() for c in word.strip()):
+                raise ValueError(f"{word!r} is not one word of at most 60 characters")
+        return value
+
+    @field_validator("name_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        import re
+
+        for pattern in value:
+            if len(pattern) > MAX_PATTERN:
+                raise ValueError(f"a pattern is longer than {MAX_PATTERN} characters")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from exc
+            if compiled.search("") is not None:
+                raise ValueError(f"{pattern!r} matches empty text, so it would flag every story")
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phone numbers are known for (GB, IE, FR)")
+        return value
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -425,6 +500,7 @@ class NodeSettings(_FileSettings):
     services: ServicesSection = ServicesSection()
     email: EmailSection | None = None
     prisons: PrisonsSection | None = None
+    feedback: FeedbackSection = FeedbackSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

@@ -58,6 +58,27 @@ _PUBLIC = (
     "GET /.well-known/digitalstate/log/inclusion",
     "GET /.well-known/digitalstate/log/consistency",
     "GET /.well-known/digitalstate/log/leaves",
+    # Feedback (docs/feedback.md): anyone may answer the satisfaction question and tell a
+    # story; only published stories are read back, in pages, the feed, the API and datasets.
+    "GET /feedback/{slug}",
+    "POST /feedback/{slug}",
+    "GET /feedback/{slug}/thanks",
+    "GET /stories",
+    "GET /stories/tell",
+    "POST /stories/tell",
+    "GET /stories/tell/sent",
+    "GET /stories/feed.atom",
+    "GET /stories/services/{slug}",
+    "GET /stories/nodes/{member}",
+    "GET /stories/{story_id}",
+    "GET /api/v1/stories",
+    "GET /api/v1/stories/{story_id}",
+    "GET /datasets/stories.csv",
+    "GET /datasets/stories.json",
+    "GET /datasets/stories.schema.json",
+    "GET /datasets/story-responses.csv",
+    "GET /datasets/story-responses.json",
+    "GET /datasets/story-responses.schema.json",
     "GET /.well-known/openid-configuration",
     "GET /oidc/jwks",
     # The OIDC protocol checks the request (client, redirect, PKCE) before asking to sign in.
@@ -151,6 +172,14 @@ _STAFF = (
     "GET /staff/experiments",
     "GET /staff/experiments/{slug}/{experiment}",
     "POST /staff/experiments/{slug}/{experiment}/stop",
+    # Stories: moderation, answers and subscriptions (any member of the node's staff).
+    "GET /staff/stories",
+    "GET /staff/stories/subscriptions",
+    "POST /staff/stories/subscriptions",
+    "GET /staff/stories/{story_id}",
+    "POST /staff/stories/{story_id}/publish",
+    "POST /staff/stories/{story_id}/reject",
+    "POST /staff/stories/{story_id}/responses",
 )
 _OPERATOR = (
     "GET /metrics",

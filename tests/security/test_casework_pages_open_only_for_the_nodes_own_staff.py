@@ -1,11 +1,11 @@
-"""The queue, case and assisted digital pages open only for the node's own signed-in staff, and
-every form of theirs needs the staff session's CSRF token (DESIGN §8, §10).
+"""The queue, case, assisted digital and story pages open only for the node's own signed-in
+staff, and every form of theirs needs the staff session's CSRF token (DESIGN §8, §10).
 
 Every staff route of the node (read from its own route table, as security/support.py
 classifies them) is called with real values in its path (an application, its file, an
-assisted case): by a person signed in on the node's own pages, by a member of another node's
-staff with their cookie, and, for each POST, by the node's own staff without the CSRF token.
-Each must give nothing and change nothing. On SQLite and PostgreSQL.
+assisted case, a story): by a person signed in on the node's own pages, by a member of
+another node's staff with their cookie, and, for each POST, by the node's own staff without
+the CSRF token. Each must give nothing and change nothing. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from digitalstate.feedback.models import Story, StoryResponse, StorySubscription
 from digitalstate.services.models import Application, ApplicationEvent, ApplicationNote
 from integration.casework_support import (
     ADA,
@@ -48,12 +49,22 @@ def staff_routes(node: CaseworkNode) -> list[tuple[str, str]]:
     started = jo.send(ASSISTED, f"{ASSISTED}/{BUS_SLUG}/start")
     case = started.headers["location"].split("/")[4]
     assert file_link and started.status_code == 303
+    teller = node.browser()
+    told = teller.send(
+        "/stories/tell",
+        "/stories/tell",
+        {"about": f"service:{BUS_SLUG}", "title": "A story", "body": "It went well."},
+    )
+    assert told.status_code == 303, told.text
+    with node.runtime.sessions.begin() as session:
+        story = session.scalar(select(Story.id))
     values = {
         "reference": reference,
         "file_id": file_link.group(1),
         "slug": BUS_SLUG,
         "case": case,
         "page_id": "name",
+        "story_id": str(story),
     }
     routes = [
         (method, fill(path, values))
@@ -63,14 +74,18 @@ def staff_routes(node: CaseworkNode) -> list[tuple[str, str]]:
     return routes
 
 
-def state(node: CaseworkNode) -> tuple[int, int, int, list[str]]:
-    """What a refused call must leave as it was: applications, events, notes, statuses."""
+def state(node: CaseworkNode) -> tuple[int, int, int, list[str], list[str], int, int]:
+    """What a refused call must leave as it was: applications, events, notes, statuses; the
+    stories' statuses, their responses, staff's subscriptions."""
     with node.runtime.sessions.begin() as session:
         return (
             session.scalar(select(func.count()).select_from(Application)) or 0,
             session.scalar(select(func.count()).select_from(ApplicationEvent)) or 0,
             session.scalar(select(func.count()).select_from(ApplicationNote)) or 0,
             list(session.scalars(select(Application.status).order_by(Application.id))),
+            list(session.scalars(select(Story.status).order_by(Story.id))),
+            session.scalar(select(func.count()).select_from(StoryResponse)) or 0,
+            session.scalar(select(func.count()).select_from(StorySubscription)) or 0,
         )
 
 
@@ -84,7 +99,17 @@ def signed_in_person(node: CaseworkNode) -> tuple[Browser, str]:
     return person, token.group(1)
 
 
-FORM = {"decision": "approved", "note": "A note", "full-name": "Eve", "submission_token": "x"}
+FORM = {
+    "decision": "approved",
+    "note": "A note",
+    "full-name": "Eve",
+    "submission_token": "x",
+    "edit": "no",
+    "reason": "A reason",
+    "response": "An answer",
+    "change": "made",
+    "services": BUS_SLUG,
+}
 
 
 def test_a_person_signed_in_on_the_nodes_pages_opens_no_staff_page(node: CaseworkNode) -> None:

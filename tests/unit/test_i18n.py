@@ -51,6 +51,12 @@ MUST_BE_WELSH = (
     "web/templates/services/journey/check_answers.html",
     "web/templates/services/journey/confirmation.html",
     "web/templates/services/journey/not_eligible.html",
+    "web/templates/services/journey/_feedback.html",
+    # The satisfaction question the service's end pages link to.
+    "web/templates/feedback/_layout.html",
+    "web/templates/feedback/satisfaction.html",
+    "web/templates/feedback/thanks.html",
+    "web/templates/feedback/too_many.html",
     "web/templates/services/journey/applications.html",
     "web/templates/services/journey/application.html",
     "web/templates/services/journey/withdraw.html",

@@ -23,15 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digitalstate.benchmarks.anchor import bench_anchor
 from digitalstate.benchmarks.app import bench_node_command
 from digitalstate.benchmarks.consent_fill import HOLDER, REQUESTER, Fill, fill_holder
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.ports import free_port
 from digitalstate.benchmarks.schemas import fresh_postgres_schema
 from digitalstate.demo.supervisor import Child, child_env, python_command, stop_all, wait_until
-from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.service import add_node_member
-from digitalstate.federation.setup import init_anchor
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
 from digitalstate.settings import NodeSettings
@@ -75,18 +74,7 @@ class Federation:
 
 def _setup(root: Path, holder_database: str, subscribers: list[str]) -> Federation:
     now = datetime.now(UTC)
-    port = free_port()
-    anchor_settings, _ = init_anchor(
-        root / "anchor",
-        federation="bench",
-        base_url=f"http://{HOST}:{port}",
-        host=HOST,
-        port=port,
-        catalogue=load_catalogue(None),
-        validity_hours=2,
-        now=now,
-    )
-    anchor_key = KeyPair.load(anchor_settings.key_path)
+    anchor_settings, anchor_key = bench_anchor(root / "anchor", now)
     nodes = [(HOLDER, "register", QUIET, holder_database), (REQUESTER, "service", QUIET, "")]
     nodes += [(member, "service", QUIET, "") for member in subscribers]
     made: list[NodeSettings] = []

@@ -22,6 +22,7 @@ from digitalstate.demo.seed import (
     seed_people,
     tune_for_bulk_load,
 )
+from digitalstate.demo.stories import seed_stories
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import Role
 from digitalstate.federation.service import add_member, latest_document
@@ -34,7 +35,7 @@ from digitalstate.services.definitions import load_service_definition, read_defi
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.staff.domain import ROLES
-from digitalstate.staff.service import add_staff, find_staff
+from digitalstate.staff.service import add_staff, find_staff, member
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
 from digitalstate.tomlwrite import Value, dumps, write_new
@@ -302,6 +303,7 @@ def prepare(
     add_demo_staff(layout, now)
     seed_demo_prisons(layout, now)
     seed_demo_experiments(layout, now, seed)
+    seed_demo_stories(layout, now)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -398,6 +400,25 @@ def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
             continue
         with node_database(layout, node) as session:
             seed_prisons(session, now)
+
+
+def seed_demo_stories(layout: DemoLayout, now: datetime) -> None:
+    """The demo's stories (demo/stories.py) about each service with pages of each service
+    node, moderated and answered by the node's demo manager: what it lacks, on every run."""
+    for node in DEMO_NODES:
+        definitions = read_definitions([DEMO_SERVICES / name for name in node.service_files])
+        slugs = [d.slug for d in definitions if d.has_journey]
+        if not slugs:
+            continue
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            upgrade(engine)
+            with make_sessions(engine).begin() as session:
+                account = find_staff(session, demo_staff_email(node.id, "manager"))
+                assert account is not None, "add_demo_staff adds a manager at every node"
+                seed_stories(session, node.id, slugs, member(account), now)
+        finally:
+            engine.dispose()
 
 
 def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:

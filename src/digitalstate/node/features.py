@@ -28,6 +28,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.electoral.feature",
     "digitalstate.pensions.feature",
     "digitalstate.staff.feature",
+    "digitalstate.feedback.feature",
     "digitalstate.transparency.feature",
     "digitalstate.mail.feature",
 )

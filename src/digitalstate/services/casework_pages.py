@@ -77,6 +77,7 @@ from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.languages import request_language
+from digitalstate.web.pagination import pagination
 from digitalstate.web.session import require_csrf
 
 QUEUE_PATH = "/staff/applications"
@@ -94,9 +95,6 @@ DONE = {
     "refused": N_("You refused the application"),
     "note": N_("Your note was added"),
 }
-# The pagination links as govuk-frontend writes them ("page" for screen readers).
-PREVIOUS = N_('Previous<span class="govuk-visually-hidden"> page</span>')
-NEXT = N_('Next<span class="govuk-visually-hidden"> page</span>')
 FILE_ID = re.compile(r"[0-9a-f]{32}")
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 Done = Annotated[str, Query(max_length=20)]
@@ -293,28 +291,7 @@ class CaseworkPages:
     @staticmethod
     def pagination(filters: QueueFilters, found: QueuePage) -> dict[str, Any] | None:
         """govukPagination's parameters, or None for a single page."""
-        if found.last == 1:
-            return None
-        near = sorted({1, found.page - 1, found.page, found.page + 1, found.last})
-        items: list[dict[str, Any]] = []
-        for number in (n for n in near if 1 <= n <= found.last):
-            if items and number - items[-1].get("number", number) > 1:
-                items.append({"ellipsis": True})
-            items.append(
-                {
-                    "number": number,
-                    "href": QUEUE_PATH + filters.on_page(number).query(),
-                    "current": number == found.page,
-                }
-            )
-        view: dict[str, Any] = {"items": items, "landmarkLabel": _("Pagination")}
-        if found.page > 1:
-            previous = QUEUE_PATH + filters.on_page(found.page - 1).query()
-            view["previous"] = {"href": previous, "html": _(PREVIOUS)}
-        if found.page < found.last:
-            following = QUEUE_PATH + filters.on_page(found.page + 1).query()
-            view["next"] = {"href": following, "html": _(NEXT)}
-        return view
+        return pagination(found.page, found.last, lambda n: QUEUE_PATH + filters.on_page(n).query())
 
     # --- one case ---------------------------------------------------------------------------
 

@@ -12,11 +12,14 @@ left on a page that a later change hid never shows or hides anything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
+from digitalstate.performance.domain import MAX_JOURNEY_CHARS
 from digitalstate.services.conditions import holds
 from digitalstate.services.definitions import Page, ServiceDefinition
 from digitalstate.services.display import display_answer
@@ -161,3 +164,15 @@ def check_answers_rows(
         for page in visible_pages(definition, answers, today)
         for question in page.questions
     ]
+
+
+JOURNEY_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_JOURNEY_CHARS}}}")
+"""A journey's id as a link may carry it (its draft's id)."""
+FEEDBACK_PATH = "/feedback"
+
+
+def feedback_link(slug: str, end: str, journey_id: str) -> str:
+    """The satisfaction question of the service slug at an end point (done, refused, left),
+    with the journey's id when it is one (docs/feedback.md)."""
+    query = {"end": end} | ({"journey": journey_id} if JOURNEY_ID.fullmatch(journey_id) else {})
+    return f"{FEEDBACK_PATH}/{slug}?{urlencode(query)}"

@@ -72,6 +72,7 @@ from digitalstate.services.journey import (
     CHECK_PAGE,
     check_answers_rows,
     eligibility,
+    feedback_link,
     first_unanswered,
     next_page,
     previous_page,
@@ -90,7 +91,7 @@ from digitalstate.services.journeys import (
     take_answers,
     text_language,
 )
-from digitalstate.services.measures import record_event, record_leaving
+from digitalstate.services.measures import completed_journey, record_event, record_leaving
 from digitalstate.services.presenter import (
     HeldValue,
     error_list,
@@ -673,8 +674,18 @@ class JourneyFlow:
                 s, who.subject, found.reference, journey.definition, self.node.keeper.document
             ),
         )
+        journey_id = await run_step(
+            self.node.sessions,
+            lambda s: completed_journey(s, journey.slug, found.submitted_at),
+        )
         return self.render(
-            request, "confirmation", journey, who=who, application=found, notes=notes
+            request,
+            "confirmation",
+            journey,
+            who=who,
+            application=found,
+            notes=notes,
+            feedback=feedback_link(journey.slug, "done", journey_id or ""),
         )
 
     async def not_eligible(self, request: Request, journey: Journey, who: Applicant) -> Response:
@@ -693,6 +704,7 @@ class JourneyFlow:
             who=who,
             reason=stopped.reason,
             change=f"{who.base}/{page.id}?return=check",
+            feedback=feedback_link(journey.slug, "refused", draft.id if draft else ""),
         )
 
     async def leave(self, request: Request, journey: Journey, who: Applicant) -> Response:
@@ -707,7 +719,15 @@ class JourneyFlow:
                     s, journey.slug, now, draft.id, assisted=who.assisted, variant=journey.variant
                 ),
             )
-        return self.render(request, "left", journey, who=who, kept=draft is not None)
+        journey_id = draft.id if draft is not None else ""
+        return self.render(
+            request,
+            "left",
+            journey,
+            who=who,
+            kept=draft is not None,
+            feedback=feedback_link(journey.slug, "left", journey_id),
+        )
 
     async def forget(self, request: Request, journey: Journey, who: Applicant) -> Response:
         """Leave the service and delete the answers given so far."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digitalstate.performance.domain import Channel, EventKind, ServiceEvent, duration_ms
+from digitalstate.performance.models import ServiceEventRow
 from digitalstate.performance.service import last_event, last_page, record, started_at
 
 
@@ -58,3 +60,20 @@ def record_leaving(
         return
     page = last_page(session, journey)
     record_event(session, slug, "left", at, journey, assisted=assisted, page=page, variant=variant)
+
+
+def completed_journey(session: Session, slug: str, submitted_at: datetime) -> str | None:
+    """The id of the journey whose application of slug was made at submitted_at (its
+    `completed` event has the same moment: one transaction records both), or None when no
+    event, or more than one, says so. The confirmation page links the satisfaction question
+    with it (docs/feedback.md)."""
+    found = session.scalars(
+        select(ServiceEventRow.journey)
+        .where(
+            ServiceEventRow.service == slug,
+            ServiceEventRow.at == submitted_at,
+            ServiceEventRow.kind == "completed",
+        )
+        .limit(2)
+    ).all()
+    return found[0] if len(found) == 1 else None

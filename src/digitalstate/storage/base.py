@@ -38,6 +38,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.prisons.models",
     "digitalstate.electoral.models",
     "digitalstate.performance.models",
+    "digitalstate.feedback.models",
 )
 """Every module that defines tables; a feature adds its models.py here."""
 

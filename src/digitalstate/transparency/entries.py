@@ -34,6 +34,11 @@ STAFF_ACTIONS = frozenset(
         "staff-started-assisted",
         "staff-submitted-assisted",
         "staff-stopped-experiment",
+        "staff-published-story",
+        "staff-deidentified-story",
+        "staff-rejected-story",
+        "staff-answered-story",
+        "staff-changed-story-subscriptions",
     }
 )
 """What a member of the node's staff did (docs/transparency.md#staff-entries): the requester

@@ -1,0 +1,1 @@
+"""Feedback: satisfaction at the end of a service, and stories told, moderated and answered."""

@@ -1,0 +1,52 @@
+"""How the feedback feature is installed on a service node (docs/feedback.md, docs/adr/0026).
+
+The satisfaction question at the end points of the node's declared services, the stories told
+about the node, its services and the other nodes of the federation, their moderation by staff
+(under /staff), the public pages, the Atom feed, the JSON read API and the datasets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session
+from starlette.templating import Jinja2Templates
+
+from digitalstate.feedback.api import make_api_router
+from digitalstate.feedback.catalogue import Catalogue
+from digitalstate.feedback.pages import make_pages_router
+from digitalstate.feedback.staff_pages import STORIES_PATH, make_staff_router
+from digitalstate.node.features import Feature
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.performance.domain import ServiceEvent
+from digitalstate.performance.service import record
+from digitalstate.services.definitions import read_definitions
+from digitalstate.staff.sessions import add_staff_link
+from digitalstate.web.i18n import N_
+
+
+def record_rating(
+    db: Session, service: str, journey: str | None, rating: int, now: datetime
+) -> None:
+    """Record a satisfaction answer as the service's `rated` event (value 1..5)."""
+    record(db, ServiceEvent(service, "rated", now, journey=journey, value=rating))
+
+
+def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
+    """Add the feedback and story pages, the staff's story pages, the API and the datasets."""
+    definitions = read_definitions(node.settings.service_files)
+    settings = node.settings.node
+    catalogue = Catalogue(
+        member=settings.id,
+        name=settings.name,
+        services={d.slug: d for d in definitions if d.has_journey},
+        document=lambda: node.keeper.document,
+    )
+    app.include_router(make_pages_router(node, templates, catalogue, record_rating))
+    app.include_router(make_staff_router(node, templates, catalogue))
+    app.include_router(make_api_router(node, catalogue))
+    add_staff_link(app, STORIES_PATH, N_("Stories told about this node and its services"))
+
+
+FEATURE = Feature(name="feedback", roles=frozenset({"service"}), install=install)
