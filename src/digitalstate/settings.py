@@ -325,6 +325,32 @@ class PrisonsSection(_Section):
         return value
 
 
+class SpendingSection(_Section):
+    """[spending]: what of the node's payments it publishes (docs/spending.md): those of at
+    least threshold pounds, marking those of at least contracts_threshold."""
+
+    threshold: int = Field(
+        500, ge=0, le=1_000_000, description="payments of at least this many pounds are published"
+    )
+    contracts_threshold: int = Field(
+        25_000,
+        ge=0,
+        le=1_000_000_000,
+        description="published payments of at least this many pounds are marked as such",
+    )
+
+    @field_validator("contracts_threshold")
+    @classmethod
+    def _over_the_threshold(cls, value: int, info: ValidationInfo) -> int:
+        threshold = info.data.get("threshold", 0)
+        if value < threshold:
+            raise ValueError(
+                f"contracts_threshold {value} is under threshold {threshold}; make it at least "
+                f"{threshold}"
+            )
+        return value
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -425,6 +451,7 @@ class NodeSettings(_FileSettings):
     services: ServicesSection = ServicesSection()
     email: EmailSection | None = None
     prisons: PrisonsSection | None = None
+    spending: SpendingSection = SpendingSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

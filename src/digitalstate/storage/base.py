@@ -36,6 +36,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.web.models",
     "digitalstate.mail.models",
     "digitalstate.prisons.models",
+    "digitalstate.spending.models",
     "digitalstate.electoral.models",
     "digitalstate.performance.models",
 )

@@ -1,0 +1,46 @@
+"""spending payments: every payment a node imported from a spending file, under its
+transaction number, amounts in pence (issue 13)
+
+Revision ID: 0020
+Revises: 0017
+Create Date: 2026-12-05 23:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020"
+down_revision = "0017"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "spending_payments",
+        sa.Column("transaction_number", sa.String(length=255), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("expense_type", sa.String(length=255), nullable=False),
+        sa.Column("service_area", sa.String(length=255), nullable=False),
+        sa.Column("supplier_name", sa.String(length=255), nullable=False),
+        sa.Column("supplier_type", sa.String(length=16), nullable=False),
+        sa.Column("company_number", sa.String(length=8), nullable=True),
+        sa.Column("amount_pence", sa.BigInteger(), nullable=False),
+        sa.Column("purchase_category", sa.String(length=255), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "supplier_type IN ('organisation', 'individual')",
+            name=op.f("ck_spending_payments_supplier_type_known"),
+        ),
+        sa.PrimaryKeyConstraint("transaction_number", name=op.f("pk_spending_payments")),
+    )
+    with op.batch_alter_table("spending_payments", schema=None) as batch_op:
+        batch_op.create_index("ix_spending_payments_day", ["day"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("spending_payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_spending_payments_day")
+    op.drop_table("spending_payments")
