@@ -19,6 +19,7 @@ from digitalstate.demo.seed import (
     seed_people,
     tune_for_bulk_load,
 )
+from digitalstate.demo.spending import seed_spending
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import Role
 from digitalstate.federation.service import add_member, latest_document
@@ -298,6 +299,7 @@ def prepare(
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     add_demo_staff(layout, now)
     seed_demo_prisons(layout, now)
+    seed_demo_spending(layout, now)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -377,6 +379,18 @@ def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
             upgrade(engine)
             with make_sessions(engine).begin() as session:
                 seed_prisons(session, now)
+        finally:
+            engine.dispose()
+
+
+def seed_demo_spending(layout: DemoLayout, now: datetime) -> None:
+    """A year of synthetic payments at every demo node (demo/spending.py): what it lacks."""
+    for node in DEMO_NODES:
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            upgrade(engine)
+            with make_sessions(engine).begin() as session:
+                seed_spending(session, node.id, now)
         finally:
             engine.dispose()
 
