@@ -259,6 +259,8 @@ class SignInSection(_Section):
 
 
 MAX_SERVICE_FILES = 20
+# The licences a node can publish its datasets under (publishing/domain.py LICENCES).
+LICENCE_IDS = ("OGL-UK-3.0", "CC-BY-4.0", "CC0-1.0", "ODC-BY-1.0")
 
 
 class StaffSection(_Section):
@@ -347,6 +349,26 @@ class SpendingSection(_Section):
             raise ValueError(
                 f"contracts_threshold {value} is under threshold {threshold}; make it at least "
                 f"{threshold}"
+            )
+        return value
+
+
+class PublishingSection(_Section):
+    """[publishing]: the node's open data (docs/opendata.md)."""
+
+    licence: str = Field(
+        "OGL-UK-3.0", description="the licence every dataset is published under, by its id"
+    )
+    refresh_seconds: float = Field(
+        60, ge=0, le=86_400, description="a worker reads a dataset again at most this often"
+    )
+
+    @field_validator("licence")
+    @classmethod
+    def _known_licence(cls, value: str) -> str:
+        if value not in LICENCE_IDS:
+            raise ValueError(
+                f"{value!r} is not a licence this node knows; use one of {', '.join(LICENCE_IDS)}"
             )
         return value
 
@@ -452,6 +474,7 @@ class NodeSettings(_FileSettings):
     email: EmailSection | None = None
     prisons: PrisonsSection | None = None
     spending: SpendingSection = SpendingSection()
+    publishing: PublishingSection = PublishingSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

@@ -29,6 +29,8 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.staff.feature",
     "digitalstate.transparency.feature",
     "digitalstate.mail.feature",
+    "digitalstate.spending.feature",
+    "digitalstate.publishing.feature",
 )
 
 

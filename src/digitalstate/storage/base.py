@@ -37,6 +37,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.mail.models",
     "digitalstate.prisons.models",
     "digitalstate.spending.models",
+    "digitalstate.publishing.models",
     "digitalstate.electoral.models",
     "digitalstate.performance.models",
 )

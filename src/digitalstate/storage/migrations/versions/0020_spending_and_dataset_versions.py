@@ -1,5 +1,6 @@
-"""spending payments: every payment a node imported from a spending file, under its
-transaction number, amounts in pence (issue 13)
+"""spending payments and dataset versions: every payment a node imported from a spending file,
+under its transaction number, amounts in pence; each version of each dataset the node
+published (issue 13)
 
 Revision ID: 0020
 Revises: 0017
@@ -39,8 +40,23 @@ def upgrade() -> None:
     with op.batch_alter_table("spending_payments", schema=None) as batch_op:
         batch_op.create_index("ix_spending_payments_day", ["day"], unique=False)
 
+    op.create_table(
+        "dataset_versions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("dataset", sa.String(length=63), nullable=False),
+        sa.Column("major", sa.Integer(), nullable=False),
+        sa.Column("minor", sa.Integer(), nullable=False),
+        sa.Column("schema_digest", sa.String(length=64), nullable=False),
+        sa.Column("content_digest", sa.String(length=64), nullable=False),
+        sa.Column("rows", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dataset_versions")),
+        sa.UniqueConstraint("dataset", "major", "minor", name=op.f("uq_dataset_versions_dataset")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("dataset_versions")
     with op.batch_alter_table("spending_payments", schema=None) as batch_op:
         batch_op.drop_index("ix_spending_payments_day")
     op.drop_table("spending_payments")
