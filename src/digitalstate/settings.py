@@ -259,6 +259,8 @@ class SignInSection(_Section):
 
 
 MAX_SERVICE_FILES = 20
+# The licences a node can publish its datasets under (publishing/domain.py LICENCES).
+LICENCE_IDS = ("OGL-UK-3.0", "CC-BY-4.0", "CC0-1.0", "ODC-BY-1.0")
 
 
 class StaffSection(_Section):
@@ -400,6 +402,52 @@ class FeedbackSection(_Section):
         return value
 
 
+class SpendingSection(_Section):
+    """[spending]: what of the node's payments it publishes (docs/spending.md): those of at
+    least threshold pounds, marking those of at least contracts_threshold."""
+
+    threshold: int = Field(
+        500, ge=0, le=1_000_000, description="payments of at least this many pounds are published"
+    )
+    contracts_threshold: int = Field(
+        25_000,
+        ge=0,
+        le=1_000_000_000,
+        description="published payments of at least this many pounds are marked as such",
+    )
+
+    @field_validator("contracts_threshold")
+    @classmethod
+    def _over_the_threshold(cls, value: int, info: ValidationInfo) -> int:
+        threshold = info.data.get("threshold", 0)
+        if value < threshold:
+            raise ValueError(
+                f"contracts_threshold {value} is under threshold {threshold}; make it at least "
+                f"{threshold}"
+            )
+        return value
+
+
+class PublishingSection(_Section):
+    """[publishing]: the node's open data (docs/opendata.md)."""
+
+    licence: str = Field(
+        "OGL-UK-3.0", description="the licence every dataset is published under, by its id"
+    )
+    refresh_seconds: float = Field(
+        60, ge=0, le=86_400, description="a worker reads a dataset again at most this often"
+    )
+
+    @field_validator("licence")
+    @classmethod
+    def _known_licence(cls, value: str) -> str:
+        if value not in LICENCE_IDS:
+            raise ValueError(
+                f"{value!r} is not a licence this node knows; use one of {', '.join(LICENCE_IDS)}"
+            )
+        return value
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -501,6 +549,8 @@ class NodeSettings(_FileSettings):
     email: EmailSection | None = None
     prisons: PrisonsSection | None = None
     feedback: FeedbackSection = FeedbackSection()
+    spending: SpendingSection = SpendingSection()
+    publishing: PublishingSection = PublishingSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

@@ -23,6 +23,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from browser.axe_support import assert_accessible
 from browser.browser_pages import (
     approve_after_an_error,
     check_page,
@@ -337,3 +338,24 @@ def test_a_caseworker_asks_for_a_care_assessment_with_a_person(
     expect(main).to_contain_text("With staff help (assisted digital)")
     expect(main).to_contain_text("is decided by a manager, who did not fill it in")
     expect(page.get_by_role("button", name="Save decision")).to_have_count(0)
+
+
+@pytest.mark.parametrize("js", [True, False])
+def test_a_nodes_open_data_reads_with_and_without_javascript(
+    own_page: Page, demo: dict[str, str], js: bool
+) -> None:
+    page = own_page
+    page.goto(demo[CARE] + "/datasets")
+    expect(page.get_by_role("heading", name="Open data")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Spending over £500").click()
+
+    expect(page.get_by_role("heading", name="Spending over £500", level=1)).to_be_visible()
+    expect(page.get_by_role("table", name="Columns of Payments")).to_be_visible()
+    preview = page.get_by_role("table", name=re.compile("The first 10 rows of Payments"))
+    expect(preview.locator("tbody tr")).to_have_count(10)
+    assert_accessible(page)
+    download = page.request.get(demo[CARE] + "/datasets/spending/payments.csv")
+    assert download.ok and download.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "Redacted personal data" in download.text()

@@ -20,6 +20,7 @@ from digitalstate.demo.federation import (
     prepare,
 )
 from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
+from digitalstate.demo.spending import synthetic_payments
 from digitalstate.demo.synthetic import make_person
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.models import IssuedPseudonym, Person
@@ -28,8 +29,9 @@ from digitalstate.identity.service import active_delegation, grant_delegation, v
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.services.definitions import load_service_definition
 from digitalstate.settings import SettingsError, load_node_settings
+from digitalstate.spending.service import payments_count
 from digitalstate.storage import migrate
-from digitalstate.storage.engine import make_engine
+from digitalstate.storage.engine import make_engine, make_sessions
 
 SECRET = bytes(range(32))
 FIELDS = load_catalogue(None).fields
@@ -346,3 +348,18 @@ def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(tmp_path
     prepare(layout, datetime.now(UTC), people=0, seed=1)
     assert load_node_settings(config).prisons is not None
     assert config.read_text().count("[prisons]") == 1
+
+
+def test_every_demo_node_carries_its_year_of_spending_once(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    prepare(layout, now, people=0, seed=3)
+    prepare(layout, now, people=0, seed=3)  # again: nothing added twice
+
+    for node in DEMO_NODES:
+        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        try:
+            with make_sessions(engine).begin() as session:
+                assert payments_count(session) == len(synthetic_payments(node.id)), node.id
+        finally:
+            engine.dispose()

@@ -102,6 +102,13 @@ _PUBLIC = (
     "GET /staff/sign-in",
     "POST /staff/sign-in",
     "POST /staff/sign-out",
+    # Open data: what a node publishes is for anyone (docs/opendata.md).
+    "GET /datasets",
+    "GET /datasets.json",
+    "GET /datasets/{name}",
+    "GET /datasets/{name}/datapackage.json",
+    "GET /datasets/{name}/versions.json",
+    "GET /datasets/{name}/{file}",
 )
 _PERSON = (
     "POST /oidc/authorize",
@@ -193,6 +200,9 @@ _OPERATOR = (
 )
 _EXCHANGE = (
     "GET /exchange/v1/services",
+    "GET /exchange/v1/datasets",
+    "GET /exchange/v1/datasets/{name}/datapackage.json",
+    "GET /exchange/v1/datasets/{name}/{file}",
     "POST /exchange/v1/consent-requests",
     "POST /exchange/v1/consent-requests/{request_id}/outcome",
     "POST /exchange/v1/basis-reads",

@@ -152,7 +152,7 @@ def test_exactly_the_routes_under_the_exchange_prefix_are_classified_as_signed_e
 def test_every_exchange_route_of_every_app_refuses_an_unsigned_call_with_a_problem(
     role_apps: dict[str, FastAPI],
 ) -> None:
-    ids = {"consent_id": "c", "request_id": "r"}
+    ids = {"consent_id": "c", "request_id": "r", "name": "spending", "file": "payments.csv"}
     for name, app in role_apps.items():
         with started(app, name) as node:  # the node must hold its federation document
             for method, path in routes_of_kind(app, EXCHANGE):

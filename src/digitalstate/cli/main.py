@@ -16,6 +16,7 @@ from digitalstate.cli import (
     outbox,
     prisons,
     service,
+    spending,
     staff,
 )
 
@@ -34,6 +35,7 @@ app.add_typer(mail.app, name="mail")
 app.add_typer(service.app, name="service")
 app.add_typer(staff.app, name="staff")
 app.add_typer(prisons.app, name="prisons")
+app.add_typer(spending.app, name="spending")
 app.command("demo")(demo.demo_command)
 
 

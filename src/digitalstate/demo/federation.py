@@ -22,6 +22,7 @@ from digitalstate.demo.seed import (
     seed_people,
     tune_for_bulk_load,
 )
+from digitalstate.demo.spending import seed_spending
 from digitalstate.demo.stories import seed_stories
 from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.federation.domain import Role
@@ -304,6 +305,7 @@ def prepare(
     seed_demo_prisons(layout, now)
     seed_demo_experiments(layout, now, seed)
     seed_demo_stories(layout, now)
+    seed_demo_spending(layout, now)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -410,15 +412,17 @@ def seed_demo_stories(layout: DemoLayout, now: datetime) -> None:
         slugs = [d.slug for d in definitions if d.has_journey]
         if not slugs:
             continue
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
-        try:
-            upgrade(engine)
-            with make_sessions(engine).begin() as session:
-                account = find_staff(session, demo_staff_email(node.id, "manager"))
-                assert account is not None, "add_demo_staff adds a manager at every node"
-                seed_stories(session, node.id, slugs, member(account), now)
-        finally:
-            engine.dispose()
+        with node_database(layout, node) as session:
+            account = find_staff(session, demo_staff_email(node.id, "manager"))
+            assert account is not None, "add_demo_staff adds a manager at every node"
+            seed_stories(session, node.id, slugs, member(account), now)
+
+
+def seed_demo_spending(layout: DemoLayout, now: datetime) -> None:
+    """A year of synthetic payments at every demo node (demo/spending.py): what it lacks."""
+    for node in DEMO_NODES:
+        with node_database(layout, node) as session:
+            seed_spending(session, node.id, now)
 
 
 def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:

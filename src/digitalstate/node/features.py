@@ -31,6 +31,8 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.feedback.feature",
     "digitalstate.transparency.feature",
     "digitalstate.mail.feature",
+    "digitalstate.spending.feature",
+    "digitalstate.publishing.feature",
 )
 
 

@@ -77,6 +77,9 @@ class NodeRuntime:
     # Readiness checks the features add (GET /readyz), each answering {"ok", "detail"}. One
     # that fails against the federation document the node holds when it starts stops the start.
     checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    # The datasets the features publish, by name (publishing/service.py's PublishedDataset;
+    # typed loosely because the node sits below the features), served by the publishing feature.
+    datasets: dict[str, Any] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
     _http: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -36,6 +36,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.web.models",
     "digitalstate.mail.models",
     "digitalstate.prisons.models",
+    "digitalstate.spending.models",
+    "digitalstate.publishing.models",
     "digitalstate.electoral.models",
     "digitalstate.performance.models",
     "digitalstate.feedback.models",
