@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from digitalstate.demo.journeys import seed_demo_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -298,6 +299,7 @@ def prepare(
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
     add_demo_staff(layout, now)
     seed_demo_prisons(layout, now)
+    seed_demo_journeys([layout.node_config(node) for node in DEMO_NODES], now, seed)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 

@@ -1,8 +1,8 @@
 """Synthetic journeys through declared services, as events: a year of them for the demo's
 service nodes and for `digitalstate bench performance`.
 
-Journey n of seed s is made from a random generator seeded with (s, n) alone, so that the same
-seed gives the same events whatever else is made. A journey starts, shows its pages one by one
+Journey n of seed s is made from a random generator seeded with (s, n), and starts at its place
+n among the journeys asked for: the same seed and number of journeys give the same events. A journey starts, shows its pages one by one
 (sometimes answered with errors first), and then is completed, left (at a page), refused as
 not eligible, or abandoned (no end point: the tab closed); some are rated at their end.
 Assisted digital journeys become fewer over the year, and people a little more satisfied, so
@@ -16,8 +16,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+from digitalstate.performance.figures import year_start
+from digitalstate.services.definitions import read_definition
+from digitalstate.settings import load_node_settings
+from digitalstate.storage.engine import make_engine
+from digitalstate.storage.migrate import upgrade
 
 # (service, journey, kind, page, channel, variant, at, duration_ms, value): service_events' order
 EventRow = tuple[str, str, str, str | None, str, str | None, datetime, int | None, int | None]
@@ -122,3 +129,42 @@ def write_events(engine: Engine, rows: Iterator[EventRow], *, chunk: int = 50_00
 
 def _sqlite_moment(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+DEMO_JOURNEYS = 6000  # a year of them at each demo node with journeys: ~500 a month
+
+
+def seed_node_journeys(
+    engine: Engine, services: Sequence[ServicePages], *, seed: int, now: datetime
+) -> int:
+    """A year of synthetic journeys' events at a node whose services have pages, up to now,
+    unless it recorded events already (real use adds to them); how many were written."""
+    if not services:
+        return 0
+    with engine.connect() as connection:
+        if connection.execute(text("SELECT 1 FROM service_events LIMIT 1")).first():
+            return 0
+    start = datetime.combine(year_start(now.date()), datetime.min.time(), UTC)
+    rows = synthetic_journeys(services, seed=seed, journeys=DEMO_JOURNEYS, start=start, end=now)
+    return write_events(engine, rows)
+
+
+def seed_demo_journeys(configs: Sequence[Path], now: datetime, seed: int) -> None:
+    """A year of synthetic journeys' events at each demo node (by its node.toml) whose services
+    have pages, so that its performance pages show figures from the start."""
+    for config in configs:
+        settings = load_node_settings(config)
+        definitions = [read_definition(path) for path in settings.service_files]
+        services = [
+            ServicePages(d.slug, tuple(page.id for page in d.pages))
+            for d in definitions
+            if d.has_journey
+        ]
+        if not services:
+            continue
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade(engine)
+            seed_node_journeys(engine, services, seed=seed, now=now)
+        finally:
+            engine.dispose()
