@@ -24,8 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -36,7 +35,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from digitalstate.benchmarks.ports import free_port
-from digitalstate.benchmarks.schemas import fresh_postgres_schema
+from digitalstate.benchmarks.schemas import fresh_database
 from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.demo.journeys import ServicePages, synthetic_journeys, write_events
 from digitalstate.keys import KeyPair
@@ -64,17 +63,6 @@ class Options:
     database_url: str | None = None
 
 
-@contextmanager
-def _database(url: str | None) -> Iterator[str]:
-    """A fresh SQLite file in a temporary directory, or a fresh schema of a PostgreSQL url."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="digitalstate-bench-performance-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'node.db'}"
-        return
-    with fresh_postgres_schema(url, "bench_performance") as scoped:
-        yield scoped
-
-
 def run_performance_bench(options: Options, on_progress: Progress | None = None) -> dict[str, Any]:
     """Write the events, time the KPIs and the dashboard; the figures."""
     report = on_progress or (lambda _stage, _done, _total: None)
@@ -82,7 +70,7 @@ def run_performance_bench(options: Options, on_progress: Progress | None = None)
     service = ServicePages(definition.slug, tuple(page.id for page in definition.pages))
     now = datetime.now(UTC)
     start = datetime.combine(year_start(now.date()), datetime.min.time(), UTC)
-    with _database(options.database_url) as url:
+    with fresh_database(options.database_url, "bench-performance") as url:
         engine = make_engine(url)
         upgrade(engine)
         journeys = options.events // EVENTS_PER_JOURNEY + 1

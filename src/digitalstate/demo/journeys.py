@@ -2,9 +2,10 @@
 service nodes and for `digitalstate bench performance`.
 
 Journey n of seed s is made from a random generator seeded with (s, n), and starts at its place
-n among the journeys asked for: the same seed and number of journeys give the same events. A journey starts, shows its pages one by one
-(sometimes answered with errors first), and then is completed, left (at a page), refused as
-not eligible, or abandoned (no end point: the tab closed); some are rated at their end.
+n among the journeys asked for: the same seed and number of journeys give the same events. A
+journey starts, shows its pages one by one (sometimes answered with errors first), and then is
+completed, left (at a page), refused as not eligible, or abandoned (no end point: the tab
+closed); some are rated at their end.
 Assisted digital journeys become fewer over the year, and people a little more satisfied, so
 that the dashboards have trends to show.
 """
