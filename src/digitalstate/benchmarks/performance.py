@@ -49,7 +49,7 @@ from digitalstate.storage.migrate import upgrade
 
 Progress = Callable[[str, int, int], None]
 SERVICE_FILE = DEMO_SERVICES / "ask-for-a-care-assessment.toml"
-EVENTS_PER_JOURNEY = 9  # about, on this service's pages
+SAMPLE_JOURNEYS = 2000  # to learn how many events a journey makes, so as to fill the year
 COSTS = Costs("GBP", 0.45, 6.5)
 
 
@@ -73,7 +73,11 @@ def run_performance_bench(options: Options, on_progress: Progress | None = None)
     with fresh_database(options.database_url, "bench-performance") as url:
         engine = make_engine(url)
         upgrade(engine)
-        journeys = options.events // EVENTS_PER_JOURNEY + 1
+        sample = synthetic_journeys(
+            [service], seed=options.seed, journeys=SAMPLE_JOURNEYS, start=start, end=now
+        )
+        per_journey = sum(1 for _ in sample) / SAMPLE_JOURNEYS
+        journeys = int(options.events / per_journey) + 1  # over the whole year
         rows = synthetic_journeys(
             [service], seed=options.seed, journeys=journeys, start=start, end=now
         )
