@@ -105,7 +105,11 @@ class Dashboards:
         """A service's months: its KPIs, charts, tables and where people give up."""
         service = self.reports.services.get(slug)
         if service is None:
-            context = {"status": 404, "title": _("Page not found"), "detail": ""}
+            context = {
+                "status": 404,
+                "title": _("Page not found"),
+                "detail": _("If you typed the web address, check it is correct."),
+            }
             return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
         year = await self.reports.year([slug])
         published = year.services[0]
