@@ -303,6 +303,42 @@ class ServicesSection(_Section):
         return value
 
 
+class PerformanceSection(_Section):
+    """[performance]: what a node's figures are made of (docs/performance.md)."""
+
+    currency: str = Field(
+        "GBP", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the costs, e.g. GBP"
+    )
+    digital_cost: float | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="what one application completed online costs, in the currency",
+    )
+    assisted_cost: float | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        validate_default=True,
+        description="what one application completed by staff with the person costs",
+    )
+    refresh_seconds: float = Field(
+        300, ge=10, le=86_400, description="how often the current month's figures are computed"
+    )
+
+    @field_validator("assisted_cost")
+    @classmethod
+    def _both_costs(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if (value is None) != (info.data.get("digital_cost") is None):
+            raise ValueError(
+                "digital_cost and assisted_cost go together; set both, or neither (no cost "
+                "per transaction is published)"
+            )
+        return value
+
+
 class PrisonsSection(_Section):
     """[prisons]: this node keeps the prisons' register of prisoners and their visit slots, and
     runs the prison-visit service's action (service role; docs/services.md)."""
@@ -546,6 +582,7 @@ class NodeSettings(_FileSettings):
     tellusonce: TellUsOnceSection = TellUsOnceSection()
     log: LogSection = LogSection()
     services: ServicesSection = ServicesSection()
+    performance: PerformanceSection = PerformanceSection()
     email: EmailSection | None = None
     prisons: PrisonsSection | None = None
     feedback: FeedbackSection = FeedbackSection()

@@ -386,6 +386,12 @@ def test_a_declared_services_pages_are_all_in_the_catalogue(journeys: JourneyNod
     assert_marked(journeys.get(f"/applications/{reference}"), *JOURNEY_VALUES)
     assert_marked(journeys.get(f"/applications/{reference}/withdraw"), *JOURNEY_VALUES)
     assert_marked(journeys.get("/applications/BUS-0000-0000-0"), *JOURNEY_VALUES)
+    # The performance pages: numbers, months (English in the pseudo-text), the services.
+    figures = (*JOURNEY_VALUES, "Book a viewing", "When can you come?", r"[\d.,:%]+")
+    months = "January|February|March|April|May|June|July|August|September|October|November"
+    figures += (rf"({months}|December) \d{{4}}", r"[A-Z][a-z]{2} \d{2}")
+    for path in ("/performance", "/performance/apply-for-a-bus-pass", "/performance/data"):
+        assert_marked(journeys.get(path), *figures)
 
 
 @pytest.fixture

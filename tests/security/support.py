@@ -95,6 +95,12 @@ _PUBLIC = (
     "GET /services/{slug}",
     "GET /api/v1/services",
     "GET /api/v1/services/{slug}/eform",
+    # The node's service performance: dashboards and datasets of suppressed counts by month.
+    "GET /performance",
+    "GET /performance/data",
+    "GET /performance/data.json",
+    "GET /performance/data/{file}",
+    "GET /performance/{slug}",
     # The operator's sign-in form: it takes the operator token, and gives nothing without it.
     "GET /operator/sign-in",
     "POST /operator/sign-in",

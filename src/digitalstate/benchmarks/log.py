@@ -31,11 +31,9 @@ import random
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -44,7 +42,7 @@ from sqlalchemy import Engine, event, select, text
 
 from digitalstate.benchmarks.load import percentile
 from digitalstate.benchmarks.log_worker import bench_engine, written_bytes
-from digitalstate.benchmarks.schemas import fresh_postgres_schema
+from digitalstate.benchmarks.schemas import fresh_database
 from digitalstate.keys import KeyPair
 from digitalstate.settings import LogSection
 from digitalstate.storage.migrate import upgrade
@@ -78,17 +76,6 @@ class Options:
     max_wait_seconds: float = _DEFAULTS.max_wait_seconds
     proofs: int = PROOFS
     database_url: str | None = None
-
-
-@contextmanager
-def _database(url: str | None) -> Iterator[str]:
-    """A fresh SQLite file in a temporary directory, or a fresh schema of a PostgreSQL url."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="digitalstate-bench-log-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'log.db'}"
-        return
-    with fresh_postgres_schema(url, "bench_log") as scoped:
-        yield scoped
 
 
 class _Worker:
@@ -297,7 +284,7 @@ def run_log_bench(options: Options, on_progress: Progress | None = None) -> dict
     """Fill a log of options.entries while integrating it; measure; return the figures."""
     report = on_progress or (lambda _stage, _done, _total: None)
     load_before = os.getloadavg()
-    with _database(options.database_url) as url:
+    with fresh_database(options.database_url, "bench-log") as url:
         engine = bench_engine(url)
         try:
             upgrade(engine)

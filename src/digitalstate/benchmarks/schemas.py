@@ -1,10 +1,13 @@
-"""A fresh PostgreSQL schema for a benchmark run, dropped afterwards."""
+"""A fresh database for a benchmark run (an SQLite file, or a PostgreSQL schema), removed
+afterwards."""
 
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -29,3 +32,14 @@ def fresh_postgres_schema(url: str, prefix: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@contextmanager
+def fresh_database(url: str | None, prefix: str) -> Iterator[str]:
+    """A fresh SQLite file in a temporary directory, or a fresh schema of a PostgreSQL url."""
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix=f"digitalstate-{prefix}-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'node.db'}"
+        return
+    with fresh_postgres_schema(url, prefix.replace("-", "_")) as scoped:
+        yield scoped

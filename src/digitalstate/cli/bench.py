@@ -191,6 +191,42 @@ def services_command(
     _print(result, as_json, f"Declared services, {people} people at once")
 
 
+@app.command("performance")
+@one_line_errors
+def performance_command(
+    events: Annotated[
+        int, typer.Option(min=1000, help="Service events over the year (10,000,000 by default).")
+    ] = 10_000_000,
+    requests: Annotated[
+        int, typer.Option(min=20, max=100_000, help="GETs of the service's dashboard timed.")
+    ] = 200,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL for the node (a fresh schema); default SQLite."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Every KPI of a year of service events, and a service's dashboard over them."""
+    from digitalstate.benchmarks.performance import Options, run_performance_bench
+
+    with progress_bar(hidden=as_json) as progress:
+        stages = {
+            "events": progress.add_task("Writing the events", total=events),
+            "kpis": progress.add_task("Computing the KPIs", total=1),
+            "dashboard": progress.add_task("Timing the dashboard", total=requests),
+        }
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(stages[stage], completed=done, total=total)
+
+        options = Options(events, requests, database_url=database_url)
+        try:
+            result = run_performance_bench(options, on_progress=advance)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+    _print(result, as_json, f"Performance, {events:,} service events")
+
+
 def _print(result: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
         print(json.dumps(result))

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from digitalstate.demo.experiments import seed_experiment_journeys
+from digitalstate.demo.journeys import seed_demo_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -306,6 +307,7 @@ def prepare(
     seed_demo_experiments(layout, now, seed)
     seed_demo_stories(layout, now)
     seed_demo_spending(layout, now)
+    seed_demo_journeys([layout.node_config(node) for node in DEMO_NODES], now, seed)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 

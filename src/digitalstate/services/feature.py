@@ -9,6 +9,8 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.performance.feature import install_performance
+from digitalstate.performance.reports import MeasuredService
 from digitalstate.services.api import make_api_router
 from digitalstate.services.application_pages import make_applications_router
 from digitalstate.services.assisted_pages import ASSISTED_PATH, make_assisted_router
@@ -69,10 +71,21 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         app.include_router(make_applications_router(node, templates, definitions))
         app.include_router(make_casework_router(node, templates, definitions))
         app.include_router(make_assisted_router(node, templates, journeys))
+        install_performance(app, node, templates, [measured(j) for j in journeys])
         add_staff_link(app, QUEUE_PATH, N_("Applications"))
         add_staff_link(app, ASSISTED_PATH, N_("Help someone apply (assisted digital)"))
     details = simple[0].slug if simple else None
     app.include_router(make_api_router(node, definitions, details))
+
+
+def measured(journey: Journey) -> MeasuredService:
+    """A journey as the performance pages name it: its title and its pages' titles."""
+    definition = journey.definition
+    return MeasuredService(
+        journey.slug,
+        definition.title.text,
+        {page.id: page.title.text for page in definition.pages},
+    )
 
 
 def _allow_uploads(app: FastAPI, node: NodeRuntime, journeys: list[Journey]) -> None:
