@@ -35,9 +35,9 @@ def test_the_dashboards_and_datasets_are_accessible_with_their_figures(
     expect(page.locator("main")).to_contain_text("Counts under 10 are not shown")
     expect(page.locator("main")).to_contain_text("Where people give up")
     page.get_by_role("link", name="Download these figures as open data").click()
-    page.wait_for_url(f"{demo[CARE]}/performance/data")
+    page.wait_for_url(f"{demo[CARE]}/datasets/performance")
     check_page(page)
-    csv = page.request.get(f"{demo[CARE]}/performance/data/kpis.csv")
+    csv = page.request.get(f"{demo[CARE]}/datasets/performance/kpis.csv")
     assert csv.ok and csv.text().startswith("service,month,started,completed")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from frictionless import Resource, Schema, validate
+from frictionless import validate
 from sqlalchemy import select
 
 from digitalstate.feedback.atom import ATOM
@@ -216,8 +216,8 @@ def test_a_deidentified_story_publishes_the_edit_and_never_the_original(node: Fe
         "/stories/feed.atom",
         "/api/v1/stories",
         f"/api/v1/stories/{story}",
-        "/datasets/stories.csv",
-        "/datasets/stories.json",
+        "/datasets/stories/stories.csv",
+        "/datasets/stories/stories.json",
     ):
         shown = anyone.get(path)
         assert shown.status_code == 200, path
@@ -438,28 +438,28 @@ def test_an_unpublished_or_unknown_story_is_not_found_in_the_api(node: FeedbackN
         assert answer.headers["content-type"] == "application/problem+json"
 
 
-def test_the_datasets_validate_against_their_table_schemas(node: FeedbackNode) -> None:
+def test_the_dataset_validates_as_a_data_package(node: FeedbackNode, tmp_path: Path) -> None:
     ids = published(node, 2, body='Commas, "quotes"\nand lines')
     jo = node.staff("jo@pensions.example.org")
     node.act(jo, ids[0], "responses", {"response": "Thanks, noted.", "change": "planned"})
-    node.told()  # held: in no dataset
+    node.told()  # held: in no table
     anyone = node.browser()
-    for dataset, count in (("stories", 2), ("story-responses", 1)):
-        schema = anyone.get(f"/datasets/{dataset}.schema.json").json()
-        text = anyone.get(f"/datasets/{dataset}.csv").text
-        report = validate(
-            Resource(data=text.encode(), format="csv", schema=Schema.from_descriptor(schema))
-        )
-        assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
-        rows = list(csv.DictReader(io.StringIO(text)))
-        assert len(rows) == count
-        document = json.loads(anyone.get(f"/datasets/{dataset}.json").text)
-        assert len(document["rows"]) == count and document["schema"].endswith(
-            f"/datasets/{dataset}.schema.json"
-        )
-        resource = Resource(data=document["rows"], schema=Schema.from_descriptor(schema))
-        assert validate(resource).valid
-    responses = list(csv.DictReader(io.StringIO(anyone.get("/datasets/story-responses.csv").text)))
+    package = anyone.get("/datasets/stories/datapackage.json").json()
+    assert package["resources"][1]["schema"]["foreignKeys"] == [
+        {"fields": ["story_id"], "reference": {"resource": "stories", "fields": ["id"]}}
+    ]
+    for resource, count in zip(package["resources"], (2, 1), strict=True):
+        name = resource["name"]
+        text = anyone.get(f"/datasets/stories/{name}.csv").text
+        (tmp_path / f"{name}.csv").write_text(text, newline="")
+        resource["path"] = f"{name}.csv"  # the package read from here: keys checked across tables
+        assert len(list(csv.DictReader(io.StringIO(text)))) == count
+        assert len(anyone.get(f"/datasets/stories/{name}.json").json()) == count
+    (tmp_path / "datapackage.json").write_text(json.dumps(package))
+    report = validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    text = anyone.get("/datasets/stories/responses.csv").text
+    responses = list(csv.DictReader(io.StringIO(text)))
     assert responses[0]["role"] == "caseworker" and "jo@" not in json.dumps(responses)
 
 

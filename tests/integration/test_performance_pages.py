@@ -78,38 +78,37 @@ def test_small_numbers_are_held_back_on_the_pages_and_in_the_datasets(node: Jour
     seed(node, 40, (BUS, VIEW))  # a few journeys a month: every count is under 10
     page = node.get("/performance")
     assert page.status_code == 200 and "held back" in page.text
-    rows = list(csv.DictReader(io.StringIO(node.get("/performance/data/kpis.csv").text)))
+    rows = list(csv.DictReader(io.StringIO(node.get("/datasets/performance/kpis.csv").text)))
     assert rows and {row["completed"] for row in rows} == {"c"}
     assert {row["completion_rate"] for row in rows} <= {"c", ""}
 
 
-def test_the_datasets_validate_against_their_table_schemas(node: JourneyNode) -> None:
+def test_the_dataset_validates_against_its_table_schemas(node: JourneyNode) -> None:
     seed(node, 6000, (BUS, VIEW))
-    listed = node.get("/performance/data.json").json()
-    names = [d["name"] for d in listed["datasets"]]
-    assert names == ["kpis", "satisfaction"]
-    for name in names:
-        schema = node.get(f"/performance/data/{name}.schema.json").json()
-        body = node.get(f"/performance/data/{name}.csv")
+    listed = node.get("/datasets.json").json()
+    assert "performance" in [d["name"] for d in listed["datasets"]]
+    package = node.get("/datasets/performance/datapackage.json").json()
+    assert [r["name"] for r in package["resources"]] == ["kpis", "satisfaction"]
+    assert RULE in package["description"]
+    for resource in package["resources"]:
+        schema = Schema.from_descriptor(resource["schema"])
+        body = node.get(f"/datasets/performance/{resource['name']}.csv")
         assert body.headers["content-type"].startswith("text/csv")
-        resource = Resource(data=body.content, format="csv", schema=Schema.from_descriptor(schema))
-        report = validate(resource)
+        report = validate(Resource(data=body.content, format="csv", schema=schema))
         assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
-        document = node.get(f"/performance/data/{name}.json").json()
-        assert document["suppression"] == RULE and document["schema"].endswith(".schema.json")
-        assert len(document["rows"]) == 24  # 12 months of two services
+        rows = node.get(f"/datasets/performance/{resource['name']}.json").json()
+        assert len(rows) == 24  # 12 months of two services
         inline = Resource(
-            data=[list(document["rows"][0])] + [[row[k] for k in row] for row in document["rows"]],
-            schema=Schema.from_descriptor(schema),
+            data=[list(rows[0])] + [[row[k] for k in row] for row in rows], schema=schema
         )
         assert validate(inline).valid
-    kpis = node.get("/performance/data/kpis.json").json()["rows"]
+    kpis = node.get("/datasets/performance/kpis.json").json()
     shown = [row for row in kpis if row["completed"] is not None]
     assert shown and all(row["completed"] % 5 == 0 and row["completed"] >= 10 for row in shown)
 
 
-def test_an_unknown_dataset_is_a_problem(node: JourneyNode) -> None:
-    answer = node.get("/performance/data/people.csv")
+def test_an_unknown_table_is_a_problem(node: JourneyNode) -> None:
+    answer = node.get("/datasets/performance/people.csv")
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "kpis.csv" in json.loads(answer.text)["detail"]

@@ -390,7 +390,7 @@ def test_a_declared_services_pages_are_all_in_the_catalogue(journeys: JourneyNod
     figures = (*JOURNEY_VALUES, "Book a viewing", "When can you come?", r"[\d.,:%]+")
     months = "January|February|March|April|May|June|July|August|September|October|November"
     figures += (rf"({months}|December) \d{{4}}", r"[A-Z][a-z]{2} \d{2}")
-    for path in ("/performance", "/performance/apply-for-a-bus-pass", "/performance/data"):
+    for path in ("/performance", "/performance/apply-for-a-bus-pass"):
         assert_marked(journeys.get(path), *figures)
 
 

@@ -73,12 +73,6 @@ _PUBLIC = (
     "GET /stories/{story_id}",
     "GET /api/v1/stories",
     "GET /api/v1/stories/{story_id}",
-    "GET /datasets/stories.csv",
-    "GET /datasets/stories.json",
-    "GET /datasets/stories.schema.json",
-    "GET /datasets/story-responses.csv",
-    "GET /datasets/story-responses.json",
-    "GET /datasets/story-responses.schema.json",
     "GET /.well-known/openid-configuration",
     "GET /oidc/jwks",
     # The OIDC protocol checks the request (client, redirect, PKCE) before asking to sign in.
@@ -97,9 +91,6 @@ _PUBLIC = (
     "GET /api/v1/services/{slug}/eform",
     # The node's service performance: dashboards and datasets of suppressed counts by month.
     "GET /performance",
-    "GET /performance/data",
-    "GET /performance/data.json",
-    "GET /performance/data/{file}",
     "GET /performance/{slug}",
     # The operator's sign-in form: it takes the operator token, and gives nothing without it.
     "GET /operator/sign-in",

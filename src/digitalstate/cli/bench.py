@@ -204,16 +204,27 @@ def performance_command(
         str | None,
         typer.Option(help="PostgreSQL URL for the node (a fresh schema); default SQLite."),
     ] = None,
+    stories: Annotated[
+        int,
+        typer.Option(
+            min=100, help="Published stories behind the stories pages timed (SQLite, its own node)."
+        ),
+    ] = 100_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Every KPI of a year of service events, and a service's dashboard over them."""
+    """Every KPI of a year of service events, a service's dashboard over them, and the public
+    stories pages of a node with many published stories."""
     from digitalstate.benchmarks.performance import Options, run_performance_bench
+    from digitalstate.benchmarks.stories import Options as StoriesOptions
+    from digitalstate.benchmarks.stories import run_stories_bench
 
     with progress_bar(hidden=as_json) as progress:
         stages = {
             "events": progress.add_task("Writing the events", total=events),
             "kpis": progress.add_task("Computing the KPIs", total=1),
             "dashboard": progress.add_task("Timing the dashboard", total=requests),
+            "fill": progress.add_task("Publishing the stories", total=stories),
+            "pages": progress.add_task("Timing the stories pages", total=1),
         }
 
         def advance(stage: str, done: int, total: int) -> None:
@@ -222,9 +233,16 @@ def performance_command(
         options = Options(events, requests, database_url=database_url)
         try:
             result = run_performance_bench(options, on_progress=advance)
+            told = run_stories_bench(StoriesOptions(stories=stories), on_progress=advance)
         except RuntimeError as exc:
             raise CliError(str(exc)) from exc
-    _print(result, as_json, f"Performance, {events:,} service events")
+    result |= {
+        "stories": told["stories"],
+        "stories_page_p95_ms": told["stories_page_p95_ms"],
+        "stories_page_p50_ms": told["stories_page_p50_ms"],
+        "stories_fill_seconds": told["fill_seconds"],
+    }
+    _print(result, as_json, f"Performance, {events:,} service events, {stories:,} stories")
 
 
 def _print(result: dict[str, Any], as_json: bool, title: str) -> None:

@@ -4,38 +4,24 @@
 `GET /api/v1/stories/<id>` answer published stories only: `status` other than `published`
 is refused, and an unpublished story's id is `not-found` like an unknown one. Every query
 parameter is bounded; bad input is problem+json `malformed-request` (docs/feedback.md#api).
-`/datasets/stories.{csv,json}` and `/datasets/story-responses.{csv,json}`, each with its
-Frictionless table schema at `.schema.json`, are the node's open data.
+The published stories and their responses are the node's open data too: the dataset `stories`
+(feedback/datasets.py), which the publishing feature serves at /datasets/stories.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from starlette.responses import Response
 
 from digitalstate.feedback.catalogue import Catalogue
-from digitalstate.feedback.datasets import (
-    RESPONSES,
-    SCHEMAS,
-    STORIES,
-    response_rows,
-    story_rows,
-    to_csv,
-    to_json,
-)
 from digitalstate.feedback.domain import CHANGES, MAX_TAG, SLUG, TAG
 from digitalstate.feedback.published import (
     MAX_PAGE,
     StoryFilters,
-    all_published,
-    all_responses,
     published_page,
     published_story,
 )
@@ -46,7 +32,6 @@ from digitalstate.problems import Problem
 from digitalstate.storage.retrying import run_step
 
 API_PATH = "/api/v1/stories"
-DATASETS_PATH = "/datasets"
 QUERY_NAMES = frozenset({"service", "node", "tag", "from", "to", "status", "change", "page"})
 MAX_QUERY_VALUE = 63
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -104,7 +89,7 @@ def parse_query(query: Mapping[str, list[str]]) -> StoryFilters:
 
 
 def make_api_router(node: NodeRuntime, catalogue: Catalogue) -> APIRouter:
-    """/api/v1/stories and the stories' datasets."""
+    """/api/v1/stories."""
     base = node.settings.node.base_url
     size = node.settings.feedback.page_size
     router = APIRouter(tags=["stories"])
@@ -139,48 +124,4 @@ def make_api_router(node: NodeRuntime, catalogue: Catalogue) -> APIRouter:
         listed = story_out(story, base).model_dump()
         return StoryDetail(**listed, answers=[response_out(r) for r in story.responses])
 
-    async def rows(dataset: str) -> list[dict[str, Any]]:
-        if dataset == STORIES:
-            return story_rows(await run_step(node.sessions, all_published))
-        return response_rows(await run_step(node.sessions, all_responses))
-
-    def schema_url(dataset: str) -> str:
-        return f"{base}{DATASETS_PATH}/{dataset}.schema.json"
-
-    for dataset in (STORIES, RESPONSES):
-        add_dataset(router, dataset, rows, schema_url)
     return router
-
-
-Rows = Callable[[str], Awaitable[list[dict[str, Any]]]]
-"""The rows of a dataset, by its name."""
-
-
-def add_dataset(
-    router: APIRouter, dataset: str, rows: Rows, schema_url: Callable[[str], str]
-) -> None:
-    """/datasets/<dataset>.csv, .json and .schema.json."""
-    path = f"{DATASETS_PATH}/{dataset}"
-
-    async def as_csv() -> Response:
-        body = to_csv(dataset, await rows(dataset))
-        disposition = f'inline; filename="{dataset}.csv"'
-        headers = {
-            "Content-Disposition": disposition,
-            "Link": f'<{schema_url(dataset)}>; rel="describedby"',
-        }
-        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
-
-    async def as_json() -> Response:
-        body = to_json(dataset, await rows(dataset), schema_url(dataset))
-        return Response(body, media_type="application/json")
-
-    async def schema() -> JSONResponse:
-        return JSONResponse(SCHEMAS[dataset])
-
-    as_csv.__doc__ = f"The {dataset} dataset as CSV."
-    as_json.__doc__ = f"The {dataset} dataset as JSON."
-    schema.__doc__ = f"The Frictionless table schema of the {dataset} dataset."
-    router.add_api_route(path + ".csv", as_csv, methods=["GET"], response_class=Response)
-    router.add_api_route(path + ".json", as_json, methods=["GET"], response_class=Response)
-    router.add_api_route(path + ".schema.json", schema, methods=["GET"])

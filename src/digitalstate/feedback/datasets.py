@@ -1,5 +1,5 @@
-"""The datasets of published stories and responses: rows, CSV, JSON and Frictionless table
-schemas (https://specs.frictionlessdata.io/table-schema/).
+"""The dataset of published stories and their responses, `stories` (docs/feedback.md,
+docs/opendata.md): two tables described for the publishing feature, and their rows (pure).
 
 Only what is public goes in: a published story's public text, tags and change, and each
 response's role, text and change (never who answered, never an original text).
@@ -7,156 +7,131 @@ response's role, text and change (never who answered, never an original text).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from digitalstate.feedback.atom import rfc3339
 from digitalstate.feedback.domain import DatasetResponse, PublicStory
+from digitalstate.publishing.domain import DatasetSpec, Field, ForeignKey, ResourceSpec
 
+NAME = "stories"
 STORIES = "stories"
+RESPONSES = "responses"
 TAG_SEPARATOR = ";"  # a tag holds letters, digits, spaces and hyphens only
-RESPONSES = "story-responses"
-CHANGE_FIELD: dict[str, Any] = {
-    "name": "change",
-    "type": "string",
-    "description": "Whether the story led to a change: none, planned or made",
-    "constraints": {"required": True, "enum": ["none", "planned", "made"]},
-}
-SCHEMAS: dict[str, dict[str, Any]] = {
-    STORIES: {
-        "fields": [
-            {
-                "name": "id",
-                "type": "string",
-                "description": "The story's id (its page is /stories/<id>)",
-                "constraints": {"required": True, "unique": True},
-            },
-            {
-                "name": "node",
-                "type": "string",
-                "description": "The member id of the node the story is about",
-                "constraints": {"required": True},
-            },
-            {
-                "name": "service",
-                "type": "string",
-                "description": "The slug of the service the "
-                "story is about; empty when it is about the node",
-            },
-            {"name": "title", "type": "string", "constraints": {"required": True}},
-            {
-                "name": "body",
-                "type": "string",
-                "description": "The story as published (after "
-                "de-identification where a moderator edited names out)",
-                "constraints": {"required": True},
-            },
-            {
-                "name": "tags",
-                "type": "string",
-                "description": "The story's tags, separated by semicolons",
-            },
-            CHANGE_FIELD,
-            {
-                "name": "responses",
-                "type": "integer",
-                "description": "How many public responses the story has",
-                "constraints": {"required": True, "minimum": 0},
-            },
-            {
-                "name": "published_at",
-                "type": "datetime",
-                "format": "any",
-                "description": "When it was published (UTC)",
-                "constraints": {"required": True},
-            },
-        ],
-        "primaryKey": ["id"],
-    },
-    RESPONSES: {
-        "fields": [
-            {
-                "name": "story_id",
-                "type": "string",
-                "description": "The story answered",
-                "constraints": {"required": True},
-            },
-            {
-                "name": "role",
-                "type": "string",
-                "description": "The role of the member of staff who answered (never their name)",
-                "constraints": {"required": True, "enum": ["caseworker", "manager"]},
-            },
-            {"name": "body", "type": "string", "constraints": {"required": True}},
-            CHANGE_FIELD,
-            {
-                "name": "answered_at",
-                "type": "datetime",
-                "format": "any",
-                "description": "When it was answered (UTC)",
-                "constraints": {"required": True},
-            },
-        ],
-        "foreignKeys": [],
-    },
-}
-TITLES = {STORIES: "Published stories", RESPONSES: "Responses to published stories"}
+CHANGE = Field(
+    "change",
+    "string",
+    "Change",
+    "whether the story led to a change: none, planned or made",
+    required=True,
+    enum=("none", "planned", "made"),
+)
 
 
-def field_names(dataset: str) -> list[str]:
-    """The columns of a dataset, in order."""
-    return [str(f["name"]) for f in SCHEMAS[dataset]["fields"]]
-
-
-def to_csv(dataset: str, rows: Iterable[dict[str, Any]]) -> str:
-    """Rows as CSV with a header line (RFC 4180 quoting, \\r\\n line ends)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=field_names(dataset), lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return out.getvalue()
-
-
-def to_json(dataset: str, rows: Sequence[dict[str, Any]], schema_url: str) -> str:
-    """Rows as a JSON document naming its schema."""
-    return json.dumps(
-        {"dataset": dataset, "title": TITLES[dataset], "schema": schema_url, "rows": list(rows)},
-        ensure_ascii=False,
-        indent=1,
+def stories_spec(node_name: str) -> DatasetSpec:
+    """The dataset's description."""
+    return DatasetSpec(
+        name=NAME,
+        title="Stories and responses",
+        description=(
+            f"The stories people told about {node_name} and its services, as published after "
+            "moderation (names edited out where a moderator de-identified one), and the "
+            "answers its staff gave in public, under their role. Held and rejected stories, "
+            "what a teller wrote before de-identification and who answered are never in it."
+        ),
+        resources=(
+            ResourceSpec(
+                STORIES,
+                "Published stories",
+                "One row per published story.",
+                (
+                    Field(
+                        "id",
+                        "string",
+                        "Story",
+                        "the story's id (its page is /stories/<id>)",
+                        required=True,
+                        unique=True,
+                    ),
+                    Field(
+                        "node", "string", "About node", "the member id it is about", required=True
+                    ),
+                    Field(
+                        "service",
+                        "string",
+                        "About service",
+                        "the slug of the service it is about; empty when about the node",
+                    ),
+                    Field("title", "string", "Title", required=True),
+                    Field("body", "string", "Story", "the story as published", required=True),
+                    Field("tags", "string", "Tags", "its tags, separated by semicolons"),
+                    CHANGE,
+                    Field(
+                        "responses",
+                        "integer",
+                        "Responses",
+                        "how many public responses it has",
+                        required=True,
+                        minimum=0,
+                    ),
+                    Field("published_at", "datetime", "Published", "when (UTC)", required=True),
+                ),
+                primary_key=("id",),
+            ),
+            ResourceSpec(
+                RESPONSES,
+                "Responses to published stories",
+                "One row per response, by the role of the member of staff who gave it.",
+                (
+                    Field("story_id", "string", "Story", "the story answered", required=True),
+                    Field(
+                        "role",
+                        "string",
+                        "Role",
+                        "the role of the member of staff who answered (never their name)",
+                        required=True,
+                        enum=("caseworker", "manager"),
+                    ),
+                    Field("body", "string", "Response", required=True),
+                    CHANGE,
+                    Field("answered_at", "datetime", "Answered", "when (UTC)", required=True),
+                ),
+                foreign_keys=(ForeignKey(("story_id",), STORIES, ("id",)),),
+            ),
+        ),
+        update_frequency="daily",
+        keywords=("feedback", "stories", "user experience", "responses"),
+        themes=("government", "public services"),
     )
 
 
-def story_rows(stories: Iterable[PublicStory]) -> list[dict[str, Any]]:
-    """The rows of the stories dataset."""
+def story_rows(stories: Iterable[PublicStory]) -> list[list[Any]]:
+    """The stories table's rows."""
     return [
-        {
-            "id": story.id,
-            "node": story.node,
-            "service": story.service or "",
-            "title": story.title,
-            "body": story.body,
-            "tags": TAG_SEPARATOR.join(story.tags),
-            "change": story.change,
-            "responses": story.response_count,
-            "published_at": rfc3339(story.published_at),
-        }
+        [
+            story.id,
+            story.node,
+            story.service or "",
+            story.title,
+            story.body,
+            TAG_SEPARATOR.join(story.tags),
+            story.change,
+            story.response_count,
+            rfc3339(story.published_at),
+        ]
         for story in stories
     ]
 
 
-def response_rows(responses: Iterable[DatasetResponse]) -> list[dict[str, Any]]:
-    """The rows of the responses dataset."""
+def response_rows(responses: Iterable[DatasetResponse]) -> list[list[Any]]:
+    """The responses table's rows."""
     return [
-        {
-            "story_id": item.story_id,
-            "role": item.response.role,
-            "body": item.response.body,
-            "change": item.response.change,
-            "answered_at": rfc3339(item.response.at),
-        }
+        [
+            item.story_id,
+            item.response.role,
+            item.response.body,
+            item.response.change,
+            rfc3339(item.response.at),
+        ]
         for item in responses
     ]

@@ -7,6 +7,7 @@ about the node, its services and the other nodes of the federation, their modera
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -15,12 +16,23 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.feedback.api import make_api_router
 from digitalstate.feedback.catalogue import Catalogue
+from digitalstate.feedback.datasets import (
+    NAME,
+    RESPONSES,
+    STORIES,
+    response_rows,
+    stories_spec,
+    story_rows,
+)
 from digitalstate.feedback.pages import make_pages_router
+from digitalstate.feedback.published import all_published, all_responses
 from digitalstate.feedback.staff_pages import STORIES_PATH, make_staff_router
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.performance.domain import ServiceEvent
 from digitalstate.performance.service import record
+from digitalstate.publishing.domain import Row
+from digitalstate.publishing.service import PublishedDataset
 from digitalstate.services.definitions import read_definitions
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.i18n import N_
@@ -47,6 +59,19 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     app.include_router(make_staff_router(node, templates, catalogue))
     app.include_router(make_api_router(node, catalogue))
     add_staff_link(app, STORIES_PATH, N_("Stories told about this node and its services"))
+    node.datasets[NAME] = stories_dataset(settings.name)
+
+
+def stories_dataset(node_name: str) -> PublishedDataset:
+    """The dataset `stories`: every published story and every response to one."""
+
+    def read(db: Session) -> Mapping[str, Iterable[Row]]:
+        return {
+            STORIES: story_rows(all_published(db)),
+            RESPONSES: response_rows(all_responses(db)),
+        }
+
+    return PublishedDataset(stories_spec(node_name), read)
 
 
 FEATURE = Feature(name="feedback", roles=frozenset({"service"}), install=install)

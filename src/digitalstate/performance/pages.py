@@ -2,7 +2,8 @@
 
 /performance shows every service the node runs with its year's figures; /performance/<slug>
 one service's months: applications completed by channel, completion rate, user satisfaction,
-time to complete and the pages where people give up most; /performance/data the datasets.
+time to complete and the pages where people give up most (the figures as open data: the
+dataset `performance`, docs/opendata.md).
 Each chart is SVG drawn on the server (no JavaScript), followed by its data table and a
 sentence that says what it shows. The pages read the counts kept by month
 (performance/service.py), never the events, and publish them by the suppression rule, which
@@ -22,14 +23,12 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.performance.charts import Chart, bar_chart
-from digitalstate.performance.datasets import DATASETS
 from digitalstate.performance.publish import ServiceYear
 from digitalstate.performance.reports import MeasuredService, Reports, costs_of
 from digitalstate.performance.suppression import RULE
 from digitalstate.web.i18n import _, current_language, month_name
 
 PERFORMANCE_PATH = "/performance"
-DATA_PATH = PERFORMANCE_PATH + "/data"
 
 
 def month_label(month: date, lang: str) -> str:
@@ -126,18 +125,13 @@ class Dashboards:
             charts=service_charts(published, labels),
         )
 
-    async def data_page(self, request: Request) -> Response:
-        """The datasets the node publishes, with their addresses and schemas."""
-        return self.render(request, "data", datasets=DATASETS, path=DATA_PATH)
-
 
 def make_dashboards_router(
     node: NodeRuntime, templates: Jinja2Templates, services: Sequence[MeasuredService]
 ) -> APIRouter:
-    """GET /performance, /performance/data and /performance/<slug>."""
+    """GET /performance and /performance/<slug>."""
     pages = Dashboards(node, templates, Reports(node, services))
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     router.add_api_route(PERFORMANCE_PATH, pages.node_page, methods=["GET"])
-    router.add_api_route(DATA_PATH, pages.data_page, methods=["GET"])
     router.add_api_route(PERFORMANCE_PATH + "/{slug}", pages.service_page, methods=["GET"])
     return router

@@ -203,6 +203,15 @@ Row = Sequence[Any]
 
 
 @dataclass(frozen=True)
+class Missing:
+    """A value a table does not show: its marker in CSV (one of the resource's missing values,
+    "" by default; "c" for a count held back by small-number suppression, say) and null in
+    JSON."""
+
+    marker: str = ""
+
+
+@dataclass(frozen=True)
 class Table:
     """A resource's rows, as CSV and JSON bytes with their digests."""
 
@@ -295,7 +304,9 @@ def changes(versions: Sequence[Version]) -> list[Change]:
 
 
 def cell(value: Any) -> Any:
-    """A value as JSON holds it: dates in ISO 8601, decimals as numbers."""
+    """A value as JSON holds it: dates in ISO 8601, decimals as numbers, Missing as null."""
+    if isinstance(value, Missing):
+        return None
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -307,6 +318,8 @@ def csv_cell(value: Any) -> str:
     """A value as CSV holds it: "" for none, true/false, ISO 8601 dates, decimals as written."""
     if value is None:
         return ""
+    if isinstance(value, Missing):
+        return value.marker
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime | date):
