@@ -31,6 +31,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.mail.feature",
     "digitalstate.spending.feature",
     "digitalstate.publishing.feature",
+    "digitalstate.opendata.feature",
 )
 
 

@@ -1,0 +1,117 @@
+"""The portal's records of its harvest: versions kept, and each member's and dataset's status.
+
+Written by the one worker that harvests (the opendata-harvest role), read by every worker.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digitalstate.opendata.domain import Listed
+from digitalstate.opendata.models import HarvestedVersion, HarvestStatus
+
+MAX_FAILURE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Status:
+    """How the harvest of a member's list ("" as dataset) or of a dataset last went."""
+
+    publisher: str
+    dataset: str
+    version: str | None
+    last_harvested_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure: str | None
+
+    @property
+    def failing(self) -> bool:
+        """True when the last attempt failed (no success since the last failure)."""
+        if self.last_failure_at is None:
+            return False
+        return self.last_harvested_at is None or self.last_failure_at >= self.last_harvested_at
+
+
+def known_versions(session: Session, publisher: str) -> set[tuple[str, str]]:
+    """The (dataset, version) pairs harvested from publisher so far."""
+    rows = session.execute(
+        select(HarvestedVersion.dataset, HarvestedVersion.version).where(
+            HarvestedVersion.publisher == publisher
+        )
+    )
+    return {(dataset, version) for dataset, version in rows}
+
+
+def _status(session: Session, publisher: str, dataset: str) -> HarvestStatus:
+    status = session.get(HarvestStatus, (publisher, dataset))
+    if status is None:
+        status = HarvestStatus(publisher=publisher, dataset=dataset)
+        session.add(status)
+    return status
+
+
+def record_version(
+    session: Session, publisher: str, listed: Listed, package: dict[str, Any], now: datetime
+) -> None:
+    """Keep a version harvested now, and make it the dataset's current one."""
+    version = HarvestedVersion(
+        publisher=publisher,
+        dataset=listed.name,
+        version=listed.version,
+        package=json.dumps(package, separators=(",", ":")),
+        content_digest=listed.content_digest,
+        harvested_at=now,
+    )
+    session.add(version)
+    session.flush()
+    status = _status(session, publisher, listed.name)
+    status.current_id = version.id
+    status.last_harvested_at = now
+
+
+def record_harvested(session: Session, publisher: str, dataset: str, now: datetime) -> None:
+    """The list or the dataset was harvested now and had nothing new (or was read whole)."""
+    _status(session, publisher, dataset).last_harvested_at = now
+
+
+def record_failure(session: Session, publisher: str, dataset: str, why: str, now: datetime) -> None:
+    """The list or the dataset could not be harvested now, for why; what was kept stays."""
+    status = _status(session, publisher, dataset)
+    status.last_failure_at = now
+    status.last_failure = why[:MAX_FAILURE_CHARS]
+
+
+def statuses(session: Session) -> list[Status]:
+    """The harvest status of every member's list and dataset, by publisher and dataset."""
+    rows = session.execute(
+        select(HarvestStatus, HarvestedVersion.version)
+        .outerjoin(HarvestedVersion, HarvestedVersion.id == HarvestStatus.current_id)
+        .order_by(HarvestStatus.publisher, HarvestStatus.dataset)
+    )
+    return [
+        Status(
+            s.publisher,
+            s.dataset,
+            version,
+            s.last_harvested_at,
+            s.last_failure_at,
+            s.last_failure,
+        )
+        for s, version in rows
+    ]
+
+
+def current_package(session: Session, publisher: str, dataset: str) -> dict[str, Any] | None:
+    """The package of the dataset's current version, or None when none was harvested."""
+    package = session.scalar(
+        select(HarvestedVersion.package)
+        .join(HarvestStatus, HarvestStatus.current_id == HarvestedVersion.id)
+        .where(HarvestStatus.publisher == publisher, HarvestStatus.dataset == dataset)
+    )
+    return None if package is None else json.loads(package)
