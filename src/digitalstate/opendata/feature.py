@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.features import Feature
 from digitalstate.node.roles import OPENDATA_HARVEST
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.opendata.api import make_router
 from digitalstate.opendata.harvest import Harvester
 from digitalstate.opendata.store import Store
 
@@ -19,11 +20,12 @@ STORE_FOLDER = "opendata"
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
-    """Add the portal's harvest to the node."""
+    """Add the portal's harvest and its CKAN-compatible Action API to the node."""
     store = Store(node.settings.data_dir / STORE_FOLDER)
     harvester = Harvester(node, store)
     app.state.opendata_harvester = harvester
     node.exclusive(OPENDATA_HARVEST, harvester.run)
+    app.include_router(make_router(node, store))
 
 
 FEATURE = Feature(name="opendata", roles=frozenset({"opendata"}), install=install)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digitalstate.opendata.domain import Listed
@@ -115,3 +115,58 @@ def current_package(session: Session, publisher: str, dataset: str) -> dict[str,
         .where(HarvestStatus.publisher == publisher, HarvestStatus.dataset == dataset)
     )
     return None if package is None else json.loads(package)
+
+
+@dataclass(frozen=True)
+class Current:
+    """A dataset's current version: its package, and when it was first and last harvested."""
+
+    publisher: str
+    dataset: str
+    version: str
+    package: dict[str, Any]
+    first_harvested_at: datetime
+    harvested_at: datetime
+
+
+def catalogue_key(session: Session) -> tuple[int, int, int]:
+    """What changes whenever a dataset's current version does (to rebuild a kept catalogue)."""
+    newest = session.scalar(select(func.max(HarvestedVersion.id))) or 0
+    count, total = session.execute(
+        select(func.count(HarvestStatus.current_id), func.sum(HarvestStatus.current_id))
+    ).one()
+    return int(newest), int(count or 0), int(total or 0)
+
+
+def current_datasets(session: Session) -> list[Current]:
+    """Every dataset's current version, by publisher and dataset."""
+    first = (
+        select(
+            HarvestedVersion.publisher,
+            HarvestedVersion.dataset,
+            func.min(HarvestedVersion.harvested_at).label("first"),
+        )
+        .group_by(HarvestedVersion.publisher, HarvestedVersion.dataset)
+        .subquery()
+    )
+    rows = session.execute(
+        select(HarvestedVersion, first.c.first)
+        .join(HarvestStatus, HarvestStatus.current_id == HarvestedVersion.id)
+        .join(
+            first,
+            (first.c.publisher == HarvestedVersion.publisher)
+            & (first.c.dataset == HarvestedVersion.dataset),
+        )
+        .order_by(HarvestedVersion.publisher, HarvestedVersion.dataset)
+    )
+    return [
+        Current(
+            v.publisher,
+            v.dataset,
+            v.version,
+            json.loads(v.package),
+            first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC),
+            v.harvested_at,
+        )
+        for v, first_at in rows
+    ]
