@@ -4,99 +4,24 @@ on loopback; the portal's database on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from ckanapi import NotFound, RemoteCKAN, SearchQueryError, ValidationError
 
-from digitalstate.opendata import service
-from digitalstate.spending.domain import Payment
-from digitalstate.spending.service import import_payments
-from support.federation import hold, nodes_document
-from support.nodes import ServedNode, node_settings
-from support.servers import bound_socket, port_of
+from integration.opendata_support import harvested_portal
 
-NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 CARE_PAYMENTS = "birmingham-care.spending.payments"
-
-
-def payment(number: str, amount: str, supplier: str, day: int, area: str = "Estates") -> Payment:
-    return Payment(
-        number, date(2026, 4, day), "Rent", area, supplier, "organisation", "01234567",
-        Decimal(amount), "Property",
-    )  # fmt: skip
-
-
-CARE = [
-    payment("C1", "1200", "Acme Ltd", 1),
-    payment("C2", "900", "Bolt & Co", 2, "Care homes"),
-    payment("C3", "30000", "Acme Ltd", 3, "Care homes"),
-    payment("C4", "-640.5", "100% Supplies", 4),
-    payment("C5", "700", "O'Brien Ltd", 5),
-]
-HOUSING = [payment("H1", "5000", "Roofs Ltd", 1)]
-
-
-def served_member(
-    directory: Path, member_id: str, name: str, url: str, payments: list[Payment]
-) -> tuple[ServedNode, Any]:
-    sock = bound_socket()
-    settings = node_settings(directory, member_id, url, name=name, port=port_of(sock))
-    return ServedNode(settings, sock), payments
 
 
 @pytest.fixture
 def ckan(
     tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
 ) -> Iterator[RemoteCKAN]:
-    members = [
-        served_member(
-            tmp_path / "care", "birmingham-care", "Birmingham: social care", more_databases(), CARE
-        ),
-        served_member(
-            tmp_path / "housing", "leeds-housing", "Leeds: housing", more_databases(), HOUSING
-        ),
-    ]
-    sock = bound_socket()
-    portal = node_settings(
-        tmp_path / "portal",
-        "opendata",
-        migrated_database_url,
-        name="Open data",
-        roles=("opendata",),
-        port=port_of(sock),
-    )
-    document = nodes_document(*(m.settings for m, _ in members), portal)
-    hold(document, portal, *(m.settings for m, _ in members))
-    for member, payments in members:
-        member.start()
-        with member.runtime.sessions.begin() as session:
-            import_payments(session, list(enumerate(payments, start=2)), NOW)
-    try:
-        with ServedNode(portal, sock) as served:
-            harvested(served, {"birmingham-care", "leeds-housing"})
-            yield RemoteCKAN(served.url)
-    finally:
-        for member, _ in members:
-            member.stop()
-
-
-def harvested(portal: ServedNode, publishers: set[str], seconds: float = 30) -> None:
-    """Wait until the portal's own harvest (at its start) holds a dataset of each publisher."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with portal.runtime.sessions.begin() as session:
-            done = {s.publisher for s in service.statuses(session) if s.version}
-        if done >= publishers:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the portal harvested only {done} in {seconds} s")
+    with harvested_portal(tmp_path, migrated_database_url, more_databases) as portal:
+        yield RemoteCKAN(portal.url)
 
 
 def test_packages_organisations_and_resources_are_listed_and_shown(ckan: RemoteCKAN) -> None:

@@ -94,6 +94,9 @@ _PUBLIC = (
     "POST /api/3/action/{action}",
     "GET /api/action/{action}",
     "POST /api/action/{action}",
+    "GET /catalogue",
+    "GET /catalogue/{publisher}/{name}",
+    "GET /catalogue/{publisher}/{name}/{file}",
 )
 _PERSON = (
     "POST /oidc/authorize",

@@ -18,16 +18,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.opendata import service
 from digitalstate.opendata.ckan import (
-    Catalogue,
-    Harvested,
     SearchError,
     datastore_of,
     search,
     search_of,
 )
 from digitalstate.opendata.domain import STORE_TYPES
+from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store, search_rows
 from digitalstate.storage.threads import run_blocking
 
@@ -39,35 +37,6 @@ class NotFoundError(LookupError):
     """What an action was asked for does not exist."""
 
 
-class Shelf:
-    """The catalogue a worker keeps, rebuilt when a dataset's current version changes."""
-
-    def __init__(self, node: NodeRuntime) -> None:
-        self.node = node
-        self._key: tuple[int, int, int] | None = None
-        self._catalogue = Catalogue()
-
-    def catalogue(self) -> Catalogue:
-        """The catalogue as the database has it now (called in a worker thread)."""
-        with self.node.sessions.begin() as session:
-            key = service.catalogue_key(session)
-            if key != self._key:
-                names = {m.id: m.name for m in self.node.keeper.current().members}
-                self._catalogue = Catalogue.of(
-                    Harvested(
-                        c.publisher,
-                        names.get(c.publisher, c.publisher),
-                        c.dataset,
-                        c.package,
-                        c.first_harvested_at,
-                        c.harvested_at,
-                    )
-                    for c in service.current_datasets(session)
-                )
-                self._key = key
-        return self._catalogue
-
-
 def _id(params: Params) -> str:
     value = params.get("id")
     if not isinstance(value, str) or not value:
@@ -75,10 +44,9 @@ def _id(params: Params) -> str:
     return value[:200]
 
 
-def make_router(node: NodeRuntime, store: Store) -> APIRouter:
-    """The Action API's routes."""
+def make_router(node: NodeRuntime, store: Store, shelf: Shelf) -> APIRouter:
+    """The Action API's routes, reading the catalogue shelf keeps."""
     router = APIRouter(tags=["open data portal"])
-    shelf = Shelf(node)
     base = node.settings.node.base_url.rstrip("/")
 
     def package_list(params: Params) -> Any:

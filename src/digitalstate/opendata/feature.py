@@ -14,18 +14,22 @@ from digitalstate.node.roles import OPENDATA_HARVEST
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.opendata.api import make_router
 from digitalstate.opendata.harvest import Harvester
+from digitalstate.opendata.pages import make_pages_router
+from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
 
 STORE_FOLDER = "opendata"
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
-    """Add the portal's harvest and its CKAN-compatible Action API to the node."""
+    """Add the portal's harvest, its CKAN-compatible Action API and its catalogue pages."""
     store = Store(node.settings.data_dir / STORE_FOLDER)
     harvester = Harvester(node, store)
     app.state.opendata_harvester = harvester
     node.exclusive(OPENDATA_HARVEST, harvester.run)
-    app.include_router(make_router(node, store))
+    shelf = Shelf(node)
+    app.include_router(make_router(node, store, shelf))
+    app.include_router(make_pages_router(node, templates, store, shelf))
 
 
 FEATURE = Feature(name="opendata", roles=frozenset({"opendata"}), install=install)

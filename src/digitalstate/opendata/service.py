@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.opendata.ckan import Catalogue, Harvested
 from digitalstate.opendata.domain import Listed
 from digitalstate.opendata.models import HarvestedVersion, HarvestStatus
 
@@ -170,3 +172,32 @@ def current_datasets(session: Session) -> list[Current]:
         )
         for v, first_at in rows
     ]
+
+
+class Shelf:
+    """The catalogue a worker keeps, rebuilt when a dataset's current version changes."""
+
+    def __init__(self, node: NodeRuntime) -> None:
+        self.node = node
+        self._key: tuple[int, int, int] | None = None
+        self._catalogue = Catalogue()
+
+    def catalogue(self) -> Catalogue:
+        """The catalogue as the database has it now (called in a worker thread)."""
+        with self.node.sessions.begin() as session:
+            key = catalogue_key(session)
+            if key != self._key:
+                names = {m.id: m.name for m in self.node.keeper.current().members}
+                self._catalogue = Catalogue.of(
+                    Harvested(
+                        c.publisher,
+                        names.get(c.publisher, c.publisher),
+                        c.dataset,
+                        c.package,
+                        c.first_harvested_at,
+                        c.harvested_at,
+                    )
+                    for c in current_datasets(session)
+                )
+                self._key = key
+        return self._catalogue
