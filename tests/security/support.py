@@ -95,6 +95,8 @@ _PUBLIC = (
     "GET /api/action/{action}",
     "POST /api/action/{action}",
     "GET /catalogue",
+    "GET /catalogue.ttl",
+    "GET /catalogue.jsonld",
     "GET /catalogue/{publisher}/{name}",
     "GET /catalogue/{publisher}/{name}/{file}",
 )

@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.opendata import service
 from digitalstate.opendata.ckan import FACETS, Datastore, Search, SearchError, search, text
+from digitalstate.opendata.dcat import catalogue_graph
 from digitalstate.opendata.domain import LIST, NAME, STORE_TYPES
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store, search_rows
@@ -35,6 +36,10 @@ DOWNLOADS = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
+}
+RDF_FORMATS = {
+    "ttl": ("turtle", "text/turtle; charset=utf-8"),
+    "jsonld": ("json-ld", "application/ld+json"),
 }
 assert set(PAGE_FACETS.values()) == set(FACETS)
 
@@ -142,6 +147,26 @@ def make_pages_router(
             headers={"x-dataset-version": package["version"]},
         )
 
+    async def dcat(kind: str) -> Response:
+        """The catalogue as DCAT 3 (DCAT-AP's mandatory properties), Turtle or JSON-LD."""
+        graph = catalogue_graph(
+            await run_blocking(shelf.catalogue),
+            node.settings.node.base_url.rstrip("/"),
+            node.settings.node.name,
+        )
+        body = await run_blocking(graph.serialize, None, RDF_FORMATS[kind][0])
+        return Response(body, media_type=RDF_FORMATS[kind][1])
+
+    async def turtle() -> Response:
+        """The catalogue as DCAT 3 in Turtle."""
+        return await dcat("ttl")
+
+    async def json_ld() -> Response:
+        """The catalogue as DCAT 3 in JSON-LD."""
+        return await dcat("jsonld")
+
+    router.add_api_route(CATALOGUE_PATH + ".ttl", turtle, methods=["GET"])
+    router.add_api_route(CATALOGUE_PATH + ".jsonld", json_ld, methods=["GET"])
     router.add_api_route(CATALOGUE_PATH, catalogue, methods=["GET"], response_class=HTMLResponse)
     router.add_api_route(
         CATALOGUE_PATH + "/{publisher}/{name}",
