@@ -484,6 +484,27 @@ class PublishingSection(_Section):
         return value
 
 
+class OpendataSection(_Section):
+    """[opendata]: the open data portal's harvest of the federation's datasets (opendata role;
+    docs/opendata.md)."""
+
+    harvest_seconds: float = Field(
+        3600, ge=10, le=7 * 86_400, description="the portal harvests every member this often"
+    )
+    max_file_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        le=4 * 1024 * 1024 * 1024,
+        description="the largest package or file the portal reads from a member",
+    )
+    max_datasets: int = Field(
+        1000, ge=1, le=100_000, description="the most datasets the portal reads from one member"
+    )
+    member_seconds: float = Field(
+        600, ge=1, le=86_400, description="the longest one member's harvest may take"
+    )
+
+
 class ServerSection(_Section):
     """[server]: the HTTP server."""
 
@@ -588,6 +609,7 @@ class NodeSettings(_FileSettings):
     feedback: FeedbackSection = FeedbackSection()
     spending: SpendingSection = SpendingSection()
     publishing: PublishingSection = PublishingSection()
+    opendata: OpendataSection = OpendataSection()
     config_path: Path | None = Field(None, exclude=True)
 
     @property

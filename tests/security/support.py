@@ -106,6 +106,17 @@ _PUBLIC = (
     "GET /datasets/{name}/datapackage.json",
     "GET /datasets/{name}/versions.json",
     "GET /datasets/{name}/{file}",
+    # The open data portal's CKAN-compatible Action API: reads for anyone (POST is CKAN's way
+    # of sending parameters, and changes nothing).
+    "GET /api/3/action/{action}",
+    "POST /api/3/action/{action}",
+    "GET /api/action/{action}",
+    "POST /api/action/{action}",
+    "GET /catalogue",
+    "GET /catalogue.ttl",
+    "GET /catalogue.jsonld",
+    "GET /catalogue/{publisher}/{name}",
+    "GET /catalogue/{publisher}/{name}/{file}",
 )
 _PERSON = (
     "POST /oidc/authorize",

@@ -263,6 +263,10 @@ def prepare(
             services["web"] = {"languages": ["en", "cy"]}
             if node.prisons:
                 services["prisons"] = {}
+            if "opendata" in node.roles:
+                # The portal harvests the other demo nodes every minute, so that what it missed
+                # while they were starting with it shows soon after.
+                services["opendata"] = {"harvest_seconds": 60}
             init_node(
                 layout.node_dir(node),
                 member_id=node.id,

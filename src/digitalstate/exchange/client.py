@@ -141,8 +141,14 @@ class ExchangeClient:
         purpose: str | None = None,
         consent: str | None = None,
         basis: str | None = None,
+        max_bytes: int | None = None,
     ) -> ExchangeResponse:
-        """Call path on member peer; return its verified response (any status)."""
+        """Call path on member peer; return its verified response (any status).
+
+        max_bytes bounds the answer's body: a longer one (by its content-length or as read) is
+        an ExchangeError, read no further than max_bytes + 1. None reads the whole body (the
+        peers' answers to our own calls are small by construction).
+        """
         try:
             federation = self.federation()
         except Problem as exc:
@@ -168,7 +174,9 @@ class ExchangeClient:
             async with self._http().request(
                 method, _parsed_url(url), data=body or None, headers=headers
             ) as answer:
-                payload = await answer.read()
+                payload = await (
+                    answer.read() if max_bytes is None else _bounded(answer, max_bytes, peer)
+                )
                 received = answer.headers  # case-insensitive, for the caller
                 fields, repeated = collect_fields(answer.raw_headers)
                 status = answer.status
@@ -200,6 +208,21 @@ class ExchangeClient:
                 f"the answer from {peer} cannot be trusted: {exc.detail}", problem
             ) from exc
         return ExchangeResponse(status, received, payload)
+
+
+async def _bounded(answer: aiohttp.ClientResponse, max_bytes: int, peer: str) -> bytes:
+    """The answer's body, refused when longer than max_bytes (read at most max_bytes + 1)."""
+    if answer.content_length is not None and answer.content_length > max_bytes:
+        raise ExchangeError(
+            f"{peer} answered {answer.content_length} bytes, more than the {max_bytes} allowed"
+        )
+    body = await answer.content.read(max_bytes + 1)
+    while len(body) <= max_bytes:
+        more = await answer.content.read(max_bytes + 1 - len(body))
+        if not more:
+            return body
+        body += more
+    raise ExchangeError(f"{peer} answered more than the {max_bytes} bytes allowed")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -33,6 +33,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "digitalstate.mail.feature",
     "digitalstate.spending.feature",
     "digitalstate.publishing.feature",
+    "digitalstate.opendata.feature",
 )
 
 

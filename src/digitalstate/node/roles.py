@@ -61,6 +61,7 @@ SEQUENCER = "log-sequencer"
 WITNESS = "log-witness"
 NOTICE_DELIVERY = "notice-delivery"
 CONSENT_WITHDRAWALS = "consent-withdrawals"
+OPENDATA_HARVEST = "opendata-harvest"
 
 
 def lock_key(node_id: str, role: str) -> int:

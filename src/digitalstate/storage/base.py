@@ -38,6 +38,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "digitalstate.prisons.models",
     "digitalstate.spending.models",
     "digitalstate.publishing.models",
+    "digitalstate.opendata.models",
     "digitalstate.electoral.models",
     "digitalstate.performance.models",
     "digitalstate.feedback.models",

@@ -1,0 +1,166 @@
+"""The portal's harvest: every member's published datasets, read over the signed exchange.
+
+For each member (but the portal itself and revoked ones), at most every
+``[opendata] harvest_seconds``, in one worker of the node (the opendata-harvest role):
+
+1. its list, ``GET /exchange/v1/datasets``;
+2. for each dataset whose listed version the portal does not hold, the package and each
+   resource's CSV file, every answer read no further than ``[opendata] max_file_bytes``;
+3. each file's size and SHA-256 checked against the package, the package validated by
+   frictionless against the files, each resource written as Parquet (opendata/store.py);
+4. the version recorded and made current.
+
+A member that cannot be reached, or serves something refused, is recorded as a failure with
+the reason; the versions harvested before stay current. A member's whole harvest is bounded by
+``[opendata] member_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from digitalstate.exchange.client import ExchangeError
+from digitalstate.node.runtime import NodeRuntime
+from digitalstate.opendata import service
+from digitalstate.opendata.domain import (
+    LIST,
+    Listed,
+    RefusedError,
+    check_file,
+    read_listing,
+    read_package,
+)
+from digitalstate.opendata.store import Store
+from digitalstate.storage.threads import run_blocking
+
+log = logging.getLogger(__name__)
+
+EXCHANGE_DATASETS_PATH = "/exchange/v1/datasets"  # publishing/api.py serves it
+LIST_BYTES_PER_DATASET = 4096
+PACKAGE_MAX_BYTES = 1024 * 1024
+T = TypeVar("T")
+
+
+class Harvester:
+    """The harvest of every member's datasets into store, recorded in the node's database."""
+
+    def __init__(
+        self,
+        node: NodeRuntime,
+        store: Store,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.node = node
+        self.store = store
+        self.clock = clock
+        self.settings = node.settings.opendata
+
+    async def run(self) -> None:
+        """Background: harvest every member, then again every harvest_seconds; forever."""
+        while True:
+            try:
+                await self.harvest_all()
+            except Exception:
+                log.exception("the open data harvest failed; trying again at the next one")
+            await asyncio.sleep(self.settings.harvest_seconds)
+
+    async def harvest_all(self) -> None:
+        """Harvest every current member but this node, one after another."""
+        federation = self.node.keeper.current()
+        me = self.node.settings.node.id
+        for member in federation.members:
+            if member.id == me or member.revoked_at is not None:
+                continue
+            try:
+                async with asyncio.timeout(self.settings.member_seconds):
+                    await self.harvest_member(member.id)
+            except TimeoutError:
+                await self._in_transaction(
+                    service.record_failure,
+                    member.id,
+                    LIST,
+                    f"the harvest took longer than {self.settings.member_seconds:g} seconds",
+                    self.clock(),
+                )
+
+    async def harvest_member(self, publisher: str) -> None:
+        """Harvest one member's list and every dataset in it the portal does not hold."""
+        try:
+            listing = await self._json(
+                publisher,
+                EXCHANGE_DATASETS_PATH,
+                LIST_BYTES_PER_DATASET * self.settings.max_datasets,
+            )
+            listed = read_listing(listing, publisher, self.settings.max_datasets)
+        except (ExchangeError, RefusedError) as exc:
+            await self._in_transaction(
+                service.record_failure, publisher, LIST, str(exc), self.clock()
+            )
+            return
+        await self._in_transaction(service.record_harvested, publisher, LIST, self.clock())
+        known = await self._in_transaction(service.known_versions, publisher)
+        for item in listed:
+            if (item.name, item.version) in known:
+                await self._in_transaction(
+                    service.record_harvested, publisher, item.name, self.clock()
+                )
+                continue
+            try:
+                package = await self._version(publisher, item)
+            except (ExchangeError, RefusedError) as exc:
+                await self._in_transaction(
+                    service.record_failure,
+                    publisher,
+                    item.name,
+                    f"version {item.version}: {exc}",
+                    self.clock(),
+                )
+                continue
+            await self._in_transaction(
+                service.record_version, publisher, item, package, self.clock()
+            )
+
+    async def _version(self, publisher: str, item: Listed) -> dict[str, Any]:
+        """Fetch, check, validate and store a new version; its package."""
+        base = f"{EXCHANGE_DATASETS_PATH}/{item.name}"
+        package = await self._json(publisher, f"{base}/datapackage.json", PACKAGE_MAX_BYTES)
+        files = read_package(package, item, publisher)
+        bodies: dict[str, bytes] = {}
+        for resource in files:
+            if resource.bytes > self.settings.max_file_bytes:
+                raise RefusedError(
+                    f"{resource.name}.csv is {resource.bytes} bytes, more than the "
+                    f"{self.settings.max_file_bytes} read ([opendata] max_file_bytes)"
+                )
+            answer = await self.node.client.call(
+                publisher,
+                "GET",
+                f"{base}/{resource.name}.csv",
+                max_bytes=resource.bytes,
+            )
+            if not answer.ok:
+                raise RefusedError(f"{resource.name}.csv answered {answer.status}")
+            check_file(resource, answer.body)
+            bodies[resource.name] = answer.body
+        await run_blocking(self.store.write, publisher, item, package, files, bodies)
+        return dict(package)
+
+    async def _json(self, publisher: str, path: str, max_bytes: int) -> Any:
+        answer = await self.node.client.call(publisher, "GET", path, max_bytes=max_bytes)
+        if not answer.ok:
+            raise RefusedError(f"{path} answered {answer.status}")
+        try:
+            return answer.json()
+        except ValueError as exc:
+            raise RefusedError(f"{path} is not JSON") from exc
+
+    async def _in_transaction(self, function: Callable[..., T], *args: Any) -> T:
+        def work() -> T:
+            with self.node.sessions.begin() as session:
+                return function(session, *args)
+
+        return await run_blocking(work)

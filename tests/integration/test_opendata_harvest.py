@@ -1,0 +1,210 @@
+"""The open data portal's harvest (opendata/): a member served on loopback, the portal calling
+it over the signed exchange; versions kept, files checked and validated, Parquet written, and
+failures recorded with the last good version kept; the portal's database on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from sqlalchemy import text
+
+from digitalstate.exchange.client import ExchangeError
+from digitalstate.opendata import service
+from digitalstate.opendata.harvest import Harvester
+from digitalstate.settings import NodeSettings
+from digitalstate.spending.domain import Payment
+from digitalstate.spending.service import import_payments
+from support.federation import hold, nodes_document
+from support.nodes import InProcessNode, ServedNode, node_settings, running_node
+from support.servers import bound_socket, port_of
+
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def payment(number: str, amount: str, expense: str = "Rent") -> Payment:
+    return Payment(
+        number, date(2026, 4, 1), expense, "Estates", "Acme Ltd", "organisation", "01234567",
+        Decimal(amount), "Property",
+    )  # fmt: skip
+
+
+@dataclass
+class Portal:
+    care: ServedNode
+    portal: InProcessNode
+    harvester: Harvester
+
+    def add(self, *payments: Payment) -> None:
+        with self.care.runtime.sessions.begin() as session:
+            import_payments(session, list(enumerate(payments, start=2)), NOW)
+
+    def harvest(self) -> None:
+        async def run() -> None:
+            try:
+                await self.harvester.harvest_all()
+            finally:
+                await self.portal.runtime.client.close()
+
+        asyncio.run(run())
+
+    def statuses(self) -> dict[str, service.Status]:
+        with self.portal.runtime.sessions.begin() as session:
+            return {s.dataset: s for s in service.statuses(session)}
+
+
+def care_settings(directory: Path, url: str, port: int) -> NodeSettings:
+    return node_settings(
+        directory,
+        "birmingham-care",
+        url,
+        name="Birmingham: social care",
+        port=port,
+        extra={"publishing": {"refresh_seconds": 0}},
+    )
+
+
+@pytest.fixture
+def portal(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> Iterator[Portal]:
+    sock = bound_socket()
+    care = care_settings(tmp_path / "care", more_databases(), port_of(sock))
+    settings = node_settings(
+        tmp_path / "portal",
+        "opendata",
+        migrated_database_url,
+        name="Open data",
+        roles=("opendata",),
+        port=8109,
+    )
+    document = nodes_document(care, settings)
+    hold(document, care)
+    with (
+        ServedNode(care, sock) as served,
+        running_node(settings, document, background=False) as node,
+    ):
+        yield Portal(served, node, node.app.state.opendata_harvester)
+
+
+def test_a_new_version_is_harvested_checked_and_stored_as_parquet(portal: Portal) -> None:
+    portal.add(payment("T1", "1200"), payment("T2", "-640.5"))
+
+    portal.harvest()
+
+    statuses = portal.statuses()
+    assert statuses[""].last_harvested_at is not None and not statuses[""].failing
+    spending = statuses["spending"]
+    assert spending.version == "1.0.0" and not spending.failing
+    with portal.portal.runtime.sessions.begin() as session:
+        package = service.current_package(session, "birmingham-care", "spending")
+    assert package is not None and package["name"] == "birmingham-care-spending"
+    parquet = portal.harvester.store.path("birmingham-care", "spending", "1.0.0", "payments")
+    rows = duckdb.sql(
+        f"SELECT transaction_number, amount, date FROM read_parquet('{parquet}') ORDER BY 1"
+    ).fetchall()
+    assert rows == [("T1", 1200.0, date(2026, 4, 1)), ("T2", -640.5, date(2026, 4, 1))]
+
+
+def test_an_unchanged_version_is_not_fetched_again_and_a_new_one_is_kept_beside_it(
+    portal: Portal,
+) -> None:
+    portal.add(payment("T1", "1200"))
+    portal.harvest()
+    first = portal.statuses()["spending"].last_harvested_at
+    portal.harvest()
+    assert portal.statuses()["spending"].version == "1.0.0"
+    assert portal.statuses()["spending"].last_harvested_at != first
+
+    portal.add(payment("T3", "900"))
+    portal.harvest()
+
+    assert portal.statuses()["spending"].version == "1.1.0"
+    with portal.portal.runtime.sessions.begin() as session:
+        assert service.known_versions(session, "birmingham-care") == {
+            ("spending", "1.0.0"),
+            ("spending", "1.1.0"),
+        }
+    store = portal.harvester.store
+    newer = store.path("birmingham-care", "spending", "1.1.0", "payments")
+    older = store.path("birmingham-care", "spending", "1.0.0", "payments")
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{newer}')").fetchall() == [(2,)]
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{older}')").fetchall() == [(1,)]
+
+
+def test_a_package_that_does_not_validate_is_refused_and_the_last_good_version_kept(
+    portal: Portal,
+) -> None:
+    portal.add(payment("T1", "1200"))
+    portal.harvest()
+    # A publisher's fault: a payment with no expense type, which the schema requires.
+    with portal.care.runtime.sessions.begin() as session:
+        session.execute(
+            text("UPDATE spending_payments SET expense_type = '' WHERE transaction_number = 'T1'")
+        )
+
+    portal.harvest()
+
+    status = portal.statuses()["spending"]
+    assert status.failing and status.version == "1.0.0"
+    assert status.last_failure is not None
+    assert status.last_failure.startswith("version 1.1.0: the package does not validate")
+    assert "constraint-error" in status.last_failure and "expense_type" in status.last_failure
+    store = portal.harvester.store
+    assert not store.path("birmingham-care", "spending", "1.1.0", "payments").parent.exists()
+    assert [p.name for p in (store.root / "birmingham-care" / "spending").iterdir()] == ["1.0.0"]
+
+
+def test_a_member_that_does_not_answer_is_recorded_and_its_datasets_kept(
+    portal: Portal,
+) -> None:
+    portal.add(payment("T1", "1200"))
+    portal.harvest()
+    portal.care.stop()
+
+    portal.harvest()
+
+    statuses = portal.statuses()
+    assert statuses[""].failing
+    assert statuses[""].last_failure is not None and "did not answer" in statuses[""].last_failure
+    assert statuses["spending"].version == "1.0.0" and not statuses["spending"].failing
+
+
+def test_a_member_whose_file_is_larger_than_allowed_is_refused(portal: Portal) -> None:
+    portal.add(*(payment(f"T{i}", "1200") for i in range(40)))
+    portal.harvester.settings = portal.harvester.settings.model_copy(
+        update={"max_file_bytes": 1024}
+    )
+
+    portal.harvest()
+
+    status = portal.statuses()["spending"]
+    assert status.failing and status.version is None
+    assert status.last_failure is not None
+    assert "more than the 1024 read ([opendata] max_file_bytes)" in status.last_failure
+    assert json.dumps(status.last_failure)  # plain text, storable and shown as such
+
+
+def test_the_exchange_client_reads_no_more_than_it_is_allowed(portal: Portal) -> None:
+    portal.add(payment("T1", "1200"))
+    client = portal.portal.runtime.client
+    path = "/exchange/v1/datasets/spending/payments.csv"
+
+    async def call(max_bytes: int | None) -> bytes:
+        try:
+            return (await client.call("birmingham-care", "GET", path, max_bytes=max_bytes)).body
+        finally:
+            await client.close()
+
+    whole = asyncio.run(call(None))
+    assert asyncio.run(call(len(whole))) == whole
+    with pytest.raises(ExchangeError, match=f"answered {len(whole)} bytes, more than the 100"):
+        asyncio.run(call(100))
