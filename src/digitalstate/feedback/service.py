@@ -147,7 +147,8 @@ def tell_story(
 ) -> Story:
     """Keep a story as told, held for moderation with what the rules flag in it (its id new
     unless given: the demo's are the same at every demo)."""
-    flags = flag_text(f"{draft.title}\n{draft.body}", rules)
+    # The tags are published with the story: the rules look at them as at its text.
+    flags = flag_text("\n".join((draft.title, draft.body, *draft.tags)), rules)
     story = Story(
         id=story_id or new_story_id(),
         node=draft.node,
