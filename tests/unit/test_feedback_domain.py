@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digitalstate.feedback.atom import ATOM, FeedEntry, atom_feed, xml_text
-from digitalstate.feedback.datasets import RESPONSES, SCHEMAS, STORIES, story_rows, to_csv
+from digitalstate.feedback.datasets import RESPONSES, STORIES, stories_spec, story_rows
 from digitalstate.feedback.domain import (
     MAX_TAGS,
     SATISFACTION,
@@ -27,6 +27,7 @@ from digitalstate.feedback.domain import (
     rating_of,
 )
 from digitalstate.feedback.service import is_story_id, new_story_id, rules_from
+from digitalstate.publishing.domain import tabulate
 from digitalstate.settings import FeedbackSection, NodeSettings, SettingsError, settings_from_data
 
 RULES = rules_from(FeedbackSection())
@@ -251,11 +252,17 @@ def test_the_feed_has_what_atom_requires() -> None:
 def test_every_dataset_row_has_exactly_the_schemas_fields() -> None:
     story = PublicStory("abc", "pensions", "bus-pass", "T", 'B, "q"\nx', ("a", "b"), "made", AT)
     rows = story_rows([story])
-    assert list(rows[0]) == [f["name"] for f in SCHEMAS[STORIES]["fields"]]
-    text = to_csv(STORIES, rows)
-    assert text.splitlines()[0] == ",".join(f["name"] for f in SCHEMAS[STORIES]["fields"])
-    assert '"B, ""q""\nx"' in text and ",a;b," in text
-    assert next(f["name"] for f in SCHEMAS[RESPONSES]["fields"]) == "story_id"
+    spec = stories_spec("Pensions")
+    stories = spec.resource(STORIES)
+    responses = spec.resource(RESPONSES)
+    assert stories is not None and responses is not None
+    names = [f.name for f in stories.fields]
+    assert len(rows[0]) == len(names)
+    text = tabulate(stories, rows).csv.decode()
+    assert text.splitlines()[0] == ",".join(names)
+    assert '"B, ""q""\nx"' in text
+    assert ",a;b," in text
+    assert responses.fields[0].name == "story_id"
 
 
 # --- settings ----------------------------------------------------------------------------------
