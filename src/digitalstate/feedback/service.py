@@ -307,7 +307,7 @@ def publish_story(
 ) -> str:
     """Publish a held story: as told, or (title, body given and different) de-identified, the
     original kept and never published. "published", or "unknown" / "not-held"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
@@ -339,7 +339,7 @@ def count_published(db: Session, node: str, service: str | None, by: int = 1) ->
 
 def reject_story(db: Session, story_id: str, reason: str, now: datetime) -> str:
     """Reject a held story with a reason. "rejected", or "unknown" / "not-held"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
@@ -355,7 +355,7 @@ def respond_to_story(
 ) -> str:
     """Answer a published story in public under staff's role; a response that plans or makes
     a change marks the story so. "answered", or "unknown" / "not-published"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "published":
