@@ -223,6 +223,10 @@ def test_a_deidentified_story_publishes_the_edit_and_never_the_original(node: Fe
         assert shown.status_code == 200, path
         assert "[name removed]" in shown.text, path
         assert "Ann Smith" not in shown.text, path
+    # Every link the public list of stories gives to its data answers.
+    listed = anyone.get("/stories").text
+    for link in sorted(set(re.findall(r'href="(/(?:api|datasets)/[^"]*)"', listed))):
+        assert anyone.get(link).status_code == 200, link
     staff_page = jo.get(f"{STAFF_STORIES}/{story}")
     assert "Ann Smith" in staff_page.text and "This story was de-identified" in staff_page.text
     assert [a for a, _p, _r in node.staff_entries(jo.account_id)] == ["staff-deidentified-story"]

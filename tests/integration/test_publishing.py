@@ -144,7 +144,7 @@ def test_the_dataset_page_shows_the_schema_and_first_rows(federation: Federation
     assert page.text.count('<code class="ds-code">') == 9  # one per column
     assert "T10" in page.text and "T11" not in page.text
     unknown = federation.care.http.get("/datasets/nothing")
-    assert unknown.status_code == 200 and "publishes no dataset called nothing" in unknown.text
+    assert unknown.status_code == 404 and "publishes no dataset called nothing" in unknown.text
 
 
 def test_the_list_package_and_files_are_served_signed_to_a_member(

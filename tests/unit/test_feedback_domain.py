@@ -251,17 +251,18 @@ def test_the_feed_has_what_atom_requires() -> None:
 
 def test_every_dataset_row_has_exactly_the_schemas_fields() -> None:
     story = PublicStory("abc", "pensions", "bus-pass", "T", 'B, "q"\nx', ("a", "b"), "made", AT)
+    rows = story_rows([story])
     spec = stories_spec("Pensions")
     stories = spec.resource(STORIES)
-    assert stories is not None
-    rows = story_rows([story])
-    assert len(rows[0]) == len(stories.fields)
+    responses = spec.resource(RESPONSES)
+    assert stories is not None and responses is not None
+    names = [f.name for f in stories.fields]
+    assert len(rows[0]) == len(names)
     text = tabulate(stories, rows).csv.decode()
-    assert text.splitlines()[0] == ",".join(f.name for f in stories.fields)
+    assert text.splitlines()[0] == ",".join(names)
     assert '"B, ""q""\nx"' in text
     assert ",a;b," in text
-    responses = spec.resource(RESPONSES)
-    assert responses is not None and responses.fields[0].name == "story_id"
+    assert responses.fields[0].name == "story_id"
 
 
 # --- settings ----------------------------------------------------------------------------------

@@ -80,6 +80,27 @@ def test_a_services_year_is_published_with_its_tables_suppressed() -> None:
     assert year.latest is not None and year.latest.month == months[1]
 
 
+def test_a_take_up_never_gives_back_a_count_its_table_holds_back() -> None:
+    # April's 12 assisted are held back so that March's 3 cannot be worked out from the
+    # column's total (15); April's take-up (50 of 62) and its completed total would give the
+    # 12 back, and with it the 3: the take-up, and the cost that gives the split, are held too.
+    months = months_of(MARCH, 2)
+    counts = [
+        MonthCounts("bus", months[0], completed_digital=100, completed_assisted=3),
+        MonthCounts("bus", months[1], completed_digital=50, completed_assisted=12),
+    ]
+    year = publish_service("bus", counts, {}, COSTS)
+    april = year.months[1]
+    assert (april.completed_digital, april.completed_assisted) == (None, None)
+    assert april.completed == 60 and year.completed.column_totals == (150, 15)
+    assert april.kpis.digital_take_up.reason == HELD_BACK
+    assert april.kpis.cost_per_transaction.reason == HELD_BACK
+    for month in year.months:
+        if month.completed_digital is None or month.completed_assisted is None:
+            assert not month.kpis.digital_take_up.shown
+            assert not month.kpis.cost_per_transaction.shown
+
+
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
 def test_a_year_is_twelve_months_ending_with_todays(today: date) -> None:
     months = months_of(year_start(today), 12)

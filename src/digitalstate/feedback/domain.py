@@ -189,7 +189,7 @@ def _excerpt(text: str) -> str:
 def flag_text(text: str, rules: Rules) -> tuple[Flag, ...]:
     """What in text a moderator should look at: names, phone numbers, email addresses,
     National Insurance numbers, the node's own patterns and abusive words, each once, in
-    that order. The text is bounded by the caller (MAX_TITLE + MAX_BODY)."""
+    that order. The text is bounded by the caller (a story's title, body and tags)."""
     found: list[Flag] = []
 
     def add(kind: FlagKind, matches: Iterable[str]) -> None:

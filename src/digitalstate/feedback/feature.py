@@ -30,7 +30,7 @@ from digitalstate.feedback.staff_pages import STORIES_PATH, make_staff_router
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.performance.domain import ServiceEvent
-from digitalstate.performance.service import record
+from digitalstate.performance.service import rated_before, record
 from digitalstate.publishing.domain import Row
 from digitalstate.publishing.service import PublishedDataset
 from digitalstate.services.definitions import read_definitions
@@ -41,7 +41,11 @@ from digitalstate.web.i18n import N_
 def record_rating(
     db: Session, service: str, journey: str | None, rating: int, now: datetime
 ) -> None:
-    """Record a satisfaction answer as the service's `rated` event (value 1..5)."""
+    """Record a satisfaction answer as the service's `rated` event (value 1..5), naming the
+    journey only when it is the journey's first: the form that carries the id can be posted
+    again and again, and an experiment counts a journey's rating for its variant."""
+    if journey is not None and rated_before(db, journey):
+        journey = None
     record(db, ServiceEvent(service, "rated", now, journey=journey, value=rating))
 
 

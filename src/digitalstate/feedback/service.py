@@ -147,7 +147,8 @@ def tell_story(
 ) -> Story:
     """Keep a story as told, held for moderation with what the rules flag in it (its id new
     unless given: the demo's are the same at every demo)."""
-    flags = flag_text(f"{draft.title}\n{draft.body}", rules)
+    # The tags are published with the story: the rules look at them as at its text.
+    flags = flag_text("\n".join((draft.title, draft.body, *draft.tags)), rules)
     story = Story(
         id=story_id or new_story_id(),
         node=draft.node,
@@ -306,7 +307,7 @@ def publish_story(
 ) -> str:
     """Publish a held story: as told, or (title, body given and different) de-identified, the
     original kept and never published. "published", or "unknown" / "not-held"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
@@ -338,7 +339,7 @@ def count_published(db: Session, node: str, service: str | None, by: int = 1) ->
 
 def reject_story(db: Session, story_id: str, reason: str, now: datetime) -> str:
     """Reject a held story with a reason. "rejected", or "unknown" / "not-held"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
@@ -354,7 +355,7 @@ def respond_to_story(
 ) -> str:
     """Answer a published story in public under staff's role; a response that plans or makes
     a change marks the story so. "answered", or "unknown" / "not-published"."""
-    story = db.get(Story, story_id)
+    story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "published":

@@ -4,10 +4,18 @@ held back where the rule says (performance/suppression.py), each month's KPIs (p
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from digitalstate.performance.figures import Costs, Kpis, MonthCounts, month_kpis, sum_counts
+from digitalstate.performance.figures import (
+    HELD_BACK,
+    Costs,
+    Figure,
+    Kpis,
+    MonthCounts,
+    month_kpis,
+    sum_counts,
+)
 from digitalstate.performance.suppression import Shown, SuppressedTable, suppress_table
 
 RATING_NAMES = (
@@ -69,7 +77,7 @@ def publish_service(
     months = [
         PublishedMonth(
             month=c.month,
-            kpis=month_kpis(c, costs),
+            kpis=split_held(month_kpis(c, costs), completed.cells[i]),
             started=started.cells[i][0],
             completed_digital=completed.cells[i][0],
             completed_assisted=completed.cells[i][1],
@@ -88,5 +96,22 @@ def publish_service(
         started=started,
         gave_up=[(page, given_up.cells[i][0]) for i, (page, _) in enumerate(pages)],
         gave_up_total=given_up.total,
-        year=month_kpis(sum_counts(service, first, counts), costs),
+        year=split_held(
+            month_kpis(sum_counts(service, first, counts), costs), completed.column_totals
+        ),
+    )
+
+
+def split_held(kpis: Kpis, channels: Sequence[Shown]) -> Kpis:
+    """kpis with the digital take-up and the cost per transaction held back when the table of
+    completed applications holds back either channel's count (channels: digital, assisted):
+    with the total shown, either figure gives the split back, and the table's other cells with
+    it (secondary suppression undone)."""
+    if all(count is not None for count in channels):
+        return kpis
+    held = Figure(None, HELD_BACK)
+    return replace(
+        kpis,
+        digital_take_up=held if kpis.digital_take_up.shown else kpis.digital_take_up,
+        cost_per_transaction=held if kpis.cost_per_transaction.shown else kpis.cost_per_transaction,
     )

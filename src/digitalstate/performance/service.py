@@ -51,6 +51,16 @@ def last_event(session: Session, journey: str) -> ServiceEvent | None:
     return None if row is None else _event(row)
 
 
+def rated_before(session: Session, journey: str) -> bool:
+    """True when the journey has a `rated` event already."""
+    found = session.scalar(
+        select(ServiceEventRow.id)
+        .where(ServiceEventRow.journey == journey, ServiceEventRow.kind == "rated")
+        .limit(1)
+    )
+    return found is not None
+
+
 def last_page(session: Session, journey: str) -> str | None:
     """The last question page the journey viewed or answered, or None."""
     return session.scalar(

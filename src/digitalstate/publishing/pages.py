@@ -38,9 +38,12 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates, shelf: Shel
     """The pages, bound to node and what it publishes."""
     router = APIRouter(include_in_schema=False)
 
-    def render(request: Request, page: str, **context: Any) -> Response:
+    def render(request: Request, page: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(
-            request, f"publishing/{page}.html", {"node": node.settings.node, **context}
+            request,
+            f"publishing/{page}.html",
+            {"node": node.settings.node, **context},
+            status_code=status,
         )
 
     async def datasets(request: Request) -> Response:
@@ -53,7 +56,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates, shelf: Shel
         try:
             published = await run_blocking(shelf.found, name)
         except Problem:
-            return render(request, "not_found", name=name[:63])
+            return render(request, "not_found", status=404, name=name[:63])
 
         def history() -> list[Any]:
             with node.sessions.begin() as session:
