@@ -77,8 +77,9 @@ def harvested_portal(
             member.stop()
 
 
-def wait_for_harvest(portal: ServedNode, publishers: set[str], seconds: float = 30) -> None:
-    """Wait until the portal's own harvest holds a dataset of each publisher."""
+def wait_for_harvest(portal: ServedNode, publishers: set[str], seconds: float = 90) -> None:
+    """Wait until the portal's own harvest holds a dataset of each publisher (a bound, not a
+    speed target: on a loaded machine a PostgreSQL portal takes its harvest role late)."""
     deadline = time.monotonic() + seconds
     done: set[str] = set()
     while time.monotonic() < deadline:
