@@ -122,6 +122,9 @@ class Roles:
     # Told the event when a NOTIFY for it arrives (the runtime sets its event).
     on_wake: Callable[[str], None] = lambda _event: None
     _lock_engine: Engine | None = None
+    # The lock connections this worker holds: closed at dispose() if their loop could not
+    # (a check's thread still on one when the node stopped, the loop gone when it returned).
+    _open: set[Connection] = field(default_factory=set)
     _scope: str | None = None
     _wait_limiter: anyio.CapacityLimiter | None = None
     # Events whose holders are to be told (notify_soon), and the one task per event telling them.
@@ -250,7 +253,7 @@ class Roles:
             if not taking.cancelled() and taking.exception() is None:
                 taken = taking.result()
                 if taken is not None:
-                    _close_quietly(taken)
+                    self._release(taken)
             raise
 
     async def _run_while_held(self, role: str, work: Work, connection: Connection) -> None:
@@ -303,9 +306,9 @@ class Roles:
             if pending is not None and not pending.done():
                 # A thread still on the connection (hung on a dead network, or waiting for a
                 # NOTIFY): close the connection once it returns.
-                pending.add_done_callback(lambda _: _close_quietly(connection))
+                pending.add_done_callback(lambda _: self._release(connection))
             else:
-                await run_blocking(_close_quietly, connection)
+                await run_blocking(self._release, connection)
 
     def _waits(self) -> anyio.CapacityLimiter:
         """The threads that wait on lock connections (one at a time per held role, more while
@@ -349,10 +352,19 @@ class Roles:
         if not taken:
             _close_quietly(connection)
             return None
+        self._open.add(connection)
         return connection
 
+    def _release(self, connection: Connection) -> None:
+        """Close a lock connection, which lets its lock go."""
+        self._open.discard(connection)
+        _close_quietly(connection)
+
     def dispose(self) -> None:
-        """Close the lock engine (each held lock's connection is closed by its own loop)."""
+        """Close the lock engine, and any lock connection its loop left open (a check's thread
+        still on it when the node stopped: the loop that would close it is gone)."""
+        for connection in list(self._open):
+            self._release(connection)
         if self._lock_engine is not None:
             self._lock_engine.dispose()
 
