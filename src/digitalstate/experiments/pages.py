@@ -32,7 +32,7 @@ from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.variant_state import ExperimentStoppedError
 from digitalstate.services.variants import Experiment, experiment_of
 from digitalstate.staff.domain import StaffMember
-from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn
+from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _
@@ -139,9 +139,15 @@ class ExperimentPages:
         self, request: Request, template: str, staff: StaffMember, status: int = 200, **context: Any
     ) -> Response:
         """A page of staff/ with what every one shows."""
-        base = {"node": self.node.settings.node, "staff": staff, "section": "experiments"}
-        return self.templates.TemplateResponse(
-            request, f"staff/{template}.html", base | context, status_code=status
+        return render_staff_page(
+            self.templates,
+            request,
+            self.node,
+            staff,
+            template,
+            status,
+            section="experiments",
+            **context,
         )
 
     def found(self, slug: str, experiment_id: str) -> tuple[ServiceDefinition, Experiment] | None:

@@ -51,7 +51,7 @@ from digitalstate.feedback.service import (
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
-from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn
+from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.i18n import N_, _
@@ -109,9 +109,15 @@ class StoryStaffPages:
         self, request: Request, template: str, staff: StaffMember, status: int = 200, **context: Any
     ) -> Response:
         """A page of staff/ with what every one shows."""
-        base = {"node": self.node.settings.node, "staff": staff, "section": "stories"}
-        return self.templates.TemplateResponse(
-            request, f"staff/{template}.html", base | context, status_code=status
+        return render_staff_page(
+            self.templates,
+            request,
+            self.node,
+            staff,
+            template,
+            status,
+            section="stories",
+            **context,
         )
 
     def not_found(self, request: Request) -> Response:

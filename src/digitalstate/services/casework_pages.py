@@ -72,7 +72,7 @@ from digitalstate.services.queue import DATES, QueueFilters, parse_filters
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
-from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn
+from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _
@@ -145,9 +145,8 @@ class CaseworkPages:
         self, request: Request, template: str, staff: StaffMember, status: int = 200, **context: Any
     ) -> Response:
         """A page of staff/ with what every one shows."""
-        base = {"node": self.node.settings.node, "staff": staff}
-        return self.templates.TemplateResponse(
-            request, f"staff/{template}.html", base | context, status_code=status
+        return render_staff_page(
+            self.templates, request, self.node, staff, template, status, **context
         )
 
     def not_found(self, request: Request) -> Response:

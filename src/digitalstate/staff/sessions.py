@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.staff.domain import Role, StaffMember, may_act_as
@@ -149,3 +151,20 @@ def sign_out_staff(request: Request, holder: str) -> None:
             also=lambda db: signed_out_entry(db, staff, holder=holder, now=store.now()),
         )
     request.state.staff = None
+
+
+def render_staff_page(
+    templates: Jinja2Templates,
+    request: Request,
+    node: NodeRuntime,
+    staff: StaffMember,
+    template: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """A page of staff/ with what every one shows: the node and the member of staff signed in
+    (and, from context, the navigation's current `section`)."""
+    base = {"node": node.settings.node, "staff": staff}
+    return templates.TemplateResponse(
+        request, f"staff/{template}.html", base | context, status_code=status
+    )
