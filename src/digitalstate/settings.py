@@ -503,6 +503,13 @@ class OpendataSection(_Section):
     member_seconds: float = Field(
         600, ge=1, le=86_400, description="the longest one member's harvest may take"
     )
+    retry_seconds: float = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="after a harvest with a failure, the next one this much later, doubled "
+        "after each that fails again, never later than harvest_seconds",
+    )
 
 
 class ServerSection(_Section):

@@ -61,6 +61,7 @@ def harvested_portal(
         name="Open data",
         roles=("opendata",),
         port=port_of(sock),
+        extra={"opendata": {"retry_seconds": 1}},
     )
     document = nodes_document(*(m.settings for m, _ in members), portal)
     hold(document, portal, *(m.settings for m, _ in members))
@@ -82,10 +83,13 @@ def wait_for_harvest(portal: ServedNode, publishers: set[str], seconds: float = 
     speed target: on a loaded machine a PostgreSQL portal takes its harvest role late)."""
     deadline = time.monotonic() + seconds
     done: set[str] = set()
+    failures: list[str] = []
     while time.monotonic() < deadline:
         with portal.runtime.sessions.begin() as session:
-            done = {s.publisher for s in service.statuses(session) if s.version}
+            statuses = service.statuses(session)
+        done = {s.publisher for s in statuses if s.version}
         if done >= publishers:
             return
+        failures = [f"{s.publisher} {s.dataset!r}: {s.last_failure}" for s in statuses if s.failing]
         time.sleep(0.1)
-    raise AssertionError(f"the portal harvested only {done} in {seconds} s")
+    raise AssertionError(f"the portal harvested only {done} in {seconds} s; failing: {failures}")

@@ -47,14 +47,16 @@ class Portal:
         with self.care.runtime.sessions.begin() as session:
             import_payments(session, list(enumerate(payments, start=2)), NOW)
 
-    def harvest(self) -> None:
-        async def run() -> None:
+    def harvest(self) -> set[str]:
+        """One harvest; the members that failed."""
+
+        async def run() -> set[str]:
             try:
-                await self.harvester.harvest_all()
+                return await self.harvester.harvest_all()
             finally:
                 await self.portal.runtime.client.close()
 
-        asyncio.run(run())
+        return asyncio.run(run())
 
     def statuses(self) -> dict[str, service.Status]:
         with self.portal.runtime.sessions.begin() as session:
@@ -151,7 +153,7 @@ def test_a_package_that_does_not_validate_is_refused_and_the_last_good_version_k
             text("UPDATE spending_payments SET expense_type = '' WHERE transaction_number = 'T1'")
         )
 
-    portal.harvest()
+    assert portal.harvest() == {"birmingham-care"}  # a dataset's failure is the member's
 
     status = portal.statuses()["spending"]
     assert status.failing and status.version == "1.0.0"
@@ -167,10 +169,10 @@ def test_a_member_that_does_not_answer_is_recorded_and_its_datasets_kept(
     portal: Portal,
 ) -> None:
     portal.add(payment("T1", "1200"))
-    portal.harvest()
+    assert portal.harvest() == set()
     portal.care.stop()
 
-    portal.harvest()
+    assert portal.harvest() == {"birmingham-care"}
 
     statuses = portal.statuses()
     assert statuses[""].failing
@@ -184,7 +186,7 @@ def test_a_member_whose_file_is_larger_than_allowed_is_refused(portal: Portal) -
         update={"max_file_bytes": 1024}
     )
 
-    portal.harvest()
+    assert portal.harvest() == {"birmingham-care"}
 
     status = portal.statuses()["spending"]
     assert status.failing and status.version is None

@@ -15,6 +15,7 @@ from digitalstate.opendata.domain import (
     local_package,
     read_listing,
     read_package,
+    retry_delay,
 )
 
 BODY = b"a,b\n1,x\n"
@@ -107,3 +108,9 @@ def test_a_file_whose_size_or_hash_differs_from_the_package_is_refused() -> None
         check_file(resource, BODY + b"!")
     with pytest.raises(RefusedError, match="does not have the SHA-256 the package gives"):
         check_file(resource, BODY.replace(b"x", b"y"))
+
+
+def test_a_harvest_after_failures_comes_sooner_then_backs_off_to_the_schedule() -> None:
+    delays = [retry_delay(runs, 60, 3600) for runs in range(9)]
+    assert delays == [3600, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert retry_delay(10**6, 1, 7 * 86_400) == 7 * 86_400  # no overflow however long it fails

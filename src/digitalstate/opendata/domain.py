@@ -177,3 +177,12 @@ def local_package(package: dict[str, Any], files: list[ResourceFile]) -> dict[st
         for r, f in zip(package["resources"], files, strict=True)
     ]  # fmt: skip
     return local
+
+
+def retry_delay(failed_runs: int, retry_seconds: float, harvest_seconds: float) -> float:
+    """Seconds until the next harvest: harvest_seconds after one without failures, else
+    retry_seconds doubled for each failed one in a row after the first, never more than
+    harvest_seconds."""
+    if failed_runs <= 0:
+        return harvest_seconds
+    return min(harvest_seconds, retry_seconds * float(2 ** min(failed_runs - 1, 32)))

@@ -11,8 +11,10 @@ For each member (but the portal itself and revoked ones), at most every
 4. the version recorded and made current.
 
 A member that cannot be reached, or serves something refused, is recorded as a failure with
-the reason; the versions harvested before stay current. A member's whole harvest is bounded by
-``[opendata] member_seconds``.
+the reason; the versions harvested before stay current, and the harvest runs again after
+``[opendata] retry_seconds``, doubled after each harvest that fails again, up to
+``harvest_seconds`` (one slow answer does not leave a member's data an hour old). A member's
+whole harvest is bounded by ``[opendata] member_seconds``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from digitalstate.opendata.domain import (
     check_file,
     read_listing,
     read_package,
+    retry_delay,
 )
 from digitalstate.opendata.store import Store
 from digitalstate.storage.threads import run_blocking
@@ -60,25 +63,34 @@ class Harvester:
         self.settings = node.settings.opendata
 
     async def run(self) -> None:
-        """Background: harvest every member, then again every harvest_seconds; forever."""
+        """Background: harvest every member, then again every harvest_seconds, or sooner after
+        a harvest with failures (retry_delay); forever."""
+        failed_runs = 0
         while True:
             try:
-                await self.harvest_all()
+                failed = bool(await self.harvest_all())
             except Exception:
-                log.exception("the open data harvest failed; trying again at the next one")
-            await asyncio.sleep(self.settings.harvest_seconds)
+                log.exception("the open data harvest failed; trying again")
+                failed = True
+            failed_runs = failed_runs + 1 if failed else 0
+            await asyncio.sleep(
+                retry_delay(failed_runs, self.settings.retry_seconds, self.settings.harvest_seconds)
+            )
 
-    async def harvest_all(self) -> None:
-        """Harvest every current member but this node, one after another."""
+    async def harvest_all(self) -> set[str]:
+        """Harvest every current member but this node, one after another; the members whose
+        list or a dataset failed."""
         federation = self.node.keeper.current()
         me = self.node.settings.node.id
+        failed: set[str] = set()
         for member in federation.members:
             if member.id == me or member.revoked_at is not None:
                 continue
             try:
                 async with asyncio.timeout(self.settings.member_seconds):
-                    await self.harvest_member(member.id)
+                    whole = await self.harvest_member(member.id)
             except TimeoutError:
+                whole = False
                 await self._in_transaction(
                     service.record_failure,
                     member.id,
@@ -86,9 +98,13 @@ class Harvester:
                     f"the harvest took longer than {self.settings.member_seconds:g} seconds",
                     self.clock(),
                 )
+            if not whole:
+                failed.add(member.id)
+        return failed
 
-    async def harvest_member(self, publisher: str) -> None:
-        """Harvest one member's list and every dataset in it the portal does not hold."""
+    async def harvest_member(self, publisher: str) -> bool:
+        """Harvest one member's list and every dataset in it the portal does not hold; whether
+        none failed."""
         try:
             listing = await self._json(
                 publisher,
@@ -100,9 +116,10 @@ class Harvester:
             await self._in_transaction(
                 service.record_failure, publisher, LIST, str(exc), self.clock()
             )
-            return
+            return False
         await self._in_transaction(service.record_harvested, publisher, LIST, self.clock())
         known = await self._in_transaction(service.known_versions, publisher)
+        whole = True
         for item in listed:
             if (item.name, item.version) in known:
                 await self._in_transaction(
@@ -119,10 +136,12 @@ class Harvester:
                     f"version {item.version}: {exc}",
                     self.clock(),
                 )
+                whole = False
                 continue
             await self._in_transaction(
                 service.record_version, publisher, item, package, self.clock()
             )
+        return whole
 
     async def _version(self, publisher: str, item: Listed) -> dict[str, Any]:
         """Fetch, check, validate and store a new version; its package."""
