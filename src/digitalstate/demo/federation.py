@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
 from digitalstate.demo.experiments import seed_experiment_journeys
-from digitalstate.demo.journeys import seed_demo_journeys
+from digitalstate.demo.journeys import journey_services, seed_node_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -306,12 +305,10 @@ def prepare(
         engine.dispose()
     recorded["base_port"] = layout.base_port
     _write_marker(layout.data_dir / LAYOUT_FILE, recorded)
-    add_demo_staff(layout, now)
-    seed_demo_prisons(layout, now)
-    seed_demo_experiments(layout, now, seed)
-    seed_demo_stories(layout, now)
-    seed_demo_spending(layout, now)
-    seed_demo_journeys([layout.node_config(node) for node in DEMO_NODES], now, seed)
+    _copy_migrated_database(layout)
+    staff_password = DemoStaffPassword()
+    for node in DEMO_NODES:
+        seed_demo_node(layout, node, now, seed, staff_password)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -342,53 +339,101 @@ def _give_service(layout: DemoLayout, node: DemoNode) -> None:
         config.write_text(config.read_text(encoding="utf-8").replace(before, after, 1))
 
 
-@contextmanager
-def node_database(layout: DemoLayout, node: DemoNode) -> Iterator[Session]:
-    """A transaction on node's database, migrated first (committed when the block ends)."""
-    engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+class DemoStaffPassword:
+    """DEMO_STAFF_PASSWORD's argon2 hash, made once and only if a member of staff is added."""
+
+    def __init__(self) -> None:
+        self._hash: str | None = None
+
+    def __call__(self) -> str:
+        if self._hash is None:
+            self._hash = hash_password(DEMO_STAFF_PASSWORD)
+        return self._hash
+
+
+def seed_demo_node(
+    layout: DemoLayout,
+    node: DemoNode,
+    now: datetime,
+    seed: int,
+    staff_password: Callable[[], str],
+) -> None:
+    """What node's database lacks of the demo's data, in one pass (one engine, migrated
+    first): staff at a service node, the prisons, the experiments' journeys, stories and a year
+    of spending in one transaction; then a year of synthetic journeys' events."""
+    settings = load_node_settings(layout.node_config(node))
+    paths = [layout.node_dir(node) / name for name in node.service_files]
+    definitions = read_definitions(paths) if paths else []
+    engine = make_engine(settings.database_url)
+    tune_for_bulk_load(engine)
     try:
         upgrade(engine)
         with make_sessions(engine).begin() as session:
-            yield session
+            if "service" in node.roles:
+                add_demo_staff(session, node, now, staff_password)
+            if node.prisons:
+                seed_prisons(session, now)
+            for definition in definitions:
+                if definition.experiments:
+                    seed_experiment_journeys(session, definition, seed=seed, now=now)
+            slugs = [d.slug for d in definitions if d.has_journey]
+            if slugs:
+                account = find_staff(session, demo_staff_email(node.id, "manager"))
+                assert account is not None, "add_demo_staff adds a manager at every node"
+                seed_stories(session, node.id, slugs, member(account), now)
+            seed_spending(session, node.id, now)
+        seed_node_journeys(engine, journey_services(definitions), seed=seed, now=now)
     finally:
         engine.dispose()
 
 
-def add_demo_staff(layout: DemoLayout, now: datetime) -> None:
-    """A caseworker and a manager at every service node, once (demo_staff_email, the password
+def add_demo_staff(
+    session: Session, node: DemoNode, now: datetime, staff_password: Callable[[], str]
+) -> None:
+    """A caseworker and a manager at a service node, once (demo_staff_email, the password
     DEMO_STAFF_PASSWORD); their ids come from the node and role, so every demo has the same."""
-    password_hash: str | None = None
-    for node in DEMO_NODES:
-        if "service" not in node.roles:
+    for role in ROLES:
+        email = demo_staff_email(node.id, role)
+        if find_staff(session, email) is not None:
             continue
-        with node_database(layout, node) as session:
-            for role in ROLES:
-                email = demo_staff_email(node.id, role)
-                if find_staff(session, email) is not None:
-                    continue
-                password_hash = password_hash or hash_password(DEMO_STAFF_PASSWORD)
-                add_staff(
-                    session,
-                    email=email,
-                    display_name=DEMO_STAFF_NAMES[role],
-                    role=role,
-                    password_hash=password_hash,
-                    now=now,
-                    account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
-                )
+        add_staff(
+            session,
+            email=email,
+            display_name=DEMO_STAFF_NAMES[role],
+            role=role,
+            password_hash=staff_password(),
+            now=now,
+            account_id=str(uuid.uuid5(_DEMO_STAFF_IDS, f"{node.id}/{role}")),
+        )
 
 
-def seed_demo_experiments(layout: DemoLayout, now: datetime, seed: int) -> None:
-    """Synthetic journeys of the experiments the demo's services run (demo/experiments.py),
-    at each node whose services declare one: written once."""
+def _copy_migrated_database(layout: DemoLayout) -> None:
+    """Give each node whose SQLite file does not exist yet a copy of one database migrated
+    here once (VACUUM INTO), rather than running every migration at each of them."""
+    missing = []
     for node in DEMO_NODES:
-        paths = [layout.node_dir(node) / name for name in node.service_files]
-        declaring = [d for d in read_definitions(paths) if d.experiments] if paths else []
-        if not declaring:
-            continue
-        with node_database(layout, node) as session:
-            for definition in declaring:
-                seed_experiment_journeys(session, definition, seed=seed, now=now)
+        url = make_url(load_node_settings(layout.node_config(node)).database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            path = Path(url.database)
+            if not path.exists():
+                missing.append(path)
+    if len(missing) < 2:
+        return  # one database is migrated as fast where it is
+    template = layout.data_dir / "migrated.sqlite3.partial"
+    template.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{template}")
+    try:
+        upgrade(engine)
+        for path in missing:
+            partial = path.with_name(path.name + ".partial")
+            partial.unlink(missing_ok=True)
+            with engine.connect() as connection:
+                connection.exec_driver_sql("VACUUM INTO ?", (str(partial),))
+            partial.replace(path)  # whole or not at all
+    finally:
+        engine.dispose()
+        for leftover in (template, *template.parent.glob(template.name + "-*")):
+            leftover.unlink(missing_ok=True)
 
 
 def _give_prisons(layout: DemoLayout, node: DemoNode) -> None:
@@ -398,37 +443,6 @@ def _give_prisons(layout: DemoLayout, node: DemoNode) -> None:
     if node.prisons and load_node_settings(config).prisons is None:
         with config.open("a", encoding="utf-8") as handle:
             handle.write("\n" + dumps({"prisons": {}}))
-
-
-def seed_demo_prisons(layout: DemoLayout, now: datetime) -> None:
-    """The demo's prisons, prisoners and the next four weeks of visit slots, at the node that
-    keeps the prisons' register (demo/prisons.py): what it lacks, on every run."""
-    for node in DEMO_NODES:
-        if not node.prisons:
-            continue
-        with node_database(layout, node) as session:
-            seed_prisons(session, now)
-
-
-def seed_demo_stories(layout: DemoLayout, now: datetime) -> None:
-    """The demo's stories (demo/stories.py) about each service with pages of each service
-    node, moderated and answered by the node's demo manager: what it lacks, on every run."""
-    for node in DEMO_NODES:
-        definitions = read_definitions([DEMO_SERVICES / name for name in node.service_files])
-        slugs = [d.slug for d in definitions if d.has_journey]
-        if not slugs:
-            continue
-        with node_database(layout, node) as session:
-            account = find_staff(session, demo_staff_email(node.id, "manager"))
-            assert account is not None, "add_demo_staff adds a manager at every node"
-            seed_stories(session, node.id, slugs, member(account), now)
-
-
-def seed_demo_spending(layout: DemoLayout, now: datetime) -> None:
-    """A year of synthetic payments at every demo node (demo/spending.py): what it lacks."""
-    for node in DEMO_NODES:
-        with node_database(layout, node) as session:
-            seed_spending(session, node.id, now)
 
 
 def email_setting(layout: DemoLayout, node: DemoNode) -> dict[str, Value]:

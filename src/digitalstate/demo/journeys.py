@@ -17,15 +17,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from digitalstate.performance.figures import year_start
-from digitalstate.services.definitions import read_definition
-from digitalstate.settings import load_node_settings
-from digitalstate.storage.engine import make_engine
-from digitalstate.storage.migrate import upgrade
+from digitalstate.services.definitions import ServiceDefinition
 
 # (service, journey, kind, page, channel, variant, at, duration_ms, value): service_events' order
 EventRow = tuple[str, str, str, str | None, str, str | None, datetime, int | None, int | None]
@@ -129,7 +125,7 @@ def write_events(engine: Engine, rows: Iterator[EventRow], *, chunk: int = 50_00
 
 
 def _sqlite_moment(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 DEMO_JOURNEYS = 6000  # a year of them at each demo node with journeys: ~500 a month
@@ -150,22 +146,10 @@ def seed_node_journeys(
     return write_events(engine, rows)
 
 
-def seed_demo_journeys(configs: Sequence[Path], now: datetime, seed: int) -> None:
-    """A year of synthetic journeys' events at each demo node (by its node.toml) whose services
-    have pages, so that its performance pages show figures from the start."""
-    for config in configs:
-        settings = load_node_settings(config)
-        definitions = [read_definition(path) for path in settings.service_files]
-        services = [
-            ServicePages(d.slug, tuple(page.id for page in d.pages))
-            for d in definitions
-            if d.has_journey
-        ]
-        if not services:
-            continue
-        engine = make_engine(settings.database_url)
-        try:
-            upgrade(engine)
-            seed_node_journeys(engine, services, seed=seed, now=now)
-        finally:
-            engine.dispose()
+def journey_services(definitions: Sequence[ServiceDefinition]) -> list[ServicePages]:
+    """The services with pages among definitions, by their pages (for synthetic journeys)."""
+    return [
+        ServicePages(d.slug, tuple(page.id for page in d.pages))
+        for d in definitions
+        if d.has_journey
+    ]

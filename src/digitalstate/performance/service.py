@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, select, tuple_
+from sqlalchemy import Engine, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from digitalstate.performance.domain import ServiceEvent
@@ -26,8 +26,9 @@ SETTLE_AFTER = timedelta(days=1)
 
 
 def record(session: Session, *events: ServiceEvent) -> None:
-    """Add events to the caller's transaction."""
-    session.add_all(ServiceEventRow(**asdict(event)) for event in events)
+    """Add events to the caller's transaction (one INSERT of them all)."""
+    if events:
+        session.execute(insert(ServiceEventRow), [asdict(event) for event in events])
 
 
 def started_at(session: Session, journey: str) -> datetime | None:
