@@ -18,6 +18,9 @@ test: setup ## Set everything up and run every check and the whole test suite
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@# Byte-compiled once here, read by every node and CLI process the tests start
+	@# (a machine with PYTHONDONTWRITEBYTECODE set would have each compile the package again).
+	$(BIN)/python -m compileall -q -j 0 src/digitalstate tests > /dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 coverage: setup ## The whole test suite with line and branch coverage of src/digitalstate
