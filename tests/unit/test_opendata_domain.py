@@ -94,6 +94,8 @@ def test_a_package_names_its_files_with_their_sizes_hashes_and_columns() -> None
         (package(bytes="12"), "does not say its size"),
         (package(schema={"fields": [{"name": "a; DROP TABLE x"}]}), "has a column named"),
         (package(schema={"fields": [{"name": "a"}, {"name": "A"}]}), "two columns of the same"),
+        (package(schema={"fields": [{"name": "_ID"}]}), "'_ID', a name the portal keeps"),
+        (package(schema={"fields": [{"name": "file_row_number"}]}), "a name the portal keeps"),
     ],
 )
 def test_a_package_that_is_not_acceptable_is_refused(described: Any, why: str) -> None:
