@@ -60,6 +60,11 @@ MUST_BE_WELSH = (
     "web/templates/services/journey/applications.html",
     "web/templates/services/journey/application.html",
     "web/templates/services/journey/withdraw.html",
+    # The open data portal's catalogue: search, a dataset, a dataset not found (issue 13).
+    "web/templates/opendata/catalogue.html",
+    "web/templates/opendata/dataset.html",
+    "web/templates/opendata/not_found.html",
+    "web/pagination.py",
     "consent/pages.py",
     "web/session.py",
     "web/hardening.py",
