@@ -141,14 +141,19 @@ def search_rows(
     for column, wanted_text in query.q_fields:
         where.append(f"CAST({column_sql(column)} AS VARCHAR) ILIKE ? ESCAPE '\\'")
         values.append(like(wanted_text))
-    source = "read_parquet(?, file_row_number = true)"
+    # The row number (ROW_ID) is read only where the query names it: it costs a little.
+    numbered = "read_parquet(?, file_row_number = true)"
+    in_where = any(c == ROW_ID for c, _ in (*query.filters, *query.q_fields))
+    in_select = ROW_ID in query.fields or any(c == ROW_ID for c, _ in query.sort)
+    counted_from = numbered if in_where else "read_parquet(?)"
+    source = numbered if in_where or in_select else "read_parquet(?)"
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     order = ", ".join(f"{column_sql(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
     # Identifiers are checked columns, quoted; every value is a bound parameter.
     chosen = ", ".join(column_sql(f) for f in query.fields)
     select = f"SELECT {chosen} FROM {source}{condition}"  # noqa: S608
     select += f" ORDER BY {order} LIMIT ? OFFSET ?" if order else " LIMIT ? OFFSET ?"
-    count = f"SELECT count(*) FROM {source}{condition}"  # noqa: S608
+    count = f"SELECT count(*) FROM {counted_from}{condition}"  # noqa: S608
     with duckdb.connect() as db:
         cursor = db.execute(select, [str(path), *values, query.limit, query.offset])
         rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]
