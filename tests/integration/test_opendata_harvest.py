@@ -250,3 +250,27 @@ def test_a_figure_held_back_by_a_missing_value_marker_is_stored_as_missing(
     parquet = store.path("care", "performance", "1.0.0", "kpis")
     rows = duckdb.sql(f"SELECT service, started FROM read_parquet('{parquet}')").fetchall()
     assert rows == [("renew", 12), ("vote", None), ("apply", None)]
+
+
+def test_an_unforeseen_error_is_the_datasets_failure_not_the_harvests(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of the portal's own (here its store, made to fail) is recorded as the dataset's
+    failure and the harvest goes on: it once stopped the whole harvest, every member after
+    the first such dataset left out."""
+    portal.add(payment("T1", "1200"))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(portal.harvester.store, "write", broken)
+    assert portal.harvest() == {"birmingham-care"}
+
+    statuses = portal.statuses()
+    assert not statuses[""].failing and statuses["spending"].failing
+    assert statuses["spending"].last_failure == (
+        "version 1.0.0: the portal failed on it (RuntimeError; its log says more)"
+    )
+    monkeypatch.undo()
+    assert portal.harvest() == set()
+    assert portal.statuses()["spending"].version == "1.0.0"
