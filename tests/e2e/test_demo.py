@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from e2e_support import (
     wait_for,
 )
 
+from digitalstate.demo.federation import DEMO_NODES
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.note import SignedNote
 
@@ -439,3 +441,53 @@ def test_an_email_sent_through_a_demo_node_reaches_the_mail_catchers_page(demo: 
         assert OPERATOR_EMAIL in page.text
     finally:
         browser.close()
+
+
+PORTAL_HARVESTED_WITHIN_S = 150.0  # a bound, not a target: the harvest runs every minute
+
+
+@pytest.mark.timeout(READY_WITHIN_S + PORTAL_HARVESTED_WITHIN_S + 60)
+def test_the_portal_carries_every_nodes_performance_feedback_and_spending(demo: Demo) -> None:
+    """Issue 13's done-when: the demo's portal holds the spending of every node, and the
+    performance and feedback (stories) datasets of every node that runs a service journey,
+    with real figures, read through its CKAN API. (The portal does not harvest itself.)"""
+    urls = demo.urls()
+    members = [m for m in DEMO_IDS if m != "opendata"]
+    published = {
+        m: {d["name"] for d in http_get(urls[m] + "/datasets.json").json()["datasets"]}
+        for m in members
+    }
+    with_journeys = sorted(n.id for n in DEMO_NODES if n.journey is not None)
+    assert sorted(m for m in members if "performance" in published[m]) == with_journeys
+    for member, names in published.items():
+        wanted_here = (
+            {"spending", "performance", "stories"} if member in with_journeys else {"spending"}
+        )
+        assert names == wanted_here, member
+    wanted = {f"{member}-{name}" for member, names in published.items() for name in names}
+    portal = urls["opendata"] + "/api/3/action/"
+
+    def action(name: str, **params: str) -> Any:
+        answer = http_get(portal + name + "?" + urllib.parse.urlencode(params))
+        assert answer.status == 200, (name, params, answer.body)
+        return answer.json()["result"]
+
+    def carried() -> bool:
+        return set(action("package_list")) >= wanted
+
+    wait_for(carried, PORTAL_HARVESTED_WITHIN_S, f"the portal to harvest {sorted(wanted)}")
+
+    def largest(resource: str, column: str) -> dict[str, Any]:
+        found = action("datastore_search", resource_id=resource, sort=f"{column} desc", limit="1")
+        return {"total": found["total"], **found["records"][0]}
+
+    for member in members:
+        spending = largest(f"{member}.spending.payments", "amount")
+        # A year of payments, with works contracts over £25,000, as demo/spending.py seeds.
+        assert spending["total"] > 100 and spending["amount"] > 25_000, (member, spending)
+    for member in with_journeys:
+        kpis = largest(f"{member}.performance.kpis", "started")
+        assert kpis["total"] >= 12, (member, kpis)  # a row a month, at least
+        assert kpis["started"] > 0 and kpis["completed"] > 0, (member, kpis)
+        stories = action("datastore_search", resource_id=f"{member}.stories.stories")
+        assert stories["total"] >= 2, (member, stories)  # published, and de-identified

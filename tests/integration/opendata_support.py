@@ -18,6 +18,23 @@ from support.nodes import ServedNode, node_settings
 from support.servers import bound_socket, port_of
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+# The texts of the spending dataset's pages that are the dataset as published, not the page's
+# words (for the tests of the pages' languages): its title, descriptions, columns and values.
+SPENDING_TEXTS = (
+    "Spending over £500",
+    r"Every payment of £500 or more that .*",
+    r"One row per payment of £500 or more.*",
+    "Payments",
+    r"payments(\.(csv|json))?",
+    r"transaction_number|date|expense_type|service_area|supplier_name|company_number|amount"
+    r"|purchase_category|over_contracts_threshold",
+    "string|number|date|boolean",
+    r"(Transaction number|Date paid|Expense type|Service area|Supplier|Companies House number"
+    r"|Amount \(GBP\)|Purchase category|At or over £25,000)(\. .*)?",
+    r"[\d.:-]+",
+    r"Rent|Estates|Acme Ltd|Property|Redacted personal data",
+    "True|False|true|false",
+)
 
 
 def payment(number: str, amount: str, supplier: str, day: int, area: str = "Estates") -> Payment:

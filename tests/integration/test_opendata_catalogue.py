@@ -16,14 +16,36 @@ import pytest
 
 from digitalstate.opendata import service
 from digitalstate.opendata.domain import LIST
-from integration.opendata_support import harvested_portal
+from digitalstate.web.i18n import PSEUDO
+from integration.languages_support import assert_marked, offer
+from integration.opendata_support import SPENDING_TEXTS, harvested_portal
 from support.nodes import ServedNode
+from support.pages import shared_texts
+
+# What the catalogue pages show that is data, not the portal's words: what the members publish
+# (names, themes, tags, licence ids) and the spending dataset as published.
+DATA = [
+    "Open data",
+    r"(Birmingham: social care|Leeds: housing)( ·)?",
+    r"(· )?Open Government Licence v3\.0",
+    "OGL-UK-3.0",
+    r"http://127\.0\.0\.1:\d+/datasets/spending",
+    r"payments\.parquet",
+    "CSV",
+    r"(government|finance|spending|transparency|payments|suppliers)(, [a-z]+)*",
+    r"C\d|Care homes|Bolt & Co|100% Supplies|O'Brien Ltd",
+    *SPENDING_TEXTS,
+]
 
 
 @pytest.fixture
 def portal(
-    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+    tmp_path: Path,
+    migrated_database_url: str,
+    more_databases: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ServedNode]:
+    offer(monkeypatch, "en", "cy", PSEUDO)  # English first: the pages' default
     with harvested_portal(tmp_path, migrated_database_url, more_databases) as served:
         yield served
 
@@ -92,3 +114,35 @@ def test_downloads_as_csv_json_and_parquet(portal: ServedNode, tmp_path: Path) -
     for wrong in ("payments.xml", "other.csv", "..%2F..%2Fnode.db"):
         answer = httpx.get(f"{portal.url}/catalogue/birmingham-care/spending/{wrong}")
         assert answer.status_code == 404
+
+
+def test_the_catalogue_pages_are_wholly_welsh_and_in_the_catalogue(portal: ServedNode) -> None:
+    with portal.runtime.sessions.begin() as session:
+        service.record_failure(
+            session, "birmingham-care", LIST, "birmingham-care did not answer", datetime.now(UTC)
+        )
+    pages: dict[str, list[httpx.Response]] = {}
+    for code in ("en", "cy", PSEUDO):
+        pages[code] = [
+            httpx.get(f"{portal.url}{path}", params={**params, "lang": code})
+            for path, params in (
+                ("/catalogue", {"publisher": "leeds-housing"}),
+                ("/catalogue", {"q": "nothing like it"}),
+                ("/catalogue/birmingham-care/spending", {}),
+                ("/catalogue/birmingham-care/nothing", {}),
+            )
+        ]
+    for english, welsh, pseudo in zip(pages["en"], pages["cy"], pages[PSEUDO], strict=True):
+        assert welsh.status_code == 200 and '<html lang="cy"' in welsh.text
+        assert shared_texts(english.text, welsh.text, DATA) == set(), welsh.request.url
+        assert_marked(pseudo, *DATA)
+    narrowed, nothing, dataset, missing = (p.text for p in pages["cy"])
+    assert "Catalog data agored" in narrowed and "1 set ddata" in narrowed
+    assert "Tynnu leeds-housing" in narrowed and "Cyfyngu ar y canlyniadau" in narrowed
+    assert "Nid oes set ddata yn cyfateb i'ch chwiliad." in nothing
+    assert "Cynaeafwyd ddiwethaf" in dataset and "5 rhes." in dataset
+    assert "Colofnau Payments" in dataset and "Y 5 rhes gyntaf o Payments" in dataset
+    assert "Methodd y cynaeafu diwethaf ar" in dataset
+    # The harvest's reason is in its own words, marked as English for a screen reader.
+    assert '<span lang="en">birmingham-care did not answer</span>' in dataset
+    assert "Heb ddod o hyd i'r set ddata" in missing

@@ -32,6 +32,13 @@ def test_packages_organisations_and_resources_are_listed_and_shown(ckan: RemoteC
     assert package["license_id"] == "OGL-UK-3.0" and package["num_resources"] == 1
     [resource] = package["resources"]
     assert resource["id"] == CARE_PAYMENTS and resource["datastore_active"] is True
+    # Its url is the portal's own download (as a CKAN portal's datastore resources), not the
+    # member's file, which is its source_url.
+    assert resource["url"] == f"{ckan.address}/catalogue/birmingham-care/spending/payments.csv"
+    download = httpx.get(resource["url"])
+    assert download.status_code == 200 and "O'Brien Ltd" in download.text
+    assert resource["source_url"].endswith("/spending/payments.csv")
+    assert not resource["source_url"].startswith(ckan.address)
     assert ckan.action.resource_show(id=CARE_PAYMENTS)["package_id"] == package["id"]
     assert ckan.action.organization_list() == ["birmingham-care", "leeds-housing"]
     shown = ckan.action.organization_show(id="leeds-housing", include_datasets=True)
@@ -130,6 +137,35 @@ def test_datastore_search_filters_finds_sorts_and_pages_the_rows(ckan: RemoteCKA
     assert clamped["warnings"] == [
         "limit 1000000 is more than the most returned, 32000: 32000 given"
     ]
+
+
+def test_every_record_has_ckans_row_id_which_filters_and_sorts(ckan: RemoteCKAN) -> None:
+    search = ckan.action.datastore_search
+    every = search(resource_id=CARE_PAYMENTS)
+    assert every["fields"][0] == {"id": "_id", "type": "int"}
+    assert [list(r)[:2] for r in every["records"]] == [["_id", "transaction_number"]] * 5
+    numbered = [(r["_id"], r["transaction_number"]) for r in every["records"]]
+    assert numbered == [(1, "C1"), (2, "C2"), (3, "C3"), (4, "C4"), (5, "C5")]
+    # A row's id is its own, whatever the query finds around it.
+    acme = search(
+        resource_id=CARE_PAYMENTS,
+        filters={"supplier_name": "Acme Ltd"},
+        fields=["transaction_number", "_id"],
+    )
+    assert acme["records"] == [
+        {"transaction_number": "C1", "_id": 1},
+        {"transaction_number": "C3", "_id": 3},
+    ]
+    assert [f["id"] for f in acme["fields"]] == ["transaction_number", "_id"]
+    chosen = search(
+        resource_id=CARE_PAYMENTS, filters={"_id": [4, "2"]}, sort="_id desc", fields="_id"
+    )
+    assert chosen["records"] == [{"_id": 4}, {"_id": 2}] and chosen["total"] == 2
+    last = search(resource_id=CARE_PAYMENTS, sort="_id desc", limit=1, offset=1)
+    assert last["records"][0]["_id"] == 4 and last["sort"] == "_id desc"
+    assert search(resource_id=CARE_PAYMENTS, filters={"_id": "1 OR 1=1"})["total"] == 0
+    without = search(resource_id=CARE_PAYMENTS, fields=["amount"], limit=1)
+    assert without["records"] == [{"amount": 1200.0}]
 
 
 def test_injection_attempts_are_text_or_refused_never_run(ckan: RemoteCKAN) -> None:

@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from sqlalchemy import text
 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.opendata import service
+from digitalstate.opendata.domain import Listed, read_package
 from digitalstate.opendata.harvest import Harvester
+from digitalstate.opendata.store import Store
 from digitalstate.settings import NodeSettings
 from digitalstate.spending.domain import Payment
 from digitalstate.spending.service import import_payments
@@ -210,3 +213,64 @@ def test_the_exchange_client_reads_no_more_than_it_is_allowed(portal: Portal) ->
     assert asyncio.run(call(len(whole))) == whole
     with pytest.raises(ExchangeError, match=f"answered {len(whole)} bytes, more than the 100"):
         asyncio.run(call(100))
+
+
+def test_a_figure_held_back_by_a_missing_value_marker_is_stored_as_missing(
+    tmp_path: Path,
+) -> None:
+    """A performance dataset marks a count held back by its rule 'c' (its schema's
+    missingValues): valid to frictionless, and stored as NULL, not refused by the loader."""
+    body = b"service,started\r\nrenew,12\r\nvote,c\r\napply,\r\n"
+    listed = Listed("performance", "1.0.0", "0" * 64)
+    package = {
+        "name": "care-performance",
+        "version": "1.0.0",
+        "resources": [
+            {
+                "name": "kpis",
+                "path": "http://care.example/datasets/performance/kpis.csv",
+                "format": "csv",
+                "bytes": len(body),
+                "hash": f"sha256:{hashlib.sha256(body).hexdigest()}",
+                "schema": {
+                    "fields": [
+                        {"name": "service", "type": "string"},
+                        {"name": "started", "type": "integer"},
+                    ],
+                    "missingValues": ["", "c"],
+                },
+            }
+        ],
+    }
+    files = read_package(package, listed, "care")
+    store = Store(tmp_path)
+
+    store.write("care", listed, package, files, {"kpis": body})
+
+    parquet = store.path("care", "performance", "1.0.0", "kpis")
+    rows = duckdb.sql(f"SELECT service, started FROM read_parquet('{parquet}')").fetchall()
+    assert rows == [("renew", 12), ("vote", None), ("apply", None)]
+
+
+def test_an_unforeseen_error_is_the_datasets_failure_not_the_harvests(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of the portal's own (here its store, made to fail) is recorded as the dataset's
+    failure and the harvest goes on: it once stopped the whole harvest, every member after
+    the first such dataset left out."""
+    portal.add(payment("T1", "1200"))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(portal.harvester.store, "write", broken)
+    assert portal.harvest() == {"birmingham-care"}
+
+    statuses = portal.statuses()
+    assert not statuses[""].failing and statuses["spending"].failing
+    assert statuses["spending"].last_failure == (
+        "version 1.0.0: the portal failed on it (RuntimeError; its log says more)"
+    )
+    monkeypatch.undo()
+    assert portal.harvest() == set()
+    assert portal.statuses()["spending"].version == "1.0.0"

@@ -23,11 +23,26 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import NodeSettings
 from digitalstate.spending.domain import REDACTED, Payment
 from digitalstate.spending.service import import_payments
+from digitalstate.web.i18n import PSEUDO
+from integration.languages_support import assert_marked, offer
+from integration.opendata_support import SPENDING_TEXTS
 from support.federation import hold, nodes_document
 from support.nodes import InProcessNode, ServedNode, node_settings, running_node
+from support.pages import shared_texts
 from support.servers import bound_socket, port_of
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+# What the open data pages show that is data, not the page's words: the node's name, the
+# dataset as published, its licence and source, and (in the pseudo-locale: CLDR's English) dates.
+PUBLISHED = [
+    "Birmingham: social care",
+    "Open Government Licence v3.0",
+    "The institution's finance system, imported monthly",
+    r"(datasets|datapackage|versions)\.json|/datasets\.json",
+    r"T\d",
+    r"\d{1,2} [A-Z][a-z]+ \d{4}( at \d\d:\d\d( UTC)?)?",
+    *SPENDING_TEXTS,
+]
 
 
 def payment(number: str, amount: str, kind: str = "organisation", day: int = 1) -> Payment:
@@ -50,7 +65,10 @@ class Federation:
 
 
 @pytest.fixture
-def federation(tmp_path: Path, migrated_database_url: str) -> Iterator[Federation]:
+def federation(
+    tmp_path: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Federation]:
+    offer(monkeypatch, "en", "cy", PSEUDO)  # English first: the pages' default
     care = node_settings(
         tmp_path / "care",
         "birmingham-care",
@@ -145,6 +163,29 @@ def test_the_dataset_page_shows_the_schema_and_first_rows(federation: Federation
     assert "T10" in page.text and "T11" not in page.text
     unknown = federation.care.http.get("/datasets/nothing")
     assert unknown.status_code == 404 and "publishes no dataset called nothing" in unknown.text
+
+
+def test_the_open_data_pages_are_wholly_welsh_and_in_the_catalogue(
+    federation: Federation,
+) -> None:
+    federation.add(payment("T1", "1200"), payment("T2", "700", "individual", day=2))
+    assert federation.care.http.get("/datasets/spending").status_code == 200  # version 1.0.0
+    federation.add(payment("T3", "900", day=3))
+    pages: dict[str, list[httpx.Response]] = {}
+    for code in ("en", "cy", PSEUDO):
+        pages[code] = [
+            federation.care.http.get(path, params={"lang": code})
+            for path in ("/datasets", "/datasets/spending", "/datasets/nothing")
+        ]
+    for english, welsh, pseudo in zip(pages["en"], pages["cy"], pages[PSEUDO], strict=True):
+        assert '<html lang="cy"' in welsh.text
+        assert shared_texts(english.text, welsh.text, PUBLISHED) == set(), welsh.request.url
+        assert_marked(pseudo, *PUBLISHED)
+    listed, dataset, missing = (p.text for p in pages["cy"])
+    assert "Data agored" in listed and "Setiau data" in listed
+    assert "Fersiynau'r set ddata hon, y mwyaf newydd yn gyntaf" in dataset
+    assert "payments: 2 rhes cyn hynny, 3 nawr" in dataset and "Bob mis" in dataset
+    assert "Nid yw'r nod hwn yn cyhoeddi set ddata o'r enw nothing." in missing
 
 
 def test_the_list_package_and_files_are_served_signed_to_a_member(

@@ -60,6 +60,16 @@ MUST_BE_WELSH = (
     "web/templates/services/journey/applications.html",
     "web/templates/services/journey/application.html",
     "web/templates/services/journey/withdraw.html",
+    # Open data (issue 13): the portal's catalogue (search, a dataset, a dataset not found).
+    "web/templates/opendata/catalogue.html",
+    "web/templates/opendata/dataset.html",
+    "web/templates/opendata/not_found.html",
+    # Each node's open data: its list, a dataset's page, a dataset it does not publish.
+    "web/templates/publishing/datasets.html",
+    "web/templates/publishing/dataset.html",
+    "web/templates/publishing/not_found.html",
+    "publishing/pages.py",
+    "web/pagination.py",
     "consent/pages.py",
     "web/session.py",
     "web/hardening.py",

@@ -76,6 +76,9 @@ def test_a_package_names_its_files_with_their_sizes_hashes_and_columns() -> None
         ("a", "BIGINT"),
         ("b", "VARCHAR"),
     ]
+    assert resource.missing_values == ("",)  # Table Schema's default
+    held = {"fields": [{"name": "a", "type": "integer"}], "missingValues": ["", "c"]}
+    assert read_package(package(schema=held), LISTED, "care")[0].missing_values == ("", "c")
     check_file(resource, BODY)
     local = local_package(package(), [resource])
     assert local["resources"][0]["path"] == "payments.csv"
@@ -94,6 +97,10 @@ def test_a_package_names_its_files_with_their_sizes_hashes_and_columns() -> None
         (package(bytes="12"), "does not say its size"),
         (package(schema={"fields": [{"name": "a; DROP TABLE x"}]}), "has a column named"),
         (package(schema={"fields": [{"name": "a"}, {"name": "A"}]}), "two columns of the same"),
+        (package(schema={"fields": [{"name": "_ID"}]}), "'_ID', a name the portal keeps"),
+        (package(schema={"fields": [{"name": "file_row_number"}]}), "a name the portal keeps"),
+        (package(schema={"fields": [{"name": "a"}], "missingValues": "c"}), "missingValues"),
+        (package(schema={"fields": [{"name": "a"}], "missingValues": [1]}), "missingValues"),
     ],
 )
 def test_a_package_that_is_not_acceptable_is_refused(described: Any, why: str) -> None:

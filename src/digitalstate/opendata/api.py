@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.opendata.ckan import (
+    ROW_ID,
     SearchError,
     datastore_of,
     search,
@@ -94,7 +95,8 @@ def make_router(node: NodeRuntime, store: Store, shelf: Shelf) -> APIRouter:
         package = catalogue.package(found["package_id"])
         assert package is not None  # a resource's package is in the same catalogue
         publisher, dataset, resource = resource_id.split(".", 2)
-        types = {
+        # CKAN's row id first, then the resource's columns (opendata/store.py numbers the rows).
+        types = {ROW_ID: "BIGINT"} | {
             str(f["name"]): STORE_TYPES.get(str(f.get("type", "string")), "VARCHAR")
             for f in found["schema"]["fields"]
         }
@@ -104,7 +106,11 @@ def make_router(node: NodeRuntime, store: Store, shelf: Shelf) -> APIRouter:
         result: dict[str, Any] = {
             "resource_id": resource_id,
             "fields": [
-                {"id": f, "type": types[f].lower().replace("varchar", "text")} for f in query.fields
+                {
+                    "id": f,
+                    "type": "int" if f == ROW_ID else types[f].lower().replace("varchar", "text"),
+                }
+                for f in query.fields
             ],
             "records": rows,
             "limit": query.limit,

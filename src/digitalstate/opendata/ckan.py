@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+CATALOGUE_PATH = "/catalogue"  # where opendata/pages.py serves the catalogue
 ROWS_DEFAULT = 10
 ROWS_MAX = 1000
 FACET_LIMIT_DEFAULT = 50
@@ -86,8 +87,19 @@ def resource_id(publisher: str, dataset: str, resource: str) -> str:
     return f"{publisher}.{dataset}.{resource}"
 
 
-def package_of(item: Harvested) -> dict[str, Any]:
-    """The dataset as a CKAN package (package_show's result)."""
+def download_url(base: str, publisher: str, dataset: str, resource: str, kind: str) -> str:
+    """Where the portal serves a resource of a dataset's current version (base: the portal's
+    public address; opendata/pages.py serves it)."""
+    return f"{base}{CATALOGUE_PATH}/{publisher}/{dataset}/{resource}.{kind}"
+
+
+def package_of(item: Harvested, base: str = "") -> dict[str, Any]:
+    """The dataset as a CKAN package (package_show's result).
+
+    A resource's url is the portal's own download of its CSV file (as a CKAN portal gives its
+    datastore resources), under base, the portal's public address; the member's file it was
+    harvested from is its source_url.
+    """
     pkg = item.package
     name = f"{item.publisher}-{item.dataset}"
     licence = (pkg.get("licenses") or [{}])[0]
@@ -101,7 +113,8 @@ def package_of(item: Harvested) -> dict[str, Any]:
             "description": str(r.get("description", "")),
             "format": "CSV",
             "mimetype": "text/csv",
-            "url": str(r.get("path", "")),
+            "url": download_url(base, item.publisher, item.dataset, str(r["name"]), "csv"),
+            "source_url": str(r.get("path", "")),
             "size": r.get("bytes"),
             "hash": str(r.get("hash", "")),
             "position": position,
@@ -172,9 +185,9 @@ class Catalogue:
     organisations: dict[str, Organisation] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, harvested: Iterable[Harvested]) -> Catalogue:
-        """The catalogue of these datasets."""
-        packages = sorted((package_of(h) for h in harvested), key=lambda p: p["name"])
+    def of(cls, harvested: Iterable[Harvested], base: str = "") -> Catalogue:
+        """The catalogue of these datasets, served at base (the portal's public address)."""
+        packages = sorted((package_of(h, base) for h in harvested), key=lambda p: p["name"])
         titles: dict[str, str] = {}
         names: dict[str, list[str]] = {}
         for p in packages:
@@ -379,6 +392,7 @@ def search(catalogue: Catalogue, s: Search) -> dict[str, Any]:
     return result
 
 
+ROW_ID = "_id"  # CKAN's row id: each record's, from 1, in the order of the resource's file
 LIMIT_DEFAULT = 100
 LIMIT_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max
 MAX_FILTER_VALUES = 100

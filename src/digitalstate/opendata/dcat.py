@@ -17,7 +17,7 @@ from typing import Any
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
-from digitalstate.opendata.ckan import Catalogue
+from digitalstate.opendata.ckan import Catalogue, download_url
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 FORMATS = Namespace("http://publications.europa.eu/resource/authority/file-type/")
@@ -80,7 +80,8 @@ def _dataset(graph: Graph, root: URIRef, package: dict[str, Any], base: str) -> 
     for resource in package["resources"]:
         short = resource["id"].split(".", 2)[2]
         for kind, media in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
-            _distribution(graph, node, package, resource, f"{page}/{short}.{kind}", kind, media)
+            url = download_url(base, publisher, dataset, short, kind)
+            _distribution(graph, node, package, resource, url, kind, media)
 
 
 def _distribution(

@@ -17,8 +17,12 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# CKAN's row id, and the row number the store reads it from (opendata/store.py).
+RESERVED_COLUMNS = frozenset({"_id", "file_row_number"})
 MAX_RESOURCES = 50
 MAX_FIELDS = 200
+MAX_MISSING_VALUES = 20
+MAX_MISSING_CHARS = 40
 PACKAGE_PROFILES = frozenset({"tabular-data-package", "data-package"})
 RESOURCE_PROFILES = frozenset({"tabular-data-resource", "data-resource"})
 
@@ -70,6 +74,7 @@ class ResourceFile:
     bytes: int
     sha256: str
     columns: tuple[Column, ...]
+    missing_values: tuple[str, ...] = ("",)  # the schema's missingValues: a cell that is empty
 
 
 def read_listing(data: Any, publisher: str, max_datasets: int) -> list[Listed]:
@@ -152,10 +157,22 @@ def _resource(resource: Any) -> ResourceFile:
             raise RefusedError(f"a field of resource {name}'s schema has no name")
         if not COLUMN.match(field["name"]):
             raise RefusedError(f"resource {name} has a column named {field['name'][:63]!r}")
+        if field["name"].lower() in RESERVED_COLUMNS:
+            raise RefusedError(
+                f"resource {name} has a column named {field['name']!r}, a name the portal"
+                " keeps for its row id"
+            )
         columns.append(Column(field["name"], str(field.get("type", "string"))))
     if len({c.name.lower() for c in columns}) != len(columns):
         raise RefusedError(f"resource {name} has two columns of the same name")
-    return ResourceFile(name, size, digest.removeprefix("sha256:"), tuple(columns))
+    missing = schema.get("missingValues", [""])
+    if (
+        not isinstance(missing, list)
+        or len(missing) > MAX_MISSING_VALUES
+        or not all(isinstance(m, str) and len(m) <= MAX_MISSING_CHARS for m in missing)
+    ):
+        raise RefusedError(f"resource {name}'s missingValues are not a short list of texts")
+    return ResourceFile(name, size, digest.removeprefix("sha256:"), tuple(columns), tuple(missing))
 
 
 def check_file(resource: ResourceFile, body: bytes) -> None:

@@ -129,18 +129,23 @@ class Harvester:
             try:
                 package = await self._version(publisher, item)
             except (ExchangeError, RefusedError) as exc:
+                why = str(exc)
+            except Exception as exc:  # unforeseen: this dataset's failure, not the harvest's
+                log.exception("harvesting %s's %s %s failed", publisher, item.name, item.version)
+                why = f"the portal failed on it ({type(exc).__name__}; its log says more)"
+            else:
                 await self._in_transaction(
-                    service.record_failure,
-                    publisher,
-                    item.name,
-                    f"version {item.version}: {exc}",
-                    self.clock(),
+                    service.record_version, publisher, item, package, self.clock()
                 )
-                whole = False
                 continue
             await self._in_transaction(
-                service.record_version, publisher, item, package, self.clock()
+                service.record_failure,
+                publisher,
+                item.name,
+                f"version {item.version}: {why}",
+                self.clock(),
             )
+            whole = False
         return whole
 
     async def _version(self, publisher: str, item: Listed) -> dict[str, Any]:

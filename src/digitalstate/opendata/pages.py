@@ -6,6 +6,7 @@ need no JavaScript (docs/opendata.md#the-catalogue)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -14,14 +15,22 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.opendata import service
-from digitalstate.opendata.ckan import FACETS, Datastore, Search, SearchError, search, text
+from digitalstate.opendata.ckan import (
+    CATALOGUE_PATH,
+    FACETS,
+    Datastore,
+    Search,
+    SearchError,
+    search,
+    text,
+)
 from digitalstate.opendata.dcat import catalogue_graph
 from digitalstate.opendata.domain import LIST, NAME, STORE_TYPES
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store, search_rows
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.pagination import pagination
 
-CATALOGUE_PATH = "/catalogue"
 PAGE_SIZE = 20
 PREVIEW_ROWS = 10
 # The facets as the pages name them in their query, and CKAN's names for them.
@@ -77,6 +86,7 @@ def make_pages_router(
         )
         found = search(await run_blocking(shelf.catalogue), wanted)
         names = {ckan: page_name for page_name, ckan in PAGE_FACETS.items()}
+        narrowed = [("q", words), *sorted((names[n], v) for n, v in chosen)]
         return render(
             request,
             "catalogue",
@@ -84,8 +94,11 @@ def make_pages_router(
             found=found,
             chosen={(names[n], v) for n, v in chosen},
             facet_names=names,
-            page=page,
-            pages=max(1, -(-found["count"] // PAGE_SIZE)),
+            pagination=pagination(
+                page,
+                max(1, -(-found["count"] // PAGE_SIZE)),
+                lambda n: f"{CATALOGUE_PATH}?{urlencode([*narrowed, ('page', n)])}",
+            ),
         )
 
     async def dataset(request: Request, publisher: str, name: str) -> Response:

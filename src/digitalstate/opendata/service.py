@@ -189,15 +189,18 @@ class Shelf:
             if key != self._key:
                 names = {m.id: m.name for m in self.node.keeper.current().members}
                 self._catalogue = Catalogue.of(
-                    Harvested(
-                        c.publisher,
-                        names.get(c.publisher, c.publisher),
-                        c.dataset,
-                        c.package,
-                        c.first_harvested_at,
-                        c.harvested_at,
-                    )
-                    for c in current_datasets(session)
+                    (
+                        Harvested(
+                            c.publisher,
+                            names.get(c.publisher, c.publisher),
+                            c.dataset,
+                            c.package,
+                            c.first_harvested_at,
+                            c.harvested_at,
+                        )
+                        for c in current_datasets(session)
+                    ),
+                    self.node.settings.node.base_url.rstrip("/"),
                 )
                 self._key = key
         return self._catalogue

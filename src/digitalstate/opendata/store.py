@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 from frictionless import Package
 
-from digitalstate.opendata.ckan import Datastore
+from digitalstate.opendata.ckan import ROW_ID, Datastore
 from digitalstate.opendata.domain import Listed, RefusedError, ResourceFile, local_package
 
 MAX_ERRORS_SHOWN = 3
@@ -60,11 +60,18 @@ class Store:
             with duckdb.connect() as db:
                 for resource in files:
                     source = work / f"{resource.name}.csv"
-                    db.read_csv(
-                        str(source),
-                        header=True,
-                        dtype={c.name: c.store_type for c in resource.columns},
-                    ).write_parquet(str(work / f"{resource.name}.parquet"))
+                    try:
+                        db.read_csv(
+                            str(source),
+                            header=True,
+                            dtype={c.name: c.store_type for c in resource.columns},
+                            na_values=list(resource.missing_values),
+                        ).write_parquet(str(work / f"{resource.name}.parquet"))
+                    except duckdb.Error as exc:  # valid to frictionless, yet not loadable
+                        first = str(exc).splitlines()[0][:300]
+                        raise RefusedError(
+                            f"{resource.name}.csv cannot be loaded: {first}"
+                        ) from exc
                     # The downloads: the CSV as the member served it, JSON written once here.
                     # COPY takes no parameter for its target: the path is ours, quotes doubled.
                     json_path = str(work / f"{resource.name}.json").replace("'", "''")
@@ -100,6 +107,14 @@ def quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def column_sql(column: str) -> str:
+    """A column as SQL: a checked name quoted, or ROW_ID, the row's number in its file from 1.
+
+    A version's file never changes, so a row's number is stable for the version (DuckDB's
+    file_row_number, counted from 0; no column of a harvested resource has either name)."""
+    return "(file_row_number + 1)" if column == ROW_ID else quoted(column)
+
+
 def like(text: str) -> str:
     """text as a LIKE pattern matching it anywhere, its wildcards escaped."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -116,25 +131,29 @@ def search_rows(
     where: list[str] = []
     values: list[Any] = []
     for column, wanted in query.filters:
-        where.append(
-            f"{quoted(column)} IN ({', '.join(f'TRY_CAST(? AS {types[column]})' for _ in wanted)})"
-        )
+        marks = ", ".join(f"TRY_CAST(? AS {types[column]})" for _ in wanted)
+        where.append(f"{column_sql(column)} IN ({marks})")
         values.extend(wanted)
     if query.q:
-        every = ", ".join(f"CAST({quoted(c)} AS VARCHAR)" for c in types)
+        every = ", ".join(f"CAST({quoted(c)} AS VARCHAR)" for c in types if c != ROW_ID)
         where.append(f"concat_ws(' ', {every}) ILIKE ? ESCAPE '\\'")
         values.append(like(query.q))
     for column, wanted_text in query.q_fields:
-        where.append(f"CAST({quoted(column)} AS VARCHAR) ILIKE ? ESCAPE '\\'")
+        where.append(f"CAST({column_sql(column)} AS VARCHAR) ILIKE ? ESCAPE '\\'")
         values.append(like(wanted_text))
-    source = "read_parquet(?)"
+    # The row number (ROW_ID) is read only where the query names it: it costs a little.
+    numbered = "read_parquet(?, file_row_number = true)"
+    in_where = any(c == ROW_ID for c, _ in (*query.filters, *query.q_fields))
+    in_select = ROW_ID in query.fields or any(c == ROW_ID for c, _ in query.sort)
+    counted_from = numbered if in_where else "read_parquet(?)"
+    source = numbered if in_where or in_select else "read_parquet(?)"
     condition = f" WHERE {' AND '.join(where)}" if where else ""
-    order = ", ".join(f"{quoted(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
+    order = ", ".join(f"{column_sql(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
     # Identifiers are checked columns, quoted; every value is a bound parameter.
-    chosen = ", ".join(quoted(f) for f in query.fields)
+    chosen = ", ".join(column_sql(f) for f in query.fields)
     select = f"SELECT {chosen} FROM {source}{condition}"  # noqa: S608
     select += f" ORDER BY {order} LIMIT ? OFFSET ?" if order else " LIMIT ? OFFSET ?"
-    count = f"SELECT count(*) FROM {source}{condition}"  # noqa: S608
+    count = f"SELECT count(*) FROM {counted_from}{condition}"  # noqa: S608
     with duckdb.connect() as db:
         cursor = db.execute(select, [str(path), *values, query.limit, query.offset])
         rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]

@@ -18,8 +18,20 @@ from digitalstate.problems import Problem
 from digitalstate.publishing.domain import changes
 from digitalstate.publishing.service import DATASETS_PATH, Shelf, versions_of
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.i18n import N_, _
 
 PREVIEW_ROWS = 10
+# How often a dataset changes (domain.FREQUENCIES), as its page says it in the page's language;
+# the Data Package keeps the word itself (x-update-frequency).
+FREQUENCY_LABELS = {
+    "continuous": N_("Continuously"),
+    "daily": N_("Every day"),
+    "weekly": N_("Every week"),
+    "monthly": N_("Every month"),
+    "quarterly": N_("Every quarter"),
+    "annual": N_("Once a year"),
+    "irregular": N_("Irregularly"),
+}
 
 
 def preview(data: bytes, rows: int = PREVIEW_ROWS) -> list[list[str]]:
@@ -66,6 +78,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates, shelf: Shel
             request,
             "dataset",
             dataset=published,
+            frequency=_(FREQUENCY_LABELS[published.spec.update_frequency]),
             licence=shelf.publisher.licence,
             previews={t.spec.name: preview(t.csv) for t in published.content.tables},
             history=await run_blocking(history),

@@ -1,0 +1,102 @@
+"""The exchange client's bounded read (`call(..., max_bytes=)`, exchange/client.py), against a
+member on loopback that streams far more than it may: chunked with no Content-Length, or with
+a Content-Length that lies. The client refuses the answer having read no more than the bound
+allows, and the member is cut off long before it has sent its body (the open data harvest
+reads every member's files this way)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from digitalstate.exchange.client import ExchangeClient, ExchangeError
+from digitalstate.keys import KeyPair
+from support.federation import federation_document, member
+
+CALLER = KeyPair.from_seed(bytes(range(1, 33)))
+STREAMER = KeyPair.from_seed(bytes(range(33, 65)))
+MAX_BYTES = 100_000
+CHUNK = b"x" * 65_536
+STREAMED = 4096 * len(CHUNK)  # 256 MiB, were it read whole
+# What the member may have sent before the client shuts the connection: the socket buffers
+# of both ends and aiohttp's own, a few MiB on loopback; far less than STREAMED.
+SENT_AT_MOST = STREAMED // 8
+
+
+async def serve_and_call(head: bytes, *, chunked: bool) -> tuple[ExchangeError, int]:
+    """A member on loopback answering any request with head and then STREAMED bytes (as
+    chunks when chunked); the client's call with max_bytes=MAX_BYTES and its error, and how
+    many bytes the member had sent when the connection was shut."""
+    sent = 0
+    done = asyncio.Event()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head)
+            while sent < STREAMED:
+                writer.write(b"%x\r\n%b\r\n" % (len(CHUNK), CHUNK) if chunked else CHUNK)
+                await writer.drain()
+                sent += len(CHUNK)
+            writer.write(b"0\r\n\r\n" if chunked else b"")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client shut the connection: what we wanted
+        finally:
+            writer.close()
+            done.set()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    document = federation_document(
+        [
+            member("caller", CALLER),
+            member("streamer", STREAMER, base_url=f"http://127.0.0.1:{port}"),
+        ]
+    )
+    client = ExchangeClient("caller", CALLER, lambda: document, timeout=30)
+    try:
+        with pytest.raises(ExchangeError) as refused:
+            await client.call(
+                "streamer", "GET", "/exchange/v1/datasets/big.csv", max_bytes=MAX_BYTES
+            )
+    finally:
+        await client.close()
+        await asyncio.wait_for(done.wait(), 30)
+        server.close()
+        await server.wait_closed()
+    return refused.value, sent
+
+
+def test_a_chunked_body_longer_than_allowed_is_refused_without_reading_it_whole() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+    error, sent = asyncio.run(serve_and_call(head, chunked=True))
+    assert str(error) == f"streamer answered more than the {MAX_BYTES} bytes allowed"
+    assert sent < SENT_AT_MOST
+
+
+def test_a_body_longer_than_its_content_length_is_read_no_further_than_it_says() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % MAX_BYTES
+    error, sent = asyncio.run(serve_and_call(head, chunked=False))
+    # The MAX_BYTES bytes the head announced are read, and no more; unsigned, they are refused.
+    assert str(error).startswith("the answer from streamer cannot be trusted")
+    assert sent < SENT_AT_MOST
+
+
+def test_a_content_length_over_the_bound_is_refused_before_the_body_is_read() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % STREAMED
+    error, sent = asyncio.run(serve_and_call(head, chunked=False))
+    assert str(error) == f"streamer answered {STREAMED} bytes, more than the {MAX_BYTES} allowed"
+    assert sent < SENT_AT_MOST
+
+
+def test_a_chunked_body_that_also_claims_a_small_content_length_is_refused() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 10\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    error, sent = asyncio.run(serve_and_call(head, chunked=True))
+    assert str(error).startswith("streamer at http://127.0.0.1:") and "did not answer" in str(error)
+    assert sent < SENT_AT_MOST
