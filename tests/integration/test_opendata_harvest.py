@@ -61,9 +61,10 @@ class Portal:
 
         return asyncio.run(run())
 
-    def statuses(self) -> dict[str, service.Status]:
+    def statuses(self, publisher: str = "birmingham-care") -> dict[str, service.Status]:
+        """The harvest status of publisher's list ("") and datasets, by dataset."""
         with self.portal.runtime.sessions.begin() as session:
-            return {s.dataset: s for s in service.statuses(session)}
+            return {s.dataset: s for s in service.statuses(session) if s.publisher == publisher}
 
 
 def care_settings(directory: Path, url: str, port: int) -> NodeSettings:
@@ -117,6 +118,23 @@ def test_a_new_version_is_harvested_checked_and_stored_as_parquet(portal: Portal
         f"SELECT transaction_number, amount, date FROM read_parquet('{parquet}') ORDER BY 1"
     ).fetchall()
     assert rows == [("T1", 1200.0, date(2026, 4, 1)), ("T2", -640.5, date(2026, 4, 1))]
+
+
+def test_the_portal_harvests_its_own_datasets_in_process_like_a_members(portal: Portal) -> None:
+    with portal.portal.runtime.sessions.begin() as session:
+        import_payments(session, [(2, payment("P1", "900"))], NOW)
+
+    assert portal.harvest() == set()
+
+    own = portal.statuses("opendata")
+    assert own[""].last_harvested_at is not None and not own[""].failing
+    assert own["spending"].version == "1.0.0" and not own["spending"].failing
+    parquet = portal.harvester.store.path("opendata", "spending", "1.0.0", "payments")
+    assert duckdb.sql(
+        f"SELECT transaction_number, amount FROM read_parquet('{parquet}')"
+    ).fetchall() == [("P1", Decimal("900"))]
+    # It is not served here: nothing of its own went over the exchange.
+    assert portal.statuses()[""].last_harvested_at is not None
 
 
 def test_an_unchanged_version_is_not_fetched_again_and_a_new_one_is_kept_beside_it(

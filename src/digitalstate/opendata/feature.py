@@ -17,6 +17,7 @@ from digitalstate.opendata.harvest import Harvester
 from digitalstate.opendata.pages import make_pages_router
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
+from digitalstate.publishing.service import node_shelf
 
 STORE_FOLDER = "opendata"
 
@@ -24,7 +25,7 @@ STORE_FOLDER = "opendata"
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the portal's harvest, its CKAN-compatible Action API and its catalogue pages."""
     store = Store(node.settings.data_dir / STORE_FOLDER)
-    harvester = Harvester(node, store)
+    harvester = Harvester(node, store, own=node_shelf(node))
     app.state.opendata_harvester = harvester
     node.exclusive(OPENDATA_HARVEST, harvester.run)
     shelf = Shelf(node)

@@ -1,7 +1,7 @@
 """The portal's harvest: every member's published datasets, read over the signed exchange.
 
-For each member (but the portal itself and revoked ones), at most every
-``[opendata] harvest_seconds``, in one worker of the node (the opendata-harvest role):
+For each member (but revoked ones), at most every ``[opendata] harvest_seconds``, in one
+worker of the node (the opendata-harvest role):
 
 1. its list, ``GET /exchange/v1/datasets``;
 2. for each dataset whose listed version the portal does not hold, the package and each
@@ -9,6 +9,10 @@ For each member (but the portal itself and revoked ones), at most every
 3. each file's size and SHA-256 checked against the package, the package validated by
    frictionless against the files, each resource written as Parquet (opendata/store.py);
 4. the version recorded and made current.
+
+The portal's own datasets (it is a node that spends and publishes too) go through the same
+steps, the list, packages and files read in-process from its own publishing shelf as the
+exchange would serve them.
 
 A member that cannot be reached, or serves something refused, is recorded as a failure with
 the reason; the versions harvested before stay current, and the harvest runs again after
@@ -20,10 +24,13 @@ whole harvest is bounded by ``[opendata] member_seconds``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+from fastapi.encoders import jsonable_encoder
 
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.node.runtime import NodeRuntime
@@ -38,6 +45,7 @@ from digitalstate.opendata.domain import (
     retry_delay,
 )
 from digitalstate.opendata.store import Store
+from digitalstate.publishing import service as publishing
 from digitalstate.storage.threads import run_blocking
 
 log = logging.getLogger(__name__)
@@ -56,10 +64,13 @@ class Harvester:
         node: NodeRuntime,
         store: Store,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        own: publishing.Shelf | None = None,
     ) -> None:
         self.node = node
         self.store = store
         self.clock = clock
+        self.own = own  # the portal's own datasets, harvested in-process; None: not harvested
+        self.me = node.settings.node.id
         self.settings = node.settings.opendata
 
     async def run(self) -> None:
@@ -78,13 +89,12 @@ class Harvester:
             )
 
     async def harvest_all(self) -> set[str]:
-        """Harvest every current member but this node, one after another; the members whose
-        list or a dataset failed."""
+        """Harvest every current member, this node too when it has its own shelf, one after
+        another; the members whose list or a dataset failed."""
         federation = self.node.keeper.current()
-        me = self.node.settings.node.id
         failed: set[str] = set()
         for member in federation.members:
-            if member.id == me or member.revoked_at is not None:
+            if member.revoked_at is not None or (member.id == self.me and self.own is None):
                 continue
             try:
                 async with asyncio.timeout(self.settings.member_seconds):
@@ -160,27 +170,49 @@ class Harvester:
                     f"{resource.name}.csv is {resource.bytes} bytes, more than the "
                     f"{self.settings.max_file_bytes} read ([opendata] max_file_bytes)"
                 )
-            answer = await self.node.client.call(
-                publisher,
-                "GET",
-                f"{base}/{resource.name}.csv",
-                max_bytes=resource.bytes,
-            )
-            if not answer.ok:
-                raise RefusedError(f"{resource.name}.csv answered {answer.status}")
-            check_file(resource, answer.body)
-            bodies[resource.name] = answer.body
+            body = await self._get(publisher, f"{base}/{resource.name}.csv", resource.bytes)
+            check_file(resource, body)
+            bodies[resource.name] = body
         await run_blocking(self.store.write, publisher, item, package, files, bodies)
         return dict(package)
 
     async def _json(self, publisher: str, path: str, max_bytes: int) -> Any:
+        body = await self._get(publisher, path, max_bytes)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise RefusedError(f"{path} is not JSON") from exc
+
+    async def _get(self, publisher: str, path: str, max_bytes: int) -> bytes:
+        """The body of a GET of path at publisher, read no further than max_bytes: over the
+        signed exchange, or in-process for this node's own datasets."""
+        if publisher == self.me and self.own is not None:
+            body = await run_blocking(self._own_body, self.own, path)
+            if len(body) > max_bytes:
+                raise RefusedError(f"{path} is longer than the {max_bytes} bytes read")
+            return body
         answer = await self.node.client.call(publisher, "GET", path, max_bytes=max_bytes)
         if not answer.ok:
             raise RefusedError(f"{path} answered {answer.status}")
-        try:
-            return answer.json()
-        except ValueError as exc:
-            raise RefusedError(f"{path} is not JSON") from exc
+        return answer.body
+
+    @staticmethod
+    def _own_body(shelf: publishing.Shelf, path: str) -> bytes:
+        """What the node's exchange routes (publishing/api.py) answer at path, read from its
+        shelf."""
+        rest = path.removeprefix(EXCHANGE_DATASETS_PATH).strip("/")
+        if not rest:
+            return _json_body(publishing.listing(shelf))
+        name, _, file = rest.partition("/")
+        published = shelf.get(name)
+        if published is None:
+            raise RefusedError(f"{path}: the node publishes no dataset {name!r} now")
+        if file == "datapackage.json":
+            return _json_body(publishing.package(shelf, published))
+        table = published.content.table(file.removesuffix(".csv"))
+        if table is None or not file.endswith(".csv"):
+            raise RefusedError(f"{path}: dataset {name!r} has no such file")
+        return table.csv
 
     async def _in_transaction(self, function: Callable[..., T], *args: Any) -> T:
         def work() -> T:
@@ -188,3 +220,8 @@ class Harvester:
                 return function(session, *args)
 
         return await run_blocking(work)
+
+
+def _json_body(data: Any) -> bytes:
+    """data as the exchange's JSON answer carries it."""
+    return json.dumps(jsonable_encoder(data)).encode()

@@ -15,40 +15,18 @@ from starlette.responses import JSONResponse, Response
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
-from digitalstate.publishing.domain import changes, data_package
-from digitalstate.publishing.service import DATASETS_PATH, Published, Shelf, versions_of
+from digitalstate.publishing.domain import changes
+from digitalstate.publishing.service import (
+    DATASETS_PATH,
+    Shelf,
+    listing,
+    package,
+    versions_of,
+)
 
 EXCHANGE_DATASETS_PATH = "/exchange/v1/datasets"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 PACKAGE_MEDIA_TYPE = "application/json"
-
-
-def listing(shelf: Shelf) -> dict[str, Any]:
-    """The node's list of datasets: each one's name, title, version and addresses."""
-    base = shelf.publisher.base_url
-    return {
-        "publisher": {"id": shelf.publisher.member_id, "name": shelf.publisher.name},
-        "datasets": [
-            {
-                "name": p.spec.name,
-                "title": p.spec.title,
-                "description": p.spec.description,
-                "version": p.version.number,
-                "updated": p.version.created_at.isoformat(),
-                "content_sha256": p.version.content_digest,
-                "update_frequency": p.spec.update_frequency,
-                "datapackage": f"{base}{DATASETS_PATH}/{p.spec.name}/datapackage.json",
-                "resources": [t.spec.name for t in p.content.tables],
-            }
-            for p in shelf.all()
-        ],
-    }
-
-
-def package(shelf: Shelf, published: Published) -> dict[str, Any]:
-    """The dataset's Data Package, its resources' paths on this node's public address."""
-    base = f"{shelf.publisher.base_url}{DATASETS_PATH}/{published.spec.name}"
-    return data_package(published.spec, shelf.publisher, published.version, published.content, base)
 
 
 def table_response(shelf: Shelf, name: str, file: str) -> Response:

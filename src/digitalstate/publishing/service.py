@@ -16,19 +16,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.publishing.domain import (
+    LICENCES,
     Content,
     DatasetSpec,
     Publisher,
     Row,
     Version,
+    data_package,
     next_version,
     tabulate,
 )
@@ -176,6 +180,52 @@ class Shelf:
         """Every dataset the node lists, by title."""
         found = [self.get(name) for name in sorted(self.datasets)]
         return sorted((p for p in found if p is not None), key=lambda p: p.spec.title)
+
+
+def node_shelf(node: NodeRuntime) -> Shelf:
+    """A shelf of the node's datasets (node.datasets), published under its settings."""
+    settings = node.settings
+    publisher = Publisher(
+        member_id=settings.node.id,
+        name=settings.node.name,
+        base_url=settings.node.base_url.rstrip("/"),
+        licence=LICENCES[settings.publishing.licence],
+    )
+    return Shelf(
+        node.sessions,
+        node.datasets,
+        publisher,
+        refresh=settings.publishing.refresh_seconds,
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+def listing(shelf: Shelf) -> dict[str, Any]:
+    """The node's list of datasets: each one's name, title, version and addresses."""
+    base = shelf.publisher.base_url
+    return {
+        "publisher": {"id": shelf.publisher.member_id, "name": shelf.publisher.name},
+        "datasets": [
+            {
+                "name": p.spec.name,
+                "title": p.spec.title,
+                "description": p.spec.description,
+                "version": p.version.number,
+                "updated": p.version.created_at.isoformat(),
+                "content_sha256": p.version.content_digest,
+                "update_frequency": p.spec.update_frequency,
+                "datapackage": f"{base}{DATASETS_PATH}/{p.spec.name}/datapackage.json",
+                "resources": [t.spec.name for t in p.content.tables],
+            }
+            for p in shelf.all()
+        ],
+    }
+
+
+def package(shelf: Shelf, published: Published) -> dict[str, Any]:
+    """The dataset's Data Package, its resources' paths on this node's public address."""
+    base = f"{shelf.publisher.base_url}{DATASETS_PATH}/{published.spec.name}"
+    return data_package(published.spec, shelf.publisher, published.version, published.content, base)
 
 
 def _version(row: DatasetVersion) -> Version:
