@@ -42,6 +42,7 @@ from digitalstate.settings import FeedbackSection
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.models import StaffAccount
 from digitalstate.storage.engine import dialect_insert
+from digitalstate.storage.locks import serialise_on
 
 NODE_WIDE = ""
 """The service of a subscription to the stories about the node itself."""
@@ -77,7 +78,9 @@ def take_submission(
 ) -> bool:
     """Count one submission from client (identity.throttle.client_key) and True, or False when
     it has sent limit in the window already (nothing counted). Rows in the database, as the
-    sign-in throttle's are, so that every worker counts the same (docs/adr/0026)."""
+    sign-in throttle's are, so that every worker counts the same (docs/adr/0026); one
+    transaction of a client at a time, so that a burst sent at once is counted exactly."""
+    serialise_on(db, FeedbackSubmission, client)
     since = now - window
     db.execute(
         delete(FeedbackSubmission).where(
