@@ -25,6 +25,7 @@ from digitalstate.feedback.domain import (
     flag_text,
     flags_from_json,
     flags_to_json,
+    formula_flags,
 )
 from digitalstate.feedback.models import (
     FeedbackComment,
@@ -152,6 +153,7 @@ def tell_story(
     unless given: the demo's are the same at every demo)."""
     # The tags are published with the story: the rules look at them as at its text.
     flags = flag_text("\n".join((draft.title, draft.body, *draft.tags)), rules)
+    flags += formula_flags(draft.title, draft.body)
     story = Story(
         id=story_id or new_story_id(),
         node=draft.node,
