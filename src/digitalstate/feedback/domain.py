@@ -67,6 +67,8 @@ MAX_TAGS = 5
 MAX_TAG = 30
 MAX_TAGS_TEXT = MAX_TAGS * (MAX_TAG + 2)
 TAG = re.compile(r"[a-z0-9]+(?:[ -][a-z0-9]+)*")
+TAGS_PROBLEM = N_("Enter up to %(num)s tags, separated by commas, each of letters and numbers")
+"""What the tags' field says when parse_tags refuses them (the story form, de-identifying)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from digitalstate.feedback.domain import (
     MAX_TAGS,
     MAX_TITLE,
     SATISFACTION,
+    TAGS_PROBLEM,
     PublicStory,
     StoryDraft,
     clean_text,
@@ -283,8 +284,7 @@ class FeedbackPages:
             errors.append(error(text, "body"))
         tags, problem = parse_tags(typed["tags"])
         if problem is not None:
-            text = _("Enter up to %(num)s tags, separated by commas, each of letters and numbers")
-            errors.append(error(text % {"num": MAX_TAGS}, "tags"))
+            errors.append(error(_(TAGS_PROBLEM) % {"num": MAX_TAGS}, "tags"))
         if errors or about is None:
             return None, errors
         node, service = about

@@ -245,6 +245,7 @@ class HeldStory:
     deidentified: bool
     public_title: str | None
     public_body: str | None
+    public_tags: tuple[str, ...] | None
     reason: str | None
     change: str
     told_at: datetime
@@ -265,6 +266,7 @@ def held_view(story: Story, responses: Sequence[StoryResponse] = ()) -> HeldStor
         story.deidentified,
         story.public_title,
         story.public_body,
+        None if story.public_tags is None else tuple(json.loads(story.public_tags)),
         story.reason,
         story.change,
         story.told_at,
@@ -308,20 +310,33 @@ def moderation_queue(db: Session, status: str, page: int, size: int) -> Moderati
 
 
 def publish_story(
-    db: Session, story_id: str, now: datetime, *, title: str | None = None, body: str | None = None
+    db: Session,
+    story_id: str,
+    now: datetime,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    tags: Sequence[str] | None = None,
 ) -> str:
-    """Publish a held story: as told, or (title, body given and different) de-identified, the
-    original kept and never published. "published", or "unknown" / "not-held"."""
+    """Publish a held story: as told, or (title, body, tags given and different) de-identified,
+    the original kept and never published. "published", or "unknown" / "not-held"."""
     story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
         return "not-held"
+    told_tags = tuple(json.loads(story.tags))
     public_title = story.title if title is None else title
     public_body = story.body if body is None else body
+    public_tags = told_tags if tags is None else tuple(tags)
     story.public_title = public_title
     story.public_body = public_body
-    story.deidentified = (public_title, public_body) != (story.title, story.body)
+    story.public_tags = json.dumps(list(public_tags))
+    told = (story.title, story.body, told_tags)
+    story.deidentified = (public_title, public_body, public_tags) != told
+    if public_tags != told_tags:  # the filter by tag finds it by what is published only
+        db.execute(delete(StoryTag).where(StoryTag.story_id == story_id))
+        db.add_all(StoryTag(story_id=story_id, tag=tag) for tag in public_tags)
     story.status = "published"
     story.moderated_at = story.published_at = now
     count_published(db, story.node, story.service)
