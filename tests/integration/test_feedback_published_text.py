@@ -110,3 +110,21 @@ def test_tags_that_are_not_tags_are_refused_next_to_their_field(node: FeedbackNo
     assert refused.status_code == 400 and 'href="#tags"' in refused.text
     assert "Enter up to 5 tags" in refused.text
     assert node.story_row(story).status == "held"
+
+
+# --- pages that are not there ----------------------------------------------------------------
+
+
+def test_a_story_that_is_not_there_has_the_not_found_page_with_what_to_do(
+    node: FeedbackNode,
+) -> None:
+    jo = node.staff("jo@pensions.example.org")
+
+    staff = jo.get(f"{STAFF_STORIES}/abcdefghjkmn")
+    public = node.browser().get("/stories/abcdefghjkmn")
+
+    assert staff.status_code == public.status_code == 404
+    assert '<h1 class="govuk-heading-l">Page not found</h1>' in staff.text
+    assert "There is no story with this address" in staff.text
+    assert "<title>Page not found" in public.text
+    assert "If you typed the web address, check it is correct." in public.text

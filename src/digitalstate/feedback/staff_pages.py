@@ -56,6 +56,7 @@ from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
 from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.languages import request_language
@@ -125,8 +126,8 @@ class StoryStaffPages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no story has this id."""
-        context = {"node": self.node.settings.node}
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        detail = _("There is no story with this address. Go back to the stories and choose one.")
+        return not_found_page(self.templates, request, detail)
 
     def log(self, db: Session, staff: StaffMember, action: str, detail: str) -> None:
         """Log what staff did to a story (about no one person: its teller is unknown here)."""
