@@ -14,6 +14,7 @@ from digitalstate.performance.domain import ServiceEvent
 from digitalstate.performance.models import ServiceEventRow
 from digitalstate.performance.service import record
 from digitalstate.services.variants import bucket
+from support.experiments import half_and_half
 from support.federation import federation_document, member_of
 from support.nodes import node_settings, running_node
 
@@ -32,25 +33,14 @@ EXPERIMENT = "name-label"
 PAGE = f"/staff/experiments/{BUS_SLUG}/{EXPERIMENT}"
 CONTROL_LABEL = "Full name"
 PLAIN_LABEL = "Your full name, as it is on your passport"
-WITH_EXPERIMENT = (
-    BUS_PASS
-    + f"""
-[[experiments]]
-id = "{EXPERIMENT}"
-page = "name"
-
-[[experiments.variants]]
-id = "as-now"
-share = 50
-
-[[experiments.variants]]
-id = "plain"
-share = 50
-
+WITH_EXPERIMENT = BUS_PASS + half_and_half(
+    EXPERIMENT,
+    "name",
+    f"""
 [[experiments.variants.questions]]
 id = "full-name"
 label = "{PLAIN_LABEL}"
-"""
+""",
 )
 FILES = {"bus-pass.toml": WITH_EXPERIMENT, "viewing.toml": VIEWING}
 

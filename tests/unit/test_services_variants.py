@@ -21,6 +21,7 @@ from digitalstate.services.variants import (
     bucket,
     shown_definition,
 )
+from support.experiments import half_and_half
 
 SERVICE = """\
 slug = "apply-for-a-bus-pass"
@@ -63,19 +64,10 @@ label = "How should we contact you?"
 [submit]
 action = "record"
 next_steps = "We will post it."
-
-[[experiments]]
-id = "name-wording"
-page = "name"
-
-[[experiments.variants]]
-id = "as-now"
-share = 50
-
-[[experiments.variants]]
-id = "plain"
-share = 50
-title = "Your name"
+""" + half_and_half(
+    "name-wording",
+    "name",
+    """title = "Your name"
 order = ["nickname", "full-name", "title"]
 leave_out = ["nickname"]
 
@@ -83,7 +75,8 @@ leave_out = ["nickname"]
 id = "full-name"
 label = "Your full name"
 hint = "As it is on your passport"
-"""
+""",
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -3,6 +3,7 @@ Companies House numbers, amounts, individuals redacted, the thresholds."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digitalstate.publishing.domain import tabulate
+from digitalstate.spending.datasets import spending_spec
 from digitalstate.spending.domain import (
     MAX_ROWS,
     REDACTED,
@@ -193,3 +196,15 @@ def test_published_payments_keep_the_threshold_and_redact_individuals() -> None:
     assert [p.transaction_number for p in shown] == ["b", "c", "d", "e"]
     assert [p.over_contracts_threshold for p in shown] == [False, False, True, False]
     assert shown[3].supplier_name == REDACTED and shown[3].amount == Decimal(900)
+
+
+def test_a_supplier_that_starts_like_a_formula_is_text_in_the_csv_and_a_credit_a_number() -> None:
+    (payments,) = spending_spec(Rules(), "Birmingham").resources
+    supplier = "=cmd|'/c calc'!A1"
+    row = ("BCC-9", date(2026, 4, 2), "@SUM(A1)", "Digital", supplier, "", Decimal("-600.00"))
+
+    table = tabulate(payments, [(*row, "+IT", False)])
+
+    line = table.csv.decode().splitlines()[1]
+    assert line == "BCC-9,2026-04-02,'@SUM(A1),Digital,'=cmd|'/c calc'!A1,,-600.00,'+IT,false"
+    assert json.loads(table.json)[0]["supplier_name"] == supplier

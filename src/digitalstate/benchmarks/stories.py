@@ -67,6 +67,7 @@ def _story_rows(start: int, count: int, now: datetime, rng: random.Random) -> It
             "public_title": f"Story {n}: how it went",
             "public_body": "I applied online and it went well. " * rng.randrange(2, 12),
             "tags": "[]",
+            "public_tags": "[]",
             "status": "published",
             "flags": "[]",
             "deidentified": False,

@@ -34,6 +34,7 @@ from digitalstate.services.variants import Experiment, experiment_of
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.sessions import ANY_STAFF, StaffRoleError, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.languages import request_language
@@ -158,12 +159,7 @@ class ExperimentPages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no experiment of this node's services here."""
-        context = {
-            "status": 404,
-            "title": _("Page not found"),
-            "detail": _("If you typed the web address, check it is correct."),
-        }
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return not_found_page(self.templates, request)
 
     async def index(self, request: Request, staff: StaffSignedIn) -> Response:
         """Every experiment of the node's services, with where it stands."""

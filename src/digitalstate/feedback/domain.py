@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 import phonenumbers
 
+from digitalstate.publishing.domain import starts_like_formula
 from digitalstate.web.i18n import N_
 
 # --- satisfaction ------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ MAX_TAGS = 5
 MAX_TAG = 30
 MAX_TAGS_TEXT = MAX_TAGS * (MAX_TAG + 2)
 TAG = re.compile(r"[a-z0-9]+(?:[ -][a-z0-9]+)*")
+TAGS_PROBLEM = N_("Enter up to %(num)s tags, separated by commas, each of letters and numbers")
+"""What the tags' field says when parse_tags refuses them (the story form, de-identifying)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def length_problem(text: str, most: int) -> str | None:
 
 # --- moderation rules --------------------------------------------------------------------------
 
-FlagKind = Literal["name", "phone", "email", "nino", "pattern", "abuse"]
+FlagKind = Literal["name", "phone", "email", "nino", "pattern", "abuse", "formula"]
 FLAG_LABELS: dict[str, str] = {
     "name": N_("A person's name"),
     "phone": N_("A phone number"),
@@ -119,6 +122,7 @@ FLAG_LABELS: dict[str, str] = {
     "nino": N_("A National Insurance number"),
     "pattern": N_("Personal data (a pattern this node looks for)"),
     "abuse": N_("Abusive words"),
+    "formula": N_("Starts like a spreadsheet formula"),
 }
 # Words that introduce a name ("my name is Ann", "I'm called Ann", "my son Tom").
 INTRODUCERS = (
@@ -210,6 +214,14 @@ def flag_text(text: str, rules: Rules) -> tuple[Flag, ...]:
     if "abuse" in compiled:
         add("abuse", (m.group(0) for m in compiled["abuse"].finditer(text)))
     return tuple(found)
+
+
+def formula_flags(*texts: str) -> tuple[Flag, ...]:
+    """A flag for each text (a story's title, its body) that a spreadsheet would run as a
+    formula when it opens the stories' CSV: the moderator decides whether to publish it as
+    told (the CSV keeps it as text all the same: publishing.domain.spreadsheet_safe) or to
+    edit it in de-identifying. Tags cannot start so (TAG)."""
+    return tuple(Flag("formula", _excerpt(text)) for text in texts if starts_like_formula(text))
 
 
 def _phone_numbers(text: str, region: str) -> list[str]:

@@ -50,7 +50,10 @@ class Story(Base):
     body: Mapped[str] = mapped_column(Text)
     public_title: Mapped[str | None] = mapped_column(String(200), nullable=True)
     public_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    tags: Mapped[str] = mapped_column(Text)  # JSON list, as shown; story_tags for filtering
+    tags: Mapped[str] = mapped_column(Text)  # JSON list, as told: never public once edited
+    # JSON list, as published (story_tags holds them for filtering): the told tags, or the
+    # moderator's when de-identifying changed them.
+    public_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16))  # held, published, rejected
     flags: Mapped[str] = mapped_column(Text)  # JSON list of {kind, excerpt}
     deidentified: Mapped[bool] = mapped_column(default=False)

@@ -30,6 +30,7 @@ from digitalstate.feedback.domain import (
     MAX_TAGS,
     MAX_TITLE,
     SATISFACTION,
+    TAGS_PROBLEM,
     PublicStory,
     StoryDraft,
     clean_text,
@@ -55,6 +56,7 @@ from digitalstate.mail.worker import EMAIL_EVENT
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.services.journey import JOURNEY_ID
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.languages import request_language
@@ -110,8 +112,7 @@ class FeedbackPages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page."""
-        context = {"node": self.node.settings.node}
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return not_found_page(self.templates, request)
 
     async def within_limit(self, request: Request) -> bool:
         """Count this submission against its client's limit; False when over it."""
@@ -283,8 +284,7 @@ class FeedbackPages:
             errors.append(error(text, "body"))
         tags, problem = parse_tags(typed["tags"])
         if problem is not None:
-            text = _("Enter up to %(num)s tags, separated by commas, each of letters and numbers")
-            errors.append(error(text % {"num": MAX_TAGS}, "tags"))
+            errors.append(error(_(TAGS_PROBLEM) % {"num": MAX_TAGS}, "tags"))
         if errors or about is None:
             return None, errors
         node, service = about

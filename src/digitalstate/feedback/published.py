@@ -55,13 +55,14 @@ def response_view(row: StoryResponse) -> PublicResponse:
 def _public(row: Story, responses: Sequence[StoryResponse] = (), count: int = 0) -> PublicStory:
     assert row.status == "published" and row.public_title is not None
     assert row.public_body is not None and row.published_at is not None
+    # public_tags, never tags: the tags as told are a moderator's to read once edited.
     return PublicStory(
         row.id,
         row.node,
         row.service,
         row.public_title,
         row.public_body,
-        tuple(json.loads(row.tags)),
+        tuple(json.loads(row.public_tags or "[]")),
         row.change,
         row.published_at,
         tuple(response_view(r) for r in responses),

@@ -25,6 +25,7 @@ from digitalstate.feedback.domain import (
     flag_text,
     flags_from_json,
     flags_to_json,
+    formula_flags,
 )
 from digitalstate.feedback.models import (
     FeedbackComment,
@@ -42,6 +43,7 @@ from digitalstate.settings import FeedbackSection
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.models import StaffAccount
 from digitalstate.storage.engine import dialect_insert
+from digitalstate.storage.locks import serialise_on
 
 NODE_WIDE = ""
 """The service of a subscription to the stories about the node itself."""
@@ -77,7 +79,9 @@ def take_submission(
 ) -> bool:
     """Count one submission from client (identity.throttle.client_key) and True, or False when
     it has sent limit in the window already (nothing counted). Rows in the database, as the
-    sign-in throttle's are, so that every worker counts the same (docs/adr/0026)."""
+    sign-in throttle's are, so that every worker counts the same (docs/adr/0026); one
+    transaction of a client at a time, so that a burst sent at once is counted exactly."""
+    serialise_on(db, FeedbackSubmission, client)
     since = now - window
     db.execute(
         delete(FeedbackSubmission).where(
@@ -149,6 +153,7 @@ def tell_story(
     unless given: the demo's are the same at every demo)."""
     # The tags are published with the story: the rules look at them as at its text.
     flags = flag_text("\n".join((draft.title, draft.body, *draft.tags)), rules)
+    flags += formula_flags(draft.title, draft.body)
     story = Story(
         id=story_id or new_story_id(),
         node=draft.node,
@@ -240,6 +245,7 @@ class HeldStory:
     deidentified: bool
     public_title: str | None
     public_body: str | None
+    public_tags: tuple[str, ...] | None
     reason: str | None
     change: str
     told_at: datetime
@@ -260,6 +266,7 @@ def held_view(story: Story, responses: Sequence[StoryResponse] = ()) -> HeldStor
         story.deidentified,
         story.public_title,
         story.public_body,
+        None if story.public_tags is None else tuple(json.loads(story.public_tags)),
         story.reason,
         story.change,
         story.told_at,
@@ -303,20 +310,33 @@ def moderation_queue(db: Session, status: str, page: int, size: int) -> Moderati
 
 
 def publish_story(
-    db: Session, story_id: str, now: datetime, *, title: str | None = None, body: str | None = None
+    db: Session,
+    story_id: str,
+    now: datetime,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    tags: Sequence[str] | None = None,
 ) -> str:
-    """Publish a held story: as told, or (title, body given and different) de-identified, the
-    original kept and never published. "published", or "unknown" / "not-held"."""
+    """Publish a held story: as told, or (title, body, tags given and different) de-identified,
+    the original kept and never published. "published", or "unknown" / "not-held"."""
     story = db.get(Story, story_id, with_for_update=True)  # one moderator at a time
     if story is None:
         return "unknown"
     if story.status != "held":
         return "not-held"
+    told_tags = tuple(json.loads(story.tags))
     public_title = story.title if title is None else title
     public_body = story.body if body is None else body
+    public_tags = told_tags if tags is None else tuple(tags)
     story.public_title = public_title
     story.public_body = public_body
-    story.deidentified = (public_title, public_body) != (story.title, story.body)
+    story.public_tags = json.dumps(list(public_tags))
+    told = (story.title, story.body, told_tags)
+    story.deidentified = (public_title, public_body, public_tags) != told
+    if public_tags != told_tags:  # the filter by tag finds it by what is published only
+        db.execute(delete(StoryTag).where(StoryTag.story_id == story_id))
+        db.add_all(StoryTag(story_id=story_id, tag=tag) for tag in public_tags)
     story.status = "published"
     story.moderated_at = story.published_at = now
     count_published(db, story.node, story.service)

@@ -29,11 +29,14 @@ from digitalstate.feedback.domain import (
     MAX_BODY,
     MAX_REASON,
     MAX_RESPONSE,
+    MAX_TAGS,
     MAX_TITLE,
     STATUS_LABELS,
     STATUSES,
+    TAGS_PROBLEM,
     change_of,
     clean_text,
+    parse_tags,
 )
 from digitalstate.feedback.service import (
     NODE_WIDE,
@@ -53,6 +56,7 @@ from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
 from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn, render_staff_page
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.languages import request_language
@@ -122,8 +126,8 @@ class StoryStaffPages:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: no story has this id."""
-        context = {"node": self.node.settings.node}
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        detail = _("There is no story with this address. Go back to the stories and choose one.")
+        return not_found_page(self.templates, request, detail)
 
     def log(self, db: Session, staff: StaffMember, action: str, detail: str) -> None:
         """Log what staff did to a story (about no one person: its teller is unknown here)."""
@@ -209,6 +213,8 @@ class StoryStaffPages:
         typed = dict(form or {})
         typed.setdefault("title", story.public_title or story.title)
         typed.setdefault("body", story.public_body or story.body)
+        shown_tags = story.tags if story.public_tags is None else story.public_tags
+        typed.setdefault("tags", ", ".join(shown_tags))
         return self.render(
             request,
             "story",
@@ -228,6 +234,7 @@ class StoryStaffPages:
             done=done,
             max_title=MAX_TITLE,
             max_body=MAX_BODY,
+            max_tags=MAX_TAGS,
             max_reason=MAX_REASON,
             max_response=MAX_RESPONSE,
         )
@@ -257,8 +264,11 @@ class StoryStaffPages:
         if not is_story_id(story_id):
             return self.not_found(request)
         form = await read_form(request)
-        typed = {name: clean_text(form_text(form, name)) for name in ("title", "body")}
+        typed = {name: clean_text(form_text(form, name)) for name in ("title", "body", "tags")}
         edit = form_text(form, "edit") == "yes"
+        # A form without the field (sent by hand) leaves the tags as told.
+        edit_tags = "tags" in form
+        tags, tags_problem = parse_tags(typed["tags"])
         errors = []
         if edit:
             if not typed["title"]:
@@ -269,13 +279,19 @@ class StoryStaffPages:
                 errors.append(error(_("Enter the story to publish"), "body"))
             elif len(typed["body"]) > MAX_BODY:
                 errors.append(error(too_long(_("The story"), MAX_BODY), "body"))
+            if tags_problem:
+                errors.append(error(_(TAGS_PROBLEM) % {"num": MAX_TAGS}, "tags"))
         if errors:
             return await self.problem(request, staff, story_id, 400, errors, typed)
         now = self.clock()
 
         def step(db: Session) -> tuple[str, bool]:
-            title, body = (typed["title"], typed["body"]) if edit else (None, None)
-            outcome = publish_story(db, story_id, now, title=title, body=body)
+            if edit:
+                title, body = typed["title"], typed["body"]
+                kept = tags if edit_tags else None
+                outcome = publish_story(db, story_id, now, title=title, body=body, tags=kept)
+            else:
+                outcome = publish_story(db, story_id, now)
             story = find_held(db, story_id)
             changed = story is not None and story.deidentified
             if outcome == "published":

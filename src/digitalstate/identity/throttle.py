@@ -20,13 +20,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digitalstate.identity.domain import Bound
 from digitalstate.identity.models import SignInAttempt
 from digitalstate.identity.service import authenticate, normalise_email
 from digitalstate.settings import SignInSection
+from digitalstate.storage.locks import serialise_on
 from digitalstate.storage.threads import run_blocking
 
 CLIENT_LENGTH = 64
@@ -129,11 +130,13 @@ def record_attempt(
     succeeded: bool,
     now: datetime,
     keep: timedelta,
-) -> None:
+) -> SignInAttempt:
     """Keep one attempt; drop those older than keep."""
     session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - keep))
-    session.add(SignInAttempt(account=account, client=client, succeeded=succeeded, at=now))
+    attempt = SignInAttempt(account=account, client=client, succeeded=succeeded, at=now)
+    session.add(attempt)
     session.flush()
+    return attempt
 
 
 def failures_before_sign_in(session: Session, email: str, realm: str = "") -> FailureNotice | None:
@@ -228,6 +231,28 @@ def person_with(session: Session, email: str, password: str) -> str | None:
     return person.id if person else None
 
 
+def take_attempt(
+    guard: SignInGuard, sessions: sessionmaker[Session], email: str, client: str
+) -> SignInAttempt | datetime:
+    """Keep an attempt to sign in to email's account from client as failed (until its password is
+    found right), or when the lock on either ends when one is locked (nothing kept).
+
+    The lock is read and the attempt kept in one transaction of the account and the client at a
+    time (storage/locks.py): guesses sent at once are counted one after the other, so no more of
+    them are checked than the allowance. The password is checked afterwards, outside it: an
+    argon2 check never holds the lock (nor, on SQLite, the database's one writer).
+    """
+    account, now = account_key(email, guard.realm), guard.clock()
+    with sessions.begin() as session:
+        serialise_on(session, SignInAttempt, f"account:{account}", f"client:{client}")
+        until = locked_until(session, account=account, client=client, bounds=guard.bounds, now=now)
+        if until is not None:
+            return until
+        return record_attempt(
+            session, account=account, client=client, succeeded=False, now=now, keep=guard.keep
+        )
+
+
 def check_password(
     guard: SignInGuard,
     sessions: sessionmaker[Session],
@@ -235,32 +260,33 @@ def check_password(
     password: str,
     client: str,
     verify: Verify = person_with,
-) -> str | None:
-    """The id of the account verify finds for this email and password, or None; kept as an attempt.
+) -> Attempt:
+    """The id of the account verify finds for this email and password, or the lock that refused
+    the attempt unchecked; the attempt is kept (take_attempt), as succeeded once it is found.
 
-    verify runs in the attempt's transaction. It must spend one argon2 check on an unknown
-    email as on a known one: an unknown email then counts towards a lock like a wrong password,
-    so that neither the time nor a lock tells whether an account exists.
+    verify runs in its own transaction. It must spend one argon2 check on an unknown email as
+    on a known one: an unknown email then counts towards a lock like a wrong password, so that
+    neither the time nor a lock tells whether an account exists.
     """
-    account, now = account_key(email, guard.realm), guard.clock()
+    taken = take_attempt(guard, sessions, email, client)
+    if isinstance(taken, datetime):
+        logger.info("sign-in refused unchecked: locked until %s (client %s)", taken, client)
+        return Attempt(locked_until=taken)
     with sessions.begin() as session:
         found = verify(session, email, password)
-        record_attempt(
-            session,
-            account=account,
-            client=client,
-            succeeded=found is not None,
-            now=now,
-            keep=guard.keep,
+        if found is None:
+            return Attempt()
+        session.execute(
+            update(SignInAttempt).where(SignInAttempt.id == taken.id).values(succeeded=True)
         )
-        if found is not None and (notice := failures_before_sign_in(session, email, guard.realm)):
+        if notice := failures_before_sign_in(session, email, guard.realm):
             logger.warning(
                 "%d failed sign-in attempts to account %s… before this sign-in, the last at %s",
                 notice.count,
-                account[:12],
+                taken.account[:12],
                 notice.last_at.isoformat(),
             )
-        return found
+        return Attempt(account_id=found)
 
 
 async def attempt_sign_in(
@@ -274,15 +300,13 @@ async def attempt_sign_in(
     """The account with this email and password, or the lock that refused it unchecked.
 
     The lock is read before waiting for an argon2 slot (a locked guess takes none) and
-    again once one is held, so a burst checks at most the slots' worth past the lock.
-    Raises PasswordWorkBusyError when no argon2 slot frees up in time.
+    again, with the attempt kept in the same transaction, once one is held: a burst checks
+    no guess past the lock, however many workers it reaches. Raises PasswordWorkBusyError
+    when no argon2 slot frees up in time.
     """
     if (until := await run_blocking(lock_on, guard, sessions, email, client)) is not None:
         return Attempt(locked_until=until)
     async with guard.password_slot():
-        # Again, now that a slot is held: guesses sent together all passed the first look
-        # before any of them had failed, and would otherwise all be checked.
-        if (until := await run_blocking(lock_on, guard, sessions, email, client)) is not None:
-            return Attempt(locked_until=until)
-        found = await run_blocking(check_password, guard, sessions, email, password, client, verify)
-    return Attempt(account_id=found)
+        # Again, now that a slot is held, and exactly (take_attempt): guesses sent together
+        # all passed the first look before any of them had failed.
+        return await run_blocking(check_password, guard, sessions, email, password, client, verify)

@@ -26,6 +26,7 @@ from digitalstate.performance.charts import Chart, bar_chart
 from digitalstate.performance.publish import ServiceYear
 from digitalstate.performance.reports import MeasuredService, Reports, costs_of
 from digitalstate.performance.suppression import RULE
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.i18n import _, current_language, month_name
 
 PERFORMANCE_PATH = "/performance"
@@ -104,12 +105,7 @@ class Dashboards:
         """A service's months: its KPIs, charts, tables and where people give up."""
         service = self.reports.services.get(slug)
         if service is None:
-            context = {
-                "status": 404,
-                "title": _("Page not found"),
-                "detail": _("If you typed the web address, check it is correct."),
-            }
-            return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+            return not_found_page(self.templates, request)
         year = await self.reports.year([slug])
         published = year.services[0]
         lang = current_language()

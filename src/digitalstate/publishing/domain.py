@@ -327,9 +327,33 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, CSV Injection)."""
+
+
+def starts_like_formula(text: str) -> bool:
+    """True when a spreadsheet opening text as a CSV cell would run it as a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """text as a CSV cell a spreadsheet shows as text: after a ' when it starts like a formula.
+
+    Only in CSV, and only in text (string) columns: the JSON and every page keep the text as
+    written, and numbers (a credit's -250.00) stay numbers. The ' is what spreadsheets take as
+    "this cell is text" and do not show; a program reading the CSV sees it (docs/opendata.md).
+    """
+    return "'" + text if starts_like_formula(text) else text
+
+
 def tabulate(spec: ResourceSpec, rows: Iterable[Row]) -> Table:
-    """A resource's rows as CSV (a header of the field names) and JSON (an array of objects)."""
+    """A resource's rows as CSV (a header of the field names) and JSON (an array of objects).
+
+    The text of a string column that starts like a formula is kept as text in the CSV
+    (spreadsheet_safe): open data is opened in spreadsheets, and its text is typed by the
+    public (stories) or by staff (responses, a finance system's supplier names)."""
     names = [f.name for f in spec.fields]
+    texts = [f.type == "string" for f in spec.fields]
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(names)
@@ -337,7 +361,12 @@ def tabulate(spec: ResourceSpec, rows: Iterable[Row]) -> Table:
     for row in rows:
         if len(row) != len(names):
             raise ValueError(f"a row of {spec.name} has {len(row)} values, not {len(names)}")
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow(
+            [
+                spreadsheet_safe(v) if text and isinstance(v, str) else csv_cell(v)
+                for text, v in zip(texts, row, strict=True)
+            ]
+        )
         objects.append({name: cell(v) for name, v in zip(names, row, strict=True)})
     body = json.dumps(objects, ensure_ascii=False, separators=(",", ":")).encode()
     return Table(spec, text.getvalue().encode(), body, len(objects))

@@ -31,6 +31,7 @@ from digitalstate.registers.service import (
     told_about,
 )
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
@@ -213,8 +214,7 @@ class RegisterPages:
 
     def not_found(self, request: Request, detail: str) -> Response:
         """The 404 page, saying why."""
-        context = {"status": 404, "title": _("Page not found"), "detail": detail}
-        return self.render(request, "error.html", context, status=404)
+        return not_found_page(self.templates, request, detail)
 
 
 def _member_name(federation: FederationDocument, member_id: str) -> str:

@@ -36,6 +36,7 @@ from digitalstate.services.journeys import register_name, text_language
 from digitalstate.services.presenter import answer_rows, by_whom, event_reason, status_tag
 from digitalstate.services.references import ReferenceNumberError, parse_reference
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.i18n import _
 from digitalstate.web.session import require_csrf
 
@@ -45,12 +46,9 @@ APPLICATIONS_PATH = "/applications"
 
 def reference_not_found(templates: Jinja2Templates, request: Request) -> Response:
     """The 404 page of a reference number that names no application here (for whoever asks)."""
-    context = {
-        "status": 404,
-        "title": _("Page not found"),
-        "detail": _("If you typed the reference number, check it is correct."),
-    }
-    return templates.TemplateResponse(request, "error.html", context, status_code=404)
+    return not_found_page(
+        templates, request, _("If you typed the reference number, check it is correct.")
+    )
 
 
 class ApplicationPages:

@@ -104,8 +104,8 @@ from digitalstate.services.service import ServiceError, copy_for, refresh_copy, 
 from digitalstate.services.variant_state import winners
 from digitalstate.services.variants import shown_definition
 from digitalstate.storage.retrying import run_step
+from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import FORM_MAX_FIELDS, form_text, read_form
-from digitalstate.web.i18n import _
 from digitalstate.web.session import (
     CSRF_FIELD,
     CSRF_SESSION_KEY,
@@ -197,12 +197,7 @@ class JourneyFlow:
 
     def not_found(self, request: Request) -> Response:
         """The 404 page: nothing here for this person (unknown, or someone else's)."""
-        context = {
-            "status": 404,
-            "title": _("Page not found"),
-            "detail": _("If you typed the web address, check it is correct."),
-        }
-        return self.templates.TemplateResponse(request, "error.html", context, status_code=404)
+        return not_found_page(self.templates, request)
 
     def resume(self, journey: Journey, who: Applicant, answers: Mapping[str, Any]) -> str:
         """Where a person with these answers carries on: the page that stops them, the first

@@ -25,6 +25,7 @@ from digitalstate.federation.domain import (
     member_name,
     purpose_title,
 )
+from digitalstate.publishing.domain import spreadsheet_safe
 from digitalstate.transparency.person import (
     FAILED,
     PENDING,
@@ -507,9 +508,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
-    text = str(value)
     # A spreadsheet runs a cell that starts like a formula: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe(str(value))
 
 
 def export_csv(federation: FederationDocument, activity: Activity, chosen: Filters) -> str:
