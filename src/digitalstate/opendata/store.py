@@ -2,10 +2,15 @@
 
 A version's files are written once, under the node's data directory, and never changed:
 ``opendata/{publisher}/{dataset}/{version}/{resource}.parquet`` (ADR 0029), beside the CSV
-file as the member served it and the same rows as JSON, the catalogue's downloads. Any number of
-workers read them at once (DuckDB in memory over the files), and the one worker that harvests
-writes a new version beside the old with no lock on the readers. Before a version is written
-the frictionless library validates its package against the CSV files as received.
+file as the member served it and the same rows as JSON, the catalogue's downloads. A resource
+of at least ``table_rows`` rows is also written as a DuckDB database file
+(``{resource}.duckdb``, one table), which each worker opens read-only and keeps open
+(Readers below, ADR 0030): a filter over a million rows is then a scan of DuckDB's own columns
+in memory, not a read of the Parquet file per request. Any number of workers read the files at
+once, and the one worker that harvests writes a new version beside the old with no lock on the
+readers: a new version is a new path, so a worker never reads a version it did not ask for, and
+the versions no longer asked for are closed as newer ones are opened. Before a version is
+written the frictionless library validates its package against the CSV files as received.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +34,83 @@ from digitalstate.opendata.ckan import Datastore
 from digitalstate.opendata.domain import Listed, RefusedError, ResourceFile, local_package
 
 MAX_ERRORS_SHOWN = 3
+TABLE_ROWS = 100_000  # a resource this long is also written as a DuckDB database file
+TABLE = '"records"'  # the one table of a resource's DuckDB file, quoted
+CREATE_TABLE = 'CREATE TABLE "records" AS SELECT * FROM read_parquet(?)'
+OPEN_TABLES = 8  # DuckDB files a worker keeps open at most
+TABLE_MEMORY = "256MB"  # DuckDB's memory limit for each file kept open
+
+
+@dataclass
+class _Open:
+    connection: duckdb.DuckDBPyConnection
+    users: int = 0
+    evicted: bool = False
+
+
+class Readers:
+    """The DuckDB files a worker keeps open, read-only: the most recently read, at most most.
+
+    Safe across threads: each read has its own cursor; a file evicted while a read uses it is
+    closed when the last such read ends.
+    """
+
+    def __init__(self, most: int = OPEN_TABLES) -> None:
+        self.most = most
+        self._lock = threading.Lock()
+        self._open: OrderedDict[Path, _Open] = OrderedDict()
+
+    @contextmanager
+    def cursor(self, path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the DuckDB file at path, opened read-only (or kept open) for the block."""
+        with self._lock:
+            kept = self._open.pop(path, None)
+            if kept is None:
+                config: dict[str, Any] = {"memory_limit": TABLE_MEMORY}
+                kept = _Open(duckdb.connect(str(path), read_only=True, config=config))
+            self._open[path] = kept
+            kept.users += 1
+            done = self._evict()
+        _close(done)
+        try:
+            cursor = kept.connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        finally:
+            with self._lock:
+                kept.users -= 1
+                done = [kept] if kept.evicted and kept.users == 0 else []
+            _close(done)
+
+    def open_count(self) -> int:
+        """How many files are open now."""
+        with self._lock:
+            return len(self._open)
+
+    def _evict(self) -> list[_Open]:
+        done = []
+        while len(self._open) > self.most:
+            _path, old = self._open.popitem(last=False)
+            old.evicted = True
+            if old.users == 0:
+                done.append(old)
+        return done
+
+
+def _close(done: list[_Open]) -> None:
+    for old in done:
+        old.connection.close()
 
 
 class Store:
-    """The Parquet files of every harvested version, under root."""
+    """The Parquet (and DuckDB) files of every harvested version, under root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, table_rows: int = TABLE_ROWS) -> None:
         self.root = root
+        self.table_rows = table_rows
+        self.readers = Readers()
 
     def path(
         self, publisher: str, dataset: str, version: str, resource: str, kind: str = "parquet"
@@ -69,16 +149,41 @@ class Store:
                     # COPY takes no parameter for its target: the path is ours, quotes doubled.
                     json_path = str(work / f"{resource.name}.json").replace("'", "''")
                     copy = f"COPY (SELECT * FROM read_parquet(?)) TO '{json_path}'"  # noqa: S608
-                    db.execute(
-                        copy + " (FORMAT json, ARRAY true)",
-                        [str(work / f"{resource.name}.parquet")],
-                    )
+                    parquet = str(work / f"{resource.name}.parquet")
+                    db.execute(copy + " (FORMAT json, ARRAY true)", [parquet])
+                    counted = db.execute("SELECT count(*) FROM read_parquet(?)", [parquet])
+                    if int(counted.fetchall()[0][0]) >= self.table_rows:
+                        _write_table(parquet, work / f"{resource.name}.duckdb")
             target = folder / listed.version
             if target.exists():  # written before, its version not recorded (a stop between)
                 shutil.rmtree(target)
             os.replace(work, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def search(
+        self,
+        publisher: str,
+        dataset: str,
+        version: str,
+        resource: str,
+        types: dict[str, str],
+        query: Datastore,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """The rows of a resource that query asks for, and their total: from its DuckDB file
+        kept open when it has one, else from its Parquet file."""
+        table = self.path(publisher, dataset, version, resource, "duckdb")
+        if table.exists():
+            with self.readers.cursor(table) as db:
+                return _search(db, TABLE, [], types, query)
+        parquet = self.path(publisher, dataset, version, resource)
+        return search_rows(parquet, types, query)
+
+
+def _write_table(parquet: str, path: Path) -> None:
+    """The rows of the Parquet file as the one table of a new DuckDB file at path."""
+    with duckdb.connect(str(path)) as db:
+        db.execute(CREATE_TABLE, [parquet])
 
 
 def validate(descriptor: dict[str, Any], folder: Path) -> None:
@@ -113,6 +218,17 @@ def search_rows(
     Every column named is one of types (datastore_of checked it) and every value is bound as
     a parameter: nothing a caller sends is read as SQL.
     """
+    with duckdb.connect() as db:
+        return _search(db, "read_parquet(?)", [str(path)], types, query)
+
+
+def _search(
+    db: duckdb.DuckDBPyConnection,
+    source: str,
+    bound: list[Any],
+    types: dict[str, str],
+    query: Datastore,
+) -> tuple[list[dict[str, Any]], int | None]:
     where: list[str] = []
     values: list[Any] = []
     for column, wanted in query.filters:
@@ -127,7 +243,6 @@ def search_rows(
     for column, wanted_text in query.q_fields:
         where.append(f"CAST({quoted(column)} AS VARCHAR) ILIKE ? ESCAPE '\\'")
         values.append(like(wanted_text))
-    source = "read_parquet(?)"
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     order = ", ".join(f"{quoted(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
     # Identifiers are checked columns, quoted; every value is a bound parameter.
@@ -135,11 +250,10 @@ def search_rows(
     select = f"SELECT {chosen} FROM {source}{condition}"  # noqa: S608
     select += f" ORDER BY {order} LIMIT ? OFFSET ?" if order else " LIMIT ? OFFSET ?"
     count = f"SELECT count(*) FROM {source}{condition}"  # noqa: S608
-    with duckdb.connect() as db:
-        cursor = db.execute(select, [str(path), *values, query.limit, query.offset])
-        rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]
-        total = None
-        if query.include_total:
-            counted = db.execute(count, [str(path), *values])
-            total = int(counted.fetchall()[0][0])
+    cursor = db.execute(select, [*bound, *values, query.limit, query.offset])
+    rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]
+    total = None
+    if query.include_total:
+        counted = db.execute(count, [*bound, *values])
+        total = int(counted.fetchall()[0][0])
     return rows, total
