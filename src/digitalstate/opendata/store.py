@@ -111,6 +111,7 @@ class Store:
         self.root = root
         self.table_rows = table_rows
         self.readers = Readers()
+        self._memory = duckdb.connect(config={"memory_limit": TABLE_MEMORY})
 
     def path(
         self, publisher: str, dataset: str, version: str, resource: str, kind: str = "parquet"
@@ -137,23 +138,9 @@ class Store:
             for resource in files:
                 (work / f"{resource.name}.csv").write_bytes(bodies[resource.name])
             validate(local_package(package, files), work)
-            with duckdb.connect() as db:
+            with self._cursor() as db:
                 for resource in files:
-                    source = work / f"{resource.name}.csv"
-                    db.read_csv(
-                        str(source),
-                        header=True,
-                        dtype={c.name: c.store_type for c in resource.columns},
-                    ).write_parquet(str(work / f"{resource.name}.parquet"))
-                    # The downloads: the CSV as the member served it, JSON written once here.
-                    # COPY takes no parameter for its target: the path is ours, quotes doubled.
-                    json_path = str(work / f"{resource.name}.json").replace("'", "''")
-                    copy = f"COPY (SELECT * FROM read_parquet(?)) TO '{json_path}'"  # noqa: S608
-                    parquet = str(work / f"{resource.name}.parquet")
-                    db.execute(copy + " (FORMAT json, ARRAY true)", [parquet])
-                    counted = db.execute("SELECT count(*) FROM read_parquet(?)", [parquet])
-                    if int(counted.fetchall()[0][0]) >= self.table_rows:
-                        _write_table(parquet, work / f"{resource.name}.duckdb")
+                    _convert(db, work, resource, self.table_rows)
             target = folder / listed.version
             if target.exists():  # written before, its version not recorded (a stop between)
                 shutil.rmtree(target)
@@ -177,7 +164,41 @@ class Store:
             with self.readers.cursor(table) as db:
                 return _search(db, TABLE, [], types, query)
         parquet = self.path(publisher, dataset, version, resource)
-        return search_rows(parquet, types, query)
+        with self._cursor() as db:
+            return _search(db, "read_parquet(?)", [str(parquet)], types, query)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the store's own in-memory DuckDB, for one thread (opening a connection
+        costs tens of milliseconds; a cursor, nothing)."""
+        cursor = self._memory.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+def _convert(
+    db: duckdb.DuckDBPyConnection, work: Path, resource: ResourceFile, table_rows: int
+) -> None:
+    """Write the resource's validated CSV file in work as Parquet and JSON, and as a DuckDB file
+    too when it has table_rows rows or more."""
+    parquet = str(work / f"{resource.name}.parquet")
+    types = {c.name: c.store_type for c in resource.columns}
+    # COPY takes no parameter for its target: the paths are ours, quotes doubled.
+    target = parquet.replace("'", "''")
+    db.execute(
+        f"COPY (SELECT * FROM read_csv(?, header = true, types = ?)) TO '{target}' "  # noqa: S608
+        "(FORMAT parquet)",
+        [str(work / f"{resource.name}.csv"), types],
+    )
+    # The downloads: the CSV as the member served it, JSON written once here.
+    json_path = str(work / f"{resource.name}.json").replace("'", "''")
+    copy = f"COPY (SELECT * FROM read_parquet(?)) TO '{json_path}'"  # noqa: S608
+    db.execute(copy + " (FORMAT json, ARRAY true)", [parquet])
+    counted = db.execute("SELECT count(*) FROM read_parquet(?)", [parquet])
+    if int(counted.fetchall()[0][0]) >= table_rows:
+        _write_table(parquet, work / f"{resource.name}.duckdb")
 
 
 def _write_table(parquet: str, path: Path) -> None:
