@@ -112,3 +112,23 @@ def test_many_threads_read_at_once_and_a_new_version_is_read_from_its_own_file(
 
     assert counts == [0 if v == "1.0.0" else 1000 for v in versions]
     assert store.readers.open_count() == 1
+
+
+@pytest.mark.parametrize("table_rows", [100, 1_000_000])  # from the DuckDB file; from Parquet
+def test_the_total_is_every_row_found_whatever_the_page(tmp_path: Path, table_rows: int) -> None:
+    store = Store(tmp_path, table_rows=table_rows)
+    write(store, "1.0.0", body(300))
+
+    def total_of(params: dict[str, Any]) -> tuple[int, int | None]:
+        query = datastore_of(params, list(TYPES))
+        rows, total = store.search("member", "counts", "1.0.0", "counts", TYPES, query)
+        return len(rows), total
+
+    assert total_of({"filters": {"ward": "ward 3"}, "limit": 5}) == (5, 43)
+    assert total_of({"filters": {"ward": "ward 3"}, "offset": 40}) == (3, 43)
+    assert total_of({"filters": {"ward": "ward 3"}, "offset": 1000}) == (0, 43)
+    assert total_of({"filters": {"ward": "nobody"}}) == (0, 0)
+    assert total_of({"q": "ward 3", "sort": "count desc", "limit": 1}) == (1, 43)
+    assert total_of({"limit": 7}) == (7, 300)
+    assert total_of({"offset": 299}) == (1, 300)
+    assert total_of({"filters": {"ward": "ward 3"}, "include_total": "false"}) == (43, None)

@@ -111,7 +111,8 @@ class Store:
         self.root = root
         self.table_rows = table_rows
         self.readers = Readers()
-        self._memory = duckdb.connect(config={"memory_limit": TABLE_MEMORY})
+        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
 
     def path(
         self, publisher: str, dataset: str, version: str, resource: str, kind: str = "parquet"
@@ -170,8 +171,11 @@ class Store:
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of the store's own in-memory DuckDB, for one thread (opening a connection
-        costs tens of milliseconds; a cursor, nothing)."""
-        cursor = self._memory.cursor()
+        costs tens of milliseconds; a cursor, nothing), opened at the first."""
+        with self._lock:
+            if self._memory is None:
+                self._memory = duckdb.connect(config={"memory_limit": TABLE_MEMORY})
+            cursor = self._memory.cursor()
         try:
             yield cursor
         finally:
@@ -268,13 +272,21 @@ def _search(
     order = ", ".join(f"{quoted(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
     # Identifiers are checked columns, quoted; every value is a bound parameter.
     chosen = ", ".join(quoted(f) for f in query.fields)
+    # With a condition, the total is counted in the same scan as the rows (a window over the
+    # rows found); with none, by itself (DuckDB knows a table's or file's count).
+    together = bool(where) and query.include_total
+    if together:
+        chosen += ", count(*) OVER ()"
     select = f"SELECT {chosen} FROM {source}{condition}"  # noqa: S608
     select += f" ORDER BY {order} LIMIT ? OFFSET ?" if order else " LIMIT ? OFFSET ?"
     count = f"SELECT count(*) FROM {source}{condition}"  # noqa: S608
-    cursor = db.execute(select, [*bound, *values, query.limit, query.offset])
-    rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]
+    found = db.execute(select, [*bound, *values, query.limit, query.offset]).fetchall()
+    width = len(query.fields)
+    rows = [dict(zip(query.fields, row[:width], strict=True)) for row in found]
     total = None
-    if query.include_total:
+    if together and found:
+        total = int(found[0][width])
+    elif query.include_total:  # no condition, or no row on this page to carry the total
         counted = db.execute(count, [*bound, *values])
         total = int(counted.fetchall()[0][0])
     return rows, total
