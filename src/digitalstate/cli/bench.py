@@ -245,6 +245,55 @@ def performance_command(
     _print(result, as_json, f"Performance, {events:,} service events, {stories:,} stories")
 
 
+@app.command("opendata")
+@one_line_errors
+def opendata_command(
+    rows: Annotated[
+        int,
+        typer.Option(
+            min=1000, help="Rows of the payments table datastore_search and Datasette query."
+        ),
+    ] = 1_000_000,
+    datasets: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Datasets the portal harvests from members.")
+    ] = 10_000,
+    members: Annotated[
+        int, typer.Option(min=1, max=20, help="Member nodes the datasets are shared among.")
+    ] = 4,
+    requests: Annotated[
+        int,
+        typer.Option(
+            min=20, max=100_000, help="Timed requests of each query (ours and Datasette's)."
+        ),
+    ] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The open data portal's harvest and package_search, and its datastore_search side by side
+    with Datasette's over the same table."""
+    from digitalstate.benchmarks.opendata import Options, run_opendata_bench
+
+    with progress_bar(hidden=as_json) as progress:
+        stages = {
+            "table": progress.add_task(f"Writing the {rows:,}-row table", total=1),
+            "harvest": progress.add_task("Harvesting the members' datasets", total=datasets + 1),
+            "package_search": progress.add_task("Timing package_search", total=requests),
+            "datastore_search": progress.add_task(
+                "Timing datastore_search and Datasette", total=requests
+            ),
+        }
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(stages[stage], completed=done, total=total)
+
+        try:
+            result = run_opendata_bench(
+                Options(rows, datasets, members, requests), on_progress=advance
+            )
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+    _print(result, as_json, f"Open data portal, {datasets:,} datasets, {rows:,} rows")
+
+
 def _print(result: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
         print(json.dumps(result))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,7 +26,7 @@ from digitalstate.opendata.ckan import (
 )
 from digitalstate.opendata.domain import STORE_TYPES
 from digitalstate.opendata.service import Shelf
-from digitalstate.opendata.store import Store, search_rows
+from digitalstate.opendata.store import Store
 from digitalstate.storage.threads import run_blocking
 
 ACTION_PATHS = ("/api/3/action/{action}", "/api/action/{action}")
@@ -101,8 +100,7 @@ def make_router(node: NodeRuntime, store: Store, shelf: Shelf) -> APIRouter:
             for f in found["schema"]["fields"]
         }
         query = datastore_of(params, list(types))
-        path: Path = store.path(publisher, dataset, package["version"], resource)
-        rows, total = search_rows(path, types, query)
+        rows, total = store.search(publisher, dataset, package["version"], resource, types, query)
         result: dict[str, Any] = {
             "resource_id": resource_id,
             "fields": [

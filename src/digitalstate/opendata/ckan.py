@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 CATALOGUE_PATH = "/catalogue"  # where opendata/pages.py serves the catalogue
@@ -179,10 +180,26 @@ def facet_values(package: Mapping[str, Any], name: str) -> list[str]:
 
 @dataclass
 class Catalogue:
-    """Every dataset's current version, as CKAN packages, and the publishing organisations."""
+    """Every dataset's current version, as CKAN packages, and the publishing organisations.
+
+    Built once per change of the current versions (opendata/service.py's Shelf) and then only
+    read, by any number of threads: its packages by id, its resources by id and its search
+    index (Index) are made when it is.
+    """
 
     packages: list[dict[str, Any]] = field(default_factory=list)
     organisations: dict[str, Organisation] = field(default_factory=dict)
+    index: Index = field(init=False, repr=False)
+    _packages: dict[str, dict[str, Any]] = field(init=False, repr=False)
+    _resources: dict[str, dict[str, Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._packages, self._resources = {}, {}
+        for p in self.packages:
+            self._packages.setdefault(p["id"], p)
+            for r in p["resources"]:
+                self._resources.setdefault(r["id"], r)
+        self.index = Index.of(self.packages)
 
     @classmethod
     def of(cls, harvested: Iterable[Harvested], base: str = "") -> Catalogue:
@@ -201,19 +218,70 @@ class Catalogue:
 
     def package(self, id_or_name: str) -> dict[str, Any] | None:
         """The package with this id or name."""
-        for p in self.packages:
-            if p["id"] == id_or_name:
-                return p
-        return None
+        return self._packages.get(id_or_name)
 
     def resource(self, id_: str) -> dict[str, Any] | None:
         """The resource with this id."""
-        for p in self.packages:
-            resources: list[dict[str, Any]] = p["resources"]
-            for r in resources:
-                if r["id"] == id_:
-                    return r
-        return None
+        return self._resources.get(id_)
+
+
+@dataclass(frozen=True)
+class Index:
+    """What package_search reads instead of every package's text: each package's words (an
+    inverted index of the words of its name, title, notes, organisation, tags and resources),
+    each filterable field's values, and each sort field's order, by the package's position."""
+
+    hays: tuple[str, ...]
+    titles: tuple[str, ...]
+    words: dict[str, tuple[int, ...]]
+    values: dict[str, tuple[tuple[str, ...], ...]]
+    having: dict[str, dict[str, tuple[int, ...]]]
+    ranks: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, packages: list[dict[str, Any]]) -> Index:
+        """The index of packages, in their order."""
+        hays = tuple(_haystack(p) for p in packages)
+        words: dict[str, list[int]] = {}
+        for position, hay in enumerate(hays):
+            for word in set(hay.split()):
+                words.setdefault(word, []).append(position)
+        values = {
+            name: tuple(tuple(facet_values(p, name)) for p in packages)
+            for name in sorted(FQ_FIELDS)
+        }
+        having: dict[str, dict[str, list[int]]] = {name: {} for name in values}
+        for name, each in values.items():
+            for position, found in enumerate(each):
+                for value in dict.fromkeys(found):
+                    having[name].setdefault(value, []).append(position)
+        ranks = {}
+        for name in SORTS - {"score"}:
+            keys = [str(p[name]).lower() for p in packages]
+            rank = {key: n for n, key in enumerate(sorted(set(keys)))}
+            ranks[name] = tuple(rank[key] for key in keys)
+        return cls(
+            hays,
+            tuple(str(p["title"]).lower() for p in packages),
+            {word: tuple(positions) for word, positions in words.items()},
+            values,
+            {name: {v: tuple(ps) for v, ps in by.items()} for name, by in having.items()},
+            ranks,
+        )
+
+    def containing(self, term: str) -> set[int]:
+        """The packages whose text has term in it (a term has no spaces, so it is within one
+        word: the words containing it are looked up, not every package's text read)."""
+        found: set[int] = set()
+        for word, positions in self.words.items():
+            if term in word:
+                found.update(positions)
+        return found
+
+    def score(self, position: int, terms: list[str]) -> int:
+        """How well the package at position matches terms (a term in its title counts more)."""
+        hay, title = self.hays[position], self.titles[position]
+        return sum(hay.count(t) + 4 * title.count(t) for t in terms)
 
 
 @dataclass(frozen=True)
@@ -348,31 +416,38 @@ def _haystack(p: Mapping[str, Any]) -> str:
     return " ".join(words).lower()
 
 
-def _score(p: Mapping[str, Any], terms: list[str]) -> int:
-    title = p["title"].lower()
-    hay = _haystack(p)
-    return sum(hay.count(t) + 4 * title.count(t) for t in terms)
-
-
 def search(catalogue: Catalogue, s: Search) -> dict[str, Any]:
-    """package_search's result: count, the page of results, facets and search_facets."""
+    """package_search's result: count, the page of results, facets and search_facets.
+
+    A package is found when it has every fq value and every term of q in its text; the found
+    are in catalogue order, then sorted by each of s.sort (stable, the last first).
+    """
+    index = catalogue.index
     terms = [t.lower() for t in s.q.replace(":", " ").split() if t != "*"]
-    found = [
-        p
-        for p in catalogue.packages
-        if all(value in facet_values(p, name) for name, value in s.fq)
-        and all(t in _haystack(p) for t in terms)
-    ]
-    scores = {p["id"]: _score(p, terms) for p in found}
+    chosen: set[int] | None = None
+    for name, value in s.fq:
+        having = set(index.having[name].get(value, ()))
+        chosen = having if chosen is None else chosen & having
+    for term in terms:
+        containing = index.containing(term)
+        chosen = containing if chosen is None else chosen & containing
+    positions = list(range(len(catalogue.packages))) if chosen is None else sorted(chosen)
     for name, descending in reversed(s.sort):
         if name == "score":
-            found.sort(key=lambda p: scores[p["id"]], reverse=descending)
+            if terms:  # with no terms every score is 0: the order stays
+                scores = {at: index.score(at, terms) for at in positions}
+                positions.sort(key=scores.__getitem__, reverse=descending)
         else:
-            found.sort(key=lambda p: str(p[name]).lower(), reverse=descending)
-    counted = {name: Counter(v for p in found for v in facet_values(p, name)) for name in s.facets}
+            positions.sort(key=index.ranks[name].__getitem__, reverse=descending)
+    counted = {
+        name: Counter(chain.from_iterable(map(index.values[name].__getitem__, positions)))
+        for name in s.facets
+    }
+    found = catalogue.packages
+    page = [found[at] for at in positions[s.start : s.start + s.rows]]
     result: dict[str, Any] = {
-        "count": len(found),
-        "results": found[s.start : s.start + s.rows],
+        "count": len(positions),
+        "results": page,
         "sort": ", ".join(f"{n} {'desc' if d else 'asc'}" for n, d in s.sort),
         "rows": s.rows,
         "facets": {name: dict(c.most_common(s.facet_limit)) for name, c in counted.items()},

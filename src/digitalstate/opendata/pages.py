@@ -27,7 +27,7 @@ from digitalstate.opendata.ckan import (
 from digitalstate.opendata.dcat import catalogue_graph
 from digitalstate.opendata.domain import LIST, NAME, STORE_TYPES
 from digitalstate.opendata.service import Shelf
-from digitalstate.opendata.store import Store, search_rows
+from digitalstate.opendata.store import Store
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.pagination import pagination
 
@@ -121,11 +121,13 @@ def make_pages_router(
                     str(f["name"]): STORE_TYPES.get(str(f.get("type", "string")), "VARCHAR")
                     for f in resource["schema"]["fields"]
                 }
-                path = store.path(
-                    publisher, name, package["version"], resource["id"].split(".", 2)[2]
-                )
-                rows, total = search_rows(
-                    path, types, Datastore(fields=tuple(types), limit=PREVIEW_ROWS)
+                rows, total = store.search(
+                    publisher,
+                    name,
+                    package["version"],
+                    resource["id"].split(".", 2)[2],
+                    types,
+                    Datastore(fields=tuple(types), limit=PREVIEW_ROWS),
                 )
                 previews[resource["id"]] = {"rows": rows, "total": total}
             return statuses.get((publisher, name)), statuses.get((publisher, LIST)), previews

@@ -2,10 +2,15 @@
 
 A version's files are written once, under the node's data directory, and never changed:
 ``opendata/{publisher}/{dataset}/{version}/{resource}.parquet`` (ADR 0029), beside the CSV
-file as the member served it and the same rows as JSON, the catalogue's downloads. Any number of
-workers read them at once (DuckDB in memory over the files), and the one worker that harvests
-writes a new version beside the old with no lock on the readers. Before a version is written
-the frictionless library validates its package against the CSV files as received.
+file as the member served it and the same rows as JSON, the catalogue's downloads. A resource
+of at least ``table_rows`` rows is also written as a DuckDB database file
+(``{resource}.duckdb``, one table), which each worker opens read-only and keeps open
+(Readers below, ADR 0030): a filter over a million rows is then a scan of DuckDB's own columns
+in memory, not a read of the Parquet file per request. Any number of workers read the files at
+once, and the one worker that harvests writes a new version beside the old with no lock on the
+readers: a new version is a new path, so a worker never reads a version it did not ask for, and
+the versions no longer asked for are closed as newer ones are opened. Before a version is
+written the frictionless library validates its package against the CSV files as received.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +34,86 @@ from digitalstate.opendata.ckan import ROW_ID, Datastore
 from digitalstate.opendata.domain import Listed, RefusedError, ResourceFile, local_package
 
 MAX_ERRORS_SHOWN = 3
+TABLE_ROWS = 100_000  # a resource this long is also written as a DuckDB database file
+TABLE = '"records"'  # the one table of a resource's DuckDB file, quoted
+# The table keeps each row's number in the Parquet file (CKAN's _id, column_sql).
+CREATE_TABLE = 'CREATE TABLE "records" AS SELECT * FROM read_parquet(?, file_row_number = true)'
+OPEN_TABLES = 8  # DuckDB files a worker keeps open at most
+TABLE_MEMORY = "256MB"  # DuckDB's memory limit for each file kept open
+
+
+@dataclass
+class _Open:
+    connection: duckdb.DuckDBPyConnection
+    users: int = 0
+    evicted: bool = False
+
+
+class Readers:
+    """The DuckDB files a worker keeps open, read-only: the most recently read, at most most.
+
+    Safe across threads: each read has its own cursor; a file evicted while a read uses it is
+    closed when the last such read ends.
+    """
+
+    def __init__(self, most: int = OPEN_TABLES) -> None:
+        self.most = most
+        self._lock = threading.Lock()
+        self._open: OrderedDict[Path, _Open] = OrderedDict()
+
+    @contextmanager
+    def cursor(self, path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the DuckDB file at path, opened read-only (or kept open) for the block."""
+        with self._lock:
+            kept = self._open.pop(path, None)
+            if kept is None:
+                config: dict[str, Any] = {"memory_limit": TABLE_MEMORY}
+                kept = _Open(duckdb.connect(str(path), read_only=True, config=config))
+            self._open[path] = kept
+            kept.users += 1
+            done = self._evict()
+        _close(done)
+        try:
+            cursor = kept.connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        finally:
+            with self._lock:
+                kept.users -= 1
+                done = [kept] if kept.evicted and kept.users == 0 else []
+            _close(done)
+
+    def open_count(self) -> int:
+        """How many files are open now."""
+        with self._lock:
+            return len(self._open)
+
+    def _evict(self) -> list[_Open]:
+        done = []
+        while len(self._open) > self.most:
+            _path, old = self._open.popitem(last=False)
+            old.evicted = True
+            if old.users == 0:
+                done.append(old)
+        return done
+
+
+def _close(done: list[_Open]) -> None:
+    for old in done:
+        old.connection.close()
 
 
 class Store:
-    """The Parquet files of every harvested version, under root."""
+    """The Parquet (and DuckDB) files of every harvested version, under root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, table_rows: int = TABLE_ROWS) -> None:
         self.root = root
+        self.table_rows = table_rows
+        self.readers = Readers()
+        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
 
     def path(
         self, publisher: str, dataset: str, version: str, resource: str, kind: str = "parquet"
@@ -57,35 +140,82 @@ class Store:
             for resource in files:
                 (work / f"{resource.name}.csv").write_bytes(bodies[resource.name])
             validate(local_package(package, files), work)
-            with duckdb.connect() as db:
+            with self._cursor() as db:
                 for resource in files:
-                    source = work / f"{resource.name}.csv"
-                    try:
-                        db.read_csv(
-                            str(source),
-                            header=True,
-                            dtype={c.name: c.store_type for c in resource.columns},
-                            na_values=list(resource.missing_values),
-                        ).write_parquet(str(work / f"{resource.name}.parquet"))
-                    except duckdb.Error as exc:  # valid to frictionless, yet not loadable
-                        first = str(exc).splitlines()[0][:300]
-                        raise RefusedError(
-                            f"{resource.name}.csv cannot be loaded: {first}"
-                        ) from exc
-                    # The downloads: the CSV as the member served it, JSON written once here.
-                    # COPY takes no parameter for its target: the path is ours, quotes doubled.
-                    json_path = str(work / f"{resource.name}.json").replace("'", "''")
-                    copy = f"COPY (SELECT * FROM read_parquet(?)) TO '{json_path}'"  # noqa: S608
-                    db.execute(
-                        copy + " (FORMAT json, ARRAY true)",
-                        [str(work / f"{resource.name}.parquet")],
-                    )
+                    _convert(db, work, resource, self.table_rows)
             target = folder / listed.version
             if target.exists():  # written before, its version not recorded (a stop between)
                 shutil.rmtree(target)
             os.replace(work, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def search(
+        self,
+        publisher: str,
+        dataset: str,
+        version: str,
+        resource: str,
+        types: dict[str, str],
+        query: Datastore,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """The rows of a resource that query asks for, and their total: from its DuckDB file
+        kept open when it has one, else from its Parquet file."""
+        table = self.path(publisher, dataset, version, resource, "duckdb")
+        if table.exists():
+            with self.readers.cursor(table) as db:
+                return _search(db, TABLE, TABLE, [], types, query)
+        parquet = self.path(publisher, dataset, version, resource)
+        with self._cursor() as db:
+            return _search(db, *PARQUET_SOURCES, [str(parquet)], types, query)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the store's own in-memory DuckDB, for one thread (opening a connection
+        costs tens of milliseconds; a cursor, nothing), opened at the first."""
+        with self._lock:
+            if self._memory is None:
+                self._memory = duckdb.connect(config={"memory_limit": TABLE_MEMORY})
+            cursor = self._memory.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+def _convert(
+    db: duckdb.DuckDBPyConnection, work: Path, resource: ResourceFile, table_rows: int
+) -> None:
+    """Write the resource's validated CSV file in work as Parquet and JSON, and as a DuckDB file
+    too when it has table_rows rows or more."""
+    parquet = str(work / f"{resource.name}.parquet")
+    types = {c.name: c.store_type for c in resource.columns}
+    # The schema's missingValues are empty cells (DuckDB takes no empty list: "" is its default).
+    missing = list(resource.missing_values) or [""]
+    # COPY takes no parameter for its target: the paths are ours, quotes doubled.
+    target = parquet.replace("'", "''")
+    try:
+        read = "SELECT * FROM read_csv(?, header = true, types = ?, nullstr = ?)"
+        db.execute(
+            f"COPY ({read}) TO '{target}' (FORMAT parquet)",
+            [str(work / f"{resource.name}.csv"), types, missing],
+        )
+    except duckdb.Error as exc:  # valid to frictionless, yet not loadable
+        first = str(exc).splitlines()[0][:300]
+        raise RefusedError(f"{resource.name}.csv cannot be loaded: {first}") from exc
+    # The downloads: the CSV as the member served it, JSON written once here.
+    json_path = str(work / f"{resource.name}.json").replace("'", "''")
+    copy = f"COPY (SELECT * FROM read_parquet(?)) TO '{json_path}'"  # noqa: S608
+    db.execute(copy + " (FORMAT json, ARRAY true)", [parquet])
+    counted = db.execute("SELECT count(*) FROM read_parquet(?)", [parquet])
+    if int(counted.fetchall()[0][0]) >= table_rows:
+        _write_table(parquet, work / f"{resource.name}.duckdb")
+
+
+def _write_table(parquet: str, path: Path) -> None:
+    """The rows of the Parquet file as the one table of a new DuckDB file at path."""
+    with duckdb.connect(str(path)) as db:
+        db.execute(CREATE_TABLE, [parquet])
 
 
 def validate(descriptor: dict[str, Any], folder: Path) -> None:
@@ -111,7 +241,8 @@ def column_sql(column: str) -> str:
     """A column as SQL: a checked name quoted, or ROW_ID, the row's number in its file from 1.
 
     A version's file never changes, so a row's number is stable for the version (DuckDB's
-    file_row_number, counted from 0; no column of a harvested resource has either name)."""
+    file_row_number, counted from 0, kept as a column of a resource's DuckDB table; no column
+    of a harvested resource has either name)."""
     return "(file_row_number + 1)" if column == ROW_ID else quoted(column)
 
 
@@ -128,6 +259,23 @@ def search_rows(
     Every column named is one of types (datastore_of checked it) and every value is bound as
     a parameter: nothing a caller sends is read as SQL.
     """
+    with duckdb.connect() as db:
+        return _search(db, *PARQUET_SOURCES, [str(path)], types, query)
+
+
+# A Parquet file read plain, and read with each row's number (which costs a little: only where
+# a query names ROW_ID).
+PARQUET_SOURCES = ("read_parquet(?)", "read_parquet(?, file_row_number = true)")
+
+
+def _search(
+    db: duckdb.DuckDBPyConnection,
+    plain: str,
+    numbered: str,
+    bound: list[Any],
+    types: dict[str, str],
+    query: Datastore,
+) -> tuple[list[dict[str, Any]], int | None]:
     where: list[str] = []
     values: list[Any] = []
     for column, wanted in query.filters:
@@ -141,24 +289,27 @@ def search_rows(
     for column, wanted_text in query.q_fields:
         where.append(f"CAST({column_sql(column)} AS VARCHAR) ILIKE ? ESCAPE '\\'")
         values.append(like(wanted_text))
-    # The row number (ROW_ID) is read only where the query names it: it costs a little.
-    numbered = "read_parquet(?, file_row_number = true)"
-    in_where = any(c == ROW_ID for c, _ in (*query.filters, *query.q_fields))
-    in_select = ROW_ID in query.fields or any(c == ROW_ID for c, _ in query.sort)
-    counted_from = numbered if in_where else "read_parquet(?)"
-    source = numbered if in_where or in_select else "read_parquet(?)"
+    named = {c for c, _ in (*query.filters, *query.q_fields, *query.sort)} | set(query.fields)
+    source = numbered if ROW_ID in named else plain
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     order = ", ".join(f"{column_sql(c)} {'DESC' if d else 'ASC'}" for c, d in query.sort)
     # Identifiers are checked columns, quoted; every value is a bound parameter.
     chosen = ", ".join(column_sql(f) for f in query.fields)
+    # With a condition, the total is counted in the same scan as the rows (a window over the
+    # rows found); with none, by itself (DuckDB knows a table's or file's count).
+    together = bool(where) and query.include_total
+    if together:
+        chosen += ", count(*) OVER ()"
     select = f"SELECT {chosen} FROM {source}{condition}"  # noqa: S608
     select += f" ORDER BY {order} LIMIT ? OFFSET ?" if order else " LIMIT ? OFFSET ?"
-    count = f"SELECT count(*) FROM {counted_from}{condition}"  # noqa: S608
-    with duckdb.connect() as db:
-        cursor = db.execute(select, [str(path), *values, query.limit, query.offset])
-        rows = [dict(zip(query.fields, row, strict=True)) for row in cursor.fetchall()]
-        total = None
-        if query.include_total:
-            counted = db.execute(count, [str(path), *values])
-            total = int(counted.fetchall()[0][0])
+    count = f"SELECT count(*) FROM {source}{condition}"  # noqa: S608
+    found = db.execute(select, [*bound, *values, query.limit, query.offset]).fetchall()
+    width = len(query.fields)
+    rows = [dict(zip(query.fields, row[:width], strict=True)) for row in found]
+    total = None
+    if together and found:
+        total = int(found[0][width])
+    elif query.include_total:  # no condition, or no row on this page to carry the total
+        counted = db.execute(count, [*bound, *values])
+        total = int(counted.fetchall()[0][0])
     return rows, total
