@@ -9,7 +9,8 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -78,27 +79,37 @@ def care_settings(directory: Path, url: str, port: int) -> NodeSettings:
     )
 
 
-@pytest.fixture
-def portal(
-    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+@contextmanager
+def served_portal(
+    directory: Path, portal_url: str, care_url: str, *, portal_first: bool = False
 ) -> Iterator[Portal]:
+    """The portal and a member, birmingham-care, listed in the federation in that order when
+    portal_first, else the member first."""
     sock = bound_socket()
-    care = care_settings(tmp_path / "care", more_databases(), port_of(sock))
+    care = care_settings(directory / "care", care_url, port_of(sock))
     settings = node_settings(
-        tmp_path / "portal",
+        directory / "portal",
         "opendata",
-        migrated_database_url,
+        portal_url,
         name="Open data",
         roles=("opendata",),
         port=8109,
     )
-    document = nodes_document(care, settings)
+    document = nodes_document(*((settings, care) if portal_first else (care, settings)))
     hold(document, care)
     with (
         ServedNode(care, sock) as served,
         running_node(settings, document, background=False) as node,
     ):
         yield Portal(served, node, node.app.state.opendata_harvester)
+
+
+@pytest.fixture
+def portal(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> Iterator[Portal]:
+    with served_portal(tmp_path, migrated_database_url, more_databases()) as served:
+        yield served
 
 
 def test_a_new_version_is_harvested_checked_and_stored_as_parquet(portal: Portal) -> None:
@@ -292,3 +303,30 @@ def test_an_unforeseen_error_is_the_datasets_failure_not_the_harvests(
     monkeypatch.undo()
     assert portal.harvest() == set()
     assert portal.statuses()["spending"].version == "1.0.0"
+
+
+def test_a_fault_reading_the_portals_own_list_is_its_failure_and_the_harvest_goes_on(
+    tmp_path: Path, migrated_database_url: str, more_databases: Callable[[], str]
+) -> None:
+    """The portal reads its own list in-process, through its features' code (a dataset's rows
+    read from its database): a fault there is recorded as the portal's list failing, and the
+    members listed after it are harvested all the same. It once escaped the harvest, every
+    member after the portal left out and nothing recorded."""
+    with served_portal(
+        tmp_path, migrated_database_url, more_databases(), portal_first=True
+    ) as portal:
+        portal.add(payment("T1", "1200"))
+        datasets = portal.portal.runtime.datasets
+
+        def broken(_session: object) -> dict[str, list[list[object]]]:
+            raise RuntimeError("the spending table could not be read")
+
+        datasets["spending"] = replace(datasets["spending"], read=broken)
+
+        assert portal.harvest() == {"opendata"}
+
+        own = portal.statuses("opendata")[""]
+        assert own.failing and own.last_failure == (
+            "the portal failed on it (RuntimeError; its log says more)"
+        )
+        assert portal.statuses()["spending"].version == "1.0.0"

@@ -96,17 +96,20 @@ class Harvester:
         for member in federation.members:
             if member.revoked_at is not None or (member.id == self.me and self.own is None):
                 continue
+            why = ""
             try:
                 async with asyncio.timeout(self.settings.member_seconds):
                     whole = await self.harvest_member(member.id)
             except TimeoutError:
+                why = f"the harvest took longer than {self.settings.member_seconds:g} seconds"
+            except Exception as exc:  # unforeseen (the portal's own list is read by its
+                # features' code): this member's failure, not the harvest's
+                log.exception("harvesting %s failed", member.id)
+                why = unforeseen(exc)
+            if why:
                 whole = False
                 await self._in_transaction(
-                    service.record_failure,
-                    member.id,
-                    LIST,
-                    f"the harvest took longer than {self.settings.member_seconds:g} seconds",
-                    self.clock(),
+                    service.record_failure, member.id, LIST, why, self.clock()
                 )
             if not whole:
                 failed.add(member.id)
@@ -142,7 +145,7 @@ class Harvester:
                 why = str(exc)
             except Exception as exc:  # unforeseen: this dataset's failure, not the harvest's
                 log.exception("harvesting %s's %s %s failed", publisher, item.name, item.version)
-                why = f"the portal failed on it ({type(exc).__name__}; its log says more)"
+                why = unforeseen(exc)
             else:
                 await self._in_transaction(
                     service.record_version, publisher, item, package, self.clock()
@@ -220,6 +223,11 @@ class Harvester:
                 return function(session, *args)
 
         return await run_blocking(work)
+
+
+def unforeseen(exc: Exception) -> str:
+    """What a harvest's status says of a fault of the portal's own (its log has the rest)."""
+    return f"the portal failed on it ({type(exc).__name__}; its log says more)"
 
 
 def _json_body(data: Any) -> bytes:
