@@ -53,6 +53,21 @@ def test_a_story_that_starts_like_a_formula_is_flagged_and_is_text_in_the_csv(
     assert anyone.get(f"/api/v1/stories/{story}").json()["title"] == FORMULA
 
 
+def test_the_dataset_pages_preview_shows_the_text_as_written_not_the_csvs_guard(
+    node: FeedbackNode,
+) -> None:
+    """The dataset's page previews its first rows from the CSV: it showed the ' that only a
+    spreadsheet needs, where every other page shows the text as written."""
+    story = node.told("+1 for the new form", "-it was slow, then quicker")
+    jo = node.staff("jo@pensions.example.org")
+    assert node.publish(jo, story).status_code == 303
+
+    page = node.browser().get("/datasets/stories").text
+
+    assert "+1 for the new form" in page and "-it was slow, then quicker" in page
+    assert "&#39;+1" not in page and "&#39;-it" not in page
+
+
 # --- tags edited in de-identifying -----------------------------------------------------------
 
 

@@ -20,9 +20,11 @@ from digitalstate.publishing.domain import (
     Missing,
     Publisher,
     ResourceSpec,
+    as_written,
     changes,
     data_package,
     next_version,
+    spreadsheet_safe,
     tabulate,
 )
 from digitalstate.settings import LICENCE_IDS
@@ -160,3 +162,8 @@ def test_a_dataset_badly_described_is_refused(
 
 def test_the_settings_know_the_licences_the_domain_describes() -> None:
     assert set(LICENCE_IDS) == set(LICENCES)
+
+
+@pytest.mark.parametrize("text", ["=1+1", "-250", "+44 121", "@sum", "\tx", "plain", "'quoted", ""])
+def test_a_csv_text_cell_reads_back_as_written(text: str) -> None:
+    assert as_written(spreadsheet_safe(text)) == text

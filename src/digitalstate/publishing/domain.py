@@ -346,6 +346,13 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if starts_like_formula(text) else text
 
 
+def as_written(cell: str) -> str:
+    """A CSV text cell as its text was written: without the ' that spreadsheet_safe put before
+    it (as a spreadsheet shows it; a text written with a ' before a formula's start reads the
+    same)."""
+    return cell[1:] if cell.startswith("'") and starts_like_formula(cell[1:]) else cell
+
+
 def tabulate(spec: ResourceSpec, rows: Iterable[Row]) -> Table:
     """A resource's rows as CSV (a header of the field names) and JSON (an array of objects).
 

@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
-from digitalstate.publishing.domain import changes
+from digitalstate.publishing.domain import Table, as_written, changes
 from digitalstate.publishing.service import DATASETS_PATH, Shelf, versions_of
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.i18n import N_, _
@@ -34,15 +34,17 @@ FREQUENCY_LABELS = {
 }
 
 
-def preview(data: bytes, rows: int = PREVIEW_ROWS) -> list[list[str]]:
-    """The first rows of a CSV file (after its header)."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+def preview(table: Table, rows: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first rows of a table's CSV file (after its header), its text as written (the CSV
+    keeps a text that starts like a formula after a ': publishing.domain.spreadsheet_safe)."""
+    texts = [f.type == "string" for f in table.spec.fields]
+    reader = csv.reader(io.StringIO(table.csv.decode("utf-8"), newline=""))
     next(reader, None)
     out: list[list[str]] = []
     for row in reader:
         if len(out) == rows:
             break
-        out.append(row)
+        out.append([as_written(c) if text else c for text, c in zip(texts, row, strict=True)])
     return out
 
 
@@ -80,7 +82,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates, shelf: Shel
             dataset=published,
             frequency=_(FREQUENCY_LABELS[published.spec.update_frequency]),
             licence=shelf.publisher.licence,
-            previews={t.spec.name: preview(t.csv) for t in published.content.tables},
+            previews={t.spec.name: preview(t) for t in published.content.tables},
             history=await run_blocking(history),
             base=f"{DATASETS_PATH}/{published.spec.name}",
         )
