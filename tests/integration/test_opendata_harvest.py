@@ -244,12 +244,9 @@ def test_the_exchange_client_reads_no_more_than_it_is_allowed(portal: Portal) ->
         asyncio.run(call(100))
 
 
-def test_a_figure_held_back_by_a_missing_value_marker_is_stored_as_missing(
-    tmp_path: Path,
-) -> None:
-    """A performance dataset marks a count held back by its rule 'c' (its schema's
-    missingValues): valid to frictionless, and stored as NULL, not refused by the loader."""
-    body = b"service,started\r\nrenew,12\r\nvote,c\r\napply,\r\n"
+def stored_kpis(directory: Path, body: bytes, missing: list[str]) -> list[tuple[object, ...]]:
+    """The rows of a package of one table, kpis (service, started), with these missingValues,
+    once the store has written body as Parquet."""
     listed = Listed("performance", "1.0.0", "0" * 64)
     package = {
         "name": "care-performance",
@@ -266,19 +263,42 @@ def test_a_figure_held_back_by_a_missing_value_marker_is_stored_as_missing(
                         {"name": "service", "type": "string"},
                         {"name": "started", "type": "integer"},
                     ],
-                    "missingValues": ["", "c"],
+                    "missingValues": missing,
                 },
             }
         ],
     }
     files = read_package(package, listed, "care")
-    store = Store(tmp_path)
+    store = Store(directory)
 
     store.write("care", listed, package, files, {"kpis": body})
 
     parquet = store.path("care", "performance", "1.0.0", "kpis")
-    rows = duckdb.sql(f"SELECT service, started FROM read_parquet('{parquet}')").fetchall()
+    return duckdb.sql(f"SELECT service, started FROM read_parquet('{parquet}')").fetchall()
+
+
+def test_a_figure_held_back_by_a_missing_value_marker_is_stored_as_missing(
+    tmp_path: Path,
+) -> None:
+    """A performance dataset marks a count held back by its rule 'c' (its schema's
+    missingValues): valid to frictionless, and stored as NULL, not refused by the loader."""
+    body = b"service,started\r\nrenew,12\r\nvote,c\r\napply,\r\n"
+
+    rows = stored_kpis(tmp_path, body, ["", "c"])
+
     assert rows == [("renew", 12), ("vote", None), ("apply", None)]
+
+
+def test_a_table_whose_schema_has_no_missing_values_is_stored_as_written(
+    tmp_path: Path,
+) -> None:
+    """missingValues [] (Table Schema: no cell is missing, an empty text is a text) is valid
+    to frictionless; the loader refused it ("nullstr requires a non-empty list")."""
+    body = b"service,started\r\nrenew,12\r\n,3\r\n"
+
+    rows = stored_kpis(tmp_path, body, [])
+
+    assert rows == [("renew", 12), ("", 3)]
 
 
 def test_an_unforeseen_error_is_the_datasets_failure_not_the_harvests(

@@ -34,6 +34,7 @@ from digitalstate.opendata.ckan import ROW_ID, Datastore
 from digitalstate.opendata.domain import Listed, RefusedError, ResourceFile, local_package
 
 MAX_ERRORS_SHOWN = 3
+NOTHING_MISSING = "\x00"  # the missing value of a schema that has none (_convert)
 TABLE_ROWS = 100_000  # a resource this long is also written as a DuckDB database file
 TABLE = '"records"'  # the one table of a resource's DuckDB file, quoted
 # The table keeps each row's number in the Parquet file (CKAN's _id, column_sql).
@@ -190,8 +191,10 @@ def _convert(
     too when it has table_rows rows or more."""
     parquet = str(work / f"{resource.name}.parquet")
     types = {c.name: c.store_type for c in resource.columns}
-    # The schema's missingValues are empty cells (DuckDB takes no empty list: "" is its default).
-    missing = list(resource.missing_values) or [""]
+    # DuckDB takes a non-empty list of missing values: a schema whose missingValues are [] (no
+    # cell is missing, an empty text is a text) gives it a cell of the one character NUL,
+    # which a text CSV does not hold.
+    missing = list(resource.missing_values) or [NOTHING_MISSING]
     # COPY takes no parameter for its target: the paths are ours, quotes doubled.
     target = parquet.replace("'", "''")
     try:
