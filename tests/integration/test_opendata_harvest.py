@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -129,6 +130,31 @@ def test_a_new_version_is_harvested_checked_and_stored_as_parquet(portal: Portal
         f"SELECT transaction_number, amount, date FROM read_parquet('{parquet}') ORDER BY 1"
     ).fetchall()
     assert rows == [("T1", 1200.0, date(2026, 4, 1)), ("T2", -640.5, date(2026, 4, 1))]
+
+
+def test_the_portal_keeps_a_members_csv_as_served_and_its_text_as_written(
+    portal: Portal,
+) -> None:
+    """A member's CSV puts a ' before a text that starts like a formula, for spreadsheets only
+    (publishing.domain.spreadsheet_safe): the portal's CSV download keeps it, its Parquet (so
+    its JSON, the Action API and its pages) holds the text as the member's JSON does. It held
+    "'=SUM(A1)" where the member's JSON says "=SUM(A1)"."""
+    portal.add(payment("T1", "-640.5", expense="=SUM(A1)"), payment("T2", "1200", expense="'+1"))
+
+    assert portal.harvest() == set()
+
+    store = portal.harvester.store
+    parquet = store.path("birmingham-care", "spending", "1.0.0", "payments")
+    assert duckdb.sql(
+        f"SELECT expense_type, amount FROM read_parquet('{parquet}') ORDER BY 1"
+    ).fetchall() == [("'+1", 1200.0), ("=SUM(A1)", -640.5)]
+    served = store.path("birmingham-care", "spending", "1.0.0", "payments", "csv").read_text()
+    assert ",'=SUM(A1)," in served and ",''+1," in served and ",-640.50," in served
+    member = httpx.get(f"{portal.care.url}/datasets/spending/payments.json").json()
+    portal_json = store.path("birmingham-care", "spending", "1.0.0", "payments", "json")
+    assert sorted(r["expense_type"] for r in json.loads(portal_json.read_text())) == sorted(
+        r["expense_type"] for r in member
+    )
 
 
 def test_the_portal_harvests_its_own_datasets_in_process_like_a_members(portal: Portal) -> None:

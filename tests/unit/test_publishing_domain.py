@@ -164,6 +164,15 @@ def test_the_settings_know_the_licences_the_domain_describes() -> None:
     assert set(LICENCE_IDS) == set(LICENCES)
 
 
-@pytest.mark.parametrize("text", ["=1+1", "-250", "+44 121", "@sum", "\tx", "plain", "'quoted", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "-250", "+44 121", "@sum", "\tx", "plain", "'quoted", "", "'", "'=1", "''+2", "'-"],
+)
 def test_a_csv_text_cell_reads_back_as_written(text: str) -> None:
     assert as_written(spreadsheet_safe(text)) == text
+
+
+def test_a_text_written_with_a_quote_before_a_formula_keeps_it_in_a_spreadsheet() -> None:
+    """A spreadsheet hides one ': '=1 as written would show as =1 (and read back so)."""
+    assert spreadsheet_safe("'=1") == "''=1"
+    assert spreadsheet_safe("'quoted") == "'quoted"

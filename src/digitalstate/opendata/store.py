@@ -32,6 +32,7 @@ from frictionless import Package
 
 from digitalstate.opendata.ckan import ROW_ID, Datastore
 from digitalstate.opendata.domain import Listed, RefusedError, ResourceFile, local_package
+from digitalstate.publishing.domain import FORMULA_STARTS
 
 MAX_ERRORS_SHOWN = 3
 NOTHING_MISSING = "\x00"  # the missing value of a schema that has none (_convert)
@@ -198,7 +199,8 @@ def _convert(
     # COPY takes no parameter for its target: the paths are ours, quotes doubled.
     target = parquet.replace("'", "''")
     try:
-        read = "SELECT * FROM read_csv(?, header = true, types = ?, nullstr = ?)"
+        columns = as_written_sql(resource)  # checked column names, quoted; no value of theirs
+        read = f"SELECT {columns} FROM read_csv(?, header = true, types = ?, nullstr = ?)"  # noqa: S608
         db.execute(
             f"COPY ({read}) TO '{target}' (FORMAT parquet)",
             [str(work / f"{resource.name}.csv"), types, missing],
@@ -213,6 +215,24 @@ def _convert(
     counted = db.execute("SELECT count(*) FROM read_parquet(?)", [parquet])
     if int(counted.fetchall()[0][0]) >= table_rows:
         _write_table(parquet, work / f"{resource.name}.duckdb")
+
+
+def as_written_sql(resource: ResourceFile) -> str:
+    """The resource's columns as SQL, each text (string) column's cells as written: without the
+    ' a member's CSV puts before a text that starts like a formula, for spreadsheets only
+    (publishing.domain.spreadsheet_safe; this is its as_written in SQL)."""
+    starts = "[" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + "]"
+    columns = []
+    for column in resource.columns:
+        name = quoted(column.name)
+        if column.type == "string":
+            guarded = f"list_contains({starts}, left(ltrim({name}, chr(39)), 1))"
+            name = (
+                f"CASE WHEN starts_with({name}, chr(39)) AND {guarded}"
+                f" THEN substr({name}, 2) ELSE {name} END AS {name}"
+            )
+        columns.append(name)
+    return ", ".join(columns)
 
 
 def _write_table(parquet: str, path: Path) -> None:

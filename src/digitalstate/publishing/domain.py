@@ -336,21 +336,28 @@ def starts_like_formula(text: str) -> bool:
     return text.startswith(FORMULA_STARTS)
 
 
+def _guarded(text: str) -> bool:
+    """True when text starts like a formula after any 's: spreadsheet_safe puts one more
+    before it, so that a text written with a ' before a formula's start reads back as written."""
+    return starts_like_formula(text.lstrip("'"))
+
+
 def spreadsheet_safe(text: str) -> str:
-    """text as a CSV cell a spreadsheet shows as text: after a ' when it starts like a formula.
+    """text as a CSV cell a spreadsheet shows as text: after a ' when it starts like a formula
+    (after any 's it starts with: '=1 is written ''=1, which a spreadsheet shows as '=1).
 
     Only in CSV, and only in text (string) columns: the JSON and every page keep the text as
     written, and numbers (a credit's -250.00) stay numbers. The ' is what spreadsheets take as
-    "this cell is text" and do not show; a program reading the CSV sees it (docs/opendata.md).
+    "this cell is text" and do not show; a program reading the CSV sees it (docs/opendata.md),
+    and as_written takes it off.
     """
-    return "'" + text if starts_like_formula(text) else text
+    return "'" + text if _guarded(text) else text
 
 
 def as_written(cell: str) -> str:
     """A CSV text cell as its text was written: without the ' that spreadsheet_safe put before
-    it (as a spreadsheet shows it; a text written with a ' before a formula's start reads the
-    same)."""
-    return cell[1:] if cell.startswith("'") and starts_like_formula(cell[1:]) else cell
+    it (the inverse of spreadsheet_safe; the portal stores a member's text so)."""
+    return cell[1:] if cell.startswith("'") and _guarded(cell) else cell
 
 
 def tabulate(spec: ResourceSpec, rows: Iterable[Row]) -> Table:
