@@ -102,3 +102,30 @@ def test_a_burst_of_guesses_checks_no_more_passwords_than_the_allowance(
             assert db.scalar(select(func.count()).select_from(SignInAttempt)) == 2
     finally:
         engine.dispose()
+
+
+def test_a_guess_whose_check_never_ends_counts_as_a_failure(migrated_database_url: str) -> None:
+    """The attempt is kept as failed before its password is checked: a worker stopped in the
+    middle of the check (here the check raising) leaves a failure, so stopping workers on
+    purpose does not buy an attacker guesses past the lock."""
+    engine = make_engine(migrated_database_url)
+    sessions = make_sessions(engine)
+    guard = SignInGuard(SignInSection(account_failures=2), clock=lambda: NOW)
+
+    def stopped(_session: Session, _email: str, _password: str) -> str | None:
+        raise RuntimeError("the worker stopped in the middle of the check")
+
+    def guess() -> object:
+        return asyncio.run(
+            attempt_sign_in(guard, sessions, "ann@example.org", "guess", "192.0.2.8", stopped)
+        )
+
+    try:
+        for _ in range(2):
+            with contextlib.suppress(RuntimeError):
+                guess()
+        assert getattr(guess(), "locked_until", None) is not None
+        with sessions.begin() as db:
+            assert db.scalar(select(func.count()).where(SignInAttempt.succeeded.is_(False))) == 2
+    finally:
+        engine.dispose()
