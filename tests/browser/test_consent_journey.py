@@ -4,7 +4,8 @@ A seeded person starts the pensions service, signs in at the charter (after a fa
 try), agrees at the consent screen, sees the details pensions read, finds the consent and its
 receipt in their own pages at the charter, withdraws it, and pensions then says it can no
 longer get the details. Last, "Who has seen your data" at the charter lists each of these
-accesses, verified once the nodes' witnesses have cosigned (every second here), narrows to one
+accesses, verified once the nodes' witnesses have cosigned (every few seconds here: the
+demo's WITNESS_INTERVAL_S, tests/browser/conftest.py), narrows to one
 with the filters, and downloads it as JSON and CSV. Every page on the way is checked for the
 basics of accessibility and for the absence of GOV.UK's brand.
 """
@@ -22,16 +23,14 @@ from e2e_support import wait_for
 from playwright.sync_api import Page, expect
 
 from browser.browser_pages import check_error_summary, check_page, fill_sign_in
-from digitalstate.demo.federation import DEFAULT_SEED
+from browser.demo_people import CONSENTING, person
 from digitalstate.demo.seed import DEMO_PASSWORD
-from digitalstate.demo.synthetic import make_person
 
 # A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 SCREENS = Path("/tmp/screens")
 VERIFIED_WITHIN_S = 60.0
-WITNESS_INTERVAL_S = "1"  # the demo's witnesses cosign every second (tests/browser/conftest.py)
 
 
 def sign_in(page: Page, demo: dict[str, str], email: str, javascript: bool) -> None:
@@ -141,11 +140,9 @@ def who_has_seen(page: Page, demo: dict[str, str], screenshot: Path | None) -> N
     ]
 
 
-def journey(
-    page: Page, demo: dict[str, str], number: int, *, javascript: bool, screenshot: Path | None
-) -> None:
-    """The whole journey of seeded person number."""
-    who = make_person(DEFAULT_SEED, number)
+def journey(page: Page, demo: dict[str, str], *, javascript: bool, screenshot: Path | None) -> None:
+    """The whole journey of the consenting person of the test (with JavaScript or without)."""
+    who = person(CONSENTING[javascript])
     sign_in(page, demo, who.email, javascript)
     consent(page, demo, screenshot)
     main = page.locator("main")
@@ -171,7 +168,7 @@ def test_the_consent_journey_with_javascript(page: Page, demo: dict[str, str]) -
             else None
         ),
     )
-    journey(page, demo, 0, javascript=True, screenshot=SCREENS / "consent.png")
+    journey(page, demo, javascript=True, screenshot=SCREENS / "consent.png")
     assert page.evaluate("document.body.classList.contains('js-enabled')")
     assert violations == []
 
@@ -179,4 +176,4 @@ def test_the_consent_journey_with_javascript(page: Page, demo: dict[str, str]) -
 def test_the_consent_journey_without_javascript(
     page_without_javascript: Page, demo: dict[str, str]
 ) -> None:
-    journey(page_without_javascript, demo, 1, javascript=False, screenshot=None)
+    journey(page_without_javascript, demo, javascript=False, screenshot=None)

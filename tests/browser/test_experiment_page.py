@@ -1,7 +1,7 @@
 """The staff's experiment page in real Chromium, without JavaScript, on the demo: the demo's
 care assessment runs an experiment whose synthetic journeys give the page real figures; a
 manager stops it after an error, keeping a variant. Every page is checked by `check_page`
-(axe-core). The module has its own demo, so that it runs beside the others."""
+(axe-core). No other test needs the experiment running (tests/browser/conftest.py's `demo`)."""
 
 from __future__ import annotations
 

@@ -31,9 +31,13 @@ from browser.browser_pages import (
     start_service,
     use_held,
 )
-from digitalstate.demo.federation import DEFAULT_SEED
+from browser.demo_people import (
+    HELPED_PENSIONERS,
+    PENSION_CLAIMANTS,
+    PENSIONERS_HELPERS,
+    person,
+)
 from digitalstate.demo.seed import DEMO_PASSWORD
-from digitalstate.demo.synthetic import make_person
 
 # A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -51,7 +55,7 @@ def claim_state_pension(page: Page, service: str, number: int, account: str, js:
     """At the claim's first page, with the People register's details shared: claim person
     number's State Pension into account (the National Insurance number sent empty once);
     the reference."""
-    who = make_person(DEFAULT_SEED, number)
+    who = person(number)
     use_held(page, "What is your date of birth?")
     continue_to(page, f"{service}/address")
     use_held(page, "What is your address?")
@@ -87,12 +91,10 @@ def pension_awarded(
 def test_a_state_pension_claimed_and_awarded_then_a_new_address_told_to_pensions(
     own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
-    number = 3 if js else 15  # Dorota, and Rosie Murray: both of State Pension age
+    number = PENSION_CLAIMANTS[js]
     account = f"{55_500_000 + number:08d}"
     page = own_page
-    service = start_service(
-        page, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, number).email
-    )
+    service = start_service(page, demo, PENSIONS, PENSION_SLUG, person(number).email)
     share_from_the_register(page, demo, service, "date-of-birth")
     reference = claim_state_pension(page, service, number, account, js)
     pension_awarded(page, browser, demo, reference, account, js)
@@ -117,8 +119,8 @@ def test_a_state_pension_claimed_and_awarded_then_a_new_address_told_to_pensions
 def test_a_helper_the_person_added_claims_their_state_pension_for_them(
     own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
-    number, helper = (10, 11) if js else (16, 18)  # of State Pension age; and their helper
-    who, account = make_person(DEFAULT_SEED, number), f"{66_600_000 + number:08d}"
+    number, helper = HELPED_PENSIONERS[js], person(PENSIONERS_HELPERS[js])
+    who, account = person(number), f"{66_600_000 + number:08d}"
     charter = demo["charter"]
     page = own_page  # the person lets their helper act for them
     page.goto(f"{charter}/my/helpers")
@@ -127,7 +129,7 @@ def test_a_helper_the_person_added_claims_their_state_pension_for_them(
     page.wait_for_url(f"{charter}/my/helpers")
     check_page(page)
     continue_with_an_error(page, "email", js, "Add helper")  # nothing filled in
-    page.get_by_label("Their email address").fill(make_person(DEFAULT_SEED, helper).email)
+    page.get_by_label("Their email address").fill(helper.email)
     page.get_by_label("Give and withdraw consents for you").check()
     page.get_by_label("Use services for you").check()
     fill_date(page, "When does their help end?", date.today() + timedelta(days=30))
@@ -138,9 +140,7 @@ def test_a_helper_the_person_added_claims_their_state_pension_for_them(
     helper_context = browser.new_context(java_script_enabled=js)
     try:
         acting = helper_context.new_page()  # the helper signs in to pensions for them
-        service = start_service(
-            acting, demo, PENSIONS, PENSION_SLUG, make_person(DEFAULT_SEED, helper).email
-        )
+        service = start_service(acting, demo, PENSIONS, PENSION_SLUG, helper.email)
         acting.wait_for_url(f"{charter}/oidc/authorize?*")
         check_page(acting)
         acting.get_by_label(who.display_name).check()

@@ -10,8 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser.browser_pages import check_page, continue_to, reload_until, start_service
-from digitalstate.demo.federation import DEFAULT_SEED
-from digitalstate.demo.synthetic import make_person
+from browser.demo_people import LEAVERS, person
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -46,7 +45,7 @@ def test_a_person_leaves_a_service_and_deletes_their_answers(
     own_page: Page, demo: dict[str, str], js: bool
 ) -> None:
     page = own_page
-    who = make_person(DEFAULT_SEED, 3 if js else 4)
+    who = person(LEAVERS[js])
     service = start_service(page, demo, CARE, CARE_SLUG, who.email)
     page.wait_for_url(f"{service}/begin")
     check_page(page)

@@ -12,8 +12,7 @@ with the keyboard only: Tab, Shift+Tab, Space, Enter and typing, the focus showi
 where it should. Last, a caseworker fills it in with a person (assisted digital), which the
 case page shows as made with staff help, for a manager to decide. Every page on the way, in
 each of its states, is checked by `check_page` (axe-core). Register to vote is in
-test_vote_journeys.py, the State Pension and helpers in test_pension_journeys.py: each module
-has its own demo, so that the three run side by side on the test run's workers.
+test_vote_journeys.py, the State Pension and helpers in test_pension_journeys.py.
 """
 
 from __future__ import annotations
@@ -41,10 +40,16 @@ from browser.browser_pages import (
     type_the_answers,
     use_held,
 )
-from digitalstate.demo.federation import DEFAULT_SEED
+from browser.demo_people import (
+    ANOTHER_PERSON,
+    ASSISTED,
+    CARE_APPLICANTS,
+    KEYBOARD_USER,
+    PRISON_VISITORS,
+    person,
+)
 from digitalstate.demo.prisons import PRISONERS
 from digitalstate.demo.seed import DEMO_PASSWORD
-from digitalstate.demo.synthetic import make_person
 
 # A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -56,7 +61,7 @@ REFERENCE = re.compile(r"CNA-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
 
 def ask_for_care_assessment(page: Page, demo: dict[str, str], number: int, js: bool) -> str:
     """Person number asks for a care needs assessment; the application's reference."""
-    who = make_person(DEFAULT_SEED, number)
+    who = person(number)
     service = start_service(page, demo, CARE, CARE_SLUG, who.email)
     share_from_the_register(page, demo, service, "where")
 
@@ -115,7 +120,7 @@ def care_assessment_decided(
 def test_a_care_assessment_asked_for_and_approved_with_javascript(
     page: Page, browser: Browser, demo: dict[str, str]
 ) -> None:
-    care_assessment_decided(page, browser, demo, 2, js=True)
+    care_assessment_decided(page, browser, demo, CARE_APPLICANTS[True], js=True)
     reference = REFERENCE.search(page.locator("main").inner_text())
     assert reference
     # Another person, signed in, finds no such application.
@@ -124,7 +129,7 @@ def test_a_care_assessment_asked_for_and_approved_with_javascript(
         other = context.new_page()
         other.goto(f"{demo[CARE]}/applications/{reference.group()}")
         other.wait_for_url(demo["charter"] + "/sign-in?*")
-        fill_sign_in(other, make_person(DEFAULT_SEED, 9).email, DEMO_PASSWORD)
+        fill_sign_in(other, person(ANOTHER_PERSON).email, DEMO_PASSWORD)
         other.wait_for_url(f"{demo[CARE]}/applications/{reference.group()}")
         check_page(other)
         expect(other.locator("main")).not_to_contain_text("Approved")
@@ -139,7 +144,9 @@ def test_a_care_assessment_asked_for_and_approved_with_javascript(
 def test_a_care_assessment_asked_for_and_approved_without_javascript(
     page_without_javascript: Page, browser: Browser, demo: dict[str, str]
 ) -> None:
-    care_assessment_decided(page_without_javascript, browser, demo, 3, js=False)
+    care_assessment_decided(
+        page_without_javascript, browser, demo, CARE_APPLICANTS[False], js=False
+    )
 
 
 PRISONS = "prisons"
@@ -152,7 +159,7 @@ PV_REFERENCE = re.compile(r"PV-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
 def request_prison_visit(page: Page, demo: dict[str, str], number: int) -> tuple[str, list[str]]:
     """Person number asks to visit PRISONER, typing their answers, at three times; the
     reference and the times chosen."""
-    who = make_person(DEFAULT_SEED, number)
+    who = person(number)
     service = start_service(page, demo, PRISONS, PRISON_SLUG, who.email)
     type_the_answers(page, service, "prisoner")
     page.get_by_label(f"Prisoner{APOSTROPHE}s first name").fill(PRISONER.given_names)
@@ -191,7 +198,7 @@ def test_a_prison_visit_requested_at_three_times_and_one_confirmed(
     own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
     page = own_page
-    reference, times = request_prison_visit(page, demo, 4 if js else 8)
+    reference, times = request_prison_visit(page, demo, PRISON_VISITORS[js])
     with staff_case(browser, demo, PRISONS, reference, js) as staff:  # the time, then approve
         group = staff.get_by_role("group", name="Which time do you confirm?")
         approve_after_an_error(staff, "Approve", "choice", js, group.get_by_label(times[1]).check)
@@ -244,7 +251,7 @@ def keyboard_continue(page: Page, url: str) -> None:
 def test_a_care_assessment_asked_for_with_the_keyboard_only(
     page: Page, demo: dict[str, str]
 ) -> None:
-    node, who = demo[CARE], make_person(DEFAULT_SEED, 5)
+    node, who = demo[CARE], person(KEYBOARD_USER)
     service = f"{node}/services/{CARE_SLUG}"
     page.goto(service)
     check_page(page)
@@ -307,7 +314,7 @@ def test_a_care_assessment_asked_for_with_the_keyboard_only(
 def test_a_caseworker_asks_for_a_care_assessment_with_a_person(
     own_page: Page, demo: dict[str, str], js: bool
 ) -> None:
-    node, who = demo[CARE], make_person(DEFAULT_SEED, 6 if js else 7)
+    node, who = demo[CARE], person(ASSISTED[js])
     page = own_page
     staff_sign_in(page, node, "caseworker", CARE)
     page.goto(f"{node}/staff/assisted")

@@ -29,8 +29,7 @@ from browser.browser_pages import (
     type_the_answers,
     use_held,
 )
-from digitalstate.demo.federation import DEFAULT_SEED
-from digitalstate.demo.synthetic import make_person
+from browser.demo_people import SOMEONE_ELSE, UNMATCHED_VOTERS, VOTERS, person
 
 # A bound, not a speed target: a page with axe-core takes seconds on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -53,7 +52,7 @@ def register_to_vote(
     """Person number registers to vote giving nino, their name, date of birth and address
     shared from the People register (else typed), on the open register only when shared;
     the reference. The first page is sent empty once."""
-    who = make_person(DEFAULT_SEED, number)
+    who = person(number)
     service = start_service(page, demo, ELECTORAL, VOTE_SLUG, who.email)
     if shared:
         share_from_the_register(page, demo, service, "nationality")
@@ -112,9 +111,9 @@ def on_the_roll(page: Page, demo: dict[str, str], entry: str) -> None:
 def test_a_person_registers_to_vote_and_is_on_the_roll_at_once(
     own_page: Page, demo: dict[str, str], js: bool
 ) -> None:
-    number = 4 if js else 13  # Eilidh, and Theodore: neither registered yet
+    number = VOTERS[js]
     page = own_page
-    nino = spaced(make_person(DEFAULT_SEED, number).nino)  # typed as on the card
+    nino = spaced(person(number).nino)  # typed as on the card
     reference = register_to_vote(page, demo, number, nino, js, shared=True)
     page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
     reload_until(page, ON_THE_ROLL)  # matched by the worker, through the charter
@@ -126,8 +125,8 @@ def test_a_person_registers_to_vote_and_is_on_the_roll_at_once(
 def test_a_person_not_matched_sends_a_document_that_a_caseworker_approves(
     own_page: Page, browser: Browser, demo: dict[str, str], js: bool
 ) -> None:
-    number = 12 if js else 14
-    someone_elses = make_person(DEFAULT_SEED, 0).nino  # a real number, not theirs
+    number = UNMATCHED_VOTERS[js]
+    someone_elses = person(SOMEONE_ELSE).nino  # a real number, not theirs
     page = own_page
     reference = register_to_vote(page, demo, number, someone_elses, js, shared=False)
     page.goto(f"{demo[ELECTORAL]}/applications/{reference}")
