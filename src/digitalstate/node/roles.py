@@ -37,6 +37,7 @@ import hashlib
 import logging
 import math
 import os
+import select
 import socket
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -130,6 +131,10 @@ class Roles:
     # Events whose holders are to be told (notify_soon), and the one task per event telling them.
     _to_notify: set[str] = field(default_factory=set)
     _notifiers: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    # Written to at dispose(): wakes every thread waiting on a lock connection at once, so the
+    # node stops without waiting out their slices (each holds its connection until it returns).
+    # Made when the first wait starts (only a node that runs its roles on PostgreSQL waits).
+    _stopping: tuple[socket.socket, socket.socket] | None = None
 
     @property
     def locks(self) -> bool:
@@ -270,7 +275,9 @@ class Roles:
                 # most a second: a thread cannot be stopped, and the node's shutdown waits.
                 listen = min(self.retry_seconds, LISTEN_SLICE_S)
                 pending = asyncio.ensure_future(
-                    run_blocking(notified, connection, listen, limiter=self._waits())
+                    run_blocking(
+                        notified, connection, listen, self._stop_signal(), limiter=self._waits()
+                    )
                 )
                 done, _ = await asyncio.wait(
                     {task, pending},
@@ -363,10 +370,22 @@ class Roles:
     def dispose(self) -> None:
         """Close the lock engine, and any lock connection its loop left open (a check's thread
         still on it when the node stopped: the loop that would close it is gone)."""
+        if self._stopping is not None:  # the waiting threads return, letting go of the connections
+            with contextlib.suppress(OSError):
+                self._stopping[1].send(b"x")
         for connection in list(self._open):
             self._release(connection)
         if self._lock_engine is not None:
             self._lock_engine.dispose()
+        for end in self._stopping or ():
+            end.close()
+        self._stopping = None
+
+    def _stop_signal(self) -> socket.socket:
+        """The socket that becomes readable when the node stops (dispose)."""
+        if self._stopping is None:
+            self._stopping = socket.socketpair()
+        return self._stopping[0]
 
 
 def channel(node_id: str, role: str) -> str:
@@ -374,14 +393,23 @@ def channel(node_id: str, role: str) -> str:
     return f"digitalstate_{lock_key(node_id, role) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
-def notified(connection: Connection, timeout: float) -> bool:
+def notified(connection: Connection, timeout: float, stop: socket.socket | None = None) -> bool:
     """Wait up to timeout for NOTIFYs on the connection; True when any came.
 
     Every one already received is taken (psycopg keeps those that arrive during a check): one
     per wait would leave a backlog that grows for as long as they come faster than the checks.
+    The wait is on the connection's socket, not inside psycopg (which holds the connection's
+    lock while it waits): when stop becomes readable the wait ends at once, False. A session
+    the server ended makes the socket readable, and reading it raises.
     """
     driver = connection.connection.driver_connection
-    return bool(list(driver.notifies(timeout=timeout, stop_after=1)))  # type: ignore[union-attr]
+    if list(driver.notifies(timeout=0, stop_after=1)):  # type: ignore[union-attr]
+        return True
+    waits = [driver.fileno()] if stop is None else [driver.fileno(), stop]  # type: ignore[union-attr]
+    readable, _, _ = select.select(waits, [], [], timeout)
+    if stop is not None and stop in readable:
+        return False
+    return bool(list(driver.notifies(timeout=0, stop_after=1)))  # type: ignore[union-attr]
 
 
 def _still_there(connection: Connection) -> None:
