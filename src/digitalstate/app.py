@@ -31,6 +31,7 @@ from digitalstate.web.languages import install_languages
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
+from digitalstate.web.routing import install_routes
 from digitalstate.web.templating import make_templates, mount_static
 from digitalstate.web.timing import install_server_timing
 
@@ -81,10 +82,10 @@ def create_node_app(
             **{name: check() for name, check in node.checks.items()},
         }
 
-    app.include_router(make_health_router(checks, node.roles.describe))
-    app.include_router(make_api_router())
+    install_routes(app, make_health_router(checks, node.roles.describe))
+    install_routes(app, make_api_router())
     install_direct_services(app)
-    app.include_router(make_operator_sign_in_router(settings, templates))
+    install_routes(app, make_operator_sign_in_router(settings, templates))
     for feature in features_for(settings.node.roles):
         feature.install(app, node, templates)
 
@@ -185,7 +186,7 @@ def create_anchor_app(settings: AnchorSettings) -> FastAPI:
             "federation": {"ok": ok, "detail": detail},
         }
 
-    app.include_router(make_health_router(checks))
+    install_routes(app, make_health_router(checks))
 
     @app.get(FEDERATION_PATH, tags=["federation"])
     async def federation_document(request: Request) -> Response:

@@ -34,6 +34,7 @@ from digitalstate.registers.api import DatabaseCalls
 from digitalstate.registers.service import change_fields, told_about
 from digitalstate.storage.threads import run_blocking
 from digitalstate.tellusonce.worker import OUTBOX_EVENT
+from digitalstate.web.routing import install_routes
 
 PREFIX = "/bench/unsigned"
 # Check durations kept at most (the newest): enough for minutes of reads at full speed.
@@ -58,7 +59,7 @@ def install_bench_mirror(app: FastAPI, node: NodeRuntime) -> None:
         node.check_timer = durations.append
         _add_register_routes(mirror, node, durations)
         _add_change_routes(mirror, node)
-    app.include_router(mirror)
+    install_routes(app, mirror)
 
 
 def _add_register_routes(mirror: APIRouter, node: NodeRuntime, durations: deque[float]) -> None:

@@ -14,18 +14,19 @@ from digitalstate.consent import api, flows, pages
 from digitalstate.node.features import Feature
 from digitalstate.node.roles import CONSENT_WITHDRAWALS
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add this feature's routes and background work to a node."""
     roles = set(node.settings.node.roles)
     if "charter" in roles:
-        app.include_router(api.make_charter_router())
-        app.include_router(pages.make_pages_router(node, templates))
+        install_routes(app, api.make_charter_router())
+        install_routes(app, pages.make_pages_router(node, templates))
         node.exclusive(CONSENT_WITHDRAWALS, lambda: flows.run_withdrawal_retries(node))
         node.background.append(lambda: flows.run_expiry(node))
     if "register" in roles:
-        app.include_router(api.make_holder_router())
+        install_routes(app, api.make_holder_router())
 
 
 FEATURE = Feature(name="consent", roles=frozenset({"charter", "register"}), install=install)

@@ -31,6 +31,7 @@ from digitalstate.services.handlers import (
     REASONS as EVENT_REASONS,
 )
 from digitalstate.web.hardening import allow_larger_body
+from digitalstate.web.routing import install_routes
 
 SUBMIT_ACTIONS.register(ACTION, start_check)
 DECISION_HOOKS.register(ACTION, add_to_roll)
@@ -65,7 +66,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         if (question := definition.question(QUESTIONS[-1])) is not None
     )
     allow_larger_body(app, SEND_PATH, node.settings.web.max_body_bytes + largest)
-    app.include_router(make_evidence_router(node, templates, ours))
+    install_routes(app, make_evidence_router(node, templates, ours))
     node.background.append(IdentityCheckWorker(node, ours).run)
 
 

@@ -15,6 +15,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.services.definitions import read_definitions
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.i18n import N_
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
@@ -22,7 +23,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     definitions = [d for d in read_definitions(node.settings.service_files) if d.experiments]
     if not definitions:
         return
-    app.include_router(make_experiments_router(node, templates, definitions))
+    install_routes(app, make_experiments_router(node, templates, definitions))
     add_staff_link(app, EXPERIMENTS_PATH, N_("Experiments"))
 
 

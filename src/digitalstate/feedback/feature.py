@@ -36,6 +36,7 @@ from digitalstate.publishing.service import PublishedDataset
 from digitalstate.services.definitions import read_definitions
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.i18n import N_
+from digitalstate.web.routing import install_routes
 
 
 def record_rating(
@@ -59,9 +60,9 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         services={d.slug: d for d in definitions if d.has_journey},
         document=lambda: node.keeper.document,
     )
-    app.include_router(make_pages_router(node, templates, catalogue, record_rating))
-    app.include_router(make_staff_router(node, templates, catalogue))
-    app.include_router(make_api_router(node, catalogue))
+    install_routes(app, make_pages_router(node, templates, catalogue, record_rating))
+    install_routes(app, make_staff_router(node, templates, catalogue))
+    install_routes(app, make_api_router(node, catalogue))
     add_staff_link(app, STORIES_PATH, N_("Stories told about this node and its services"))
     node.datasets[NAME] = stories_dataset(settings.name)
 

@@ -18,6 +18,7 @@ from digitalstate.identity.relying_party import default_token_poster, make_relyi
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.routing import install_routes
 from digitalstate.web.session import install_sessions
 
 
@@ -26,15 +27,15 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     install_sessions(app, node, templates)
     # The one call to the charter's token endpoint; in-process tests replace it.
     app.state.oidc_token_poster = default_token_poster(node)
-    app.include_router(make_relying_party_router(node, templates))
+    install_routes(app, make_relying_party_router(node, templates))
     if "charter" in node.settings.node.roles:
         server = CharterServer(node)
         app.state.oidc_server = server
-        app.include_router(make_provider_router(node, templates, server))
+        install_routes(app, make_provider_router(node, templates, server))
         # The sign-in limits; tests reach its clock here.
         guard = app.state.sign_in_guard = SignInGuard(node.settings.signin)
-        app.include_router(make_charter_session_router(node, templates, guard))
-        app.include_router(make_pages_router(node, templates))
+        install_routes(app, make_charter_session_router(node, templates, guard))
+        install_routes(app, make_pages_router(node, templates))
 
 
 FEATURE = Feature(name="identity", roles=frozenset({"*"}), install=install)

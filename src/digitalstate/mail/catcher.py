@@ -47,6 +47,7 @@ from digitalstate.web.operator import (
 )
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
+from digitalstate.web.routing import install_routes
 from digitalstate.web.session import NodeSessionMiddleware, load_or_create_session_key
 from digitalstate.web.templating import make_templates, mount_static
 from digitalstate.web.timing import install_server_timing
@@ -240,9 +241,9 @@ def create_catcher_app(
     mount_static(app)
     templates = make_templates()
     install_operator_refusal(app, templates)
-    app.include_router(make_health_router(lambda: {}))
-    app.include_router(make_operator_sign_in_router(gate, templates, default_next=MAIL_PAGE))
-    app.include_router(_make_mail_router(gate, templates, mail_dir, smtp_host, smtp_port))
+    install_routes(app, make_health_router(lambda: {}))
+    install_routes(app, make_operator_sign_in_router(gate, templates, default_next=MAIL_PAGE))
+    install_routes(app, _make_mail_router(gate, templates, mail_dir, smtp_host, smtp_port))
     app.add_middleware(
         NodeSessionMiddleware,  # type: ignore[arg-type]
         sealing_key=load_or_create_session_key(data_dir),

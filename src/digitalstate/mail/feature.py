@@ -17,6 +17,7 @@ from digitalstate.mail.smtp import SmtpConfig
 from digitalstate.mail.worker import EmailWorker
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
@@ -25,7 +26,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         return
     config = SmtpConfig.from_settings(node.settings)  # SettingsError, in one line, if unusable
     metrics = register_email_metrics(node.metrics, node.sessions)
-    app.include_router(make_pages_router(node, templates, config))
+    install_routes(app, make_pages_router(node, templates, config))
     node.background.append(EmailWorker(node, config, metrics).run)
 
 

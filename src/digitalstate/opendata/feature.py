@@ -18,6 +18,7 @@ from digitalstate.opendata.pages import make_pages_router
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
 from digitalstate.publishing.service import node_shelf
+from digitalstate.web.routing import install_routes
 
 STORE_FOLDER = "opendata"
 
@@ -29,8 +30,8 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     app.state.opendata_harvester = harvester
     node.exclusive(OPENDATA_HARVEST, harvester.run)
     shelf = Shelf(node)
-    app.include_router(make_router(node, store, shelf))
-    app.include_router(make_pages_router(node, templates, store, shelf))
+    install_routes(app, make_router(node, store, shelf))
+    install_routes(app, make_pages_router(node, templates, store, shelf))
 
 
 FEATURE = Feature(name="opendata", roles=frozenset({"opendata"}), install=install)

@@ -32,6 +32,7 @@ from digitalstate.performance.service import refresh_months
 from digitalstate.publishing.domain import Row
 from digitalstate.publishing.service import PublishedDataset
 from digitalstate.storage.threads import run_blocking
+from digitalstate.web.routing import install_routes
 
 log = logging.getLogger("digitalstate.performance")
 
@@ -46,7 +47,7 @@ def install_performance(
     services: Sequence[MeasuredService],
 ) -> None:
     """Add the dashboards, the datasets and the computing of the services' figures."""
-    app.include_router(make_dashboards_router(node, templates, services))
+    install_routes(app, make_dashboards_router(node, templates, services))
     node.datasets[NAME] = performance_dataset(node, services)
 
     async def refresh() -> None:

@@ -14,14 +14,15 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.publishing.api import make_exchange_router, make_public_router
 from digitalstate.publishing.pages import make_pages_router
 from digitalstate.publishing.service import node_shelf
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the open data list, packages, files and pages to a node."""
     shelf = node_shelf(node)
-    app.include_router(make_public_router(node, shelf))
-    app.include_router(make_exchange_router(shelf))
-    app.include_router(make_pages_router(node, templates, shelf))
+    install_routes(app, make_public_router(node, shelf))
+    install_routes(app, make_exchange_router(shelf))
+    install_routes(app, make_pages_router(node, templates, shelf))
 
 
 FEATURE = Feature(name="publishing", roles=frozenset({"*"}), install=install)

@@ -10,14 +10,15 @@ from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.api import make_api_router
 from digitalstate.registers.pages import make_pages_router
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the register's exchange routes and the person's pages to a node."""
-    app.include_router(make_api_router(node, direct_calls(app.state)))
+    install_routes(app, make_api_router(node, direct_calls(app.state)))
     # Every register shows a signed-in person what it holds about them (/my/details), even
     # when none of its fields can be changed there.
-    app.include_router(make_pages_router(node, templates))
+    install_routes(app, make_pages_router(node, templates))
 
 
 FEATURE = Feature(name="registers", roles=frozenset({"register"}), install=install)

@@ -27,6 +27,7 @@ from digitalstate.services.pages import make_pages_router
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.hardening import allow_larger_body
 from digitalstate.web.i18n import N_
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
@@ -63,19 +64,19 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
     node.checks["services"] = ready
     simple = [d for d in definitions if not d.has_journey]
     if simple:
-        app.include_router(make_pages_router(node, templates, simple[0].entry(member)))
+        install_routes(app, make_pages_router(node, templates, simple[0].entry(member)))
     journeys = [Journey(d, d.entry(member)) for d in definitions if d.has_journey]
     if journeys:
         _allow_uploads(app, node, journeys)
-        app.include_router(make_journey_router(node, templates, journeys))
-        app.include_router(make_applications_router(node, templates, definitions))
-        app.include_router(make_casework_router(node, templates, definitions))
-        app.include_router(make_assisted_router(node, templates, journeys))
+        install_routes(app, make_journey_router(node, templates, journeys))
+        install_routes(app, make_applications_router(node, templates, definitions))
+        install_routes(app, make_casework_router(node, templates, definitions))
+        install_routes(app, make_assisted_router(node, templates, journeys))
         install_performance(app, node, templates, [measured(j) for j in journeys])
         add_staff_link(app, QUEUE_PATH, N_("Applications"))
         add_staff_link(app, ASSISTED_PATH, N_("Help someone apply (assisted digital)"))
     details = simple[0].slug if simple else None
-    app.include_router(make_api_router(node, definitions, details))
+    install_routes(app, make_api_router(node, definitions, details))
 
 
 def measured(journey: Journey) -> MeasuredService:

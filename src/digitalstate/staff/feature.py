@@ -19,6 +19,7 @@ from digitalstate.staff.domain import ROLE_LABELS
 from digitalstate.staff.pages import make_pages_router
 from digitalstate.staff.sessions import HOME_PATH, STAFF_ZONE, StaffRoleError
 from digitalstate.web.i18n import _
+from digitalstate.web.routing import install_routes
 from digitalstate.web.session import SessionZone, add_session_zone
 from digitalstate.web.session_store import KIND_STAFF, SqlSessionStore
 
@@ -39,7 +40,7 @@ def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None
         SessionZone(STAFF_ZONE, HOME_PATH, store, max_age=max(1, int(lifetime.total_seconds()))),
     )
     guard = app.state.staff_sign_in_guard = SignInGuard(node.settings.signin, realm=STAFF_ZONE)
-    app.include_router(make_pages_router(node, templates, guard))
+    install_routes(app, make_pages_router(node, templates, guard))
 
     async def on_role_refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StaffRoleError)

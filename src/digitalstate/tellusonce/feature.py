@@ -19,16 +19,17 @@ from digitalstate.tellusonce.api import make_api_router
 from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add this feature's routes and background work to a node."""
     roles = node.settings.node.roles
     if "register" in roles:
-        app.include_router(make_pages_router(node, templates))
+        install_routes(app, make_pages_router(node, templates))
         node.exclusive(NOTICE_DELIVERY, DeliveryWorker(node).run, wakes=OUTBOX_EVENT)
     if "service" in roles:
-        app.include_router(make_api_router(node))
+        install_routes(app, make_api_router(node))
         # In every worker: the one that took a notice re-reads at once; a re-read twice (a
         # sweep of another worker meeting it) only refreshes the copy twice.
         node.background.append(RereadWorker(node).run)

@@ -20,13 +20,14 @@ from digitalstate.transparency.metrics import LogStateCollector, log_metrics
 from digitalstate.transparency.pages import make_pages_router
 from digitalstate.transparency.sequencer import run_sequencer
 from digitalstate.transparency.witness_service import run_witness
+from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:
     """Add the log's routes, its sequencer, the witness and the operator's page to a node."""
-    app.include_router(make_public_router(node))
-    app.include_router(make_exchange_router(node))
-    app.include_router(make_pages_router(node, templates))
+    install_routes(app, make_public_router(node))
+    install_routes(app, make_exchange_router(node))
+    install_routes(app, make_pages_router(node, templates))
     log_metrics(node.metrics)
     node.metrics.register(LogStateCollector(node.engine))
 
