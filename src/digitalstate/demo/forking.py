@@ -33,8 +33,13 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any
 
+from digitalstate.node.features import FEATURE_MODULES
+
 PR_SET_PDEATHSIG = 1
-PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn"]
+# The node's features too: the app factory imports them (node/features.py), and each would
+# otherwise import them itself (identity's OIDC, experiments' statistics, ...: most of a
+# node's start-up CPU), ten times over in a demo.
+PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn", *FEATURE_MODULES]
 
 _context: ForkServerContext | None = None
 
