@@ -75,9 +75,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's loadscope, but with every browser test in one unit of work.
 
-    The browser tests share one demo (twelve processes, tests/browser/conftest.py) and each
-    module starts Chromium, and their pages wait on those processes: browser modules on two
-    workers at once would start a demo each and, on a 2-core machine, make each several times
+    The browser tests share one demo (twelve processes, tests/browser/conftest.py) and one
+    Chromium, and their pages wait on those processes: browser modules on two workers at
+    once would start a demo and a Chromium each and, on a 2-core machine, make each several times
     slower and starve the other workers. As one unit they run one after another on one
     worker, on one demo, from the start of the run (tests/browser is collected first), while
     the other workers take everything else.

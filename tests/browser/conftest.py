@@ -42,12 +42,15 @@ DEMO_READY_WITHIN_S = 180.0
 WITNESS_INTERVAL_S = "5"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium per test module.
+    """One headless Chromium for every browser test (each test gets contexts of its own,
+    which are cheap): started per module, it cost each module Chromium's start and a new
+    page for axe_support's checks of pages without JavaScript, its styles loaded again.
 
-    Not per session: Playwright's synchronous API keeps an event loop running in the main
-    thread while it is open, and tests run after it (the end-to-end ones) call asyncio.run().
+    Per package, like `demo`, not per session: Playwright's synchronous API keeps an event
+    loop running in the main thread while it is open, and tests run after tests/browser (the
+    end-to-end ones) call asyncio.run(). It is closed once the last browser test is done.
     """
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":

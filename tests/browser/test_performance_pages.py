@@ -24,8 +24,7 @@ def test_the_dashboards_and_datasets_are_accessible_with_their_figures(
 ) -> None:
     page = own_page
     page.goto(f"{demo[CARE]}/performance")
-    reload_until(page, "Figures computed at")  # the node's first pass, at its start
-    check_page(page)
+    reload_until(page, "Figures computed at")  # the node's first pass; checks the page
     expect(page.locator("table").first).to_contain_text("Ask for a care needs assessment")
     page.locator("table a", has_text="Ask for a care needs assessment").click()
     page.wait_for_url(f"{demo[CARE]}/performance/{CARE_SLUG}")
