@@ -20,6 +20,7 @@ from digitalstate.exchange.signatures import KeyLookup
 from digitalstate.federation.anchor import AnchorRuntime, etag_matches
 from digitalstate.federation.keeper import FEDERATION_PATH, Fetch
 from digitalstate.node.features import features_for
+from digitalstate.node.roles import PerWorker
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.settings import AnchorSettings, NodeSettings
@@ -102,7 +103,7 @@ def create_node_app(
         refusal = metrics_refusal(request, settings)
         if refusal is not None:
             return refusal
-        body = await run_blocking(generate_latest, node.metrics)
+        body = await run_blocking(generate_latest, PerWorker(node.metrics))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

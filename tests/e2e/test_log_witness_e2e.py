@@ -41,7 +41,6 @@ from e2e_support import (
     run_cli_each,
     wait_for,
 )
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -56,6 +55,7 @@ from digitalstate.transparency.note import SignedNote
 from digitalstate.transparency.store import record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
 from support.databases import DATABASE_KINDS
+from support.metrics import Series, metric_values
 
 pytestmark = pytest.mark.e2e
 
@@ -155,14 +155,10 @@ class Federation:
     def cosigned_by(self, member: str, note: SignedNote) -> list[str]:
         return cosigners(note, witness_keys(self.document, besides=member))
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def metrics(self) -> dict[Series, float]:
         answer = http_get(self.urls[WATCHER] + "/metrics", headers=self.operator())
         assert answer.status == 200, answer.body
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(answer.body.decode())
-            for sample in family.samples
-        }
+        return metric_values(answer.body.decode())
 
     def close(self) -> None:
         for engine in self._engines.values():

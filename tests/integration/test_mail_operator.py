@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from digitalstate.mail.models import OutboxEmail
 from digitalstate.mail.service import queue_email
+from digitalstate.node.roles import worker_id
 from integration.mail_support import ALICE, mail_node_settings
 from integration.operator_support import operator_headers
 from support.federation import nodes_document
@@ -191,10 +192,10 @@ def test_metrics_count_the_messages_waiting_and_those_sent(
 
     metrics = still.http.get("/metrics", headers=operator_headers(still.settings.data_dir)).text
 
-    assert "digitalstate_email_outbox_pending 2.0" in metrics
-    assert "digitalstate_email_sent_total 0.0" in metrics
-    assert "digitalstate_email_failed_total 0.0" in metrics
-    assert "digitalstate_email_send_errors_total 0.0" in metrics
+    assert f'digitalstate_email_outbox_pending{{worker="{worker_id()}"}} 2.0' in metrics
+    assert f'digitalstate_email_sent_total{{worker="{worker_id()}"}} 0.0' in metrics
+    assert f'digitalstate_email_failed_total{{worker="{worker_id()}"}} 0.0' in metrics
+    assert f'digitalstate_email_send_errors_total{{worker="{worker_id()}"}} 0.0' in metrics
 
 
 def test_a_node_without_email_settings_has_no_email_page_worker_or_metrics(

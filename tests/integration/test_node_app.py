@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
 from digitalstate.exchange.client import LABEL, ExchangeClient
@@ -200,6 +201,11 @@ def test_readyz_and_metrics_name_the_worker_and_the_roles_it_holds(node: Node) -
     assert f'digitalstate_worker_info{{pid="{os.getpid()}",worker="{worker["id"]}"}} 1.0' in metrics
     for role in worker["holds"]:
         assert f'digitalstate_role_held{{role="{role}",worker="{worker["id"]}"}} 1.0' in metrics
+    # Every sample names the worker, the log's own too: behind one port, each worker's counts
+    # are series of their own.
+    samples = [s for f in text_string_to_metric_families(metrics) for s in f.samples]
+    assert any(s.name == "digitalstate_log_pending" for s in samples)
+    assert {s.labels.get("worker") for s in samples} == {worker["id"]}
 
 
 def test_readyz_is_not_ready_once_the_document_has_expired(expired_node: Node) -> None:

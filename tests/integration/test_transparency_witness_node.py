@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import log_tamper
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from digitalstate.app import create_node_app
 from digitalstate.keys import KeyPair
+from digitalstate.node.roles import worker_id
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.settings import NodeSettings
 from digitalstate.transparency.entries import log_origin
@@ -37,6 +37,7 @@ from digitalstate.transparency.store import read_head, record_access
 from digitalstate.transparency.verify import cosigners, witness_keys
 from digitalstate.transparency.witness_service import Witness
 from support.federation import hold, nodes_document
+from support.metrics import Series, metric_values
 from support.nodes import ServedNode, node_runtime, node_settings
 from support.servers import bound_socket, port_of
 
@@ -137,15 +138,11 @@ class Pair:
         client: httpx.AsyncClient = self.__dict__[key]
         return client
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def metrics(self) -> dict[Series, float]:
         answer = self.get("/metrics")
         assert answer.status_code == 200, answer.text
         assert answer.headers["content-type"].startswith("text/plain")
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(answer.text)
-            for sample in family.samples
-        }
+        return metric_values(answer.text, worker_id())
 
     def close(self) -> None:
         for key in [k for k in self.__dict__ if k.startswith("http-")]:
