@@ -175,6 +175,20 @@ def serve_node(
     tmp_path: Path, database_url: str, listener: socket.socket, http: httpx.Client
 ) -> Iterator[LiveNode]:
     """Set up people-register on the listener's port and serve it until the test ends."""
+    # Everything made before the node is set aside from the garbage collector until the end
+    # (gc.freeze), so that the collection at the end reads only what the node and the test
+    # made: a full collection of the whole process took about 0.45 s of CPU each, half the
+    # CPU of this module. Nothing of the node is older than this, so its garbage is found.
+    gc.freeze()
+    try:
+        yield from _serve_node(tmp_path, database_url, listener, http)
+    finally:
+        gc.unfreeze()
+
+
+def _serve_node(
+    tmp_path: Path, database_url: str, listener: socket.socket, http: httpx.Client
+) -> Iterator[LiveNode]:
     port = listener.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     settings = node_settings(
