@@ -29,7 +29,7 @@ from integration.journey_support import ADDRESS_FORM, date_form
 from integration.services_support import add_sign_in_route
 from support.federation import hold, nodes_document
 from support.nodes import InProcessNode, ServedNode, node_runtime, node_settings, running_node
-from support.servers import bound_socket, port_of
+from support.servers import bound_socket, port_of, stop_all
 
 VOTE = "/services/register-to-vote"
 ELECTORAL, CHARTER, PEOPLE, TAX = (
@@ -226,7 +226,6 @@ def running_vote_federation(
                 read_definition(DEMO_SERVICES / "register-to-vote.toml"),
             )
     finally:
-        for server in servers.values():
-            server.stop()
+        stop_all(servers.values())
         for engine in engines.values():
             engine.dispose()

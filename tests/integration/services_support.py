@@ -40,9 +40,10 @@ from digitalstate.settings import NodeSettings
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.web.session import start_session
 from digitalstate.web.session_store import KIND_SUBJECT
+from support.clients import http_client
 from support.federation import hold, nodes_document
 from support.nodes import ServedNode, node_runtime, node_settings
-from support.servers import bound_socket, port_of
+from support.servers import bound_socket, port_of, stop_all
 
 ANCHOR = KeyPair.from_seed(bytes(range(1, 33)))
 ADDRESS = {"lines": ["1 High Street"], "town": "Liverpool", "postcode": "L1 1AA"}
@@ -234,13 +235,12 @@ def _run(
             s.node.id: make_sessions(e)
             for s, e in zip((charter, register, pensions), engines, strict=True)
         }
-        with httpx.Client(base_url=pensions.node.base_url, timeout=20) as browser:
+        with http_client(base_url=pensions.node.base_url, timeout=20) as browser:
             running = Federation(charter, register, pensions, browser, served, databases)
             running.add_citizen("ada", ADA_RECORD)
             yield running
     finally:
-        for server in served.values():
-            server.stop()
+        stop_all(served.values())
         for engine in engines:
             engine.dispose()
 

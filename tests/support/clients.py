@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +19,17 @@ from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+def http_client(**options: Any) -> httpx.Client:
+    """An httpx.Client with httpx's default TLS context, made once: each new client would load
+    the CA bundle again (tens of milliseconds of CPU), though tests mostly speak plain HTTP."""
+    return httpx.Client(verify=_tls(), **options)
 
 
 WORKER = "worker"
