@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,7 +34,7 @@ from e2e_support import (
     wait_for,
 )
 
-from digitalstate.demo.federation import DEMO_NODES, DemoLayout, prepare
+from digitalstate.demo.federation import DEMO_NODES
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.note import SignedNote
 
@@ -162,42 +159,11 @@ def _all_gone(pids: list[int], ports: list[int]) -> bool:
     return not any(pid_running(p) for p in pids) and all(port_is_free(p) for p in ports)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A demo data directory set up as `digitalstate demo` sets one up, not yet run."""
-
-    data_dir: Path
-    base_port: int
-
-    def copy_to(self, data_dir: Path) -> Path:
-        """A copy of it at data_dir (for the same base port)."""
-        shutil.copytree(self.data_dir, data_dir)
-        return data_dir
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prepared]:
-    """A data directory set up once for the tests of stopping, each of which runs a copy: they
-    are about the processes, and setting up a fresh one is what the shared demo below does.
-
-    Its port block is this module's alone (free_port_block never hands one out twice), and
-    those tests run one after another, each leaving every port free.
-    """
-    data_dir = tmp_path_factory.mktemp("prepared") / "data"
-    base_port = free_port_block(PORT_COUNT)
-    with pytest.MonkeyPatch.context() as env:  # as hermetic as the demo's own process
-        for name in os.environ:
-            if name.startswith("DIGITALSTATE_"):
-                env.delenv(name)
-        prepare(DemoLayout(data_dir, base_port), datetime.now(UTC))  # the demo's defaults
-    yield Prepared(data_dir, base_port)
-
-
 def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing(
-    tmp_path: Path, prepared: Prepared
+    tmp_path: Path,
 ) -> None:
-    data_dir = prepared.copy_to(tmp_path / "data")
-    base_port = prepared.base_port
+    data_dir = tmp_path / "data"
+    base_port = free_port_block(PORT_COUNT)
     ports = list(range(base_port, base_port + PORT_COUNT))
 
     # First run, stopped with SIGTERM: every child goes, every port is freed, exit code 0.
@@ -235,15 +201,14 @@ def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing
 
 
 def test_sigterm_while_starting_stops_at_once_without_claiming_to_be_ready(
-    tmp_path: Path, prepared: Prepared
+    tmp_path: Path,
 ) -> None:
-    data_dir = prepared.copy_to(tmp_path / "data")
-    base_port = prepared.base_port
+    base_port = free_port_block(PORT_COUNT)
     ports = list(range(base_port, base_port + PORT_COUNT))
     stdout = tmp_path / "demo.out"
     with stdout.open("wb") as out:
         process = subprocess.Popen(
-            [*CLI, "demo", *flags(data_dir=data_dir, base_port=base_port), "--json"],
+            [*CLI, "demo", *flags(data_dir=tmp_path / "data", base_port=base_port), "--json"],
             stdout=out,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from support.demodata import prepared_demo  # noqa: F401 (a fixture of the demo's tests)
 from support.fixtures import alice, bob  # noqa: F401 (fixtures of the integration tests)
 
 POSTGRES_ENV = "DIGITALSTATE_TEST_POSTGRES_URL"

@@ -32,7 +32,6 @@ from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.spending.service import payments_count
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine, make_sessions
-from support.demodata import PreparedDemo
 
 SECRET = bytes(range(32))
 FIELDS = load_catalogue(None).fields
@@ -245,10 +244,8 @@ def test_the_demo_seeds_every_register_consistently_once(tmp_path: Path) -> None
     assert json.loads((layout.data_dir / LAYOUT_FILE).read_text())["people"] == 15
 
 
-def test_the_demo_refuses_another_seed_over_existing_people(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared with seed 1, as below
+def test_the_demo_refuses_another_seed_over_existing_people(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=3, seed=1)
 
     with pytest.raises(SettingsError) as refused:
@@ -260,10 +257,8 @@ def test_the_demo_refuses_another_seed_over_existing_people(
     assert "--data-dir" in message
 
 
-def test_each_demo_service_node_names_its_own_copy_of_its_service_file(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared with seed 1, as below
+def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=1, seed=1)
     pensions = next(n for n in DEMO_NODES if n.id == "liverpool-pensions")
     copy = layout.node_dir(pensions) / "state-pension-details.toml"
@@ -304,10 +299,8 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(
     assert load_node_settings(config).service_files[1] == journey.resolve()
 
 
-def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared with seed 1, as below
+def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=0, seed=1)
     for node in DEMO_NODES:
         email = load_node_settings(layout.node_config(node)).email
@@ -331,10 +324,8 @@ def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(
     assert kept is not None and kept.from_address == "visits@example.org"
 
 
-def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared with seed 1, as below
+def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=0, seed=1)
     prisons = next(n for n in DEMO_NODES if n.prisons)
     config = layout.node_config(prisons)
@@ -359,11 +350,8 @@ def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(
     assert config.read_text().count("[prisons]") == 1
 
 
-def test_every_demo_node_carries_its_year_of_spending_once(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    # Prepared once already, with seed 1 and the time then: neither changes a node's payments.
-    layout = prepared_demo.copy_to(tmp_path / "demo")
+def test_every_demo_node_carries_its_year_of_spending_once(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     now = datetime(2026, 5, 1, tzinfo=UTC)
     prepare(layout, now, people=0, seed=3)
     prepare(layout, now, people=0, seed=3)  # again: nothing added twice

@@ -13,7 +13,6 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import load_anchor_settings, load_node_settings
 from digitalstate.staff.service import list_staff
 from digitalstate.storage.engine import make_engine, make_sessions
-from support.demodata import PreparedDemo
 from support.nodes import running_node
 
 from .staff_support import csrf_of
@@ -30,10 +29,8 @@ def staff_of(layout: DemoLayout, member_id: str) -> list[tuple[str, str, str, st
         engine.dispose()
 
 
-def test_every_service_node_has_a_caseworker_and_a_manager_once(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared as below
+def test_every_service_node_has_a_caseworker_and_a_manager_once(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=0)
     printed = staff_accounts(layout)
     service_nodes = [n.id for n in DEMO_NODES if "service" in n.roles]
@@ -57,10 +54,8 @@ def test_every_service_node_has_a_caseworker_and_a_manager_once(
     assert [row[:3] for row in staff_of(other, "prisons")] == [row[:3] for row in first]
 
 
-def test_the_printed_credentials_sign_in_at_the_node(
-    tmp_path: Path, prepared_demo: PreparedDemo
-) -> None:
-    layout = prepared_demo.copy_to(tmp_path / "demo")  # prepared as below
+def test_the_printed_credentials_sign_in_at_the_node(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path / "demo", 18100)
     prepare(layout, datetime.now(UTC), people=0)
     manager = next(a for a in staff_accounts(layout) if a["role"] == "manager")
     node = next(n for n in DEMO_NODES if n.id == manager["node"])

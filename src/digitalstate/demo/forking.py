@@ -38,9 +38,8 @@ from typing import Any
 from digitalstate.node.features import FEATURE_MODULES
 
 PR_SET_PDEATHSIG = 1
-# The app, the CLI, the server and every feature a node installs: the app factory imports them
-# (node/features.py), and each node would otherwise import them itself (identity's OIDC,
-# experiments' statistics, ...: most of a node's start-up CPU), ten times over in a demo.
+# The app, the CLI, the server and every feature a node installs (node/features.py imports
+# them when it builds the app, a few seconds of CPU per node on a busy machine otherwise).
 PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn", *FEATURE_MODULES]
 
 _context: ForkServerContext | None = None
