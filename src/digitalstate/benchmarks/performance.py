@@ -11,8 +11,7 @@ schema). Then:
   (the months already settled are not computed again);
 - kpi_read_ms: reading the year's KPIs of every service as the pages and datasets do;
 - dashboard_p95_ms (and p50): GET /performance/<slug> from a real node process
-  (`digitalstate node serve`, started as the demo starts its nodes: demo/supervisor.py) over
-  loopback HTTP, one request at a time.
+  (`digitalstate node serve`) over loopback HTTP, one request at a time.
 
 stories_page_p95_ms is measured by the feedback benchmark (issue 12's stories).
 """
@@ -21,6 +20,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,7 +38,6 @@ from digitalstate.benchmarks.ports import free_port
 from digitalstate.benchmarks.schemas import fresh_database
 from digitalstate.demo.federation import DEMO_SERVICES
 from digitalstate.demo.journeys import ServicePages, synthetic_journeys, write_events
-from digitalstate.demo.supervisor import Child, StartError, python_command, stop_all, wait_until
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import init_node
 from digitalstate.performance.figures import Costs, year_start
@@ -145,16 +145,13 @@ def _dashboard_times(
             },
         },
     )
-    node = Child(
-        "bench-performance",
-        python_command("node", "serve", "--config", str(directory / "node.toml")),
-        f"http://127.0.0.1:{port}",
-        directory / "node.log",
-    )
+    command = [sys.executable, "-m", "digitalstate", "node", "serve"]
+    command += ["--config", str(directory / "node.toml")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
     try:
-        node.start()
-        wait_until([node], "/healthz", time.monotonic() + 60)
-        with httpx.Client(base_url=node.url, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            _wait_for(client, process)
             path = f"/performance/{slug}"
             for _ in range(10):  # warm: templates compiled, connections open
                 client.get(path).raise_for_status()
@@ -165,7 +162,21 @@ def _dashboard_times(
                 times.append(time.perf_counter() - began)
                 report("dashboard", done + 1, requests)
             return times
-    except StartError as exc:
-        raise RuntimeError(f"the node did not start: {exc}") from exc
     finally:
-        stop_all([node])
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_for(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            errors = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"the node exited while starting: {errors[-500:]}")
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the node did not answer /healthz within 60 s")

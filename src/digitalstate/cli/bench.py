@@ -210,12 +210,6 @@ def performance_command(
             min=100, help="Published stories behind the stories pages timed (SQLite, its own node)."
         ),
     ] = 100_000,
-    stories_requests: Annotated[
-        int,
-        typer.Option(
-            min=20, max=100_000, help="GETs of the stories pages timed, after 20 unmeasured."
-        ),
-    ] = 400,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Every KPI of a year of service events, a service's dashboard over them, and the public
@@ -239,16 +233,13 @@ def performance_command(
         options = Options(events, requests, database_url=database_url)
         try:
             result = run_performance_bench(options, on_progress=advance)
-            told = run_stories_bench(
-                StoriesOptions(stories=stories, requests=stories_requests), on_progress=advance
-            )
+            told = run_stories_bench(StoriesOptions(stories=stories), on_progress=advance)
         except RuntimeError as exc:
             raise CliError(str(exc)) from exc
     result |= {
         "stories": told["stories"],
         "stories_page_p95_ms": told["stories_page_p95_ms"],
         "stories_page_p50_ms": told["stories_page_p50_ms"],
-        "stories_pages_timed": told["stories_pages_timed"],
         "stories_fill_seconds": told["fill_seconds"],
     }
     _print(result, as_json, f"Performance, {events:,} service events, {stories:,} stories")

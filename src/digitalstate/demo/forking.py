@@ -1,8 +1,7 @@
 """`digitalstate` processes forked from one interpreter that has imported digitalstate already.
 
 A node started with `python -m digitalstate node serve` spends about 0.9 s of CPU importing
-FastAPI, SQLAlchemy, pydantic and the app before it does anything, and as much again importing
-its features (node/features.py) when it builds the app; the demo starts twelve such
+FastAPI, SQLAlchemy, pydantic and the app before it does anything; the demo starts twelve such
 processes, and the end-to-end tests well over a hundred. A multiprocessing fork server imports
 them once per supervising process; each child is then a fork of it: still its own process,
 with its own pid, environment, database, key, port and log file, stopped by the same signals,
@@ -25,7 +24,6 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -35,12 +33,8 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any
 
-from digitalstate.node.features import FEATURE_MODULES
-
 PR_SET_PDEATHSIG = 1
-# The app, the CLI, the server and every feature a node installs (node/features.py imports
-# them when it builds the app, a few seconds of CPU per node on a busy machine otherwise).
-PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn", *FEATURE_MODULES]
+PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn"]
 
 _context: ForkServerContext | None = None
 
@@ -59,18 +53,14 @@ def _fork_server() -> ForkServerContext:
     return _context
 
 
-def _run(  # pragma: no cover - runs in the child
-    args: Sequence[str], env: Mapping[str, str], log_path: str, module: str = "digitalstate"
-) -> None:
-    """In the child: its title, output to the log, this environment, then `digitalstate ARGS`
-    (or `python -m MODULE ARGS` for another module of digitalstate, such as a benchmark's)."""
+def _run(args: Sequence[str], env: Mapping[str, str], log_path: str) -> None:  # pragma: no cover
+    """In the child: its title, output to the log, this environment, then `digitalstate ARGS`."""
     with contextlib.suppress(OSError, AttributeError):  # SIGTERM when the fork server dies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     _let_the_fork_server_go()
     import setproctitle
 
-    title = ["digitalstate", *args] if module == "digitalstate" else ["python", "-m", module, *args]
-    setproctitle.setproctitle(" ".join(title))
+    setproctitle.setproctitle(" ".join(["digitalstate", *args]))
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -80,10 +70,6 @@ def _run(  # pragma: no cover - runs in the child
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     os.environ.clear()
     os.environ.update(env)
-    if module != "digitalstate":
-        sys.argv = [module, *args]
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-        return
     sys.argv = ["digitalstate", *args]
     from digitalstate.cli.main import app
 
@@ -108,16 +94,10 @@ def _let_the_fork_server_go() -> None:  # pragma: no cover - runs in the child
 class ForkedProcess:
     """A forked `digitalstate ARGS` process, with the parts of subprocess.Popen supervisors use."""
 
-    def __init__(
-        self,
-        args: Sequence[str],
-        env: Mapping[str, str],
-        log_path: Path,
-        module: str = "digitalstate",
-    ) -> None:
-        self.args = ["digitalstate", *args] if module == "digitalstate" else [module, *args]
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.args = ["digitalstate", *args]
         process: Any = _fork_server().Process(
-            target=_run, args=(list(args), dict(env), str(log_path), module), daemon=True
+            target=_run, args=(list(args), dict(env), str(log_path)), daemon=True
         )
         process.start()
         self._process = process

@@ -1,9 +1,8 @@
 """Run several node processes, wait until they answer, and stop them all cleanly.
 
 Each child is its own OS process. A child running `digitalstate ...` with this interpreter
-(python_command), or another module of digitalstate with `-m` (a benchmark's node or load), is
-forked from a fork server that has imported digitalstate once (forking.py), where the system
-has one; any other command is started as a new program. On Linux each child
+(python_command) is forked from a fork server that has imported digitalstate once (forking.py),
+where the system has one; any other command is started as a new program. On Linux each child
 also asks the kernel to send it SIGTERM if its parent dies (PR_SET_PDEATHSIG), so even a
 supervisor killed with SIGKILL leaves no process behind.
 """
@@ -47,10 +46,11 @@ class Child:
     def start(self, env: dict[str, str] | None = None) -> None:
         """Start the process (env: this process's environment by default), output to its log."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        module = _forkable_module(self.args)
-        if self.fork and module is not None and can_fork():
+        interpreter = python_command()
+        if self.fork and self.args[: len(interpreter)] == interpreter and can_fork():
+            command = self.args[len(interpreter) :]
             environment = env if env is not None else dict(os.environ)
-            self.process = ForkedProcess(self.args[3:], environment, self.log_path, module)
+            self.process = ForkedProcess(command, environment, self.log_path)
             return
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -151,16 +151,6 @@ def stop_all(children: Sequence[Child], grace: float = 10.0) -> None:
                 child.process.kill()
             child.process.wait()
         child.close_log()
-
-
-def _forkable_module(args: Sequence[str]) -> str | None:
-    """The module args runs with this interpreter (`python -m digitalstate[.X] ...`), which a
-    fork of the fork server can run; None for any other command."""
-    if len(args) > 2 and list(args[:2]) == [sys.executable, "-m"]:
-        module = args[2]
-        if module == "digitalstate" or module.startswith("digitalstate."):
-            return module
-    return None
 
 
 def python_command(*args: str) -> list[str]:
