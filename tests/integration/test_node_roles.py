@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -325,3 +326,26 @@ def test_one_wait_of_the_holder_takes_every_notify_already_received(pg_engine: E
         assert not notified(listener, 0.05)
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_wait_ends_when_the_node_stops_and_a_notify_still_wakes_it(pg_engine: Engine) -> None:
+    # A stopping node (Roles.dispose) writes to the stop socket: the threads waiting on lock
+    # connections return then, rather than at the end of their wait, which held the node's
+    # shutdown (it closes those connections, and a waiting thread holds its connection's lock).
+    listener = pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    stop, stopping = socket.socketpair()
+    try:
+        listener.execute(text('LISTEN "roles_stop"'))
+        with pg_engine.connect() as sender:
+            sender.execute(text("NOTIFY roles_stop"))
+            sender.commit()
+        assert notified(listener, 60, stop)  # a NOTIFY wakes it as before
+        stopping.send(b"x")
+        started = time.monotonic()
+        assert not notified(listener, 60, stop)
+        assert time.monotonic() - started < 30  # woken by the stop, not by the wait's end
+    finally:
+        listener.close()
+        stop.close()
+        stopping.close()

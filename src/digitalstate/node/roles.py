@@ -406,9 +406,13 @@ def notified(connection: Connection, timeout: float, stop: socket.socket | None 
     driver = connection.connection.driver_connection
     if list(driver.notifies(timeout=0, stop_after=1)):  # type: ignore[union-attr]
         return True
-    waits = [driver.fileno()] if stop is None else [driver.fileno(), stop]  # type: ignore[union-attr]
-    readable, _, _ = select.select(waits, [], [], timeout)
-    if stop is not None and stop in readable:
+    # poll, not select: a busy worker's descriptors go past select's limit of 1,024.
+    waits = select.poll()
+    waits.register(driver.fileno(), select.POLLIN)  # type: ignore[union-attr]
+    if stop is not None:
+        waits.register(stop.fileno(), select.POLLIN)
+    ready = {fd for fd, _ in waits.poll(max(0, math.ceil(timeout * 1000)))}
+    if stop is not None and stop.fileno() in ready:
         return False
     return bool(list(driver.notifies(timeout=0, stop_after=1)))  # type: ignore[union-attr]
 
