@@ -273,7 +273,7 @@ class Roles:
                 # (pg_terminate_backend, a restart, an idle timeout), which frees the lock for
                 # a standby at once: the wait fails then, and the work stops at once rather
                 # than at the next check, while a standby may already run it. In slices of at
-                # most a second: a thread cannot be stopped, and the node's shutdown waits.
+                # most a second; a stopping node ends the wait at once (dispose's stop socket).
                 listen = min(self.retry_seconds, LISTEN_SLICE_S)
                 pending = asyncio.ensure_future(
                     run_blocking(
