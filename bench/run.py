@@ -1,8 +1,9 @@
 """Run every benchmark in bench/targets.toml and compare its figures with their targets.
 
-Usage: python bench/run.py [NAME ...]   (default: all). Prints one table per benchmark and the
-raw JSON, so the figures can be copied into docs/benchmarks.md. Exits 1 if a benchmark fails
-to run; a missed target is reported, not an error, because the machines are shared and noisy.
+Usage: python bench/run.py [NAME ...]   (default: all). Prints one table per benchmark, the raw
+JSON and the one-minute load average before and after each run, so the figures can be copied
+into docs/benchmarks.md. Exits 1 if a benchmark fails to run; a missed target is reported, not
+an error, because the machines are shared and noisy.
 
 A target is a figure's `min` or `max`; with `of = "OTHER"` it is the figure divided by the same
 figure of the benchmark OTHER run earlier in the same invocation (for example reads/s at ten
@@ -12,6 +13,7 @@ million people as a share of reads/s at one million), so that the two are measur
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -62,7 +64,9 @@ def main(names: list[str]) -> int:
             continue
         command = [sys.executable, "-m", "digitalstate", *spec["command"]]
         print(f"$ digitalstate {' '.join(spec['command'])}", flush=True)
+        load_before = os.getloadavg()[0]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(f"  load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
         if done.returncode != 0:
             print(done.stderr.strip(), file=sys.stderr)
             return 1
