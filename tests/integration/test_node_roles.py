@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from digitalstate.node.roles import Roles, channel, lock_key, notified
 from digitalstate.storage.engine import make_engine
@@ -349,3 +349,52 @@ def test_a_wait_ends_when_the_node_stops_and_a_notify_still_wakes_it(pg_engine: 
         listener.close()
         stop.close()
         stopping.close()
+
+
+def sessions_opened(roles: Roles) -> list[object]:
+    """The lock sessions roles opens from now on (one item per new connection)."""
+    opened: list[object] = []
+    event.listen(roles._engine_for_locks(), "connect", lambda dbapi, _record: opened.append(dbapi))
+    return opened
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine: Engine) -> None:
+    first, second = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 2)
+    record = Recorder()
+    opened = sessions_opened(second)
+
+    async def scenario() -> None:
+        holding = asyncio.create_task(first.hold("log-sequencer", record.work("first")))
+        await until(lambda: record.running == ["first"], "the first to hold the role")
+        standing_by = asyncio.create_task(second.hold("log-sequencer", record.work("second")))
+        try:
+            await until(lambda: len(opened) == 1, "the standby to ask")
+            await asyncio.sleep(RETRY_S * 10)  # about ten more asks, on the same session
+            assert len(opened) == 1 and second.held == set()
+            assert await asyncio.to_thread(terminate_holder, pg_engine, first, "log-sequencer")
+            await until(lambda: "second" in record.running, "the standby to take the role")
+            assert len(opened) == 1, "the role was taken on the session the standby asked on"
+
+            # The server ends the standby's session (an idle timeout, a restart): the next
+            # ask opens a new one quietly, and the role still moves when its holder goes.
+            assert await asyncio.to_thread(terminate_holder, pg_engine, second, "log-sequencer")
+            await until(lambda: record.running == ["first"], "the first to take the role back")
+            await until(lambda: "log-sequencer" in second._standby, "the second to stand by")
+            standby = second._standby["log-sequencer"]
+            with pg_engine.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_terminate_backend(:pid)"),
+                    {"pid": standby.connection.dbapi_connection.info.backend_pid},  # type: ignore[union-attr]
+                )
+            before = len(opened)
+            await until(lambda: len(opened) > before, "a new standby session")
+            assert await asyncio.to_thread(terminate_holder, pg_engine, first, "log-sequencer")
+            await until(lambda: record.running == ["second"], "the standby to take it again")
+        finally:
+            for task in (holding, standing_by):
+                task.cancel()
+            await asyncio.gather(holding, standing_by, return_exceptions=True)
+
+    run_then_dispose(scenario, first, second)
+    assert second._open == set() and second._standby == {}

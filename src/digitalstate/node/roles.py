@@ -124,9 +124,14 @@ class Roles:
     # Told the event when a NOTIFY for it arrives (the runtime sets its event).
     on_wake: Callable[[str], None] = lambda _event: None
     _lock_engine: Engine | None = None
-    # The lock connections this worker holds: closed at dispose() if their loop could not
-    # (a check's thread still on one when the node stopped, the loop gone when it returned).
+    # The lock connections this worker holds or stands by on: closed at dispose() if their loop
+    # could not (a check's thread still on one when the node stopped, the loop gone when it
+    # returned).
     _open: set[Connection] = field(default_factory=set)
+    # role -> the connection this worker last asked for it on, kept open while it stands by:
+    # asking again every retry_seconds reuses it rather than opening a session each time (a
+    # new PostgreSQL backend per role per worker per retry, on every machine of the node).
+    _standby: dict[str, Connection] = field(default_factory=dict)
     _scope: str | None = None
     _wait_limiter: anyio.CapacityLimiter | None = None
     # Events whose holders are to be told (notify_soon), and the one task per event telling them.
@@ -343,11 +348,30 @@ class Roles:
         return self._lock_engine
 
     def _try_take(self, role: str) -> Connection | None:
-        """A new connection holding role's lock, or None when another session holds it."""
+        """A connection holding role's lock, or None when another session holds it.
+
+        Asks on the connection kept from the last time it stood by, when there is one; if the
+        server has ended that session meanwhile, asks again on a new one.
+        """
+        kept = self._standby.pop(role, None)
+        if kept is not None:
+            try:
+                return self._ask(role, kept)
+            except Exception as exc:
+                log.info("the standby connection of role %s is gone (%s); reconnecting", role, exc)
         connection = self._engine_for_locks().connect()
         try:
             for name, value in keepalive_settings(self.dead_peer_seconds).items():
                 connection.execute(text(f"SET {name} = {int(value)}"))
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        return self._ask(role, connection)
+
+    def _ask(self, role: str, connection: Connection) -> Connection | None:
+        """Try role's lock on connection: it then holds the role, or stands by on it."""
+        self._open.add(connection)
+        try:
             taken = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"),
                 {"key": lock_key(self.scope(connection), role)},
@@ -355,12 +379,11 @@ class Roles:
             if taken and role in self.wakes:
                 connection.execute(text(f'LISTEN "{channel(self.scope(connection), role)}"'))
         except BaseException:
-            _close_quietly(connection)
+            self._release(connection)
             raise
         if not taken:
-            _close_quietly(connection)
+            self._standby[role] = connection
             return None
-        self._open.add(connection)
         return connection
 
     def _release(self, connection: Connection) -> None:
@@ -374,6 +397,7 @@ class Roles:
         if self._stopping is not None:  # the waiting threads return, letting go of the connections
             with contextlib.suppress(OSError):
                 self._stopping[1].send(b"x")
+        self._standby.clear()
         for connection in list(self._open):
             self._release(connection)
         if self._lock_engine is not None:
