@@ -6,11 +6,11 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 
 from digitalstate.node.roles import Roles, channel, lock_key, notified
 from digitalstate.storage.engine import make_engine
@@ -358,43 +358,89 @@ def sessions_opened(roles: Roles) -> list[object]:
     return opened
 
 
+def backend_pid(connection: Connection) -> int:
+    return connection.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+
+
+def sessions_alive(engine: Engine, pids: Collection[int]) -> set[int]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": list(pids)}
+        )
+        return {row.pid for row in rows}
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine: Engine) -> None:
     first, second = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 2)
     record = Recorder()
-    opened = sessions_opened(second)
+    opened_by = {"first": sessions_opened(first), "second": sessions_opened(second)}
+    pids: set[int] = set()
 
     async def scenario() -> None:
-        holding = asyncio.create_task(first.hold("log-sequencer", record.work("first")))
+        tasks = {"first": asyncio.create_task(first.hold("log-sequencer", record.work("first")))}
         await until(lambda: record.running == ["first"], "the first to hold the role")
-        standing_by = asyncio.create_task(second.hold("log-sequencer", record.work("second")))
+        tasks["second"] = asyncio.create_task(second.hold("log-sequencer", record.work("second")))
         try:
-            await until(lambda: len(opened) == 1, "the standby to ask")
+            await until(lambda: len(opened_by["second"]) == 1, "the second to ask")
             await asyncio.sleep(RETRY_S * 10)  # about ten more asks, on the same session
-            assert len(opened) == 1 and second.held == set()
-            assert await asyncio.to_thread(terminate_holder, pg_engine, first, "log-sequencer")
-            await until(lambda: "second" in record.running, "the standby to take the role")
-            assert len(opened) == 1, "the role was taken on the session the standby asked on"
+            assert len(opened_by["second"]) == 1 and second.held == set()
+            pids.add(backend_pid(second._standby["log-sequencer"]))
 
-            # The server ends the standby's session (an idle timeout, a restart): the next
-            # ask opens a new one quietly, and the role still moves when its holder goes.
-            assert await asyncio.to_thread(terminate_holder, pg_engine, second, "log-sequencer")
-            await until(lambda: record.running == ["first"], "the first to take the role back")
-            await until(lambda: "log-sequencer" in second._standby, "the second to stand by")
-            standby = second._standby["log-sequencer"]
+            # The holder stops: the standby takes the role on the session it asked on.
+            tasks.pop("first").cancel()
+            await until(lambda: record.running == ["second"], "the standby to take the role")
+            assert len(opened_by["second"]) == 1, "the role was taken on the kept session"
+
+            # The first stands by now. The server ends its session (an idle timeout, a
+            # restart): its next ask opens a new one quietly, and it takes the role when free.
+            tasks["first"] = asyncio.create_task(first.hold("log-sequencer", record.work("first")))
+            await until(lambda: "log-sequencer" in first._standby, "the first to stand by")
+            ended = backend_pid(first._standby["log-sequencer"])
+            before = len(opened_by["first"])
             with pg_engine.connect() as connection:
-                connection.execute(
-                    text("SELECT pg_terminate_backend(:pid)"),
-                    {"pid": standby.connection.dbapi_connection.info.backend_pid},  # type: ignore[union-attr]
-                )
-            before = len(opened)
-            await until(lambda: len(opened) > before, "a new standby session")
-            assert await asyncio.to_thread(terminate_holder, pg_engine, first, "log-sequencer")
-            await until(lambda: record.running == ["second"], "the standby to take it again")
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
+            await until(lambda: len(opened_by["first"]) > before, "a new standby session")
+            assert record.running == ["second"]
+            tasks.pop("second").cancel()
+            await until(lambda: record.running == ["first"], "the first to take the role")
+            pids.update(backend_pid(c) for c in first._open)
         finally:
-            for task in (holding, standing_by):
+            for task in tasks.values():
                 task.cancel()
-            await asyncio.gather(holding, standing_by, return_exceptions=True)
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     run_then_dispose(scenario, first, second)
-    assert second._open == set() and second._standby == {}
+    deadline = time.monotonic() + BOUND_S
+    while sessions_alive(pg_engine, pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not sessions_alive(pg_engine, pids), "every lock session closed at dispose"
+    assert first._open == set() == second._open
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_thread_asking_as_the_node_stops_keeps_no_lock_and_opens_no_session(
+    pg_engine: Engine,
+) -> None:
+    (roles,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    asked_on: list[int] = []
+
+    def dispose_meanwhile(dbapi: Any, _record: object) -> None:
+        """A session for the lock is opening: the node stops (dispose) at that moment."""
+        if not asked_on:
+            asked_on.append(dbapi.info.backend_pid)
+            roles.dispose()
+
+    event.listen(roles._engine_for_locks(), "connect", dispose_meanwhile)
+    try:
+        with pytest.raises(RuntimeError, match="disposed"):
+            roles._try_take("log-sequencer")
+        with pytest.raises(RuntimeError, match="disposed"):
+            roles._try_take("witness")  # and no new session once it has
+        assert roles._open == set() and roles._standby == {}
+        deadline = time.monotonic() + BOUND_S
+        while sessions_alive(pg_engine, asked_on) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not sessions_alive(pg_engine, asked_on), "the lock went with its session"
+    finally:
+        roles.engine.dispose()

@@ -141,6 +141,9 @@ class Roles:
     # node stops without waiting out their slices (each holds its connection until it returns).
     # Made when the first wait starts (only a node that runs its roles on PostgreSQL waits).
     _stopping: tuple[socket.socket, socket.socket] | None = None
+    # Set by dispose(): a thread still asking for a role then neither reconnects nor keeps
+    # what it took (a stop abandoned halfway leaves no lock held by a stopped worker).
+    _disposed: bool = False
 
     @property
     def locks(self) -> bool:
@@ -358,7 +361,11 @@ class Roles:
             try:
                 return self._ask(role, kept)
             except Exception as exc:
+                if self._disposed:
+                    raise
                 log.info("the standby connection of role %s is gone (%s); reconnecting", role, exc)
+        if self._disposed:
+            raise RuntimeError("the node's roles are disposed of")
         connection = self._engine_for_locks().connect()
         try:
             for name, value in keepalive_settings(self.dead_peer_seconds).items():
@@ -381,6 +388,9 @@ class Roles:
         except BaseException:
             self._release(connection)
             raise
+        if self._disposed:  # dispose() ran meanwhile: it could not close this one
+            self._release(connection)
+            raise RuntimeError("the node's roles are disposed of")
         if not taken:
             self._standby[role] = connection
             return None
@@ -394,6 +404,7 @@ class Roles:
     def dispose(self) -> None:
         """Close the lock engine, and any lock connection its loop left open (a check's thread
         still on it when the node stopped: the loop that would close it is gone)."""
+        self._disposed = True
         if self._stopping is not None:  # the waiting threads return, letting go of the connections
             with contextlib.suppress(OSError):
                 self._stopping[1].send(b"x")
