@@ -370,6 +370,15 @@ def sessions_alive(engine: Engine, pids: Collection[int]) -> set[int]:
         return {row.pid for row in rows}
 
 
+def assert_sessions_end(engine: Engine, pids: Collection[int], what: str) -> None:
+    """The PostgreSQL sessions pids are gone within BOUND_S (a backend exits just after its
+    client closes the connection)."""
+    deadline = time.monotonic() + BOUND_S
+    while sessions_alive(engine, pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not sessions_alive(engine, pids), what
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine: Engine) -> None:
     first, second = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 2)
@@ -411,10 +420,7 @@ def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     run_then_dispose(scenario, first, second)
-    deadline = time.monotonic() + BOUND_S
-    while sessions_alive(pg_engine, pids) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not sessions_alive(pg_engine, pids), "every lock session closed at dispose"
+    assert_sessions_end(pg_engine, pids, "every lock session closed at dispose")
     assert first._open == set() == second._open
 
 
@@ -438,9 +444,6 @@ def test_a_thread_asking_as_the_node_stops_keeps_no_lock_and_opens_no_session(
         with pytest.raises(RuntimeError, match="disposed"):
             roles._try_take("witness")  # and no new session once it has
         assert roles._open == set() and roles._standby == {}
-        deadline = time.monotonic() + BOUND_S
-        while sessions_alive(pg_engine, asked_on) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not sessions_alive(pg_engine, asked_on), "the lock went with its session"
+        assert_sessions_end(pg_engine, asked_on, "the lock went with its session")
     finally:
         roles.engine.dispose()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,19 +15,15 @@ from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
+from digitalstate.transparency.auditor import default_tls
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
 
 
 def http_client(**options: Any) -> httpx.Client:
     """An httpx.Client with httpx's default TLS context, made once: each new client would load
     the CA bundle again (tens of milliseconds of CPU), though tests mostly speak plain HTTP."""
-    return httpx.Client(verify=_tls(), **options)
+    return httpx.Client(verify=default_tls(), **options)
 
 
 WORKER = "worker"

@@ -275,7 +275,7 @@ def _reason(exc: Exception) -> str:
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def default_tls() -> ssl.SSLContext:
     """httpx's default TLS context, its CA bundle loaded once per process rather than at each
     fetch (tens of milliseconds of CPU; the auditor runs in-process in tests, many times)."""
     return httpx.create_ssl_context()
@@ -287,7 +287,9 @@ def fetch_federation(
     """The federation document at source, verified under the pinned trust-anchor key at `at`."""
     url = source + FEDERATION_PATH
     try:
-        with httpx.Client(timeout=answer_seconds, follow_redirects=False, verify=_tls()) as client:
+        with httpx.Client(
+            timeout=answer_seconds, follow_redirects=False, verify=default_tls()
+        ) as client:
             response = client.get(url)
     except httpx.TransportError as exc:
         raise _unreachable(f"{url} did not answer: {_reason(exc)}") from exc
