@@ -33,8 +33,13 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any
 
+from digitalstate.node.features import FEATURE_MODULES
+
 PR_SET_PDEATHSIG = 1
-PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn"]
+# Everything a node imports before it serves: the app factory imports each feature only when a
+# node is built (node/features.py), so without them here every forked node imported them
+# again (about 1.2 s of CPU each, most of it statsmodels and SciPy for the experiments).
+PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn", *FEATURE_MODULES]
 
 _context: ForkServerContext | None = None
 
