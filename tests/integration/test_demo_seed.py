@@ -19,6 +19,7 @@ from digitalstate.demo.federation import (
     demo_service,
     prepare,
 )
+from digitalstate.demo.journeys import journey_services
 from digitalstate.demo.seed import DEMO_PASSWORD, SeedTargets, seed_people
 from digitalstate.demo.spending import synthetic_payments
 from digitalstate.demo.synthetic import make_person
@@ -27,11 +28,12 @@ from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import active_delegation, grant_delegation, verify_password
 from digitalstate.registers.models import RegisterRecord
-from digitalstate.services.definitions import load_service_definition
+from digitalstate.services.definitions import load_service_definition, read_definitions
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.spending.service import payments_count
 from digitalstate.storage import migrate
 from digitalstate.storage.engine import make_engine, make_sessions
+from support.demo import FEW_JOURNEYS
 
 SECRET = bytes(range(32))
 FIELDS = load_catalogue(None).fields
@@ -191,7 +193,17 @@ def test_the_demo_seeds_every_register_consistently_once(tmp_path: Path) -> None
     now = datetime.now(UTC)
     seen: list[tuple[int, int]] = []
 
-    prepare(layout, now, people=12, seed=3, progress=lambda done, want: seen.append((done, want)))
+    def twelve() -> None:  # prepare twelve people, recording its progress in seen
+        prepare(
+            layout,
+            now,
+            people=12,
+            seed=3,
+            progress=lambda *p: seen.append(p),
+            journeys=FEW_JOURNEYS,
+        )
+
+    twelve()
 
     marker = json.loads((layout.data_dir / LAYOUT_FILE).read_text())
     assert marker == {"base_port": 18100, "people": 12, "seed": 3}
@@ -237,19 +249,19 @@ def test_the_demo_seeds_every_register_consistently_once(tmp_path: Path) -> None
 
     # The same again does nothing; more people adds the missing ones.
     seen.clear()
-    prepare(layout, now, people=12, seed=3, progress=lambda done, want: seen.append((done, want)))
+    twelve()
     assert seen == []
-    prepare(layout, now, people=15, seed=3)
+    prepare(layout, now, people=15, seed=3, journeys=FEW_JOURNEYS)
     assert demo_counts(layout)["liverpool-pensions"] == 15
     assert json.loads((layout.data_dir / LAYOUT_FILE).read_text())["people"] == 15
 
 
 def test_the_demo_refuses_another_seed_over_existing_people(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=3, seed=1)
+    prepare(layout, datetime.now(UTC), people=3, seed=1, journeys=FEW_JOURNEYS)
 
     with pytest.raises(SettingsError) as refused:
-        prepare(layout, datetime.now(UTC), people=3, seed=2)
+        prepare(layout, datetime.now(UTC), people=3, seed=2, journeys=FEW_JOURNEYS)
 
     message = str(refused.value)
     assert "\n" not in message
@@ -259,7 +271,7 @@ def test_the_demo_refuses_another_seed_over_existing_people(tmp_path: Path) -> N
 
 def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    prepare(layout, datetime.now(UTC), people=1, seed=1, journeys=FEW_JOURNEYS)
     pensions = next(n for n in DEMO_NODES if n.id == "liverpool-pensions")
     copy = layout.node_dir(pensions) / "state-pension-details.toml"
     for node in DEMO_NODES:
@@ -274,12 +286,12 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
     config = layout.node_config(pensions)
     config.write_text(config.read_text().split("\n[services]\n")[0])
     copy.write_text(copy.read_text().replace("State Pension", "pension"))
-    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    prepare(layout, datetime.now(UTC), people=1, seed=1, journeys=FEW_JOURNEYS)
     files = load_node_settings(config).service_files
     journey = layout.node_dir(pensions) / str(pensions.journey)
     assert files == [copy.resolve(), journey.resolve()]
     assert load_service_definition(copy, pensions.id).title == "Check your pension details"
-    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    prepare(layout, datetime.now(UTC), people=1, seed=1, journeys=FEW_JOURNEYS)
     assert config.read_text().count("[services]") == 1
 
     # A folder made before the node ran its service with pages gets that file added to the
@@ -294,14 +306,14 @@ def test_each_demo_service_node_names_its_own_copy_of_its_service_file(tmp_path:
         )
     )
     assert load_node_settings(config).services.files == [Path(str(care.service))]
-    prepare(layout, datetime.now(UTC), people=1, seed=1)
+    prepare(layout, datetime.now(UTC), people=1, seed=1, journeys=FEW_JOURNEYS)
     assert journey.exists()
     assert load_node_settings(config).service_files[1] == journey.resolve()
 
 
 def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
     for node in DEMO_NODES:
         email = load_node_settings(layout.node_config(node)).email
         assert email is not None, node.id
@@ -316,8 +328,8 @@ def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Pat
     config.write_text(config.read_text().split("\n[email]\n")[0])
     own = layout.node_config(prisons)
     own.write_text(own.read_text().replace("prisons@digitalstate-demo.test", "visits@example.org"))
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
     assert load_node_settings(config).email is not None
     assert config.read_text().count("[email]") == 1
     kept = load_node_settings(own).email
@@ -326,7 +338,7 @@ def test_every_demo_node_sends_its_email_to_the_demos_mail_catcher(tmp_path: Pat
 
 def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
     prisons = next(n for n in DEMO_NODES if n.prisons)
     config = layout.node_config(prisons)
     settings = load_node_settings(config)
@@ -344,22 +356,35 @@ def test_the_prisons_node_keeps_the_register_and_runs_the_visit_service(tmp_path
     # A folder made before the demo booked prison visits gets [prisons] on the next run, once.
     config.write_text(config.read_text().replace("\n[prisons]\n", "\n"))
     assert load_node_settings(config).prisons is None
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
-    prepare(layout, datetime.now(UTC), people=0, seed=1)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
+    prepare(layout, datetime.now(UTC), people=0, seed=1, journeys=FEW_JOURNEYS)
     assert load_node_settings(config).prisons is not None
     assert config.read_text().count("[prisons]") == 1
 
 
-def test_every_demo_node_carries_its_year_of_spending_once(tmp_path: Path) -> None:
+def test_every_demo_node_carries_its_year_of_spending_and_journeys_once(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
     now = datetime(2026, 5, 1, tzinfo=UTC)
-    prepare(layout, now, people=0, seed=3)
-    prepare(layout, now, people=0, seed=3)  # again: nothing added twice
+    prepare(layout, now, people=0, seed=3, journeys=FEW_JOURNEYS)
+    prepare(layout, now, people=0, seed=3, journeys=FEW_JOURNEYS)  # again: nothing added twice
 
+    with_pages = []
     for node in DEMO_NODES:
-        engine = make_engine(load_node_settings(layout.node_config(node)).database_url)
+        settings = load_node_settings(layout.node_config(node))
+        engine = make_engine(settings.database_url)
         try:
             with make_sessions(engine).begin() as session:
                 assert payments_count(session) == len(synthetic_payments(node.id)), node.id
+                # The synthetic journeys' ids are the seed's, then the journey's number.
+                started = session.scalar(
+                    text(
+                        "SELECT count(*) FROM service_events WHERE kind = 'started'"
+                        " AND journey LIKE '00000003%' AND length(journey) = 32"
+                    )
+                )
         finally:
             engine.dispose()
+        pages = journey_services(read_definitions(list(settings.service_files)))
+        assert started == (FEW_JOURNEYS if pages else 0), node.id
+        with_pages += [node.id] if pages else []
+    assert with_pages, "some demo node runs a service with pages"

@@ -13,6 +13,7 @@ from digitalstate.keys import KeyPair
 from digitalstate.settings import load_anchor_settings, load_node_settings
 from digitalstate.staff.service import list_staff
 from digitalstate.storage.engine import make_engine, make_sessions
+from support.demo import FEW_JOURNEYS
 from support.nodes import running_node
 
 from .staff_support import csrf_of
@@ -31,7 +32,7 @@ def staff_of(layout: DemoLayout, member_id: str) -> list[tuple[str, str, str, st
 
 def test_every_service_node_has_a_caseworker_and_a_manager_once(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=0)
+    prepare(layout, datetime.now(UTC), people=0, journeys=FEW_JOURNEYS)
     printed = staff_accounts(layout)
     service_nodes = [n.id for n in DEMO_NODES if "service" in n.roles]
 
@@ -47,16 +48,16 @@ def test_every_service_node_has_a_caseworker_and_a_manager_once(tmp_path: Path) 
     first = staff_of(layout, "prisons")
 
     # Run again: the same accounts, with the same ids (every demo has the same), none added.
-    prepare(layout, datetime.now(UTC), people=0)
+    prepare(layout, datetime.now(UTC), people=0, journeys=FEW_JOURNEYS)
     assert staff_of(layout, "prisons") == first
     other = DemoLayout(tmp_path / "other", 18200)
-    prepare(other, datetime.now(UTC), people=0)
+    prepare(other, datetime.now(UTC), people=0, journeys=FEW_JOURNEYS)
     assert [row[:3] for row in staff_of(other, "prisons")] == [row[:3] for row in first]
 
 
 def test_the_printed_credentials_sign_in_at_the_node(tmp_path: Path) -> None:
     layout = DemoLayout(tmp_path / "demo", 18100)
-    prepare(layout, datetime.now(UTC), people=0)
+    prepare(layout, datetime.now(UTC), people=0, journeys=FEW_JOURNEYS)
     manager = next(a for a in staff_accounts(layout) if a["role"] == "manager")
     node = next(n for n in DEMO_NODES if n.id == manager["node"])
     settings = load_node_settings(layout.node_config(node))

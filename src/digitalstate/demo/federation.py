@@ -14,7 +14,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
 from digitalstate.demo.experiments import seed_experiment_journeys
-from digitalstate.demo.journeys import journey_services, seed_node_journeys
+from digitalstate.demo.journeys import DEMO_JOURNEYS, journey_services, seed_node_journeys
 from digitalstate.demo.prisons import seed_prisons
 from digitalstate.demo.seed import (
     DEMO_PASSWORD,
@@ -231,9 +231,11 @@ def prepare(
     people: int = DEFAULT_PEOPLE,
     seed: int = DEFAULT_SEED,
     progress: SeedProgress | None = None,
+    journeys: int = DEMO_JOURNEYS,
 ) -> None:
     """Create whatever the demo's data directory lacks: anchor, nodes, memberships, staff at
-    the service nodes, people.
+    the service nodes, people, and a year of synthetic journeys (`journeys` at each node with
+    pages: DEMO_JOURNEYS, about 240,000 events in all, unless fewer are asked for).
 
     Idempotent: a second run reuses every key, database and membership already made, and
     seeds only the people not seeded yet (see seed_demo_people).
@@ -308,7 +310,7 @@ def prepare(
     _copy_migrated_database(layout)
     staff_password = DemoStaffPassword()
     for node in DEMO_NODES:
-        seed_demo_node(layout, node, now, seed, staff_password)
+        seed_demo_node(layout, node, now, seed, staff_password, journeys=journeys)
     seed_demo_people(layout, recorded, people=people, seed=seed, progress=progress)
 
 
@@ -357,10 +359,15 @@ def seed_demo_node(
     now: datetime,
     seed: int,
     staff_password: Callable[[], str],
+    *,
+    journeys: int = DEMO_JOURNEYS,
 ) -> None:
     """What node's database lacks of the demo's data, in one pass (one engine, migrated
-    first): staff at a service node, the prisons, the experiments' journeys, stories and a year
-    of spending in one transaction; then a year of synthetic journeys' events."""
+    first): a year of synthetic journeys' events (journeys of them); then staff at a service
+    node, the prisons, the experiments' journeys, stories and a year of spending in one
+    transaction. The year of journeys comes first: it is written only where no event is
+    recorded yet, and the experiments' journeys are events too (before, a node running an
+    experiment never had its year of journeys)."""
     settings = load_node_settings(layout.node_config(node))
     paths = [layout.node_dir(node) / name for name in node.service_files]
     definitions = read_definitions(paths) if paths else []
@@ -368,6 +375,9 @@ def seed_demo_node(
     tune_for_bulk_load(engine)
     try:
         upgrade(engine)
+        seed_node_journeys(
+            engine, journey_services(definitions), seed=seed, now=now, journeys=journeys
+        )
         with make_sessions(engine).begin() as session:
             if "service" in node.roles:
                 add_demo_staff(session, node, now, staff_password)
@@ -382,7 +392,6 @@ def seed_demo_node(
                 assert account is not None, "add_demo_staff adds a manager at every node"
                 seed_stories(session, node.id, slugs, member(account), now)
             seed_spending(session, node.id, now)
-        seed_node_journeys(engine, journey_services(definitions), seed=seed, now=now)
     finally:
         engine.dispose()
 

@@ -132,17 +132,23 @@ DEMO_JOURNEYS = 6000  # a year of them at each demo node with journeys: ~500 a m
 
 
 def seed_node_journeys(
-    engine: Engine, services: Sequence[ServicePages], *, seed: int, now: datetime
+    engine: Engine,
+    services: Sequence[ServicePages],
+    *,
+    seed: int,
+    now: datetime,
+    journeys: int = DEMO_JOURNEYS,
 ) -> int:
-    """A year of synthetic journeys' events at a node whose services have pages, up to now,
-    unless it recorded events already (real use adds to them); how many were written."""
+    """A year of synthetic journeys' events (journeys of them) at a node whose services have
+    pages, up to now, unless it recorded events already (real use adds to them); how many
+    were written."""
     if not services:
         return 0
     with engine.connect() as connection:
         if connection.execute(text("SELECT 1 FROM service_events LIMIT 1")).first():
             return 0
     start = datetime.combine(year_start(now.date()), datetime.min.time(), UTC)
-    rows = synthetic_journeys(services, seed=seed, journeys=DEMO_JOURNEYS, start=start, end=now)
+    rows = synthetic_journeys(services, seed=seed, journeys=journeys, start=start, end=now)
     return write_events(engine, rows)
 
 
