@@ -1,7 +1,9 @@
 """Browser tests: real pages in Debian's Chromium, driven by Playwright (no downloaded browser).
 
-Chromium is at /usr/bin/chromium (`.ci/run` installs it). Without it these tests are skipped
-with the reason, except under CI=true, where they fail: CI must not pass by skipping them.
+Chromium is Debian's headless shell, /usr/bin/chromium-headless-shell, or /usr/bin/chromium
+where the shell is not installed (`.ci/run` installs both; ADR 0032). Without either these
+tests are skipped with the reason, except under CI=true, where they fail: CI must not pass
+by skipping them.
 
 Every module that needs the demo shares one (`demo`, started once for the package): each
 module signs in as people of its own (demo_people.py), so no test depends on what ran before.
@@ -23,7 +25,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from browser.demo_people import DEMO_PEOPLE
 from digitalstate.demo.federation import DemoLayout
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's headless shell when it is installed (`.ci/run` installs it; ADR 0032): the same
+# Chromium's Blink and V8 without the desktop browser's compositor, which cost a headless
+# page CPU even when idle. Debian's chromium otherwise.
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+CHROMIUM = (
+    HEADLESS_SHELL
+    if os.path.exists(HEADLESS_SHELL)
+    else shutil.which("chromium") or "/usr/bin/chromium"
+)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -55,7 +65,9 @@ def browser() -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail(f"Chromium is not installed at {CHROMIUM}; .ci/run installs it")
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium-headless-shell)"
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
