@@ -38,7 +38,7 @@ from digitalstate.node.features import FEATURE_MODULES
 PR_SET_PDEATHSIG = 1
 # Everything a node imports before it serves: the app factory imports each feature only when a
 # node is built (node/features.py), so without them here every forked node imported them
-# again (about 1.2 s of CPU each, most of it statsmodels and SciPy for the experiments).
+# again at its start (1.2-1.8 s of CPU each when statsmodels was imported with them).
 PRELOAD = ["digitalstate.app", "digitalstate.cli.main", "uvicorn", *FEATURE_MODULES]
 
 _context: ForkServerContext | None = None

@@ -14,6 +14,10 @@ Plain functions of counts and durations, computed with statsmodels:
   size seen, at 5% significance with 80% power (`NormalIndPower` on Cohen's h for shares,
   `TTestIndPower` on Cohen's d for times), people joining the variants in the proportions they
   join now.
+
+statsmodels (and SciPy under it) is imported by each function when it is first called, not
+with this module: the import costs a process about a second of CPU, which every node process,
+worker and CLI command paid at start, though only an experiment's pages compute figures.
 """
 
 from __future__ import annotations
@@ -22,14 +26,10 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import (
-    proportion_confint,
-    proportion_effectsize,
-    proportions_ztest,
-)
-from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+if TYPE_CHECKING:
+    from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
 ALPHA = 0.05  # significance, and 95% intervals
 POWER = 0.8
@@ -83,6 +83,8 @@ def share(count: int, total: int) -> Share:
     """count of total with its Wilson interval."""
     if total <= 0:
         return Share(count, total, None, None)
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(count, total, alpha=ALPHA, method="wilson")
     return Share(count, total, count / total, Interval(float(low), float(high)))
 
@@ -92,6 +94,8 @@ def mean_time(seconds: Sequence[float]) -> MeanTime:
     n = len(seconds)
     if n < 2:
         return MeanTime(n, float(seconds[0]) if n else None, None)
+    from statsmodels.stats.weightstats import DescrStatsW
+
     stats = DescrStatsW(list(seconds))
     if stats.std == 0:
         return MeanTime(n, float(stats.mean), Interval(float(stats.mean), float(stats.mean)))
@@ -106,6 +110,9 @@ def compare_shares(control: Share, variant: Share) -> Difference:
     pooled = (control.count + variant.count) / (control.total + variant.total)
     if pooled in (0.0, 1.0):  # nobody, or everybody, on both sides: nothing to test
         return Difference(None, False, None)
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
+
     _, p = proportions_ztest(
         [variant.count, control.count], [variant.total, control.total], alternative="two-sided"
     )
@@ -121,6 +128,9 @@ def compare_times(control: Sequence[float], variant: Sequence[float]) -> Differe
     """variant's times against control's: Welch's t test, and the people still needed."""
     if len(control) < 2 or len(variant) < 2:
         return Difference(None, False, None)
+    from statsmodels.stats.power import TTestIndPower
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
     a, b = DescrStatsW(list(variant)), DescrStatsW(list(control))
     if a.std == 0 and b.std == 0:
         return Difference(None, False, None)
