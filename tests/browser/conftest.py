@@ -34,6 +34,7 @@ CHROMIUM = (
     if os.path.exists(HEADLESS_SHELL)
     else shutil.which("chromium") or "/usr/bin/chromium"
 )
+WHERE = f"neither {HEADLESS_SHELL} nor /usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -64,10 +65,8 @@ def browser() -> Iterator[Browser]:
     """
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium is not installed at {CHROMIUM}; .ci/run installs it")
-        pytest.skip(
-            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium-headless-shell)"
-        )
+            pytest.fail(f"Chromium is not installed ({WHERE}); .ci/run installs it")
+        pytest.skip(f"Chromium is not installed ({WHERE}): apt-get install chromium-headless-shell")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium

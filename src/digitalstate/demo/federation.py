@@ -235,7 +235,7 @@ def prepare(
 ) -> None:
     """Create whatever the demo's data directory lacks: anchor, nodes, memberships, staff at
     the service nodes, people, and a year of synthetic journeys (`journeys` at each node with
-    pages: DEMO_JOURNEYS, about 240,000 events in all, unless fewer are asked for).
+    pages: DEMO_JOURNEYS, about 300,000 events in all, unless fewer are asked for).
 
     Idempotent: a second run reuses every key, database and membership already made, and
     seeds only the people not seeded yet (see seed_demo_people).
