@@ -10,7 +10,6 @@ service's month on its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select, tuple_
@@ -28,7 +27,8 @@ SETTLE_AFTER = timedelta(days=1)
 def record(session: Session, *events: ServiceEvent) -> None:
     """Add events to the caller's transaction (one INSERT of them all)."""
     if events:
-        session.execute(insert(ServiceEventRow), [asdict(event) for event in events])
+        # A shallow copy of each event's fields: asdict would deep-copy every value.
+        session.execute(insert(ServiceEventRow), [dict(vars(event)) for event in events])
 
 
 def started_at(session: Session, journey: str) -> datetime | None:
