@@ -26,14 +26,14 @@ from sqlalchemy import Engine, delete, event, select
 
 from digitalstate.electoral.domain import EVIDENCE_NEEDED
 from digitalstate.electoral.models import IdentityCheck
-from digitalstate.electoral.service import take_evidence
+from digitalstate.electoral.service import notes, take_evidence
 from digitalstate.exchange.client import ExchangeClient, ExchangeResponse
 from digitalstate.keys import KeyPair
 from digitalstate.problems import PROBLEM_MEDIA_TYPE
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.services.applications import BY_PERSON, decide
 from digitalstate.services.filetypes import Upload
-from digitalstate.services.handlers import Decision
+from digitalstate.services.handlers import SUBMITTED, Decision
 from digitalstate.services.models import Application, ApplicationEvent, ApplicationFile
 from digitalstate.storage.engine import make_engine, make_sessions
 from integration.electoral_support import (
@@ -132,6 +132,24 @@ def test_a_match_puts_the_person_on_the_roll_at_once_and_is_logged_at_both_ends(
         "a match (no value returned) relayed to people-register",
     ]
     assert fed.check_due() == 0  # nothing left to do
+
+
+def test_a_row_read_before_the_match_was_committed_is_shown_as_still_being_checked(
+    fed: VoteFederation, ada: Voter
+) -> None:
+    """The application's page reads the row and its check's note in one step, but statement by
+    statement: a row read before the worker's commit (still submitted) and its check read
+    after it (matched) must not put "on the register" under a Submitted tag."""
+    reference = fed.apply(ada, nino="jg 10 37 26 a", open_register=False, postal=True)
+    assert fed.check_due() == 1
+    with fed.databases[ELECTORAL]() as session, session.no_autoflush:  # never committed
+        row = session.scalars(select(Application).where(Application.reference == reference)).one()
+        said = [note.heading for note in notes(session, row, None)]
+        row.status = SUBMITTED  # as read a moment before the worker's commit
+        before = [note.heading for note in notes(session, row, None)]
+    assert said == ["You are on the electoral register"]
+    assert before == ["We are checking who you are"]
+    assert application(fed, reference)[0] == "approved"  # nothing was written
 
 
 def test_no_match_asks_for_a_document_and_a_caseworker_approves(

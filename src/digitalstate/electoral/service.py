@@ -280,7 +280,10 @@ def notes(
     check = check_of(session, application)
     if check is None:
         return []
-    if check.state == PENDING:
+    # A match is settled with the application's approval, in one commit; a row read before
+    # that commit and its check read after it still show the check as pending, so that the
+    # page's status and its note agree (services.applications.application_with_notes).
+    if check.state == PENDING or (check.state == MATCHED and application.status in UNDECIDED):
         return [
             Note(
                 _("We are checking who you are"),

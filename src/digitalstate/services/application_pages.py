@@ -24,9 +24,9 @@ from digitalstate.services.applications import (
     BY_PERSON,
     ApplicationView,
     application_of,
+    application_with_notes,
     applications_of,
     cancellation_of,
-    notes_of,
     withdraw,
     withdrawable,
 )
@@ -106,17 +106,22 @@ class ApplicationPages:
         return self.render(request, "applications", rows=rows)
 
     async def show(self, request: Request, reference: str, subject: SignedIn) -> Response:
-        """One application: its answers, its history, and withdraw while undecided."""
-        application = await self.own(subject, reference)
-        if application is None:
+        """One application: its answers, its history, what its service's action says of it
+        now (read with it: application_with_notes), and withdraw while undecided."""
+        try:
+            parsed = str(parse_reference(reference))
+        except ReferenceNumberError:
             return self.not_found(request)
-        definition = self.definitions.get(application.slug)
-        notes = await run_step(
+        document = self.node.keeper.document
+        found = await run_step(
             self.node.sessions,
-            lambda s: notes_of(
-                s, subject.sub, application.reference, definition, self.node.keeper.document
+            lambda s: application_with_notes(
+                s, subject.sub, parsed, self.definitions.get, document
             ),
         )
+        if found is None:
+            return self.not_found(request)
+        application, notes = found
         return self.page(request, application, notes=notes)
 
     def page(

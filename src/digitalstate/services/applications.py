@@ -22,7 +22,7 @@ Every function takes a session and `now` and never commits: the caller owns the 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -285,21 +285,26 @@ def full_view(session: Session, row: Application) -> ApplicationView:
     return _view(row, events, files)
 
 
-def notes_of(
+def application_with_notes(
     session: Session,
     subject: str,
     reference: str,
-    definition: ServiceDefinition | None,
+    definition_of: Callable[[str], ServiceDefinition | None],
     document: FederationDocument | None,
-) -> list[Note]:
-    """What the service's action tells subject about their application reference now (its
-    registered NOTES); none for someone else's, or a service whose action registers none."""
+) -> tuple[ApplicationView, list[Note]] | None:
+    """subject's application with this reference (as application_of), and what its service's
+    action tells them about it now (its registered NOTES; none where the action registers
+    none), both of the one row read here: a page showing them shows one moment, its status and
+    the action's note in agreement, though a worker decides the application meanwhile. None
+    when there is no such application (or it is someone else's). definition_of gives the
+    definition of the application's service, by its slug."""
+    row = _own(session, subject, reference)
+    if row is None:
+        return None
+    definition = definition_of(row.slug)
     action = definition.submit.action if definition and definition.submit else None
     notes = NOTES.get(action) if action is not None else None
-    row = _own(session, subject, reference) if notes is not None else None
-    if notes is None or row is None:
-        return []
-    return notes(session, row, document)
+    return full_view(session, row), (notes(session, row, document) if notes else [])
 
 
 def event_added(

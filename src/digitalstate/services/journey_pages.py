@@ -43,9 +43,8 @@ from digitalstate.registers.domain import field_label
 from digitalstate.services.applications import (
     ASSISTED,
     DraftChangedError,
-    application_of,
+    application_with_notes,
     by_token,
-    notes_of,
     submit,
 )
 from digitalstate.services.definitions import Page
@@ -658,17 +657,16 @@ class JourneyFlow:
         self, request: Request, journey: Journey, who: Applicant, reference: str
     ) -> Response:
         """Application complete: the reference, and what happens next."""
-        found = await run_step(
-            self.node.sessions, lambda s: application_of(s, who.subject, reference[:20])
-        )
-        if found is None or found.slug != journey.slug:
-            return self.not_found(request)
-        notes = await run_step(
+        document = self.node.keeper.document
+        read = await run_step(
             self.node.sessions,
-            lambda s: notes_of(
-                s, who.subject, found.reference, journey.definition, self.node.keeper.document
+            lambda s: application_with_notes(
+                s, who.subject, reference[:20], lambda _slug: journey.definition, document
             ),
         )
+        if read is None or read[0].slug != journey.slug:
+            return self.not_found(request)
+        found, notes = read
         journey_id = await run_step(
             self.node.sessions,
             lambda s: completed_journey(s, journey.slug, found.submitted_at),
