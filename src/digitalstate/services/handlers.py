@@ -153,7 +153,8 @@ class Note:
 
 ApplicationNotes = Callable[[Session, Application, FederationDocument | None], list[Note]]
 """What to tell the applicant now, from the node's database and its federation document (the
-names of members), if it holds one."""
+names of members), if it holds one. The application row given was read before the handler's
+own queries: a handler judges by that row's status, so that what it says agrees with it."""
 
 
 class Registry(Generic[T]):

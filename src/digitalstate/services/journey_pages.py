@@ -661,7 +661,11 @@ class JourneyFlow:
         read = await run_step(
             self.node.sessions,
             lambda s: application_with_notes(
-                s, who.subject, reference[:20], lambda _slug: journey.definition, document
+                s,
+                who.subject,
+                reference[:20],
+                lambda slug: journey.definition if slug == journey.slug else None,
+                document,
             ),
         )
         if read is None or read[0].slug != journey.slug:
