@@ -296,9 +296,8 @@ def application_with_notes(
     action tells them about it now (its registered NOTES; none where the action registers
     none), both of the one row read here, so that a page's status and the action's note agree
     though a worker decides the application meanwhile (its history, read after the row, may
-    already hold that decision). None
-    when there is no such application (or it is someone else's). definition_of gives the
-    definition of the application's service, by its slug."""
+    already hold that decision). None when there is no such application (or it is someone
+    else's). definition_of gives the definition of the application's service, by its slug."""
     row = _own(session, subject, reference)
     if row is None:
         return None
