@@ -11,5 +11,6 @@ tests/ on pytest's pythonpath):
 - support.clocks: a clock a test moves by hand, for sign-in guards and session stores;
 - support.cli: the `digitalstate` command run in-process, succeeding or failing in one line;
 - support.smtp: a real SMTP server (aiosmtpd, the mail catcher's handler) on a loopback port;
+- support.demo: what tests of the demo's preparation share (FEW_JOURNEYS);
 - support.fixtures: fixtures several layers share (alice, bob), imported by their conftest.py.
 """
