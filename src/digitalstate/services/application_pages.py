@@ -118,6 +118,7 @@ class ApplicationPages:
             lambda s: application_with_notes(
                 s, subject.sub, parsed, self.definitions.get, document
             ),
+            read_only=True,
         )
         if found is None:
             return self.not_found(request)

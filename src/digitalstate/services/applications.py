@@ -294,10 +294,11 @@ def application_with_notes(
 ) -> tuple[ApplicationView, list[Note]] | None:
     """subject's application with this reference (as application_of), and what its service's
     action tells them about it now (its registered NOTES; none where the action registers
-    none), both of the one row read here, so that a page's status and the action's note agree
-    though a worker decides the application meanwhile (its history, read after the row, may
-    already hold that decision). None when there is no such application (or it is someone
-    else's). definition_of gives the definition of the application's service, by its slug."""
+    none). It only reads: run in a read-only step (run_step(..., read_only=True)), the row,
+    its history and the note are of one moment, so a page's status, history and note agree
+    though a worker decides the application meanwhile. None when there is no such
+    application (or it is someone else's). definition_of gives the definition of the
+    application's service, by its slug."""
     row = _own(session, subject, reference)
     if row is None:
         return None

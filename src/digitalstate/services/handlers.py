@@ -153,8 +153,10 @@ class Note:
 
 ApplicationNotes = Callable[[Session, Application, FederationDocument | None], list[Note]]
 """What to tell the applicant now, from the node's database and its federation document (the
-names of members), if it holds one. The application row given was read before the handler's
-own queries: a handler judges by that row's status, so that what it says agrees with it."""
+names of members), if it holds one. It only reads: the pages run it in a read-only step with
+the application row given (services.applications.application_with_notes), so what it reads
+agrees with that row. A handler judges by the row's status all the same: a caller that reads
+outside such a step still gets a note that agrees with the status it shows."""
 
 
 class Registry(Generic[T]):

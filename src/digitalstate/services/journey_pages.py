@@ -667,6 +667,7 @@ class JourneyFlow:
                 lambda slug: journey.definition if slug == journey.slug else None,
                 document,
             ),
+            read_only=True,
         )
         if read is None or read[0].slug != journey.slug:
             return self.not_found(request)

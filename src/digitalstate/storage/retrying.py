@@ -5,6 +5,12 @@ A worker must not lose what was committed nor stop on a transient lock: SQLite a
 PostgreSQL can abort a transaction on a deadlock or a serialization failure. Such a step is
 rolled back whole and run again after a short, growing sleep; anything else is raised.
 
+A step that only reads can ask for one moment of the database (read_only=True): every
+statement in it sees the same committed state, though writers commit meanwhile. Without it a
+step's statements may each see a different moment: PostgreSQL's READ COMMITTED takes a new
+snapshot per statement, and Python's sqlite3 opens no transaction before a SELECT, so each
+read of SQLite runs on its own.
+
 It lives with storage, not with a feature, because several features use it (tellusonce's
 workers, the services' pages and use cases) and must not import each other for it.
 """
@@ -32,8 +38,19 @@ STEP_ATTEMPTS = 8
 FIRST_SLEEP_SECONDS = 0.05
 
 
-def _in_transaction(sessions: sessionmaker[Session], step: Callable[[Session], T]) -> T:
+# PostgreSQL: one snapshot for the whole transaction, which may not write.
+_ONE_MOMENT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+def _in_transaction(
+    sessions: sessionmaker[Session], step: Callable[[Session], T], read_only: bool = False
+) -> T:
     with sessions.begin() as session:
+        if read_only:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options=_ONE_MOMENT)
+            else:  # SQLite: a transaction begun before the first read holds one snapshot
+                session.connection().exec_driver_sql("BEGIN")
         return step(session)
 
 
@@ -43,11 +60,17 @@ async def run_step(
     *,
     attempts: int = STEP_ATTEMPTS,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    read_only: bool = False,
 ) -> T:
-    """Run step(session) in its own transaction in a thread; retry it while the database is busy."""
+    """Run step(session) in its own transaction in a thread; retry it while the database is busy.
+
+    read_only: step only reads, and every statement of it sees the database at one moment (the
+    module's docstring). On PostgreSQL the transaction refuses writes; on SQLite nothing
+    refuses them, so a step that writes must not say read_only.
+    """
     for attempt in range(attempts):
         try:
-            return await run_blocking(_in_transaction, sessions, step)
+            return await run_blocking(_in_transaction, sessions, step, read_only)
         except OperationalError as exc:
             if not is_busy(exc) or attempt == attempts - 1:
                 raise
