@@ -23,6 +23,7 @@ from digitalstate.node.features import features_for
 from digitalstate.node.roles import PerWorker
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.routing import install_routes
 from digitalstate.settings import AnchorSettings, NodeSettings
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.compression import install_compression
@@ -32,7 +33,6 @@ from digitalstate.web.languages import install_languages
 from digitalstate.web.operator import install_operator_refusal, metrics_refusal
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
-from digitalstate.web.routing import install_routes
 from digitalstate.web.templating import make_templates, mount_static
 from digitalstate.web.timing import install_server_timing
 

@@ -32,9 +32,9 @@ from digitalstate.problems import Problem
 from digitalstate.registers import reads
 from digitalstate.registers.api import DatabaseCalls
 from digitalstate.registers.service import change_fields, told_about
+from digitalstate.routing import Router, install_routes
 from digitalstate.storage.threads import run_blocking
 from digitalstate.tellusonce.worker import OUTBOX_EVENT
-from digitalstate.web.routing import install_routes
 
 PREFIX = "/bench/unsigned"
 # Check durations kept at most (the newest): enough for minutes of reads at full speed.
@@ -52,7 +52,7 @@ def install_bench_mirror(app: FastAPI, node: NodeRuntime) -> None:
     """Mount the bench-only unsigned routes on app, and time node's consent checks."""
     # Included like the exchange's router, so that routing costs the same and the benchmark
     # compares signing alone.
-    mirror = APIRouter(prefix=PREFIX, include_in_schema=False)
+    mirror = Router(prefix=PREFIX, include_in_schema=False)
     mirror.add_api_route("/services", list_services, methods=["GET"])
     if "register" in node.settings.node.roles:
         durations: deque[float] = deque(maxlen=TIMINGS_KEPT)

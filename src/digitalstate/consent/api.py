@@ -27,6 +27,7 @@ from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem, ReceivedProblem
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.store import record_access
 
@@ -59,7 +60,7 @@ def node_of(request: Request) -> NodeRuntime:
 
 def make_charter_router() -> APIRouter:
     """The charter's consent routes on the exchange."""
-    router = APIRouter(prefix="/exchange/v1", tags=["consent"])
+    router = Router(prefix="/exchange/v1", tags=["consent"])
     router.add_api_route("/consent-requests", ask_for_consent, methods=["POST"], status_code=201)
     router.add_api_route("/consent-requests/{request_id}/outcome", answer_outcome, methods=["POST"])
     router.add_api_route("/basis-reads", read_under_basis, methods=["POST"])
@@ -69,7 +70,7 @@ def make_charter_router() -> APIRouter:
 
 def make_holder_router() -> APIRouter:
     """A register's consent routes on the exchange: the holder's copy."""
-    router = APIRouter(prefix="/exchange/v1", tags=["consent"])
+    router = Router(prefix="/exchange/v1", tags=["consent"])
     router.add_api_route("/consents", take_consent, methods=["POST"])
     router.add_api_route("/consents/{consent_id}/withdrawal", take_withdrawal, methods=["POST"])
     return router

@@ -14,7 +14,7 @@ from digitalstate.consent import api, flows, pages
 from digitalstate.node.features import Feature
 from digitalstate.node.roles import CONSENT_WITHDRAWALS
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

@@ -27,6 +27,7 @@ from digitalstate.consent.service import RequestUnavailableError
 from digitalstate.federation.domain import member_name
 from digitalstate.identity.charter_session import require_person
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.disclosure import gather_activity
 from digitalstate.transparency.disclosure_presenter import (
@@ -231,7 +232,7 @@ class ConsentPages:
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The charter's consent pages, bound to node."""
     pages = ConsentPages(node, templates)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route("/consent/{request_id}", pages.consent_screen, methods=["GET"])
     router.add_api_route(

@@ -20,6 +20,7 @@ from digitalstate.electoral.service import ACTION, REASONS, add_to_roll, notes, 
 from digitalstate.electoral.worker import CHECK_EVENT, IdentityCheckWorker
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import install_routes
 from digitalstate.services.definitions import ServiceDefinitionError, read_definitions
 from digitalstate.services.handlers import (
     DECISION_HOOKS,
@@ -31,7 +32,6 @@ from digitalstate.services.handlers import (
     REASONS as EVENT_REASONS,
 )
 from digitalstate.web.hardening import allow_larger_body
-from digitalstate.web.routing import install_routes
 
 SUBMIT_ACTIONS.register(ACTION, start_check)
 DECISION_HOOKS.register(ACTION, add_to_roll)

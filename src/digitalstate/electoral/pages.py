@@ -29,6 +29,7 @@ from digitalstate.electoral.service import (
 )
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.application_pages import reference_not_found
 from digitalstate.services.applications import BY_HELPER, BY_PERSON
 from digitalstate.services.definitions import ServiceDefinition
@@ -164,7 +165,7 @@ def make_evidence_router(
     """GET /applications/<reference>/evidence and the form's POST /applications/evidence (one
     fixed address, so that its larger body can be allowed: web/hardening.allow_larger_body)."""
     pages = EvidencePages(node, templates, definitions)
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
     router.add_api_route(
         "/applications/{reference}/evidence",
         pages.show,

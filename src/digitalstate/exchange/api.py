@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from digitalstate.exchange.legal_ground import PURPOSE_HEADER
 from digitalstate.exchange.server import DirectCall, direct_calls
+from digitalstate.routing import Router
 
 SERVICES_PATH = "/exchange/v1/services"
 
@@ -79,6 +80,6 @@ def install_direct_services(app: FastAPI) -> None:
 
 def make_api_router() -> APIRouter:
     """The exchange routes every node offers, whatever its roles."""
-    router = APIRouter(prefix="/exchange/v1", tags=["exchange"])
+    router = Router(prefix="/exchange/v1", tags=["exchange"])
     router.add_api_route("/services", list_services, methods=["GET"])
     return router

@@ -12,10 +12,10 @@ from starlette.templating import Jinja2Templates
 from digitalstate.experiments.pages import EXPERIMENTS_PATH, make_experiments_router
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import install_routes
 from digitalstate.services.definitions import read_definitions
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.i18n import N_
-from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

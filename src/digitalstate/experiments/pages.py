@@ -28,6 +28,7 @@ from digitalstate.experiments.service import (
     stop,
 )
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.variant_state import ExperimentStoppedError
 from digitalstate.services.variants import Experiment, experiment_of
@@ -286,7 +287,7 @@ def make_experiments_router(
 ) -> APIRouter:
     """/staff/experiments: the list, one experiment's page, and stopping it."""
     pages = ExperimentPages(node, templates, definitions)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     one = EXPERIMENTS_PATH + "/{slug}/{experiment}"
     router.add_api_route(EXPERIMENTS_PATH, pages.index, methods=["GET"])
     router.add_api_route(one, pages.show, methods=["GET"])

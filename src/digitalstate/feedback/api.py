@@ -29,6 +29,7 @@ from digitalstate.feedback.schemas import StoryDetail, StoryList, response_out, 
 from digitalstate.feedback.service import is_story_id
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.routing import Router
 from digitalstate.storage.retrying import run_step
 
 API_PATH = "/api/v1/stories"
@@ -92,7 +93,7 @@ def make_api_router(node: NodeRuntime, catalogue: Catalogue) -> APIRouter:
     """/api/v1/stories."""
     base = node.settings.node.base_url
     size = node.settings.feedback.page_size
-    router = APIRouter(tags=["stories"])
+    router = Router(tags=["stories"])
 
     @router.get(API_PATH, response_model=StoryList)
     async def list_stories(request: Request) -> StoryList:

@@ -33,10 +33,10 @@ from digitalstate.performance.domain import ServiceEvent
 from digitalstate.performance.service import rated_before, record
 from digitalstate.publishing.domain import Row
 from digitalstate.publishing.service import PublishedDataset
+from digitalstate.routing import install_routes
 from digitalstate.services.definitions import read_definitions
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.i18n import N_
-from digitalstate.web.routing import install_routes
 
 
 def record_rating(

@@ -54,6 +54,7 @@ from digitalstate.feedback.service import (
 from digitalstate.identity.throttle import client_key
 from digitalstate.mail.worker import EMAIL_EVENT
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.journey import JOURNEY_ID
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.error_pages import not_found_page
@@ -453,7 +454,7 @@ def make_pages_router(
 ) -> APIRouter:
     """/feedback/<service> and /stories: the question, telling, the public stories, the feed."""
     pages = FeedbackPages(node, templates, catalogue, record)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     one = FEEDBACK_PATH + "/{slug}"
     router.add_api_route(one, pages.ask, methods=["GET"])

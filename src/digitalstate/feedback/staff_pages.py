@@ -52,6 +52,7 @@ from digitalstate.feedback.service import (
     subscriptions_of,
 )
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.staff.domain import StaffMember
 from digitalstate.staff.service import record_staff_action
 from digitalstate.staff.sessions import ANY_STAFF, StaffSignedIn, render_staff_page
@@ -421,7 +422,7 @@ def make_staff_router(
 ) -> APIRouter:
     """/staff/stories: the moderation queue, a story, its actions, subscriptions."""
     pages = StoryStaffPages(node, templates, catalogue)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     checked = [Depends(ANY_STAFF), Depends(require_csrf)]
     router.add_api_route(STORIES_PATH, pages.queue, methods=["GET"])
     router.add_api_route(SUBSCRIPTIONS_PATH, pages.subscriptions, methods=["GET"])

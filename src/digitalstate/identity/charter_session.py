@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate.identity.sign_in_form import SignInPages
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.session import (
     RedirectTo,
@@ -114,7 +115,7 @@ def make_charter_session_router(
         start=sign_in,
     )
     out = _SignOutPages(pages)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route(SIGN_IN_PATH, pages.form, methods=["GET"])
     router.add_api_route(SIGN_IN_PATH, pages.submit, methods=["POST"], dependencies=csrf)

@@ -18,7 +18,7 @@ from digitalstate.identity.relying_party import default_token_poster, make_relyi
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 from digitalstate.web.session import install_sessions
 
 

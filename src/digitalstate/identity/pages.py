@@ -22,6 +22,7 @@ from digitalstate.identity.service import (
 )
 from digitalstate.identity.throttle import failures_before_sign_in
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import form_text, form_texts, read_form
 from digitalstate.web.i18n import N_, _
@@ -190,7 +191,7 @@ class _PersonPages:
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """/my and /my/helpers."""
     pages = _PersonPages(node, templates)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route("/my", pages.account, methods=["GET"])
     router.add_api_route(HELPERS_PATH, pages.helpers, methods=["GET"])

@@ -48,6 +48,7 @@ from digitalstate.identity.oidc import (
 from digitalstate.identity.service import DelegationEntry, delegations_of_helper, get_person
 from digitalstate.identity.tokens import ALGORITHM, public_jwk
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.hardening import read_form
 from digitalstate.web.i18n import N_, _
@@ -266,7 +267,7 @@ def make_provider_router(
 ) -> APIRouter:
     """The OpenID Connect provider's routes on the charter."""
     routes = _Routes(node, templates, server)
-    router = APIRouter(tags=["openid-connect"])
+    router = Router(tags=["openid-connect"])
     router.add_api_route(DISCOVERY_PATH, routes.discovery, methods=["GET"])
     router.add_api_route(JWKS_PATH, routes.jwks, methods=["GET"])
     router.add_api_route(

@@ -39,6 +39,7 @@ from digitalstate.identity.tokens import (
 )
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.i18n import N_, _
 from digitalstate.web.session import (
@@ -353,7 +354,7 @@ class _RelyingPartyPages:
 def make_relying_party_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """/auth/sign-in, /auth/callback and /auth/sign-out on every node."""
     pages = _RelyingPartyPages(node, templates)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     router.add_api_route(SIGN_IN_PATH, pages.sign_in, methods=["GET"])
     router.add_api_route(CALLBACK_PATH, pages.callback, methods=["GET"])
     router.add_api_route(

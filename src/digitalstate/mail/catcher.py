@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate import __version__
+from digitalstate.routing import Router, install_routes
 from digitalstate.settings import EdgeSection
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.compression import install_compression
@@ -47,7 +48,6 @@ from digitalstate.web.operator import (
 )
 from digitalstate.web.operator_pages import make_operator_sign_in_router
 from digitalstate.web.problem_handlers import install_problem_handlers
-from digitalstate.web.routing import install_routes
 from digitalstate.web.session import NodeSessionMiddleware, load_or_create_session_key
 from digitalstate.web.templating import make_templates, mount_static
 from digitalstate.web.timing import install_server_timing
@@ -265,7 +265,7 @@ def _make_mail_router(
     smtp_host: str,
     smtp_port: int | None,
 ) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
 
     @router.get("/")
     async def home() -> Response:

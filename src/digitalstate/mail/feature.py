@@ -17,7 +17,7 @@ from digitalstate.mail.smtp import SmtpConfig
 from digitalstate.mail.worker import EmailWorker
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

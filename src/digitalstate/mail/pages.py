@@ -28,6 +28,7 @@ from digitalstate.mail.service import (
 from digitalstate.mail.smtp import SmtpConfig
 from digitalstate.mail.worker import EMAIL_EVENT
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.retrying import run_step
 from digitalstate.web.hardening import form_text, read_form
 from digitalstate.web.operator import operator_only
@@ -54,9 +55,7 @@ def make_pages_router(
 ) -> APIRouter:
     """GET /operator/email and POST /operator/email/test."""
 
-    router = APIRouter(
-        include_in_schema=False, dependencies=[Depends(operator_only(node.settings))]
-    )
+    router = Router(include_in_schema=False, dependencies=[Depends(operator_only(node.settings))])
 
     def page(
         request: Request,

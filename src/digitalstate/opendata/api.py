@@ -27,6 +27,7 @@ from digitalstate.opendata.ckan import (
 from digitalstate.opendata.domain import STORE_TYPES
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 
 ACTION_PATHS = ("/api/3/action/{action}", "/api/action/{action}")
@@ -46,7 +47,7 @@ def _id(params: Params) -> str:
 
 def make_router(node: NodeRuntime, store: Store, shelf: Shelf) -> APIRouter:
     """The Action API's routes, reading the catalogue shelf keeps."""
-    router = APIRouter(tags=["open data portal"])
+    router = Router(tags=["open data portal"])
     base = node.settings.node.base_url.rstrip("/")
 
     def package_list(params: Params) -> Any:

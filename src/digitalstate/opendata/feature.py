@@ -18,7 +18,7 @@ from digitalstate.opendata.pages import make_pages_router
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
 from digitalstate.publishing.service import node_shelf
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 
 STORE_FOLDER = "opendata"
 

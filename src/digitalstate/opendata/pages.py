@@ -28,6 +28,7 @@ from digitalstate.opendata.dcat import catalogue_graph
 from digitalstate.opendata.domain import LIST, NAME, STORE_TYPES
 from digitalstate.opendata.service import Shelf
 from digitalstate.opendata.store import Store
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.pagination import pagination
 
@@ -57,7 +58,7 @@ def make_pages_router(
     node: NodeRuntime, templates: Jinja2Templates, store: Store, shelf: Shelf
 ) -> APIRouter:
     """The catalogue's pages and downloads."""
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
 
     def render(request: Request, template: str, **context: Any) -> Response:
         return templates.TemplateResponse(

@@ -31,8 +31,8 @@ from digitalstate.performance.reports import MeasuredService, costs_of, read_yea
 from digitalstate.performance.service import refresh_months
 from digitalstate.publishing.domain import Row
 from digitalstate.publishing.service import PublishedDataset
+from digitalstate.routing import install_routes
 from digitalstate.storage.threads import run_blocking
-from digitalstate.web.routing import install_routes
 
 log = logging.getLogger("digitalstate.performance")
 

@@ -26,6 +26,7 @@ from digitalstate.performance.charts import Chart, bar_chart
 from digitalstate.performance.publish import ServiceYear
 from digitalstate.performance.reports import MeasuredService, Reports, costs_of
 from digitalstate.performance.suppression import RULE
+from digitalstate.routing import Router
 from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.i18n import _, current_language, month_name
 
@@ -127,7 +128,7 @@ def make_dashboards_router(
 ) -> APIRouter:
     """GET /performance and /performance/<slug>."""
     pages = Dashboards(node, templates, Reports(node, services))
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     router.add_api_route(PERFORMANCE_PATH, pages.node_page, methods=["GET"])
     router.add_api_route(PERFORMANCE_PATH + "/{slug}", pages.service_page, methods=["GET"])
     return router

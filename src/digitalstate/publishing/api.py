@@ -23,6 +23,7 @@ from digitalstate.publishing.service import (
     package,
     versions_of,
 )
+from digitalstate.routing import Router
 
 EXCHANGE_DATASETS_PATH = "/exchange/v1/datasets"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -48,7 +49,7 @@ def table_response(shelf: Shelf, name: str, file: str) -> Response:
 
 def make_public_router(node: NodeRuntime, shelf: Shelf) -> APIRouter:
     """The list, the packages and the files, for anyone."""
-    router = APIRouter(tags=["open data"])
+    router = Router(tags=["open data"])
 
     @router.get(DATASETS_PATH + ".json")
     def datasets() -> dict[str, Any]:
@@ -92,7 +93,7 @@ def make_public_router(node: NodeRuntime, shelf: Shelf) -> APIRouter:
 
 def make_exchange_router(shelf: Shelf) -> APIRouter:
     """The list, the packages and the CSV files, signed, for the federation's portal."""
-    router = APIRouter(prefix=EXCHANGE_DATASETS_PATH, tags=["open data"])
+    router = Router(prefix=EXCHANGE_DATASETS_PATH, tags=["open data"])
 
     @router.get("")
     def datasets() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.publishing.api import make_exchange_router, make_public_router
 from digitalstate.publishing.pages import make_pages_router
 from digitalstate.publishing.service import node_shelf
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

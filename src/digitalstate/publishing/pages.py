@@ -17,6 +17,7 @@ from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
 from digitalstate.publishing.domain import Table, as_written, changes
 from digitalstate.publishing.service import DATASETS_PATH, Shelf, versions_of
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.i18n import N_, _
 
@@ -50,7 +51,7 @@ def preview(table: Table, rows: int = PREVIEW_ROWS) -> list[list[str]]:
 
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates, shelf: Shelf) -> APIRouter:
     """The pages, bound to node and what it publishes."""
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
 
     def render(request: Request, page: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(

@@ -37,6 +37,7 @@ from digitalstate.registers.reads import (
     read_under_consent,
 )
 from digitalstate.registers.schemas import MatchBody, ReadBody
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.appender import LogAppender
 
@@ -98,7 +99,7 @@ class DatabaseCalls:
 def make_api_router(node: NodeRuntime, direct: DirectCalls | None = None) -> APIRouter:
     """The register's exchange routes, bound to node; the read also as a direct call in
     direct, when given (exchange/server.py: answered without the app's routing)."""
-    router = APIRouter(prefix="/exchange/v1", tags=["registers"])
+    router = Router(prefix="/exchange/v1", tags=["registers"])
     held = HeldFieldNames(node.settings.node.id)
 
     calls = DatabaseCalls(node.engine)

@@ -10,7 +10,7 @@ from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.api import make_api_router
 from digitalstate.registers.pages import make_pages_router
-from digitalstate.web.routing import install_routes
+from digitalstate.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

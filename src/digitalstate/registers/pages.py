@@ -30,6 +30,7 @@ from digitalstate.registers.service import (
     services_to_tell,
     told_about,
 )
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.web.error_pages import not_found_page
 from digitalstate.web.hardening import form_text, read_form
@@ -50,7 +51,7 @@ SubjectDep = Annotated[Subject, Depends(require_subject)]
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The person's pages at this register, bound to node."""
     pages = RegisterPages(node, templates)
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
     html: dict[str, Any] = {"response_class": HTMLResponse}
     router.add_api_route("/my/details", pages.my_details, methods=["GET"], **html)
     router.add_api_route("/my/details/address", pages.address_question, methods=["GET"], **html)

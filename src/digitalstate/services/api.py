@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from digitalstate.identity.relying_party import Subject, current_subject
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.routing import Router
 from digitalstate.services.applications import ApplicationView, application_of, applications_of
 from digitalstate.services.definitions import ServiceDefinition
 from digitalstate.services.eform import schema_of
@@ -44,7 +45,7 @@ def make_api_router(
     "check your details" pages are at /service (None: none)."""
     base = node.settings.node.base_url
     by_slug = {definition.slug: definition for definition in definitions}
-    router = APIRouter(prefix=API_PATH, tags=["services"])
+    router = Router(prefix=API_PATH, tags=["services"])
 
     def summary(definition: ServiceDefinition) -> ServiceSummary:
         journey = definition.has_journey

@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.applications import (
     BY_HELPER,
     BY_PERSON,
@@ -225,7 +226,7 @@ def make_applications_router(
 ) -> APIRouter:
     """/applications: the signed-in person's applications at this node."""
     pages = ApplicationPages(node, templates, definitions)
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
     one = APPLICATIONS_PATH + "/{reference}"
     for path, handler in (
         (APPLICATIONS_PATH, pages.list),

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.applications import ASSISTED
 from digitalstate.services.casework import ASSISTED_STARTED, ASSISTED_SUBMITTED, made_by
 from digitalstate.services.display import display_answer
@@ -272,7 +273,7 @@ def make_assisted_router(
 ) -> APIRouter:
     """/staff/assisted: a service's journey filled in by staff with a person."""
     pages = AssistedPages(node, templates, journeys)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     case = ASSISTED_PATH + "/{slug}/{case}"
     for path, handler in (
         (ASSISTED_PATH, pages.index),

@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 
 from digitalstate.mail.worker import EMAIL_EVENT
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.services.application_pages import reference_not_found
 from digitalstate.services.applications import (
     CHANNELS,
@@ -566,7 +567,7 @@ def make_casework_router(
 ) -> APIRouter:
     """/staff/applications: the queue, the case pages and their actions."""
     pages = CaseworkPages(node, templates, definitions)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     one = QUEUE_PATH + "/{reference}"
     for path, handler in (
         (QUEUE_PATH, pages.queue),

@@ -11,6 +11,7 @@ from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.performance.feature import install_performance
 from digitalstate.performance.reports import MeasuredService
+from digitalstate.routing import install_routes
 from digitalstate.services.api import make_api_router
 from digitalstate.services.application_pages import make_applications_router
 from digitalstate.services.assisted_pages import ASSISTED_PATH, make_assisted_router
@@ -27,7 +28,6 @@ from digitalstate.services.pages import make_pages_router
 from digitalstate.staff.sessions import add_staff_link
 from digitalstate.web.hardening import allow_larger_body
 from digitalstate.web.i18n import N_
-from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

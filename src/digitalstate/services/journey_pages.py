@@ -40,6 +40,7 @@ from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.performance.domain import EventKind
 from digitalstate.registers.domain import field_label
+from digitalstate.routing import Router
 from digitalstate.services.applications import (
     ASSISTED,
     DraftChangedError,
@@ -932,7 +933,7 @@ def make_journey_router(
 ) -> APIRouter:
     """The pages of every service with pages, under /services/<slug>."""
     pages = JourneyPages(node, templates, journeys)
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
     base = SERVICES_PATH + "/{slug}"
     for path, handler in (
         (base, pages.start),

@@ -22,6 +22,7 @@ from digitalstate.identity.relying_party import Subject, require_subject
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.registers.domain import field_label
 from digitalstate.registers.presenter import display_lines
+from digitalstate.routing import Router
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.services.returns import RETURN_STATUS, remember_request, take_return
 from digitalstate.services.service import (
@@ -47,7 +48,7 @@ def make_pages_router(
 ) -> APIRouter:
     """The service's pages, bound to node and its catalogue entry."""
     pages = ServicePages(node, entry, templates)
-    router = APIRouter(include_in_schema=False)
+    router = Router(include_in_schema=False)
     for path, handler in (
         ("/service", pages.start),
         ("/service/details", pages.details),

@@ -15,11 +15,11 @@ from starlette.templating import Jinja2Templates
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.features import Feature
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import install_routes
 from digitalstate.staff.domain import ROLE_LABELS
 from digitalstate.staff.pages import make_pages_router
 from digitalstate.staff.sessions import HOME_PATH, STAFF_ZONE, StaffRoleError
 from digitalstate.web.i18n import _
-from digitalstate.web.routing import install_routes
 from digitalstate.web.session import SessionZone, add_session_zone
 from digitalstate.web.session_store import KIND_STAFF, SqlSessionStore
 

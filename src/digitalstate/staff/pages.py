@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from digitalstate.identity.sign_in_form import SignInPages
 from digitalstate.identity.throttle import SignInGuard
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.staff.service import staff_verifier
 from digitalstate.staff.sessions import (
     HOME_PATH,
@@ -68,7 +69,7 @@ def make_pages_router(
         verify=staff_verifier(member_id, lambda: guard.clock()),
     )
     pages = StaffPages(node, templates, sign_in)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = Router(include_in_schema=False, default_response_class=HTMLResponse)
     csrf = [Depends(require_csrf)]
     router.add_api_route(SIGN_IN_PATH, sign_in.form, methods=["GET"])
     router.add_api_route(SIGN_IN_PATH, sign_in.submit, methods=["POST"], dependencies=csrf)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.rereads import NOTICES_EVENT
 from digitalstate.tellusonce.schemas import NoticeBody
@@ -17,7 +18,7 @@ from digitalstate.tellusonce.service import Notice, receive_notice
 
 def make_api_router(node: NodeRuntime) -> APIRouter:
     """The route a register calls to say that facts a consent covers have changed."""
-    router = APIRouter(prefix="/exchange/v1", tags=["tellusonce"])
+    router = Router(prefix="/exchange/v1", tags=["tellusonce"])
 
     @router.post("/notices", status_code=202)
     async def take_notice(body: NoticeBody, request: Request) -> JSONResponse:

@@ -14,12 +14,12 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.features import Feature
 from digitalstate.node.roles import NOTICE_DELIVERY
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import install_routes
 from digitalstate.tellusonce import change_address as _registers_the_action  # noqa: F401
 from digitalstate.tellusonce.api import make_api_router
 from digitalstate.tellusonce.pages import make_pages_router
 from digitalstate.tellusonce.rereads import RereadWorker
 from digitalstate.tellusonce.worker import OUTBOX_EVENT, DeliveryWorker
-from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

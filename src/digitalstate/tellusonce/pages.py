@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.retrying import run_step
 from digitalstate.tellusonce.service import (
     OutboxEntry,
@@ -38,7 +39,7 @@ def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRoute
     """The operator's outbox page and its retry buttons."""
 
     require_operator = operator_only(node.settings)
-    router = APIRouter(include_in_schema=False, dependencies=[Depends(require_operator)])
+    router = Router(include_in_schema=False, dependencies=[Depends(require_operator)])
 
     @router.get(OUTBOX_PAGE, response_class=HTMLResponse)
     async def outbox_page(request: Request, retried: int | None = None) -> Response:

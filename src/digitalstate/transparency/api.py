@@ -24,6 +24,7 @@ from digitalstate.exchange.legal_ground import Ground, personal_data
 from digitalstate.federation.domain import FederationDocument, StatutoryBasis
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.problems import Problem
+from digitalstate.routing import Router
 from digitalstate.transparency.entries import witness_name
 from digitalstate.transparency.leaves import leaf_hashes
 from digitalstate.transparency.merkle import ProofError
@@ -102,7 +103,7 @@ def _bounded(**numbers: int) -> None:
 
 def make_public_router(node: NodeRuntime) -> APIRouter:
     """Checkpoints, proofs and leaf hashes, for anyone."""
-    router = APIRouter(tags=["log"])
+    router = Router(tags=["log"])
 
     def note_response(found: PublishedCheckpoint | None, what: str) -> Response:
         if found is None:
@@ -156,7 +157,7 @@ def make_public_router(node: NodeRuntime) -> APIRouter:
 
 def make_exchange_router(node: NodeRuntime) -> APIRouter:
     """Cosignatures from witnesses, a person's entries for the charter, entries for auditors."""
-    router = APIRouter(prefix="/exchange/v1", tags=["log"])
+    router = Router(prefix="/exchange/v1", tags=["log"])
 
     @router.post("/log/cosignatures", status_code=201)
     def cosignature(body: CosignatureBody, request: Request) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from starlette.templating import Jinja2Templates
 from digitalstate.node.features import Feature
 from digitalstate.node.roles import SEQUENCER, WITNESS
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import install_routes
 from digitalstate.transparency.api import make_exchange_router, make_public_router
 from digitalstate.transparency.metrics import LogStateCollector, log_metrics
 from digitalstate.transparency.pages import make_pages_router
 from digitalstate.transparency.sequencer import run_sequencer
 from digitalstate.transparency.witness_service import run_witness
-from digitalstate.web.routing import install_routes
 
 
 def install(app: FastAPI, node: NodeRuntime, templates: Jinja2Templates) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from digitalstate.node.runtime import NodeRuntime
+from digitalstate.routing import Router
 from digitalstate.storage.threads import run_blocking
 from digitalstate.transparency.models import LogCosignature
 from digitalstate.transparency.store import latest_checkpoint, pending_count, read_head
@@ -102,7 +103,7 @@ def newest_cosignatures(session: Session) -> list[Cosigner]:
 
 def make_pages_router(node: NodeRuntime, templates: Jinja2Templates) -> APIRouter:
     """The operator's log page and its clear-alarm buttons."""
-    router = APIRouter(
+    router = Router(
         include_in_schema=False,
         dependencies=[Depends(operator_only(node.settings))],
     )

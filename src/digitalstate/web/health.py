@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from digitalstate.routing import Router
 from digitalstate.storage.migrate import current_revision, head_revision
 
 
@@ -35,7 +36,7 @@ def make_health_router(
     worker, when given, says which worker process answered and the roles it holds (a node's
     node/roles.py); /readyz shows it under "worker", whatever the checks say.
     """
-    router = APIRouter(tags=["health"])
+    router = Router(tags=["health"])
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:

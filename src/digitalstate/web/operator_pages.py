@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from digitalstate.routing import Router
 from digitalstate.settings import NodeSettings
 from digitalstate.web.hardening import read_form
 from digitalstate.web.i18n import _
@@ -42,7 +43,7 @@ def make_operator_sign_in_router(
         if not operator_allowed(request, gate.remote):
             raise OperatorOnlyError
 
-    router = APIRouter(include_in_schema=False, dependencies=[Depends(from_allowed_address)])
+    router = Router(include_in_schema=False, dependencies=[Depends(from_allowed_address)])
 
     def form_page(request: Request, next_path: str, error: str, status: int) -> Response:
         return templates.TemplateResponse(

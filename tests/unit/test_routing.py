@@ -1,11 +1,14 @@
 """install_routes adds a feature's routes to an app as include_router would, and refuses what
-it cannot add as they are (web/routing.py)."""
+it cannot add as they are; a Router's routes, built at first use, answer and describe the API
+as APIRouter's do (routing.py)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -14,7 +17,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from digitalstate.web.routing import install_routes
+import digitalstate
+from digitalstate.routing import DeferredRoute, Router, install_routes
 
 
 class Reading(BaseModel):
@@ -28,9 +32,9 @@ def _checked(x_caller: Annotated[str, Header()] = "anyone") -> str:
     return x_caller
 
 
-def make_router() -> APIRouter:
+def make_router(kind: type[APIRouter] = APIRouter) -> APIRouter:
     """A router with settings of its own at every level a feature's router uses."""
-    router = APIRouter(
+    router = kind(
         prefix="/meters",
         tags=["meters"],
         dependencies=[Depends(_checked)],
@@ -58,10 +62,11 @@ def make_router() -> APIRouter:
     return router
 
 
-def _both() -> tuple[FastAPI, FastAPI]:
+def _both(kind: type[APIRouter] = APIRouter) -> tuple[FastAPI, FastAPI]:
+    """The router included in one app, and installed (made as kind) in another."""
     included, installed = FastAPI(), FastAPI()
     included.include_router(make_router())
-    install_routes(installed, make_router())
+    install_routes(installed, make_router(kind))
     return included, installed
 
 
@@ -91,15 +96,63 @@ def _answers(app: FastAPI) -> list[tuple[int, str, str]]:
     return asyncio.run(run())
 
 
-def test_installed_routes_answer_as_included_ones_do() -> None:
-    included, installed = _both()
+@pytest.mark.parametrize("kind", [APIRouter, Router])
+def test_installed_routes_answer_as_included_ones_do(kind: type[APIRouter]) -> None:
+    included, installed = _both(kind)
     assert _answers(installed) == _answers(included)
 
 
-def test_installed_routes_describe_the_same_api() -> None:
-    included, installed = _both()
-    assert installed.openapi() == included.openapi()
+@pytest.mark.parametrize("kind", [APIRouter, Router])
+def test_installed_routes_describe_the_same_api(kind: type[APIRouter]) -> None:
+    included, installed = _both(kind)
     assert installed.url_path_for("read", meter="gas") == "/meters/gas"
+    assert installed.openapi() == included.openapi()
+
+
+def test_a_routers_routes_are_built_when_first_used_and_once() -> None:
+    app = FastAPI()
+    install_routes(app, make_router(Router))
+    routes = [r for r in app.router.routes if isinstance(r, DeferredRoute)]
+    assert len(routes) == 4 and not any(r.built for r in routes)
+    # A URL is made, and a request matched, without building anything.
+    assert app.url_path_for("page", meter="gas") == "/meters/gas/page"
+    assert not any(r.built for r in routes)
+    (page,) = [r for r in routes if r.name == "page"]
+    assert _answers(app)[7] == (200, "text/html; charset=utf-8", "<p>gas</p>")
+    assert page.built
+    dependant = page.dependant
+    page.build()  # again: nothing is made anew
+    assert page.dependant is dependant
+    # What APIRoute made (tags, dependencies and responses of the router) is all there.
+    (read,) = [r for r in routes if r.name == "read"]
+    assert read.tags == ["meters"] and 404 in read.responses and len(read.dependencies) == 1
+
+
+def test_an_error_in_a_routes_declaration_shows_when_it_is_built() -> None:
+    router = Router()
+
+    @router.get("/bad", response_model=contextlib.AbstractContextManager)
+    async def bad() -> None:
+        return None
+
+    (route,) = router.routes
+    assert isinstance(route, DeferredRoute)
+    with pytest.raises(Exception, match="response_model"):
+        route.build()
+
+
+def test_no_module_but_routing_makes_an_apirouter() -> None:
+    # Every feature's routes are built at first use: a module making an APIRouter of its own
+    # would build all of its routes with every app again.
+    package = Path(digitalstate.__file__).parent
+    makers = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "routing.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "APIRouter":
+                makers.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert makers == [], "make routes on digitalstate.routing.Router"
 
 
 def test_a_router_with_a_lifespan_of_its_own_is_refused() -> None:
