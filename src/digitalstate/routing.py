@@ -30,6 +30,8 @@ import threading
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.datastructures import Default
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route, compile_path, get_name
 
@@ -56,18 +58,34 @@ def install_routes(app: FastAPI, router: APIRouter) -> None:
 _NO_LIFESPAN = type(APIRouter().lifespan_context)  # what a router made without one has
 
 
+def _state_names() -> frozenset[str]:
+    """The attributes APIRoute.__init__ makes: those one made here at import holds, and those
+    its classes declare (any it makes only for some routes)."""
+
+    async def probe() -> None:
+        """A path operation with nothing of its own."""
+
+    declared = {name for cls in APIRoute.__mro__ for name in vars(cls).get("__annotations__", {})}
+    return frozenset(vars(APIRoute("/", probe))) | declared
+
+
 class DeferredRoute(APIRoute):
     """A path operation whose FastAPI state is built when first read (the module's docstring).
 
-    Made at once: path, endpoint, name, the path's pattern, format and convertors, methods and
-    include_in_schema, exactly as APIRoute makes them. Anything else read runs
-    ``APIRoute.__init__`` with the arguments given here, once (under a lock), and then is
-    what FastAPI made.
+    Made at once: path, endpoint, name, the path's pattern, format and convertors, methods,
+    include_in_schema and response_class, exactly as APIRoute makes them (the OpenAPI document
+    reads response_class of every route, before it skips those not in the schema). Reading
+    anything else APIRoute makes runs ``APIRoute.__init__`` with the arguments given here,
+    once, and then is what FastAPI made; a name APIRoute does not make is an AttributeError,
+    as on an APIRoute, and builds nothing.
     """
+
+    _STATE = _state_names()
+    _BUILDING = threading.RLock()  # builds are rare and short: one lock for every route
 
     def __init__(self, path: str, endpoint: Any, **options: Any) -> None:
         self._deferred: tuple[str, Any, dict[str, Any]] | None = (path, endpoint, options)
-        self._building = threading.Lock()
+        self._builder: int | None = None
         self.path = path
         self.endpoint = endpoint
         name = options.get("name")
@@ -75,10 +93,13 @@ class DeferredRoute(APIRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self.methods = {method.upper() for method in options.get("methods") or ("GET",)}
         self.include_in_schema = options.get("include_in_schema", True)
+        self.response_class = options.get("response_class", Default(JSONResponse))
 
     def __getattr__(self, name: str) -> Any:
-        # Called only for what the instance does not hold yet: FastAPI's state.
-        if name.startswith("__") or name in ("_deferred", "_building"):
+        # Called only for what the instance does not hold: FastAPI's state not made yet. While
+        # this thread builds the route, what APIRoute has not made yet is missing, as it is
+        # on an APIRoute being made.
+        if name not in self._STATE or self.__dict__.get("_builder") == threading.get_ident():
             raise AttributeError(name)
         self.build()
         return object.__getattribute__(self, name)
@@ -90,17 +111,21 @@ class DeferredRoute(APIRoute):
 
     def build(self) -> None:
         """Make FastAPI's state of the route now (once; what its first use would do)."""
-        with self._building:
+        with self._BUILDING:
             if self._deferred is None:
                 return
             path, endpoint, options = self._deferred
-            APIRoute.__init__(self, path, endpoint, **options)
+            self._builder = threading.get_ident()
+            try:
+                APIRoute.__init__(self, path, endpoint, **options)
+            finally:
+                self._builder = None
             self._deferred = None
 
 
 class Router(APIRouter):
     """An APIRouter whose path operations are DeferredRoutes: every feature's routes are made
-    on one (tests/unit/test_web_routing.py checks that no other module makes an APIRouter)."""
+    on one (tests/unit/test_routing.py checks that no other module makes an APIRouter)."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(route_class=DeferredRoute, **options)

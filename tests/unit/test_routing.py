@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -70,27 +71,37 @@ def _both(kind: type[APIRouter] = APIRouter) -> tuple[FastAPI, FastAPI]:
     return included, installed
 
 
-def _answers(app: FastAPI) -> list[tuple[int, str, str]]:
-    calls = [
-        ("GET", "/meters/gas?scale=2", None, {}),
-        ("GET", "/meters/gas?scale=many", None, {}),
-        ("GET", "/meters/missing", None, {}),
-        ("GET", "/meters/gas", None, {"x-caller": "banned"}),
-        ("POST", "/meters/gas", {"meter": "gas", "value": 7}, {}),
-        ("POST", "/meters/gas", {"meter": "gas"}, {}),
-        ("DELETE", "/meters/gas", None, {}),
-        ("GET", "/meters/gas/page", None, {}),
-        ("GET", "/meters/about", None, {}),
-        ("GET", "/nowhere", None, {}),
-    ]
+CALLS: list[tuple[str, str, dict[str, int | str] | None, dict[str, str]]] = [
+    ("GET", "/meters/gas?scale=2", None, {}),
+    ("GET", "/meters/gas?scale=many", None, {}),
+    ("GET", "/meters/missing", None, {}),
+    ("GET", "/meters/gas", None, {"x-caller": "banned"}),
+    ("POST", "/meters/gas", {"meter": "gas", "value": 7}, {}),
+    ("POST", "/meters/gas", {"meter": "gas"}, {}),
+    ("DELETE", "/meters/gas", None, {}),
+    ("GET", "/meters/gas/page", None, {}),
+    ("GET", "/meters/about", None, {}),
+    ("GET", "/nowhere", None, {}),
+    ("HEAD", "/meters/gas", None, {}),
+    ("OPTIONS", "/meters/gas", None, {}),
+]
 
-    async def run() -> list[tuple[int, str, str]]:
+
+def _answers(app: FastAPI, calls: list[Any] = CALLS) -> list[tuple[int, str, str, str]]:
+    async def run() -> list[tuple[int, str, str, str]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             out = []
             for method, path, body, headers in calls:
                 answer = await client.request(method, path, json=body, headers=headers)
-                out.append((answer.status_code, answer.headers["content-type"], answer.text))
+                out.append(
+                    (
+                        answer.status_code,
+                        answer.headers.get("content-type", ""),
+                        answer.headers.get("allow", ""),
+                        answer.text,
+                    )
+                )
             return out
 
     return asyncio.run(run())
@@ -100,6 +111,13 @@ def _answers(app: FastAPI) -> list[tuple[int, str, str]]:
 def test_installed_routes_answer_as_included_ones_do(kind: type[APIRouter]) -> None:
     included, installed = _both(kind)
     assert _answers(installed) == _answers(included)
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: f"{c[0]} {c[1]}")
+def test_a_routers_first_request_of_each_kind_answers_as_an_apirouters(call: Any) -> None:
+    # Each call is the first its app gets: on a Router's, nothing of the route is built yet.
+    included, installed = _both(Router)
+    assert _answers(installed, [call]) == _answers(included, [call])
 
 
 @pytest.mark.parametrize("kind", [APIRouter, Router])
@@ -118,7 +136,7 @@ def test_a_routers_routes_are_built_when_first_used_and_once() -> None:
     assert app.url_path_for("page", meter="gas") == "/meters/gas/page"
     assert not any(r.built for r in routes)
     (page,) = [r for r in routes if r.name == "page"]
-    assert _answers(app)[7] == (200, "text/html; charset=utf-8", "<p>gas</p>")
+    assert _answers(app, CALLS[7:8]) == [(200, "text/html; charset=utf-8", "", "<p>gas</p>")]
     assert page.built
     dependant = page.dependant
     page.build()  # again: nothing is made anew
@@ -126,6 +144,33 @@ def test_a_routers_routes_are_built_when_first_used_and_once() -> None:
     # What APIRoute made (tags, dependencies and responses of the router) is all there.
     (read,) = [r for r in routes if r.name == "read"]
     assert read.tags == ["meters"] and 404 in read.responses and len(read.dependencies) == 1
+
+
+def test_a_name_fastapi_does_not_make_builds_nothing_and_a_route_copies() -> None:
+    (route, *_) = make_router(Router).routes
+    assert isinstance(route, DeferredRoute)
+    assert getattr(route, "_no_such_thing", None) is None
+    assert not asyncio.iscoroutinefunction(route) and not route.built
+    copied = copy.deepcopy(route)
+    assert copied.dependant.path == "/meters/{meter}" and copied.built and not route.built
+
+
+@pytest.mark.parametrize("kind", [APIRouter, Router])
+def test_a_declaration_reading_what_is_not_made_yet_fails_as_fastapi_does(
+    kind: type[APIRouter],
+) -> None:
+    # The unique id is made before the status code: reading it is an AttributeError on an
+    # APIRoute, and the same (not a build within the build) on a DeferredRoute.
+    router = kind(generate_unique_id_function=lambda route: f"id-{route.status_code}")
+
+    async def x() -> str:
+        return "x"
+
+    with pytest.raises(AttributeError, match="status_code"):
+        router.add_api_route("/x", x)  # an APIRouter builds it here
+        (route,) = router.routes
+        assert isinstance(route, DeferredRoute)
+        route.build()
 
 
 def test_an_error_in_a_routes_declaration_shows_when_it_is_built() -> None:
@@ -150,7 +195,9 @@ def test_no_module_but_routing_makes_an_apirouter() -> None:
         if path.name == "routing.py" and path.parent == package:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "APIRouter":
+            called = node.func if isinstance(node, ast.Call) else None
+            name = getattr(called, "id", None) or getattr(called, "attr", None)
+            if name == "APIRouter":
                 makers.append(f"{path.relative_to(package)}:{node.lineno}")
     assert makers == [], "make routes on digitalstate.routing.Router"
 

@@ -46,12 +46,24 @@ def _in_transaction(
     sessions: sessionmaker[Session], step: Callable[[Session], T], read_only: bool = False
 ) -> T:
     with sessions.begin() as session:
-        if read_only:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options=_ONE_MOMENT)
-            else:  # SQLite: a transaction begun before the first read holds one snapshot
-                session.connection().exec_driver_sql("BEGIN")
-        return step(session)
+        if not read_only:
+            return step(session)
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options=_ONE_MOMENT)
+            return step(session)
+        # SQLite: a transaction begun before the first read holds one snapshot; query_only
+        # refuses writes for the step, and is lifted before the connection goes back to the
+        # pool (a connection it cannot be lifted on is not used again).
+        connection = session.connection()
+        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("PRAGMA query_only = 1")
+        try:
+            return step(session)
+        finally:
+            try:
+                connection.exec_driver_sql("PRAGMA query_only = 0")
+            except Exception:
+                connection.invalidate()
 
 
 async def run_step(
@@ -65,8 +77,8 @@ async def run_step(
     """Run step(session) in its own transaction in a thread; retry it while the database is busy.
 
     read_only: step only reads, and every statement of it sees the database at one moment (the
-    module's docstring). On PostgreSQL the transaction refuses writes; on SQLite nothing
-    refuses them, so a step that writes must not say read_only.
+    module's docstring); a write in it is refused (PostgreSQL: a read-only transaction;
+    SQLite: PRAGMA query_only), an error raised at once, never retried.
     """
     for attempt in range(attempts):
         try:
