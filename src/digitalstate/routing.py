@@ -5,12 +5,13 @@ to the node's app with ``install_routes``.
 
 **Built when first used.** FastAPI (0.165) builds a path operation's state when the route is
 made: its dependant (the endpoint's signature read and each parameter classified) and a
-pydantic TypeAdapter for every parameter and response model. That is about 96 % of the CPU of
-making a node's app (30-80 ms a node by role, cProfile; docs/benchmarks.md), paid for every
+pydantic TypeAdapter for every parameter and response model. That was about 96 % of the CPU of
+making a node's app (12-36 ms a node by role; docs/benchmarks.md), paid for every
 route whether a request ever reaches it or not: for each app a test makes, and for every node
 process at its start. A ``Router`` makes ``DeferredRoute`` path operations: what matching a
-request and building a URL need (the path's pattern and convertors, the methods, the name) is
-made at once, as Starlette makes it; the rest is FastAPI's own ``APIRoute.__init__``, run with
+request and building a URL need (the path's pattern and convertors, the methods, the name;
+and its response class, which the OpenAPI document reads of every route) is made at once, as
+APIRoute makes it; the rest is FastAPI's own ``APIRoute.__init__``, run with
 the same arguments the first time anything else of the route is read: when a request reaches
 it, or when the app's OpenAPI document is made. An error in a route's declaration therefore
 shows at its first use, not at the app's start: tests/security/test_every_route_builds.py
