@@ -45,6 +45,14 @@ SignedIn = Annotated[Subject, Depends(require_subject)]
 APPLICATIONS_PATH = "/applications"
 
 
+def _parsed(reference: str) -> str | None:
+    """The reference number in its one written form, or None when it is not one."""
+    try:
+        return str(parse_reference(reference))
+    except ReferenceNumberError:
+        return None
+
+
 def reference_not_found(templates: Jinja2Templates, request: Request) -> Response:
     """The 404 page of a reference number that names no application here (for whoever asks)."""
     return not_found_page(
@@ -86,9 +94,8 @@ class ApplicationPages:
 
     async def own(self, subject: Subject, reference: str) -> ApplicationView | None:
         """subject's application with reference, or None (malformed, unknown or not theirs)."""
-        try:
-            parsed = str(parse_reference(reference))
-        except ReferenceNumberError:
+        parsed = _parsed(reference)
+        if parsed is None:
             return None
         return await run_step(self.node.sessions, lambda s: application_of(s, subject.sub, parsed))
 
@@ -109,9 +116,8 @@ class ApplicationPages:
     async def show(self, request: Request, reference: str, subject: SignedIn) -> Response:
         """One application: its answers, its history, what its service's action says of it
         now (read with it: application_with_notes), and withdraw while undecided."""
-        try:
-            parsed = str(parse_reference(reference))
-        except ReferenceNumberError:
+        parsed = _parsed(reference)
+        if parsed is None:
             return self.not_found(request)
         document = self.node.keeper.document
         found = await run_step(
