@@ -27,6 +27,8 @@ from digitalstate.federation.catalogue import load_catalogue
 from digitalstate.identity.models import IssuedPseudonym, Person
 from digitalstate.identity.pseudonyms import load_or_create_secret, pseudonym
 from digitalstate.identity.service import active_delegation, grant_delegation, verify_password
+from digitalstate.performance.figures import months_of, year_start
+from digitalstate.performance.service import YEAR, stored_months
 from digitalstate.registers.models import RegisterRecord
 from digitalstate.services.definitions import load_service_definition, read_definitions
 from digitalstate.settings import SettingsError, load_node_settings
@@ -382,9 +384,17 @@ def test_every_demo_node_carries_its_year_of_spending_and_journeys_once(tmp_path
                         " AND journey LIKE '00000003%' AND length(journey) = 32"
                     )
                 )
+                # The figures by month are kept already, as a started node would keep them:
+                # every journey started (the experiments' too) counted once, in its month.
+                every_start = session.scalar(
+                    text("SELECT count(*) FROM service_events WHERE kind = 'started'")
+                )
+                kept = stored_months(session, months_of(year_start(now.date()), YEAR))
         finally:
             engine.dispose()
         pages = journey_services(read_definitions(list(settings.service_files)))
         assert started == (FEW_JOURNEYS if pages else 0), node.id
+        assert sum(month.started for month in kept) == every_start, node.id
+        assert len(kept) == YEAR * len({service.slug for service in pages}), node.id
         with_pages += [node.id] if pages else []
     assert with_pages, "some demo node runs a service with pages"

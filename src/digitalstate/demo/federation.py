@@ -32,6 +32,7 @@ from digitalstate.identity.pseudonyms import load_or_create_secret
 from digitalstate.identity.service import hash_password
 from digitalstate.keys import KeyPair
 from digitalstate.node.setup import NODE_CONFIG, init_node
+from digitalstate.performance.service import refresh_months
 from digitalstate.services.definitions import load_service_definition, read_definitions
 from digitalstate.services.domain import ServiceEntry
 from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
@@ -365,9 +366,10 @@ def seed_demo_node(
     """What node's database lacks of the demo's data, in one pass (one engine, migrated
     first): a year of synthetic journeys' events (journeys of them); then staff at a service
     node, the prisons, the experiments' journeys, stories and a year of spending in one
-    transaction. The year of journeys comes first: it is written only where no event is
-    recorded yet, and the experiments' journeys are events too (before, a node running an
-    experiment never had its year of journeys)."""
+    transaction; last, the services' figures by month computed from those events. The year of
+    journeys comes first: it is written only where no event is recorded yet, and the
+    experiments' journeys are events too (before, a node running an experiment never had its
+    year of journeys)."""
     settings = load_node_settings(layout.node_config(node))
     paths = [layout.node_dir(node) / name for name in node.service_files]
     definitions = read_definitions(paths) if paths else []
@@ -392,6 +394,12 @@ def seed_demo_node(
                 assert account is not None, "add_demo_staff adds a manager at every node"
                 seed_stories(session, node.id, slugs, member(account), now)
             seed_spending(session, node.id, now)
+        if any(d.has_journey for d in definitions):
+            # The figures of the year just seeded, as the node would have kept them: a node
+            # computes them in the background once started, and until then its dashboards and
+            # its performance dataset would say "no data" (and the portal, harvesting at once,
+            # would carry that until its next harvest).
+            refresh_months(engine, now)
     finally:
         engine.dispose()
 
