@@ -13,6 +13,7 @@ without the production database.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -233,6 +234,25 @@ def postgres_template(request: pytest.FixtureRequest) -> str:
     return name
 
 
+def _own_tcp_ports() -> set[int]:
+    """The local ports of this process's open TCP sockets (Linux: /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # a descriptor closed meanwhile
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
+            next(lines)  # the heading
+            for line in lines:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class _PostgresPool:
     """This test process's migrated PostgreSQL databases, emptied after a test and used again.
 
@@ -270,15 +290,26 @@ class _PostgresPool:
         return name
 
     def give_back(self, name: str) -> None:
-        """Empty the database for the next test, or drop it when it cannot be made as new."""
+        """Empty the database for the next test, or drop it when it cannot be made as new.
+
+        Fails (the test's teardown) when this process still has a connection open to it: the
+        test left a session open, or its engine was disposed of while a thread held one. Such a
+        connection is ended here all the same, and would otherwise fail whichever later test
+        was running when it was garbage-collected (psycopg's ResourceWarning).
+        """
         try:
-            emptied = self._empty(name)
+            emptied, left_open = self._empty(name)
         except psycopg.Error:
-            emptied = False
+            emptied, left_open = False, []
         if emptied:
             self._free.append(name)
         else:
             self._dropper.drop(_drop_database(name))
+        assert not left_open, (
+            f"the test left {len(left_open)} connection(s) of this process open to its "
+            f"database (backends {left_open}): close its sessions, and stop its threads "
+            "before disposing of an engine"
+        )
 
     def drop_all(self) -> None:
         while self._free:
@@ -286,24 +317,34 @@ class _PostgresPool:
 
     _OTHERS = "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
 
-    def _alone(self, name: str) -> bool:
-        """Whether no other connection is open to name (after ending those a test left)."""
+    def _alone(self, name: str) -> tuple[bool, list[int]]:
+        """Whether no other connection is open to name (after ending those a test left), and
+        the backends ended whose client was a socket of this process (not a node process's,
+        nor one whose client had closed it while its backend was still ending)."""
         with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
+            clients = admin.execute(f"SELECT pid, client_port {self._OTHERS}", [name]).fetchall()
+            ports = _own_tcp_ports() if clients else set()
+            here = [pid for pid, port in clients if port in ports]
+            if not clients:
+                return True, here
             admin.execute(f"SELECT pg_terminate_backend(pid) {self._OTHERS}", [name])
             for _ in range(100):
                 if admin.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone() == (0,):
-                    return True
+                    return True, here
                 time.sleep(0.02)
-        return False
+        return False, here
 
-    def _empty(self, name: str) -> bool:
+    def _empty(self, name: str) -> tuple[bool, list[int]]:
+        """Whether name is emptied for the next test; and the backends of this process's own
+        connections that the test left open to it (ended first, as every connection left)."""
         # Connections a test left open (a node process killed mid-transaction) go first.
-        if not self._alone(name):
-            return False
+        alone, left_open = self._alone(name)
+        if not alone:
+            return False, left_open
         with psycopg.connect(_postgres_database_url(name), autocommit=True) as connection:
             connection.execute("SET lock_timeout = '2s'")
             if tuple(connection.execute(self._SHAPE).fetchone() or ()) != self._shape:
-                return False
+                return False, left_open
             tables = connection.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
                 " AND tablename <> 'alembic_version'"
@@ -321,7 +362,7 @@ class _PostgresPool:
             # Whatever connected meanwhile (a thread or process of the test still running)
             # could write after the DELETE: such a database is dropped, never given on.
             others = connection.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone()
-        return others == (0,)
+        return others == (0,), left_open
 
 
 @pytest.fixture(scope="session")

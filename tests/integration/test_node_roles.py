@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
@@ -299,7 +300,7 @@ def test_a_burst_of_wakes_in_a_standby_costs_at_most_two_notifies(pg_engine: Eng
     async def scenario() -> None:
         for _ in range(50):
             standby.notify_soon("outbox")
-        await until(lambda: not standby._notifiers, "the notifier to finish")
+        await standby.finish_notifying()
 
     try:
         run_then_dispose(scenario, standby)
@@ -308,6 +309,39 @@ def test_a_burst_of_wakes_in_a_standby_costs_at_most_two_notifies(pg_engine: Eng
         assert 1 <= len(received) <= 2
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_stopping_node_waits_for_a_wake_being_sent_and_sends_none_after(
+    pg_engine: Engine,
+) -> None:
+    # A wake is sent on a thread with a pooled connection of the node's engine. Were the engine
+    # disposed of while that thread held it, the connection would go back to a pool nobody
+    # knows and stay open until garbage collection (a test failed on its ResourceWarning).
+    (standby,) = holders(pg_engine, f"roles-{uuid.uuid4().hex[:8]}", 1)
+    standby.exclusive("notice-delivery", Recorder().work("standby"), wakes="outbox")
+    sending, gate = threading.Event(), threading.Event()
+
+    @event.listens_for(standby.engine, "checkout")
+    def held_up(*_: object) -> None:
+        sending.set()
+        gate.wait(BOUND_S)
+
+    async def scenario() -> None:
+        standby.notify_soon("outbox")
+        finished = asyncio.ensure_future(standby.finish_notifying())
+        await until(sending.is_set, "the wake's thread to take a connection")
+        await asyncio.sleep(RETRY_S)
+        assert not finished.done(), "finish_notifying returned while a wake was being sent"
+        gate.set()
+        await finished
+        assert standby.engine.pool.checkedout() == 0
+        standby.dispose()
+        tasks = len(asyncio.all_tasks())
+        standby.notify_soon("outbox")  # the node has stopped: nothing is started
+        assert len(asyncio.all_tasks()) == tasks
+
+    run_then_dispose(scenario, standby)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

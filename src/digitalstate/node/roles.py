@@ -203,9 +203,19 @@ class Roles:
         """notify(event) in the background, on the loop's thread; wakes that come while one is
         sent are told with one more, so a burst of writes costs two NOTIFYs, not one each (and
         as many connections and threads, taken from the requests')."""
+        if self._disposed:  # the node stopped: its engine is gone (the holder polls anyway)
+            return
         self._to_notify.add(event)
         if event not in self._notifiers:
             self._notifiers[event] = asyncio.ensure_future(self._notifier(event))
+
+    async def finish_notifying(self) -> None:
+        """Wait for the wakes being sent to be sent. A stopping node waits for them before it
+        disposes of its engine: a notifier's thread still on a pooled connection would give it
+        back to a pool the engine no longer knows, and the connection would stay open until
+        garbage collection."""
+        while self._notifiers:
+            await asyncio.wait(list(self._notifiers.values()))
 
     async def _notifier(self, event: str) -> None:
         try:

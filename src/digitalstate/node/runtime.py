@@ -253,5 +253,8 @@ class NodeRuntime:
             await self.client.close()
             if self._http is not None:
                 await self._http.close()
+            # dispose() follows the last wake sent with no await between: a wake after it is
+            # not sent (notify_soon), so no thread takes a connection of the disposed engine.
+            await self.roles.finish_notifying()
             self.roles.dispose()
             self.engine.dispose()
