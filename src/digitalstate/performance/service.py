@@ -16,7 +16,12 @@ from sqlalchemy import Engine, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from digitalstate.performance.domain import ServiceEvent
-from digitalstate.performance.engine import MonthResult, compute_month, services_with_events
+from digitalstate.performance.engine import (
+    MonthResult,
+    analytics,
+    compute_month,
+    services_with_events,
+)
 from digitalstate.performance.figures import MonthCounts, months_of, next_month, year_start
 from digitalstate.performance.models import ServiceEventRow, ServiceGaveUp, ServiceMonth
 
@@ -106,6 +111,8 @@ def refresh_months(engine: Engine, now: datetime, months: int = YEAR) -> int:
     wanted = months_of(year_start(now.date(), months), months)
     with engine.connect() as connection:
         services = services_with_events(connection)
+    if not services:
+        return 0
     with Session(engine) as session:
         settled = set(
             session.execute(
@@ -115,15 +122,16 @@ def refresh_months(engine: Engine, now: datetime, months: int = YEAR) -> int:
             )
         )
     computed = 0
-    for service in services:
-        for month in wanted:
-            if (service, month) in settled:
-                continue
-            with engine.connect() as connection:
-                result = compute_month(connection, service, month)
-            with Session(engine) as session, session.begin():
-                keep_month(session, result, now)
-            computed += 1
+    with analytics() as duck:
+        for service in services:
+            for month in wanted:
+                if (service, month) in settled:
+                    continue
+                with engine.connect() as connection:
+                    result = compute_month(connection, service, month, duck)
+                with Session(engine) as session, session.begin():
+                    keep_month(session, result, now)
+                computed += 1
     return computed
 
 
