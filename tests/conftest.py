@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -234,8 +235,11 @@ def postgres_template(request: pytest.FixtureRequest) -> str:
     return name
 
 
-def _own_tcp_ports() -> set[int]:
-    """The local ports of this process's open TCP sockets (Linux: /proc)."""
+def _own_tcp_clients(server_port: int) -> set[int]:
+    """The local ports of this process's established TCP connections to server_port (Linux:
+    /proc). A backend whose client port is one of them is this process's connection: the
+    kernel gives one local port to two connections only when they go to different places.
+    A connection over a Unix socket has no port, and is never matched."""
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # a descriptor closed meanwhile
@@ -247,8 +251,10 @@ def _own_tcp_ports() -> set[int]:
         with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
             next(lines)  # the heading
             for line in lines:
+                # sl, local address:port, remote address:port, state (01: established), ...
                 fields = line.split()
-                if fields[9] in inodes:
+                remote = int(fields[2].rsplit(":", 1)[1], 16)
+                if fields[9] in inodes and fields[3] == "01" and remote == server_port:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
 
@@ -292,19 +298,25 @@ class _PostgresPool:
     def give_back(self, name: str) -> None:
         """Empty the database for the next test, or drop it when it cannot be made as new.
 
-        Fails (the test's teardown) when this process still has a connection open to it: the
-        test left a session open, or its engine was disposed of while a thread held one. Such a
-        connection is ended here all the same, and would otherwise fail whichever later test
-        was running when it was garbage-collected (psycopg's ResourceWarning).
+        Fails (the test's teardown) when this process still had a connection open to it: the
+        test left a session open, or its engine was disposed of while a thread held one. The
+        server ends such a connection here as every other one left; what the garbage collector
+        can reach of it now is collected here too, without psycopg's ResourceWarning, which
+        would otherwise fail whichever later test was running when it was collected.
         """
+        left_open: list[int] = []
         try:
-            emptied, left_open = self._empty(name)
+            emptied = self._empty(name, left_open)
         except psycopg.Error:
-            emptied, left_open = False, []
+            emptied = False
         if emptied:
             self._free.append(name)
         else:
             self._dropper.drop(_drop_database(name))
+        if left_open:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
         assert not left_open, (
             f"the test left {len(left_open)} connection(s) of this process open to its "
             f"database (backends {left_open}): close its sessions, and stop its threads "
@@ -317,34 +329,34 @@ class _PostgresPool:
 
     _OTHERS = "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
 
-    def _alone(self, name: str) -> tuple[bool, list[int]]:
-        """Whether no other connection is open to name (after ending those a test left), and
-        the backends ended whose client was a socket of this process (not a node process's,
-        nor one whose client had closed it while its backend was still ending)."""
+    def _alone(self, name: str, left_open: list[int]) -> bool:
+        """Whether no other connection is open to name (after ending those a test left); the
+        backends whose client is a connection of this process are added to left_open (not a
+        node process's, nor one whose client had closed it while its backend was ending)."""
         with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
             clients = admin.execute(f"SELECT pid, client_port {self._OTHERS}", [name]).fetchall()
-            ports = _own_tcp_ports() if clients else set()
-            here = [pid for pid, port in clients if port in ports]
             if not clients:
-                return True, here
+                return True
+            ours = _own_tcp_clients(admin.info.port)
+            left_open.extend(pid for pid, port in clients if port in ours)
             admin.execute(f"SELECT pg_terminate_backend(pid) {self._OTHERS}", [name])
             for _ in range(100):
                 if admin.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone() == (0,):
-                    return True, here
+                    return True
                 time.sleep(0.02)
-        return False, here
+        return False
 
-    def _empty(self, name: str) -> tuple[bool, list[int]]:
-        """Whether name is emptied for the next test; and the backends of this process's own
-        connections that the test left open to it (ended first, as every connection left)."""
+    def _empty(self, name: str, left_open: list[int]) -> bool:
+        """Whether name is emptied for the next test; the backends of this process's own
+        connections that the test left open to it are added to left_open (ended first, as
+        every connection left)."""
         # Connections a test left open (a node process killed mid-transaction) go first.
-        alone, left_open = self._alone(name)
-        if not alone:
-            return False, left_open
+        if not self._alone(name, left_open):
+            return False
         with psycopg.connect(_postgres_database_url(name), autocommit=True) as connection:
             connection.execute("SET lock_timeout = '2s'")
             if tuple(connection.execute(self._SHAPE).fetchone() or ()) != self._shape:
-                return False, left_open
+                return False
             tables = connection.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
                 " AND tablename <> 'alembic_version'"
@@ -362,7 +374,7 @@ class _PostgresPool:
             # Whatever connected meanwhile (a thread or process of the test still running)
             # could write after the DELETE: such a database is dropped, never given on.
             others = connection.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone()
-        return others == (0,), left_open
+        return others == (0,)
 
 
 @pytest.fixture(scope="session")
@@ -449,9 +461,15 @@ def more_databases(
         return next(copy)
 
     yield make
-    for copy in made:
-        for _ in copy:  # runs the copy's drop
-            pass
+    failures = []
+    for copy in made:  # every copy is given back, whichever fails
+        try:
+            for _ in copy:  # runs the copy's give_back
+                pass
+        except AssertionError as failure:
+            failures.append(failure)
+    if failures:
+        raise failures[0]
 
 
 @pytest.fixture

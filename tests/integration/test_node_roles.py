@@ -396,6 +396,20 @@ def backend_pid(connection: Connection) -> int:
     return connection.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
 
 
+async def standby_session(roles: Roles, role: str) -> Connection:
+    """The connection roles stands by on for role, once it does. A thread asking again takes
+    it out of _standby for the while it asks: read it between asks, never by key alone."""
+    kept: list[Connection] = []
+
+    def standing_by() -> bool:
+        connection = roles._standby.get(role)
+        kept[:] = [connection] if connection is not None else []
+        return bool(kept)
+
+    await until(standing_by, f"a session standing by for {role}")
+    return kept[0]
+
+
 def sessions_alive(engine: Engine, pids: Collection[int]) -> set[int]:
     with engine.connect() as connection:
         rows = connection.execute(
@@ -428,7 +442,7 @@ def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine:
             await until(lambda: len(opened_by["second"]) == 1, "the second to ask")
             await asyncio.sleep(RETRY_S * 10)  # about ten more asks, on the same session
             assert len(opened_by["second"]) == 1 and second.held == set()
-            pids.add(backend_pid(second._standby["log-sequencer"]))
+            pids.add(backend_pid(await standby_session(second, "log-sequencer")))
 
             # The holder stops: the standby takes the role on the session it asked on.
             tasks.pop("first").cancel()
@@ -438,8 +452,7 @@ def test_a_standby_asks_again_on_one_session_and_takes_the_role_on_it(pg_engine:
             # The first stands by now. The server ends its session (an idle timeout, a
             # restart): its next ask opens a new one quietly, and it takes the role when free.
             tasks["first"] = asyncio.create_task(first.hold("log-sequencer", record.work("first")))
-            await until(lambda: "log-sequencer" in first._standby, "the first to stand by")
-            ended = backend_pid(first._standby["log-sequencer"])
+            ended = backend_pid(await standby_session(first, "log-sequencer"))
             before = len(opened_by["first"])
             with pg_engine.connect() as connection:
                 connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})

@@ -213,9 +213,15 @@ class Roles:
         """Wait for the wakes being sent to be sent. A stopping node waits for them before it
         disposes of its engine: a notifier's thread still on a pooled connection would give it
         back to a pool the engine no longer knows, and the connection would stay open until
-        garbage collection."""
+        garbage collection. Bounded by dead_peer_seconds: a wake hung on a dead network must
+        not hold the node's stop (its connection is then left to the garbage collector)."""
+        deadline = asyncio.get_running_loop().time() + self.dead_peer_seconds
         while self._notifiers:
-            await asyncio.wait(list(self._notifiers.values()))
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                log.warning("a wake for another worker was still being sent as the node stopped")
+                return
+            await asyncio.wait(list(self._notifiers.values()), timeout=left)
 
     async def _notifier(self, event: str) -> None:
         try:

@@ -120,9 +120,10 @@ def compute_month(
     events["seq"] = np.arange(len(rows))
     duck.register("events", events)
     try:
-        started, started_completed, pages = duck.execute(BY_JOURNEY).fetchone() or (0, 0, [])
-        found = duck.execute(BY_EVENT).fetchone()
-        assert found is not None
+        # fetchall, never fetchone: DuckDB refuses to unregister the view while a result is
+        # unfinished, which would hide whatever error came before the finally.
+        (started, started_completed, pages), *_ = duck.execute(BY_JOURNEY).fetchall()
+        (found,) = duck.execute(BY_EVENT).fetchall()
         digital, assisted, refused, left, r1, r2, r3, r4, r5, median, p90 = found
         gave_up = dict(duck.execute(GAVE_UP, {"pages": pages or []}).fetchall())
     finally:
