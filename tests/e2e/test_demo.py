@@ -34,8 +34,10 @@ from e2e_support import (
 )
 
 from digitalstate.demo.federation import DEMO_NODES
+from digitalstate.demo.journeys import DEMO_JOURNEYS
 from digitalstate.keys import KeyPair
 from digitalstate.transparency.note import SignedNote
+from support.demo import FEW_JOURNEYS
 
 pytestmark = pytest.mark.e2e
 
@@ -89,13 +91,16 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         process.wait()
 
 
-def start_demo(data_dir: Path, base_port: int, outputs: Path) -> Demo:
+def start_demo(
+    data_dir: Path, base_port: int, outputs: Path, *, journeys: int = DEMO_JOURNEYS
+) -> Demo:
     """Start the demo and wait for its one JSON line; stop it if it does not come in time."""
     outputs.mkdir(parents=True, exist_ok=True)
     stdout, stderr = outputs / "demo.out", outputs / "demo.err"
+    options = flags(data_dir=data_dir, base_port=base_port, journeys=journeys)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [*CLI, "demo", *flags(data_dir=data_dir, base_port=base_port), "--json"],
+            [*CLI, "demo", *options, "--json"],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -169,7 +174,8 @@ def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing
     ports = list(range(base_port, base_port + PORT_COUNT))
 
     # First run, stopped with SIGTERM: every child goes, every port is freed, exit code 0.
-    first = start_demo(data_dir, base_port, tmp_path / "first")
+    # (A few journeys: what is tested here is the processes, not the year of figures.)
+    first = start_demo(data_dir, base_port, tmp_path / "first", journeys=FEW_JOURNEYS)
     try:
         children = list(_node_children(first).values())
         assert len(children) == PROCESS_COUNT
@@ -186,7 +192,7 @@ def test_sigterm_stops_everything_a_rerun_reuses_keys_and_sigkill_leaves_nothing
     wait_for(lambda: _all_gone(fork_server, []), 5, "the demo's fork server to go")
 
     # Second run on the same data directory: the same keys, ready again.
-    second = start_demo(data_dir, base_port, tmp_path / "second")
+    second = start_demo(data_dir, base_port, tmp_path / "second", journeys=FEW_JOURNEYS)
     try:
         assert _key_files(data_dir) == keys
         for url in second.urls().values():
@@ -210,7 +216,12 @@ def test_sigterm_while_starting_stops_at_once_without_claiming_to_be_ready(
     stdout = tmp_path / "demo.out"
     with stdout.open("wb") as out:
         process = subprocess.Popen(
-            [*CLI, "demo", *flags(data_dir=tmp_path / "data", base_port=base_port), "--json"],
+            [
+                *CLI,
+                "demo",
+                *flags(data_dir=tmp_path / "data", base_port=base_port, journeys=FEW_JOURNEYS),
+                "--json",
+            ],
             stdout=out,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

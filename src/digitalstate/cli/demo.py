@@ -33,6 +33,7 @@ from digitalstate.demo.federation import (
     prepare,
     seeded_people,
 )
+from digitalstate.demo.journeys import DEMO_JOURNEYS, MAX_JOURNEYS
 from digitalstate.demo.run import (
     children,
     issue_operator_token,
@@ -104,7 +105,7 @@ def _as_json(layout: DemoLayout, operator_token: str) -> str:
     return json.dumps(document)
 
 
-def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> None:
+def _prepare(layout: DemoLayout, *, people: int, seed: int, journeys: int, as_json: bool) -> None:
     """Set up the data directory, with a progress bar while people are seeded."""
     with progress_bar(hidden=as_json) as progress:
         task = progress.add_task("Seeding synthetic people", total=people, visible=False)
@@ -112,7 +113,7 @@ def _prepare(layout: DemoLayout, *, people: int, seed: int, as_json: bool) -> No
         def seeded(done: int, wanted: int) -> None:
             progress.update(task, completed=done, total=wanted, visible=True)
 
-        prepare(layout, now(), people=people, seed=seed, progress=seeded)
+        prepare(layout, now(), people=people, seed=seed, progress=seeded, journeys=journeys)
 
 
 def _run(layout: DemoLayout, stopping: threading.Event, as_json: bool) -> None:
@@ -174,6 +175,17 @@ def demo_command(
     seed: Annotated[
         int, typer.Option(help="Seed of the synthetic people: the same seed, the same people.")
     ] = DEFAULT_SEED,
+    journeys: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=MAX_JOURNEYS,
+            help=(
+                "How many synthetic journeys to seed, over the last year, at each node whose "
+                "services have pages (at most 100,000; only where none is recorded yet)."
+            ),
+        ),
+    ] = DEMO_JOURNEYS,
 ) -> None:
     """Run the trust anchor, the ten demo nodes and a mail catcher, each its own process."""
     layout = DemoLayout(data_dir.resolve(), base_port)
@@ -188,7 +200,7 @@ def demo_command(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _prepare(layout, people=people, seed=seed, as_json=as_json)
+        _prepare(layout, people=people, seed=seed, journeys=journeys, as_json=as_json)
         _run(layout, stopping, as_json)
     finally:
         for signum, handler in previous.items():

@@ -129,6 +129,7 @@ def _sqlite_moment(moment: datetime) -> str:
 
 
 DEMO_JOURNEYS = 6000  # a year of them at each demo node with journeys: ~500 a month
+MAX_JOURNEYS = 100_000  # at each node: about 4 million events
 
 
 def seed_node_journeys(
