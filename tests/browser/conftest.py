@@ -47,6 +47,10 @@ CHROMIUM_FLAGS = [
 # A bound, not a speed target: the demo prepares and starts twelve nodes, which takes minutes
 # on a loaded 2-core machine.
 DEMO_READY_WITHIN_S = 180.0
+# Synthetic journeys at each node with pages: a hundred a month, enough for the dashboards'
+# figures to be shown rather than held back (the demo's default, 6,000, costs its start
+# seconds of CPU more).
+DEMO_JOURNEYS = 1200
 # How often the demo's witnesses cosign. The consent journey waits (VERIFIED_WITHIN_S) for its
 # accesses to be verified, which takes a witness's round after them. Every node witnesses every
 # other, so each round costs the demo a little: every second cost it a third of a core.
@@ -120,7 +124,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             [
                 *CLI,
                 "demo",
-                *flags(data_dir=base / "data", base_port=port, people=DEMO_PEOPLE),
+                *flags(
+                    data_dir=base / "data",
+                    base_port=port,
+                    people=DEMO_PEOPLE,
+                    journeys=DEMO_JOURNEYS,
+                ),
                 "--json",
             ],
             stdout=out,
