@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from sqlalchemy import Connection, Engine, event, text
 
 from digitalstate.node.roles import Roles, channel, lock_key, notified
 from digitalstate.storage.engine import make_engine
+from digitalstate.tellusonce.worker import OUTBOX_EVENT
+from support.nodes import start_register
 
 RETRY_S = 0.05
 BOUND_S = 10.0  # generous: a loaded machine; the roles move within a few RETRY_S
@@ -342,6 +345,44 @@ def test_a_stopping_node_waits_for_a_wake_being_sent_and_sends_none_after(
         assert len(asyncio.all_tasks()) == tasks
 
     run_then_dispose(scenario, standby)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_stopping_node_gives_back_the_wakes_connection_before_its_engine_goes(
+    tmp_path: Path, migrated_database_url: str
+) -> None:
+    # NodeRuntime.running's stop order: a wake sent to the worker holding notice delivery
+    # (from a request's thread, as a write does) is sent, and its connection given back to
+    # the pool, before the node disposes of its engine. The wake's thread is held at its
+    # checkout for a moment, long enough for a stop that did not wait to dispose first.
+    happened: list[str] = []
+    gate = threading.Event()
+    held: list[threading.Thread] = []
+    url = "http://127.0.0.1:8102"
+    with start_register(tmp_path / "register", migrated_database_url, (), base_url=url) as node:
+        engine = node.runtime.engine
+
+        @event.listens_for(engine, "checkout")
+        def held_up(*_: object) -> None:
+            if not held and threading.current_thread() is not threading.main_thread():
+                held.append(threading.current_thread())
+                threading.Timer(RETRY_S * 6, gate.set).start()
+                gate.wait(BOUND_S)
+
+        @event.listens_for(engine, "checkin")
+        def given_back(*_: object) -> None:
+            if threading.current_thread() in held:
+                happened.append("given back")
+
+        @event.listens_for(engine, "engine_disposed")
+        def disposed(*_: object) -> None:
+            happened.append("disposed")
+
+        waker = threading.Thread(target=node.runtime.wake, args=(OUTBOX_EVENT,))
+        waker.start()
+        waker.join()
+    assert held, "the wake took no connection"
+    assert happened == ["given back", "disposed"]
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
