@@ -282,6 +282,7 @@ class _PostgresPool:
         self._dropper = dropper
         self._free: list[str] = []
         self._shape: tuple[object, ...] | None = None
+        self._script: str | None = None
 
     def take(self) -> str:
         """The name of an empty migrated database, this caller's until it gives it back."""
@@ -346,6 +347,31 @@ class _PostgresPool:
                 time.sleep(0.02)
         return False
 
+    def _emptying(self, connection: psycopg.Connection[Any]) -> str:
+        """The statements that empty a database of the template's shape: one DELETE per table
+        and a restart of each sequence, in one transaction; the foreign keys' triggers are off
+        in it, so rows go in any order. The same for every database of the pool (their shape
+        is checked first), so they are read once."""
+        if self._script is None:
+            tables = connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version' ORDER BY tablename"
+            ).fetchall()
+            sequences = connection.execute(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+                " ORDER BY sequencename"
+            ).fetchall()
+            self._script = ";".join(
+                [
+                    "BEGIN",
+                    "SET LOCAL session_replication_role = replica",
+                    *(f'DELETE FROM "{table}"' for (table,) in tables),
+                    *(f'ALTER SEQUENCE "{sequence}" RESTART' for (sequence,) in sequences),
+                    "COMMIT",
+                ]
+            )
+        return self._script
+
     def _empty(self, name: str, left_open: list[int]) -> bool:
         """Whether name is emptied for the next test; the backends of this process's own
         connections that the test left open to it are added to left_open (ended first, as
@@ -357,20 +383,9 @@ class _PostgresPool:
             connection.execute("SET lock_timeout = '2s'")
             if tuple(connection.execute(self._SHAPE).fetchone() or ()) != self._shape:
                 return False
-            tables = connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                " AND tablename <> 'alembic_version'"
-            ).fetchall()
-            sequences = connection.execute(
-                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
-            ).fetchall()
-            with connection.transaction():
-                # Rows go in any order: the foreign keys' triggers are off for this transaction.
-                connection.execute("SET LOCAL session_replication_role = replica")
-                for (table,) in tables:
-                    connection.execute(f'DELETE FROM "{table}"')
-                for (sequence,) in sequences:
-                    connection.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+            # One round trip: the statements in one string (no parameters: psycopg sends it
+            # as a simple query, run as one transaction by its BEGIN and COMMIT).
+            connection.execute(self._emptying(connection))
             # Whatever connected meanwhile (a thread or process of the test still running)
             # could write after the DELETE: such a database is dropped, never given on.
             others = connection.execute(f"SELECT count(*) {self._OTHERS}", [name]).fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -176,3 +177,15 @@ def test_make_templates_renders_with_the_same_environment() -> None:
     assert "url_for" in templates.env.globals
     html = templates.get_template("error.html").render(status=404, title="Not found")
     assert "Not found" in html
+
+
+def test_a_template_compiled_for_one_environment_serves_the_next_until_its_source_changes(
+    tmp_path: Path,
+) -> None:
+    template = tmp_path / "kept.html"
+    template.write_text("first {{ 1 + 1 }}", encoding="utf-8")
+    assert make_environment([tmp_path]).get_template("kept.html").render() == "first 2"
+    assert make_environment([tmp_path]).get_template("kept.html").render() == "first 2"
+
+    template.write_text("second {{ 2 + 2 }}", encoding="utf-8")
+    assert make_environment([tmp_path]).get_template("kept.html").render() == "second 4"
