@@ -4,7 +4,7 @@ A seeded person starts the pensions service, signs in at the charter (after a fa
 try), agrees at the consent screen, sees the details pensions read, finds the consent and its
 receipt in their own pages at the charter, withdraws it, and pensions then says it can no
 longer get the details. Last, "Who has seen your data" at the charter lists each of these
-accesses, verified once the nodes' witnesses have cosigned (every few seconds here: the
+accesses, verified once the nodes' witnesses have cosigned (every 15 seconds here: the
 demo's WITNESS_INTERVAL_S, tests/browser/conftest.py), narrows to one
 with the filters, and downloads it as JSON and CSV. Every page on the way is checked for the
 basics of accessibility and for the absence of GOV.UK's brand.
