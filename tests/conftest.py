@@ -74,8 +74,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+# The end-to-end modules whose processes each hold many PostgreSQL connections: the nine
+# nodes of the log witness test held about 50 and the several-worker nodes about 40, so that
+# together (with the other workers' tests) they reached the server's max_connections (100) and a
+# node was refused. As one unit of work they never run at the same time.
+MANY_CONNECTIONS = ("tests/e2e/test_log_witness_e2e.py", "tests/e2e/test_workers_e2e.py")
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """pytest-xdist's loadscope, but with every browser test in one unit of work.
+    """pytest-xdist's loadscope, but with every browser test in one unit of work, and the
+    modules of MANY_CONNECTIONS in another.
 
     The browser tests share one demo (twelve processes, tests/browser/conftest.py) and one
     Chromium, and their pages wait on those processes: browser modules on two workers at
@@ -92,6 +100,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             if nodeid.startswith("tests/browser/"):
                 return "tests/browser"
+            if nodeid.startswith(MANY_CONNECTIONS):
+                return "tests/e2e: many PostgreSQL connections"
             return super()._split_scope(nodeid)
 
     return BrowserTestsTogether(config, log)

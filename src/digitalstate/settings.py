@@ -61,6 +61,12 @@ class DatabaseSection(_Section):
     upgrade_on_start: bool = Field(
         True, description="apply pending migrations when the node starts (off: run 'db upgrade')"
     )
+    pool_size: int = Field(
+        10, ge=1, le=1000, description="PostgreSQL connections each process keeps open"
+    )
+    max_overflow: int = Field(
+        10, ge=0, le=1000, description="more PostgreSQL connections a process may open for a while"
+    )
 
 
 class FederationSection(_Section):

@@ -110,9 +110,18 @@ def free_port() -> int:
     return free_port_block(1)
 
 
+# Every process these tests start on PostgreSQL shares one server, and its max_connections
+# (100 here), with the other workers' tests. At the production pools (10 kept, 10 more for a
+# while) the nine nodes of one test held 55 connections at once, and another test's node was
+# refused ("too many clients already"): each keeps at most five here.
+SMALL_POOLS = {"DIGITALSTATE_DATABASE__POOL_SIZE": "3", "DIGITALSTATE_DATABASE__MAX_OVERFLOW": "2"}
+
+
 def hermetic_env(**overrides: str) -> dict[str, str]:
-    """This environment without any DIGITALSTATE_ setting, plus overrides."""
+    """This environment without any DIGITALSTATE_ setting, plus small database pools
+    (SMALL_POOLS) and overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGITALSTATE_")}
+    env.update(SMALL_POOLS)
     env.update(overrides)
     return env
 

@@ -56,7 +56,12 @@ class AnchorRuntime:
     def build(cls, settings: AnchorSettings) -> AnchorRuntime:
         """Load the anchor's key and open its database."""
         key = KeyPair.load(settings.key_path)
-        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        engine = make_engine(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+        )
         return cls(settings=settings, key=key, engine=engine, sessions=make_sessions(engine))
 
     @property

@@ -92,7 +92,12 @@ class NodeRuntime:
         over HTTP (fetch_federation). Tests pass a stand-in (an anchor that is down, say).
         """
         key = KeyPair.load(settings.key_path)
-        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        engine = make_engine(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+        )
         anchor_key = PublicKey.from_b64(settings.federation.anchor_public_key)
         holder: dict[str, NodeRuntime] = {}
 

@@ -36,8 +36,15 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.close()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for url with the pragmas and pool settings this project relies on."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+) -> Engine:
+    """An engine for url with the pragmas and pool settings this project relies on.
+
+    pool_size and max_overflow bound a PostgreSQL engine's connections ([database] settings):
+    pool_size kept open, max_overflow more opened when all are busy and closed when given back.
+    SQLite keeps SQLAlchemy's own pool for a file (one connection per thread that uses it).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -48,7 +55,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        parsed, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

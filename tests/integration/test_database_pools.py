@@ -1,0 +1,65 @@
+"""[database] pool_size and max_overflow: how many PostgreSQL connections a node's process keeps
+and may open (docs/configuration.md); refused at load in one line when out of bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.pool import QueuePool
+
+from digitalstate.settings import SettingsError, load_node_settings
+from digitalstate.storage.engine import make_engine
+from support.nodes import node_runtime, node_settings
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_node_keeps_and_opens_no_more_connections_than_its_settings_say(
+    tmp_path: Path, migrated_database_url: str
+) -> None:
+    settings = node_settings(
+        tmp_path,
+        "people-register",
+        migrated_database_url,
+        extra={"database": {"pool_size": 2, "max_overflow": 1}},
+    )
+    runtime = node_runtime(settings)
+    pool = runtime.engine.pool
+    try:
+        assert isinstance(pool, QueuePool)
+        held = [runtime.engine.connect() for _ in range(3)]
+        assert pool.checkedout() == 3 and pool.overflow() == 1
+        for connection in held:
+            connection.close()
+        assert pool.checkedin() == 2, "the overflow connection is closed, the others kept"
+    finally:
+        runtime.engine.dispose()
+
+
+def test_the_defaults_are_ten_kept_and_ten_more_for_a_while() -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:9/none")
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.size() == 10 and pool._max_overflow == 10  # SQLAlchemy has no public reader
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        ("pool_size = 0", "pool_size", "greater than or equal to 1"),
+        ("max_overflow = -1", "max_overflow", "greater than or equal to 0"),
+    ],
+)
+def test_a_pool_out_of_bounds_is_refused_in_one_line(
+    tmp_path: Path, line: str, key: str, problem: str
+) -> None:
+    settings = node_settings(tmp_path, "people-register", "")
+    path = tmp_path / "node.toml"
+    path.write_text(path.read_text() + f"\n[database]\n{line}\n")
+    with pytest.raises(SettingsError) as refused:
+        load_node_settings(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message
+    assert f"[database] {key}" in message and problem in message, message
+    assert settings.database.pool_size == 10
