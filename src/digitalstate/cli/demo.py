@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -40,6 +39,7 @@ from digitalstate.demo.run import (
     sign_in,
     staff_accounts,
     start,
+    stop_on_signal,
     watch,
 )
 from digitalstate.demo.supervisor import Child, StartCancelled, StartError, stop_all
@@ -194,10 +194,7 @@ def demo_command(
     # Ctrl-C and SIGTERM only ask to stop, from here on: setting up finishes (so nothing is
     # left half-written), starting is cut short, and every child started is stopped.
     stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
+    on_signal = stop_on_signal(stopping)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         _prepare(layout, people=people, seed=seed, journeys=journeys, as_json=as_json)

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 
 from digitalstate.demo.federation import (
     DEMO_NODES,
@@ -138,6 +139,22 @@ def start(
         stop=stopping,
         on_ready=on_ready,
     )
+
+
+def stop_on_signal(stopping: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that sets stopping, from a thread of its own.
+
+    Python runs a handler in the main thread between two of its bytecodes: while the main
+    thread is inside stopping.wait(), holding the event's lock (not re-entrant), or inside a
+    first handler's stopping.set(). Setting the event there waited for a lock the same thread
+    held, for ever: a demo sent SIGTERM twice (or once, at the wrong instant) hung and never
+    stopped its nodes. The thread waits for the lock until the main thread lets it go.
+    """
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=stopping.set, name="stop-on-signal", daemon=True).start()
+
+    return on_signal
 
 
 def watch(everyone: Sequence[Child], stopping: threading.Event) -> list[str]:
