@@ -3,38 +3,64 @@ and may open (docs/configuration.md); refused at load in one line when out of bo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.storage.engine import make_engine
+from digitalstate.storage.migrate import current_revision, head_revision, upgrade
 from support.nodes import node_runtime, node_settings
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@contextmanager
+def node_engine(directory: Path, url: str, pool_size: int, max_overflow: int) -> Iterator[Engine]:
+    """The engine of a node on url whose settings say pool_size and max_overflow."""
+    settings = node_settings(
+        directory,
+        "people-register",
+        url,
+        extra={"database": {"pool_size": pool_size, "max_overflow": max_overflow}},
+    )
+    engine = node_runtime(settings).engine
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL
 def test_a_node_keeps_and_opens_no_more_connections_than_its_settings_say(
     tmp_path: Path, migrated_database_url: str
 ) -> None:
-    settings = node_settings(
-        tmp_path,
-        "people-register",
-        migrated_database_url,
-        extra={"database": {"pool_size": 2, "max_overflow": 1}},
-    )
-    runtime = node_runtime(settings)
-    pool = runtime.engine.pool
-    try:
+    with node_engine(tmp_path, migrated_database_url, 2, 1) as engine:
+        pool = engine.pool
         assert isinstance(pool, QueuePool)
-        held = [runtime.engine.connect() for _ in range(3)]
+        held = [engine.connect() for _ in range(3)]
         assert pool.checkedout() == 3 and pool.overflow() == 1
         for connection in held:
             connection.close()
         assert pool.checkedin() == 2, "the overflow connection is closed, the others kept"
-    finally:
-        runtime.engine.dispose()
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_a_node_with_a_pool_of_one_connection_migrates_its_database(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    # The migrations run on the connection that holds the migration lock: on a second one
+    # they waited for the pool's one connection, which that lock held.
+    with node_engine(tmp_path, empty_database_url, 1, 0) as engine:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
 
 
 def test_the_defaults_are_ten_kept_and_ten_more_for_a_while() -> None:
@@ -62,4 +88,4 @@ def test_a_pool_out_of_bounds_is_refused_in_one_line(
     message = str(refused.value)
     assert "\n" not in message and str(path) in message
     assert f"[database] {key}" in message and problem in message, message
-    assert settings.database.pool_size == 10
+    assert settings.database.pool_size == 10, "the file was valid before the line was added"

@@ -42,7 +42,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
         lock.commit()  # the session lock stays; no transaction stays open while others wait
         try:
-            command.upgrade(alembic_config(engine), revision)
+            # On the lock's own connection: a second one from the pool would wait for ever
+            # on a pool of one ([database] pool_size = 1, max_overflow = 0).
+            config = alembic_config(engine)
+            config.attributes["connection"] = lock
+            command.upgrade(config, revision)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
             lock.commit()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from digitalstate.storage.base import Base, load_models
 
 load_models()
 engine: Engine = context.config.attributes["engine"]
+# The connection that holds the migration lock, when storage.migrate gives one: the migrations
+# run on it, in one transaction, rather than on another connection of the engine's pool.
+given: Connection | None = context.config.attributes.get("connection")
 
-with engine.begin() as connection:
+
+def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -18,3 +22,11 @@ with engine.begin() as connection:
         compare_type=True,
     )
     context.run_migrations()
+
+
+if given is None:
+    with engine.begin() as connection:
+        run_migrations(connection)
+else:
+    with given.begin():
+        run_migrations(given)
