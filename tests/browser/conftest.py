@@ -19,7 +19,15 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from e2e_support import CLI, die_with_parent, flags, free_port_block, hermetic_env, wait_for
+from e2e_support import (
+    CLI,
+    QUIET_DEMO,
+    die_with_parent,
+    flags,
+    free_port_block,
+    hermetic_env,
+    wait_for,
+)
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from browser.demo_people import DEMO_PEOPLE
@@ -57,16 +65,6 @@ DEMO_JOURNEYS = 1200
 # in 30 s with rounds every 5 s, 3.8 s with rounds every 15 s (2026-12-06), for as long as the
 # browser tests run.
 WITNESS_INTERVAL_S = "15"
-# What the demo's nodes do while no page is asked for, which the browser tests spend most of
-# their time not doing: the sequencer looks for entries to integrate every LOG_MAX_WAIT_S (0.25 s
-# by default), the tell-us-once worker for notices due every NOTICE_POLL_S when not woken (1 s;
-# a notice made at the node wakes it), and each node asks the anchor for a newer document every
-# FEDERATION_REFRESH_S (10 s; the tests change none). Left idle with the witnesses every 15 s,
-# the demo used 4.9 s of CPU in 30 s at the defaults and 3.0 s with these (2026-12-06). An
-# access is integrated into its log at most 1 s after it is made.
-LOG_MAX_WAIT_S = "1"
-NOTICE_POLL_S = "10"
-FEDERATION_REFRESH_S = "60"
 
 
 @pytest.fixture(scope="package")
@@ -127,7 +125,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     assessment's experiment, which no other test needs running: the variants differ by a hint,
     and the few journeys other modules add to the experiment's 800 leave its figures' verdicts
     as they are. The witnesses run every WITNESS_INTERVAL_S seconds; the other background work
-    as the constants above it say.
+    as QUIET_DEMO says.
     """
     base = tmp_path_factory.mktemp("browser-demo")
     port = free_port_block(len(DemoLayout(base, 0).ports()))  # the nodes' and the catcher's
@@ -149,10 +147,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             stderr=err,
             stdin=subprocess.DEVNULL,
             env=hermetic_env(
-                DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S,
-                DIGITALSTATE_LOG__MAX_WAIT_SECONDS=LOG_MAX_WAIT_S,
-                DIGITALSTATE_TELLUSONCE__POLL_SECONDS=NOTICE_POLL_S,
-                DIGITALSTATE_FEDERATION__REFRESH_SECONDS=FEDERATION_REFRESH_S,
+                DIGITALSTATE_LOG__WITNESS_INTERVAL_SECONDS=WITNESS_INTERVAL_S, **QUIET_DEMO
             ),
             preexec_fn=die_with_parent,
         )

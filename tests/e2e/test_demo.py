@@ -19,6 +19,7 @@ from consent_e2e_support import give_consent, sign_in_at_pensions
 from e2e_support import (
     CLI,
     HOST,
+    QUIET_DEMO,
     answers_ok,
     cmdline,
     descendants_of,
@@ -104,7 +105,7 @@ def start_demo(
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env=hermetic_env(),
+            env=hermetic_env(**QUIET_DEMO),
             preexec_fn=die_with_parent,
         )
 
