@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
-from digitalstate.settings import SettingsError, load_node_settings
+from digitalstate.federation.anchor import AnchorRuntime
+from digitalstate.federation.catalogue import load_catalogue
+from digitalstate.federation.setup import ANCHOR_CONFIG, init_anchor
+from digitalstate.settings import SettingsError, load_anchor_settings, load_node_settings
 from digitalstate.storage.engine import make_engine
 from digitalstate.storage.migrate import current_revision, head_revision, upgrade
 from support.nodes import node_runtime, node_settings
@@ -61,6 +65,33 @@ def test_a_node_with_a_pool_of_one_connection_migrates_its_database(
         assert current_revision(engine) is None
         upgrade(engine)
         assert current_revision(engine) == head_revision()
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_the_trust_anchor_keeps_the_pool_its_settings_say(
+    tmp_path: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_anchor(
+        tmp_path,
+        federation="test federation",
+        base_url="http://127.0.0.1:8100",
+        host="127.0.0.1",
+        port=8100,
+        catalogue=load_catalogue(None),
+        validity_hours=24,
+        now=datetime.now(UTC),
+        database_url=migrated_database_url,
+    )
+    monkeypatch.setenv("DIGITALSTATE_DATABASE__POOL_SIZE", "2")
+    monkeypatch.setenv("DIGITALSTATE_DATABASE__MAX_OVERFLOW", "0")
+    engine = AnchorRuntime.build(load_anchor_settings(tmp_path / ANCHOR_CONFIG)).engine
+    try:
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.size() == 2 and pool._max_overflow == 0  # SQLAlchemy has no public reader
+    finally:
+        engine.dispose()
 
 
 def test_the_defaults_are_ten_kept_and_ten_more_for_a_while() -> None:
