@@ -43,7 +43,7 @@ def make_engine(
 
     pool_size and max_overflow bound a PostgreSQL engine's connections ([database] settings):
     pool_size kept open, max_overflow more opened when all are busy and closed when given back.
-    SQLite keeps SQLAlchemy's own pool for a file (one connection per thread that uses it).
+    SQLite keeps the pool SQLAlchemy gives a file by default; the settings do not apply to it.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
