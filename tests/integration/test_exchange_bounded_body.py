@@ -81,7 +81,13 @@ def test_a_body_longer_than_its_content_length_is_read_no_further_than_it_says()
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % MAX_BYTES
     error, sent = asyncio.run(serve_and_call(head, chunked=False))
     # The MAX_BYTES bytes the head announced are read, and no more; unsigned, they are refused.
-    assert str(error).startswith("the answer from streamer cannot be trusted")
+    # When the bytes after them come in the same read as the body's last ones, aiohttp's parser
+    # takes them for the start of the next answer and refuses them first, as a bad status line
+    # (2 runs of 40 with both cores busy; a CI run failed on it): refused either way.
+    message = str(error)
+    assert message.startswith("the answer from streamer cannot be trusted") or (
+        "did not answer" in message and "Bad status line" in message
+    ), message[:300]
     assert sent < SENT_AT_MOST
 
 
