@@ -3,7 +3,8 @@
 The catalogue below is the single list of problem types; docs/errors.md is checked against it
 by a test, so a new type cannot ship undocumented. Problem is what this package raises and
 answers with (web/problem_handlers.py renders it); read_problem is the one reader of a problem
-document that another server answered with.
+document that another server answered with, and failure_reason the one way to say, in a line,
+why another server gave no answer at all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 PROBLEM_BASE = "urn:digitalstate:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_PROBLEM_BYTES = 256 * 1024  # a problem document is a few hundred bytes; read no further
+MAX_REASON_CHARS = 200
+"""The most of a failure's own text that failure_reason keeps."""
 
 
 @dataclass(frozen=True)
@@ -179,3 +182,20 @@ def read_problem(body: bytes | str, media_type: str | None = None) -> ReceivedPr
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a call to another server failed before it answered, in one short line: the
+    exception's type and the start of its text, "timed out" for a time-out.
+
+    Only the exception's text, never its repr: an HTTP client's repr may carry the request's
+    headers, and its text a line of what the other server sent (aiohttp's "Bad status line"),
+    which is outside input and is cut at MAX_REASON_CHARS, its line breaks and runs of space
+    made one space.
+    """
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = " ".join(str(exc).split())
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digitalstate.problems import (
     MAX_PROBLEM_BYTES,
+    MAX_REASON_CHARS,
     PROBLEM_BASE,
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPES,
     Problem,
+    failure_reason,
     read_problem,
 )
 
@@ -134,3 +138,20 @@ def test_with_a_media_type_only_problem_json_is_read() -> None:
     assert read_problem(body, "application/json") is None
     assert read_problem(body, "") is None
     assert read_problem(body) is not None
+
+
+def test_a_failure_is_its_type_and_its_text_in_one_line() -> None:
+    assert failure_reason(ConnectionRefusedError(111, "Connect call failed")) == (
+        "ConnectionRefusedError: [Errno 111] Connect call failed"
+    )
+    assert failure_reason(OSError()) == "OSError"
+    assert failure_reason(TimeoutError()) == "timed out"
+    assert failure_reason(ValueError("a\r\n  bad\tline\n")) == "ValueError: a bad line"
+
+
+@given(st.text(max_size=5000))
+def test_a_failures_text_from_outside_is_cut_to_one_short_line(text: str) -> None:
+    reason = failure_reason(RuntimeError(text))
+    assert reason.startswith("RuntimeError")
+    assert len(reason) <= len("RuntimeError: ") + MAX_REASON_CHARS
+    assert reason == " ".join(reason.split())

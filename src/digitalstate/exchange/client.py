@@ -26,7 +26,7 @@ from digitalstate.exchange.signatures import HttpMessage, request_components, si
 from digitalstate.exchange.verification import verify_response
 from digitalstate.federation.domain import FederationDocument
 from digitalstate.keys import KeyPair
-from digitalstate.problems import Problem, ReceivedProblem, read_problem
+from digitalstate.problems import Problem, ReceivedProblem, failure_reason, read_problem
 
 LABEL = "sig1"
 KEEPALIVE_SECONDS = 3.0
@@ -181,7 +181,9 @@ class ExchangeClient:
                 fields, repeated = collect_fields(answer.raw_headers)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ExchangeError(f"{peer} at {member.base_url} did not answer: {exc!r}") from exc
+            raise ExchangeError(
+                f"{peer} at {member.base_url} did not answer: {failure_reason(exc)}"
+            ) from exc
         response = HttpMessage(fields, status=status, repeated=repeated)
         try:
             verify_response(

@@ -43,7 +43,7 @@ from digitalstate.federation.domain import (
 from digitalstate.federation.keeper import FEDERATION_PATH
 from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
-from digitalstate.problems import read_problem
+from digitalstate.problems import failure_reason, read_problem
 from digitalstate.settings import SettingsError, load_node_settings
 from digitalstate.transparency.log_source import HttpLogSource
 from digitalstate.transparency.merkle import CompactRange
@@ -269,11 +269,6 @@ class _Checked:
         return _unreachable(str(exc))
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 @functools.cache
 def default_tls() -> ssl.SSLContext:
     """httpx's default TLS context, its CA bundle loaded once per process rather than at each
@@ -292,7 +287,7 @@ def fetch_federation(
         ) as client:
             response = client.get(url)
     except httpx.TransportError as exc:
-        raise _unreachable(f"{url} did not answer: {_reason(exc)}") from exc
+        raise _unreachable(f"{url} did not answer: {failure_reason(exc)}") from exc
     if response.status_code != 200:
         _, detail = _problem_detail(response)
         raise _unreachable(f"{url} answered {response.status_code}: {detail}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from digitalstate.problems import read_problem
+from digitalstate.problems import failure_reason, read_problem
 from digitalstate.transparency.rolling_audit import (
     MAX_LEAVES_PER_REQUEST,
     SourceDamagedError,
@@ -78,7 +78,7 @@ class HttpLogSource:
                 status = answer.status
                 media_type = answer.headers.get("content-type", "")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise SourceUnavailableError(f"{url} did not answer: {_describe(exc)}") from exc
+            raise SourceUnavailableError(f"{url} did not answer: {failure_reason(exc)}") from exc
         if status == 200:
             return body
         problem = read_problem(body, media_type)
@@ -109,10 +109,3 @@ def _b64(value: Any) -> bytes:
     if len(digest) != 32:
         raise ValueError("a proof hash is not 32 bytes")
     return digest
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
