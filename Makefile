@@ -37,8 +37,12 @@ setup: $(STAMP) $(ASSETS)
 $(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "digitalstate needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# uv, at the lock file's own version, installs the lock file: 13 s against pip's 47 s from
+	@# a fresh clone here, byte-compiled as pip would (a machine with PYTHONDONTWRITEBYTECODE
+	@# set would otherwise compile every library at each process's start).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements/dev.lock)"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(ASSETS): package.json package-lock.json scripts/build_assets.py src/digitalstate/web/sass/govuk-frontend.scss
