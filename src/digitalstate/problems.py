@@ -186,16 +186,19 @@ def _text(value: Any) -> str | None:
 
 def failure_reason(exc: BaseException) -> str:
     """Why a call to another server failed before it answered, in one short line: the
-    exception's type and the start of its text, "timed out" for a time-out.
+    exception's type and the start of its text ("timed out" for a time-out that says no more).
 
     Only the exception's text, never its repr: an HTTP client's repr may carry the request's
     headers, and its text a line of what the other server sent (aiohttp's "Bad status line"),
     which is outside input and is cut at MAX_REASON_CHARS, its line breaks and runs of space
-    made one space.
+    made one space. An exception whose text cannot be had is named by its type alone.
     """
-    if isinstance(exc, TimeoutError):
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # a __str__ that fails must not replace the failure being described
+        text = ""
+    if not text and isinstance(exc, TimeoutError):
         return "timed out"
-    text = " ".join(str(exc).split())
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,11 +13,11 @@ import pytest
 from digitalstate.exchange.client import ExchangeClient, ExchangeError
 from digitalstate.keys import KeyPair
 from support.federation import federation_document, member
+from support.servers import CHUNK, streaming_answer
 
 CALLER = KeyPair.from_seed(bytes(range(1, 33)))
 STREAMER = KeyPair.from_seed(bytes(range(33, 65)))
 MAX_BYTES = 100_000
-CHUNK = b"x" * 65_536
 STREAMED = 4096 * len(CHUNK)  # 256 MiB, were it read whole
 # What the member may have sent before the client shuts the connection: the socket buffers
 # of both ends and aiohttp's own, a few MiB on loopback; far less than STREAMED.
@@ -28,46 +28,22 @@ async def serve_and_call(head: bytes, *, chunked: bool) -> tuple[ExchangeError, 
     """A member on loopback answering any request with head and then STREAMED bytes (as
     chunks when chunked); the client's call with max_bytes=MAX_BYTES and its error, and how
     many bytes the member had sent when the connection was shut."""
-    sent = 0
-    done = asyncio.Event()
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal sent
+    async with streaming_answer(head, chunked=chunked, total=STREAMED) as streamer:
+        document = federation_document(
+            [
+                member("caller", CALLER),
+                member("streamer", STREAMER, base_url=f"http://127.0.0.1:{streamer.port}"),
+            ]
+        )
+        client = ExchangeClient("caller", CALLER, lambda: document, timeout=30)
         try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(head)
-            while sent < STREAMED:
-                writer.write(b"%x\r\n%b\r\n" % (len(CHUNK), CHUNK) if chunked else CHUNK)
-                await writer.drain()
-                sent += len(CHUNK)
-            writer.write(b"0\r\n\r\n" if chunked else b"")
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client shut the connection: what we wanted
+            with pytest.raises(ExchangeError) as refused:
+                await client.call(
+                    "streamer", "GET", "/exchange/v1/datasets/big.csv", max_bytes=MAX_BYTES
+                )
         finally:
-            writer.close()
-            done.set()
-
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    document = federation_document(
-        [
-            member("caller", CALLER),
-            member("streamer", STREAMER, base_url=f"http://127.0.0.1:{port}"),
-        ]
-    )
-    client = ExchangeClient("caller", CALLER, lambda: document, timeout=30)
-    try:
-        with pytest.raises(ExchangeError) as refused:
-            await client.call(
-                "streamer", "GET", "/exchange/v1/datasets/big.csv", max_bytes=MAX_BYTES
-            )
-    finally:
-        await client.close()
-        await asyncio.wait_for(done.wait(), 30)
-        server.close()
-        await server.wait_closed()
-    return refused.value, sent
+            await client.close()
+    return refused.value, streamer.sent
 
 
 def test_a_chunked_body_longer_than_allowed_is_refused_without_reading_it_whole() -> None:

@@ -37,9 +37,11 @@ def node_settings(
     port: int = 8101,
     base_url: str | None = None,
     anchor: KeyPair = ANCHOR,
+    anchor_url: str = NOWHERE,
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> NodeSettings:
-    """A node's settings and key in directory (init_node), with no trust anchor to reach.
+    """A node's settings and key in directory (init_node), with no trust anchor to reach
+    unless anchor_url names one.
 
     name defaults to member_id, base_url to http://127.0.0.1:port; anchor's is the pinned key.
     """
@@ -51,7 +53,7 @@ def node_settings(
         host="127.0.0.1",
         port=port,
         base_url=f"http://127.0.0.1:{port}" if base_url is None else base_url,
-        anchor_url=NOWHERE,
+        anchor_url=anchor_url,
         anchor_public_key=anchor.public.b64,
         database_url=database_url,
         extra=extra,

@@ -1,11 +1,15 @@
-"""An app served by uvicorn on a loopback socket, in a thread, for the life of a test."""
+"""An app served by uvicorn on a loopback socket, in a thread, for the life of a test; and a
+raw server on loopback that answers with more than any client may read (streaming_answer)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -90,3 +94,58 @@ def stop_all(servers: Iterable[LoopbackServer]) -> None:
         server.stopping()
     for server in servers:
         server.stop()
+
+
+CHUNK = b"x" * 65_536
+
+
+@dataclass
+class Streamed:
+    """A streaming_answer server: its port, and how many bytes of body it has sent."""
+
+    port: int = 0
+    sent: int = 0
+    _open: int = 0
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@contextlib.asynccontextmanager
+async def streaming_answer(head: bytes, *, chunked: bool, total: int) -> AsyncIterator[Streamed]:
+    """A server on loopback answering any request with head, then up to `total` bytes of body
+    (as chunks when chunked), for as long as the client reads them.
+
+    `sent` counts what it wrote before the client shut the connection, so that a test can
+    show a bounded reader stopped long before the end. On leaving, it waits (at most 30 s) for
+    every connection to end before it closes.
+    """
+    streamed = Streamed()
+    streamed._idle.set()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        streamed._open += 1
+        streamed._idle.clear()
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head)
+            while streamed.sent < total:
+                writer.write(b"%x\r\n%b\r\n" % (len(CHUNK), CHUNK) if chunked else CHUNK)
+                await writer.drain()
+                streamed.sent += len(CHUNK)
+            writer.write(b"0\r\n\r\n" if chunked else b"")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client shut the connection: what the tests want
+        finally:
+            writer.close()
+            streamed._open -= 1
+            if not streamed._open:
+                streamed._idle.set()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    streamed.port = server.sockets[0].getsockname()[1]
+    try:
+        yield streamed
+    finally:
+        await asyncio.wait_for(streamed._idle.wait(), 30)
+        server.close()
+        await server.wait_closed()

@@ -146,6 +146,9 @@ def test_a_failure_is_its_type_and_its_text_in_one_line() -> None:
     )
     assert failure_reason(OSError()) == "OSError"
     assert failure_reason(TimeoutError()) == "timed out"
+    assert failure_reason(TimeoutError("Connection timeout to host")) == (
+        "TimeoutError: Connection timeout to host"
+    )
     assert failure_reason(ValueError("a\r\n  bad\tline\n")) == "ValueError: a bad line"
 
 
@@ -155,3 +158,12 @@ def test_a_failures_text_from_outside_is_cut_to_one_short_line(text: str) -> Non
     assert reason.startswith("RuntimeError")
     assert len(reason) <= len("RuntimeError: ") + MAX_REASON_CHARS
     assert reason == " ".join(reason.split())
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_failure_whose_text_cannot_be_had_is_named_by_its_type() -> None:
+    assert failure_reason(_UnprintableError()) == "_UnprintableError"

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
@@ -213,18 +214,10 @@ class ExchangeClient:
 
 
 async def _bounded(answer: aiohttp.ClientResponse, max_bytes: int, peer: str) -> bytes:
-    """The answer's body, refused when longer than max_bytes (read at most max_bytes + 1)."""
-    if answer.content_length is not None and answer.content_length > max_bytes:
-        raise ExchangeError(
-            f"{peer} answered {answer.content_length} bytes, more than the {max_bytes} allowed"
-        )
-    body = await answer.content.read(max_bytes + 1)
-    while len(body) <= max_bytes:
-        more = await answer.content.read(max_bytes + 1 - len(body))
-        if not more:
-            return body
-        body += more
-    raise ExchangeError(f"{peer} answered more than the {max_bytes} bytes allowed")
+    try:
+        return await read_bounded(answer, max_bytes)
+    except AnswerTooLargeError as exc:
+        raise ExchangeError(f"{peer} {exc}") from exc
 
 
 @functools.lru_cache(maxsize=1024)

@@ -20,11 +20,14 @@ from typing import Any
 from digitalstate.federation.domain import DocumentRefusedError, FederationDocument, verify_document
 from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
-from digitalstate.problems import Problem
+from digitalstate.problems import Problem, failure_reason
 
 log = logging.getLogger(__name__)
 
 FEDERATION_PATH = "/.well-known/digitalstate/federation"
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""The most of an answer read as the federation document, before its signature is checked:
+ample for a country's members, keys and catalogue (the demo's is 14 KiB)."""
 
 RETRY_UNFED_SECONDS = 2.0
 """How soon to try again while no valid document is held: nothing can be exchanged till then."""
@@ -203,5 +206,5 @@ class FederationKeeper:
                 await self.refresh()
             except Exception as exc:  # one bad refresh must not end refreshing for good
                 self.failures += 1
-                self.last_error = f"federation refresh failed: {type(exc).__name__}: {exc}"
+                self.last_error = f"federation refresh failed: {failure_reason(exc)}"
                 log.exception("federation refresh failed")

@@ -17,10 +17,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.nonces import SqlNonceStore
 from digitalstate.federation.keeper import (
     FEDERATION_PATH,
+    MAX_DOCUMENT_BYTES,
     NOT_MODIFIED,
     FederationKeeper,
     Fetch,
@@ -28,6 +30,7 @@ from digitalstate.federation.keeper import (
 )
 from digitalstate.keys import KeyPair, PublicKey
 from digitalstate.node.roles import Roles, RolesCollector, Work
+from digitalstate.problems import failure_reason
 from digitalstate.settings import NodeSettings, SettingsError
 from digitalstate.storage.engine import make_engine, make_sessions
 from digitalstate.storage.migrate import upgrade
@@ -204,11 +207,13 @@ class NodeRuntime:
                     return NOT_MODIFIED
                 if response.status != 200:
                     raise OSError(f"{url} answered {response.status}")
-                envelope = json.loads(await response.read())
-                return Fetched(envelope, response.headers.get("etag"))
+                body = await read_bounded(response, MAX_DOCUMENT_BYTES)
+                return Fetched(json.loads(body), response.headers.get("etag"))
         except aiohttp.ClientError as exc:
             # The keeper knows transport failures as OSError; aiohttp's are not all OSErrors.
-            raise OSError(f"{url}: {type(exc).__name__}: {exc}") from exc
+            raise OSError(f"{url}: {failure_reason(exc)}") from exc
+        except AnswerTooLargeError as exc:
+            raise OSError(f"{url} {exc}") from exc
 
     async def _purge_nonces(self) -> None:
         """Delete expired nonces every skew seconds: one indexed DELETE, whoever runs it."""

@@ -40,7 +40,7 @@ from digitalstate.federation.domain import (
     FederationDocument,
     verify_document,
 )
-from digitalstate.federation.keeper import FEDERATION_PATH
+from digitalstate.federation.keeper import FEDERATION_PATH, MAX_DOCUMENT_BYTES
 from digitalstate.files import write_atomically
 from digitalstate.keys import PublicKey
 from digitalstate.problems import failure_reason, read_problem
@@ -206,12 +206,12 @@ def base_url(text: str, option: str) -> str:
     return text.rstrip("/")
 
 
-def _problem_detail(response: httpx.Response) -> tuple[str, str]:
+def _problem_detail(body: bytes, reason_phrase: str) -> tuple[str, str]:
     """The problem type slug and detail of an error answer (empty slug when it is not one)."""
-    problem = read_problem(response.content)
+    problem = read_problem(body)
     if problem is None:
-        return "", response.text[:200].strip() or response.reason_phrase
-    return problem.slug, problem.detail or problem.title or response.reason_phrase
+        return "", body[:200].decode("utf-8", "replace").strip() or reason_phrase
+    return problem.slug, problem.detail or problem.title or reason_phrase
 
 
 class _Checked:
@@ -269,6 +269,17 @@ class _Checked:
         return _unreachable(str(exc))
 
 
+def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """The answer's body, or None as soon as it is longer than max_bytes (httpx's
+    counterpart of exchange.bounded.read_bounded, for the one answer read with httpx)."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            return None
+    return bytes(body)
+
+
 @functools.cache
 def default_tls() -> ssl.SSLContext:
     """httpx's default TLS context, its CA bundle loaded once per process rather than at each
@@ -282,17 +293,22 @@ def fetch_federation(
     """The federation document at source, verified under the pinned trust-anchor key at `at`."""
     url = source + FEDERATION_PATH
     try:
-        with httpx.Client(
-            timeout=answer_seconds, follow_redirects=False, verify=default_tls()
-        ) as client:
-            response = client.get(url)
+        with (
+            httpx.Client(
+                timeout=answer_seconds, follow_redirects=False, verify=default_tls()
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            body = _read_bounded(response, MAX_DOCUMENT_BYTES)
     except httpx.TransportError as exc:
         raise _unreachable(f"{url} did not answer: {failure_reason(exc)}") from exc
+    if body is None:
+        raise _unreachable(f"{url} answered more than the {MAX_DOCUMENT_BYTES} bytes allowed")
     if response.status_code != 200:
-        _, detail = _problem_detail(response)
+        _, detail = _problem_detail(body, response.reason_phrase)
         raise _unreachable(f"{url} answered {response.status_code}: {detail}")
     try:
-        envelope = response.json()
+        envelope = json.loads(body)
     except ValueError as exc:
         raise UsageError(f"{url} did not answer a federation document (not JSON)") from exc
     try:

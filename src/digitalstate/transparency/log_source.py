@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
 from digitalstate.problems import failure_reason, read_problem
 from digitalstate.transparency.rolling_audit import (
     MAX_LEAVES_PER_REQUEST,
@@ -92,14 +93,10 @@ class HttpLogSource:
 
 
 async def _read_bounded(answer: aiohttp.ClientResponse) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in answer.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise SourceMalformedError(f"its answer is larger than {MAX_ANSWER_BYTES} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
+    try:
+        return await read_bounded(answer, MAX_ANSWER_BYTES)
+    except AnswerTooLargeError as exc:
+        raise SourceMalformedError(f"its answer is larger than {MAX_ANSWER_BYTES} bytes") from exc
 
 
 def _b64(value: Any) -> bytes:
