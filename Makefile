@@ -40,15 +40,20 @@ $(STAMP): pyproject.toml requirements/dev.lock
 	@# uv, at the lock file's own version, installs the lock file: 13 s against pip's 47 s from
 	@# a fresh clone here, byte-compiled as pip would (a machine with PYTHONDONTWRITEBYTECODE
 	@# set would otherwise compile every library at each process's start). uv reads neither
-	@# pip.conf nor PIP_INDEX_URL: where it cannot reach its index (a mirror set up for pip
-	@# alone), pip installs the lock file as before.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements/dev.lock)"
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements/dev.lock \
-	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@# pip.conf nor PIP_INDEX_URL, so where pip is given an index of its own (a mirror), or
+	@# where uv fails, pip installs the lock file as before.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -o '^uv==[^ ;\\]*' requirements/dev.lock)"
+	if $(BIN)/python -m pip config list 2>/dev/null | grep -q '\.index-url='; then \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock; \
+	else \
+	  $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements/dev.lock \
+	  || { echo "make setup: uv could not install requirements/dev.lock; pip installs it"; \
+	       $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock; }; \
+	fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(ASSETS): package.json package-lock.json scripts/build_assets.py src/digitalstate/web/sass/govuk-frontend.scss
+$(ASSETS): package.json package-lock.json scripts/build_assets.py src/digitalstate/web/sass/govuk-frontend.scss | $(STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	$(BIN)/python scripts/build_assets.py
 
