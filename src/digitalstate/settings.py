@@ -97,6 +97,12 @@ class ExchangeSection(_Section):
     )
     client_connections: int = Field(64, ge=1, description="connections per peer for outgoing calls")
     client_timeout_seconds: float = Field(10, gt=0, description="timeout of an outgoing call")
+    max_answer_bytes: int = Field(
+        16_777_216,
+        ge=65_536,
+        description="largest answer to an outgoing call read, unless the call sets its own "
+        "(an open data harvest: [opendata] max_file_bytes); a longer one fails the call",
+    )
 
 
 class TellUsOnceSection(_Section):

@@ -7,12 +7,15 @@ reads every member's files this way)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from digitalstate.exchange.client import ExchangeClient, ExchangeError
+from digitalstate.exchange.client import MAX_ANSWER_BYTES, ExchangeClient, ExchangeError
 from digitalstate.keys import KeyPair
+from digitalstate.settings import ExchangeSection
 from support.federation import federation_document, member
+from support.nodes import node_runtime, node_settings
 from support.servers import CHUNK, streaming_answer
 
 CALLER = KeyPair.from_seed(bytes(range(1, 33)))
@@ -24,10 +27,13 @@ STREAMED = 4096 * len(CHUNK)  # 256 MiB, were it read whole
 SENT_AT_MOST = STREAMED // 8
 
 
-async def serve_and_call(head: bytes, *, chunked: bool) -> tuple[ExchangeError, int]:
+async def serve_and_call(
+    head: bytes, *, chunked: bool, bound: str = "call"
+) -> tuple[ExchangeError, int]:
     """A member on loopback answering any request with head and then STREAMED bytes (as
-    chunks when chunked); the client's call with max_bytes=MAX_BYTES and its error, and how
-    many bytes the member had sent when the connection was shut."""
+    chunks when chunked); the client's call bounded at MAX_BYTES (by the call's max_bytes, or
+    with bound="client" by the client's max_answer_bytes) and its error, and how many bytes
+    the member had sent when the connection was shut."""
     async with streaming_answer(head, chunked=chunked, total=STREAMED) as streamer:
         document = federation_document(
             [
@@ -35,22 +41,48 @@ async def serve_and_call(head: bytes, *, chunked: bool) -> tuple[ExchangeError, 
                 member("streamer", STREAMER, base_url=f"http://127.0.0.1:{streamer.port}"),
             ]
         )
-        client = ExchangeClient("caller", CALLER, lambda: document, timeout=30)
+        client = ExchangeClient(
+            "caller",
+            CALLER,
+            lambda: document,
+            timeout=30,
+            max_answer_bytes=MAX_BYTES if bound == "client" else 10 * MAX_BYTES,
+        )
+        max_bytes = MAX_BYTES if bound == "call" else None
         try:
             with pytest.raises(ExchangeError) as refused:
                 await client.call(
-                    "streamer", "GET", "/exchange/v1/datasets/big.csv", max_bytes=MAX_BYTES
+                    "streamer", "GET", "/exchange/v1/datasets/big.csv", max_bytes=max_bytes
                 )
         finally:
             await client.close()
     return refused.value, streamer.sent
 
 
-def test_a_chunked_body_longer_than_allowed_is_refused_without_reading_it_whole() -> None:
+@pytest.mark.parametrize("bound", ["call", "client"])
+def test_a_chunked_body_longer_than_allowed_is_refused_without_reading_it_whole(
+    bound: str,
+) -> None:
+    # A call without a bound of its own is bounded all the same, by the client's.
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
-    error, sent = asyncio.run(serve_and_call(head, chunked=True))
+    error, sent = asyncio.run(serve_and_call(head, chunked=True, bound=bound))
     assert str(error) == f"streamer answered more than the {MAX_BYTES} bytes allowed"
     assert sent < SENT_AT_MOST
+
+
+def test_a_nodes_calls_are_bounded_by_its_max_answer_bytes(tmp_path: Path) -> None:
+    assert ExchangeSection().max_answer_bytes == MAX_ANSWER_BYTES == 16 * 1024 * 1024
+    settings = node_settings(
+        tmp_path / "node",
+        "caller",
+        "sqlite:///:memory:",
+        extra={"exchange": {"max_answer_bytes": MAX_BYTES}},
+    )
+    runtime = node_runtime(settings)
+    try:
+        assert runtime.client.max_answer_bytes == MAX_BYTES
+    finally:
+        runtime.engine.dispose()
 
 
 def test_a_body_longer_than_its_content_length_is_read_no_further_than_it_says() -> None:

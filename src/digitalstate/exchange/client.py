@@ -30,6 +30,9 @@ from digitalstate.keys import KeyPair
 from digitalstate.problems import Problem, ReceivedProblem, failure_reason, read_problem
 
 LABEL = "sig1"
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The most of an answer read where a call names no bound of its own ([exchange]
+max_answer_bytes in a node)."""
 KEEPALIVE_SECONDS = 3.0
 
 
@@ -76,11 +79,13 @@ class ExchangeClient:
         timeout: float = 10.0,
         skew: float = 60.0,
         clock: Callable[[], float] = time.time,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.member_id = member_id
         self.key = key
         self.federation = federation
         self.skew = skew
+        self.max_answer_bytes = max_answer_bytes
         self.clock = clock
         self._connections = connections
         self._timeout = timeout
@@ -147,8 +152,9 @@ class ExchangeClient:
         """Call path on member peer; return its verified response (any status).
 
         max_bytes bounds the answer's body: a longer one (by its content-length or as read) is
-        an ExchangeError, read no further than max_bytes + 1. None reads the whole body (the
-        peers' answers to our own calls are small by construction).
+        an ExchangeError, read no further than max_bytes + 1. None bounds it at the client's
+        max_answer_bytes: a member's answers to our own calls are small by construction, but
+        an answer is read before its signature says who sent it.
         """
         try:
             federation = self.federation()
@@ -175,8 +181,8 @@ class ExchangeClient:
             async with self._http().request(
                 method, _parsed_url(url), data=body or None, headers=headers
             ) as answer:
-                payload = await (
-                    answer.read() if max_bytes is None else _bounded(answer, max_bytes, peer)
+                payload = await _bounded(
+                    answer, self.max_answer_bytes if max_bytes is None else max_bytes, peer
                 )
                 received = answer.headers  # case-insensitive, for the caller
                 fields, repeated = collect_fields(answer.raw_headers)

@@ -131,6 +131,7 @@ class NodeRuntime:
                 connections=settings.exchange.client_connections,
                 timeout=settings.exchange.client_timeout_seconds,
                 skew=skew,
+                max_answer_bytes=settings.exchange.max_answer_bytes,
             ),
             roles=roles,
         )
