@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from digitalstate.exchange.bounded import read_bounded
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.oidc import AUTHORIZE_PATH, CALLBACK_PATH, TOKEN_PATH
 from digitalstate.identity.tokens import (
@@ -109,6 +111,10 @@ def find_charter(document: FederationDocument) -> Member | None:
     )
 
 
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+"""The most of a token endpoint's answer read: an ID token and its fields are a few KiB."""
+
+
 def pkce_challenge(verifier: str) -> str:
     """The S256 code challenge of a PKCE verifier."""
     return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
@@ -117,15 +123,18 @@ def pkce_challenge(verifier: str) -> str:
 async def post_token_request(
     url: str, form: Mapping[str, str], *, limit: aiohttp.ClientTimeout
 ) -> tuple[int, Any]:
-    """POST form to a token endpoint over aiohttp; raises SignInFailedError when unreachable."""
+    """POST form to a token endpoint over aiohttp; raises SignInFailedError when unreachable.
+
+    The answer is read up to MAX_TOKEN_ANSWER_BYTES: one longer, or not JSON, is None.
+    """
     try:
         async with (
             aiohttp.ClientSession(timeout=limit) as http,
             http.post(url, data=dict(form), headers={"accept": "application/json"}) as answer,
         ):
-            try:
-                body = await answer.json(content_type=None)
-            except ValueError:
+            try:  # AnswerTooLargeError is a ValueError
+                body = json.loads(await read_bounded(answer, MAX_TOKEN_ANSWER_BYTES))
+            except (ValueError, RecursionError):
                 body = None
             return answer.status, body
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
