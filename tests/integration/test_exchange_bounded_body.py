@@ -7,10 +7,14 @@ reads every member's files this way)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import tracemalloc
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
 from digitalstate.exchange.client import MAX_ANSWER_BYTES, ExchangeClient, ExchangeError
 from digitalstate.keys import KeyPair
 from digitalstate.settings import ExchangeSection
@@ -119,3 +123,27 @@ def test_a_chunked_body_that_also_claims_a_small_content_length_is_refused() -> 
     assert "ClientResponseError: 400" in message and "Transfer-Encoding" in message
     assert "signature" not in message.lower() and len(message) <= 300
     assert sent < SENT_AT_MOST
+
+
+def test_a_compressed_answer_is_counted_decompressed_and_held_a_step_at_a_time() -> None:
+    # 64 MiB of zeros are 65 KB of gzip; aiohttp decompresses what it reads. Asking it for the
+    # whole bound at once let it hold four bounds' worth (measured: 64 MiB for 16 MiB).
+    bound = 16 * 1024 * 1024
+    bomb = gzip.compress(bytes(4 * bound), compresslevel=9)
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb)
+
+    async def read() -> int:
+        async with (
+            streaming_answer(head, chunked=False, content=bomb) as server,
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}/") as answer,
+        ):
+            tracemalloc.start()
+            try:
+                with pytest.raises(AnswerTooLargeError):
+                    await read_bounded(answer, bound)
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    assert asyncio.run(read()) < 2 * bound

@@ -6,14 +6,16 @@ no further than the bound, and the node keeps starting without a document."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from digitalstate.federation.keeper import FEDERATION_PATH, MAX_DOCUMENT_BYTES
 from digitalstate.node.runtime import NodeRuntime
-from digitalstate.transparency.auditor import VerifyError, fetch_federation
+from digitalstate.transparency.auditor import UsageError, VerifyError, fetch_federation
 from support.federation import ANCHOR
 from support.nodes import node_settings
 from support.servers import streaming_answer
@@ -26,10 +28,14 @@ CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encodi
 ANNOUNCED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
 
 
-async def node_refresh(tmp_path: Path, database_url: str, head: bytes) -> tuple[str, str, int]:
-    """A node whose anchor answers with head and then STREAMED bytes: its first refresh's
-    error, the document's URL, and how much the anchor had sent."""
-    async with streaming_answer(head, chunked=b"chunked" in head, total=STREAMED) as anchor:
+async def node_refresh(
+    tmp_path: Path, database_url: str, head: bytes, **body: Any
+) -> tuple[str, str, int]:
+    """A node whose anchor answers with head and then STREAMED bytes (or the body that
+    streaming_answer is given): its first refresh's error, the document's URL, and how much
+    the anchor had sent."""
+    body = {"total": STREAMED, "chunked": b"chunked" in head, **body}
+    async with streaming_answer(head, **body) as anchor:
         settings = node_settings(
             tmp_path / "node",
             "people-register",
@@ -57,21 +63,64 @@ def test_the_node_refuses_a_document_longer_than_the_bound(
     assert sent < SENT_AT_MOST
 
 
-async def verify_fetch(head: bytes) -> tuple[VerifyError, int]:
-    async with streaming_answer(head, chunked=True, total=STREAMED) as anchor:
-        with pytest.raises(VerifyError) as refused:
+async def verify_fetch(
+    head: bytes, *, seconds: float = 30, **body: Any
+) -> tuple[VerifyError | UsageError, int]:
+    """`log verify`'s fetch of the document from an anchor answering with head and then
+    STREAMED bytes (or the body that streaming_answer is given): its error, and how much the
+    anchor had sent."""
+    body = {"total": STREAMED, "chunked": True, **body}
+    async with streaming_answer(head, **body) as anchor:
+        with pytest.raises((VerifyError, UsageError)) as refused:
             await asyncio.to_thread(
                 fetch_federation,
                 f"http://127.0.0.1:{anchor.port}",
                 ANCHOR.public,
                 at=datetime.now(UTC),
-                answer_seconds=30,
+                answer_seconds=seconds,
             )
     return refused.value, anchor.sent
 
 
 def test_log_verify_refuses_a_document_longer_than_the_bound() -> None:
     error, sent = asyncio.run(verify_fetch(CHUNKED))
-    assert error.kind == "unreachable"
+    assert isinstance(error, VerifyError) and error.kind == "unreachable"
     assert str(error).endswith(f"answered more than the {MAX_DOCUMENT_BYTES} bytes allowed")
     assert sent < SENT_AT_MOST
+
+
+def test_log_verify_refuses_a_compressed_answer_it_did_not_ask_for() -> None:
+    # httpx would decompress a read at a time with no bound on what one read makes: 64 MiB of
+    # zeros are 65 KB of gzip. The document is asked for as it is, and only taken so.
+    bomb = gzip.compress(bytes(STREAMED), compresslevel=9)
+    head = ANNOUNCED % len(bomb)
+    head = head.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n")
+    error, _ = asyncio.run(verify_fetch(head, chunked=False, content=bomb))
+    assert isinstance(error, VerifyError) and error.kind == "unreachable"
+    assert str(error).endswith("answered in 'gzip', which was not asked for")
+
+
+def test_log_verify_gives_up_on_an_answer_that_trickles_past_its_time() -> None:
+    # httpx's timeout bounds each read; a byte every 0.02 s never trips it, and the whole
+    # answer would take 2,000 s. (On a machine so loaded that the anchor stalls for a second,
+    # httpx's read timeout ends it first: refused in time all the same.)
+    error, sent = asyncio.run(
+        verify_fetch(CHUNKED, content=b"{" + b" " * 100_000, piece_bytes=1, pause=0.02, seconds=1)
+    )
+    assert isinstance(error, VerifyError) and error.kind == "unreachable"
+    message = str(error)
+    assert message.endswith("took more than 1 s to answer") or "ReadTimeout" in message, message
+    assert sent < 1000
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_document_nested_past_the_parser_is_refused_and_the_node_starts(
+    tmp_path: Path, database_url: str
+) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    error, _, _ = asyncio.run(
+        node_refresh(tmp_path, database_url, ANNOUNCED % len(nested), content=nested)
+    )
+    assert error == "trust anchor unreachable: the JSON is nested too deeply to read"
+    verified, _ = asyncio.run(verify_fetch(ANNOUNCED % len(nested), chunked=False, content=nested))
+    assert str(verified).endswith("did not answer a federation document (not JSON)")

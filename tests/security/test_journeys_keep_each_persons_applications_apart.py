@@ -10,6 +10,7 @@ source offers are refused; and forms are bounded in fields and bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,13 @@ def test_a_form_is_bounded_in_fields_and_in_bytes(node: JourneyNode, adas: Adas)
     assert proof.status_code == 400 and "must be smaller than" in proof.text
     huge = {"proof": ("bill.pdf", PDF + b"0" * (limit + 30_000), "application/pdf")}
     assert node.post(f"{BUS}/proof", data={"csrf_token": token}, files=huge).status_code == 413
+    # A browser is told the upload page's own limit, not the usual form's.
+    html = {"accept": "text/html"}
+    too_large = node.post(f"{BUS}/proof", data={"csrf_token": token}, files=huge, headers=html)
+    assert too_large.status_code == 413
+    said = re.search(r"accepts at most (\d+) bytes", too_large.text)
+    assert said is not None, too_large.text[:500]
+    assert int(said.group(1)) > limit
     untouched(node, adas)
 
 

@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,7 @@ def stop_all(servers: Iterable[LoopbackServer]) -> None:
 
 
 CHUNK = b"x" * 65_536
+"""The pieces streaming_answer sends, by default."""
 
 
 @dataclass
@@ -110,9 +111,18 @@ class Streamed:
 
 
 @contextlib.asynccontextmanager
-async def streaming_answer(head: bytes, *, chunked: bool, total: int) -> AsyncIterator[Streamed]:
-    """A server on loopback answering any request with head, then up to `total` bytes of body
-    (as chunks when chunked), for as long as the client reads them.
+async def streaming_answer(
+    head: bytes,
+    *,
+    chunked: bool,
+    total: int = 0,
+    content: bytes | None = None,
+    piece_bytes: int = len(CHUNK),
+    pause: float = 0.0,
+) -> AsyncIterator[Streamed]:
+    """A server on loopback answering any request with head, then a body: content, or else
+    `total` bytes of "x", in pieces of piece_bytes (as chunks when chunked) `pause` seconds
+    apart, for as long as the client reads them.
 
     `sent` counts what it wrote before the client shut the connection, so that a test can
     show a bounded reader stopped long before the end. On leaving, it waits (at most 30 s) for
@@ -121,16 +131,28 @@ async def streaming_answer(head: bytes, *, chunked: bool, total: int) -> AsyncIt
     streamed = Streamed()
     streamed._idle.set()
 
+    def pieces() -> Iterator[bytes]:
+        if content is not None:
+            yield from (content[i : i + piece_bytes] for i in range(0, len(content), piece_bytes))
+            return
+        whole, rest = divmod(total, piece_bytes)
+        piece = b"x" * piece_bytes
+        yield from (piece for _ in range(whole))
+        if rest:
+            yield piece[:rest]
+
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         streamed._open += 1
         streamed._idle.clear()
         try:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(head)
-            while streamed.sent < total:
-                writer.write(b"%x\r\n%b\r\n" % (len(CHUNK), CHUNK) if chunked else CHUNK)
+            for piece in pieces():
+                writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
                 await writer.drain()
-                streamed.sent += len(CHUNK)
+                streamed.sent += len(piece)
+                if pause:
+                    await asyncio.sleep(pause)
             writer.write(b"0\r\n\r\n" if chunked else b"")
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -1,14 +1,22 @@
-"""Another server's answer read up to a bound: a body from outside is never read whole on trust.
+"""Another server's answer read up to a bound, and parsed: a body from outside is never read
+whole on trust, nor parsed into an error that is not a ValueError.
 
 The one reader of an aiohttp answer's body for every caller that reads one from another node
 or the trust anchor (the exchange client, the witness's log source, the node's fetch of the
 federation document). It refuses an answer whose Content-Length already says it is too long
-before reading any of it, and otherwise reads at most one byte past the bound.
+before reading any of it, and otherwise reads at most one byte past the bound. An answer
+that is compressed is counted as decompressed, and is decompressed a step at a time.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiohttp
+
+STEP_BYTES = 65_536
+"""The most read from the answer at a time."""
 
 
 class AnswerTooLargeError(ValueError):
@@ -30,9 +38,20 @@ async def read_bounded(answer: aiohttp.ClientResponse, max_bytes: int) -> bytes:
         raise AnswerTooLargeError(max_bytes, answer.content_length)
     body = bytearray()
     while True:
-        chunk = await answer.content.read(max_bytes + 1 - len(body))
+        # In steps: asking aiohttp for max_bytes at once raises its buffer's limits to match,
+        # and lets one step of decompression make that much (64 MiB held for a 16 MiB bound).
+        chunk = await answer.content.read(min(STEP_BYTES, max_bytes + 1 - len(body)))
         if not chunk:
             return bytes(body)
         body += chunk
         if len(body) > max_bytes:
             raise AnswerTooLargeError(max_bytes)
+
+
+def parse_json(body: bytes) -> Any:
+    """body parsed as JSON; a ValueError for anything else, including JSON nested deeper than
+    the parser can go (json.loads raises RecursionError for that: "[" * 100_000)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("the JSON is nested too deeply to read") from exc

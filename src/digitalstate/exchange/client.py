@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
+from digitalstate.exchange.bounded import AnswerTooLargeError, parse_json, read_bounded
 from digitalstate.exchange.digest import content_digest
 from digitalstate.exchange.fields import collect_fields
 from digitalstate.exchange.legal_ground import BASIS_HEADER, CONSENT_HEADER, PURPOSE_HEADER
@@ -53,8 +53,8 @@ class ExchangeResponse:
     body: bytes
 
     def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
+        """The body parsed as JSON (a ValueError when it is not JSON, or nested too deeply)."""
+        return parse_json(self.body)
 
     def problem(self) -> ReceivedProblem | None:
         """The problem document the body holds, or None (whatever its content-type says)."""

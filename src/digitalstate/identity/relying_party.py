@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from digitalstate.exchange.bounded import read_bounded
+from digitalstate.exchange.bounded import parse_json, read_bounded
 from digitalstate.federation.domain import FederationDocument, Member
 from digitalstate.identity.oidc import AUTHORIZE_PATH, CALLBACK_PATH, TOKEN_PATH
 from digitalstate.identity.tokens import (
@@ -133,8 +132,8 @@ async def post_token_request(
             http.post(url, data=dict(form), headers={"accept": "application/json"}) as answer,
         ):
             try:  # AnswerTooLargeError is a ValueError
-                body = json.loads(await read_bounded(answer, MAX_TOKEN_ANSWER_BYTES))
-            except (ValueError, RecursionError):
+                body = parse_json(await read_bounded(answer, MAX_TOKEN_ANSWER_BYTES))
+            except ValueError:
                 body = None
             return answer.status, body
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -17,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
+from digitalstate.exchange.bounded import AnswerTooLargeError, parse_json, read_bounded
 from digitalstate.exchange.client import ExchangeClient
 from digitalstate.exchange.nonces import SqlNonceStore
 from digitalstate.federation.keeper import (
@@ -209,7 +208,7 @@ class NodeRuntime:
                 if response.status != 200:
                     raise OSError(f"{url} answered {response.status}")
                 body = await read_bounded(response, MAX_DOCUMENT_BYTES)
-                return Fetched(json.loads(body), response.headers.get("etag"))
+                return Fetched(parse_json(body), response.headers.get("etag"))
         except aiohttp.ClientError as exc:
             # The keeper knows transport failures as OSError; aiohttp's are not all OSErrors.
             raise OSError(f"{url}: {failure_reason(exc)}") from exc

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from typing import Any
 import aiohttp
 import httpx
 
+from digitalstate.exchange.bounded import parse_json
 from digitalstate.federation.domain import (
     DocumentRefusedError,
     FederationDocument,
@@ -269,14 +271,22 @@ class _Checked:
         return _unreachable(str(exc))
 
 
-def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes | None:
-    """The answer's body, or None as soon as it is longer than max_bytes (httpx's
-    counterpart of exchange.bounded.read_bounded, for the one answer read with httpx)."""
+def _read_bounded(response: httpx.Response, url: str, max_bytes: int, seconds: float) -> bytes:
+    """The answer's body as sent, refused as soon as it is longer than max_bytes or has taken
+    longer than seconds (httpx's timeout bounds each read, not the whole answer), or when it
+    is compressed: it was asked for as it is (httpx would decompress a read at a time with no
+    bound on what one read makes). httpx's counterpart of exchange.bounded.read_bounded."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise _unreachable(f"{url} answered in {encoding!r}, which was not asked for")
+    deadline = time.monotonic() + seconds
     body = bytearray()
-    for chunk in response.iter_bytes():
+    for chunk in response.iter_raw():
         body += chunk
         if len(body) > max_bytes:
-            return None
+            raise _unreachable(f"{url} answered more than the {max_bytes} bytes allowed")
+        if time.monotonic() > deadline:
+            raise _unreachable(f"{url} took more than {seconds:g} s to answer")
     return bytes(body)
 
 
@@ -295,20 +305,21 @@ def fetch_federation(
     try:
         with (
             httpx.Client(
-                timeout=answer_seconds, follow_redirects=False, verify=default_tls()
+                timeout=answer_seconds,
+                follow_redirects=False,
+                verify=default_tls(),
+                headers={"accept-encoding": "identity"},
             ) as client,
             client.stream("GET", url) as response,
         ):
-            body = _read_bounded(response, MAX_DOCUMENT_BYTES)
+            body = _read_bounded(response, url, MAX_DOCUMENT_BYTES, answer_seconds)
     except httpx.TransportError as exc:
         raise _unreachable(f"{url} did not answer: {failure_reason(exc)}") from exc
-    if body is None:
-        raise _unreachable(f"{url} answered more than the {MAX_DOCUMENT_BYTES} bytes allowed")
     if response.status_code != 200:
         _, detail = _problem_detail(body, response.reason_phrase)
         raise _unreachable(f"{url} answered {response.status_code}: {detail}")
     try:
-        envelope = json.loads(body)
+        envelope = parse_json(body)
     except ValueError as exc:
         raise UsageError(f"{url} did not answer a federation document (not JSON)") from exc
     try:

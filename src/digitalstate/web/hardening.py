@@ -313,9 +313,7 @@ class BodyLimit:
             problem = Problem("body-too-large", detail, {"limit_bytes": limit})
             await send_problem(scope, send, problem)
             return
-        detail = _("This server accepts at most %(limit)d bytes from a form.") % {
-            "limit": self.limit
-        }
+        detail = _("This server accepts at most %(limit)d bytes from a form.") % {"limit": limit}
         context = {"status": 413, "title": _("What you sent is too large"), "detail": detail}
         page = self.templates.TemplateResponse(
             Request(scope, receive), "error.html", context, status_code=413
