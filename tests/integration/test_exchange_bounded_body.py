@@ -27,8 +27,9 @@ STREAMER = KeyPair.from_seed(bytes(range(33, 65)))
 MAX_BYTES = 100_000
 STREAMED = 4096 * len(CHUNK)  # 256 MiB, were it read whole
 # What the member may have sent before the client shuts the connection: the socket buffers
-# of both ends and aiohttp's own, a few MiB on loopback; far less than STREAMED.
-SENT_AT_MOST = STREAMED // 8
+# of both ends (TCP's receive buffer may grow to 32 MiB on loopback here) and aiohttp's own;
+# far less than STREAMED.
+SENT_AT_MOST = STREAMED // 4
 
 
 async def serve_and_call(

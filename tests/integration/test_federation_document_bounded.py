@@ -20,10 +20,11 @@ from support.federation import ANCHOR
 from support.nodes import node_settings
 from support.servers import streaming_answer
 
-STREAMED = 4 * MAX_DOCUMENT_BYTES
+STREAMED = 8 * MAX_DOCUMENT_BYTES
 # What the anchor may have sent before the reader shuts the connection: the bound, and the
-# socket buffers of both ends and the HTTP client's own (a few MiB on loopback).
-SENT_AT_MOST = 2 * MAX_DOCUMENT_BYTES
+# socket buffers of both ends (TCP's receive buffer may grow to 32 MiB on loopback here) and
+# the HTTP client's own. Read whole, it would be all of STREAMED.
+SENT_AT_MOST = STREAMED // 2
 CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
 ANNOUNCED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
 
@@ -92,7 +93,7 @@ def test_log_verify_refuses_a_document_longer_than_the_bound() -> None:
 def test_log_verify_refuses_a_compressed_answer_it_did_not_ask_for() -> None:
     # httpx would decompress a read at a time with no bound on what one read makes: 64 MiB of
     # zeros are 65 KB of gzip. The document is asked for as it is, and only taken so.
-    bomb = gzip.compress(bytes(STREAMED), compresslevel=9)
+    bomb = gzip.compress(bytes(4 * MAX_DOCUMENT_BYTES), compresslevel=9)
     head = ANNOUNCED % len(bomb)
     head = head.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n")
     error, _ = asyncio.run(verify_fetch(head, chunked=False, content=bomb))
