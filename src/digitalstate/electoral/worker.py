@@ -146,7 +146,10 @@ class IdentityCheckWorker:
             if not answer.ok:
                 detail = problem.detail if problem is not None else f"status {answer.status}"
                 raise MatchFailedError(f"{holder}: {detail}")
-            body = answer.json()
+            try:
+                body = answer.json()
+            except ValueError as exc:
+                raise MatchFailedError(f"{holder} answered something other than JSON") from exc
             if not isinstance(body, dict) or not isinstance(body.get("matched"), bool):
                 raise MatchFailedError(f"{holder} answered something other than a match")
             if not body["matched"]:

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 
+from digitalstate.exchange.bounded import parse_json
 from digitalstate.exchange.client import ExchangeError
 from digitalstate.node.runtime import NodeRuntime
 from digitalstate.opendata import service
@@ -182,7 +183,7 @@ class Harvester:
     async def _json(self, publisher: str, path: str, max_bytes: int) -> Any:
         body = await self._get(publisher, path, max_bytes)
         try:
-            return json.loads(body)
+            return parse_json(body)
         except ValueError as exc:
             raise RefusedError(f"{path} is not JSON") from exc
 

@@ -108,8 +108,12 @@ async def request_consent(
         raise ServiceError(f"the charter could not be asked: {exc}") from exc
     if response.status != 201:
         raise ServiceError(f"the charter refused the request: {problem_text(response)}")
-    answer = response.json()
-    request_id, url = answer.get("request_id"), answer.get("url")
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise ServiceError("the charter's answer is not JSON") from exc
+    request_id = answer.get("request_id") if isinstance(answer, dict) else None
+    url = answer.get("url") if isinstance(answer, dict) else None
     member = federation.member(charter)
     assert member is not None
     if not isinstance(request_id, str) or not isinstance(url, str):

@@ -18,6 +18,7 @@ the pure functions of verify.py. cli/log.py holds the command's options and outp
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
@@ -26,7 +27,6 @@ import json
 import os
 import re
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from digitalstate.exchange.bounded import parse_json
+from digitalstate.exchange.bounded import AnswerTooLargeError, parse_json, read_bounded
 from digitalstate.federation.domain import (
     DocumentRefusedError,
     FederationDocument,
@@ -271,25 +271,6 @@ class _Checked:
         return _unreachable(str(exc))
 
 
-def _read_bounded(response: httpx.Response, url: str, max_bytes: int, seconds: float) -> bytes:
-    """The answer's body as sent, refused as soon as it is longer than max_bytes or has taken
-    longer than seconds (httpx's timeout bounds each read, not the whole answer), or when it
-    is compressed: it was asked for as it is (httpx would decompress a read at a time with no
-    bound on what one read makes). httpx's counterpart of exchange.bounded.read_bounded."""
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        raise _unreachable(f"{url} answered in {encoding!r}, which was not asked for")
-    deadline = time.monotonic() + seconds
-    body = bytearray()
-    for chunk in response.iter_raw():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _unreachable(f"{url} answered more than the {max_bytes} bytes allowed")
-        if time.monotonic() > deadline:
-            raise _unreachable(f"{url} took more than {seconds:g} s to answer")
-    return bytes(body)
-
-
 @functools.cache
 def default_tls() -> ssl.SSLContext:
     """httpx's default TLS context, its CA bundle loaded once per process rather than at each
@@ -300,24 +281,16 @@ def default_tls() -> ssl.SSLContext:
 def fetch_federation(
     source: str, anchor_key: PublicKey, *, at: datetime, answer_seconds: float
 ) -> FederationDocument:
-    """The federation document at source, verified under the pinned trust-anchor key at `at`."""
+    """The federation document at source, verified under the pinned trust-anchor key at `at`.
+
+    Read as the node reads it: the whole exchange within answer_seconds, headers included,
+    and at most federation/keeper.MAX_DOCUMENT_BYTES of it (as decompressed, a step at a time).
+    """
     url = source + FEDERATION_PATH
-    try:
-        with (
-            httpx.Client(
-                timeout=answer_seconds,
-                follow_redirects=False,
-                verify=default_tls(),
-                headers={"accept-encoding": "identity"},
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            body = _read_bounded(response, url, MAX_DOCUMENT_BYTES, answer_seconds)
-    except httpx.TransportError as exc:
-        raise _unreachable(f"{url} did not answer: {failure_reason(exc)}") from exc
-    if response.status_code != 200:
-        _, detail = _problem_detail(body, response.reason_phrase)
-        raise _unreachable(f"{url} answered {response.status_code}: {detail}")
+    status, reason, body = asyncio.run(_get_document(url, answer_seconds))
+    if status != 200:
+        _, detail = _problem_detail(body, reason)
+        raise _unreachable(f"{url} answered {status}: {detail}")
     try:
         envelope = parse_json(body)
     except ValueError as exc:
@@ -329,6 +302,26 @@ def fetch_federation(
             f"the federation document from {url} is refused ({exc.reason}: {exc.detail}); "
             "check --anchor-key, or fetch the document from the trust anchor with --anchor URL"
         ) from exc
+
+
+def _tls_for(url: str) -> ssl.SSLContext | bool:
+    # aiohttp's default for a plain-HTTP address (its errors then say "ssl:default", not the
+    # context's repr); httpx's CA bundle for HTTPS, as before.
+    return default_tls() if url.startswith("https://") else True
+
+
+async def _get_document(url: str, seconds: float) -> tuple[int, str, bytes]:
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=seconds)) as http,
+            http.get(url, allow_redirects=False, ssl=_tls_for(url)) as answer,
+        ):
+            body = await read_bounded(answer, MAX_DOCUMENT_BYTES)
+            return answer.status, answer.reason or "", body
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise _unreachable(f"{url} did not answer: {failure_reason(exc)}") from exc
+    except AnswerTooLargeError as exc:
+        raise _unreachable(f"{url} {exc}") from exc
 
 
 def find_member(federation: FederationDocument, node: str, member: str | None) -> str:

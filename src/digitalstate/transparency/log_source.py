@@ -9,12 +9,11 @@ detail when it answered with one, so that each caller can say what it means to i
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import aiohttp
 
-from digitalstate.exchange.bounded import AnswerTooLargeError, read_bounded
+from digitalstate.exchange.bounded import AnswerTooLargeError, parse_json, read_bounded
 from digitalstate.problems import failure_reason, read_problem
 from digitalstate.transparency.rolling_audit import (
     MAX_LEAVES_PER_REQUEST,
@@ -48,7 +47,7 @@ class HttpLogSource:
         """GET .../log/consistency?old=&new=: the proof's hashes."""
         body = await self._get(LOG_PATH + "/consistency", {"old": old, "new": new})
         try:
-            proof = json.loads(body)["proof"]
+            proof = parse_json(body)["proof"]
             hashes = [_b64(item) for item in proof]
         except (ValueError, KeyError, TypeError) as exc:
             raise SourceMalformedError(
