@@ -2,8 +2,9 @@
 whole on trust, nor parsed into an error that is not a ValueError.
 
 The one reader of an aiohttp answer's body for every caller that reads one from another node
-or the trust anchor (the exchange client, the witness's log source, the node's fetch of the
-federation document). It refuses an answer whose Content-Length already says it is too long
+or the trust anchor (the exchange client, the witness's log source, the node's and `log
+verify`'s fetch of the federation document, the token request of a node that signs people
+in). It refuses an answer whose Content-Length already says it is too long
 before reading any of it, and otherwise reads at most one byte past the bound. An answer
 that is compressed is counted as decompressed, and is decompressed a step at a time.
 """
