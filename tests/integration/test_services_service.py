@@ -155,6 +155,13 @@ def test_request_consent_asks_the_charter_for_the_services_fields_and_purpose(
             id="a look-alike host",
         ),
         pytest.param(answer(201, {"url": "http://charter.test/c"}), "no request_id", id="no id"),
+        pytest.param(answer(201, ["r1", "http://charter.test/c"]), "no request_id", id="a list"),
+        pytest.param(ExchangeResponse(201, {}, b"<html>"), "not JSON", id="not JSON"),
+        pytest.param(
+            ExchangeResponse(201, {}, b"[" * 100_000 + b"]" * 100_000),
+            "not JSON",
+            id="nested past the parser",
+        ),
         pytest.param(
             answer(422, problem("consent-request-invalid", 422)),
             "consent-request-invalid",
