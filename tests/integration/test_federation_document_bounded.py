@@ -122,9 +122,10 @@ def test_a_document_nested_past_the_parser_is_refused_and_the_node_starts(
     tmp_path: Path, database_url: str
 ) -> None:
     nested = b"[" * 100_000 + b"]" * 100_000
-    error, _, _ = asyncio.run(
+    error, url, _ = asyncio.run(
         node_refresh(tmp_path, database_url, ANNOUNCED % len(nested), content=nested)
     )
-    assert error == "trust anchor unreachable: the JSON is nested too deeply to read"
+    said = "did not answer JSON: the JSON is nested too deeply to read"
+    assert error == f"trust anchor unreachable: {url} {said}"
     verified, _ = asyncio.run(verify_fetch(ANNOUNCED % len(nested), chunked=False, content=nested))
     assert str(verified).endswith("did not answer a federation document (not JSON)")

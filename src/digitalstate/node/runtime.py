@@ -208,12 +208,15 @@ class NodeRuntime:
                 if response.status != 200:
                     raise OSError(f"{url} answered {response.status}")
                 body = await read_bounded(response, MAX_DOCUMENT_BYTES)
-                return Fetched(parse_json(body), response.headers.get("etag"))
+                envelope = parse_json(body)
+                return Fetched(envelope, response.headers.get("etag"))
         except aiohttp.ClientError as exc:
             # The keeper knows transport failures as OSError; aiohttp's are not all OSErrors.
             raise OSError(f"{url}: {failure_reason(exc)}") from exc
         except AnswerTooLargeError as exc:
             raise OSError(f"{url} {exc}") from exc
+        except ValueError as exc:  # not JSON: say whose answer it was
+            raise ValueError(f"{url} did not answer JSON: {exc}") from exc
 
     async def _purge_nonces(self) -> None:
         """Delete expired nonces every skew seconds: one indexed DELETE, whoever runs it."""
